@@ -1,0 +1,18 @@
+# Sourced by scripts/dev and scripts/test: create or reuse .venv and install
+# the project into it. Reinstalls only when pyproject.toml changed, so the
+# second run starts in milliseconds.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+extras="${1:-}"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "kraft needs Python 3.11+"'
+    "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.kraft-installed${extras:+-$extras}"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${extras:+[$extras]}"
+    echo "$want" > "$stamp"
+fi
