@@ -1,0 +1,174 @@
+"""A trio server speaking the Kafka protocol, dispatching through an ApiRegistry.
+
+Theory of operation:
+- `serve` binds its listeners, reports the bound `(host, port)` pairs through
+  `task_status.started()` (so tests bind port 0), and runs one task per
+  connection in a nursery. Cancelling the surrounding scope shuts everything
+  down; connection cleanup is in `finally`.
+- Per connection, requests are handled strictly one at a time, and responses
+  leave in request order. Kafka does the same (it mutes a channel while a
+  request is in flight), and clients rely on the ordering.
+- Fault attribution (STYLE.md 6): a bad frame size, an unparseable header or
+  body, or an (api key, version) we do not serve is the peer's fault. We log
+  one line with the peer's address and close that connection; every other
+  connection is unaffected. The one exception is ApiVersions of a version we
+  do not know, answered with a v0 body and UNSUPPORTED_VERSION so clients can
+  negotiate.
+- A handler that raises has a bug. We log the traceback and close that
+  connection (the client will retry elsewhere or reconnect) rather than take
+  down a broker that other clients are using.
+- Connections beyond `max_connections` are closed on accept with a log line.
+  Accept errors such as EMFILE are logged and retried by `trio.serve_listeners`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from net import api_versions
+from net.codec import (
+    API_VERSIONS_KEY,
+    InvalidRequest,
+    UnsupportedVersion,
+    decode_request,
+    encode_response,
+    peek_header_fixed,
+)
+from net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
+from net.registry import ApiRegistry
+
+log = logging.getLogger("net.server")
+
+DEFAULT_MAX_CONNECTIONS = 4096
+_RECEIVE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What a handler knows about the request's origin."""
+
+    peer: str
+    listener: str
+
+
+def _peer_of(stream: trio.SocketStream) -> str:
+    try:
+        host, port, *_ = stream.socket.getpeername()
+        return f"{host}:{port}"
+    except OSError:
+        return "?"
+
+
+class KafkaServer:
+    """Serves one ApiRegistry on one or more listeners."""
+
+    def __init__(
+        self,
+        registry: ApiRegistry,
+        *,
+        listener_name: str = "PLAINTEXT",
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.registry = registry
+        self.listener_name = listener_name
+        self.max_frame_bytes = max_frame_bytes
+        self.max_connections = max_connections
+        self.connections = 0
+
+    async def serve(
+        self,
+        host: str,
+        port: int,
+        *,
+        task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on host:port (0 picks a free port) until cancelled."""
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        bound = [tuple(ln.socket.getsockname()[:2]) for ln in listeners]
+        log.debug("%s listening on %s", self.listener_name, bound)
+        await trio.serve_listeners(
+            self._handle_connection,
+            listeners,
+            task_status=_Rewrap(task_status, bound),
+        )
+
+    async def _handle_connection(self, stream: trio.SocketStream) -> None:
+        peer = _peer_of(stream)
+        if self.connections >= self.max_connections:
+            log.warning(
+                "closing connection from %s: %d connections open (max %d)",
+                peer, self.connections, self.max_connections,
+            )
+            await stream.aclose()
+            return
+        self.connections += 1
+        try:
+            await self._serve_connection(stream, RequestContext(peer, self.listener_name))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the peer went away mid-response
+        finally:
+            self.connections -= 1
+            await stream.aclose()
+
+    async def _serve_connection(self, stream: trio.SocketStream, ctx: RequestContext) -> None:
+        decoder = FrameDecoder(self.max_frame_bytes)
+        while True:
+            try:
+                data = await stream.receive_some(_RECEIVE_BYTES)
+            except trio.BrokenResourceError:
+                return
+            if not data:
+                return
+            try:
+                decoder.receive_data(data)
+                while (frame := decoder.next_frame()) is not None:
+                    response = await self._dispatch(ctx, frame)
+                    if response is not None:
+                        await stream.send_all(response)
+            except (FrameError, InvalidRequest) as e:
+                log.info("closing connection from %s: %s", ctx.peer, e)
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            except Exception:
+                log.exception("bug while serving %s; closing its connection", ctx.peer)
+                return
+
+    async def _dispatch(self, ctx: RequestContext, frame: bytes) -> bytes | None:
+        api_key, api_version, correlation_id = peek_header_fixed(frame)
+        entry = self.registry.get(api_key)
+        if (
+            api_key == API_VERSIONS_KEY
+            and entry is not None
+            and api_version > entry.max_version
+        ):
+            body = api_versions.unsupported_version_body(self.registry)
+            return encode_response(correlation_id, body)
+        if entry is None or not entry.decodes(api_version):
+            raise InvalidRequest(
+                f"unsupported api_key={api_key} version={api_version}"
+            )
+        try:
+            header, request = decode_request(frame)
+        except UnsupportedVersion as e:  # registry and kio disagree: our bug
+            raise AssertionError(str(e)) from e
+        response = await entry.handler(ctx, header, request)
+        if response is None:
+            return None
+        return encode_response(correlation_id, response)
+
+
+class _Rewrap:
+    """Turns serve_listeners' started(listeners) into started(bound addresses)."""
+
+    def __init__(self, task_status: Any, bound: list[Any]) -> None:
+        self._task_status = task_status
+        self._bound = bound
+
+    def started(self, _value: Any = None) -> None:
+        self._task_status.started(self._bound)

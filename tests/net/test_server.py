@@ -1,0 +1,210 @@
+"""A live trio server: negotiation, ordering, and hostile peers."""
+
+import contextlib
+import os
+import random
+import struct
+
+import pytest
+import trio
+from kio.schema.errors import ErrorCode
+
+from net import api_versions
+from net.codec import decode_response, encode_request, request_type, response_type
+from net.framing import FrameDecoder
+from net.registry import ApiRegistry, DuplicateRegistration
+from net.server import KafkaServer
+
+
+def _registry() -> ApiRegistry:
+    registry = ApiRegistry()
+    api_versions.register(registry)
+    return registry
+
+
+async def _start(nursery, registry, **kw):
+    server = KafkaServer(registry, **kw)
+    bound = await nursery.start(server.serve, "127.0.0.1", 0)
+    return server, bound[0]
+
+
+class RawPeer:
+    """A bare socket speaking frames by hand."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.decoder = FrameDecoder()
+
+    @classmethod
+    async def connect(cls, address):
+        return cls(await trio.open_tcp_stream(*address))
+
+    async def send(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+    async def frame(self) -> bytes | None:
+        """Next response frame, or None if the server closed the connection."""
+        while (f := self.decoder.next_frame()) is None:
+            try:
+                data = await self.stream.receive_some(65536)
+            except trio.BrokenResourceError:
+                return None
+            if not data:
+                return None
+            self.decoder.receive_data(data)
+        return f
+
+    async def api_versions(self, version: int = 3, correlation_id: int = 1):
+        cls = request_type(18, version)
+        kw = {"client_software_name": "t", "client_software_version": "1"} if version >= 3 else {}
+        await self.send(encode_request(correlation_id, "c", cls(**kw)))
+        f = await self.frame()
+        assert f is not None, "server closed a well-behaved connection"
+        return decode_response(f, response_type(18, version))
+
+
+async def test_api_versions_every_version(nursery):
+    """Each ApiVersions version 0-4 is answered with our ranges and no error."""
+    _, addr = await _start(nursery, _registry())
+    peer = await RawPeer.connect(addr)
+    for v in range(5):
+        corr, resp = await peer.api_versions(v, correlation_id=v + 10)
+        assert corr == v + 10
+        assert resp.error_code == ErrorCode.none
+        assert [(k.api_key, k.min_version, k.max_version) for k in resp.api_keys] == [(18, 0, 4)]
+
+
+async def test_unknown_api_versions_version_gets_v0_error_body(nursery):
+    """ApiVersions v99 is answered with a v0 body: UNSUPPORTED_VERSION plus our ranges."""
+    _, addr = await _start(nursery, _registry())
+    peer = await RawPeer.connect(addr)
+    # A v99 request: header v2 (flexible), empty body; the server must not parse the body.
+    await peer.send(struct.pack(">ihhih", 11, 18, 99, 7, -1) + b"\0")
+    f = await peer.frame()
+    corr, resp = decode_response(f, response_type(18, 0))
+    assert corr == 7
+    assert resp.error_code == ErrorCode.unsupported_version
+    assert [(k.api_key, k.min_version, k.max_version) for k in resp.api_keys] == [(18, 0, 4)]
+    # The connection stays usable for the retry.
+    _, resp = await peer.api_versions(3)
+    assert resp.error_code == ErrorCode.none
+
+
+async def test_invalid_software_name_gets_invalid_request(nursery):
+    """ApiVersions v3 with a client software name Kafka rejects answers INVALID_REQUEST."""
+    _, addr = await _start(nursery, _registry())
+    peer = await RawPeer.connect(addr)
+    req = request_type(18, 3)(client_software_name="bad name!", client_software_version="1")
+    await peer.send(encode_request(1, None, req))
+    _, resp = decode_response(await peer.frame(), response_type(18, 3))
+    assert resp.error_code == ErrorCode.invalid_request
+
+
+async def test_pipelined_requests_answered_in_order(nursery):
+    """Several requests written at once are answered in request order."""
+    _, addr = await _start(nursery, _registry())
+    peer = await RawPeer.connect(addr)
+    cls = request_type(18, 2)
+    await peer.send(b"".join(encode_request(i, None, cls()) for i in range(20)))
+    ids = [decode_response(await peer.frame(), response_type(18, 2))[0] for _ in range(20)]
+    assert ids == list(range(20))
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        struct.pack(">i", -5),
+        struct.pack(">i", 200 * 1024 * 1024),  # oversize: closed before the body arrives
+        struct.pack(">i", 6) + b"\x00\x00\x00\x00\x00\x00",  # header cut short
+        struct.pack(">ihhih", 10, 0, 9, 1, -1),  # Produce: not registered here
+        struct.pack(">ihhih", 10, 18, -1, 1, -1),  # negative version
+        struct.pack(">ihhih", 12, 18, 3, 1, 5) + b"ab",  # client_id longer than the frame
+        struct.pack(">ihhih", 11, 18, 3, 1, -1) + b"\x00" + b"\xff",  # body varint cut
+    ],
+)
+async def test_garbage_closes_only_that_connection(nursery, garbage):
+    """A malformed frame closes its own connection; a well-behaved one keeps being served."""
+    server, addr = await _start(nursery, _registry())
+    good = await RawPeer.connect(addr)
+    await good.api_versions()
+    bad = await RawPeer.connect(addr)
+    await bad.send(garbage)
+    with trio.fail_after(5):
+        assert await bad.frame() is None
+    _, resp = await good.api_versions()
+    assert resp.error_code == ErrorCode.none
+    with trio.fail_after(5):
+        while server.connections != 1:
+            await trio.sleep(0.01)
+
+
+async def test_random_garbage_never_stops_the_server(nursery):
+    """Many connections of random bytes leave the server answering a good connection."""
+    _, addr = await _start(nursery, _registry())
+    good = await RawPeer.connect(addr)
+    rng = random.Random(1)
+    for _ in range(50):
+        bad = await RawPeer.connect(addr)
+        size = rng.randrange(0, 64)
+        if rng.random() < 0.5:
+            junk = struct.pack(">i", size) + rng.randbytes(size)
+        else:
+            junk = os.urandom(size + 4)
+        with contextlib.suppress(trio.BrokenResourceError):
+            await bad.send(junk)
+        await bad.stream.aclose()
+        _, resp = await good.api_versions()
+        assert resp.error_code == ErrorCode.none
+
+
+async def test_connection_cap(nursery):
+    """Connections beyond max_connections are closed at once; existing ones keep working."""
+    _, addr = await _start(nursery, _registry(), max_connections=2)
+    a = await RawPeer.connect(addr)
+    b = await RawPeer.connect(addr)
+    await a.api_versions()
+    await b.api_versions()
+    c = await RawPeer.connect(addr)
+    with trio.fail_after(5):
+        assert await c.frame() is None
+    await a.api_versions()
+
+
+async def test_buggy_handler_closes_connection_and_server_survives(nursery):
+    """A handler that raises closes that connection; the server keeps serving."""
+    registry = _registry()
+
+    async def broken(ctx, header, request):
+        raise RuntimeError("boom")
+
+    registry.register(3, 0, 12, broken)
+    _, addr = await _start(nursery, registry)
+    peer = await RawPeer.connect(addr)
+    request = request_type(3, 12)(topics=None, include_topic_authorized_operations=False)
+    await peer.send(encode_request(1, None, request))
+    with trio.fail_after(5):
+        assert await peer.frame() is None
+    peer = await RawPeer.connect(addr)
+    await peer.api_versions()
+
+
+def test_double_registration_is_an_error():
+    """Registering an API key twice raises."""
+    registry = _registry()
+
+    async def h(ctx, header, request):
+        return None
+
+    with pytest.raises(DuplicateRegistration):
+        registry.register(18, 0, 4, h)
+
+
+def test_registration_outside_kio_range_is_an_error():
+    """Registering versions kio cannot encode raises."""
+
+    async def h(ctx, header, request):
+        return None
+
+    with pytest.raises(ValueError):
+        ApiRegistry().register(0, 0, 9, h)
+    ApiRegistry().register(0, 3, 9, h, advertised_min=0)
