@@ -35,6 +35,7 @@ class FrameDecoder:
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         self.max_frame_bytes = max_frame_bytes
         self._buf = bytearray()
+        self._pos = 0  # start of unconsumed bytes in _buf
         # Size of the frame being assembled, once its 4-byte prefix is read.
         self._need: int | None = None
         self._failed = False
@@ -43,6 +44,11 @@ class FrameDecoder:
         """Append bytes received from the peer."""
         if self._failed:
             raise FrameError("decoder already rejected this stream")
+        if self._pos:
+            # Drop consumed bytes once per receive, not once per frame, so many
+            # small frames in one read cost O(bytes) rather than O(bytes**2).
+            del self._buf[: self._pos]
+            self._pos = 0
         self._buf += data
 
     def next_frame(self) -> bytes | None:
@@ -50,29 +56,34 @@ class FrameDecoder:
 
         Raises FrameError for a negative or oversize length prefix.
         """
+        buf, pos = self._buf, self._pos
         if self._need is None:
-            if len(self._buf) < 4:
+            if len(buf) - pos < 4:
                 return None
-            (size,) = _SIZE.unpack_from(self._buf, 0)
+            (size,) = _SIZE.unpack_from(buf, pos)
             if size < 0 or size > self.max_frame_bytes:
                 self._failed = True
-                self._buf.clear()
+                self._buf = bytearray()
+                self._pos = 0
                 raise FrameError(
                     f"frame size {size} outside [0, {self.max_frame_bytes}]"
                 )
-            del self._buf[:4]
+            pos += 4
+            self._pos = pos
             self._need = size
-        if len(self._buf) < self._need:
+        end = pos + self._need
+        if len(buf) < end:
             return None
-        frame = bytes(self._buf[: self._need])
-        del self._buf[: self._need]
+        with memoryview(buf) as view:
+            frame = bytes(view[pos:end])
+        self._pos = end
         self._need = None
         return frame
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as part of a frame."""
-        return len(self._buf) + (4 if self._need is not None else 0)
+        return len(self._buf) - self._pos + (4 if self._need is not None else 0)
 
 
 def frame(payload: bytes | bytearray | memoryview) -> bytes:

@@ -69,6 +69,8 @@ def _need(pos: int, n: int, end: int) -> int:
 
 def read_uvarint(buf: memoryview | bytes, pos: int, end: int) -> tuple[int, int]:
     """(value, next position) of the unsigned varint at `pos`; Malformed if bad."""
+    if pos < end and buf[pos] < 0x80:  # one-byte varints are the common case
+        return buf[pos], pos + 1
     value = shift = 0
     while True:
         if pos >= end or shift > 63:
