@@ -8,35 +8,62 @@ failing with argparse's generic "invalid choice".
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
-import uuid
+
+from kraft import meta_properties
+from kraft.config import ConfigError, KafkaConfig
 
 # Planned subcommands and the work that brings them (see the issue tracker).
 NOT_BUILT_YET = {
     "dev": "single-node dev mode (broker + controller in one process)",
-    "format": "formatting a data directory (meta.properties)",
     "start": "running a node from server.properties",
     "metadata": "dumping and showing the metadata log",
     "quorum": "describing the controller quorum",
 }
 
 
-def random_uuid() -> str:
-    """A random cluster id in Kafka's format: URL-safe base64 of 16 bytes, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def _format(args: argparse.Namespace) -> int:
+    try:
+        config = KafkaConfig.load(args.config)
+    except (OSError, ConfigError) as e:
+        print(f"kraft format: {e}", file=sys.stderr)
+        return 1
+    node_id = config["node.id"]
+    if node_id < 0:
+        print(f"kraft format: {args.config} must set node.id", file=sys.stderr)
+        return 1
+    directories = list(dict.fromkeys([*config.log_dirs, config.metadata_log_dir]))
+    try:
+        written = meta_properties.format_directories(
+            directories, args.cluster_id, node_id, ignore_formatted=args.ignore_formatted
+        )
+    except meta_properties.MetaPropertiesError as e:
+        print(f"kraft format: {e}", file=sys.stderr)
+        return 1
+    for d in written:
+        print(f"Formatted {d} for cluster {args.cluster_id}, node {node_id}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kraft", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("random-uuid", help="print a new random cluster id")
+    fmt = sub.add_parser("format", help="format the log directories of a node")
+    fmt.add_argument("--config", "-c", required=True, help="server.properties")
+    fmt.add_argument("--cluster-id", "-t", required=True, help="from `kraft random-uuid`")
+    fmt.add_argument("--ignore-formatted", "-g", action="store_true",
+                     help="skip directories already formatted for this cluster and node")
     for name, what in NOT_BUILT_YET.items():
         sub.add_parser(name, help=f"(not built yet) {what}", add_help=False)
-    args, _rest = parser.parse_known_args(argv)
+    args, rest = parser.parse_known_args(argv)
     if args.command == "random-uuid":
-        print(random_uuid())
+        print(meta_properties.random_uuid())
         return 0
+    if args.command == "format":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return _format(args)
     print(
         f"kraft {args.command}: {NOT_BUILT_YET[args.command]} is not built yet.",
         file=sys.stderr,
