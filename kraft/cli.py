@@ -54,12 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     fmt.add_argument("--cluster-id", "-t", required=True, help="from `kraft random-uuid`")
     fmt.add_argument("--ignore-formatted", "-g", action="store_true",
                      help="skip directories already formatted for this cluster and node")
+    sub.add_parser("raft-test-server", add_help=False,
+                   help="run one quorum member that proposes records while it leads "
+                        "(Kafka's TestRaftServer); see --help")
     for name, what in NOT_BUILT_YET.items():
         sub.add_parser(name, help=f"(not built yet) {what}", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "random-uuid":
         print(meta_properties.random_uuid())
         return 0
+    if args.command == "raft-test-server":
+        from kraft.raft import workload
+
+        return workload.main(rest)
     if args.command == "format":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -1,0 +1,65 @@
+"""KRaft consensus (KIP-595 Raft, KIP-996 pre-vote, check-quorum, KIP-630 snapshots).
+
+`RaftCore` is the pure state machine: no async, no files, no sockets, no
+clock. A driver feeds it inputs (RPCs, time, flush acknowledgements,
+proposals) and acts on the `Ready` values it returns. Modules by concern:
+
+- `types`, `messages`, `config`: values, the RPCs (Kafka field names), settings.
+- `state`: the roles and the one transition table.
+- `log`: the `ReplicatedLog` Protocol and fetch validation; `memory_log`
+  an in-memory implementation for tests and simulation.
+- `quorum`: vote rules, majorities, high-watermark math, backoffs.
+- `progress`: what a leader tracks (replicas, check-quorum, proposals,
+  parked fetches); `requests`: requests in flight.
+- `core` (inputs, role changes, timers), `elections` (votes, epochs,
+  Begin/EndQuorumEpoch) and `replication` (fetching, flushing, committing,
+  snapshots) make up `RaftCore`; `ready`: its output.
+"""
+
+from kraft.raft.config import QuorumConfig
+from kraft.raft.core import RaftCore
+from kraft.raft.log import ReplicatedLog
+from kraft.raft.memory_log import MemoryLog
+from kraft.raft.ready import Ready
+from kraft.raft.state import (
+    Candidate,
+    ElectionState,
+    Follower,
+    Leader,
+    Prospective,
+    Resigned,
+    Role,
+    Unattached,
+)
+from kraft.raft.types import (
+    Entry,
+    IllegalTransitionError,
+    LeaderAndEpoch,
+    LeaderChangeMessage,
+    NotLeaderError,
+    OffsetAndEpoch,
+    RaftInvariantError,
+)
+
+__all__ = [
+    "Candidate",
+    "ElectionState",
+    "Entry",
+    "Follower",
+    "IllegalTransitionError",
+    "Leader",
+    "LeaderAndEpoch",
+    "LeaderChangeMessage",
+    "MemoryLog",
+    "NotLeaderError",
+    "OffsetAndEpoch",
+    "Prospective",
+    "QuorumConfig",
+    "RaftCore",
+    "RaftInvariantError",
+    "Ready",
+    "ReplicatedLog",
+    "Resigned",
+    "Role",
+    "Unattached",
+]

@@ -1,0 +1,377 @@
+"""The trio driver: the only async code around the pure raft core.
+
+Theory of operation. One task (`RaftNode.run`) owns the `RaftCore`. Every
+input reaches it through one memory channel (the inbox), so the core sees a
+single ordered stream of events:
+
+- inbound requests: the controller-listener handlers registered by
+  `register` convert the kio request, put it in the inbox with a fresh token,
+  and wait for the core's response carrying that token (a parked Fetch waits
+  until data arrives or its max wait ends);
+- responses to our own requests: each outbound request is sent by a short
+  task through the pooled `KafkaClient`; its response, or its failure, goes
+  back into the inbox;
+- flush completions, proposals, snapshot notifications, shutdown.
+
+After each input the driver drains `take_ready()` and acts on each Ready in
+the order `kraft.raft.ready` prescribes: persist quorum-state (fsync, in a
+worker thread) before sending anything; send; start a flush (one at a time,
+fsync in a worker thread, then `flushed`); tell the listener about loaded
+snapshots, committed entries and snapshot requests; publish leader changes.
+Then it sleeps until the next input or the core's deadline.
+
+A storage error (OSError from the log or the quorum-state file) is not
+handled: it propagates, the nursery cancels everything and the node stops
+loudly, as DESIGN.md requires. Time is `trio.current_time()` in ms, so
+tests can use trio's MockClock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import trio
+from kio.schema.errors import ErrorCode
+
+from kraft.raft import messages as m
+from kraft.raft import quorum_state_file, rpc
+from kraft.raft.config import QuorumConfig
+from kraft.raft.core import RaftCore
+from kraft.raft.log import ReplicatedLog
+from kraft.raft.ready import Ready
+from kraft.raft.state import Role
+from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
+from net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
+from net.codec import InvalidRequest, RequestHeader
+from net.registry import ApiRegistry
+from net.server import RequestContext
+
+log = logging.getLogger("kraft.raft")
+
+Address = tuple[str, int]
+
+
+class RaftListener(Protocol):
+    """What the layer above learns from the quorum. Called from the driver task;
+    must not block (hand work to other tasks)."""
+
+    def snapshot_loaded(self, snapshot_id: OffsetAndEpoch) -> None:
+        """State must be reloaded from this snapshot, before the next commits."""
+
+    def committed(self, entries: tuple[Entry, ...]) -> None:
+        """Entries below the high watermark, in order, each exactly once."""
+
+    def snapshot_requested(self, snapshot_id: OffsetAndEpoch) -> None:
+        """Write a snapshot of the state after `snapshot_id.offset` and call
+        `RaftNode.snapshot_created`."""
+
+    def leader_changed(self, leader: LeaderAndEpoch) -> None:
+        """The known leader or epoch changed."""
+
+
+@runtime_checkable
+class Flushable(Protocol):
+    """A log whose fsyncs may run in a worker thread (DiskLog)."""
+
+    def begin_flush(self) -> tuple[int, Any]:
+        """(end offset covered, a thread-safe callable doing the fsyncs)."""
+
+    def complete_flush(self, end_offset: int) -> None:
+        """Back on the owner after the callable returned."""
+
+
+@dataclass(slots=True)
+class _Waiter:
+    event: trio.Event
+    response: m.Response | None = None
+
+
+class RaftNode:
+    """One member of the metadata quorum, driven by trio."""
+
+    def __init__(
+        self,
+        config: QuorumConfig,
+        raft_log: ReplicatedLog,
+        metadata_dir: str | Path,
+        voter_addresses: dict[int, Address],
+        listener: RaftListener,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.log = raft_log
+        self.metadata_dir = Path(metadata_dir)
+        self.voter_addresses = voter_addresses
+        self.listener = listener
+        self._rng = rng or random.Random()
+        self._inbox_send, self._inbox = trio.open_memory_channel[tuple[Any, ...]](math.inf)
+        self._tokens = itertools.count(1)
+        self._waiters: dict[int, _Waiter] = {}
+        self._flushing = False
+        self._flush_wanted = False
+        self._core: RaftCore | None = None
+        self._nursery: trio.Nursery | None = None
+        self._client: KafkaClient | None = None
+        self._leader = LeaderAndEpoch(None, 0)
+        self._leader_changed = trio.Event()
+        self._high_watermark = 0
+        self._hw_changed = trio.Event()
+        self.role: Role | None = None
+
+    # --- what the layer above uses -----------------------------------------------
+
+    @property
+    def leader(self) -> LeaderAndEpoch:
+        return self._leader
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    async def wait_leader_change(self) -> LeaderAndEpoch:
+        await self._leader_changed.wait()
+        return self._leader
+
+    async def wait_high_watermark(self, offset: int) -> None:
+        """Return once the high watermark is above `offset`."""
+        while self._high_watermark <= offset:
+            await self._hw_changed.wait()
+
+    async def propose(self, payloads: Sequence[bytes], epoch: int | None = None) -> int:
+        """Append records on the leader; returns the offset of the last one.
+
+        Raises NotLeaderError (with the known leader) on any other node. The
+        records are committed once `high_watermark` passes the offset, unless
+        leadership is lost first.
+        """
+        reply: trio.MemorySendChannel[Any]
+        reply, result = trio.open_memory_channel[Any](1)
+        await self._inbox_send.send(("propose", list(payloads), epoch, reply))
+        outcome = await result.receive()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def snapshot_created_nowait(self, snapshot_id: OffsetAndEpoch) -> None:
+        """The listener stored a snapshot in the log (after `snapshot_requested`).
+        Callable from the listener's synchronous callbacks."""
+        self._inbox_send.send_nowait(("snapshot_created", snapshot_id))
+
+    def register(self, registry: ApiRegistry) -> None:
+        """Serve the raft RPCs on the controller listener's registry."""
+        for key, (lo, hi) in rpc.VERSIONS.items():
+            registry.register(key, lo, hi, self._handle_request)
+
+    # --- the driver task -------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled or `shutdown`. Storage errors propagate (node stops)."""
+        stored = quorum_state_file.read(self.metadata_dir)
+        core = RaftCore(self.config, self.log, stored, self._rng, self._now())
+        self._core = core
+        async with KafkaClient(f"raft-{self.config.node_id}") as client, trio.open_nursery() as n:
+            self._client = client
+            self._nursery = n
+            task_status.started()
+            try:
+                await self._loop(core)
+            finally:
+                n.cancel_scope.cancel()
+
+    async def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Resign gracefully (EndQuorumEpoch to the other voters) and stop `run`."""
+        done = trio.Event()
+        await self._inbox_send.send(("resign", done))
+        with trio.move_on_after(timeout_s):
+            await done.wait()
+        await self._inbox_send.send(("stop",))
+
+    @staticmethod
+    def _now() -> int:
+        return int(trio.current_time() * 1000)
+
+    async def _loop(self, core: RaftCore) -> None:
+        resigned: trio.Event | None = None
+        deadline = core.poll(self._now())
+        while True:
+            await self._drain(core)
+            if resigned is not None and core.resignation_acknowledged:
+                resigned.set()
+            item: tuple[Any, ...] | None = None
+            with trio.move_on_at(deadline / 1000):
+                item = await self._inbox.receive()
+            now = self._now()
+            if item is not None:
+                kind = item[0]
+                if kind == "stop":
+                    return
+                if kind == "resign":
+                    resigned = item[1]
+                    core.resign(now)
+                else:
+                    self._feed(core, item, now)
+            deadline = core.poll(self._now())
+
+    def _feed(self, core: RaftCore, item: tuple[Any, ...], now: int) -> None:
+        kind = item[0]
+        if kind == "inbound":
+            core.handle(item[1], now)
+        elif kind == "failed":
+            core.request_failed(item[1], item[2], now)
+        elif kind == "flushed":
+            _, end_offset = item
+            self._flushing = False
+            assert isinstance(self.log, Flushable)
+            self.log.complete_flush(end_offset)
+            core.flushed(end_offset, now)
+            if self._flush_wanted:
+                self._flush_wanted = False
+                self._start_flush(core)
+        elif kind == "propose":
+            _, payloads, epoch, reply = item
+            try:
+                reply.send_nowait(core.propose(payloads, now, epoch=epoch))
+            except (NotLeaderError, ValueError) as e:
+                reply.send_nowait(e)
+        elif kind == "snapshot_created":
+            snapshot_id: OffsetAndEpoch = item[1]
+            core.snapshot_created(snapshot_id.offset, snapshot_id.epoch, now)
+        else:
+            raise AssertionError(f"unknown inbox item {kind!r}")
+
+    async def _drain(self, core: RaftCore) -> None:
+        while core.has_ready():
+            await self._act(core, core.take_ready())
+
+    async def _act(self, core: RaftCore, ready: Ready) -> None:
+        if ready.quorum_state is not None:
+            await trio.to_thread.run_sync(
+                quorum_state_file.write, self.metadata_dir, ready.quorum_state,
+                self.config.cluster_id or "",
+            )
+        for out in ready.messages:
+            self._send(out)
+        if ready.flush_to is not None:
+            if self._flushing:
+                self._flush_wanted = True
+            else:
+                self._start_flush(core)
+        if ready.snapshot_loaded is not None:
+            self.listener.snapshot_loaded(ready.snapshot_loaded)
+        if ready.committed:
+            self.listener.committed(ready.committed)
+        if ready.snapshot_request is not None:
+            self.listener.snapshot_requested(ready.snapshot_request)
+        if ready.high_watermark != self._high_watermark:
+            self._high_watermark = ready.high_watermark
+            self._hw_changed.set()
+            self._hw_changed = trio.Event()
+        if ready.role is not None:
+            self.role = ready.role
+            log.info("node %d: %s", self.config.node_id, ready.role)
+        if ready.leader_change is not None:
+            self._leader = ready.leader_change
+            log.info(
+                "node %d: leader is %s in epoch %d",
+                self.config.node_id, ready.leader_change.leader_id, ready.leader_change.epoch,
+            )
+            self.listener.leader_changed(ready.leader_change)
+            self._leader_changed.set()
+            self._leader_changed = trio.Event()
+
+    def _start_flush(self, core: RaftCore) -> None:
+        if not isinstance(self.log, Flushable):
+            self.log.flush()  # in-memory logs: nothing slow to do
+            core.flushed(self.log.end_offset, self._now())
+            return
+        end_offset, fsyncs = self.log.begin_flush()
+        self._flushing = True
+        assert self._nursery is not None
+        self._nursery.start_soon(self._flush_in_thread, end_offset, fsyncs)
+
+    async def _flush_in_thread(self, end_offset: int, fsyncs: Any) -> None:
+        await trio.to_thread.run_sync(fsyncs)
+        await self._inbox_send.send(("flushed", end_offset))
+
+    # --- outbound messages -------------------------------------------------------------
+
+    def _send(self, out: m.Outbound) -> None:
+        message = out.message
+        if isinstance(message, m.Request):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._request, out)
+            return
+        waiter = self._waiters.pop(out.correlation_id, None)
+        if waiter is not None:  # else the requester went away (connection closed)
+            waiter.response = message
+            waiter.event.set()
+
+    async def _request(self, out: m.Outbound) -> None:
+        address = self.voter_addresses.get(out.destination)
+        message = out.message
+        assert isinstance(message, m.Request)
+        key = _API_KEY[type(message)]
+        try:
+            if address is None:
+                raise ConnectionFailed(f"no address for node {out.destination}")
+            assert self._client is not None
+            request = rpc.request_to_kio(message, self._now())
+            response = await self._client.request(
+                address, request, timeout=self.config.request_timeout_ms / 1000
+            )
+            inbound = m.Inbound(out.destination, out.correlation_id,
+                                rpc.response_from_kio(key, response))
+        except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError) as e:
+            log.debug("node %d: %s to node %d failed: %s", self.config.node_id,
+                      type(message).__name__, out.destination, e)
+            await self._inbox_send.send(("failed", out.destination, out.correlation_id))
+            return
+        await self._inbox_send.send(("inbound", inbound))
+
+    # --- inbound requests (controller listener) ------------------------------------
+
+    async def _handle_request(self, ctx: RequestContext, header: RequestHeader, req: Any) -> Any:
+        key, version = header.api_key, header.api_version
+        try:
+            message = rpc.request_from_kio(key, req)
+        except rpc.PeerError as e:
+            log.info("node %d: bad %s from %s: %s", self.config.node_id,
+                     type(req).__name__, ctx.peer, e)
+            return rpc.error_response(key, version, ErrorCode.invalid_request, str(e))
+        token = next(self._tokens)
+        waiter = _Waiter(trio.Event())
+        self._waiters[token] = waiter
+        try:
+            await self._inbox_send.send(("inbound", m.Inbound(_source(message), token, message)))
+            await waiter.event.wait()
+        finally:
+            self._waiters.pop(token, None)
+        assert waiter.response is not None
+        return rpc.response_to_kio(key, version, waiter.response, self._now())
+
+
+_API_KEY: dict[type, int] = {
+    m.FetchRequest: rpc.FETCH,
+    m.VoteRequest: rpc.VOTE,
+    m.BeginQuorumEpochRequest: rpc.BEGIN,
+    m.EndQuorumEpochRequest: rpc.END,
+    m.FetchSnapshotRequest: rpc.FETCH_SNAPSHOT,
+    m.DescribeQuorumRequest: rpc.DESCRIBE,
+}
+
+
+def _source(message: m.Request) -> int:
+    """The node a request comes from, as far as its fields tell (-1: a tool)."""
+    if isinstance(message, m.FetchRequest | m.FetchSnapshotRequest | m.VoteRequest):
+        return message.replica_id
+    if isinstance(message, m.BeginQuorumEpochRequest | m.EndQuorumEpochRequest):
+        return message.leader_id
+    return -1
