@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from log.log import PartitionLog
 from log.results import FlushTask, wall_clock_ms
 
 PARTITION_DIR = "__cluster_metadata-0"
+TAIL_CACHE_ENTRIES = 65536
 _SNAPSHOT_RE = re.compile(r"(\d{20})-(\d{10})\.checkpoint")
 
 
@@ -69,6 +71,10 @@ class DiskLog:
         self._log = PartitionLog.open(self.dir, config, recovery_point=0)
         self._download: tuple[OffsetAndEpoch, int] | None = None  # (id, fd)
         self._flush_task: FlushTask | None = None
+        # The newest entries, decoded: followers and the listener read the log
+        # tail over and over, and decoding batches dominates the leader's CPU
+        # otherwise. Covers [end_offset - len(_tail), end_offset) exactly.
+        self._tail: deque[Entry] = deque(maxlen=TAIL_CACHE_ENTRIES)
         latest = self.latest_snapshot_id()
         if latest is not None:
             # The log starts at the newest snapshot, as it does at runtime (see
@@ -120,6 +126,7 @@ class DiskLog:
         info = self._log.append_as_follower(encode_entries(entries, wall_clock_ms()))
         if info.error_code:
             raise RuntimeError(f"metadata log append failed: {info.error_message}")
+        self._tail.extend(entries)
 
     def truncate_to(self, end_offset: int) -> None:
         if end_offset >= self.end_offset:
@@ -131,6 +138,7 @@ class DiskLog:
         start = self.log_start_offset
         batch_start = self._batch_start(end_offset)
         keep = self._read_entries(max(batch_start, start), end_offset)
+        self._tail.clear()
         if batch_start < start:
             # The cut batch straddles the log start (the snapshot covers its head).
             self._log.truncate_fully_and_start_at(start)
@@ -164,10 +172,24 @@ class DiskLog:
     def read(self, start_offset: int, max_bytes: int) -> tuple[Entry, ...]:
         if start_offset >= self.end_offset:
             return ()
+        tail_start = self.end_offset - len(self._tail)
+        if start_offset >= max(tail_start, self.log_start_offset):
+            return self._read_tail(start_offset - tail_start, max_bytes)
         data = self._log.read(start_offset, max(max_bytes, 1)).to_bytes()
         out: list[Entry] = []
         used = 0
         for entry in decode_entries(data, start_offset):
+            if out and used + entry.size_in_bytes > max_bytes:
+                break
+            out.append(entry)
+            used += entry.size_in_bytes
+        return tuple(out)
+
+    def _read_tail(self, index: int, max_bytes: int) -> tuple[Entry, ...]:
+        out: list[Entry] = []
+        used = 0
+        for i in range(index, len(self._tail)):
+            entry = self._tail[i]
             if out and used + entry.size_in_bytes > max_bytes:
                 break
             out.append(entry)
@@ -239,6 +261,7 @@ class DiskLog:
 
     def install_snapshot(self, snapshot_id: OffsetAndEpoch) -> None:
         self._freeze_download(snapshot_id)
+        self._tail.clear()
         self._log.truncate_fully_and_start_at(snapshot_id.offset)
         self._drop_snapshots_before(snapshot_id)
 
