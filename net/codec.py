@@ -6,8 +6,9 @@ Header versions (Kafka's `ApiMessageType.requestHeaderVersion`):
                         nullable string client_id (int16 length, -1 = null)
     request header v2:  v1 + tagged fields (uvarint count, then per field
                         uvarint tag, uvarint size, bytes)  -- flexible versions
-    request header v0:  only ControlledShutdown v0, which no client sends to a
-                        KRaft broker; we do not decode it.
+    request header v0:  int16 api_key, int16 api_version, int32 correlation_id;
+                        only ControlledShutdown v0 uses it (kio has no
+                        schema for that API, so no registered API does).
     response header v0: int32 correlation_id
     response header v1: v0 + tagged fields            -- flexible versions,
                         except ApiVersions, whose response header is ALWAYS v0
@@ -38,6 +39,7 @@ from kio.static.constants import EntityType
 from net import guard
 
 API_VERSIONS_KEY = 18
+_CONTROLLED_SHUTDOWN_KEY = 7
 _UNSUPPORTED_VERSION = 35
 _HEADER_FIXED = struct.Struct(">hhi")
 _INT16 = struct.Struct(">h")
@@ -105,14 +107,23 @@ def peek_header_fixed(frame: bytes | memoryview) -> tuple[int, int, int]:
     return _HEADER_FIXED.unpack_from(frame, 0)
 
 
+def request_header_version(api_key: int, api_version: int, flexible: bool) -> int:
+    """Kafka's `ApiMessageType.requestHeaderVersion` for a request we can decode."""
+    if api_key == _CONTROLLED_SHUTDOWN_KEY and api_version == 0:
+        return 0
+    return 2 if flexible else 1
+
+
 def decode_request_header(
-    frame: bytes | memoryview, flexible: bool
+    frame: bytes | memoryview, header_version: int
 ) -> tuple[RequestHeader, int]:
-    """Parse a v1 (or, if `flexible`, v2) request header; return it and the
-    offset where the body starts."""
+    """Parse a request header of version 0, 1 or 2; return it and the offset
+    where the body starts."""
     try:
         api_key, api_version, correlation_id = peek_header_fixed(frame)
         pos = _HEADER_FIXED.size
+        if header_version == 0:
+            return RequestHeader(api_key, api_version, correlation_id, None), pos
         (n,) = _INT16.unpack_from(frame, pos)
         pos += 2
         client_id: str | None = None
@@ -123,7 +134,7 @@ def decode_request_header(
             pos += n
         elif n != -1:
             raise InvalidRequest(f"client_id length {n}")
-        if flexible:
+        if header_version >= 2:
             pos = _skip_tagged_fields(frame, pos)
     except (struct.error, UnicodeDecodeError) as e:
         raise InvalidRequest(f"bad request header: {e}") from e
@@ -155,7 +166,9 @@ def decode_request(frame: bytes | memoryview) -> tuple[RequestHeader, Any]:
     cls = request_type(api_key, api_version)
     if cls is None:
         raise UnsupportedVersion(RequestHeader(api_key, api_version, correlation_id, None))
-    header, pos = decode_request_header(frame, cls.__flexible__)
+    header, pos = decode_request_header(
+        frame, request_header_version(api_key, api_version, cls.__flexible__)
+    )
     try:
         guard.check(cls, frame, pos)
         body, _ = _reader(cls)(frame, pos)

@@ -65,7 +65,7 @@ def run(stage: str, stream: bytes, seconds: float) -> tuple[float, float]:
             decoder.receive_data(chunk)
             while (frame := decoder.next_frame()) is not None:
                 if stage == "header":
-                    decode_request_header(frame, True)
+                    decode_request_header(frame, 2)
                 elif stage == "full":
                     decode_request(frame)
                 requests += 1

@@ -16,6 +16,7 @@ from net.codec import (
     InvalidRequest,
     UnsupportedVersion,
     decode_request,
+    decode_request_header,
     decode_response,
     encode_request,
     encode_response,
@@ -139,3 +140,25 @@ def test_mutated_requests_never_crash_the_decoder(data):
     wire = wire[: data.draw(st.integers(8, len(wire)))] + data.draw(st.binary(max_size=8))
     with contextlib.suppress(InvalidRequest):
         decode_request(bytes(wire))
+
+
+@given(st.integers(0, 2), st.none() | st.text(max_size=10), st.binary(max_size=5))
+def test_request_header_versions(version, client_id, body):
+    """Headers v0 (no client id), v1 (client id) and v2 (plus tagged fields) parse,
+    and the body starts right after them."""
+    raw = struct.pack(">hhi", 7, 0, 42)
+    if version >= 1:
+        raw += _client_id_bytes(client_id)
+    if version == 2:
+        raw += b"\x01\x05\x02zz"  # one unknown tagged field: tag 5, 2 bytes
+    header, pos = decode_request_header(raw + body, version)
+    assert (header.api_key, header.api_version, header.correlation_id) == (7, 0, 42)
+    assert header.client_id == (client_id if version >= 1 else None)
+    assert pos == len(raw)
+
+
+def _client_id_bytes(client_id):
+    if client_id is None:
+        return struct.pack(">h", -1)
+    raw = client_id.encode()
+    return struct.pack(">h", len(raw)) + raw
