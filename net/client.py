@@ -141,7 +141,7 @@ class Connection:
                     self._fail(ConnectionFailed(f"send to {self.address} interrupted"))
                     raise
             await pending.done.wait()
-        if scope.cancelled_caught:
+        if scope.cancelled_caught and not pending.done.is_set():
             self._fail(RequestTimedOut(f"no response from {self.address} in {timeout}s"))
         if pending.error is not None:
             raise pending.error

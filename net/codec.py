@@ -170,7 +170,7 @@ def decode_request(frame: bytes | memoryview) -> tuple[RequestHeader, Any]:
         frame, request_header_version(api_key, api_version, cls.__flexible__)
     )
     try:
-        guard.check(cls, frame, pos)
+        frame = guard.check(cls, frame, pos) or frame
         body, _ = _reader(cls)(frame, pos)
     except Exception as e:  # kio raises several types; all mean "malformed"
         raise InvalidRequest(
@@ -231,7 +231,7 @@ def decode_response(frame: bytes | memoryview, cls: type) -> tuple[int, Any]:
                 cls = response_type(API_VERSIONS_KEY, 0)  # type: ignore[assignment]
         elif cls.__flexible__:
             pos = _skip_tagged_fields(frame, pos)
-        guard.check(cls, frame, pos)
+        frame = guard.check(cls, frame, pos) or frame
         body, _ = _reader(cls)(frame, pos)
     except InvalidRequest:
         raise

@@ -17,7 +17,9 @@ Theory of operation:
 - A handler that raises has a bug. We log the traceback and close that
   connection (the client will retry elsewhere or reconnect) rather than take
   down a broker that other clients are using.
-- Connections beyond `max_connections` are closed on accept with a log line.
+- Connections beyond `max_connections` are closed on accept with a log line;
+  a connection with no request for `connections.max.idle.ms` (Kafka's 10
+  minutes) is closed, so silent peers cannot hold slots forever.
   Accept errors such as EMFILE are logged and retried by `trio.serve_listeners`.
 """
 
@@ -44,6 +46,7 @@ from net.registry import ApiRegistry
 log = logging.getLogger("net.server")
 
 DEFAULT_MAX_CONNECTIONS = 4096
+DEFAULT_CONNECTIONS_MAX_IDLE_MS = 600_000  # Kafka's connections.max.idle.ms
 _RECEIVE_BYTES = 256 * 1024
 
 
@@ -73,11 +76,13 @@ class KafkaServer:
         listener_name: str = "PLAINTEXT",
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
     ) -> None:
         self.registry = registry
         self.listener_name = listener_name
         self.max_frame_bytes = max_frame_bytes
         self.max_connections = max_connections
+        self.idle_timeout_s = connections_max_idle_ms / 1000
         self.connections = 0
 
     async def serve(
@@ -118,12 +123,14 @@ class KafkaServer:
     async def _serve_connection(self, stream: trio.SocketStream, ctx: RequestContext) -> None:
         decoder = FrameDecoder(self.max_frame_bytes)
         while True:
-            try:
-                data = await stream.receive_some(_RECEIVE_BYTES)
-            except trio.BrokenResourceError:
-                return
+            data = b""
+            with trio.move_on_after(self.idle_timeout_s):
+                try:
+                    data = await stream.receive_some(_RECEIVE_BYTES)
+                except trio.BrokenResourceError:
+                    return
             if not data:
-                return
+                return  # closed by the peer, or idle for connections.max.idle.ms
             try:
                 decoder.receive_data(data)
                 while (frame := decoder.next_frame()) is not None:

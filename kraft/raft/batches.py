@@ -39,6 +39,7 @@ from kraft.raft.types import Entry, LeaderChangeMessage
 from log.batch import BatchHeader, crc_is_valid, iter_batches
 from log.errors import InvalidBatchError
 from log.records import Record, build_batch, iter_records
+from net import guard
 
 LEADER_CHANGE = 2
 SNAPSHOT_HEADER = 3
@@ -59,8 +60,9 @@ def _write(entity: Any) -> bytes:
 
 def _read(cls: type, data: bytes) -> Any:
     try:
+        data = guard.check(cls, data, 0) or data  # kio alone aborts on huge lengths
         value, _ = entity_reader(cls)(data, 0)
-    except Exception as e:  # kio raises several types for short/bad input
+    except Exception as e:  # guard.Malformed, or kio's several types for bad input
         raise MalformedBatch(f"bad {cls.__name__}: {e}") from e
     return value
 
@@ -165,7 +167,7 @@ def _records(
                 raise MalformedBatch(f"CRC mismatch in the batch at offset {header.base_offset}")
             for record in iter_records(view, pos):
                 yield header, record
-    except InvalidBatchError as e:
+    except (InvalidBatchError, ValueError) as e:
         raise MalformedBatch(str(e)) from e
 
 

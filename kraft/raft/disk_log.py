@@ -6,7 +6,7 @@ Directory `<metadata.log.dir>/__cluster_metadata-0/`::
     leader-epoch-checkpoint                      epoch -> start offset
     00000000000000001234-0000000007.checkpoint   snapshot: end offset 1234, epoch 7
     00000000000000005678-0000000009.checkpoint.part   a download in progress
-    quorum-state                                 (written by the driver)
+    quorum-state                                 (written by the raft driver)
 
 Entries are stored as Kafka record batches (`kraft.raft.batches`); control
 entries as control batches. Snapshot files hold header, records, footer.
@@ -78,13 +78,20 @@ class DiskLog:
         latest = self.latest_snapshot_id()
         if latest is not None:
             # The log starts at the newest snapshot, as it does at runtime (see
-            # RaftCore.snapshot_created). A log that ends before it (crash
-            # between installing a snapshot and truncating) restarts there.
-            if self._log.log_end_offset < latest.offset:
+            # RaftCore.snapshot_created). A log that ends before it, or whose
+            # entries are of an older epoch (a crash between installing a
+            # snapshot and truncating), restarts there, as Kafka does.
+            stale = (self._log.log_end_offset < latest.offset
+                     or (self._log.latest_epoch or 0) < latest.epoch)
+            if stale:
                 self._log.truncate_fully_and_start_at(latest.offset)
             else:
                 self._log.delete_records_before(latest.offset)
             self._drop_snapshots_before(latest)
+        # What recovery found may only be in the page cache (a process that
+        # was killed never fsynced it); the core counts all of it as durable.
+        self._log.flush()
+        fsync_dir(self.dir)
 
     # --- positions --------------------------------------------------------------
 

@@ -124,6 +124,8 @@ class RaftNode:
         self._leader_changed = trio.Event()
         self._high_watermark = 0
         self._hw_changed = trio.Event()
+        self._stopped = trio.Event()
+        self._closed = False
         self.role: Role | None = None
 
     # --- what the layer above uses -----------------------------------------------
@@ -152,6 +154,8 @@ class RaftNode:
         records are committed once `high_watermark` passes the offset, unless
         leadership is lost first.
         """
+        if self._closed:
+            raise NotLeaderError(None, self._leader.epoch)
         reply: trio.MemorySendChannel[Any]
         reply, result = trio.open_memory_channel[Any](1)
         await self._inbox_send.send(("propose", list(payloads), epoch, reply))
@@ -184,15 +188,34 @@ class RaftNode:
             try:
                 await self._loop(core)
             finally:
-                n.cancel_scope.cancel()
+                n.cancel_scope.cancel()  # a flush in a thread is waited for, not abandoned
+                self._stop_waiters()
+        self._stopped.set()
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Resign gracefully (EndQuorumEpoch to the other voters) and stop `run`."""
+        """Resign gracefully (EndQuorumEpoch to the other voters), stop `run` and
+        return once it has stopped (no flush still running): then the log may
+        be closed."""
         done = trio.Event()
         await self._inbox_send.send(("resign", done))
         with trio.move_on_after(timeout_s):
             await done.wait()
         await self._inbox_send.send(("stop",))
+        await self._stopped.wait()
+
+    def _stop_waiters(self) -> None:
+        """Answer everyone still waiting on the core: it will not answer now."""
+        self._closed = True
+        for waiter in self._waiters.values():
+            waiter.event.set()
+        self._waiters.clear()
+        while True:
+            try:
+                item = self._inbox.receive_nowait()
+            except trio.WouldBlock:
+                break
+            if item[0] == "propose":
+                item[3].send_nowait(NotLeaderError(None, self._leader.epoch))
 
     @staticmethod
     def _now() -> int:
@@ -324,12 +347,15 @@ class RaftNode:
                 raise ConnectionFailed(f"no address for node {out.destination}")
             assert self._client is not None
             request = rpc.request_to_kio(message, self._now())
-            response = await self._client.request(
-                address, request, timeout=self.config.request_timeout_ms / 1000
-            )
+            timeout = self.config.request_timeout_ms / 1000
+            # Connecting and negotiating count against the request timeout too,
+            # so requests to a paused peer do not pile up behind its connect.
+            with trio.fail_after(timeout):
+                response = await self._client.request(address, request, timeout=timeout)
             inbound = m.Inbound(out.destination, out.correlation_id,
                                 rpc.response_from_kio(key, response))
-        except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError) as e:
+        except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError,
+                trio.TooSlowError) as e:
             log.debug("node %d: %s to node %d failed: %s", self.config.node_id,
                       type(message).__name__, out.destination, e)
             await self._inbox_send.send(("failed", out.destination, out.correlation_id))
@@ -346,6 +372,8 @@ class RaftNode:
             log.info("node %d: bad %s from %s: %s", self.config.node_id,
                      type(req).__name__, ctx.peer, e)
             return rpc.error_response(key, version, ErrorCode.invalid_request, str(e))
+        if self._closed:
+            return rpc.error_response(key, version, ErrorCode.broker_not_available)
         token = next(self._tokens)
         waiter = _Waiter(trio.Event())
         self._waiters[token] = waiter
@@ -354,7 +382,8 @@ class RaftNode:
             await waiter.event.wait()
         finally:
             self._waiters.pop(token, None)
-        assert waiter.response is not None
+        if waiter.response is None:  # the node stopped
+            return rpc.error_response(key, version, ErrorCode.broker_not_available)
         return rpc.response_to_kio(key, version, waiter.response, self._now())
 
 

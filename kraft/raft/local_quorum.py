@@ -103,10 +103,8 @@ class LocalQuorum:
 
     def wipe_log(self, node_id: int) -> None:
         """Delete the node's metadata log and quorum state but keep it formatted."""
-        partition = self.data(node_id) / "__cluster_metadata-0"
-        shutil.rmtree(partition, ignore_errors=True)
-        for name in ("quorum-state", "committed.txt"):
-            (self.data(node_id) / name).unlink(missing_ok=True)
+        shutil.rmtree(self.data(node_id) / "__cluster_metadata-0", ignore_errors=True)
+        (self.data(node_id) / "committed.txt").unlink(missing_ok=True)
 
     def committed(self, node_id: int) -> list[str]:
         """Committed payloads as the node's committed.txt shows them now."""

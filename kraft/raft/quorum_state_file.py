@@ -79,7 +79,9 @@ def write(directory: str | Path, state: ElectionState, cluster_id: str = "") -> 
     tmp = d / (FILE_NAME + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, msgspec.json.encode(data))
+        view = memoryview(msgspec.json.encode(data))
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -69,10 +69,20 @@ def _resp(key: int, version: int) -> ModuleType:
 
 
 def _only(items: Any, what: str) -> Any:
-    """The single topic/partition entry of a metadata-partition message."""
+    """The single topic/partition entry of a metadata-partition message, checked
+    to name `__cluster_metadata` (by name or topic id) and partition 0."""
     if len(items) != 1:
         raise PeerError(f"{what}: expected one entry for {METADATA_TOPIC}-0, got {len(items)}")
-    return items[0]
+    item = items[0]
+    for attr in ("topic_name", "name"):
+        name = getattr(item, attr, METADATA_TOPIC)
+        if isinstance(name, str) and name != METADATA_TOPIC:
+            raise PeerError(f"{what}: topic {name!r} is not {METADATA_TOPIC}")
+    for attr in ("partition_index", "partition", "index"):
+        index = getattr(item, attr, METADATA_PARTITION)
+        if isinstance(index, int) and index != METADATA_PARTITION:
+            raise PeerError(f"{what}: partition {index} of {METADATA_TOPIC}")
+    return item
 
 
 # --- requests: core -> kio -------------------------------------------------

@@ -151,7 +151,7 @@ async def serve(config: KafkaConfig, rate: float, batch: int) -> None:
     quorum = dataclasses.replace(quorum, cluster_id=meta.cluster_id)
     raft_log = DiskLog(metadata_dir)
     state = CommittedRecords(metadata_dir, raft_log)
-    node = RaftNode(quorum, raft_log, metadata_dir, voters, state,
+    node = RaftNode(quorum, raft_log, raft_log.dir, voters, state,
                     rng=random.Random())
     state.node = node
     registry = ApiRegistry()

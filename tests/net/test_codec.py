@@ -162,3 +162,47 @@ def _client_id_bytes(client_id):
         return struct.pack(">h", -1)
     raw = client_id.encode()
     return struct.pack(">h", len(raw)) + raw
+
+
+def _uv(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def _cstr(s: bytes) -> bytes:
+    return _uv(len(s) + 1) + s
+
+
+def _fetch_snapshot_frame(partition_tags: bytes) -> bytes:
+    """A FetchSnapshot v1 request whose one partition carries `partition_tags`."""
+    partition = (struct.pack(">ii", 0, 1) + struct.pack(">qi", 0, 0) + _uv(0)
+                 + struct.pack(">q", 0) + partition_tags)
+    body = (struct.pack(">ii", 1, 1 << 20) + _uv(2) + _cstr(b"__cluster_metadata")
+            + _uv(2) + partition + _uv(0) + _uv(0))
+    return struct.pack(">hhih", 59, 1, 7, -1) + b"\0" + body
+
+
+def test_tagged_field_larger_than_its_value_is_rejected():
+    """A known tag whose declared size exceeds its value is Malformed, not handed to kio.
+
+    (kio ignores the size and would parse the padding: here a fake topic claiming
+    2**34 partitions, which aborted the process before the guard checked this.)
+    """
+    padding = _uv(0) + _cstr(b"t") + _uv(2**34) + b"\0" * 8
+    tags = _uv(1) + _uv(0) + _uv(16 + len(padding)) + b"\x11" * 16 + padding
+    with pytest.raises(InvalidRequest, match="does not fill"):
+        decode_request(_fetch_snapshot_frame(tags))
+
+
+def test_unknown_tagged_fields_are_skipped():
+    """Tags the schema does not know are ignored, as Kafka's protocol requires."""
+    known_uuid = b"\x11" * 16
+    tags = _uv(3) + _uv(9) + _uv(3) + b"abc" + _uv(0) + _uv(16) + known_uuid + _uv(42) + _uv(0)
+    header, request = decode_request(_fetch_snapshot_frame(tags))
+    partition = request.topics[0].partitions[0]
+    assert header.api_key == 59
+    assert partition.replica_directory_id.bytes == known_uuid

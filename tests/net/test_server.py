@@ -208,3 +208,12 @@ def test_registration_outside_kio_range_is_an_error():
     with pytest.raises(ValueError):
         ApiRegistry().register(0, 0, 9, h)
     ApiRegistry().register(0, 3, 9, h, advertised_min=0)
+
+
+async def test_idle_connection_is_closed(nursery, autojump_clock):
+    """A connection that sends nothing for connections.max.idle.ms is closed."""
+    _, addr = await _start(nursery, _registry(), connections_max_idle_ms=1000)
+    peer = await RawPeer.connect(addr)
+    await peer.api_versions()
+    with trio.fail_after(5):
+        assert await peer.frame() is None

@@ -67,3 +67,15 @@ def test_truncated_snapshot_is_rejected():
     for cut in (len(data) - 1, len(data) - 70, 10):
         with pytest.raises(MalformedBatch):
             decode_snapshot(data[:cut])
+
+
+def test_leader_change_with_a_huge_voter_count_is_rejected():
+    """A CRC-valid LeaderChange claiming 2**34 voters is MalformedBatch, not a crash."""
+    from kraft.raft.batches import LEADER_CHANGE, control_record
+    from log.records import build_batch
+
+    value = b"\x00\x00\x00\x00\x00\x01" + bytes([0x81, 0x80, 0x80, 0x80, 0x40]) + b"\0" * 8
+    data = build_batch([control_record(LEADER_CHANGE, value, 0)], base_offset=0,
+                       partition_leader_epoch=1, is_control=True)
+    with pytest.raises(MalformedBatch):
+        list(decode_entries(data))

@@ -127,3 +127,16 @@ def test_partial_download_is_discarded_on_open(tmp_path: Path) -> None:
     assert log.latest_snapshot_id() is None
     assert not list((tmp_path / "__cluster_metadata-0").glob("*.part"))
     log.close()
+
+
+def test_crash_between_snapshot_install_and_truncation(tmp_path: Path) -> None:
+    """A snapshot of a newer epoch than the log's tail (install interrupted before
+    the truncation) makes the reopened log start empty at the snapshot."""
+    log = DiskLog(tmp_path)
+    log.append([Entry(i, 3, b"old") for i in range(100)])
+    log.flush()
+    log.write_snapshot(OffsetAndEpoch(80, 5), encode_snapshot([b"s"], 0))
+    log.close()
+    log = DiskLog(tmp_path)
+    assert (log.log_start_offset, log.end_offset, log.last_fetched_epoch()) == (80, 80, 5)
+    log.close()
