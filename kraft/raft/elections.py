@@ -149,8 +149,11 @@ class ElectionsMixin:
         self._append_as_leader([Entry(start, role.epoch, control=leader_change)])
 
     def _handle_vote_request(self, request: VoteRequest) -> VoteResponse:
-        """Grant rules in `quorum.can_grant_vote`; a binding vote in a higher
-        epoch first moves us to Unattached there (persisted with the vote)."""
+        """Grant rules in `quorum.can_grant_vote`. A request from a higher epoch,
+        pre-vote or not, first moves us to Unattached there (persisted with
+        the vote): a pre-vote carries its sender's real epoch, since pre-voting
+        never bumps it, so a higher one means that voter will never follow
+        the leader we know; moving up lets a new election bring it back."""
         if (
             request.last_offset < 0
             or request.last_offset_epoch < 0
@@ -163,7 +166,7 @@ class ElectionsMixin:
             return self._vote_response(ErrorCode.invalid_voter_key, granted=False)
         if not self.quorum.is_voter or request.replica_id not in self.voters:
             return self._vote_response(ErrorCode.none, granted=False)
-        if not request.pre_vote and request.replica_epoch > self.quorum.epoch:
+        if request.replica_epoch > self.quorum.epoch:
             self._transition(Unattached(request.replica_epoch), keep_election_deadline=True)
         candidate_end = OffsetAndEpoch(request.last_offset, request.last_offset_epoch)
         role = self.quorum.role
