@@ -1,0 +1,268 @@
+"""MetadataImage: the immutable state of the cluster at one offset of the metadata log.
+
+Theory of operation (Kafka's `metadata/image`): the metadata log is a sequence
+of records; replaying its prefix up to offset N gives the image at N. Images
+are produced only by `MetadataDelta.apply()` (kraft.metadata.delta) and are
+never changed afterwards, so any number of readers (the broker's handlers, the
+replica manager, publishers) may hold one without locks or copies.
+
+Contracts:
+- Every image and sub-image is a frozen msgspec Struct; every collection in
+  one is a tuple or a `MappingProxyType` over a dict that nothing else
+  references. Nothing in an image is ever mutated.
+- Sub-images are shared between consecutive images when unchanged: if a delta
+  touched only topic T, the new image's `cluster`, `features`, `configs`,
+  `producer_ids` and every other `TopicImage` are the very same objects.
+- Equality is by value (msgspec Struct `__eq__`), so two images built by
+  different replay paths compare equal when they hold the same state.
+- `provenance` is the offset and leader epoch of the last record applied
+  (Kafka's MetadataProvenance without the timestamp); EMPTY is at (-1, -1).
+
+Sub-images mirror Kafka's: FeaturesImage, ClusterImage (brokers by id),
+TopicsImage (topics by id and by name, each with its partitions),
+ConfigurationsImage (configs by (resource type, resource name)) and
+ProducerIdsImage (next producer id). ACLs, quotas, SCRAM and delegation
+tokens are not modelled yet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple, TypeVar
+
+import msgspec
+
+from kraft.metadata.records import (
+    METADATA_VERSION,
+    NO_LEADER,
+    BrokerEndpoint,
+    BrokerFeature,
+    PartitionChangeRecord,
+    PartitionRecord,
+    RegisterBrokerRecord,
+)
+
+__all__ = [
+    "EMPTY",
+    "EMPTY_MAPPING",
+    "BrokerRegistration",
+    "ClusterImage",
+    "ConfigResource",
+    "ConfigurationsImage",
+    "FeaturesImage",
+    "MetadataImage",
+    "PartitionRegistration",
+    "ProducerIdsImage",
+    "Provenance",
+    "TopicImage",
+    "TopicsImage",
+    "frozen_mapping",
+]
+
+EMPTY_MAPPING: Final[Mapping[Any, Any]] = MappingProxyType({})
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def frozen_mapping(items: dict[K, V]) -> Mapping[K, V]:
+    """A read-only view of `items`, which the caller gives up (must not keep or mutate)."""
+    return MappingProxyType(items) if items else EMPTY_MAPPING
+
+
+class Provenance(msgspec.Struct, frozen=True):
+    """Offset and leader epoch of the last record an image contains."""
+
+    offset: int = -1
+    epoch: int = -1
+
+
+class FeaturesImage(msgspec.Struct, frozen=True):
+    """Finalized feature levels by feature name; a missing feature is at level 0."""
+
+    levels: Mapping[str, int] = EMPTY_MAPPING
+
+    @property
+    def metadata_version(self) -> int:
+        """The metadata.version feature level, 0 if never set."""
+        return self.levels.get(METADATA_VERSION, 0)
+
+
+class BrokerRegistration(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered broker, as its RegisterBrokerRecord and later changes left it."""
+
+    broker_id: int
+    incarnation_id: uuid.UUID
+    broker_epoch: int
+    endpoints: tuple[BrokerEndpoint, ...] = ()
+    features: tuple[BrokerFeature, ...] = ()
+    rack: str | None = None
+    fenced: bool = True
+    in_controlled_shutdown: bool = False
+
+    @classmethod
+    def from_record(cls, record: RegisterBrokerRecord) -> BrokerRegistration:
+        """The registration a RegisterBrokerRecord creates."""
+        return cls(
+            broker_id=record.broker_id,
+            incarnation_id=record.incarnation_id,
+            broker_epoch=record.broker_epoch,
+            endpoints=record.endpoints,
+            features=record.features,
+            rack=record.rack,
+            fenced=record.fenced,
+            in_controlled_shutdown=record.in_controlled_shutdown,
+        )
+
+    def to_record(self) -> RegisterBrokerRecord:
+        """The RegisterBrokerRecord that recreates this registration (for snapshots)."""
+        return RegisterBrokerRecord(
+            broker_id=self.broker_id,
+            incarnation_id=self.incarnation_id,
+            broker_epoch=self.broker_epoch,
+            endpoints=self.endpoints,
+            features=self.features,
+            rack=self.rack,
+            fenced=self.fenced,
+            in_controlled_shutdown=self.in_controlled_shutdown,
+        )
+
+
+class ClusterImage(msgspec.Struct, frozen=True):
+    """Registered brokers by broker id."""
+
+    brokers: Mapping[int, BrokerRegistration] = EMPTY_MAPPING
+
+
+class PartitionRegistration(msgspec.Struct, frozen=True, kw_only=True):
+    """One partition's replicas, ISR, leader and epochs."""
+
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    removing_replicas: tuple[int, ...] = ()
+    adding_replicas: tuple[int, ...] = ()
+    leader: int = NO_LEADER
+    leader_recovery_state: int = 0
+    leader_epoch: int = 0
+    partition_epoch: int = 0
+
+    @classmethod
+    def from_record(cls, record: PartitionRecord) -> PartitionRegistration:
+        """The partition state a PartitionRecord describes."""
+        return cls(
+            replicas=record.replicas,
+            isr=record.isr,
+            removing_replicas=record.removing_replicas,
+            adding_replicas=record.adding_replicas,
+            leader=record.leader,
+            leader_recovery_state=record.leader_recovery_state,
+            leader_epoch=record.leader_epoch,
+            partition_epoch=record.partition_epoch,
+        )
+
+    def to_record(self, topic_id: uuid.UUID, partition_id: int) -> PartitionRecord:
+        """The PartitionRecord that recreates this partition (for snapshots)."""
+        return PartitionRecord(
+            partition_id=partition_id,
+            topic_id=topic_id,
+            replicas=self.replicas,
+            isr=self.isr,
+            removing_replicas=self.removing_replicas,
+            adding_replicas=self.adding_replicas,
+            leader=self.leader,
+            leader_recovery_state=self.leader_recovery_state,
+            leader_epoch=self.leader_epoch,
+            partition_epoch=self.partition_epoch,
+        )
+
+    def merge(self, change: PartitionChangeRecord) -> PartitionRegistration:
+        """This partition after `change` (Kafka's PartitionRegistration.merge).
+
+        A leader field that is set, even to the current leader, bumps
+        leader_epoch; every change bumps partition_epoch.
+        """
+        leader, leader_epoch = self.leader, self.leader_epoch
+        if change.leader is not None:
+            leader, leader_epoch = change.leader, leader_epoch + 1
+        return PartitionRegistration(
+            replicas=self.replicas if change.replicas is None else change.replicas,
+            isr=self.isr if change.isr is None else change.isr,
+            removing_replicas=(
+                self.removing_replicas
+                if change.removing_replicas is None
+                else change.removing_replicas
+            ),
+            adding_replicas=(
+                self.adding_replicas if change.adding_replicas is None else change.adding_replicas
+            ),
+            leader=leader,
+            leader_recovery_state=(
+                self.leader_recovery_state
+                if change.leader_recovery_state is None
+                else change.leader_recovery_state
+            ),
+            leader_epoch=leader_epoch,
+            partition_epoch=self.partition_epoch + 1,
+        )
+
+
+class TopicImage(msgspec.Struct, frozen=True):
+    """One topic: its name, id and partitions by partition id."""
+
+    name: str
+    topic_id: uuid.UUID
+    partitions: Mapping[int, PartitionRegistration] = EMPTY_MAPPING
+
+
+class TopicsImage(msgspec.Struct, frozen=True):
+    """All topics, indexed both by id and by name (the same TopicImage objects)."""
+
+    by_id: Mapping[uuid.UUID, TopicImage] = EMPTY_MAPPING
+    by_name: Mapping[str, TopicImage] = EMPTY_MAPPING
+
+
+class ConfigResource(NamedTuple):
+    """A config resource: Kafka's ConfigResource type id and the resource name."""
+
+    type: int
+    name: str
+
+
+class ConfigurationsImage(msgspec.Struct, frozen=True):
+    """Dynamic configs by resource; a resource with no configs is absent."""
+
+    resources: Mapping[ConfigResource, Mapping[str, str]] = EMPTY_MAPPING
+
+    def get(self, resource: ConfigResource) -> Mapping[str, str]:
+        """The configs set on `resource` (empty if none)."""
+        return self.resources.get(resource, EMPTY_MAPPING)
+
+
+class ProducerIdsImage(msgspec.Struct, frozen=True):
+    """The first producer id of the next block to hand out; -1 if none handed out yet."""
+
+    next_producer_id: int = -1
+
+
+class MetadataImage(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole cluster metadata state at `provenance`."""
+
+    provenance: Provenance = Provenance()
+    features: FeaturesImage = FeaturesImage()
+    cluster: ClusterImage = ClusterImage()
+    topics: TopicsImage = TopicsImage()
+    configs: ConfigurationsImage = ConfigurationsImage()
+    producer_ids: ProducerIdsImage = ProducerIdsImage()
+
+    def is_empty(self) -> bool:
+        """True if the image holds no state (provenance aside)."""
+        return self.with_provenance(EMPTY.provenance) == EMPTY
+
+    def with_provenance(self, provenance: Provenance) -> MetadataImage:
+        """This image with a different provenance (used when loading a snapshot)."""
+        return msgspec.structs.replace(self, provenance=provenance)
+
+
+EMPTY: Final = MetadataImage()
