@@ -8,7 +8,7 @@ a `ConfigError` naming the key.
 
 File syntax is java.util.Properties': `key=value`, `key: value` or
 `key value`; `#` and `!` start comment lines; a trailing backslash continues
-a line; `\\t \\n \\r \\f \\\\ \\uXXXX` escapes.
+a line; `\\t \\n \\r \\f \\\\` and `\\u` + four hex digits escapes.
 
 Derived settings follow Kafka's precedence (e.g. log.retention.ms beats
 .minutes beats .hours; log.dirs beats log.dir) and are exposed as properties
