@@ -18,7 +18,6 @@ NOT_BUILT_YET = {
     "dev": "single-node dev mode (broker + controller in one process)",
     "start": "running a node from server.properties",
     "metadata": "dumping and showing the metadata log",
-    "quorum": "describing the controller quorum",
 }
 
 
@@ -57,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("raft-test-server", add_help=False,
                    help="run one quorum member that proposes records while it leads "
                         "(Kafka's TestRaftServer); see --help")
+    quorum = sub.add_parser("quorum", help="the controller quorum")
+    quorum_sub = quorum.add_subparsers(dest="quorum_command", required=True)
+    quorum_status = quorum_sub.add_parser(
+        "status", help="leader, epoch, high watermark and each replica's lag"
+    )
+    quorum_status.add_argument("--bootstrap-controller", required=True, metavar="HOST:PORT")
+    quorum_status.add_argument("--json", action="store_true", help="one JSON object")
     for name, what in NOT_BUILT_YET.items():
         sub.add_parser(name, help=f"(not built yet) {what}", add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -67,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         from kraft.raft import workload
 
         return workload.main(rest)
+    if args.command == "quorum":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        from kraft.tools import quorum_status
+
+        return quorum_status.main(args.bootstrap_controller, args.json)
     if args.command == "format":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

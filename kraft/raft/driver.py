@@ -28,10 +28,12 @@ tests can use trio's MockClock.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,7 +386,10 @@ class RaftNode:
             self._waiters.pop(token, None)
         if waiter.response is None:  # the node stopped
             return rpc.error_response(key, version, ErrorCode.broker_not_available)
-        return rpc.response_to_kio(key, version, waiter.response, self._now())
+        response = waiter.response
+        if isinstance(response, m.DescribeQuorumResponse):
+            response = _to_wall_clock(response, int(time.time() * 1000) - self._now())
+        return rpc.response_to_kio(key, version, response, self._now(), self.voter_addresses)
 
 
 _API_KEY: dict[type, int] = {
@@ -395,6 +400,25 @@ _API_KEY: dict[type, int] = {
     m.FetchSnapshotRequest: rpc.FETCH_SNAPSHOT,
     m.DescribeQuorumRequest: rpc.DESCRIBE,
 }
+
+
+def _to_wall_clock(d: m.DescribeQuorumResponse, shift_ms: int) -> m.DescribeQuorumResponse:
+    """The core's clock is trio's (monotonic); DescribeQuorum reports wall-clock ms."""
+
+    def shift(r: m.ReplicaState) -> m.ReplicaState:
+        return dataclasses.replace(
+            r,
+            last_fetch_timestamp=r.last_fetch_timestamp + shift_ms
+            if r.last_fetch_timestamp >= 0 else -1,
+            last_caught_up_timestamp=r.last_caught_up_timestamp + shift_ms
+            if r.last_caught_up_timestamp >= 0 else -1,
+        )
+
+    return dataclasses.replace(
+        d,
+        current_voters=tuple(shift(r) for r in d.current_voters),
+        observers=tuple(shift(r) for r in d.observers),
+    )
 
 
 def _source(message: m.Request) -> int:

@@ -315,8 +315,17 @@ def error_response(api_key: int, version: int, error: ErrorCode, message: str | 
     raise AssertionError(f"api key {api_key} is not a raft RPC")
 
 
-def response_to_kio(api_key: int, version: int, msg: m.Response, now_ms: int) -> Any:
-    """The kio response (of the request's version) for a core response."""
+def response_to_kio(
+    api_key: int,
+    version: int,
+    msg: m.Response,
+    now_ms: int,
+    voter_endpoints: dict[int, tuple[str, int]] | None = None,
+) -> Any:
+    """The kio response (of the request's version) for a core response.
+
+    `voter_endpoints` fills DescribeQuorum v2's Nodes (listener CONTROLLER),
+    so a tool that asked a non-leader can find the leader."""
     mod = _resp(api_key, version)
     if isinstance(msg, m.FetchResponse):
         part = mod.PartitionData(
@@ -405,7 +414,11 @@ def response_to_kio(api_key: int, version: int, msg: m.Response, now_ms: int) ->
         top: dict[str, Any] = {"error_code": ErrorCode.none}
         if version >= 2:
             pkw["error_message"] = msg.error_message
-            top.update(error_message=None, nodes=())
+            top.update(error_message=None, nodes=tuple(
+                mod.Node(node_id=node_id,
+                         listeners=(mod.Listener(name="CONTROLLER", host=host, port=port),))
+                for node_id, (host, port) in sorted((voter_endpoints or {}).items())
+            ))
         return mod.DescribeQuorumResponse(
             topics=(mod.TopicData(topic_name=METADATA_TOPIC,
                                   partitions=(mod.PartitionData(**pkw),)),),

@@ -3,6 +3,9 @@ kill -9 failover, restart catch-up, and catch-up by snapshot."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +67,16 @@ def test_elect_commit_failover_restart(tmp_path: Path) -> None:
         assert sorted(r.replica_id for r in d.current_voters) == q.ids
         assert all(r.log_end_offset > 0 and r.last_fetch_timestamp > 0
                    for r in d.current_voters if r.replica_id != leader)
+
+        follower = next(i for i in q.ids if i != leader)
+        out = subprocess.run(
+            [sys.executable, "-m", "kraft.cli", "quorum", "status", "--json",
+             "--bootstrap-controller", f"127.0.0.1:{q.ports[follower]}"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout
+        status = json.loads(out)  # asked a follower: it points the tool at the leader
+        assert status["leader_id"] == leader and status["high_watermark"] > 10_000
+        assert sorted(r["node_id"] for r in status["replicas"]) == q.ids
 
         before_kill = q.committed(leader)
         killed_at = time.monotonic()
