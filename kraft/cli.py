@@ -17,7 +17,6 @@ from kraft.config import ConfigError, KafkaConfig
 NOT_BUILT_YET = {
     "dev": "single-node dev mode (broker + controller in one process)",
     "start": "running a node from server.properties",
-    "metadata": "dumping and showing the metadata log",
 }
 
 
@@ -63,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     quorum_status.add_argument("--bootstrap-controller", required=True, metavar="HOST:PORT")
     quorum_status.add_argument("--json", action="store_true", help="one JSON object")
+    metadata = sub.add_parser("metadata", help="read a node's metadata log directory")
+    metadata_sub = metadata.add_subparsers(dest="metadata_command", required=True)
+    dump = metadata_sub.add_parser("dump", help="every record, snapshot first, in order")
+    dump.add_argument("dir", help="a log dir holding __cluster_metadata-0/, or that dir")
+    dump.add_argument("--json", action="store_true", help="one JSON object per record")
+    show = metadata_sub.add_parser("show", help="the final metadata image as tables")
+    show.add_argument("dir", help="a log dir holding __cluster_metadata-0/, or that dir")
     for name, what in NOT_BUILT_YET.items():
         sub.add_parser(name, help=f"(not built yet) {what}", add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -73,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         from kraft.raft import workload
 
         return workload.main(rest)
+    if args.command == "metadata":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        from kraft.tools import metadata_dump
+
+        if args.metadata_command == "dump":
+            return metadata_dump.dump(args.dir, args.json)
+        return metadata_dump.show(args.dir)
     if args.command == "quorum":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
