@@ -170,7 +170,8 @@ def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [title]
     for r in cells:
-        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip())
+        row = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
+        lines.append(("  " + row).rstrip())
     if not rows:
         lines.append("  (none)")
     return "\n".join(lines)
