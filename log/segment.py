@@ -298,7 +298,8 @@ class LogSegment:
         """
         position = self.size
         if position == 0:
-            self._rolling_timestamp = max(b[2] for b in batches)
+            # The first batch's max timestamp, as reopening computes it (and Kafka).
+            self._rolling_timestamp = batches[0][2]
         write_all(self.handle.fileno(), iov, position, total)
         interval = self.config.index_interval_bytes
         since = self.bytes_since_last_index_entry

@@ -91,6 +91,14 @@ class LocalQuorum:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
+    def pause(self, node_id: int) -> None:
+        """SIGSTOP: the process keeps its sockets but does nothing."""
+        self.procs[node_id].send_signal(signal.SIGSTOP)
+
+    def resume(self, node_id: int) -> None:
+        """SIGCONT after `pause`."""
+        self.procs[node_id].send_signal(signal.SIGCONT)
+
     def stop(self, node_id: int, timeout: float = 10) -> None:
         """SIGTERM: graceful resignation, then exit."""
         proc = self.procs.pop(node_id)
@@ -125,7 +133,7 @@ class LocalQuorum:
         for node_id in list(self.procs):
             proc = self.procs.pop(node_id)
             if proc.poll() is None:
-                proc.kill()
+                proc.kill()  # SIGKILL ends a stopped (paused) process too
             proc.wait()
 
     def __enter__(self) -> LocalQuorum:

@@ -121,3 +121,30 @@ def test_wiped_node_catches_up_by_snapshot(tmp_path: Path) -> None:
         target = len(q.committed(leader))
         wait_for(lambda: len(q.committed(victim)) >= target, 30, "the wiped node to catch up")
         assert q.committed(victim)[:target] == q.committed(leader)[:target]
+
+
+def test_paused_leader_is_replaced_and_steps_down_on_resume(tmp_path: Path) -> None:
+    """SIGSTOP of the leader: the others elect a new leader and keep committing; after
+    SIGCONT the old leader learns the new epoch, follows, and no record is lost or
+    committed twice."""
+    with LocalQuorum(tmp_path, rate=1000, batch=10) as q:
+        q.start_all()
+        leader = wait_for(lambda: leader_of(q, q.ids), 20, "a leader")
+        wait_for(lambda: len(q.committed(leader)) >= 500, 30, "500 commits")
+        before = q.committed(leader)
+        q.pause(leader)
+        rest = [i for i in q.ids if i != leader]
+        new_leader = wait_for(lambda: leader_of(q, rest), 20, "a new leader while paused")
+        wait_for(lambda: any(p.startswith(f"{new_leader}-") for p in q.committed(new_leader)),
+                 20, "commits by the new leader")
+        q.resume(leader)
+        wait_for(lambda: describe(q.address(leader)) is not None
+                 and describe(q.address(leader)).leader_id == new_leader, 20,
+                 "the old leader to follow the new one")
+        target = len(q.committed(new_leader))
+        wait_for(lambda: len(q.committed(leader)) >= target, 30, "the old leader to catch up")
+        for i in q.ids:
+            got = q.committed(i)
+            assert got[: len(before)] == before, f"node {i} lost committed records"
+            assert len(set(got)) == len(got), f"node {i} committed a record twice"
+        assert q.committed(leader)[:target] == q.committed(new_leader)[:target]
