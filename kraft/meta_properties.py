@@ -21,13 +21,13 @@ Written atomically: temp file, fsync, rename, fsync of the directory.
 from __future__ import annotations
 
 import base64
-import os
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from kraft.config import parse_properties
+from log.checkpoint import atomic_write
 
 FILE_NAME = "meta.properties"
 
@@ -81,17 +81,7 @@ def write(directory: str | Path, meta: MetaProperties) -> None:
     """Write meta.properties into `directory` (created if missing), durably."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    tmp = d / (FILE_NAME + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(meta.render())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, d / FILE_NAME)
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_write(d / FILE_NAME, meta.render().encode())
 
 
 def format_directories(

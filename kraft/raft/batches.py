@@ -143,7 +143,7 @@ def decode_entries(data: bytes | memoryview, start_offset: int = 0) -> Iterator[
         if offset < start_offset:
             continue
         if header.is_control:
-            if _control_kind(record.key) == LEADER_CHANGE:
+            if control_kind(record.key) == LEADER_CHANGE:
                 yield Entry(
                     offset,
                     header.partition_leader_epoch,
@@ -171,7 +171,8 @@ def _records(
         raise MalformedBatch(str(e)) from e
 
 
-def _control_kind(key: bytes | None) -> int:
+def control_kind(key: bytes | None) -> int:
+    """The ControlRecordType in a control record's key."""
     if key is None or len(key) < _CONTROL_KEY.size:
         raise MalformedBatch("control record without a control key")
     _version, kind = _CONTROL_KEY.unpack_from(key)
@@ -209,7 +210,7 @@ def decode_snapshot(data: bytes) -> list[bytes]:
     payloads: list[bytes] = []
     for header, record in _records(data, allow_partial_tail=False):
         if header.is_control:
-            kinds.append(_control_kind(record.key))
+            kinds.append(control_kind(record.key))
         else:
             payloads.append(record.value or b"")
     if not kinds or kinds[0] != SNAPSHOT_HEADER or kinds[-1] != SNAPSHOT_FOOTER:

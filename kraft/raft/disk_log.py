@@ -47,7 +47,7 @@ from log.results import FlushTask, wall_clock_ms
 
 PARTITION_DIR = "__cluster_metadata-0"
 TAIL_CACHE_ENTRIES = 65536
-_SNAPSHOT_RE = re.compile(r"(\d{20})-(\d{10})\.checkpoint")
+SNAPSHOT_RE = re.compile(r"(\d{20})-(\d{10})\.checkpoint")
 
 
 def snapshot_file_name(snapshot_id: OffsetAndEpoch) -> str:
@@ -64,7 +64,7 @@ class DiskLog:
         for path in self.dir.iterdir():
             if path.name.endswith((".checkpoint.part", ".checkpoint.deleted")):
                 path.unlink()
-            elif (match := _SNAPSHOT_RE.fullmatch(path.name)) is not None:
+            elif (match := SNAPSHOT_RE.fullmatch(path.name)) is not None:
                 self._snapshots.append(OffsetAndEpoch(int(match[1]), int(match[2])))
         self._snapshots.sort(key=lambda s: s.offset)
         config = LogConfig.from_properties({"segment.bytes": segment_bytes})

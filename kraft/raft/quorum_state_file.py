@@ -19,12 +19,12 @@ which can let a voter vote twice in one epoch).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import msgspec
 
 from kraft.raft.state import ElectionState
+from log.checkpoint import atomic_write
 
 FILE_NAME = "quorum-state"
 
@@ -76,18 +76,4 @@ def write(directory: str | Path, state: ElectionState, cluster_id: str = "") -> 
         cluster_id=cluster_id,
         current_voters=[Voter(v) for v in state.voters],
     )
-    tmp = d / (FILE_NAME + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(msgspec.json.encode(data))
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, d / FILE_NAME)
-    dfd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(d / FILE_NAME, msgspec.json.encode(data))

@@ -22,7 +22,6 @@ partitions, configs, features and the quorum-state file as tables.
 from __future__ import annotations
 
 import datetime
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,14 +37,14 @@ from kraft.raft.batches import (
     SNAPSHOT_FOOTER,
     SNAPSHOT_HEADER,
     MalformedBatch,
+    control_kind,
     decode_leader_change,
 )
-from kraft.raft.disk_log import PARTITION_DIR
+from kraft.raft.disk_log import PARTITION_DIR, SNAPSHOT_RE
 from log.batch import crc_is_valid, iter_batches
 from log.errors import InvalidBatchError
 from log.records import iter_records
 
-_SNAPSHOT_RE = re.compile(r"(\d{20})-(\d{10})\.checkpoint")
 _CONTROL_NAMES = {LEADER_CHANGE: "LeaderChange", SNAPSHOT_HEADER: "SnapshotHeader",
                   SNAPSHOT_FOOTER: "SnapshotFooter"}
 
@@ -93,7 +92,11 @@ def _records(path: Path, source: str, start: int, notes: list[str]) -> Iterator[
                     continue
                 payload = rec.value or b""
                 if header.is_control:
-                    kind = int.from_bytes((rec.key or b"\0\0\0\0")[2:4], "big")
+                    try:
+                        kind = control_kind(rec.key)
+                    except MalformedBatch as e:
+                        notes.append(f"{path.name}: offset {rec.offset}: {e}")
+                        continue
                     name = _CONTROL_NAMES.get(kind, f"Control{kind}")
                     fields: Any = {}
                     if kind == LEADER_CHANGE:
@@ -116,7 +119,7 @@ def read_all(directory: Path, notes: list[str]) -> list[DumpedRecord]:
     pdir = partition_dir(directory)
     snapshots = sorted(
         (int(m[1]), int(m[2]), p) for p in pdir.iterdir()
-        if (m := _SNAPSHOT_RE.fullmatch(p.name)) is not None
+        if (m := SNAPSHOT_RE.fullmatch(p.name)) is not None
     )
     out: list[DumpedRecord] = []
     start = 0
