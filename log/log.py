@@ -68,6 +68,7 @@ from log.batch import (
     HEADER_SIZE,
     MAGIC,
     MAGIC_OFFSET,
+    BatchHeader,
     Buffer,
     log_append_time_header,
     validate_batches,
@@ -237,7 +238,13 @@ class PartitionLog:
     # -- append -----------------------------------------------------------------
 
     def append_as_leader(
-        self, records: Buffer, leader_epoch: int, *, origin: AppendOrigin = AppendOrigin.CLIENT
+        self,
+        records: Buffer,
+        leader_epoch: int,
+        *,
+        origin: AppendOrigin = AppendOrigin.CLIENT,
+        before_write: Callable[[list[tuple[int, BatchHeader]]], LogAppendInfo | None]
+        | None = None,
     ) -> LogAppendInfo:
         """Validate all batches, assign offsets from LEO and `leader_epoch`, append.
 
@@ -245,6 +252,11 @@ class PartitionLog:
         is returned (see log.batch for which check gives which code;
         RECORD_LIST_TOO_LARGE when the request exceeds segment.bytes). The
         caller's buffer is not modified.
+
+        `before_write`, if given, sees the validated batches (position, header)
+        just before anything is written; returning a LogAppendInfo aborts the
+        append and returns it instead (the broker's idempotence checks: an
+        error, or a duplicate's original offsets).
         """
         config = self._config
         view = memoryview(records)
@@ -265,6 +277,10 @@ class PartitionLog:
                 f"{total} bytes exceed segment.bytes {config.segment_bytes}",
                 log_start_offset=self._log_start_offset,
             )
+        if before_write is not None:
+            verdict = before_write(batches)
+            if verdict is not None:
+                return verdict
         first = offset = self.log_end_offset
         append_time = self._clock() if config.log_append_time else -1
         infos: list[BatchInfo] = []

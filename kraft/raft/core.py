@@ -209,6 +209,18 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self._settle()
         return offset
 
+    def next_write_offset(self, epoch: int) -> int:
+        """The offset the next proposed payload will get, if this node still
+        leads `epoch` when it proposes (offsets are assigned at `propose`).
+
+        Raises NotLeaderError unless this node leads `epoch`.
+        """
+        role = self.quorum.role
+        if not isinstance(role, Leader) or epoch != role.epoch:
+            raise NotLeaderError(self.quorum.leader_id, self.quorum.epoch)
+        assert self._accumulator is not None
+        return self.log.end_offset + self._accumulator.pending_count
+
     def flushed(self, end_offset: int, now_ms: int) -> None:
         """The log is durable up to `end_offset` (answering `Ready.flush_to`)."""
         self._now = now_ms

@@ -166,6 +166,15 @@ class RaftNode:
             raise outcome
         return outcome
 
+    def next_write_offset(self, epoch: int) -> int:
+        """The offset the next `propose(..., epoch=epoch)` will give its first
+        payload. Valid until the caller awaits anything: only proposals (and a
+        new epoch, which fails the propose) move it, so a single proposing task
+        can rely on it. Raises NotLeaderError unless this node leads `epoch`."""
+        if self._core is None or self._closed:
+            raise NotLeaderError(None, self._leader.epoch)
+        return self._core.next_write_offset(epoch)
+
     def snapshot_created_nowait(self, snapshot_id: OffsetAndEpoch) -> None:
         """The listener stored a snapshot in the log (after `snapshot_requested`).
         Callable from the listener's synchronous callbacks."""
@@ -289,14 +298,17 @@ class RaftNode:
                 self._flush_wanted = True
             else:
                 self._start_flush(core)
+        # The high watermark first, so a listener can tell from it whether the
+        # committed entries it is handed have caught up.
+        hw_moved = ready.high_watermark != self._high_watermark
+        self._high_watermark = ready.high_watermark
         if ready.snapshot_loaded is not None:
             self.listener.snapshot_loaded(ready.snapshot_loaded)
         if ready.committed:
             self.listener.committed(ready.committed)
         if ready.snapshot_request is not None:
             self.listener.snapshot_requested(ready.snapshot_request)
-        if ready.high_watermark != self._high_watermark:
-            self._high_watermark = ready.high_watermark
+        if hw_moved:
             self._hw_changed.set()
             self._hw_changed = trio.Event()
         if ready.role is not None:

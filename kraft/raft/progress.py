@@ -173,6 +173,11 @@ class ProposalAccumulator:
         self._pending_bytes += size
         return log_end_offset + len(self._pending) - 1
 
+    @property
+    def pending_count(self) -> int:
+        """Payloads queued and not yet appended."""
+        return len(self._pending)
+
     def drain(self, log_end_offset: int, now_ms: int) -> list[Entry]:
         """The pending entries if the linger time is up (or the batch is full)."""
         if self.drain_deadline is None or now_ms < self.drain_deadline:

@@ -138,6 +138,23 @@ def test_propose_outside_leadership_raises() -> None:
         h[leader].propose([], h.now)
 
 
+def test_next_write_offset_predicts_proposal_offsets() -> None:
+    """next_write_offset is the offset the next proposal's first payload gets,
+    before and after lingering proposals are appended; only the leader of the
+    epoch can ask."""
+    h = Harness(voters=1)
+    core = h[1]
+    epoch = core.epoch
+    first = core.next_write_offset(epoch)
+    assert core.propose([b"a", b"b"], h.now, epoch=epoch) == first + 1
+    assert core.next_write_offset(epoch) == first + 2
+    h.tick(25)
+    assert core.next_write_offset(epoch) == first + 2
+    assert core.propose([b"c"], h.now, epoch=epoch) == first + 2
+    with pytest.raises(NotLeaderError):
+        core.next_write_offset(epoch + 1)
+
+
 # --- elections ------------------------------------------------------------------
 
 
