@@ -1,0 +1,566 @@
+"""Idempotent-producer state of one partition (Kafka's ProducerStateManager).
+
+Theory of operation. For every producer id that has written to the partition
+we keep a `ProducerStateEntry`: its current producer epoch, the metadata of
+its last `NUM_BATCHES_TO_RETAIN` (5, the largest max.in.flight.requests.per.
+connection an idempotent producer may use) batches -- first/last sequence,
+first/last offset, max timestamp -- and its last timestamp. The partition
+leader asks `check` before appending a produce request and calls `update`
+after the append; followers and log replay call `update` only. Everything
+needed is in the v2 batch header (log.batch), so compressed batches are never
+opened.
+
+Calling protocol (leader, one produce request for this partition):
+
+1. After the batches are validated (framing, CRC: log.batch; Kafka checks
+   those first, so a corrupt batch gets CORRUPT_MESSAGE rather than a
+   sequence error) and before anything is written: `check(producer_id,
+   producer_epoch, base_sequence, last_offset_delta)` for the batch (Produce
+   v3+ carries one per partition), or `check_batches(headers)` for several.
+   No state changes. APPEND: go ahead. DUPLICATE: write nothing; answer
+   error NONE with `Check.duplicate`'s offsets. ERROR: write nothing; answer
+   `Check.error`.
+2. Append to the log (`PartitionLog.append_as_leader`).
+3. On success, `update(producer_id, producer_epoch, base_sequence,
+   last_offset_delta, first_offset, max_timestamp)` once per batch that
+   carries a producer id, in offset order, with the offsets the log assigned
+   and the maxTimestamp the log stored (the append time for LogAppendTime).
+   Nothing else may append to the partition between 1 and 3 (no await in
+   between), or the check is stale.
+
+Followers call `update_batch(header)` for each batch they append (headers
+carry the leader's offsets). On a segment roll and on clean shutdown the
+owner calls `take_snapshot(log_end_offset)`; after follower truncation
+`truncate_to(offset, log)`; after `truncate_fully_and_start_at`,
+`truncate_fully()`; every producer.id.expiration.check.interval.ms (Kafka:
+10 minutes) `remove_expired(now_ms)`. A new manager is empty; `load(log)`
+rebuilds the state of an existing log (at open, and on becoming leader or
+follower if the state may be stale).
+
+Check rules (Kafka's `ProducerAppendInfo`, `ProducerStateEntry`), in order:
+
+* base sequence < 0: INVALID_RECORD (87), as Kafka's LogValidator.
+* Same epoch as the stored entry and the exact (first, last) sequence range
+  of one of the retained batches: DUPLICATE. Kafka answers it with error
+  NONE, the original batch's base offset, and log_append_time = the original
+  batch's max timestamp.
+* Epoch below the current one: INVALID_PRODUCER_EPOCH (47) (KIP-588; Kafka
+  replaced PRODUCER_FENCED on the produce path in 2.7).
+* Epoch above the current one (a bump, KIP-360): the sequence must restart
+  at 0, else OUT_OF_ORDER_SEQUENCE_NUMBER (45).
+* Same epoch: the base sequence must follow the last one (2**31-1 wraps to
+  0, Kafka's `incrementSequence`), else OUT_OF_ORDER_SEQUENCE_NUMBER. A
+  retry of a batch older than the last 5 therefore gets OUT_OF_ORDER, as in
+  Kafka.
+* Unknown producer id (never seen, expired, or its state lost with deleted
+  segments): any sequence is accepted. Brokers before 2.5 answered
+  UNKNOWN_PRODUCER_ID (59) to a non-zero first sequence; since KIP-360
+  (Kafka 2.5+, `checkSequence`: "accept writes with any sequence number"
+  when there is no current producer epoch) the broker accepts, and clients
+  treat state loss through retention as benign. We follow current Kafka and
+  never return UNKNOWN_PRODUCER_ID.
+
+Several batches of one request (Produce v3+ sends one per partition, but the
+check is correct for more): each batch is checked against the state as if the
+earlier ones of the request had been appended. Duplicates are looked up in the
+stored state only (as Kafka), and the first batch that is not APPEND decides
+the answer for the request. Kafka differs in two corners nobody reaches (real
+clients send one batch per partition and epochs >= 0): for an unknown producer
+it accepts any sequence for every batch of the request, where we require the
+later batches to follow the first; and it accepts any sequence from a
+producer whose stored epoch is -1, where we check sequences as for any epoch.
+
+Expiry (`remove_expired`): a producer whose last timestamp is
+`producer.id.expiration.ms` (default 86400000) or more before `now_ms` is
+forgotten. As in Kafka the last timestamp is the max timestamp of the
+producer's last batch as stored in the log (CreateTime from the client, or
+the broker's LogAppendTime), not a wall-clock reading: state rebuilt from the
+log is then exactly the state built incrementally.
+
+Snapshot files: `<offset, 20 digits>.snapshot` in the partition directory
+(Kafka's names; our own content). A snapshot at offset N holds the state
+after every batch below N::
+
+    bytes 0-3   CRC32C (Castagnoli) of bytes 4..end, u32 big-endian
+    bytes 4..   msgpack (msgspec) map {version: 1, offset: N, producers:
+                [{producer_id, producer_epoch, last_timestamp,
+                  batches: [[first_seq, last_seq, first_offset,
+                             last_offset, max_timestamp], ...]}, ...]}
+
+Files are written with `log.checkpoint.atomic_write` (tmp, fsync, rename,
+fsync dir) and the latest `SNAPSHOTS_TO_RETAIN` (2) are kept. Unlike Kafka's
+(which keeps one batch per producer) a snapshot keeps all 5 retained batches,
+so duplicates are still recognised after a restart.
+
+Crash behaviour and loading (`load`): snapshots above the log end offset are
+deleted and the directory fsynced (they describe truncated or lost data, and
+must not come back after a crash once the log has grown past them again).
+Then the newest remaining snapshot is read. One that fails its CRC, does not
+parse, or names another offset than its file is logged, deleted and never
+trusted; the next older one is tried, and with none left the state starts
+empty. The headers of every batch from max(snapshot offset, log start
+offset) to the log end are then replayed (control batches and batches without
+a producer id skipped), so a lost or stale snapshot only costs time. Producer
+state below the log start offset survives only in snapshots (KIP-360 keeps
+state when segments are deleted). Stale `*.snapshot.tmp` files are removed.
+
+Thread-safety: single owner. Every method must be called by the task that
+owns the partition; nothing here awaits or locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType
+
+import crc32c
+import msgspec
+from kio.schema.errors import ErrorCode
+
+from log.batch import BatchHeader, iter_batches
+from log.checkpoint import TMP_SUFFIX, atomic_write, fsync_dir
+from log.log import PartitionLog
+
+__all__ = [
+    "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
+    "NUM_BATCHES_TO_RETAIN",
+    "SNAPSHOTS_TO_RETAIN",
+    "BatchMetadata",
+    "Check",
+    "CheckOutcome",
+    "ProducerStateEntry",
+    "ProducerStateManager",
+    "increment_sequence",
+    "snapshot_file_name",
+]
+
+logger = logging.getLogger(__name__)
+
+NUM_BATCHES_TO_RETAIN = 5
+SNAPSHOTS_TO_RETAIN = 2
+DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000
+SEQUENCE_MAX = 2**31 - 1
+SNAPSHOT_SUFFIX = ".snapshot"
+SNAPSHOT_VERSION = 1
+_SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
+_CRC = struct.Struct(">I")
+_REPLAY_READ_BYTES = 1 << 20
+
+
+def increment_sequence(sequence: int, increment: int) -> int:
+    """`sequence + increment`, wrapping past 2**31-1 to 0 (Kafka's `incrementSequence`)."""
+    if sequence > SEQUENCE_MAX - increment:
+        return increment - (SEQUENCE_MAX - sequence) - 1
+    return sequence + increment
+
+
+def snapshot_file_name(offset: int) -> str:
+    """`<offset, 20 digits>.snapshot`, Kafka's producer snapshot name."""
+    return f"{offset:020d}{SNAPSHOT_SUFFIX}"
+
+
+class BatchMetadata(msgspec.Struct, frozen=True, array_like=True):
+    """One appended batch of a producer: sequences and offsets inclusive."""
+
+    first_sequence: int
+    last_sequence: int
+    first_offset: int
+    last_offset: int
+    max_timestamp: int  # as stored in the log (LogAppendTime if the topic uses it)
+
+
+class ProducerStateEntry(msgspec.Struct, frozen=True):
+    """What we know of one producer id. `batches` is oldest first, 1..5 long."""
+
+    producer_id: int
+    producer_epoch: int
+    last_timestamp: int
+    batches: tuple[BatchMetadata, ...]
+
+    @property
+    def last_sequence(self) -> int:
+        return self.batches[-1].last_sequence
+
+    def find_duplicate(self, first_sequence: int, last_sequence: int) -> BatchMetadata | None:
+        """The retained batch with exactly this sequence range (the oldest if several)."""
+        for batch in self.batches:
+            if batch.first_sequence == first_sequence and batch.last_sequence == last_sequence:
+                return batch
+        return None
+
+
+class _Snapshot(msgspec.Struct):
+    version: int
+    offset: int
+    producers: list[ProducerStateEntry]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Snapshot)
+
+
+class CheckOutcome(Enum):
+    APPEND = "append"
+    DUPLICATE = "duplicate"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The verdict on a produce request's batches (see the module doc for the rules).
+
+    APPEND: `error` and `duplicate` are None. DUPLICATE: `duplicate` is the
+    original batch (answer with error NONE and its first_offset; Kafka reports
+    its max_timestamp as log_append_time). ERROR: `error` is the Kafka error
+    code and `message` says why.
+    """
+
+    outcome: CheckOutcome
+    error: ErrorCode | None = None
+    duplicate: BatchMetadata | None = None
+    message: str | None = None
+
+
+APPEND = Check(CheckOutcome.APPEND)
+
+
+def _error(code: ErrorCode, message: str) -> Check:
+    return Check(CheckOutcome.ERROR, code, None, message)
+
+
+class CorruptSnapshotError(Exception):
+    """A producer snapshot that fails its CRC or does not parse."""
+
+
+class ProducerStateManager:
+    """Producer state of one partition; `directory` (the partition directory)
+    holds its snapshot files. A new manager is empty: call `load` to rebuild
+    the state of an existing log."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    ) -> None:
+        self.dir = Path(directory)
+        self.producer_id_expiration_ms = producer_id_expiration_ms
+        self._producers: dict[int, ProducerStateEntry] = {}
+        self._map_end_offset = 0
+
+    # -- state ------------------------------------------------------------------
+
+    @property
+    def producers(self) -> Mapping[int, ProducerStateEntry]:
+        """Read-only view: producer id -> entry."""
+        return MappingProxyType(self._producers)
+
+    def entry(self, producer_id: int) -> ProducerStateEntry | None:
+        return self._producers.get(producer_id)
+
+    @property
+    def map_end_offset(self) -> int:
+        """Every batch below this offset has been recorded (Kafka's mapEndOffset)."""
+        return self._map_end_offset
+
+    # -- check --------------------------------------------------------------------
+
+    def check(
+        self, producer_id: int, producer_epoch: int, base_sequence: int, last_offset_delta: int
+    ) -> Check:
+        """The verdict on one batch (header fields) before it is appended; no state change.
+
+        `producer_id` must be >= 0 (batches without a producer id need no check).
+        """
+        return self._check(producer_id, producer_epoch, base_sequence, last_offset_delta, None)
+
+    def check_batch(self, header: BatchHeader) -> Check:
+        """`check` for one batch header; APPEND for a batch without a producer id."""
+        return self.check_batches((header,))
+
+    def check_batches(self, headers: Iterable[BatchHeader]) -> Check:
+        """The verdict on a request's batches, in order, each checked as if the earlier
+        ones had been appended; the first that is not APPEND decides. Control batches
+        and batches without a producer id are skipped. No state change."""
+        pending: dict[int, tuple[int, int]] = {}
+        for header in headers:
+            producer_id = header.producer_id
+            if producer_id < 0 or header.is_control:
+                continue
+            verdict = self._check(
+                producer_id,
+                header.producer_epoch,
+                header.base_sequence,
+                header.last_offset_delta,
+                pending.get(producer_id),
+            )
+            if verdict is not APPEND:
+                return verdict
+            pending[producer_id] = (
+                header.producer_epoch,
+                increment_sequence(header.base_sequence, header.last_offset_delta),
+            )
+        return APPEND
+
+    def _check(
+        self,
+        producer_id: int,
+        epoch: int,
+        first_sequence: int,
+        last_offset_delta: int,
+        pending: tuple[int, int] | None,
+    ) -> Check:
+        """Kafka's duplicate lookup, then `checkProducerEpoch` and `checkSequence`.
+
+        `pending` is (epoch, last sequence) after earlier batches of the same
+        request, which are not in the stored state yet.
+        """
+        if producer_id < 0:
+            raise ValueError(f"producer id {producer_id}: batches without one need no check")
+        if first_sequence < 0:
+            return _error(
+                ErrorCode.invalid_record,
+                f"invalid sequence {first_sequence} for producer {producer_id}",
+            )
+        last_sequence = increment_sequence(first_sequence, last_offset_delta)
+        entry = self._producers.get(producer_id)
+        if entry is not None and entry.producer_epoch == epoch:
+            duplicate = entry.find_duplicate(first_sequence, last_sequence)
+            if duplicate is not None:
+                return Check(CheckOutcome.DUPLICATE, None, duplicate)
+        if pending is not None:
+            current_epoch, current_last = pending
+        elif entry is not None:
+            current_epoch, current_last = entry.producer_epoch, entry.last_sequence
+        else:
+            return APPEND  # unknown producer: any epoch, any sequence (KIP-360)
+        if epoch < current_epoch:
+            return _error(
+                ErrorCode.invalid_producer_epoch,
+                f"producer {producer_id} epoch {epoch} is older than the current "
+                f"epoch {current_epoch}",
+            )
+        if epoch != current_epoch:
+            if first_sequence != 0:
+                return _error(
+                    ErrorCode.out_of_order_sequence_number,
+                    f"producer {producer_id} new epoch {epoch} must start at sequence 0, "
+                    f"not {first_sequence} (current epoch {current_epoch})",
+                )
+            return APPEND
+        if first_sequence != increment_sequence(current_last, 1):
+            return _error(
+                ErrorCode.out_of_order_sequence_number,
+                f"producer {producer_id} epoch {epoch}: sequence {first_sequence} does not "
+                f"follow {current_last}",
+            )
+        return APPEND
+
+    # -- update -------------------------------------------------------------------
+
+    def update(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        base_sequence: int,
+        last_offset_delta: int,
+        first_offset: int,
+        max_timestamp: int,
+    ) -> None:
+        """Record a batch appended at offsets [first_offset, first_offset +
+        last_offset_delta] with the header's maxTimestamp as stored in the log.
+
+        Calls must come in offset order (ValueError otherwise: a bug of the
+        caller). No validation: the leader checked first, and a follower or
+        replay takes the leader's word (Kafka's REPLICATION origin).
+        """
+        if producer_id < 0:
+            raise ValueError(f"producer id {producer_id}: only batches with one are recorded")
+        if first_offset < self._map_end_offset or last_offset_delta < 0:
+            raise ValueError(
+                f"batch at {first_offset} (delta {last_offset_delta}) is not after the "
+                f"recorded end offset {self._map_end_offset}"
+            )
+        last_offset = first_offset + last_offset_delta
+        batch = BatchMetadata(
+            base_sequence,
+            increment_sequence(base_sequence, last_offset_delta),
+            first_offset,
+            last_offset,
+            max_timestamp,
+        )
+        entry = self._producers.get(producer_id)
+        if entry is None or entry.producer_epoch != producer_epoch:
+            batches: tuple[BatchMetadata, ...] = (batch,)
+        else:
+            batches = (*entry.batches[-(NUM_BATCHES_TO_RETAIN - 1) :], batch)
+        self._producers[producer_id] = ProducerStateEntry(
+            producer_id, producer_epoch, max_timestamp, batches
+        )
+        self._map_end_offset = last_offset + 1
+
+    def update_batch(self, header: BatchHeader) -> None:
+        """`update` from a header that carries its log offsets (follower append,
+        replay); control batches and batches without a producer id are ignored."""
+        if header.producer_id < 0 or header.is_control:
+            return
+        self.update(
+            header.producer_id,
+            header.producer_epoch,
+            header.base_sequence,
+            header.last_offset_delta,
+            header.base_offset,
+            header.max_timestamp,
+        )
+
+    def remove_expired(self, now_ms: int) -> int:
+        """Forget producers idle for producer.id.expiration.ms; return how many."""
+        limit = now_ms - self.producer_id_expiration_ms
+        expired = [pid for pid, e in self._producers.items() if e.last_timestamp <= limit]
+        for producer_id in expired:
+            del self._producers[producer_id]
+        return len(expired)
+
+    # -- snapshots ----------------------------------------------------------------
+
+    def snapshot_offsets(self) -> list[int]:
+        """Offsets of the snapshot files in the directory, ascending."""
+        offsets = []
+        for name in os.listdir(self.dir):
+            match = _SNAPSHOT_NAME.match(name)
+            if match:
+                offsets.append(int(match.group(1)))
+        return sorted(offsets)
+
+    def take_snapshot(self, offset: int) -> Path:
+        """Write the state as of `offset` (>= map_end_offset: every batch with a
+        producer id below it has been recorded) and keep only the latest 2 files."""
+        if offset < self._map_end_offset:
+            raise ValueError(
+                f"snapshot at {offset} is below the recorded end {self._map_end_offset}"
+            )
+        self._map_end_offset = offset
+        snapshot = _Snapshot(
+            SNAPSHOT_VERSION,
+            offset,
+            sorted(self._producers.values(), key=lambda e: e.producer_id),
+        )
+        body = _encoder.encode(snapshot)
+        path = self.dir / snapshot_file_name(offset)
+        atomic_write(path, _CRC.pack(crc32c.crc32c(body)) + body)
+        offsets = self.snapshot_offsets()
+        for old in offsets[: max(len(offsets) - SNAPSHOTS_TO_RETAIN, 0)]:
+            self._delete_snapshot(old)
+        return path
+
+    def _delete_snapshot(self, offset: int) -> None:
+        (self.dir / snapshot_file_name(offset)).unlink(missing_ok=True)
+
+    def _read_snapshot(self, offset: int) -> list[ProducerStateEntry]:
+        """The entries of snapshot `offset`; raises CorruptSnapshotError."""
+        path = self.dir / snapshot_file_name(offset)
+        raw = path.read_bytes()
+        if len(raw) < _CRC.size:
+            raise CorruptSnapshotError(f"{path}: {len(raw)} bytes, shorter than its CRC")
+        (stored,) = _CRC.unpack_from(raw)
+        body = memoryview(raw)[_CRC.size :]
+        computed = crc32c.crc32c(body)
+        if stored != computed:
+            raise CorruptSnapshotError(f"{path}: stored crc {stored} != computed {computed}")
+        try:
+            snapshot = _decoder.decode(body)
+        except msgspec.DecodeError as e:
+            raise CorruptSnapshotError(f"{path}: {e}") from e
+        if snapshot.version != SNAPSHOT_VERSION or snapshot.offset != offset:
+            raise CorruptSnapshotError(
+                f"{path}: version {snapshot.version}, offset {snapshot.offset}; "
+                f"expected version {SNAPSHOT_VERSION}, offset {offset}"
+            )
+        seen = set()
+        for entry in snapshot.producers:
+            if not 1 <= len(entry.batches) <= NUM_BATCHES_TO_RETAIN or entry.producer_id in seen:
+                raise CorruptSnapshotError(f"{path}: bad entry for producer {entry.producer_id}")
+            seen.add(entry.producer_id)
+        return snapshot.producers
+
+    # -- loading and truncation ------------------------------------------------------
+
+    def load(self, partition_log: PartitionLog) -> None:
+        """Replace the state by that of `partition_log`: the latest valid snapshot at
+        or below its log end offset, then its batches from there (see module doc)."""
+        self._producers = {}
+        self._map_end_offset = 0
+        self._remove_stale_tmp_files()
+        log_end = partition_log.log_end_offset
+        start = partition_log.log_start_offset
+        deleted = False
+        for offset in reversed(self.snapshot_offsets()):
+            if offset > log_end:
+                logger.info("%s: deleting producer snapshot %d above the log end", self.dir, offset)
+                self._delete_snapshot(offset)
+                deleted = True
+                continue
+            try:
+                entries = self._read_snapshot(offset)
+            except CorruptSnapshotError as e:
+                logger.warning("ignoring and deleting corrupt producer snapshot: %s", e)
+                self._delete_snapshot(offset)
+                deleted = True
+                continue
+            self._producers = {e.producer_id: e for e in entries}
+            self._map_end_offset = offset
+            start = max(offset, start)
+            break
+        if deleted:
+            # A snapshot of truncated data must not come back after a crash and be
+            # trusted once the log has grown past it again.
+            fsync_dir(self.dir)
+        self._replay(partition_log, start, log_end)
+        self._map_end_offset = max(self._map_end_offset, log_end)
+
+    def _replay(self, partition_log: PartitionLog, start: int, end: int) -> None:
+        """Record the header of every batch holding an offset in [start, end)."""
+        offset = start
+        while offset < end:
+            data = partition_log.read(offset, _REPLAY_READ_BYTES).to_bytes()
+            next_offset = offset
+            for _, header in iter_batches(data, allow_partial_tail=True):
+                if header.last_offset < offset:
+                    continue  # wholly below the snapshot / log start
+                self.update_batch(header)
+                next_offset = header.next_offset
+            if next_offset == offset:
+                raise RuntimeError(f"{self.dir}: no whole batch readable at offset {offset}")
+            offset = next_offset
+
+    def _remove_stale_tmp_files(self) -> None:
+        for name in os.listdir(self.dir):
+            if name.endswith(SNAPSHOT_SUFFIX + TMP_SUFFIX):
+                os.unlink(self.dir / name)
+
+    def truncate_to(self, offset: int, partition_log: PartitionLog) -> None:
+        """After `partition_log` was truncated to `offset` (follower truncation; its
+        log end offset is now <= `offset`): delete the snapshots above its log end
+        offset (durably) and rebuild the state from the log."""
+        if partition_log.log_end_offset > offset:
+            raise ValueError(
+                f"truncate the log to {offset} first (log end offset "
+                f"{partition_log.log_end_offset})"
+            )
+        self.load(partition_log)
+
+    def truncate_fully(self) -> None:
+        """Forget everything and delete every snapshot (durably), for a log
+        restarted empty (`truncate_fully_and_start_at`)."""
+        for old in self.snapshot_offsets():
+            self._delete_snapshot(old)
+        fsync_dir(self.dir)
+        self._producers = {}
+        self._map_end_offset = 0
