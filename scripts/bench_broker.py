@@ -30,9 +30,11 @@ Loads, one partition, compression none: produce throughput of 100 B records
 (records/s) and 1 KiB records (MB/s) at acks=1 and acks=all with kcat when
 installed (the issue's reference figure is kcat's), else confluent-kafka;
 confluent-kafka also runs acks=1 so the Python client's own per-message limit
-shows against the same target. Each run goes to a fresh topic and is checked
-(the sink's file or the broker's high watermark must hold exactly the records
-sent, else "LOST"). Fetch (kraft only): a confluent-kafka Consumer, and kcat
+shows against the same target. Runs alternate between the targets (sink,
+kraft, sink, ...; --repeat each, median reported) after an os.sync(), so that
+drift and leftover writeback fall on both alike. Each run goes to a fresh
+topic and is checked (the sink's file or the broker's high watermark must hold
+exactly the records sent, else "LOST"). Fetch (kraft only): a confluent-kafka Consumer, and kcat
 -C, read an acks=1 topic back from OFFSET_BEGINNING. Latency: confluent-kafka
 delivery-report p50/p99 at --rate msg/s with linger.ms=0, so the figure is the
 broker's round trip rather than the linger.
@@ -579,12 +581,13 @@ def counts(args: argparse.Namespace) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 class Run:
-    """Runs every load against one target and collects its figures by row key."""
+    """One target's process and figures; `bench` drives the loads across all targets."""
 
     def __init__(self, name: str, args: argparse.Namespace, work: Path, kcat: str | None):
         self.name, self.args, self.work, self.kcat = name, args, work, kcat
         self.client = "kcat" if kcat else "python"
         self.figures: dict[str, Figure] = {}
+        self.samples: dict[str, list[tuple[float, int | None, int]]] = {}
         self.notes: list[str] = []
         self.target: Target | None = None
         self.sink_checked = 0
@@ -599,17 +602,17 @@ class Run:
         data_dir.mkdir()
         return kraft_target(self.work, data_dir)
 
-    def _stop(self, target: Target) -> None:
-        status = target.stop()
-        if status not in (0, -signal.SIGTERM):
-            self.notes.append(f"exit status {status} after SIGTERM")
+    def stop(self) -> None:
+        if self.target is not None:
+            status = self.target.stop()
+            if status not in (0, -signal.SIGTERM):
+                self.notes.append(f"exit status {status} after SIGTERM")
 
     def start_to_ready(self) -> None:
         """--ready-runs fresh starts (new data dir each); the last one stays up."""
         times = []
         for i in range(self.args.ready_runs):
-            if self.target is not None:
-                self._stop(self.target)
+            self.stop()
             self.target = self._new_target(i)
             self.target.start()
             times.append(self.target.ready_s)
@@ -629,30 +632,29 @@ class Run:
             return records if bad == 0 else -bad
         return high_watermark(self.target.bootstrap, topic)
 
-    def produce(self, client: str, size: int, count: int, acks: str) -> None:
-        """--repeat runs on fresh topics; the figure is the median run, checked for loss."""
+    def produce(self, client: str, size: int, count: int, acks: str, rep: int) -> None:
+        """One produce run to a fresh topic; its time and the records the target holds."""
         assert self.target is not None
-        results = []
-        for rep in range(self.args.repeat):
-            topic = f"bench-{client}-{size}-acks{acks}-{rep}"
-            print(f"  {self.name}: {client} produce {count} x {size} B acks={acks}",
-                  file=sys.stderr, flush=True)
-            if client == "kcat":
-                path = payload_file(self.work, size, count)
-                seconds, expect = kcat_produce(self.target.bootstrap, topic, path, acks), count
-            else:
-                seconds = python_produce(self.target.bootstrap, topic, size, count, acks)
-                expect = count + 1  # the warm-up record
-            results.append((seconds, self.held(topic), expect))
-        seconds = statistics.median_low(r[0] for r in results)
+        topic = f"bench-{client}-{size}-acks{acks}-{rep}"
+        print(f"  {self.name}: {client} produce {count} x {size} B acks={acks}",
+              file=sys.stderr, flush=True)
+        if client == "kcat":
+            path = payload_file(self.work, size, count)
+            seconds, expect = kcat_produce(self.target.bootstrap, topic, path, acks), count
+        else:
+            seconds = python_produce(self.target.bootstrap, topic, size, count, acks)
+            expect = count + 1  # the warm-up record
+        key = f"produce {size} acks={acks} {client}"
+        self.samples.setdefault(key, []).append((seconds, self.held(topic), expect))
+        seconds = statistics.median_low(r[0] for r in self.samples[key])
         rps, mbps = count / seconds, count * size / seconds / 1e6
         fig = Figure(rps if size < 1024 else mbps, f"{rps:,.0f} rec/s, {mbps:,.0f} MB/s")
-        if any(g is None for _, g, _ in results):
+        if any(g is None for _, g, _ in self.samples[key]):
             fig.text += " (unchecked: no ListOffsets answer)"
-        lost = [f"{g} of {e}" for _, g, e in results if g is not None and g != e]
+        lost = [f"{g} of {e}" for _, g, e in self.samples[key] if g is not None and g != e]
         if lost:
             fig = Figure(None, f"{fig.text} (LOST: target holds {', '.join(lost)})")
-        self.figures[f"produce {size} acks={acks} {client}"] = fig
+        self.figures[key] = fig
 
     def fetch(self, client: str, size: int, count: int) -> None:
         """Read back the first acks=1 topic of this record size."""
@@ -680,31 +682,35 @@ class Run:
             self.figures[f"latency acks={acks} p{q}"] = Figure(
                 value, f"{value:.2f}" if value is not None else "no deliveries")
 
-    def run(self) -> None:
-        """Every figure for this target; the target is stopped in any case."""
-        try:
-            self.start_to_ready()
-            assert self.target is not None
-            clients = [self.client] + (["python"] if self.kcat else [])
-            if self.name == "kraft":
-                topics = [f"bench-{c}-{s}-acks{a}-{r}" for c in clients for s in (100, 1024)
-                          for a in ("1", "all") for r in range(self.args.repeat)]
-                topics += ["bench-latency-acks1", "bench-latency-acksall"]
-                self.notes.append(f"topics: {create_topics(self.target.bootstrap, topics)}")
-            for size, count in counts(self.args):
-                for acks in ("1", "all"):
-                    self.produce(self.client, size, count, acks)
-                if self.kcat:  # the Python client's own limit, against the same target
-                    self.produce("python", size, count, "1")
-            if self.name == "kraft":
-                for size, count in counts(self.args):
-                    for client in clients:
-                        self.fetch(client, size, count)
-            for acks in ("1", "all"):
-                self.latency(acks)
-        finally:
-            if self.target is not None:
-                self._stop(self.target)
+
+def bench(runs: list[Run], args: argparse.Namespace, kcat: str | None) -> None:
+    """Every load on every running target, interleaved (sink, kraft, sink, ...) so that
+    drift on the machine falls on both alike; dirty pages are synced before each run so
+    one run's writeback does not land in the next."""
+    client = "kcat" if kcat else "python"
+    clients = [client] + (["python"] if kcat else [])
+    for run in runs:
+        if run.name == "kraft" and run.target is not None:
+            topics = [f"bench-{c}-{s}-acks{a}-{r}" for c in clients for s in (100, 1024)
+                      for a in ("1", "all") for r in range(args.repeat)]
+            topics += ["bench-latency-acks1", "bench-latency-acksall"]
+            run.notes.append(f"topics: {create_topics(run.target.bootstrap, topics)}")
+    for size, count in counts(args):
+        loads = [(client, acks) for acks in ("1", "all")] + ([("python", "1")] if kcat else [])
+        for load_client, acks in loads:
+            for rep in range(args.repeat):
+                for run in runs:
+                    os.sync()
+                    run.produce(load_client, size, count, acks, rep)
+    for run in runs:
+        if run.name == "kraft":
+            for size, count in counts(args):
+                for fetch_client in clients:
+                    os.sync()
+                    run.fetch(fetch_client, size, count)
+    for acks in ("1", "all"):
+        for run in runs:
+            run.latency(acks)
 
 
 def rows(args: argparse.Namespace, kcat: str | None) -> list[tuple[str, str, str]]:
@@ -782,7 +788,8 @@ def settings_text(args: argparse.Namespace, kcat: str | None) -> str:
         f"- start to ready: {args.ready_runs} starts, each with a new data dir, spawn to the "
         "`ready` line on stdout",
         f"- produce throughput: one partition, {producer}, acks as shown; median of "
-        f"{args.repeat} run(s), each to a fresh topic; kcat sends a file of newline-delimited "
+        f"{args.repeat} run(s) alternating between targets, os.sync() before each, each to "
+        "a fresh topic; kcat sends a file of newline-delimited "
         "records (-l) and is timed from spawn to exit (all acks in); confluent-kafka is timed "
         "from the first produce() to flush() after one warm-up record",
         f"- produce latency: confluent-kafka, 100 B records, {latency}, produce() to delivery "
@@ -831,14 +838,21 @@ def main() -> int:
         if kcat:
             for size, count in counts(args):
                 payload_file(work, size, count)
-        for name in ["sink", "kraft"] if args.target == "both" else [args.target]:
-            print(f"{name} ...", file=sys.stderr, flush=True)
-            run = Run(name, args, work, kcat)
-            try:
-                run.run()
-                runs[name] = run
-            except NotAvailable as e:
-                runs[name] = f"not available: {e}"
+        live: list[Run] = []
+        try:
+            for name in ["sink", "kraft"] if args.target == "both" else [args.target]:
+                print(f"{name}: start to ready ...", file=sys.stderr, flush=True)
+                run = Run(name, args, work, kcat)
+                try:
+                    run.start_to_ready()
+                    runs[name] = run
+                    live.append(run)
+                except NotAvailable as e:
+                    runs[name] = f"not available: {e}"
+            bench(live, args, kcat)
+        finally:
+            for run in live:
+                run.stop()
     command = shlex.join([".venv/bin/python", "scripts/bench_broker.py", *sys.argv[1:]])
     table, settings = render(args, runs, refs, kcat), settings_text(args, kcat)
     print(f"{table}\n\n{settings}\n\n----- markdown for docs/benchmarks.md -----")
