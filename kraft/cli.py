@@ -1,8 +1,8 @@
-"""The `kraft` command.
+"""The `kraft` command: dev, start, format, random-uuid, metadata, quorum.
 
-Subcommands that exist today are real. Those planned but not built yet are
-listed so that `kraft <name>` says clearly that it is not there, instead of
-failing with argparse's generic "invalid choice".
+Subcommands that run a server (`dev`, `start`, `raft-test-server`) parse
+their own arguments (see kraft/run.py); their modules are imported only when
+used, so the tools start fast.
 """
 
 from __future__ import annotations
@@ -12,12 +12,6 @@ import sys
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig
-
-# Planned subcommands and the work that brings them (see the issue tracker).
-NOT_BUILT_YET = {
-    "dev": "single-node dev mode (broker + controller in one process)",
-    "start": "running a node from server.properties",
-}
 
 
 def _format(args: argparse.Namespace) -> int:
@@ -52,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     fmt.add_argument("--cluster-id", "-t", required=True, help="from `kraft random-uuid`")
     fmt.add_argument("--ignore-formatted", "-g", action="store_true",
                      help="skip directories already formatted for this cluster and node")
+    sub.add_parser("dev", add_help=False,
+                   help="single-node dev mode on 127.0.0.1:9092 (broker + controller); see --help")
+    sub.add_parser("start", add_help=False, help="run a node from server.properties; see --help")
     sub.add_parser("raft-test-server", add_help=False,
                    help="run one quorum member that proposes records while it leads "
                         "(Kafka's TestRaftServer); see --help")
@@ -69,12 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     dump.add_argument("--json", action="store_true", help="one JSON object per record")
     show = metadata_sub.add_parser("show", help="the final metadata image as tables")
     show.add_argument("dir", help="a log dir holding __cluster_metadata-0/, or that dir")
-    for name, what in NOT_BUILT_YET.items():
-        sub.add_parser(name, help=f"(not built yet) {what}", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "random-uuid":
         print(meta_properties.random_uuid())
         return 0
+    if args.command in ("dev", "start"):
+        # kio registers hypothesis strategies when hypothesis is importable,
+        # which costs ~150 ms of startup; a server never needs them.
+        sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
+        from kraft import run
+
+        return run.dev_main(rest) if args.command == "dev" else run.start_main(rest)
     if args.command == "raft-test-server":
         from kraft.raft import workload
 
@@ -93,15 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         from kraft.tools import quorum_status
 
         return quorum_status.main(args.bootstrap_controller, args.json)
-    if args.command == "format":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        return _format(args)
-    print(
-        f"kraft {args.command}: {NOT_BUILT_YET[args.command]} is not built yet.",
-        file=sys.stderr,
-    )
-    return 2
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return _format(args)
 
 
 if __name__ == "__main__":

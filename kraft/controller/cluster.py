@@ -34,7 +34,10 @@ The response describes the state after the records commit. Session expiry
 Registration rules, as Kafka: a different cluster id is INCONSISTENT_CLUSTER_ID;
 a registration whose broker still has a valid session (unfenced, heard from
 within broker.session.timeout.ms) and another incarnation id is
-DUPLICATE_BROKER_REGISTRATION; the same incarnation id is a retry that
+DUPLICATE_BROKER_REGISTRATION, unless the request's previous_broker_epoch is
+that registration's epoch (the same broker restarted, even after kill -9:
+it need not wait out its old session; Kafka makes it wait); the same
+incarnation id is a retry that
 rewrites the registration keeping its epoch, fencing and controlled-shutdown
 state; every finalized feature level must lie in the broker's supported range
 (a broker that sends no metadata.version range supports level 1 only), else
@@ -208,9 +211,18 @@ def register_broker(
     incarnation_id = request.incarnation_id or uuid.UUID(int=0)
     existing = image.cluster.brokers.get(broker_id)
     new_incarnation = existing is None or existing.incarnation_id != incarnation_id
+    # A broker that restarted (after kill -9 too) names the epoch it had: it is
+    # the same broker coming back, not a second one with the same id (the log
+    # dir lock rules that out), so it need not wait for its old session to
+    # expire. Kafka waits (KIP-966 only records the epoch for ELR).
+    restarted = (
+        existing is not None
+        and getattr(request, "previous_broker_epoch", -1) == existing.broker_epoch
+    )
     if (
         existing is not None
         and new_incarnation
+        and not restarted
         and heartbeats.has_valid_session(image, broker_id, ctx.now_ms)
     ):
         return _registration_failed(version, ErrorCode.duplicate_broker_registration)

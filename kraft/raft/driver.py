@@ -48,7 +48,7 @@ from kraft.raft.config import QuorumConfig
 from kraft.raft.core import RaftCore
 from kraft.raft.log import ReplicatedLog
 from kraft.raft.ready import Ready
-from kraft.raft.state import Role
+from kraft.raft.state import Resigned, Role
 from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
 from net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
 from net.codec import InvalidRequest, RequestHeader
@@ -311,16 +311,27 @@ class RaftNode:
         if hw_moved:
             self._hw_changed.set()
             self._hw_changed = trio.Event()
+        leader_change = ready.leader_change
         if ready.role is not None:
             self.role = ready.role
             log.info("node %d: %s", self.config.node_id, ready.role)
-        if ready.leader_change is not None:
-            self._leader = ready.leader_change
+            if (
+                isinstance(ready.role, Resigned)
+                and leader_change is None
+                and self._leader.leader_id == self.config.node_id
+            ):
+                # A resigned leader still names itself for its epoch inside
+                # raft, but it no longer leads: the layer above (the active
+                # controller) must stop acting as leader now, not when the
+                # next leader is known.
+                leader_change = LeaderAndEpoch(None, ready.role.epoch)
+        if leader_change is not None:
+            self._leader = leader_change
             log.info(
                 "node %d: leader is %s in epoch %d",
-                self.config.node_id, ready.leader_change.leader_id, ready.leader_change.epoch,
+                self.config.node_id, leader_change.leader_id, leader_change.epoch,
             )
-            self.listener.leader_changed(ready.leader_change)
+            self.listener.leader_changed(leader_change)
             self._leader_changed.set()
             self._leader_changed = trio.Event()
 

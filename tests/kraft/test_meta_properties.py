@@ -46,9 +46,3 @@ def test_format_command(tmp_path, capsys):
     assert "already formatted" in capsys.readouterr().err
     assert main(["format", "-c", str(cfg), "-t", "abc", "-g"]) == 0
     assert main(["format", "-c", str(cfg), "-t", "xyz", "-g"]) == 1
-
-
-def test_unbuilt_commands_say_so(capsys):
-    """Planned subcommands exit 2 with a message saying they are not built yet."""
-    assert main(["dev"]) == 2
-    assert "not built yet" in capsys.readouterr().err

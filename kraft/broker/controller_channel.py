@@ -1,0 +1,94 @@
+"""ControllerChannel: requests from this broker to the active controller.
+
+Kafka's NodeToControllerChannelManager. The active controller is the leader
+of the metadata quorum; this node learns who that is from its own raft node
+(voter or observer) and reaches it on the address `controller.quorum.voters`
+gives. `send` retries until its deadline: while no leader is known, when the
+connection fails, and when the answer says NOT_CONTROLLER (the leader has not
+finished becoming the active controller, or leadership just moved). It never
+resends after a response other than NOT_CONTROLLER, so a command the
+controller executed is not executed twice by the channel (the caller's own
+retries are the caller's business, as in Kafka).
+
+The request is sent at the version its kio class has: both ends run the same
+code, so the controller accepts every version the broker builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from kio.schema.errors import ErrorCode
+
+from kraft.raft.types import LeaderAndEpoch
+from net.client import ConnectionFailed, KafkaClient
+
+log = logging.getLogger("kraft.broker")
+
+Address = tuple[str, int]
+RETRY_BACKOFF_S = 0.05
+
+
+class ControllerUnavailable(Exception):
+    """No active controller answered before the deadline."""
+
+
+class ControllerChannel:
+    def __init__(
+        self,
+        client: KafkaClient,
+        voters: dict[int, Address],
+        leader: Callable[[], LeaderAndEpoch],
+        wait_leader_change: Callable[[], Any],
+    ) -> None:
+        self.client = client
+        self.voters = voters
+        self._leader = leader
+        self._wait_leader_change = wait_leader_change
+
+    async def send(self, request: Any, timeout_s: float) -> Any:
+        """The active controller's response to `request`.
+
+        Raises ControllerUnavailable if none answered within `timeout_s`.
+        """
+        last_problem = "no quorum leader known"
+        with trio.move_on_after(timeout_s):
+            while True:
+                leader = self._leader()
+                if leader.leader_id is None:
+                    with trio.move_on_after(RETRY_BACKOFF_S * 10):
+                        await self._wait_leader_change()
+                    continue
+                address = self.voters.get(leader.leader_id)
+                if address is None:
+                    raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
+                try:
+                    response = await self.client.request(address, request, timeout=timeout_s)
+                except ConnectionFailed as e:
+                    last_problem = f"controller {leader.leader_id}: {e}"
+                    await trio.sleep(RETRY_BACKOFF_S)
+                    continue
+                if not _says_not_controller(response):
+                    return response
+                last_problem = f"node {leader.leader_id} is not the active controller yet"
+                await trio.sleep(RETRY_BACKOFF_S)
+        raise ControllerUnavailable(last_problem)
+
+
+def _says_not_controller(response: Any, depth: int = 0) -> bool:
+    """True if the response, or any of its entries, carries NOT_CONTROLLER."""
+    if getattr(response, "error_code", None) == ErrorCode.not_controller:
+        return True
+    if depth >= 2 or not dataclasses.is_dataclass(response):
+        return False
+    for field in dataclasses.fields(response):
+        value = getattr(response, field.name)
+        if isinstance(value, tuple):
+            for item in value:
+                if dataclasses.is_dataclass(item) and _says_not_controller(item, depth + 1):
+                    return True
+    return False

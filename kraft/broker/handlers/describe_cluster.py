@@ -1,0 +1,62 @@
+"""DescribeCluster (key 60), versions 0-2: the cluster id, a controller id and the brokers.
+
+Brokers are the unfenced registered brokers with their endpoint on the
+listener the request came in on (v2 with include_fenced_brokers adds the
+fenced ones, flagged). Clients send admin requests to `controller_id`, which
+for KRaft brokers is any live broker (it forwards them): the same choice as
+Metadata. endpoint_type 2 (controllers, v1+) is served only by the controller
+listener in Kafka; a broker answers UNSUPPORTED_ENDPOINT_TYPE, as Kafka's does.
+Authorized operations are reported as not requested (no ACLs).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 60
+MIN_VERSION = 0
+MAX_VERSION = 2
+BROKERS_ENDPOINT_TYPE = 1
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    broker_cls = nested(cls, "DescribeClusterBroker")
+    endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT_TYPE)
+    common = dict(throttle_time=timedelta(0), endpoint_type=endpoint_type,
+                  cluster_id=broker.cluster_id,
+                  cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED)
+    if endpoint_type != BROKERS_ENDPOINT_TYPE:
+        return build(cls, **common, error_code=ErrorCode.unsupported_endpoint_type,
+                     error_message="brokers only describe broker endpoints",
+                     controller_id=-1, brokers=())
+    include_fenced = getattr(request, "include_fenced_brokers", False)
+    image = broker.image
+    brokers = []
+    for broker_id in sorted(image.cluster.brokers):
+        registration = image.cluster.brokers[broker_id]
+        if registration.fenced and not include_fenced:
+            continue
+        for endpoint in registration.endpoints:
+            if endpoint.name == ctx.listener:
+                brokers.append(build(broker_cls, broker_id=broker_id, host=endpoint.host,
+                                     port=endpoint.port, rack=registration.rack,
+                                     is_fenced=registration.fenced))
+                break
+    alive = [b.broker_id for b in brokers if not getattr(b, "is_fenced", False)]
+    controller_id = broker.node_id if broker.node_id in alive else (alive[0] if alive else -1)
+    return build(cls, **common, error_code=ErrorCode.none, error_message=None,
+                 controller_id=controller_id, brokers=tuple(brokers))

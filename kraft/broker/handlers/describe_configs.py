@@ -1,0 +1,101 @@
+"""DescribeConfigs (key 32), versions 1-4: topic and broker configs with their sources.
+
+Resources:
+- TOPIC (2): every topic config Kafka has (kraft.topic_configs) with its
+  effective value and where it came from: the topic's dynamic config, this
+  broker's or the cluster's dynamic broker config, server.properties, or
+  Kafka's default. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION.
+- BROKER (4): every server.properties key kraft knows, for this broker's id,
+  or the cluster-wide dynamic defaults for the empty name. Another broker's
+  id is INVALID_REQUEST (clients send it to that broker, as Kafka requires).
+- Anything else (BROKER_LOGGER, ...) is INVALID_REQUEST: not supported.
+`configuration_keys` restricts the answer to those names. With
+include_synonyms each entry lists itself as its only synonym (the full
+synonym chain is not modelled); include_documentation (v3+) adds the doc.
+Sensitive values are never returned.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft import topic_configs
+from kraft.metadata.image import ConfigResource
+from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 32
+MIN_VERSION = 1
+MAX_VERSION = 4
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    result_cls = nested(cls, "DescribeConfigsResult")
+    entry_cls = nested(cls, "DescribeConfigsResourceResult")
+    synonym_cls = nested(cls, "DescribeConfigsSynonym")
+    include_synonyms = request.include_synonyms
+    include_doc = getattr(request, "include_documentation", False)
+    results = []
+    for resource in request.resources:
+        error, message, entries = _describe(broker, resource)
+        wanted = resource.configuration_keys
+        if wanted is not None:
+            entries = [e for e in entries if e.name in wanted]
+        configs = tuple(
+            build(
+                entry_cls, name=e.name, value=e.value, read_only=e.read_only,
+                config_source=e.source, is_sensitive=e.is_sensitive,
+                synonyms=(
+                    (synonym_cls(name=e.name, value=e.value, source=e.source),)
+                    if include_synonyms else ()
+                ),
+                config_type=e.type, documentation=e.documentation if include_doc else None,
+            )
+            for e in entries
+        )
+        results.append(build(result_cls, error_code=error, error_message=message,
+                             resource_type=resource.resource_type,
+                             resource_name=resource.resource_name, configs=configs))
+    return build(cls, throttle_time=timedelta(0), results=tuple(results))
+
+
+def _describe(
+    broker: BrokerServer, resource: Any
+) -> tuple[ErrorCode, str | None, list[topic_configs.ConfigEntry]]:
+    image = broker.image
+    configs = image.configs
+    dynamic_default = configs.get(ConfigResource(BROKER_RESOURCE, ""))
+    dynamic_broker = configs.get(ConfigResource(BROKER_RESOURCE, str(broker.node_id)))
+    name = resource.resource_name
+    if resource.resource_type == TOPIC_RESOURCE:
+        if name not in image.topics.by_name:
+            return ErrorCode.unknown_topic_or_partition, f"topic {name!r} does not exist", []
+        overrides = configs.get(ConfigResource(TOPIC_RESOURCE, name))
+        return ErrorCode.none, None, topic_configs.describe_topic_configs(
+            broker.config, overrides, dynamic_broker, dynamic_default
+        )
+    if resource.resource_type == BROKER_RESOURCE:
+        if name == "":
+            return ErrorCode.none, None, [
+                e for e in topic_configs.describe_broker_configs(broker.config, dynamic_default, {})
+                if e.source == topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
+            ]
+        if name != str(broker.node_id):
+            return (ErrorCode.invalid_request,
+                    f"broker {broker.node_id} cannot describe the configs of broker {name}", [])
+        return ErrorCode.none, None, topic_configs.describe_broker_configs(
+            broker.config, dynamic_default, dynamic_broker
+        )
+    return (ErrorCode.invalid_request,
+            f"config resource type {resource.resource_type} is not supported", [])

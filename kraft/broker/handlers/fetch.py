@@ -1,0 +1,189 @@
+"""Fetch (key 1), versions 4-17: consumers reading partitions this broker leads.
+
+Per partition, in Kafka's order: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION,
+or UNKNOWN_TOPIC_ID for v13+ topic ids) and be led here (NOT_LEADER_OR_FOLLOWER);
+a current leader epoch (v9+, KIP-320) older than ours is FENCED_LEADER_EPOCH,
+newer UNKNOWN_LEADER_EPOCH; a last fetched epoch (v12+) whose end offset in
+our epoch history lies below the fetch offset yields a DivergingEpoch and no
+records (KIP-595/KIP-320 truncation detection); a fetch offset outside
+[log start, log end] is OFFSET_OUT_OF_RANGE.
+
+Records come from the log up to the high watermark (read_uncommitted) or the
+last stable offset (read_committed), which equals the high watermark while
+there are no transactions. Sizes: each partition gets at most its
+partition_max_bytes and the response at most max_bytes, except that the
+first partition with data always gets its first whole batch (Kafka's
+minOneMessage), so one large batch cannot stall a consumer.
+
+Long poll: while fewer than min_bytes are available and max_wait has not
+passed, the request waits for any of its partitions to append or move its
+high watermark, then reads again.
+
+Fetch sessions (KIP-227) are not created: every response has session id 0,
+which tells clients to keep sending full requests; a request naming a session
+gets FETCH_SESSION_ID_NOT_FOUND. Follower fetches (replica id >= 0) are
+read like a consumer's for now; replication between brokers is not built yet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import trio
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.partition import Partition
+from kraft.metadata.image import MetadataImage
+from log.errors import OffsetOutOfRangeError
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 1
+MIN_VERSION = 4
+MAX_VERSION = 17
+READ_COMMITTED = 1
+
+
+class _Read:
+    __slots__ = ("diverging", "error", "high_watermark", "log_start_offset", "partition",
+                 "records")
+
+    def __init__(self, error: ErrorCode = ErrorCode.none) -> None:
+        self.error = error
+        self.high_watermark = -1
+        self.log_start_offset = -1
+        self.records: bytes = b""
+        self.diverging: tuple[int, int] | None = None
+        self.partition: Partition | None = None
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    version = header.api_version
+    if version >= 7 and request.session_id != 0:
+        return build(cls, throttle_time=timedelta(0),
+                     error_code=ErrorCode.fetch_session_id_not_found, session_id=0, responses=())
+    by_id = version >= 13
+    deadline = trio.current_time() + max(request.max_wait.total_seconds(), 0)
+    while True:
+        image = broker.image
+        reads = _read_all(broker, image, request, by_id)
+        total = sum(len(r.records) for _, parts in reads for _, r in parts)
+        errors = any(r.error != ErrorCode.none or r.diverging for _, p in reads for _, r in p)
+        if total >= request.min_bytes or errors or trio.current_time() >= deadline:
+            break
+        event = trio.Event()
+        watched = [r.partition for _, parts in reads for _, r in parts if r.partition]
+        if not watched:
+            await trio.sleep_until(deadline)
+            continue
+        for partition in watched:
+            partition.watchers.add(event)
+        with trio.move_on_at(deadline):
+            await event.wait()
+        for partition in watched:
+            partition.watchers.discard(event)
+    return _response(cls, request, reads)
+
+
+def _read_all(
+    broker: BrokerServer, image: MetadataImage, request: Any, by_id: bool
+) -> list[tuple[Any, list[tuple[int, _Read]]]]:
+    remaining = request.max_bytes
+    out = []
+    for fetch_topic in request.topics:
+        key = fetch_topic.topic_id if by_id else fetch_topic.topic
+        topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
+        parts = []
+        for fp in fetch_topic.partitions:
+            if topic is None or fp.partition not in topic.partitions:
+                code = (ErrorCode.unknown_topic_id if by_id and topic is None
+                        else ErrorCode.unknown_topic_or_partition)
+                parts.append((fp.partition, _Read(code)))
+                continue
+            partition = broker.replica_manager.get_by_id(topic.topic_id, fp.partition)
+            read = _read_partition(partition, fp, request, remaining)
+            remaining -= len(read.records)
+            parts.append((fp.partition, read))
+        out.append((key, parts))
+    return out
+
+
+def _read_partition(partition: Partition | None, fp: Any, request: Any, remaining: int) -> _Read:
+    if partition is None or not partition.is_leader:
+        return _Read(ErrorCode.not_leader_or_follower)
+    current_epoch = getattr(fp, "current_leader_epoch", -1)
+    if current_epoch >= 0 and current_epoch != partition.leader_epoch:
+        return _Read(
+            ErrorCode.fenced_leader_epoch if current_epoch < partition.leader_epoch
+            else ErrorCode.unknown_leader_epoch
+        )
+    read = _Read()
+    read.partition = partition
+    read.high_watermark = partition.high_watermark
+    read.log_start_offset = partition.log_start_offset
+    last_fetched_epoch = getattr(fp, "last_fetched_epoch", -1)
+    if last_fetched_epoch >= 0:
+        epoch, end_offset = partition.log.end_offset_for_epoch(last_fetched_epoch)
+        if epoch < last_fetched_epoch or end_offset < fp.fetch_offset:
+            read.diverging = (epoch, end_offset)
+            return read
+    max_bytes = min(fp.partition_max_bytes, max(remaining, 0))
+    try:
+        data = partition.read(fp.fetch_offset, max_bytes,
+                              min_one_message=remaining == request.max_bytes)
+    except OffsetOutOfRangeError:
+        read.error = ErrorCode.offset_out_of_range
+        read.partition = None
+        return read
+    read.records = data.to_bytes()
+    return read
+
+
+def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _Read]]]]) -> Any:
+    topic_cls = nested(cls, "FetchableTopicResponse")
+    partition_cls = nested(cls, "PartitionData")
+    epoch_cls = _optional(cls, "EpochEndOffset")
+    read_committed = request.isolation_level == READ_COMMITTED
+    topics = []
+    for key, parts in reads:
+        partitions = []
+        for index, r in parts:
+            fields: dict[str, Any] = {}
+            if r.diverging is not None and epoch_cls is not None:
+                fields["diverging_epoch"] = epoch_cls(epoch=r.diverging[0],
+                                                      end_offset=r.diverging[1])
+            partitions.append(
+                build(
+                    partition_cls,
+                    partition_index=index,
+                    error_code=r.error,
+                    high_watermark=r.high_watermark,
+                    last_stable_offset=r.high_watermark,
+                    log_start_offset=r.log_start_offset,
+                    aborted_transactions=() if read_committed else None,
+                    preferred_read_replica=-1,
+                    records=r.records if r.error == ErrorCode.none else None,
+                    **fields,
+                )
+            )
+        name = key if isinstance(key, str) else None
+        topic_id = key if isinstance(key, uuid.UUID) else None
+        topics.append(build(topic_cls, topic=name, topic_id=topic_id, partitions=tuple(partitions)))
+    return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none, session_id=0,
+                 responses=tuple(topics))
+
+
+def _optional(cls: type, name: str) -> Any:
+    try:
+        return nested(cls, name)
+    except AttributeError:
+        return None

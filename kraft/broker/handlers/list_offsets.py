@@ -1,0 +1,97 @@
+"""ListOffsets (key 2), versions 1-11: offsets by timestamp for consumers.
+
+Per partition, in Kafka's order: UNKNOWN_TOPIC_OR_PARTITION; a partition named
+twice in one request is INVALID_REQUEST (Kafka's duplicate check); this broker
+must lead it (NOT_LEADER_OR_FOLLOWER); a current leader epoch (v4+) older than
+ours is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+
+Timestamps: -2 earliest (and -4 earliest-local, v8+) is the log start offset;
+-1 latest is the high watermark (read_uncommitted) or the last stable offset
+(read_committed, v2+), which are equal without transactions, with the current
+leader epoch; -3 max timestamp (v7+) is the record with the largest
+timestamp; -5 latest-tiered (v9+) has no answer without tiered storage
+(offset -1); a real timestamp finds the first record at or after it, with the
+epoch of that record (not the current leader epoch: Redpanda's CORE-12505),
+and no answer (offset -1) when it lies at or above the high watermark.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.partition import Partition
+from log.results import (
+    EARLIEST_LOCAL_TIMESTAMP,
+    EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+    MAX_TIMESTAMP,
+)
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 2
+MIN_VERSION = 1
+MAX_VERSION = 11
+LATEST_TIERED_TIMESTAMP = -5
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    topic_cls = nested(cls, "ListOffsetsTopicResponse")
+    partition_cls = nested(cls, "ListOffsetsPartitionResponse")
+    image = broker.image
+    topics = []
+    for topic_request in request.topics:
+        topic = image.topics.by_name.get(topic_request.name)
+        counts: dict[int, int] = {}
+        for p in topic_request.partitions:
+            counts[p.partition_index] = counts.get(p.partition_index, 0) + 1
+        partitions = []
+        for p in topic_request.partitions:
+            error, timestamp, offset, epoch = ErrorCode.none, -1, -1, -1
+            if topic is None or p.partition_index not in topic.partitions:
+                error = ErrorCode.unknown_topic_or_partition
+            elif counts[p.partition_index] > 1:
+                error = ErrorCode.invalid_request
+            else:
+                partition = broker.replica_manager.get_by_id(topic.topic_id, p.partition_index)
+                error, timestamp, offset, epoch = _lookup(partition, p)
+            partitions.append(build(
+                partition_cls, partition_index=p.partition_index, error_code=error,
+                timestamp=timestamp, offset=offset, leader_epoch=epoch,
+            ))
+        topics.append(build(topic_cls, name=topic_request.name, partitions=tuple(partitions)))
+    return build(cls, throttle_time=timedelta(0), topics=tuple(topics))
+
+
+def _lookup(partition: Partition | None, p: Any) -> tuple[ErrorCode, int, int, int]:
+    """(error, timestamp, offset, leader epoch) for one partition."""
+    if partition is None or not partition.is_leader:
+        return ErrorCode.not_leader_or_follower, -1, -1, -1
+    current = getattr(p, "current_leader_epoch", -1)
+    if current >= 0 and current != partition.leader_epoch:
+        code = (ErrorCode.fenced_leader_epoch if current < partition.leader_epoch
+                else ErrorCode.unknown_leader_epoch)
+        return code, -1, -1, -1
+    timestamp = p.timestamp
+    if timestamp == LATEST_TIMESTAMP:
+        return ErrorCode.none, -1, partition.high_watermark, partition.leader_epoch
+    if timestamp == LATEST_TIERED_TIMESTAMP:
+        return ErrorCode.none, -1, -1, -1
+    if timestamp < 0 and timestamp not in (EARLIEST_TIMESTAMP, EARLIEST_LOCAL_TIMESTAMP,
+                                           MAX_TIMESTAMP):
+        return ErrorCode.none, -1, -1, -1
+    found = partition.log.offset_for_timestamp(timestamp)
+    if found is None or (timestamp >= 0 and found.offset >= partition.high_watermark):
+        return ErrorCode.none, -1, -1, -1
+    epoch = found.leader_epoch if found.leader_epoch is not None else -1
+    return ErrorCode.none, found.timestamp, found.offset, epoch

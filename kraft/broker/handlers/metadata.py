@@ -1,0 +1,183 @@
+"""Metadata (key 3), versions 0-13.
+
+Answers from the broker's current image:
+- brokers: every unfenced registered broker, with its endpoint for the
+  listener the request arrived on (as Kafka's MetadataCache
+  getAliveBrokerNodes); `controller_id` is a live broker (KRaft brokers
+  forward admin requests, so clients may send them to any broker: Kafka
+  reports a random alive broker, we report the lowest id for stable output);
+- topics: all (a null list, or an empty one before v1) or those asked for,
+  by name or (v10+) by id; per partition the leader (LEADER_NOT_AVAILABLE
+  when it has none), leader epoch (v7+), replicas, ISR and offline replicas
+  (replicas on brokers that are fenced or gone); topic ids from v10.
+- unknown topics: created through the active controller when
+  auto.create.topics.enable is true and the request allows it (v4+;
+  always before v4), with the broker defaults; the answer then waits (up
+  to AUTO_CREATE_WAIT_S) for the topic to reach this broker's image, and
+  is LEADER_NOT_AVAILABLE if it has not (clients retry), as Kafka answers
+  every auto-created topic. Invalid names get INVALID_TOPIC_EXCEPTION,
+  unknown ids UNKNOWN_TOPIC_ID, and the rest UNKNOWN_TOPIC_OR_PARTITION.
+
+Not done: authorized operations are reported as "not requested" (no ACLs),
+racks are passed through as registered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker import topic_creation
+from kraft.broker.internal_topics import INTERNAL_TOPICS
+from kraft.metadata.image import MetadataImage, TopicImage
+from kraft.metadata.records import NO_LEADER
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 3
+MIN_VERSION = 0
+MAX_VERSION = 13
+AUTO_CREATE_WAIT_S = 2.0
+AUTHORIZED_OPERATIONS_NOT_REQUESTED = -(2**31)
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    version = header.api_version
+    cls = response_class(header)
+    image = broker.image
+    requested = request.topics
+    all_topics = requested is None or (version == 0 and not requested)
+    results: list[Any] = []
+    if all_topics:
+        names = sorted(image.topics.by_name)
+        results = [_topic(cls, image, image.topics.by_name[n]) for n in names]
+    else:
+        allow_create = (
+            broker.config["auto.create.topics.enable"]
+            and (version < 4 or request.allow_auto_topic_creation)
+        )
+        missing: list[str] = []
+        for item in requested:
+            topic_id = getattr(item, "topic_id", None)
+            if item.name is None and topic_id is not None and topic_id != uuid.UUID(int=0):
+                topic = image.topics.by_id.get(topic_id)
+                results.append(
+                    _topic(cls, image, topic) if topic is not None
+                    else _error_topic(cls, None, ErrorCode.unknown_topic_id, topic_id)
+                )
+                continue
+            name = item.name or ""
+            topic = image.topics.by_name.get(name)
+            if topic is not None:
+                results.append(_topic(cls, image, topic))
+            elif topic_creation.invalid_name(name) is not None:
+                results.append(_error_topic(cls, name, ErrorCode.invalid_topic_exception))
+            elif allow_create:
+                results.append(name)  # placeholder, answered after creation below
+                missing.append(name)
+            else:
+                results.append(_error_topic(cls, name, ErrorCode.unknown_topic_or_partition))
+        if missing:
+            errors = await topic_creation.auto_create(broker, missing, AUTO_CREATE_WAIT_S)
+            image = broker.image
+            for i, item in enumerate(results):
+                if isinstance(item, str):
+                    topic = image.topics.by_name.get(item)
+                    if topic is not None and errors.get(item) == ErrorCode.none:
+                        results[i] = _topic(cls, image, topic)
+                    else:
+                        code = errors.get(item, ErrorCode.leader_not_available)
+                        if code in (ErrorCode.none, ErrorCode.topic_already_exists):
+                            code = ErrorCode.leader_not_available
+                        results[i] = _error_topic(cls, item, code)
+    alive = _alive_brokers(image, ctx.listener)
+    return build(
+        cls,
+        throttle_time=timedelta(0),
+        brokers=tuple(
+            build(nested(cls, "MetadataResponseBroker"), node_id=b, host=h, port=p, rack=r)
+            for b, h, p, r in alive
+        ),
+        cluster_id=broker.cluster_id,
+        controller_id=_controller_id(broker.node_id, alive),
+        topics=tuple(results),
+        cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+        error_code=ErrorCode.none,
+    )
+
+
+def _alive_brokers(image: MetadataImage, listener: str) -> list[tuple[int, str, int, str | None]]:
+    alive = []
+    for broker_id in sorted(image.cluster.brokers):
+        registration = image.cluster.brokers[broker_id]
+        if registration.fenced:
+            continue
+        for endpoint in registration.endpoints:
+            if endpoint.name == listener:
+                alive.append((broker_id, endpoint.host, endpoint.port, registration.rack))
+                break
+    return alive
+
+
+def _controller_id(own_id: int, alive: list[tuple[int, str, int, str | None]]) -> int:
+    ids = [b for b, *_ in alive]
+    if own_id in ids:
+        return own_id
+    return ids[0] if ids else -1
+
+
+def _topic(cls: type, image: MetadataImage, topic: TopicImage) -> Any:
+    partition_cls = nested(cls, "MetadataResponsePartition")
+    brokers = image.cluster.brokers
+    partitions = []
+    for index in sorted(topic.partitions):
+        p = topic.partitions[index]
+        offline = tuple(
+            r for r in p.replicas if r not in brokers or brokers[r].fenced
+        )
+        partitions.append(
+            build(
+                partition_cls,
+                error_code=(
+                    ErrorCode.leader_not_available if p.leader == NO_LEADER else ErrorCode.none
+                ),
+                partition_index=index,
+                leader_id=p.leader,
+                leader_epoch=p.leader_epoch,
+                replica_nodes=p.replicas,
+                isr_nodes=p.isr,
+                offline_replicas=offline,
+            )
+        )
+    return build(
+        nested(cls, "MetadataResponseTopic"),
+        error_code=ErrorCode.none,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=topic.name in INTERNAL_TOPICS,
+        partitions=tuple(partitions),
+        topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+    )
+
+
+def _error_topic(
+    cls: type, name: str | None, code: ErrorCode, topic_id: uuid.UUID | None = None
+) -> Any:
+    return build(
+        nested(cls, "MetadataResponseTopic"),
+        error_code=code,
+        name=name,
+        topic_id=topic_id or uuid.UUID(int=0),
+        is_internal=False,
+        partitions=(),
+        topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+    )

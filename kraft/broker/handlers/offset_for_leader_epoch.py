@@ -1,0 +1,62 @@
+"""OffsetForLeaderEpoch (key 23), versions 2-4: where a leader epoch ends.
+
+Consumers use it to validate their position after a leader change (KIP-320;
+librdkafka sends v2 when Metadata reports leader epochs); followers use it
+with their replica id (v3+). Per partition: UNKNOWN_TOPIC_OR_PARTITION,
+NOT_LEADER_OR_FOLLOWER unless led here, FENCED_LEADER_EPOCH /
+UNKNOWN_LEADER_EPOCH for a current leader epoch older / newer than ours; then
+the leader epoch cache's answer (Kafka's endOffsetFor): the largest epoch at
+or below the requested one and the offset where it ends (the log end offset
+for the current epoch), or (-1, -1) for an epoch above every known one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 23
+MIN_VERSION = 2
+MAX_VERSION = 4
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    topic_cls = nested(cls, "OffsetForLeaderTopicResult")
+    partition_cls = nested(cls, "EpochEndOffset")
+    image = broker.image
+    topics = []
+    for t in request.topics:
+        topic = image.topics.by_name.get(t.topic)
+        partitions = []
+        for p in t.partitions:
+            error, epoch, end_offset = ErrorCode.none, -1, -1
+            partition = (
+                broker.replica_manager.get_by_id(topic.topic_id, p.partition)
+                if topic is not None and p.partition in topic.partitions else None
+            )
+            if topic is None or p.partition not in topic.partitions:
+                error = ErrorCode.unknown_topic_or_partition
+            elif partition is None or not partition.is_leader:
+                error = ErrorCode.not_leader_or_follower
+            elif 0 <= p.current_leader_epoch < partition.leader_epoch:
+                error = ErrorCode.fenced_leader_epoch
+            elif p.current_leader_epoch > partition.leader_epoch:
+                error = ErrorCode.unknown_leader_epoch
+            else:
+                epoch, end_offset = partition.log.end_offset_for_epoch(p.leader_epoch)
+            partitions.append(build(partition_cls, error_code=error, partition=p.partition,
+                                    leader_epoch=epoch, end_offset=end_offset))
+        topics.append(build(topic_cls, topic=t.topic, partitions=tuple(partitions)))
+    return build(cls, throttle_time=timedelta(0), topics=tuple(topics))

@@ -1,0 +1,215 @@
+"""Produce (key 0), versions 3-13; advertised from 0 (KAFKA-18659, see net.registry).
+
+Per partition, in Kafka's order: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION,
+or UNKNOWN_TOPIC_ID for v13's topic ids) and this broker must lead the
+partition (NOT_LEADER_OR_FOLLOWER, with the current leader from v10); the
+records must be exactly one v2 batch (INVALID_RECORD, as Kafka's
+ProduceRequest.validateRecords for v3+); with acks=all the ISR must have at
+least min.insync.replicas members (NOT_ENOUGH_REPLICAS, nothing written).
+The log then validates the batch (CORRUPT_MESSAGE, INVALID_RECORD,
+MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE) and the idempotence checks run
+(INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER; a retried batch is
+answered with its original offsets and not written again).
+
+acks: 0 sends no response; 1 answers after the leader's append; -1 (all)
+answers once the high watermark passes the batch, i.e. every ISR member has
+it, or NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR falls below
+min.insync.replicas meanwhile, or REQUEST_TIMED_OUT after the request's
+timeout. Anything else is INVALID_REQUIRED_ACKS.
+
+Not done: transactions. A request with a transactional id is answered
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED per partition (no transaction
+coordinator exists, so no client can have begun a transaction here).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import trio
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.partition import Partition
+from kraft.metadata.image import MetadataImage
+from log.batch import iter_batches
+from log.errors import InvalidBatchError
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 0
+MIN_VERSION = 3
+MAX_VERSION = 13
+ADVERTISED_MIN = 0
+
+
+class _Outcome:
+    __slots__ = ("base_offset", "error", "log_append_time", "log_start_offset", "message",
+                 "partition", "wait_offset")
+
+    def __init__(self, error: ErrorCode, message: str | None = None) -> None:
+        self.error = error
+        self.message = message
+        self.base_offset = -1
+        self.log_append_time = -1
+        self.log_start_offset = -1
+        self.partition: Partition | None = None
+        self.wait_offset = -1
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    version = header.api_version
+    acks = request.acks
+    image = broker.image
+    by_id = version >= 13
+    outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]] = []
+    for topic_data in request.topic_data:
+        key = topic_data.topic_id if by_id else topic_data.name
+        results = []
+        for data in topic_data.partition_data:
+            if acks not in (0, 1, -1):
+                outcome = _Outcome(ErrorCode.invalid_required_acks)
+            elif request.transactional_id is not None:
+                outcome = _Outcome(ErrorCode.transactional_id_authorization_failed,
+                                   "transactions are not supported by this broker")
+            else:
+                outcome = _append(broker, image, key, by_id, data.index, data.records, acks)
+            results.append((data.index, outcome))
+        outcomes.append((key, results))
+    if acks == 0:
+        return None
+    if acks == -1:
+        await _await_replication(broker, image, outcomes, request.timeout)
+    return _response(header, image, outcomes)
+
+
+def _append(
+    broker: BrokerServer,
+    image: MetadataImage,
+    key: Any,
+    by_id: bool,
+    index: int,
+    records: bytes | None,
+    acks: int,
+) -> _Outcome:
+    topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
+    if topic is None or index not in topic.partitions:
+        return _Outcome(ErrorCode.unknown_topic_id if by_id and topic is None
+                        else ErrorCode.unknown_topic_or_partition)
+    partition = broker.replica_manager.get_by_id(topic.topic_id, index)
+    if partition is None or not partition.is_leader:
+        return _Outcome(ErrorCode.not_leader_or_follower)
+    if not records:
+        return _Outcome(ErrorCode.invalid_record, "produce request without records")
+    view = memoryview(records)
+    try:
+        batches = sum(1 for _ in iter_batches(view, allow_partial_tail=True))
+    except InvalidBatchError as e:
+        return _Outcome(ErrorCode(int(e.error_code)), str(e))
+    if batches != 1:
+        return _Outcome(
+            ErrorCode.invalid_record,
+            f"produce v3+ carries exactly one record batch per partition, not {batches}",
+        )
+    min_isr = _min_insync_replicas(broker, image, topic.name)
+    if acks == -1 and len(partition.isr) < min_isr:
+        return _Outcome(
+            ErrorCode.not_enough_replicas,
+            f"the ISR {list(partition.isr)} is below min.insync.replicas {min_isr}",
+        )
+    result = partition.append_as_leader(view)
+    info = result.info
+    outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
+    outcome.log_start_offset = info.log_start_offset
+    if outcome.error == ErrorCode.none:
+        outcome.base_offset = info.base_offset
+        outcome.log_append_time = info.log_append_time
+        outcome.partition = partition
+        outcome.wait_offset = info.last_offset
+    return outcome
+
+
+def _min_insync_replicas(broker: BrokerServer, image: MetadataImage, topic: str) -> int:
+    return int(broker.replica_manager.topic_config(image, topic, "min.insync.replicas"))
+
+
+async def _await_replication(
+    broker: BrokerServer,
+    image: MetadataImage,
+    outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]],
+    timeout: timedelta,
+) -> None:
+    """Wait until every appended batch is below its partition's high watermark."""
+    waiting = [o for _, results in outcomes for _, o in results if o.partition is not None]
+    if not waiting:
+        return
+    with trio.move_on_after(max(timeout.total_seconds(), 0)):
+        for outcome in waiting:
+            partition = outcome.partition
+            assert partition is not None
+            min_isr = _min_insync_replicas(broker, image, partition.topic)
+            while partition.high_watermark <= outcome.wait_offset:
+                if not partition.is_leader:
+                    outcome.error = ErrorCode.not_leader_or_follower
+                    break
+                if len(partition.isr) < min_isr:
+                    outcome.error = ErrorCode.not_enough_replicas_after_append
+                    break
+                event = trio.Event()
+                partition.watchers.add(event)
+                await event.wait()
+            outcome.partition = None
+    for outcome in waiting:
+        if outcome.partition is not None:
+            outcome.error = ErrorCode.request_timed_out
+
+
+def _response(
+    header: RequestHeader,
+    image: MetadataImage,
+    outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]],
+) -> Any:
+    cls = response_class(header)
+    topic_cls = nested(cls, "TopicProduceResponse")
+    partition_cls = nested(cls, "PartitionProduceResponse")
+    leader_cls = nested(cls, "LeaderIdAndEpoch") if header.api_version >= 10 else None
+    topics = []
+    for key, results in outcomes:
+        topic = image.topics.by_id.get(key) if isinstance(key, uuid.UUID) else (
+            image.topics.by_name.get(key))
+        partitions = []
+        for index, o in results:
+            fields: dict[str, Any] = {}
+            if leader_cls is not None and o.error == ErrorCode.not_leader_or_follower and topic:
+                registration = topic.partitions.get(index)
+                if registration is not None:
+                    fields["current_leader"] = leader_cls(
+                        leader_id=registration.leader, leader_epoch=registration.leader_epoch
+                    )
+            partitions.append(
+                build(
+                    partition_cls,
+                    index=index,
+                    error_code=o.error,
+                    base_offset=o.base_offset if o.error == ErrorCode.none else -1,
+                    log_append_time=(
+                        datetime.fromtimestamp(o.log_append_time / 1000, UTC)
+                        if o.log_append_time >= 0 else None
+                    ),
+                    log_start_offset=o.log_start_offset,
+                    record_errors=(),
+                    error_message=o.message if o.error != ErrorCode.none else None,
+                    **fields,
+                )
+            )
+        topics.append(
+            build(topic_cls, name=key, topic_id=key, partition_responses=tuple(partitions))
+        )
+    return build(cls, responses=tuple(topics), throttle_time=timedelta(0))

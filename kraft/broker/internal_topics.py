@@ -1,0 +1,83 @@
+"""Internal topics: `__consumer_offsets`, and which of its partitions a group maps to.
+
+A group's coordinator is the leader of partition
+`abs(java_hash(group_id)) % offsets.topic.num.partitions` of
+`__consumer_offsets` (Kafka's GroupCoordinator.partitionFor, with Java's
+String.hashCode and Kafka's Utils.abs, so every broker and every Kafka tool
+agrees on the mapping). The topic is created on first use, as Kafka does,
+with offsets.topic.num.partitions partitions, a replication factor of
+offsets.topic.replication.factor lowered to the number of live brokers (so a
+dev cluster of one works without configuration), and the topic configs
+Kafka gives it (compacted, 100 MiB segments, producer compression).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from kio.schema.create_topics.v7.request import (
+    CreatableTopic,
+    CreatableTopicConfig,
+    CreateTopicsRequest,
+)
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.controller_channel import ControllerUnavailable
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+GROUP_METADATA_TOPIC = "__consumer_offsets"
+TRANSACTION_STATE_TOPIC = "__transaction_state"
+INTERNAL_TOPICS = frozenset({GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC})
+OFFSETS_TOPIC_CONFIGS = {
+    "cleanup.policy": "compact",
+    "compression.type": "producer",
+    "segment.bytes": "104857600",  # offsets.topic.segment.bytes
+}
+
+
+def java_string_hash(text: str) -> int:
+    """Java's String.hashCode: 31-based over UTF-16 code units, as a signed int32."""
+    h = 0
+    data = text.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def kafka_abs(n: int) -> int:
+    """Kafka's Utils.abs: |n|, with Integer.MIN_VALUE mapped to 0."""
+    return 0 if n == -(1 << 31) else abs(n)
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The `__consumer_offsets` partition of a group id."""
+    return kafka_abs(java_string_hash(key)) % partitions
+
+
+async def create_offsets_topic(broker: BrokerServer, timeout_s: float) -> ErrorCode:
+    """Ask the controller to create `__consumer_offsets`; its error code (NONE,
+    TOPIC_ALREADY_EXISTS when another broker won the race, or why not)."""
+    alive = sum(1 for b in broker.image.cluster.brokers.values() if not b.fenced)
+    replication = max(1, min(broker.config["offsets.topic.replication.factor"], alive))
+    request = CreateTopicsRequest(
+        topics=(
+            CreatableTopic(
+                name=GROUP_METADATA_TOPIC,
+                num_partitions=broker.config["offsets.topic.num.partitions"],
+                replication_factor=replication,
+                assignments=(),
+                configs=tuple(CreatableTopicConfig(name=k, value=v)
+                              for k, v in OFFSETS_TOPIC_CONFIGS.items()),
+            ),
+        ),
+        timeout=timedelta(seconds=timeout_s),
+        validate_only=False,
+    )
+    try:
+        response = await broker.channel.send(request, timeout_s)
+    except ControllerUnavailable:
+        return ErrorCode.coordinator_not_available
+    return response.topics[0].error_code

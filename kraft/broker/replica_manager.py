@@ -1,0 +1,339 @@
+"""ReplicaManager: the partitions this broker hosts, driven by the metadata image.
+
+Theory of operation (Kafka's ReplicaManager.applyDelta and LogManager):
+
+- The broker's metadata publisher calls `apply(update)` for every new image
+  once the loader has caught up with the quorum (before that the image may
+  be partial). The first time, and after a snapshot, it reconciles the whole
+  image; otherwise it reads the delta's changed and deleted topics only.
+- For every partition that lists this broker as a replica it opens the log
+  (`<log dir>/<topic>-<partition>`, recovering it) and makes the replica
+  leader or follower at the image's leader epoch. A partition no longer
+  assigned here, or of a deleted topic, is closed and its directory deleted.
+- The first reconcile also sweeps *stray* partition directories: those of
+  topics the image does not have, or whose `partition.metadata` names
+  another topic id (a topic deleted and recreated while we were down).
+- Offsets that must survive restarts live in Kafka's per-log-dir checkpoint
+  files: `recovery-point-offset-checkpoint` (flushed up to here: recovery
+  starts there), `replication-offset-checkpoint` (high watermarks) and
+  `log-start-offset-checkpoint`. They are written every
+  CHECKPOINT_INTERVAL_S and on shutdown.
+- Background work (`run`): flushing logs whose log.flush.interval.* is due,
+  checkpoints, and retention (log.retention.check.interval.ms), each log
+  bounded by its high watermark.
+
+Deleting a directory renames it to `<topic>-<partition>.<id>-delete` first
+(as Kafka does) so a crash mid-delete never leaves a half-deleted log under
+a live name; the rename is fsynced, the removal happens in a worker thread.
+
+Single owner: the broker's trio loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import trio
+
+from kraft import topic_configs
+from kraft.broker.partition import Partition
+from kraft.config import KafkaConfig
+from kraft.metadata.image import (
+    ConfigResource,
+    MetadataImage,
+    TopicImage,
+)
+from kraft.metadata.loader import MetadataUpdate
+from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
+from log.checkpoint import atomic_write, fsync_dir, read_offset_checkpoint, write_offset_checkpoint
+from log.config import LogConfig
+from log.results import parse_partition_dir, partition_dir
+
+log = logging.getLogger("kraft.broker")
+
+RECOVERY_POINT_FILE = "recovery-point-offset-checkpoint"
+REPLICATION_OFFSET_FILE = "replication-offset-checkpoint"
+LOG_START_OFFSET_FILE = "log-start-offset-checkpoint"
+PARTITION_METADATA_FILE = "partition.metadata"
+CHECKPOINT_INTERVAL_S = 5.0  # replica.high.watermark.checkpoint.interval.ms
+TopicPartition = tuple[str, int]
+
+
+def encode_topic_id(topic_id: uuid.UUID) -> str:
+    """Kafka's text form of a Uuid: URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(topic_id.bytes).decode().rstrip("=")
+
+
+def decode_topic_id(text: str) -> uuid.UUID:
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+class ReplicaManager:
+    """Local replicas by (topic, partition)."""
+
+    def __init__(self, config: KafkaConfig, node_id: int) -> None:
+        self.config = config
+        self.node_id = node_id
+        self.log_dirs = [Path(d) for d in config.log_dirs]
+        self.partitions: dict[TopicPartition, Partition] = {}
+        self.partitions_by_id: dict[tuple[uuid.UUID, int], Partition] = {}
+        self.image: MetadataImage | None = None
+        self._checkpoints: dict[Path, dict[str, dict[TopicPartition, int]]] = {}
+        self._dir_of: dict[TopicPartition, Path] = {}
+        self._initialised = False
+        self.on_leadership_change: list[Callable[[Partition], None]] = []
+        for d in self.log_dirs:
+            d.mkdir(parents=True, exist_ok=True)
+            self._checkpoints[d] = {
+                name: read_offset_checkpoint(d / name)
+                for name in (RECOVERY_POINT_FILE, REPLICATION_OFFSET_FILE, LOG_START_OFFSET_FILE)
+            }
+
+    # --- lookups ----------------------------------------------------------------------
+
+    def get(self, topic: str, partition: int) -> Partition | None:
+        return self.partitions.get((topic, partition))
+
+    def get_by_id(self, topic_id: uuid.UUID, partition: int) -> Partition | None:
+        return self.partitions_by_id.get((topic_id, partition))
+
+    def log_config(self, image: MetadataImage, topic: str) -> LogConfig:
+        overrides = image.configs.get(ConfigResource(TOPIC_RESOURCE, topic))
+        dynamic = broker_dynamic(image, self.node_id)
+        return topic_configs.log_config(self.config, overrides, *dynamic)
+
+    def topic_config(self, image: MetadataImage, topic: str, name: str) -> str:
+        """The effective value of topic config `name` for `topic` on this broker."""
+        overrides = image.configs.get(ConfigResource(TOPIC_RESOURCE, topic))
+        return topic_configs.topic_config_value(
+            self.config, overrides, name, *broker_dynamic(image, self.node_id)
+        )
+
+    # --- applying metadata ---------------------------------------------------------
+
+    def apply(self, update: MetadataUpdate) -> None:
+        """Follow the image: open, lead, follow, close and delete local replicas."""
+        image = update.image
+        self.image = image
+        if not self._initialised or update.delta is None:
+            self._reconcile_all(image)
+            if not self._initialised:
+                self._sweep_strays(image)
+                self._initialised = True
+            return
+        topics_delta = update.delta.topics_delta
+        if topics_delta is not None:
+            base = update.delta.image.topics
+            for topic_id in topics_delta.deleted_topic_ids:
+                old = base.by_id.get(topic_id)
+                if old is not None:
+                    self._remove_topic(old)
+            for topic_id in topics_delta.changed_topics:
+                topic = image.topics.by_id.get(topic_id)
+                if topic is not None:
+                    self._apply_topic(image, topic)
+        configs_delta = update.delta.configs_delta
+        if configs_delta is not None:
+            topics = {r.name for r in configs_delta.changes if r.type == TOPIC_RESOURCE}
+            if any(r.type == BROKER_RESOURCE for r in configs_delta.changes):
+                topics = {name for name, _ in self.partitions}
+            for topic in topics:
+                self._update_topic_config(image, topic)
+
+    def _reconcile_all(self, image: MetadataImage) -> None:
+        wanted: set[tuple[uuid.UUID, int]] = set()
+        for topic in image.topics.by_id.values():
+            self._apply_topic(image, topic)
+            wanted.update((topic.topic_id, p) for p in topic.partitions)
+        for key, partition in list(self.partitions_by_id.items()):
+            if key not in wanted:
+                self._remove_partition(partition)
+
+    def _apply_topic(self, image: MetadataImage, topic: TopicImage) -> None:
+        for index, registration in topic.partitions.items():
+            local = self.partitions_by_id.get((topic.topic_id, index))
+            if self.node_id not in registration.replicas:
+                if local is not None:
+                    self._remove_partition(local)
+                continue
+            if local is None:
+                local = self._open_partition(image, topic, index)
+            if registration.leader == self.node_id:
+                changed = local.make_leader(registration)
+            else:
+                changed = local.make_follower(registration)
+            if changed:
+                for callback in self.on_leadership_change:
+                    callback(local)
+
+    def _update_topic_config(self, image: MetadataImage, topic: str) -> None:
+        config = self.log_config(image, topic)
+        for (name, _), partition in self.partitions.items():
+            if name == topic:
+                partition.log.update_config(config)
+
+    def _open_partition(self, image: MetadataImage, topic: TopicImage, index: int) -> Partition:
+        key = (topic.name, index)
+        directory = self._find_dir(key)
+        if directory is None:
+            directory = self._choose_dir()
+        path = partition_dir(directory, topic.name, index)
+        metadata_file = path / PARTITION_METADATA_FILE
+        if path.exists() and _stored_topic_id(metadata_file) not in (None, topic.topic_id):
+            self._delete_dir(path)  # a deleted topic's data under a recreated name
+        checkpoints = self._checkpoints[directory]
+        partition = Partition.open(
+            path, topic.name, index, topic.topic_id, self.log_config(image, topic.name),
+            self.node_id,
+            recovery_point=checkpoints[RECOVERY_POINT_FILE].get(key, 0),
+            log_start_offset=checkpoints[LOG_START_OFFSET_FILE].get(key, 0),
+            high_watermark=checkpoints[REPLICATION_OFFSET_FILE].get(key, 0),
+        )
+        if not metadata_file.exists():
+            atomic_write(
+                metadata_file,
+                f"version: 0\ntopic_id: {encode_topic_id(topic.topic_id)}\n".encode(),
+            )
+        self.partitions[key] = partition
+        self.partitions_by_id[(topic.topic_id, index)] = partition
+        self._dir_of[key] = directory
+        return partition
+
+    def _find_dir(self, key: TopicPartition) -> Path | None:
+        for d in self.log_dirs:
+            if partition_dir(d, *key).is_dir():
+                return d
+        return None
+
+    def _choose_dir(self) -> Path:
+        """The log dir with the fewest partitions (Kafka's default placement)."""
+        counts = {d: 0 for d in self.log_dirs}
+        for d in self._dir_of.values():
+            counts[d] += 1
+        return min(self.log_dirs, key=lambda d: counts[d])
+
+    def _remove_topic(self, topic: TopicImage) -> None:
+        log.info("node %d: deleting local data of topic %s", self.node_id, topic.name)
+        for index in topic.partitions:
+            partition = self.partitions_by_id.get((topic.topic_id, index))
+            if partition is not None:
+                self._remove_partition(partition)
+
+    def _remove_partition(self, partition: Partition) -> None:
+        key = (partition.topic, partition.partition)
+        self.partitions.pop(key, None)
+        self.partitions_by_id.pop((partition.topic_id, partition.partition), None)
+        self._dir_of.pop(key, None)
+        partition.close()
+        for checkpoints in self._checkpoints.values():
+            for offsets in checkpoints.values():
+                offsets.pop(key, None)
+        self._delete_dir(partition.log.dir)
+
+    def _sweep_strays(self, image: MetadataImage) -> None:
+        """Delete partition directories the image does not assign to this broker."""
+        for d in self.log_dirs:
+            for path in d.iterdir():
+                if not path.is_dir() or path.name.startswith("__cluster_metadata"):
+                    continue
+                if path.name.endswith("-delete"):
+                    self._delete_dir(path)
+                    continue
+                try:
+                    topic, index = parse_partition_dir(path.name)
+                except ValueError:
+                    continue
+                local = self.partitions.get((topic, index))
+                if local is not None and local.log.dir == path:
+                    continue
+                log.info("node %d: deleting stray partition directory %s", self.node_id, path)
+                self._delete_dir(path)
+
+    def _delete_dir(self, path: Path) -> None:
+        if not path.name.endswith("-delete"):
+            doomed = path.with_name(f"{path.name}.{uuid.uuid4().hex}-delete")
+            path.rename(doomed)
+            fsync_dir(path.parent)
+            path = doomed
+        shutil.rmtree(path, ignore_errors=True)
+
+    # --- background work -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Flush, checkpoint and apply retention until cancelled."""
+        retention_every = self.config["log.retention.check.interval.ms"] / 1000
+        next_retention = trio.current_time() + retention_every
+        next_checkpoint = trio.current_time() + CHECKPOINT_INTERVAL_S
+        while True:
+            await trio.sleep(0.1)
+            await self._flush_due()
+            now = trio.current_time()
+            if now >= next_checkpoint:
+                next_checkpoint = now + CHECKPOINT_INTERVAL_S
+                await trio.to_thread.run_sync(self._write_checkpoints_job())
+            if now >= next_retention:
+                next_retention = now + retention_every
+                for partition in list(self.partitions.values()):
+                    if partition.log.delete_old_segments(partition.high_watermark):
+                        log.info("node %d: retention deleted segments of %s",
+                                 self.node_id, partition.name)
+
+    async def _flush_due(self) -> None:
+        for partition in list(self.partitions.values()):
+            if partition.log.flush_due():
+                task = partition.log.begin_flush()
+                await trio.to_thread.run_sync(task.run)
+                partition.log.complete_flush(task)
+
+    def _write_checkpoints_job(self) -> Callable[[], None]:
+        """Snapshot the offsets now (on the owner); the returned job writes them."""
+        per_dir: dict[Path, dict[str, dict[TopicPartition, int]]] = {
+            d: {RECOVERY_POINT_FILE: {}, REPLICATION_OFFSET_FILE: {}, LOG_START_OFFSET_FILE: {}}
+            for d in self.log_dirs
+        }
+        for key, partition in self.partitions.items():
+            files = per_dir[self._dir_of[key]]
+            files[RECOVERY_POINT_FILE][key] = partition.log.recovery_point
+            files[REPLICATION_OFFSET_FILE][key] = partition.high_watermark
+            files[LOG_START_OFFSET_FILE][key] = partition.log.log_start_offset
+        self._checkpoints = per_dir
+
+        def job() -> None:
+            for d, files in per_dir.items():
+                for name, offsets in files.items():
+                    write_offset_checkpoint(d / name, offsets)
+
+        return job
+
+    def shutdown(self) -> None:
+        """Clean shutdown: flush every log, write producer snapshots and checkpoints."""
+        for partition in self.partitions.values():
+            partition.log.flush()
+            partition.producer_state.take_snapshot(partition.log.log_end_offset)
+        self._write_checkpoints_job()()
+        for partition in self.partitions.values():
+            partition.log.close()
+
+
+def broker_dynamic(image: MetadataImage, node_id: int) -> tuple[Mapping[str, str],
+                                                                Mapping[str, str]]:
+    """(this broker's dynamic configs, the cluster-wide dynamic broker defaults)."""
+    return (image.configs.get(ConfigResource(BROKER_RESOURCE, str(node_id))),
+            image.configs.get(ConfigResource(BROKER_RESOURCE, "")))
+
+
+def _stored_topic_id(path: Path) -> uuid.UUID | None:
+    """The topic id in a partition.metadata file (None if absent or unreadable)."""
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "topic_id":
+                return decode_topic_id(value.strip())
+    except (OSError, ValueError):
+        return None
+    return None

@@ -1,0 +1,139 @@
+"""BrokerServer: the broker role of a node, and what its request handlers see.
+
+Assembled by kraft/node.py. It owns the replica manager, the lifecycle
+manager (registration and heartbeats), the channel to the active controller
+and the producer-id blocks, publishes metadata images from the loader to the
+replica manager, and serves the client listeners with the handlers of
+kraft/broker/handlers (one module per API).
+
+Handlers read `broker.image`, the latest image the broker has applied; it is
+replaced, never changed, so a handler may hold it across awaits.
+`wait_for_image(predicate)` lets a handler wait until the image satisfies a
+condition (a topic it asked the controller to create has arrived).
+
+Readiness: the broker tells the controller it is ready to be unfenced once
+its image holds its own current registration and the replica manager has
+applied that image (its logs are open). `lifecycle.unfenced` is set when the
+controller agrees; dev mode prints `ready` then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.lifecycle import BrokerLifecycleManager
+from kraft.broker.producer_ids import ProducerIdManager
+from kraft.broker.replica_manager import ReplicaManager
+from kraft.config import KafkaConfig
+from kraft.metadata.image import EMPTY, MetadataImage
+from kraft.metadata.loader import MetadataUpdate
+from kraft.raft.types import LeaderAndEpoch
+from net.registry import ApiRegistry
+
+log = logging.getLogger("kraft.broker")
+
+Endpoint = tuple[str, str, int]  # listener name, advertised host, port
+BROKER_EPOCH_FILE = "broker-epoch"
+
+
+class BrokerServer:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        cluster_id: str,
+        channel: ControllerChannel,
+        advertised: list[Endpoint],
+        metadata_offset: Callable[[], int],
+    ) -> None:
+        self.config = config
+        self.node_id: int = config["node.id"]
+        self.cluster_id = cluster_id
+        self.channel = channel
+        self.advertised = advertised
+        self.image: MetadataImage = EMPTY
+        self.metadata_offset = metadata_offset
+        self.replica_manager = ReplicaManager(config, self.node_id)
+        self.lifecycle = BrokerLifecycleManager(
+            self.node_id,
+            cluster_id,
+            channel,
+            advertised,
+            metadata_offset,
+            heartbeat_interval_ms=config["broker.heartbeat.interval.ms"],
+            epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
+        )
+        self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
+        self.registry = ApiRegistry()
+        self._image_changed = trio.Event()
+        from kraft.broker import handlers
+
+        handlers.register(self.registry, self)
+
+    # --- metadata publisher -------------------------------------------------------------
+
+    def publish(self, update: MetadataUpdate) -> None:
+        if not update.caught_up:
+            return
+        self.replica_manager.apply(update)
+        self.image = update.image
+        registration = update.image.cluster.brokers.get(self.node_id)
+        if (
+            registration is not None
+            and registration.incarnation_id == self.lifecycle.incarnation_id
+            and not self.lifecycle.ready_to_unfence.is_set()
+        ):
+            self.lifecycle.ready_to_unfence.set()
+            self.lifecycle.wake()
+        self._image_changed.set()
+        self._image_changed = trio.Event()
+
+    def leader_changed(self, leader: LeaderAndEpoch) -> None:
+        pass
+
+    async def wait_for_image(
+        self, predicate: Callable[[MetadataImage], bool], timeout_s: float
+    ) -> bool:
+        """Wait until `predicate(self.image)` holds; False if it did not in time."""
+        with trio.move_on_after(timeout_s):
+            while not predicate(self.image):
+                await self._image_changed.wait()
+            return True
+        return False
+
+    # --- controller RPCs ---------------------------------------------------------------
+
+    async def _allocate_producer_ids(self) -> tuple[int, int]:
+        from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
+        from kio.schema.errors import ErrorCode
+
+        await self.lifecycle.registered.wait()
+        response = await self.channel.send(
+            AllocateProducerIdsRequest(
+                broker_id=self.node_id, broker_epoch=self.lifecycle.broker_epoch
+            ),
+            timeout_s=5.0,
+        )
+        if response.error_code != ErrorCode.none:
+            raise RuntimeError(f"AllocateProducerIds failed: {response.error_code.name}")
+        return response.producer_id_start, response.producer_id_len
+
+    # --- running -------------------------------------------------------------------------
+
+    async def run(self, nursery: trio.Nursery) -> None:
+        """Start the background tasks in `nursery`."""
+        await nursery.start(self.producer_ids.run)
+        nursery.start_soon(self.lifecycle.run)
+        nursery.start_soon(self.replica_manager.run)
+
+    async def shutdown(self, timeout_s: float) -> None:
+        """Controlled shutdown (leadership moves away first), then close the logs."""
+        agreed = await self.lifecycle.controlled_shutdown(timeout_s)
+        if not agreed:
+            log.warning("node %d: controlled shutdown not acknowledged within %.1f s",
+                        self.node_id, timeout_s)
+        self.replica_manager.shutdown()

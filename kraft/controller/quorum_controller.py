@@ -1,0 +1,271 @@
+"""QuorumController: the active controller runs on the metadata quorum's leader.
+
+Theory of operation (Kafka's QuorumController, without timeline structures):
+
+- Every controller node runs one. It publishes from the MetadataLoader like a
+  broker does, so `committed_image` is always the image of the committed log.
+- It becomes *active* when its own LeaderChange record for the epoch it leads
+  is committed: by then every record of earlier epochs is committed and
+  replayed, so `committed_image` is the whole truth. It stops being active the
+  moment raft reports another leader or epoch.
+- Commands are serialised through one queue (`run_command`), processed by one
+  task. A command is a pure function `(image, ctx) -> ControllerResult`
+  evaluated against the *speculative* image: the committed image plus every
+  record this controller has appended but not yet seen committed, so two
+  commands in a row see each other's effects (two CreateTopics of one name).
+  Its records are proposed to raft at offsets known in advance
+  (`ctx.next_offset`), replayed into the speculative image, and its response
+  is released only once the high watermark passes its last record.
+- On losing leadership every waiting command is answered NOT_CONTROLLER (via
+  the caller's `not_controller` builder) and the speculative image is thrown
+  away: uncommitted records may never commit, and the next activation starts
+  again from the committed image.
+- Periodic work runs as commands too: fencing brokers whose session expired,
+  a NoOpRecord every metadata.max.idle.interval.ms so observers see progress
+  (KIP-835), and writing metadata.version when the log has none (bootstrap).
+
+Soft state (broker heartbeats) lives only here and is reset on activation, as
+Kafka's BrokerHeartbeatManager is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import trio
+
+from kraft.config import KafkaConfig
+from kraft.controller import cluster
+from kraft.controller.heartbeats import BrokerHeartbeatManager
+from kraft.controller.result import ControllerContext, ControllerResult
+from kraft.metadata.delta import MetadataDelta
+from kraft.metadata.image import EMPTY, MetadataImage
+from kraft.metadata.loader import MetadataUpdate
+from kraft.metadata.records import METADATA_VERSION, FeatureLevelRecord, NoOpRecord, encode
+from kraft.raft.driver import RaftNode
+from kraft.raft.types import LeaderAndEpoch, NotLeaderError
+
+log = logging.getLogger("kraft.controller")
+
+T = TypeVar("T")
+
+METADATA_VERSION_LEVEL = 12
+"""metadata.version written at bootstrap: 3.6-IV0, the newest level whose
+semantics we implement (NoOpRecord, BrokerRegistrationChangeRecord,
+InControlledShutdown, no leader-epoch bump on ISR shrink). 3.6-IV1 adds
+metadata transactions, which this controller does not write."""
+
+PERIODIC_CHECK_MS = 100
+
+Command = Callable[[MetadataImage, ControllerContext], ControllerResult[Any]]
+
+
+class NotControllerError(Exception):
+    """This node is not the active controller (or stopped being it)."""
+
+
+@dataclass(slots=True)
+class _Waiting:
+    last_offset: int
+    response: Any
+    done: trio.Event
+    outcome: Any = None
+    failed: bool = False
+
+
+class QuorumController:
+    """The controller of one node; active while the node leads the quorum."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        cluster_id: str,
+        raft: RaftNode,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.cluster_id = cluster_id
+        self.node_id: int = config["node.id"]
+        self.raft = raft
+        self.rng = rng or random.Random()
+        self.committed_image: MetadataImage = EMPTY
+        self.committed_offset = -1
+        self.image: MetadataImage = EMPTY  # speculative: committed + our appended records
+        self.heartbeats = BrokerHeartbeatManager(config["broker.session.timeout.ms"])
+        self.active_epoch: int | None = None
+        self._claiming_epoch: int | None = None
+        self._waiting: list[_Waiting] = []
+        self._last_write_ms = 0
+        self._queue_send, self._queue = trio.open_memory_channel[tuple[Any, ...]](math.inf)
+        self.activated = trio.Event()
+
+    @property
+    def is_active(self) -> bool:
+        return self.active_epoch is not None
+
+    # --- publisher side (called from the raft driver task) --------------------------
+
+    def publish(self, update: MetadataUpdate) -> None:
+        self.committed_image = update.image
+        self.committed_offset = update.offset
+        for change in update.leader_changes:
+            if change.epoch == self._claiming_epoch and change.message.leader_id == self.node_id:
+                self._activate(change.epoch)
+        if self._waiting:
+            still = []
+            for waiting in self._waiting:
+                if waiting.last_offset <= update.offset:
+                    waiting.outcome = waiting.response
+                    waiting.done.set()
+                else:
+                    still.append(waiting)
+            self._waiting = still
+
+    def leader_changed(self, leader: LeaderAndEpoch) -> None:
+        if self.active_epoch is not None and (
+            leader.epoch != self.active_epoch or leader.leader_id != self.node_id
+        ):
+            self._deactivate(leader)
+        if leader.leader_id == self.node_id:
+            self._claiming_epoch = leader.epoch
+        else:
+            self._claiming_epoch = None
+
+    def _activate(self, epoch: int) -> None:
+        self.active_epoch = epoch
+        self._claiming_epoch = None
+        self.image = self.committed_image
+        now = _now_ms()
+        self.heartbeats.reset(self.image, now)
+        self._last_write_ms = now
+        log.info("node %d: active controller in epoch %d", self.node_id, epoch)
+        self.activated.set()
+
+    def _deactivate(self, leader: LeaderAndEpoch) -> None:
+        log.info("node %d: no longer the active controller (leader %s in epoch %d)",
+                 self.node_id, leader.leader_id, leader.epoch)
+        self.active_epoch = None
+        self.image = self.committed_image
+        self.activated = trio.Event()
+        for waiting in self._waiting:
+            waiting.failed = True
+            waiting.done.set()
+        self._waiting = []
+
+    # --- commands ----------------------------------------------------------------------
+
+    async def run_command(self, command: Command, not_controller: Callable[[], T]) -> T:
+        """Run `command` on the active controller and return its response once
+        its records are committed; `not_controller()` if this node is not (or
+        stops being) the active controller first."""
+        reply_send, reply = trio.open_memory_channel[Any](1)
+        await self._queue_send.send((command, reply_send))
+        waiting: _Waiting | None = await reply.receive()
+        if waiting is None:
+            return not_controller()
+        await waiting.done.wait()
+        if waiting.failed:
+            return not_controller()
+        return waiting.outcome
+
+    async def _process(self, command: Command) -> _Waiting | None:
+        epoch = self.active_epoch
+        if epoch is None:
+            return None
+        try:
+            next_offset = self.raft.next_write_offset(epoch)
+        except NotLeaderError:
+            return None
+        ctx = ControllerContext(
+            config=self.config,
+            cluster_id=self.cluster_id,
+            now_ms=_now_ms(),
+            next_offset=next_offset,
+            rng=self.rng,
+        )
+        result = command(self.image, ctx)
+        done = trio.Event()
+        if not result.records:
+            done.set()
+            return _Waiting(-1, result.response, done, outcome=result.response)
+        payloads = [encode(record) for record in result.records]
+        try:
+            last_offset = await self.raft.propose(payloads, epoch=epoch)
+        except NotLeaderError:
+            return None
+        if self.active_epoch != epoch:
+            return None  # deactivated while proposing: the records may not commit
+        assert last_offset == next_offset + len(payloads) - 1, (last_offset, next_offset)
+        delta = MetadataDelta(self.image)
+        for i, record in enumerate(result.records):
+            delta.replay(record, next_offset + i, epoch)
+        self.image = delta.apply()
+        self._last_write_ms = ctx.now_ms
+        waiting = _Waiting(last_offset, result.response, done)
+        if last_offset <= self.committed_offset:
+            waiting.outcome = waiting.response
+            done.set()
+        else:
+            self._waiting.append(waiting)
+        return waiting
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Process commands and periodic work until cancelled."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._periodic)
+            task_status.started()
+            async for command, reply in self._queue:
+                reply.send_nowait(await self._process(command))
+
+    # --- periodic work -------------------------------------------------------------------
+
+    async def _periodic(self) -> None:
+        idle_ms = self.config["metadata.max.idle.interval.ms"]
+        while True:
+            await self.activated.wait()
+            image = self.image
+            now = _now_ms()
+            if image.features.metadata_version == 0:
+                await self._internal(_bootstrap)
+            if self.heartbeats.expired(self.image, now):
+                await self._internal(self._fence_expired)
+            if idle_ms > 0 and now - self._last_write_ms >= idle_ms:
+                await self._internal(_noop)
+            await trio.sleep(min(PERIODIC_CHECK_MS, idle_ms if idle_ms > 0 else PERIODIC_CHECK_MS)
+                             / 1000)
+
+    def _fence_expired(
+        self, image: MetadataImage, ctx: ControllerContext
+    ) -> ControllerResult[None]:
+        """Fence brokers whose session expired, judged on the image the command runs on."""
+        expired = self.heartbeats.expired(image, ctx.now_ms)
+        if expired:
+            log.info("node %d: fencing brokers %s: no heartbeat within %d ms",
+                     self.node_id, expired, self.config["broker.session.timeout.ms"])
+        return cluster.fence_brokers(image, tuple(expired), ctx)
+
+    async def _internal(self, command: Command) -> None:
+        """Run a command of the controller's own; its outcome needs no answer."""
+        await self.run_command(command, lambda: None)
+
+
+def _bootstrap(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
+    if image.features.metadata_version != 0:
+        return ControllerResult((), None)
+    return ControllerResult(
+        (FeatureLevelRecord(name=METADATA_VERSION, feature_level=METADATA_VERSION_LEVEL),), None
+    )
+
+
+def _noop(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
+    return ControllerResult((NoOpRecord(),), None)
+
+
+def _now_ms() -> int:
+    return int(trio.current_time() * 1000)

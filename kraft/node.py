@@ -1,0 +1,252 @@
+"""Node: one kraft process, assembled from `process.roles`.
+
+- Every node runs a raft member of the metadata quorum (a voter if its id is
+  in controller.quorum.voters, else an observer) and a MetadataLoader that
+  turns committed metadata records into images.
+- `controller` role: a QuorumController publishing from the loader, and the
+  controller listener (first of controller.listener.names) serving the raft
+  RPCs, DescribeQuorum and the controller APIs.
+- `broker` role: a BrokerServer publishing from the loader, serving every
+  other listener with the client APIs, registering and heartbeating with the
+  active controller through the controller listeners of the voters.
+
+Startup refuses to run on directories that are not formatted, or formatted
+for another cluster or node id (meta.properties), with a message that says
+what to do. Shutdown (`stop`): the broker first asks for a controlled
+shutdown so leadership moves away, then the raft member resigns, then logs
+are closed; a second signal is not needed.
+
+Readiness: `ready` is set when the node can serve what its roles promise:
+the broker is unfenced (clients can produce), or for a controller-only node
+the controller listener is up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import os
+import random
+import socket
+from pathlib import Path
+
+import trio
+
+from kraft import meta_properties
+from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.server import BrokerServer
+from kraft.config import ConfigError, KafkaConfig
+from kraft.controller import apis as controller_apis
+from kraft.controller.quorum_controller import QuorumController
+from kraft.metadata.loader import MetadataLoader
+from kraft.raft.config import QuorumConfig
+from kraft.raft.disk_log import DiskLog
+from kraft.raft.driver import RaftNode
+from net import api_versions
+from net.client import KafkaClient
+from net.registry import ApiRegistry
+from net.server import KafkaServer
+
+log = logging.getLogger("kraft.node")
+
+ROLES = {"broker", "controller"}
+CONTROLLED_SHUTDOWN_TIMEOUT_S = 5.0
+LOCK_FILE = ".lock"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Listener:
+    name: str
+    host: str
+    port: int
+
+
+def check_config(config: KafkaConfig) -> None:
+    """Raise ConfigError for settings a node cannot start with."""
+    roles = set(config["process.roles"])
+    if not roles or not roles <= ROLES:
+        raise ConfigError(f"{config.source}: process.roles must be broker, controller or both")
+    if config["node.id"] < 0:
+        raise ConfigError(f"{config.source}: node.id must be set")
+    if not config.quorum_voters:
+        raise ConfigError(f"{config.source}: controller.quorum.voters must be set (id@host:port)")
+    if not config["controller.listener.names"]:
+        raise ConfigError(f"{config.source}: controller.listener.names must be set")
+    protocols = dict(item.split(":", 1) for item in config["listener.security.protocol.map"])
+    listeners = config.listeners()
+    for name in listeners:
+        protocol = protocols.get(name, name)
+        if protocol != "PLAINTEXT":
+            raise ConfigError(
+                f"{config.source}: listener {name} uses {protocol}; only PLAINTEXT is supported"
+            )
+    controller_name = config["controller.listener.names"][0]
+    if "controller" in roles:
+        if controller_name not in listeners:
+            raise ConfigError(f"{config.source}: listeners has no {controller_name} listener")
+        if config["node.id"] not in config.quorum_voters:
+            raise ConfigError(
+                f"{config.source}: a controller's node.id must be in controller.quorum.voters"
+            )
+    if "broker" in roles and not client_listeners(config):
+        raise ConfigError(f"{config.source}: a broker needs a listener other than "
+                          f"{', '.join(config['controller.listener.names'])}")
+
+
+def client_listeners(config: KafkaConfig) -> list[Listener]:
+    controller_names = set(config["controller.listener.names"])
+    return [
+        Listener(name, host, port)
+        for name, (host, port) in config.listeners().items()
+        if name not in controller_names
+    ]
+
+
+class Node:
+    """One process: raft member, loader, and the controller and/or broker roles."""
+
+    def __init__(self, config: KafkaConfig) -> None:
+        check_config(config)
+        self.config = config
+        self.node_id: int = config["node.id"]
+        self.roles = set(config["process.roles"])
+        self.cluster_id = self._check_directories()
+        self.ready = trio.Event()
+        self.bound: dict[str, tuple[str, int]] = {}
+        self._stop = trio.Event()
+        self.controller: QuorumController | None = None
+        self.broker: BrokerServer | None = None
+
+    def _check_directories(self) -> str:
+        """Check every directory's meta.properties and lock it (Kafka's `.lock`),
+        so two processes can never share a log dir. The locks are released
+        when the process exits."""
+        cluster_id: str | None = None
+        self._locks: list[int] = []
+        for directory in dict.fromkeys([*self.config.log_dirs, self.config.metadata_log_dir]):
+            meta = meta_properties.read(directory)
+            meta_properties.check(directory, meta, cluster_id, self.node_id)
+            assert meta is not None
+            cluster_id = meta.cluster_id
+            self._locks.append(_lock(Path(directory)))
+        assert cluster_id is not None
+        return cluster_id
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown; `run` returns when it is done."""
+        self._stop.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        config = self.config
+        voters = config.quorum_voters
+        quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)), config.raw)
+        quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id)
+        raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
+        raft: RaftNode | None = None
+        try:
+            async with KafkaClient(f"kraft-node-{self.node_id}") as client, \
+                    trio.open_nursery() as nursery:
+                raft = await self._start(nursery, client, quorum, raft_log, voters)
+                task_status.started()
+                await self._stop.wait()
+                await self._shutdown(raft)
+                nursery.cancel_scope.cancel()
+        finally:
+            raft_log.close()
+
+    async def _start(
+        self,
+        nursery: trio.Nursery,
+        client: KafkaClient,
+        quorum: QuorumConfig,
+        raft_log: DiskLog,
+        voters: dict[int, tuple[str, int]],
+    ) -> RaftNode:
+        config = self.config
+        loader_hwm: list[RaftNode] = []
+        loader = MetadataLoader(raft_log, lambda: loader_hwm[0].high_watermark, self.node_id)
+        raft = RaftNode(quorum, raft_log, raft_log.dir, voters, loader, rng=random.Random())
+        loader_hwm.append(raft)
+        loader.snapshot_created = raft.snapshot_created_nowait
+        controller_name = config["controller.listener.names"][0]
+        if "controller" in self.roles:
+            self.controller = QuorumController(config, self.cluster_id, raft)
+            loader.add_publisher(self.controller)
+            registry = ApiRegistry()
+            api_versions.register(registry)
+            raft.register(registry)
+            controller_apis.register(registry, self.controller)
+            host, port = config.listeners()[controller_name]
+            server = KafkaServer(
+                registry, listener_name=controller_name,
+                max_frame_bytes=config["socket.request.max.bytes"],
+            )
+            bound = await nursery.start(server.serve, host or "0.0.0.0", port)
+            self.bound[controller_name] = bound[0]
+        if "broker" in self.roles:
+            channel = ControllerChannel(client, voters, lambda: raft.leader,
+                                        raft.wait_leader_change)
+            listeners = client_listeners(config)
+            self.broker = BrokerServer(config, self.cluster_id, channel, [],
+                                       lambda: loader.offset)
+            loader.add_publisher(self.broker)
+            for listener in listeners:
+                server = KafkaServer(
+                    self.broker.registry, listener_name=listener.name,
+                    max_frame_bytes=config["socket.request.max.bytes"],
+                    max_connections=config["max.connections"],
+                )
+                bound = await nursery.start(server.serve, listener.host or "0.0.0.0",
+                                            listener.port)
+                self.bound[listener.name] = bound[0]
+            advertised = self._advertised(listeners)
+            self.broker.advertised = advertised
+            self.broker.lifecycle.listeners = advertised
+        await nursery.start(raft.run)
+        if self.controller is not None:
+            await nursery.start(self.controller.run)
+        if self.broker is not None:
+            await self.broker.run(nursery)
+            nursery.start_soon(self._ready_when_unfenced, self.broker)
+        else:
+            self.ready.set()
+        return raft
+
+    def _advertised(self, listeners: list[Listener]) -> list[tuple[str, str, int]]:
+        """advertised.listeners, else the listeners with their bound ports and a
+        usable host (Kafka advertises the canonical host name for an empty host)."""
+        configured = self.config.listeners("advertised.listeners")
+        out = []
+        for listener in listeners:
+            if listener.name in configured:
+                host, port = configured[listener.name]
+            else:
+                host, port = listener.host, self.bound[listener.name][1]
+            out.append((listener.name, host or socket.getfqdn(), port))
+        return out
+
+    async def _ready_when_unfenced(self, broker: BrokerServer) -> None:
+        await broker.lifecycle.unfenced.wait()
+        self.ready.set()
+
+    async def _shutdown(self, raft: RaftNode) -> None:
+        log.info("node %d: shutting down", self.node_id)
+        if self.broker is not None:
+            with trio.move_on_after(CONTROLLED_SHUTDOWN_TIMEOUT_S + 1):
+                await self.broker.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_S)
+        await raft.shutdown()
+        log.info("node %d: stopped", self.node_id)
+
+
+def _lock(directory: Path) -> int:
+    """Hold an exclusive lock on `directory/.lock` until the process exits."""
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise meta_properties.MetaPropertiesError(
+            f"{directory} is in use by another kraft process (its {LOCK_FILE} is locked)"
+        ) from None
+    return fd

@@ -1,0 +1,154 @@
+"""`kraft start FILE` and `kraft dev`: run a node in the foreground.
+
+`start` runs a node from server.properties on formatted directories.
+
+`dev` is single-node dev mode: one process with both roles and a one-voter
+quorum (node id 1) on 127.0.0.1:9092, controller listener 9093. Without
+`--data-dir` it formats a fresh temporary directory and removes it on exit;
+with `--data-dir DIR` it formats DIR on first use (a new cluster id) and
+reuses it afterwards, so data survives restarts. It prints one line
+containing `ready` and `bootstrap.servers=HOST:PORT` once a client can
+produce, and exits cleanly on Ctrl-C or SIGTERM.
+
+Both log one line per significant event to stderr (`--log-level`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from kraft import meta_properties
+from kraft.config import ConfigError, KafkaConfig
+
+if TYPE_CHECKING:
+    from kraft.node import Node
+
+log = logging.getLogger("kraft")
+
+DEV_NODE_ID = 1
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--override {pair!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+async def _serve(
+    config: KafkaConfig, started_at: float, announce: Callable[[Node, float], str]
+) -> None:
+    from kraft.node import Node
+
+    node = Node(config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+
+        async def announce_ready() -> None:
+            await node.ready.wait()
+            print(announce(node, time.monotonic() - started_at), flush=True)
+
+        nursery.start_soon(announce_ready)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+        node.stop()
+
+
+def dev_main(argv: list[str]) -> int:
+    started_at = time.monotonic()
+    parser = argparse.ArgumentParser(prog="kraft dev", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=9092, help="client listener port")
+    parser.add_argument("--controller-port", type=int, default=9093)
+    parser.add_argument("--data-dir", help="keep data here across restarts (default: temporary)")
+    parser.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
+                        help="any server.properties key (repeatable)")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    temporary = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="kraft-dev-") if temporary else args.data_dir)
+    try:
+        props = {
+            "node.id": str(DEV_NODE_ID),
+            "process.roles": "broker,controller",
+            "controller.quorum.voters": f"{DEV_NODE_ID}@{args.host}:{args.controller_port}",
+            "listeners": f"PLAINTEXT://{args.host}:{args.port},"
+                         f"CONTROLLER://{args.host}:{args.controller_port}",
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": str(data_dir),
+            "offsets.topic.replication.factor": "1",
+            **_overrides(args.override),
+        }
+        config = KafkaConfig(props, source="kraft dev")
+        meta = meta_properties.read(data_dir)
+        cluster_id = meta.cluster_id if meta is not None else meta_properties.random_uuid()
+        meta_properties.format_directories(
+            [str(data_dir)], cluster_id, DEV_NODE_ID, ignore_formatted=True
+        )
+        note = ", temporary" if temporary else ""
+
+        def announce(node: Node, elapsed: float) -> str:
+            host, port = node.bound["PLAINTEXT"]
+            return (f"kraft dev ready: bootstrap.servers={host}:{port} (node {DEV_NODE_ID}, "
+                    f"cluster {cluster_id}, data {data_dir}{note}) in {elapsed:.2f} s")
+
+        trio.run(_serve, config, started_at, announce)
+    except (ConfigError, meta_properties.MetaPropertiesError) as e:
+        print(f"kraft dev: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"kraft dev: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def start_main(argv: list[str]) -> int:
+    started_at = time.monotonic()
+    parser = argparse.ArgumentParser(prog="kraft start", description="run a node")
+    parser.add_argument("config", help="server.properties")
+    parser.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        config = KafkaConfig.load(args.config, _overrides(args.override))
+
+        def announce(node: Node, elapsed: float) -> str:
+            names = ", ".join(f"{n}={h}:{p}" for n, (h, p) in node.bound.items())
+            return f"kraft node {node.node_id} ready: {names} in {elapsed:.2f} s"
+
+        trio.run(_serve, config, started_at, announce)
+    except (ConfigError, meta_properties.MetaPropertiesError) as e:
+        print(f"kraft start: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"kraft start: {e}", file=sys.stderr)
+        return 1
+    return 0
