@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -70,6 +71,11 @@ class BrokerServer:
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
         self.registry = ApiRegistry()
         self._image_changed = trio.Event()
+        # Parts of the broker that follow the metadata and run in the
+        # background (the group coordinator): each has `publish(update)`,
+        # called after the replica manager applied the update, and
+        # `async run(*, task_status)`. Handler modules add them at registration.
+        self.services: list[Any] = []
         from kraft.broker import handlers
 
         handlers.register(self.registry, self)
@@ -81,6 +87,8 @@ class BrokerServer:
             return
         self.replica_manager.apply(update)
         self.image = update.image
+        for service in self.services:
+            service.publish(update)
         registration = update.image.cluster.brokers.get(self.node_id)
         if (
             registration is not None
@@ -127,6 +135,8 @@ class BrokerServer:
     async def run(self, nursery: trio.Nursery) -> None:
         """Start the background tasks in `nursery`."""
         await nursery.start(self.producer_ids.run)
+        for service in self.services:
+            await nursery.start(service.run)
         nursery.start_soon(self.lifecycle.run)
         nursery.start_soon(self.replica_manager.run)
 
