@@ -3,13 +3,24 @@
 Theory of operation (Kafka's `Partition`): the metadata log decides who leads
 each partition at which leader epoch; the replica manager hands every change
 to `make_leader` / `make_follower`. As leader the partition appends produce
-requests to its log, tracks the high watermark, and serves fetches up to it;
-as follower (issue 5 brings the fetcher) it only holds data.
+requests to its log, tracks what each follower has fetched, keeps the high
+watermark and decides ISR changes (proposed to the controller elsewhere:
+kraft/broker/isr.py); consumers read below the high watermark. As follower it
+appends what the replica fetcher (kraft/broker/fetcher.py) brings from the
+leader, truncates where the leader's epoch history diverges, and learns the
+high watermark from the leader.
 
-High watermark: the smallest log end offset over the ISR, counting the
-leader's own; a follower's log end offset is unknown (-1) until it fetches,
-so with followers that never fetched the high watermark stays where it is. It
-never moves backwards. Consumers never read at or above it.
+High watermark (leader): the smallest log end offset over the "maximal ISR"
+(the ISR plus members being added, KIP-497), counting the leader's own; a
+follower's log end offset is unknown (-1) until it fetches, so the high
+watermark waits for it. On a leader it never moves backwards. A follower's is
+min(leader's high watermark, its own log end offset).
+
+In sync (Kafka's rules): a follower is caught up when it fetches at the
+leader's log end offset, or at the log end offset the leader had at its
+previous fetch; it may join the ISR once it has reached the high watermark
+and the start of the leader's epoch; it leaves when it has not been caught up
+for replica.lag.time.max.ms.
 
 Waiting: long-poll fetches register a `trio.Event` in `watchers`; any append
 or high-watermark move sets and clears them, and the fetch re-reads.
@@ -28,7 +39,7 @@ import trio
 
 from kraft.broker.producer_state import ProducerStateManager
 from kraft.metadata.image import PartitionRegistration
-from log.batch import BatchHeader
+from log.batch import BatchHeader, iter_batches
 from log.config import LogConfig
 from log.errors import ErrorCode as LogErrorCode
 from log.log import FetchDataInfo, LogAppendInfo, PartitionLog
@@ -42,6 +53,8 @@ class ReplicaState:
 
     log_end_offset: int = -1
     last_caught_up_ms: int = 0
+    last_fetch_leader_leo: int = -1
+    last_fetch_ms: int = 0
 
 
 class Partition:
@@ -69,6 +82,7 @@ class Partition:
         self.replicas: tuple[int, ...] = ()
         self.isr: tuple[int, ...] = ()
         self.remote: dict[int, ReplicaState] = {}
+        self.pending_isr: tuple[int, ...] | None = None  # an AlterPartition in flight
         self._high_watermark = min(high_watermark, partition_log.log_end_offset)
         self.watchers: set[trio.Event] = set()
 
@@ -117,19 +131,26 @@ class Partition:
 
     # --- leadership ------------------------------------------------------------------
 
-    def make_leader(self, registration: PartitionRegistration) -> bool:
+    def make_leader(self, registration: PartitionRegistration, now_ms: int) -> bool:
         """Lead at the registration's leader epoch; False if that epoch is stale.
 
         The new epoch starts at our log end offset, recorded in the leader-epoch
         checkpoint now (Kafka's makeLeader), so OffsetForLeaderEpoch and
-        follower truncation see it even before the first append.
+        follower truncation see it even before the first append. ISR members
+        count as caught up now, so none is dropped before it could fetch.
         """
         if registration.leader_epoch < self.leader_epoch:
             return False
         new_epoch = registration.leader_epoch != self.leader_epoch or not self.is_leader
+        if registration.partition_epoch != self.partition_epoch:
+            self.pending_isr = None  # our AlterPartition took effect, or was overtaken
         self._update(registration)
         if new_epoch:
-            self.remote = {r: ReplicaState() for r in registration.replicas if r != self.node_id}
+            self.pending_isr = None
+            self.remote = {
+                r: ReplicaState(last_caught_up_ms=now_ms if r in registration.isr else 0)
+                for r in registration.replicas if r != self.node_id
+            }
             if registration.leader_epoch != self.log.latest_epoch:
                 self.log.assign_epoch_start_offset(registration.leader_epoch, self.log_end_offset)
             log.info("node %d: leader of %s in epoch %d (ISR %s)", self.node_id, self.name,
@@ -145,6 +166,7 @@ class Partition:
         changed = registration.leader_epoch != self.leader_epoch or self.is_leader
         self._update(registration)
         self.remote = {}
+        self.pending_isr = None
         if changed:
             log.info("node %d: follower of %s (leader %d, epoch %d)", self.node_id, self.name,
                      registration.leader, registration.leader_epoch)
@@ -211,12 +233,18 @@ class Partition:
 
     # --- high watermark ---------------------------------------------------------------
 
+    @property
+    def maximal_isr(self) -> frozenset[int]:
+        """The ISR the high watermark waits for: members being added count already
+        (KIP-497), members being removed still count until the change commits."""
+        return frozenset(self.isr) | frozenset(self.pending_isr or ())
+
     def _maybe_increment_high_watermark(self) -> bool:
         """Move the high watermark up to the smallest ISR log end offset, if higher."""
         if not self.is_leader:
             return False
         candidate = self.log.log_end_offset
-        for replica in self.isr:
+        for replica in self.maximal_isr:
             if replica == self.node_id:
                 continue
             state = self.remote.get(replica)
@@ -226,6 +254,77 @@ class Partition:
             self._wake()
             return True
         return False
+
+    # --- leader: followers ----------------------------------------------------------------
+
+    def update_follower_fetch_state(self, replica_id: int, fetch_offset: int, now_ms: int) -> None:
+        """A follower fetched at `fetch_offset` (so it holds everything below it)."""
+        state = self.remote.get(replica_id)
+        if state is None:
+            state = self.remote[replica_id] = ReplicaState()
+        leader_leo = self.log.log_end_offset
+        if fetch_offset >= leader_leo:
+            state.last_caught_up_ms = max(state.last_caught_up_ms, now_ms)
+        elif fetch_offset >= state.last_fetch_leader_leo:
+            state.last_caught_up_ms = max(state.last_caught_up_ms, state.last_fetch_ms)
+        state.log_end_offset = fetch_offset
+        state.last_fetch_leader_leo = leader_leo
+        state.last_fetch_ms = now_ms
+        self._maybe_increment_high_watermark()
+
+    def ready_to_join_isr(self, replica_id: int) -> bool:
+        """A replica outside the ISR has caught up with the high watermark and with
+        the start of this leader's epoch (Kafka's isFollowerInSync)."""
+        if replica_id in self.maximal_isr or replica_id not in self.replicas:
+            return False
+        state = self.remote.get(replica_id)
+        if state is None or state.log_end_offset < 0:
+            return False
+        latest = self.log.leader_epoch_cache.latest_entry
+        epoch_start = latest.start_offset if latest and latest.epoch == self.leader_epoch else 0
+        return state.log_end_offset >= max(self._high_watermark, epoch_start)
+
+    def out_of_sync_replicas(self, now_ms: int, lag_ms: int) -> list[int]:
+        """ISR followers not caught up for more than `lag_ms` (Kafka's getOutOfSyncReplicas)."""
+        return [
+            r for r in self.isr
+            if r != self.node_id and now_ms - self.remote.get(r, ReplicaState()).last_caught_up_ms
+            > lag_ms
+        ]
+
+    # --- follower ----------------------------------------------------------------------
+
+    def append_as_follower(self, records: memoryview) -> LogAppendInfo:
+        """Append batches fetched from the leader (with the leader's offsets) and
+        record their producers. Raises UnexpectedAppendOffsetError when they do
+        not start at our log end offset."""
+        info = self.log.append_as_follower(records)
+        if info.error_code == LogErrorCode.NONE and info.num_batches:
+            for _pos, header in iter_batches(records, end=info.valid_bytes):
+                self.producer_state.update_batch(header)
+            self._wake()
+        return info
+
+    def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
+        hwm = min(leader_high_watermark, self.log.log_end_offset)
+        if hwm != self._high_watermark:
+            self._high_watermark = hwm
+            self._wake()
+
+    def truncate_to(self, offset: int) -> None:
+        """Follower truncation (the leader's log diverged from ours at `offset`)."""
+        if offset < self._high_watermark:
+            log.warning("node %d: truncating %s to %d, below its high watermark %d",
+                        self.node_id, self.name, offset, self._high_watermark)
+        if self.log.truncate_to(offset):
+            self.producer_state.truncate_to(self.log.log_end_offset, self.log)
+        self._high_watermark = min(self._high_watermark, self.log.log_end_offset)
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Empty the log and restart it at `offset` (we fell below the leader's log start)."""
+        self.log.truncate_fully_and_start_at(offset)
+        self.producer_state.truncate_fully()
+        self._high_watermark = offset
 
     def _wake(self) -> None:
         for event in self.watchers:

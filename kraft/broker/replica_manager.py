@@ -41,6 +41,8 @@ from pathlib import Path
 import trio
 
 from kraft import topic_configs
+from kraft.broker.fetcher import ReplicaFetcherManager
+from kraft.broker.isr import IsrManager
 from kraft.broker.partition import Partition
 from kraft.config import KafkaConfig
 from kraft.metadata.image import (
@@ -76,9 +78,17 @@ def decode_topic_id(text: str) -> uuid.UUID:
 class ReplicaManager:
     """Local replicas by (topic, partition)."""
 
-    def __init__(self, config: KafkaConfig, node_id: int) -> None:
+    def __init__(
+        self,
+        config: KafkaConfig,
+        node_id: int,
+        fetchers: ReplicaFetcherManager | None = None,
+        isr: IsrManager | None = None,
+    ) -> None:
         self.config = config
         self.node_id = node_id
+        self.fetchers = fetchers
+        self.isr = isr
         self.log_dirs = [Path(d) for d in config.log_dirs]
         self.partitions: dict[TopicPartition, Partition] = {}
         self.partitions_by_id: dict[tuple[uuid.UUID, int], Partition] = {}
@@ -164,9 +174,13 @@ class ReplicaManager:
             if local is None:
                 local = self._open_partition(image, topic, index)
             if registration.leader == self.node_id:
-                changed = local.make_leader(registration)
+                changed = local.make_leader(registration, _now_ms())
+                if changed and self.fetchers is not None:
+                    self.fetchers.unfollow(local)
             else:
                 changed = local.make_follower(registration)
+                if changed and self.fetchers is not None:
+                    self.fetchers.follow(local)
             if changed:
                 for callback in self.on_leadership_change:
                     callback(local)
@@ -225,6 +239,8 @@ class ReplicaManager:
                 self._remove_partition(partition)
 
     def _remove_partition(self, partition: Partition) -> None:
+        if self.fetchers is not None:
+            self.fetchers.unfollow(partition)
         key = (partition.topic, partition.partition)
         self.partitions.pop(key, None)
         self.partitions_by_id.pop((partition.topic_id, partition.partition), None)
@@ -265,14 +281,20 @@ class ReplicaManager:
     # --- background work -------------------------------------------------------------
 
     async def run(self) -> None:
-        """Flush, checkpoint and apply retention until cancelled."""
+        """Flush, checkpoint, shrink ISRs and apply retention until cancelled."""
         retention_every = self.config["log.retention.check.interval.ms"] / 1000
         next_retention = trio.current_time() + retention_every
         next_checkpoint = trio.current_time() + CHECKPOINT_INTERVAL_S
+        isr_every = self.config["replica.lag.time.max.ms"] / 2000  # Kafka's isr-expiration
+        next_isr_check = trio.current_time() + isr_every
         while True:
             await trio.sleep(0.1)
             await self._flush_due()
             now = trio.current_time()
+            if self.isr is not None and now >= next_isr_check:
+                next_isr_check = now + isr_every
+                for partition in list(self.partitions.values()):
+                    self.isr.maybe_shrink(partition, _now_ms())
             if now >= next_checkpoint:
                 next_checkpoint = now + CHECKPOINT_INTERVAL_S
                 await trio.to_thread.run_sync(self._write_checkpoints_job())
@@ -310,6 +332,19 @@ class ReplicaManager:
 
         return job
 
+    def checkpoint_recovery_points(self, partition: Partition) -> None:
+        """Write the recovery-point checkpoint of `partition`'s log dir now (after
+        a follower truncation: a crash must not trust data past the new end)."""
+        directory = self._dir_of.get((partition.topic, partition.partition))
+        if directory is None:
+            return
+        offsets = dict(self._checkpoints[directory][RECOVERY_POINT_FILE])
+        for key, p in self.partitions.items():
+            if self._dir_of.get(key) == directory:
+                offsets[key] = p.log.recovery_point
+        self._checkpoints[directory][RECOVERY_POINT_FILE] = offsets
+        write_offset_checkpoint(directory / RECOVERY_POINT_FILE, offsets)
+
     def shutdown(self) -> None:
         """Clean shutdown: flush every log, write producer snapshots and checkpoints."""
         for partition in self.partitions.values():
@@ -337,3 +372,7 @@ def _stored_topic_id(path: Path) -> uuid.UUID | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def _now_ms() -> int:
+    return int(trio.current_time() * 1000)

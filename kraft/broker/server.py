@@ -27,6 +27,8 @@ from typing import Any
 import trio
 
 from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.fetcher import ReplicaFetcherManager
+from kraft.broker.isr import IsrManager
 from kraft.broker.lifecycle import BrokerLifecycleManager
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
@@ -58,7 +60,6 @@ class BrokerServer:
         self.advertised = advertised
         self.image: MetadataImage = EMPTY
         self.metadata_offset = metadata_offset
-        self.replica_manager = ReplicaManager(config, self.node_id)
         self.lifecycle = BrokerLifecycleManager(
             self.node_id,
             cluster_id,
@@ -68,6 +69,19 @@ class BrokerServer:
             heartbeat_interval_ms=config["broker.heartbeat.interval.ms"],
             epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
         )
+        broker_epoch = lambda: self.lifecycle.broker_epoch  # noqa: E731
+        current_image = lambda: self.image  # noqa: E731
+        self.isr = IsrManager(self.node_id, channel, broker_epoch, current_image,
+                              config["replica.lag.time.max.ms"])
+        self.fetchers = ReplicaFetcherManager(
+            self.node_id, broker_epoch, current_image, inter_broker_listener(config),
+            lambda partition: self.replica_manager.checkpoint_recovery_points(partition),
+            max_wait_ms=config["replica.fetch.wait.max.ms"],
+            min_bytes=config["replica.fetch.min.bytes"],
+            partition_max_bytes=config["replica.fetch.max.bytes"],
+            backoff_ms=config["replica.fetch.backoff.ms"],
+        )
+        self.replica_manager = ReplicaManager(config, self.node_id, self.fetchers, self.isr)
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
         self.registry = ApiRegistry()
         self._image_changed = trio.Event()
@@ -135,6 +149,8 @@ class BrokerServer:
     async def run(self, nursery: trio.Nursery) -> None:
         """Start the background tasks in `nursery`."""
         await nursery.start(self.producer_ids.run)
+        await nursery.start(self.fetchers.run)
+        await nursery.start(self.isr.run)
         for service in self.services:
             await nursery.start(service.run)
         nursery.start_soon(self.lifecycle.run)
@@ -147,3 +163,16 @@ class BrokerServer:
             log.warning("node %d: controlled shutdown not acknowledged within %.1f s",
                         self.node_id, timeout_s)
         self.replica_manager.shutdown()
+
+
+def inter_broker_listener(config: KafkaConfig) -> str:
+    """The listener brokers replicate over: inter.broker.listener.name, else the
+    first listener that is not a controller listener (Kafka's default is
+    the PLAINTEXT listener)."""
+    if config["inter.broker.listener.name"]:
+        return config["inter.broker.listener.name"].upper()
+    controller_names = set(config["controller.listener.names"])
+    for name in config.listeners():
+        if name not in controller_names:
+            return name
+    return "PLAINTEXT"

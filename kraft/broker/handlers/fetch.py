@@ -21,8 +21,16 @@ high watermark, then reads again.
 
 Fetch sessions (KIP-227) are not created: every response has session id 0,
 which tells clients to keep sending full requests; a request naming a session
-gets FETCH_SESSION_ID_NOT_FOUND. Follower fetches (replica id >= 0) are
-read like a consumer's for now; replication between brokers is not built yet.
+gets FETCH_SESSION_ID_NOT_FOUND.
+
+Follower fetches (replica id >= 0, kraft/broker/fetcher.py on the other
+side) read up to the log end offset instead of the high watermark, and
+report the follower's position: the leader records it
+(`Partition.update_follower_fetch_state`), which may move the high watermark
+(completing acks=all produces) and add the follower to the ISR
+(kraft/broker/isr.py). Only a replica of the partition may fetch as a
+follower (CVE-2018-1288: an ordinary client posing as one could disturb
+replication); anyone else gets NOT_LEADER_OR_FOLLOWER.
 """
 
 from __future__ import annotations
@@ -72,10 +80,11 @@ async def handle(
         return build(cls, throttle_time=timedelta(0),
                      error_code=ErrorCode.fetch_session_id_not_found, session_id=0, responses=())
     by_id = version >= 13
+    replica = _replica(request, version)
     deadline = trio.current_time() + max(request.max_wait.total_seconds(), 0)
     while True:
         image = broker.image
-        reads = _read_all(broker, image, request, by_id)
+        reads = _read_all(broker, image, request, by_id, replica)
         total = sum(len(r.records) for _, parts in reads for _, r in parts)
         errors = any(r.error != ErrorCode.none or r.diverging for _, p in reads for _, r in p)
         if total >= request.min_bytes or errors or trio.current_time() >= deadline:
@@ -94,8 +103,16 @@ async def handle(
     return _response(cls, request, reads)
 
 
+def _replica(request: Any, version: int) -> tuple[int, int]:
+    """(replica id, broker epoch) of a follower; (-1, -1) for a consumer."""
+    if version >= 15:
+        return request.replica_state.replica_id, request.replica_state.replica_epoch
+    return request.replica_id, -1
+
+
 def _read_all(
-    broker: BrokerServer, image: MetadataImage, request: Any, by_id: bool
+    broker: BrokerServer, image: MetadataImage, request: Any, by_id: bool,
+    replica: tuple[int, int],
 ) -> list[tuple[Any, list[tuple[int, _Read]]]]:
     remaining = request.max_bytes
     out = []
@@ -110,15 +127,25 @@ def _read_all(
                 parts.append((fp.partition, _Read(code)))
                 continue
             partition = broker.replica_manager.get_by_id(topic.topic_id, fp.partition)
-            read = _read_partition(partition, fp, request, remaining)
+            read = _read_partition(broker, partition, fp, request, remaining, replica)
             remaining -= len(read.records)
             parts.append((fp.partition, read))
         out.append((key, parts))
     return out
 
 
-def _read_partition(partition: Partition | None, fp: Any, request: Any, remaining: int) -> _Read:
+def _read_partition(
+    broker: BrokerServer,
+    partition: Partition | None,
+    fp: Any,
+    request: Any,
+    remaining: int,
+    replica: tuple[int, int],
+) -> _Read:
+    replica_id, replica_epoch = replica
     if partition is None or not partition.is_leader:
+        return _Read(ErrorCode.not_leader_or_follower)
+    if replica_id >= 0 and replica_id not in partition.replicas:
         return _Read(ErrorCode.not_leader_or_follower)
     current_epoch = getattr(fp, "current_leader_epoch", -1)
     if current_epoch >= 0 and current_epoch != partition.leader_epoch:
@@ -137,9 +164,19 @@ def _read_partition(partition: Partition | None, fp: Any, request: Any, remainin
             read.diverging = (epoch, end_offset)
             return read
     max_bytes = min(fp.partition_max_bytes, max(remaining, 0))
+    first = remaining == request.max_bytes
     try:
-        data = partition.read(fp.fetch_offset, max_bytes,
-                              min_one_message=remaining == request.max_bytes)
+        if replica_id >= 0:
+            if not partition.log_start_offset <= fp.fetch_offset <= partition.log_end_offset:
+                raise OffsetOutOfRangeError(fp.fetch_offset, partition.log_start_offset,
+                                            partition.log_end_offset)
+            partition.update_follower_fetch_state(replica_id, fp.fetch_offset,
+                                                  int(trio.current_time() * 1000))
+            broker.isr.maybe_expand(partition, replica_id, replica_epoch)
+            read.high_watermark = partition.high_watermark
+            data = partition.log.read(fp.fetch_offset, max_bytes, min_one_message=first)
+        else:
+            data = partition.read(fp.fetch_offset, max_bytes, min_one_message=first)
     except OffsetOutOfRangeError:
         read.error = ErrorCode.offset_out_of_range
         read.partition = None

@@ -1,0 +1,159 @@
+"""IsrManager: ISR changes this broker proposes for the partitions it leads.
+
+Kafka's Partition.maybeExpandIsr / maybeShrinkIsr plus the AlterPartition
+manager. The leader never changes the ISR itself: it proposes the new ISR to
+the active controller with AlterPartition (v3, every member with its broker
+epoch, KIP-903) and applies it only when the metadata log says so (the
+replica manager calls `Partition.make_leader` with the new registration).
+While a proposal is in flight the partition's `pending_isr` is set, the high
+watermark counts the larger of the two sets (KIP-497), and no other change
+is proposed for that partition.
+
+- Expand: a follower that fetched up to the high watermark and the start of
+  this leader's epoch (`Partition.ready_to_join_isr`) joins, if its broker is
+  registered, unfenced, not shutting down, and fetches with the broker epoch
+  the metadata has for it (a restarted broker with an empty disk cannot be
+  mistaken for the old one: KAFKA-14139).
+- Shrink: every replica.lag.time.max.ms / 2, followers not caught up for
+  replica.lag.time.max.ms leave (never the leader, so the ISR never empties).
+
+Proposals are batched: one AlterPartition request carries every partition
+proposed since the last one. A refused proposal (stale partition epoch, lost
+leadership, ...) is dropped; the next fetch or shrink check proposes again
+from the then-current state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import trio
+from kio.schema.alter_partition.v3.request import (
+    AlterPartitionRequest,
+    BrokerState,
+    PartitionData,
+    TopicData,
+)
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
+from kraft.broker.partition import Partition
+from kraft.metadata.image import MetadataImage
+
+log = logging.getLogger("kraft.broker")
+
+REQUEST_TIMEOUT_S = 5.0
+
+
+class IsrManager:
+    def __init__(
+        self,
+        node_id: int,
+        channel: ControllerChannel,
+        broker_epoch: Callable[[], int],
+        image: Callable[[], MetadataImage],
+        lag_time_max_ms: int,
+    ) -> None:
+        self.node_id = node_id
+        self.channel = channel
+        self.broker_epoch = broker_epoch
+        self.image = image
+        self.lag_time_max_ms = lag_time_max_ms
+        self._queue_send, self._queue = trio.open_memory_channel[Partition](math.inf)
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def maybe_expand(self, partition: Partition, replica_id: int, replica_epoch: int) -> None:
+        """Called after a follower fetch: propose adding the follower if it is in sync."""
+        if partition.pending_isr is not None or not partition.ready_to_join_isr(replica_id):
+            return
+        registration = self.image().cluster.brokers.get(replica_id)
+        if (
+            registration is None
+            or registration.fenced
+            or registration.in_controlled_shutdown
+            or (replica_epoch >= 0 and replica_epoch != registration.broker_epoch)
+        ):
+            return
+        self._propose(partition, (*partition.isr, replica_id))
+
+    def maybe_shrink(self, partition: Partition, now_ms: int) -> None:
+        """Propose removing followers that have not been caught up for too long."""
+        if partition.pending_isr is not None or not partition.is_leader:
+            return
+        lagging = partition.out_of_sync_replicas(now_ms, self.lag_time_max_ms)
+        if lagging:
+            log.info("node %d: %s: followers %s out of sync for over %d ms", self.node_id,
+                     partition.name, lagging, self.lag_time_max_ms)
+            self._propose(partition, tuple(r for r in partition.isr if r not in lagging))
+
+    def _propose(self, partition: Partition, new_isr: tuple[int, ...]) -> None:
+        log.info("node %d: proposing ISR %s for %s (was %s)", self.node_id, list(new_isr),
+                 partition.name, list(partition.isr))
+        partition.pending_isr = new_isr
+        self._queue_send.send_nowait(partition)
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            batch = [await self._queue.receive()]
+            while True:
+                try:
+                    batch.append(self._queue.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await self._send([p for p in dict.fromkeys(batch) if p.pending_isr is not None])
+
+    async def _send(self, partitions: list[Partition]) -> None:
+        if not partitions:
+            return
+        image = self.image()
+        by_topic: dict[object, list[PartitionData]] = {}
+        for p in partitions:
+            assert p.pending_isr is not None
+            members = tuple(
+                BrokerState(broker_id=r, broker_epoch=self._epoch_of(image, r))
+                for r in p.pending_isr
+            )
+            by_topic.setdefault(p.topic_id, []).append(PartitionData(
+                partition_index=p.partition, leader_epoch=p.leader_epoch,
+                new_isr_with_epochs=members, leader_recovery_state=0,
+                partition_epoch=p.partition_epoch,
+            ))
+        request = AlterPartitionRequest(
+            broker_id=self.node_id, broker_epoch=self.broker_epoch(),
+            topics=tuple(TopicData(topic_id=t, partitions=tuple(ps))  # type: ignore[arg-type]
+                         for t, ps in by_topic.items()),
+        )
+        try:
+            response = await self.channel.send(request, REQUEST_TIMEOUT_S)
+        except ControllerUnavailable as e:
+            log.info("node %d: AlterPartition not sent: %s", self.node_id, e)
+            for p in partitions:
+                p.pending_isr = None
+            return
+        errors: dict[tuple[object, int], ErrorCode] = {}
+        if response.error_code != ErrorCode.none:
+            errors = {(p.topic_id, p.partition): response.error_code for p in partitions}
+        for topic in response.topics:
+            for result in topic.partitions:
+                if result.error_code != ErrorCode.none:
+                    errors[(topic.topic_id, result.partition_index)] = result.error_code
+        for p in partitions:
+            error = errors.get((p.topic_id, p.partition))
+            if error is not None:
+                log.info("node %d: AlterPartition for %s refused: %s", self.node_id, p.name,
+                         error.name)
+                p.pending_isr = None
+            # On success the change arrives through the metadata log, which
+            # clears pending_isr (Partition.make_leader).
+
+    def _epoch_of(self, image: MetadataImage, broker_id: int) -> int:
+        if broker_id == self.node_id:
+            return self.broker_epoch()
+        registration = image.cluster.brokers.get(broker_id)
+        return registration.broker_epoch if registration is not None else -1
