@@ -13,6 +13,9 @@ timestamp; -5 latest-tiered (v9+) has no answer without tiered storage
 (offset -1); a real timestamp finds the first record at or after it, with the
 epoch of that record (not the current leader epoch: Redpanda's CORE-12505),
 and no answer (offset -1) when it lies at or above the high watermark.
+Requests from a replica (replica_id >= 0) or the debugging id (-2) are not
+bound by the high watermark: latest is the log end offset (Kafka's
+isolation "none" for followers).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ API_KEY = 2
 MIN_VERSION = 1
 MAX_VERSION = 11
 LATEST_TIERED_TIMESTAMP = -5
+CONSUMER = -1
 
 
 async def handle(
@@ -64,7 +68,7 @@ async def handle(
                 error = ErrorCode.invalid_request
             else:
                 partition = broker.replica_manager.get_by_id(topic.topic_id, p.partition_index)
-                error, timestamp, offset, epoch = _lookup(partition, p)
+                error, timestamp, offset, epoch = _lookup(partition, p, request.replica_id)
             partitions.append(build(
                 partition_cls, partition_index=p.partition_index, error_code=error,
                 timestamp=timestamp, offset=offset, leader_epoch=epoch,
@@ -73,7 +77,9 @@ async def handle(
     return build(cls, throttle_time=timedelta(0), topics=tuple(topics))
 
 
-def _lookup(partition: Partition | None, p: Any) -> tuple[ErrorCode, int, int, int]:
+def _lookup(
+    partition: Partition | None, p: Any, replica_id: int
+) -> tuple[ErrorCode, int, int, int]:
     """(error, timestamp, offset, leader epoch) for one partition."""
     if partition is None or not partition.is_leader:
         return ErrorCode.not_leader_or_follower, -1, -1, -1
@@ -83,15 +89,16 @@ def _lookup(partition: Partition | None, p: Any) -> tuple[ErrorCode, int, int, i
                 else ErrorCode.unknown_leader_epoch)
         return code, -1, -1, -1
     timestamp = p.timestamp
+    bound = partition.high_watermark if replica_id == CONSUMER else partition.log_end_offset
     if timestamp == LATEST_TIMESTAMP:
-        return ErrorCode.none, -1, partition.high_watermark, partition.leader_epoch
+        return ErrorCode.none, -1, bound, partition.leader_epoch
     if timestamp == LATEST_TIERED_TIMESTAMP:
         return ErrorCode.none, -1, -1, -1
     if timestamp < 0 and timestamp not in (EARLIEST_TIMESTAMP, EARLIEST_LOCAL_TIMESTAMP,
                                            MAX_TIMESTAMP):
         return ErrorCode.none, -1, -1, -1
     found = partition.log.offset_for_timestamp(timestamp)
-    if found is None or (timestamp >= 0 and found.offset >= partition.high_watermark):
+    if found is None or (timestamp >= 0 and found.offset >= bound):
         return ErrorCode.none, -1, -1, -1
     epoch = found.leader_epoch if found.leader_epoch is not None else -1
     return ErrorCode.none, found.timestamp, found.offset, epoch
