@@ -1,0 +1,716 @@
+"""A local cluster of kraft nodes on loopback: `scripts/cluster` and the fault tests.
+
+Every node has both roles (`process.roles=broker,controller`) and is a voter
+of one quorum; node N has node.id N. With the fixed ports (DESIGN.md) node N
+listens for clients on 9092 + 3(N-1) and for controllers on 9093 + 3(N-1);
+tests pass ports from `LocalCluster.free_ports()` instead.
+
+Layout under `root` (`.cluster/` for the script):
+
+    cluster.id              the cluster id, chosen when the cluster is first formatted
+    nodeN/server.properties written by every start of the node (ports, overrides)
+    nodeN/data/             log.dirs: meta.properties, __cluster_metadata-0/, partitions
+    nodeN/node.log          the node's stdout and stderr, appended; each start
+                            writes a `=== local_cluster: starting node N ...` line
+    nodeN/pid               the pid of the running node
+
+Theory of operation. A node is a `python -m kraft.cli start nodeN/server.properties`
+process in its own session, so it outlives the command that started it (the
+script's `start` returns while the nodes keep running) and a Ctrl-C in that
+terminal does not reach it. Another invocation finds it through `nodeN/pid`;
+a pid file is believed only while /proc/<pid>/cmdline is that command with
+that config file (a pid reused by an unrelated process, or a zombie, means
+the node is down). Processes this object started are its children and are
+reaped by it, which is how `stop_node` knows their exit status.
+
+Readiness is read over the Kafka protocol: every live node that is not
+paused is asked DescribeCluster v2 (include_fenced_brokers) on its client
+listener, and the brokers waited for must be registered and unfenced in each
+answer (with our cluster id). For a node this object started, its `ready`
+line since that start is required as well, because after a kill -9 and a
+quick restart the metadata still holds the *previous* incarnation's unfenced
+registration until the new one is written: the protocol alone would report
+the restarted broker ready before it has registered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import trio
+from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
+from kio.schema.errors import ErrorCode
+
+from kraft import meta_properties
+from kraft.raft import messages as m
+from kraft.raft import rpc
+from net.client import ConnectionFailed, KafkaClient
+
+HOST = "127.0.0.1"
+FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
+RESERVED_PORTS = range(9092, 9101)  # the fixed ports of DESIGN.md: never handed to tests
+REQUEST_TIMEOUT_S = 2.0
+POLL_S = 0.05
+LOG_TAIL_LINES = 30
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ClusterError(Exception):
+    """A request the cluster cannot satisfy (unknown node, node down, not ready in time)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """One node as `status()` sees it. The quorum fields come from one
+    DescribeQuorum answer (the same for every row) and are None when no
+    controller answered or the node is not a voter in that answer."""
+
+    node_id: int
+    pid: int | None
+    up: bool
+    paused: bool
+    leader_id: int | None
+    leader_epoch: int | None
+    high_watermark: int | None
+    log_end_offset: int | None  # this node's metadata log end offset, as the leader knows it
+    lag: int | None  # high watermark - log end offset
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leader_id == self.node_id
+
+
+class LocalCluster:
+    """`nodes` nodes with both roles under `root`; see the module docstring."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        nodes: int = 3,
+        ports: dict[int, tuple[int, int]] | None = None,
+        overrides: dict[str, str] | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.ids: list[int] = list(range(1, nodes + 1))
+        if ports is None:
+            ports = {n: (FIXED_BASE_PORT + 3 * (n - 1), FIXED_BASE_PORT + 3 * (n - 1) + 1)
+                     for n in self.ids}
+        if sorted(ports) != self.ids:
+            raise ValueError(f"ports must be given for nodes {self.ids}, got {sorted(ports)}")
+        self.ports = dict(ports)
+        self.overrides = dict(overrides or {})
+        self.bootstrap: str = ",".join(f"{HOST}:{self.ports[n][0]}" for n in self.ids)
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._marks: dict[int, int] = {}  # node id -> log offset where its current start began
+
+    @staticmethod
+    def free_ports(nodes: int = 3) -> dict[int, tuple[int, int]]:
+        """(client, controller) ports for node ids 1..nodes, free on 127.0.0.1 now
+        and never one of the fixed ports 9092-9100."""
+        with contextlib.ExitStack() as stack:
+            found: list[int] = []
+            while len(found) < 2 * nodes:
+                s = stack.enter_context(socket.socket())
+                s.bind((HOST, 0))
+                port = s.getsockname()[1]
+                if port not in RESERVED_PORTS:
+                    found.append(port)
+        return {n: (found[2 * i], found[2 * i + 1]) for i, n in enumerate(range(1, nodes + 1))}
+
+    # --- where things are ----------------------------------------------------------------
+
+    def client_address(self, node_id: int) -> tuple[str, int]:
+        return HOST, self.ports[self._known(node_id)][0]
+
+    def controller_address(self, node_id: int) -> tuple[str, int]:
+        return HOST, self.ports[self._known(node_id)][1]
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.root / f"node{self._known(node_id)}"
+
+    def config_path(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "server.properties"
+
+    def log_path(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "node.log"
+
+    def _pid_path(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "pid"
+
+    def _known(self, node_id: int) -> int:
+        if node_id not in self.ports:
+            raise ClusterError(f"there is no node {node_id}: the nodes are {_ids(self.ids)}")
+        return node_id
+
+    # --- formatting ----------------------------------------------------------------------
+
+    @property
+    def cluster_id(self) -> str | None:
+        """The id in root/cluster.id, None before the first format."""
+        path = self.root / "cluster.id"
+        return path.read_text().strip() if path.exists() else None
+
+    def format(self) -> str:
+        """Give the cluster an id (kept in root/cluster.id; taken from a node's
+        meta.properties if that file was lost) and format every node's log dir
+        that is not formatted yet. Returns the cluster id."""
+        cluster_id = self.cluster_id
+        if cluster_id is None:
+            metas = (meta_properties.read(self.node_dir(n) / "data") for n in self.ids)
+            found = next((meta.cluster_id for meta in metas if meta is not None), None)
+            cluster_id = found or meta_properties.random_uuid()
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / "cluster.id").write_text(cluster_id + "\n")
+        for n in self.ids:
+            try:
+                meta_properties.format_directories(
+                    [str(self.node_dir(n) / "data")], cluster_id, n, ignore_formatted=True
+                )
+            except meta_properties.MetaPropertiesError as e:
+                raise ClusterError(f"node {n}: {e}") from None
+        return cluster_id
+
+    def _write_config(self, node_id: int) -> Path:
+        client, controller = self.ports[node_id]
+        props = {
+            "node.id": str(node_id),
+            "process.roles": "broker,controller",
+            "controller.quorum.voters": ",".join(
+                f"{n}@{HOST}:{self.ports[n][1]}" for n in self.ids
+            ),
+            "listeners": f"PLAINTEXT://{HOST}:{client},CONTROLLER://{HOST}:{controller}",
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": str(self.node_dir(node_id) / "data"),
+            **self.overrides,
+        }
+        path = self.config_path(node_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        return path
+
+    # --- processes -----------------------------------------------------------------------
+
+    def pid(self, node_id: int) -> int | None:
+        """The pid of the running node, None if it is not running."""
+        proc = self._procs.get(self._known(node_id))
+        if proc is not None:
+            # Our child is trusted without reading /proc: between fork and exec
+            # its cmdline is still ours.
+            if proc.poll() is None:
+                return proc.pid
+            del self._procs[node_id]  # reaped: its pid may now be anyone's
+        try:
+            pid = int(self._pid_path(node_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_node_process(pid, self.config_path(node_id)) else None
+
+    def is_up(self, node_id: int) -> bool:
+        return self.pid(node_id) is not None
+
+    def is_paused(self, node_id: int) -> bool:
+        """True while the node is stopped by SIGSTOP."""
+        pid = self.pid(node_id)
+        return pid is not None and _proc_state(pid) in ("T", "t")
+
+    def _running(self, node_id: int, action: str) -> int:
+        pid = self.pid(node_id)
+        if pid is None:
+            raise ClusterError(f"cannot {action} node {node_id}: it is not running")
+        return pid
+
+    def start(self, timeout: float = 60) -> None:
+        """Format on first use, start every node that is not running, and return
+        once every broker is registered and unfenced. Raises ClusterError (with
+        the end of the failing node's log) if a node exits or time runs out."""
+        self.format()
+        down = [n for n in self.ids if not self.is_up(n)]
+        for n in down:  # refuse before starting any, rather than leave a partial cluster
+            self._check_ports(n)
+        for n in down:
+            self.start_node(n)
+        self.wait_unfenced(None, timeout)
+
+    def start_node(self, node_id: int) -> None:
+        """Start one node on its existing data (formatting its log dir if it has
+        none, with the cluster's id); does not wait for it."""
+        if self.is_up(node_id):
+            raise ClusterError(f"node {node_id} is already running (pid {self.pid(node_id)})")
+        self._check_ports(node_id)
+        self.format()
+        config = self._write_config(node_id)
+        log_path = self.log_path(node_id)
+        with open(log_path, "ab") as out:
+            out.write(f"=== local_cluster: starting node {node_id} at "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
+            out.flush()
+            self._marks[node_id] = out.tell()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kraft.cli", "start", str(config)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlive the script; no Ctrl-C from its terminal
+            )
+        self._procs[node_id] = proc
+        self._pid_path(node_id).write_text(f"{proc.pid}\n")
+
+    def _check_ports(self, node_id: int) -> None:
+        for port, what in zip(self.ports[node_id], ("client", "controller"), strict=True):
+            if not _bindable(port):
+                raise ClusterError(f"node {node_id}: {what} port {HOST}:{port} is in use "
+                                   f"by another process")
+
+    def stop_node(self, node_id: int, timeout: float = 30) -> int:
+        """SIGTERM (a graceful stop: controlled shutdown, the raft member
+        resigns), wait up to `timeout`, then SIGKILL. A paused node is resumed
+        so it can shut down. Returns the exit status: exact for a node this
+        object started (negative: the signal that ended it); for one started
+        by another process it is read from the node's log (0 if it logged its
+        orderly stop, else 1) or -9 if it had to be killed."""
+        pid = self._running(node_id, "stop")
+        _signal(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGCONT)
+        status = self._wait_gone(node_id, pid, timeout)
+        if status is None:
+            self.kill(node_id)
+            status = -signal.SIGKILL
+        return status
+
+    def kill(self, node_id: int) -> None:
+        """SIGKILL (no shutdown, nothing flushed) and wait until the process is gone."""
+        pid = self._running(node_id, "kill")
+        _signal(pid, signal.SIGKILL)
+        if self._wait_gone(node_id, pid, 30) is None:
+            raise ClusterError(f"node {node_id} (pid {pid}) survived SIGKILL")
+
+    def pause(self, node_id: int) -> None:
+        """SIGSTOP, returning once the process is stopped: the node keeps its
+        sockets open but does nothing."""
+        pid = self._running(node_id, "pause")
+        _signal(pid, signal.SIGSTOP)
+        self._await_state(node_id, pid, stopped=True)
+
+    def resume(self, node_id: int) -> None:
+        """SIGCONT after `pause`, returning once the process runs again."""
+        pid = self._running(node_id, "resume")
+        _signal(pid, signal.SIGCONT)
+        self._await_state(node_id, pid, stopped=False)
+
+    def _await_state(self, node_id: int, pid: int, *, stopped: bool) -> None:
+        """Signals are delivered asynchronously: wait until /proc shows the effect."""
+        deadline = time.monotonic() + 10
+        while True:
+            state = _proc_state(pid)
+            if (state in ("T", "t")) == stopped:
+                return
+            if state in (None, "Z", "X"):
+                raise ClusterError(f"node {node_id} (pid {pid}) exited")
+            if time.monotonic() > deadline:
+                raise ClusterError(f"node {node_id} (pid {pid}) is not "
+                                   f"{'stopped' if stopped else 'running'} after 10 s")
+            time.sleep(0.001)
+
+    def restart(self, node_id: int, timeout: float = 60) -> None:
+        """Stop the node gracefully if it runs, start it on its existing data and
+        wait until its broker is unfenced again."""
+        if self.is_up(node_id):
+            self.stop_node(node_id)
+        self.start_node(node_id)
+        self.wait_unfenced([node_id], timeout)
+
+    def stop(self) -> None:
+        """Stop every running node gracefully. All get SIGTERM at once, so the
+        last ones are not left waiting for a quorum that is already gone."""
+        running = {n: pid for n in self.ids if (pid := self.pid(n)) is not None}
+        for pid in running.values():
+            _signal(pid, signal.SIGTERM)
+            _signal(pid, signal.SIGCONT)
+        for n, pid in running.items():
+            if self._wait_gone(n, pid, 30) is None:
+                _signal(pid, signal.SIGKILL)
+                self._wait_gone(n, pid, 30)
+
+    def close(self) -> None:
+        """SIGKILL every node this object started or whose pid file names a live
+        node, and wait for them. Never raises for a node that is already gone."""
+        victims = {n: pid for n in self.ids if (pid := self.pid(n)) is not None}
+        victims.update({n: p.pid for n, p in self._procs.items() if p.poll() is None})
+        for pid in victims.values():
+            _signal(pid, signal.SIGKILL)
+        for n, pid in victims.items():
+            self._wait_gone(n, pid, 30)
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _wait_gone(self, node_id: int, pid: int, timeout: float) -> int | None:
+        """Wait for `pid` (node `node_id`) to exit; its exit status, or None if
+        it is still running after `timeout`. Removes the pid file once it is gone."""
+        proc = self._procs.get(node_id)
+        if proc is not None and proc.pid == pid:
+            try:
+                status = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+            del self._procs[node_id]
+        else:
+            if not _wait_exit(pid, timeout):
+                return None
+            status = 0 if self._stopped_cleanly(node_id) else 1
+        with contextlib.suppress(FileNotFoundError):
+            if self._pid_path(node_id).read_text().strip() == str(pid):
+                self._pid_path(node_id).unlink()
+        return status
+
+    def _stopped_cleanly(self, node_id: int) -> bool:
+        return f"node {node_id}: stopped" in self._current_log(node_id)
+
+    def _current_log(self, node_id: int) -> str:
+        """The log written since the node's last start."""
+        try:
+            data = self.log_path(node_id).read_bytes()
+        except FileNotFoundError:
+            return ""
+        mark = self._marks.get(node_id)
+        if mark is None:
+            mark = max(0, data.rfind(b"=== local_cluster: starting"))
+        return data[mark:].decode(errors="replace")
+
+    def log_tail(self, node_id: int, lines: int = LOG_TAIL_LINES) -> str:
+        """The last `lines` lines the node wrote since its last start."""
+        return "\n".join(self._current_log(node_id).splitlines()[-lines:])
+
+    # --- readiness and status --------------------------------------------------------------
+
+    def wait_unfenced(self, node_ids: Iterable[int] | None = None, timeout: float = 60) -> None:
+        """Return once the brokers `node_ids` (default all) are registered and
+        unfenced in the metadata of every live node that is not paused (each
+        asked with DescribeCluster) and, for nodes this object started, their
+        `ready` line since that start is in their log. Raises ClusterError if
+        one of them is not running or exits, or after `timeout` seconds."""
+        targets = sorted(self._known(n) for n in (self.ids if node_ids is None else node_ids))
+        failure = trio.run(self._wait_unfenced, targets, timeout)
+        if failure:
+            raise ClusterError(failure)
+
+    async def _wait_unfenced(self, targets: list[int], timeout: float) -> str | None:
+        """None once the targets are ready, else why they never will be."""
+        deadline = trio.current_time() + timeout
+        async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S) as client:
+            while True:
+                if failure := self._hopeless(targets):
+                    return failure
+                waiting_for = await self._not_ready(client, targets)
+                if not waiting_for:
+                    return None
+                if trio.current_time() > deadline:
+                    return (f"brokers {_ids(targets)} not all unfenced within {timeout:g} s "
+                            f"(still waiting for {waiting_for}); the node logs are "
+                            f"{self.root}/nodeN/node.log")
+                await trio.sleep(POLL_S)
+
+    def _hopeless(self, targets: list[int]) -> str:
+        """Why waiting for `targets` cannot help: one is down or paused ("" if none)."""
+        for n in targets:
+            if not self.is_up(n):
+                return f"node {n} is not running; the end of {self.log_path(n)}:\n" + \
+                    self.log_tail(n)
+            if self.is_paused(n):
+                return f"node {n} is paused: resume it first"
+        return ""
+
+    async def _not_ready(self, client: KafkaClient, targets: list[int]) -> str:
+        """What `targets` still wait for; "" once they are ready."""
+        silent = [n for n in targets if n in self._marks
+                  and not re.search(rf"^kraft node {n} ready:", self._current_log(n), re.M)]
+        if silent:
+            return f"the ready line of node {_ids(silent)}"
+        for n in self.ids:
+            if self.is_up(n) and not self.is_paused(n):
+                seen = await _unfenced_brokers(client, self.client_address(n), self.cluster_id)
+                missing = [t for t in targets if t not in seen]
+                if missing:
+                    return f"brokers {_ids(missing)} to be unfenced in node {n}'s metadata"
+        return ""
+
+    def status(self) -> list[NodeStatus]:
+        """Every node's pid and state, with the quorum as DescribeQuorum says it.
+        The leader's answer gives the high watermark and each voter's log end
+        offset; if the leader is down or paused, a follower's answer gives only
+        the leader and epoch it last knew (the rest is None)."""
+        rows = [(n, self.pid(n), self.is_paused(n)) for n in self.ids]
+        live = [self.controller_address(n) for n, pid, paused in rows if pid and not paused]
+        answer = trio.run(_describe_quorum, live)
+        full = answer is not None and answer.error_code == ErrorCode.none
+        voters = {r.replica_id: r.log_end_offset for r in answer.current_voters} if full else {}
+        hwm = answer.high_watermark if full else None
+        return [NodeStatus(
+            node_id=n, pid=pid, up=pid is not None, paused=paused,
+            leader_id=answer.leader_id if answer else None,
+            leader_epoch=answer.leader_epoch if answer else None,
+            high_watermark=hwm,
+            log_end_offset=voters.get(n),
+            lag=None if hwm is None or n not in voters else max(0, hwm - voters[n]),
+        ) for n, pid, paused in rows]
+
+
+async def _unfenced_brokers(
+    client: KafkaClient, address: tuple[str, int], cluster_id: str | None
+) -> set[int]:
+    """The unfenced brokers in the metadata of the broker at `address`; empty
+    if it does not answer, answers an error, or belongs to another cluster."""
+    request = DescribeClusterRequest(include_cluster_authorized_operations=False,
+                                     include_fenced_brokers=True)
+    try:
+        response = await client.request(address, request, REQUEST_TIMEOUT_S)
+    except ConnectionFailed:
+        return set()
+    if response.error_code != ErrorCode.none or response.cluster_id != cluster_id:
+        return set()
+    return {b.broker_id for b in response.brokers if not b.is_fenced}
+
+
+async def _describe_quorum(addresses: list[tuple[str, int]]) -> m.DescribeQuorumResponse | None:
+    """DescribeQuorum from the first of `addresses` that leads the quorum. If
+    none does (the leader is down or paused), a follower's NOT_LEADER_OR_FOLLOWER
+    answer, which still names the leader and epoch it knows; None if nobody
+    answers. Controllers are asked directly, never through a redirect, so a
+    paused leader costs nothing."""
+    request = rpc.request_to_kio(m.DescribeQuorumRequest(), 0)
+    fallback = None
+    async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S) as client:
+        for address in addresses:
+            try:
+                response = await client.request(address, request, REQUEST_TIMEOUT_S)
+                answer = rpc.response_from_kio(rpc.DESCRIBE, response)
+            except (ConnectionFailed, rpc.PeerError):
+                continue
+            assert isinstance(answer, m.DescribeQuorumResponse)
+            if answer.error_code == ErrorCode.none:
+                return answer
+            if fallback is None and answer.leader_id >= 0:
+                fallback = answer
+    return fallback
+
+
+def _is_node_process(pid: int, config: Path) -> bool:
+    """True if `pid` is alive (not a zombie) and runs `kraft.cli start <config>`."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (b"kraft.cli" in args and b"start" in args and str(config).encode() in args
+            and _proc_state(pid) not in ("Z", "X", None))
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait until process `pid` (not our child) has exited, every thread of it,
+    so its sockets and directory locks are released; False on timeout. A
+    pidfd becomes readable exactly then, as wait(2) would see it; the leader
+    thread's zombie state in /proc alone would be too early."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    return bool(ready)
+
+
+def _proc_state(pid: int) -> str | None:
+    """The one-letter state in /proc/<pid>/stat (R, S, T, Z, ...), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:][:1]
+
+
+def _ids(ids: Iterable[int]) -> str:
+    return ", ".join(map(str, ids))
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node's listener does
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+# --- scripts/cluster ---------------------------------------------------------------------
+
+USAGE = """\
+environment:
+  KRAFT_CLUSTER_DIR    data and logs (default: .cluster/ in the repository)
+  KRAFT_CLUSTER_PORTS  CLIENT:CONTROLLER,... per node in id order (default
+                       9092:9093,9095:9096,9098:9099); use the same value for
+                       every command on one cluster directory
+"""
+
+
+def parse_ports(text: str) -> dict[int, tuple[int, int]]:
+    """`9092:9093,9095:9096` -> {1: (9092, 9093), 2: (9095, 9096)}."""
+    ports = {}
+    for node_id, pair in enumerate(text.split(","), start=1):
+        client, sep, controller = pair.strip().partition(":")
+        if not sep or not client.isdigit() or not controller.isdigit():
+            raise ClusterError(f"KRAFT_CLUSTER_PORTS: {pair!r} is not CLIENT:CONTROLLER")
+        ports[node_id] = (int(client), int(controller))
+    return ports
+
+
+def from_environment(env: dict[str, str] | None = None) -> LocalCluster:
+    """The cluster the script manages: KRAFT_CLUSTER_DIR (relative to the
+    current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS
+    or the fixed ports."""
+    env = os.environ if env is None else env
+    root = Path(env["KRAFT_CLUSTER_DIR"]) if env.get("KRAFT_CLUSTER_DIR") else (
+        REPO_ROOT / ".cluster")
+    ports = parse_ports(env["KRAFT_CLUSTER_PORTS"]) if env.get("KRAFT_CLUSTER_PORTS") else None
+    return LocalCluster(root, nodes=len(ports) if ports else 3, ports=ports)
+
+
+def render_status(cluster: LocalCluster, rows: list[NodeStatus]) -> str:
+    first = rows[0]
+    if first.leader_id is None:
+        quorum = "quorum: no controller answered DescribeQuorum"
+    else:
+        quorum = (f"quorum: leader {first.leader_id}, epoch {first.leader_epoch}, "
+                  f"high watermark {_dash(first.high_watermark)}")
+    lines = [f"cluster {cluster.cluster_id or '(not formatted)'} in {cluster.root}",
+             f"bootstrap.servers={cluster.bootstrap}", quorum, "",
+             f"{'node':>4}  {'pid':>7}  {'state':<6}  {'role':<8}  {'client':<15}  "
+             f"{'controller':<15}  {'log end':>8}  {'lag':>5}"]
+    for r in rows:
+        state = "paused" if r.paused else "up" if r.up else "down"
+        role = "leader" if r.is_leader else "voter" if r.log_end_offset is not None else "-"
+        client = ":".join(map(str, cluster.client_address(r.node_id)))
+        controller = ":".join(map(str, cluster.controller_address(r.node_id)))
+        lines.append(
+            f"{r.node_id:>4}  {r.pid or '-':>7}  {state:<6}  {role:<8}  {client:<15}  "
+            f"{controller:<15}  {_dash(r.log_end_offset):>8}  {_dash(r.lag):>5}"
+        )
+    return "\n".join(lines)
+
+
+def _dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _tail(path: Path, lines: int) -> tuple[str, int]:
+    """The last `lines` lines of `path` and the offset where the file ended."""
+    data = path.read_bytes()
+    text = "".join(data.decode(errors="replace").splitlines(keepends=True)[-lines:])
+    return text, len(data)
+
+
+def _follow(path: Path, offset: int) -> None:
+    """Print what is appended to `path` after `offset`, until interrupted."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while True:
+            chunk = f.read()
+            if chunk:
+                sys.stdout.write(chunk.decode(errors="replace"))
+                sys.stdout.flush()
+            else:
+                time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/cluster", epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="a local kraft cluster: three nodes with both roles, a three-voter quorum",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("start", help="format on first use, start the nodes, wait until all are "
+                                 "unfenced")
+    sub.add_parser("stop", help="stop every node gracefully (SIGTERM)")
+    sub.add_parser("status", help="each node's pid and state, the quorum leader, epoch and lag")
+    for name, text in [("kill", "kill -9 node N"), ("restart", "restart node N on its data"),
+                       ("pause", "SIGSTOP node N"), ("resume", "SIGCONT node N")]:
+        sub.add_parser(name, help=text).add_argument("node", type=int, metavar="N")
+    logs = sub.add_parser("logs", help="the end of node N's log")
+    logs.add_argument("node", type=int, metavar="N")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (100)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
+    args = parser.parse_args(argv)
+    try:
+        _run(from_environment(), args)
+    except ClusterError as e:
+        print(f"scripts/cluster {args.command}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _run(cluster: LocalCluster, args: argparse.Namespace) -> None:
+    command = args.command
+    if command == "start":
+        started = time.monotonic()
+        cluster.start()
+        print(f"cluster {cluster.cluster_id}: nodes {_ids(cluster.ids)} up and "
+              f"unfenced in {time.monotonic() - started:.1f} s")
+        print(f"data and logs: {cluster.root}")
+        print(f"bootstrap.servers={cluster.bootstrap}")
+    elif command == "stop":
+        running = [n for n in cluster.ids if cluster.is_up(n)]
+        cluster.stop()
+        print(f"stopped nodes {_ids(running)}" if running else "no node was running")
+    elif command == "status":
+        print(render_status(cluster, cluster.status()))
+    elif command == "logs":
+        path = cluster.log_path(args.node)
+        if not path.exists():
+            raise ClusterError(f"node {args.node} has no log yet ({path})")
+        text, end = _tail(path, args.lines)
+        sys.stdout.write(text)
+        if args.follow:
+            sys.stdout.flush()
+            _follow(path, end)
+    else:
+        n = args.node
+        if command == "kill":
+            cluster.kill(n)
+            print(f"node {n} killed (SIGKILL)")
+        elif command == "pause":
+            cluster.pause(n)
+            print(f"node {n} paused (SIGSTOP)")
+        elif command == "resume":
+            cluster.resume(n)
+            print(f"node {n} resumed (SIGCONT)")
+        else:
+            cluster.restart(n)
+            print(f"node {n} restarted (pid {cluster.pid(n)}) and unfenced")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""LocalCluster and scripts/cluster: three real nodes on free ports.
+
+The fast tests need no process: ports, formatting, pid files and the
+script's refusals. The slow ones start real `kraft start` processes through
+LocalCluster on ports from `free_ports()` (never 9092-9100) and check what
+the nodes themselves say over the protocol (DescribeCluster, DescribeQuorum,
+Metadata). The script test runs a copy of the real bash wrapper beside a
+stub `_venv.sh` that points at this venv, so it never installs anything.
+Every cluster is closed (SIGKILL) in a fixture or `finally`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from confluent_kafka.admin import AdminClient, NewTopic
+from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
+from kio.schema.errors import ErrorCode
+
+from kraft import meta_properties
+from kraft.config import KafkaConfig
+from kraft.tools import local_cluster
+from kraft.tools.local_cluster import ClusterError, LocalCluster
+from net.client import KafkaClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path / "cluster", ports=LocalCluster.free_ports())
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def brokers_seen_by(cluster: LocalCluster, node_id: int) -> dict[int, bool]:
+    """Broker id -> fenced, as node `node_id` answers DescribeCluster (v2, fenced included)."""
+
+    async def ask() -> object:
+        async with KafkaClient("test-local-cluster") as client:
+            request = DescribeClusterRequest(include_cluster_authorized_operations=False,
+                                             include_fenced_brokers=True)
+            return await client.request(cluster.client_address(node_id), request, 10)
+
+    response = trio.run(ask)
+    assert response.error_code == ErrorCode.none  # type: ignore[attr-defined]
+    assert response.cluster_id == cluster.cluster_id  # type: ignore[attr-defined]
+    return {b.broker_id: b.is_fenced for b in response.brokers}  # type: ignore[attr-defined]
+
+
+def ports_env(cluster: LocalCluster) -> str:
+    return ",".join(f"{c}:{k}" for c, k in cluster.ports.values())
+
+
+# --- no processes --------------------------------------------------------------------------
+
+
+def test_fixed_ports_follow_the_design_table(tmp_path: Path) -> None:
+    """Without ports, node N listens on 9092/9095/9098 (client) and 9093/9096/9099."""
+    c = LocalCluster(tmp_path)
+    assert c.ids == [1, 2, 3]
+    assert [c.client_address(n) for n in c.ids] == [("127.0.0.1", p) for p in (9092, 9095, 9098)]
+    assert [c.controller_address(n)[1] for n in c.ids] == [9093, 9096, 9099]
+    assert c.bootstrap == "127.0.0.1:9092,127.0.0.1:9095,127.0.0.1:9098"
+    assert c.log_path(2) == tmp_path.resolve() / "node2" / "node.log"
+
+
+@pytest.mark.parametrize("nodes", [1, 3, 5])
+def test_free_ports_are_distinct_and_never_the_fixed_ones(nodes: int) -> None:
+    """free_ports gives every node two ports, all different, none in 9092-9100."""
+    ports = LocalCluster.free_ports(nodes)
+    assert sorted(ports) == list(range(1, nodes + 1))
+    flat = [p for pair in ports.values() for p in pair]
+    assert len(set(flat)) == 2 * nodes
+    assert not set(flat) & set(range(9092, 9101))
+
+
+def test_format_gives_every_node_one_cluster_id(tmp_path: Path) -> None:
+    """Formatting writes one cluster id under root and into each node's
+    meta.properties with its own node id; it is kept by later formats, and
+    recovered from the nodes if root/cluster.id is lost."""
+    c = LocalCluster(tmp_path, ports=LocalCluster.free_ports())
+    assert c.cluster_id is None
+    cluster_id = c.format()
+    assert c.cluster_id == cluster_id
+    for n in c.ids:
+        meta = meta_properties.read(tmp_path / f"node{n}" / "data")
+        assert meta is not None and (meta.cluster_id, meta.node_id) == (cluster_id, n)
+    assert c.format() == cluster_id
+    (tmp_path / "cluster.id").unlink()
+    assert LocalCluster(tmp_path, ports=c.ports).format() == cluster_id
+
+
+def test_a_pid_file_naming_another_process_means_not_running(tmp_path: Path) -> None:
+    """A pid file whose process is gone, is not this node, or is garbage means
+    the node is down, and close() leaves such a process alone."""
+    c = LocalCluster(tmp_path, ports=LocalCluster.free_ports())
+    (tmp_path / "node1").mkdir()
+    (tmp_path / "node1" / "pid").write_text("not a pid\n")
+    assert c.pid(1) is None
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (tmp_path / "node1" / "pid").write_text(f"{gone.pid}\n")
+    assert not c.is_up(1)
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "node1" / "pid").write_text(f"{stranger.pid}\n")
+        assert c.pid(1) is None
+        c.close()
+        assert stranger.poll() is None
+        with pytest.raises(ClusterError, match="not running"):
+            c.kill(1)
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_start_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) -> None:
+    """If any node's port is taken, start names it and starts no node at all."""
+    with LocalCluster(tmp_path, ports=LocalCluster.free_ports()) as c, socket.socket() as s:
+        s.bind(c.controller_address(3))
+        s.listen()
+        with pytest.raises(ClusterError, match=f"node 3: controller port 127.0.0.1:"
+                                               f"{c.controller_address(3)[1]} is in use"):
+            c.start()
+        assert not any(c.is_up(n) for n in c.ids)
+
+
+def test_ports_from_the_environment() -> None:
+    """KRAFT_CLUSTER_PORTS lists CLIENT:CONTROLLER per node; without it the
+    script uses .cluster/ in the repository and the fixed ports."""
+    assert local_cluster.parse_ports("1000:1001, 1002:1003") == {1: (1000, 1001),
+                                                                 2: (1002, 1003)}
+    with pytest.raises(ClusterError, match="CLIENT:CONTROLLER"):
+        local_cluster.parse_ports("1000")
+    default = local_cluster.from_environment({})
+    assert default.root == REPO / ".cluster"
+    assert default.client_address(3) == ("127.0.0.1", 9098)
+    two = local_cluster.from_environment({"KRAFT_CLUSTER_DIR": "/tmp/x",
+                                          "KRAFT_CLUSTER_PORTS": "1000:1001,1002:1003"})
+    assert (two.root, two.ids, two.controller_address(2)) == (Path("/tmp/x"), [1, 2],
+                                                              ("127.0.0.1", 1003))
+
+
+def test_commands_that_cannot_work_fail_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kill of a node that does not exist, pause/resume/kill of a node that is
+    down and logs of a node without a log exit 1 and say why; stop with
+    nothing running and status of a stopped cluster succeed."""
+    ports = LocalCluster.free_ports()
+    monkeypatch.setenv("KRAFT_CLUSTER_DIR", str(tmp_path))
+    monkeypatch.setenv("KRAFT_CLUSTER_PORTS", ",".join(f"{c}:{k}" for c, k in ports.values()))
+    for argv, message in [(["kill", "4"], "there is no node 4: the nodes are 1, 2, 3"),
+                          (["pause", "2"], "cannot pause node 2: it is not running"),
+                          (["resume", "3"], "cannot resume node 3: it is not running"),
+                          (["kill", "1"], "cannot kill node 1: it is not running"),
+                          (["logs", "2"], "node 2 has no log yet")]:
+        assert local_cluster.main(argv) == 1
+        assert message in capsys.readouterr().err
+    assert local_cluster.main(["stop"]) == 0
+    assert "no node was running" in capsys.readouterr().out
+    assert local_cluster.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" down ") == 3 and "no controller answered" in out
+
+
+# --- real processes ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_start_brings_up_three_unfenced_brokers_and_a_leader(cluster: LocalCluster) -> None:
+    """start returns with every node's metadata showing brokers 1-3 unfenced,
+    status shows three up voters with one leader, each node's config is what
+    the issue asks, and a replication-factor-3 topic gets three replicas."""
+    cluster.start()
+    for n in cluster.ids:
+        assert brokers_seen_by(cluster, n) == {1: False, 2: False, 3: False}
+        config = KafkaConfig.load(cluster.node_dir(n) / "server.properties")
+        assert config["node.id"] == n and config["process.roles"] == ["broker", "controller"]
+        assert config.quorum_voters == {i: cluster.controller_address(i) for i in cluster.ids}
+        assert config.listeners() == {"PLAINTEXT": cluster.client_address(n),
+                                      "CONTROLLER": cluster.controller_address(n)}
+    rows = cluster.status()
+    assert [r.node_id for r in rows] == [1, 2, 3]
+    assert all(r.up and not r.paused and r.pid == cluster.pid(r.node_id) for r in rows)
+    leader = rows[0].leader_id
+    assert leader in cluster.ids and rows[0].leader_epoch >= 1
+    assert rows[leader - 1].log_end_offset >= rows[0].high_watermark >= 0
+    assert all(r.log_end_offset is not None and r.lag is not None and r.lag >= 0 for r in rows)
+
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    for future in admin.create_topics(
+        [NewTopic("three-replicas", num_partitions=3, replication_factor=3)]
+    ).values():
+        future.result(30)
+    metadata = admin.list_topics("three-replicas", timeout=30)
+    assert sorted(metadata.brokers) == [1, 2, 3]
+    partitions = metadata.topics["three-replicas"].partitions.values()
+    assert len(partitions) == 3
+    assert all(sorted(p.replicas) == [1, 2, 3] for p in partitions)
+
+
+@pytest.mark.slow
+def test_a_killed_node_comes_back_unfenced(cluster: LocalCluster) -> None:
+    """kill -9 takes a node down (status says so); started again on its data it
+    is unfenced in every node's metadata; restart gives a new, unfenced process."""
+    cluster.start()
+    cluster.kill(2)
+    assert cluster.pid(2) is None and not (cluster.node_dir(2) / "pid").exists()
+    assert [r.up for r in cluster.status()] == [True, False, True]
+    cluster.start_node(2)
+    cluster.wait_unfenced([2])
+    assert all(brokers_seen_by(cluster, n)[2] is False for n in cluster.ids)
+    before = cluster.pid(3)
+    cluster.restart(3)
+    assert cluster.pid(3) not in (None, before)
+    assert all(brokers_seen_by(cluster, n) == {1: False, 2: False, 3: False}
+               for n in cluster.ids)
+
+
+@pytest.mark.slow
+def test_pause_and_resume(cluster: LocalCluster) -> None:
+    """A paused node is up but stopped (waiting for it fails at once); resumed,
+    every broker is unfenced in every node's metadata again."""
+    cluster.start()
+    cluster.pause(1)
+    assert cluster.is_up(1) and cluster.is_paused(1)
+    assert [(r.up, r.paused) for r in cluster.status()] == [(True, True), (True, False),
+                                                            (True, False)]
+    with pytest.raises(ClusterError, match="node 1 is paused"):
+        cluster.wait_unfenced([1])
+    cluster.resume(1)
+    assert not cluster.is_paused(1)
+    cluster.wait_unfenced()
+    assert brokers_seen_by(cluster, 1) == {1: False, 2: False, 3: False}
+
+
+@pytest.mark.slow
+def test_stop_is_graceful_and_start_reuses_the_data(cluster: LocalCluster) -> None:
+    """stop_node exits 0 (SIGTERM, controlled shutdown); stop takes every node
+    down; start brings the same cluster back from its directories."""
+    cluster.start()
+    cluster_id = cluster.cluster_id
+    assert cluster.stop_node(1) == 0
+    assert not cluster.is_up(1)
+    cluster.stop()
+    assert not any(cluster.is_up(n) for n in cluster.ids)
+    assert not any((cluster.node_dir(n) / "pid").exists() for n in cluster.ids)
+    cluster.start()
+    assert cluster.cluster_id == cluster_id
+    assert brokers_seen_by(cluster, 2) == {1: False, 2: False, 3: False}
+
+
+@pytest.mark.slow
+def test_another_instance_controls_the_running_nodes(cluster: LocalCluster) -> None:
+    """A second LocalCluster on the same directory (as each script invocation
+    is) finds the nodes through their pid files, stops one gracefully (exit
+    status 0, read from its log) and kills the rest with close()."""
+    cluster.start()
+    other = LocalCluster(cluster.root, ports=cluster.ports)
+    assert [other.pid(n) for n in other.ids] == [cluster.pid(n) for n in cluster.ids]
+    assert other.stop_node(2) == 0
+    assert not cluster.is_up(2)
+    other.close()
+    assert not any(cluster.is_up(n) for n in cluster.ids)
+
+
+@pytest.mark.slow
+def test_the_script(tmp_path: Path) -> None:
+    """scripts/cluster start/status/kill/pause/restart/logs/stop run the cluster
+    and exit non-zero with a message for a command that cannot work."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "cluster", repo / "scripts" / "cluster")
+    (repo / "scripts" / "_venv.sh").write_text(f'VENV="{sys.prefix}"\n')
+    root = tmp_path / "cluster"
+    ports = LocalCluster.free_ports()
+    handle = LocalCluster(root, ports=ports)
+    env = {**os.environ, "KRAFT_CLUSTER_DIR": str(root), "KRAFT_CLUSTER_PORTS": ports_env(handle)}
+
+    def script(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(repo / "scripts" / "cluster"), *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    try:
+        started = script("start")
+        assert started.returncode == 0, started.stderr
+        assert f"bootstrap.servers={handle.bootstrap}" in started.stdout
+        assert str(root) in started.stdout
+        status = script("status")
+        assert status.returncode == 0 and status.stdout.count(" up ") == 3
+        assert re.search(r"quorum: leader [123], epoch \d+, high watermark \d+", status.stdout)
+        assert script("kill", "2").returncode == 0 and not handle.is_up(2)
+        assert " down " in script("status").stdout
+        paused = script("pause", "2")
+        assert paused.returncode == 1 and "node 2: it is not running" in paused.stderr
+        assert script("restart", "2").returncode == 0
+        assert brokers_seen_by(handle, 1)[2] is False
+        logs = script("logs", "2", "-n", "1000")
+        assert logs.returncode == 0 and logs.stdout.count("kraft node 2 ready") == 2
+        assert len(script("logs", "2", "-n", "3").stdout.splitlines()) == 3
+        wrong = script("kill", "4")
+        assert wrong.returncode == 1 and "there is no node 4" in wrong.stderr
+        stopped = script("stop")
+        assert stopped.returncode == 0 and "stopped nodes 1, 2, 3" in stopped.stdout
+        assert not any(handle.is_up(n) for n in handle.ids)
+    finally:
+        handle.close()
+
