@@ -228,9 +228,16 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self._settle()
 
     def request_failed(self, destination: int, correlation_id: int, now_ms: int) -> None:
-        """The driver could not send a request or lost its connection."""
+        """The driver could not send a request or lost its connection.
+
+        While a resigned leader shuts down, a voter it cannot reach no longer
+        holds the shutdown up: EndQuorumEpoch only speeds up the next election,
+        and a voter that is down learns the new epoch when it returns.
+        """
         self._now = now_ms
         self.requests.fail(destination, correlation_id, now_ms)
+        if self._shutting_down and isinstance(self.quorum.role, Resigned):
+            self._end_quorum_unacked.discard(destination)
         self._settle()
 
     def resign(self, now_ms: int) -> None:

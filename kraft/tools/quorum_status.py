@@ -43,19 +43,32 @@ async def describe(address: tuple[str, int], timeout: float = 5.0) -> m.Describe
     leader, from the leader it names (found in the response's Nodes).
     Raises ConnectionFailed."""
     request = rpc.request_to_kio(m.DescribeQuorumRequest(), 0)
-    async with KafkaClient("kraft-quorum-status") as client:
-        response = await client.request(address, request, timeout=timeout)
-        d = rpc.response_from_kio(rpc.DESCRIBE, response)
-        assert isinstance(d, m.DescribeQuorumResponse)
-        if d.error_code == ErrorCode.not_leader_or_follower and d.leader_id >= 0:
-            leader = next((n for n in getattr(response, "nodes", ()) if n.node_id == d.leader_id),
-                          None)
-            if leader is not None and leader.listeners:
-                listener = leader.listeners[0]
-                response = await client.request((listener.host, listener.port), request,
-                                                timeout=timeout)
-                d = rpc.response_from_kio(rpc.DESCRIBE, response)
-                assert isinstance(d, m.DescribeQuorumResponse)
+    failure: Exception | None = None
+    # Failures are caught inside the client's nursery and raised after it, so
+    # callers see ConnectionFailed rather than an ExceptionGroup.
+    async with KafkaClient("kraft-quorum-status", connect_timeout=timeout) as client:
+        try:
+            with trio.fail_after(timeout):
+                response = await client.request(address, request, timeout=timeout)
+            d = rpc.response_from_kio(rpc.DESCRIBE, response)
+            assert isinstance(d, m.DescribeQuorumResponse)
+            if d.error_code == ErrorCode.not_leader_or_follower and d.leader_id >= 0:
+                leader = next(
+                    (n for n in getattr(response, "nodes", ()) if n.node_id == d.leader_id), None
+                )
+                if leader is not None and leader.listeners:
+                    listener = leader.listeners[0]
+                    with trio.fail_after(timeout):
+                        response = await client.request((listener.host, listener.port),
+                                                        request, timeout=timeout)
+                    d = rpc.response_from_kio(rpc.DESCRIBE, response)
+                    assert isinstance(d, m.DescribeQuorumResponse)
+        except (ConnectionFailed, rpc.PeerError, trio.TooSlowError) as e:
+            failure = e
+    if failure is not None:
+        if isinstance(failure, trio.TooSlowError):
+            raise ConnectionFailed(f"no answer from {address[0]}:{address[1]} in {timeout} s")
+        raise failure
     return d
 
 
