@@ -7,7 +7,10 @@ header, request)` returning the kio response (or None for no response).
 `register` puts every module on the client listener's registry, so
 ApiVersions (computed from the registry) advertises exactly what is served.
 Admin APIs that need the controller are relayed by `admin` (one table, the
-same code for all of them).
+same code for all of them). The group APIs (JoinGroup ... DeleteGroups,
+OffsetCommit/Fetch/Delete) share one GroupCoordinator
+(kraft.broker.group.coordinator), created here, set as
+`broker.group_coordinator` and run as one of `broker.services`.
 """
 
 from __future__ import annotations
@@ -16,18 +19,29 @@ from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from kraft.broker.group.coordinator import GroupCoordinator
 from kraft.broker.handlers import (
     admin,
+    delete_groups,
     describe_cluster,
     describe_configs,
+    describe_groups,
     describe_log_dirs,
     fetch,
     find_coordinator,
+    heartbeat,
     init_producer_id,
+    join_group,
+    leave_group,
+    list_groups,
     list_offsets,
     metadata,
+    offset_commit,
+    offset_delete,
+    offset_fetch,
     offset_for_leader_epoch,
     produce,
+    sync_group,
 )
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.metadata.records import METADATA_VERSION
@@ -48,11 +62,25 @@ MODULES: tuple[ModuleType, ...] = (
     describe_cluster,
     describe_configs,
     describe_log_dirs,
+    offset_commit,
+    offset_fetch,
+    join_group,
+    heartbeat,
+    leave_group,
+    sync_group,
+    describe_groups,
+    list_groups,
+    delete_groups,
+    offset_delete,
 )
 
 
 def register(registry: ApiRegistry, broker: BrokerServer) -> None:
-    """Register ApiVersions and every handler module for `broker`."""
+    """Register ApiVersions and every handler module for `broker`, and create the
+    broker's group coordinator."""
+    coordinator = GroupCoordinator(broker)
+    broker.group_coordinator = coordinator
+    broker.services.append(coordinator)
 
     def features() -> api_versions.Features:
         image = broker.image

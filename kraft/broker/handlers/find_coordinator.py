@@ -12,9 +12,11 @@ error codes.
 Not done: transactions (key type 1) and share groups (key type 2) have no
 coordinator here: answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED and
 INVALID_REQUEST respectively, both fatal for the client, rather than a
-retriable code that would make it wait forever. The group coordinator itself
-(JoinGroup, OffsetCommit...) is not built yet either: FindCoordinator exists
-now because librdkafka enables lz4 only when the broker lists it.
+retriable code that would make it wait forever.
+
+The answer only names the leader; whether that broker has loaded the
+group's partition yet is for the group APIs to say
+(COORDINATOR_LOAD_IN_PROGRESS, kraft.broker.group).
 """
 
 from __future__ import annotations

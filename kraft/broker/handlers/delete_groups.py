@@ -1,0 +1,39 @@
+"""DeleteGroups (key 42), versions 0-2: delete empty groups and their offsets.
+
+Per group: GROUP_ID_NOT_FOUND if it does not exist, NON_EMPTY_GROUP unless it
+is Empty; otherwise tombstones for its committed offsets and its metadata
+are written to `__consumer_offsets` with acks=all and the group is gone.
+Routing errors as for every group API (COORDINATOR_NOT_AVAILABLE,
+NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS); a failed write is answered
+COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kraft.broker.group import api
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 42
+MIN_VERSION = 0
+MAX_VERSION = 2
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    names = list(request.groups_names)
+    errors = await api.delete_groups(broker.group_coordinator, names)
+    cls = response_class(header)
+    result_cls = nested(cls, "DeletableGroupResult")
+    return build(cls, throttle_time=timedelta(0), results=tuple(
+        build(result_cls, group_id=name, error_code=error)
+        for name, error in zip(names, errors, strict=True)
+    ))

@@ -1,0 +1,60 @@
+"""DescribeGroups (key 15), versions 0-5: state, protocol and members of groups.
+
+Per group: its state, protocol type, the selected protocol and each member's
+client id, client host ("/host"), group instance id (v4+), and, only while
+the group is Stable, each member's protocol metadata and assignment (as
+Kafka). A group that does not exist is answered NONE with state "Dead"
+(v6 would say GROUP_ID_NOT_FOUND; not served). Errors
+(COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS)
+come with empty state and protocol fields, as Kafka's groupError.
+
+Not done: authorized operations (v3+) are never computed; the field carries
+Kafka's "not requested" value, as the other handlers do (no authorizer).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.group import api
+from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 15
+MIN_VERSION = 0
+MAX_VERSION = 5
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    group_cls = nested(cls, "DescribedGroup")
+    member_cls = nested(cls, "DescribedGroupMember")
+    described = []
+    for group_id in request.groups:
+        error, summary = api.describe_group(broker.group_coordinator, group_id)
+        ok = error == ErrorCode.none
+        described.append(build(
+            group_cls,
+            error_code=error,
+            group_id=group_id,
+            group_state=summary.state if ok else "",
+            protocol_type=summary.protocol_type if ok else "",
+            protocol_data=summary.protocol if ok else "",
+            members=tuple(build(member_cls, member_id=m.member_id,
+                                group_instance_id=m.group_instance_id, client_id=m.client_id,
+                                client_host=m.client_host, member_metadata=m.metadata,
+                                member_assignment=m.assignment)
+                          for m in summary.members) if ok else (),
+            authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+        ))
+    return build(cls, throttle_time=timedelta(0), groups=tuple(described))
