@@ -5,9 +5,16 @@ Theory of operation:
   `task_status.started()` (so tests bind port 0), and runs one task per
   connection in a nursery. Cancelling the surrounding scope shuts everything
   down; connection cleanup is in `finally`.
-- Per connection, requests are handled strictly one at a time, and responses
-  leave in request order. Kafka does the same (it mutes a channel while a
-  request is in flight), and clients rely on the ordering.
+- Per connection, requests are handled one at a time, in order, and responses
+  leave in request order; clients rely on the ordering. One refinement over
+  Kafka (which mutes a channel while a request is in flight): a handler may
+  return a `Deferred` once everything that must happen in request order is
+  done (Produce: the append), and the connection goes on with the next
+  request while the deferred response waits (acks=all: for the ISR). The
+  responses are still sent in request order, by a sender task, with at most
+  MAX_DEFERRED responses outstanding per connection. So a client that
+  pipelines acks=all produces waits one replication round trip per batch,
+  not one per request in its queue.
 - Fault attribution (STYLE.md 6): a bad frame size, an unparseable header or
   body, or an (api key, version) we do not serve is the peer's fault. We log
   one line with the peer's address and close that connection; every other
@@ -26,6 +33,7 @@ Theory of operation:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +54,21 @@ from net.registry import ApiRegistry
 log = logging.getLogger("net.server")
 
 DEFAULT_MAX_CONNECTIONS = 4096
+MAX_DEFERRED = 128
 DEFAULT_CONNECTIONS_MAX_IDLE_MS = 600_000  # Kafka's connections.max.idle.ms
 _RECEIVE_BYTES = 256 * 1024
+
+
+class Deferred:
+    """A response still to come: `wait()` returns it (or None for no response).
+
+    Returned by a handler that has finished every effect that must happen in
+    request order; see the module docstring."""
+
+    __slots__ = ("wait",)
+
+    def __init__(self, wait: Callable[[], Awaitable[Any | None]]) -> None:
+        self.wait = wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +142,20 @@ class KafkaServer:
             await stream.aclose()
 
     async def _serve_connection(self, stream: trio.SocketStream, ctx: RequestContext) -> None:
+        outbox_send, outbox = trio.open_memory_channel[_Outgoing](MAX_DEFERRED)
+        async with trio.open_nursery() as nursery:
+            sender = _Sender(stream, outbox, ctx, nursery.cancel_scope)
+            nursery.start_soon(sender.run)
+            await self._read_requests(stream, ctx, sender, outbox_send)
+            nursery.cancel_scope.cancel()
+
+    async def _read_requests(
+        self,
+        stream: trio.SocketStream,
+        ctx: RequestContext,
+        sender: _Sender,
+        outbox: trio.MemorySendChannel[_Outgoing],
+    ) -> None:
         decoder = FrameDecoder(self.max_frame_bytes)
         while True:
             data = b""
@@ -130,13 +165,21 @@ class KafkaServer:
                 except trio.BrokenResourceError:
                     return
             if not data:
+                if sender.pending:  # the peer half-closed: finish what it asked for
+                    await sender.drained.wait()
                 return  # closed by the peer, or idle for connections.max.idle.ms
             try:
                 decoder.receive_data(data)
                 while (frame := decoder.next_frame()) is not None:
                     response = await self._dispatch(ctx, frame)
-                    if response is not None:
-                        await stream.send_all(response)
+                    if response is None:
+                        continue
+                    if isinstance(response, bytes) and not sender.pending:
+                        await stream.send_all(response)  # nothing queued: send at once
+                    else:
+                        sender.pending += 1
+                        sender.drained = trio.Event()
+                        await outbox.send(response)
             except (FrameError, InvalidRequest) as e:
                 log.info("closing connection from %s: %s", ctx.peer, e)
                 return
@@ -146,7 +189,7 @@ class KafkaServer:
                 log.exception("bug while serving %s; closing its connection", ctx.peer)
                 return
 
-    async def _dispatch(self, ctx: RequestContext, frame: bytes) -> bytes | None:
+    async def _dispatch(self, ctx: RequestContext, frame: bytes) -> _Outgoing | None:
         api_key, api_version, correlation_id = peek_header_fixed(frame)
         entry = self.registry.get(api_key)
         if (
@@ -167,7 +210,53 @@ class KafkaServer:
         response = await entry.handler(ctx, header, request)
         if response is None:
             return None
+        if isinstance(response, Deferred):
+            return correlation_id, response
         return encode_response(correlation_id, response)
+
+
+_Outgoing = bytes | tuple[int, Deferred]
+
+
+class _Sender:
+    """Sends a connection's queued responses in request order, waiting for
+    deferred ones; closes the connection if a deferred handler fails."""
+
+    def __init__(
+        self,
+        stream: trio.SocketStream,
+        outbox: trio.MemoryReceiveChannel[_Outgoing],
+        ctx: RequestContext,
+        scope: trio.CancelScope,
+    ) -> None:
+        self.stream = stream
+        self.outbox = outbox
+        self.ctx = ctx
+        self.scope = scope
+        self.pending = 0
+        self.drained = trio.Event()
+        self.drained.set()
+
+    async def run(self) -> None:
+        try:
+            async for item in self.outbox:
+                if isinstance(item, bytes):
+                    data: bytes | None = item
+                else:
+                    correlation_id, deferred = item
+                    response = await deferred.wait()
+                    data = None if response is None else encode_response(correlation_id,
+                                                                          response)
+                if data is not None:
+                    await self.stream.send_all(data)
+                self.pending -= 1
+                if not self.pending:
+                    self.drained.set()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.scope.cancel()
+        except Exception:
+            log.exception("bug while serving %s; closing its connection", self.ctx.peer)
+            self.scope.cancel()
 
 
 class _Rewrap:

@@ -4,6 +4,7 @@ import contextlib
 import os
 import random
 import struct
+from datetime import timedelta
 
 import pytest
 import trio
@@ -13,7 +14,7 @@ from net import api_versions
 from net.codec import decode_response, encode_request, request_type, response_type
 from net.framing import FrameDecoder
 from net.registry import ApiRegistry, DuplicateRegistration
-from net.server import KafkaServer
+from net.server import Deferred, KafkaServer
 
 
 def _registry() -> ApiRegistry:
@@ -217,3 +218,37 @@ async def test_idle_connection_is_closed(nursery, autojump_clock):
     await peer.api_versions()
     with trio.fail_after(5):
         assert await peer.frame() is None
+
+
+async def test_deferred_responses_keep_request_order(nursery):
+    """A handler may defer its response: the next request on the connection is
+    handled meanwhile, and the responses still leave in request order."""
+    registry = _registry()
+    handled: list[int] = []
+    release = trio.Event()
+
+    async def metadata(ctx, header, request):
+        handled.append(header.correlation_id)
+        cls = response_type(3, header.api_version)
+        body = cls(throttle_time=timedelta(0), brokers=(),
+                   cluster_id=None, controller_id=-1, topics=())
+        if header.correlation_id == 1:
+            async def later():
+                await release.wait()
+                return body
+            return Deferred(later)
+        return body
+
+    registry.register(3, 0, 12, metadata)
+    _, addr = await _start(nursery, registry)
+    peer = await RawPeer.connect(addr)
+    request = request_type(3, 12)(topics=None, include_topic_authorized_operations=False)
+    await peer.send(encode_request(1, "c", request) + encode_request(2, "c", request))
+    with trio.fail_after(5):
+        while handled != [1, 2]:
+            await trio.sleep(0.01)  # both handled while the first answer waits
+    release.set()
+    with trio.fail_after(5):
+        first, second = await peer.frame(), await peer.frame()
+    assert decode_response(first, response_type(3, 12))[0] == 1
+    assert decode_response(second, response_type(3, 12))[0] == 2

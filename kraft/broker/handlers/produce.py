@@ -15,7 +15,9 @@ acks: 0 sends no response; 1 answers after the leader's append; -1 (all)
 answers once the high watermark passes the batch, i.e. every ISR member has
 it, or NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR falls below
 min.insync.replicas meanwhile, or REQUEST_TIMED_OUT after the request's
-timeout. Anything else is INVALID_REQUIRED_ACKS.
+timeout. Anything else is INVALID_REQUIRED_ACKS. An acks=all answer is a
+`Deferred` (net.server): the append happens in request order, and the
+connection goes on with the next request while this one waits for the ISR.
 
 Not done: transactions. A request with a transactional id is answered
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED per partition (no transaction
@@ -37,7 +39,7 @@ from log.batch import iter_batches
 from log.errors import InvalidBatchError
 from net.codec import RequestHeader
 from net.messages import build, nested, response_class
-from net.server import RequestContext
+from net.server import Deferred, RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer
@@ -85,8 +87,15 @@ async def handle(
         outcomes.append((key, results))
     if acks == 0:
         return None
-    if acks == -1:
-        await _await_replication(broker, image, outcomes, request.timeout)
+    if acks == -1 and any(o.partition for _, results in outcomes for _, o in results):
+
+        async def replicated() -> Any:
+            await _await_replication(broker, image, outcomes, request.timeout)
+            return _response(header, image, outcomes)
+
+        # The appends are done, in request order; the connection may go on
+        # with the next request while this one waits for the ISR.
+        return Deferred(replicated)
     return _response(header, image, outcomes)
 
 
