@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,27 @@ import confluent_kafka
 import kafka
 import kafka.errors
 import pytest
+import trio
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.admin import KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as KafkaTopicPartition
+from kio.schema.describe_groups.v0 import request as describe_v0
 from kio.schema.errors import ErrorCode
+from kio.schema.find_coordinator.v2.request import FindCoordinatorRequest
+from kio.schema.heartbeat.v0.request import HeartbeatRequest as HeartbeatV0
+from kio.schema.join_group.v0 import request as join_v0
+from kio.schema.leave_group.v0.request import LeaveGroupRequest as LeaveGroupV0
+from kio.schema.list_groups.v4.request import ListGroupsRequest as ListGroupsV4
+from kio.schema.offset_commit.v2 import request as commit_v2
+from kio.schema.offset_delete.v0 import request as delete_v0
+from kio.schema.offset_fetch.v1 import request as fetch_v1
+from kio.schema.sync_group.v0 import request as sync_v0
 
 from kraft.tools.local_cluster import LocalCluster
 from tests.integration.helpers import wait_until
+from tests.integration.protocol import connect
+from tests.integration.protocol import create_topic as create_topic_raw
 
 CLIENTS = ["confluent", "kafka-python"]
 DEV_OVERRIDES = ("group.initial.rebalance.delay.ms=0",)
@@ -466,3 +480,83 @@ def _high_watermarks(bootstrap: str, topic: str, partitions: int) -> dict[int, i
                                                   timeout=30)[1] for p in range(partitions)}
     finally:
         consumer.close()
+
+
+async def test_group_apis_at_old_versions_and_edges(dev_factory: Callable[..., Any]) -> None:
+    """Raw requests at old versions: JoinGroup v0 joins without KIP-394's member-id
+    round trip; DescribeGroups says Dead for an unknown group; ListGroups v4 filters
+    states case-insensitively; OffsetCommit v2 and OffsetDelete answer
+    UNKNOWN_TOPIC_OR_PARTITION per unknown partition and keep the others; OffsetFetch
+    v1 returns the commit; OffsetDelete refuses a subscribed topic; LeaveGroup v0
+    reports the member error at the top level; a left member's heartbeat is
+    UNKNOWN_MEMBER_ID."""
+    node = dev_factory(*DEV_OVERRIDES)
+    group, topic = "edges", "edge-topic"
+    async with connect(node.bootstrap) as conn:
+        await create_topic_raw(conn, topic, partitions=2)
+        with trio.fail_after(30):
+            while (await conn.request(FindCoordinatorRequest(key=group), 30)).error_code != (
+                    ErrorCode.none):
+                await trio.sleep(0.1)
+        subscription = b"\x00\x00\x00\x00\x00\x01" + len(topic).to_bytes(2, "big") + (
+            topic.encode() + b"\xff\xff\xff\xff")
+        join = join_v0.JoinGroupRequest(
+            group_id=group, session_timeout=timedelta(seconds=10), member_id="",
+            protocol_type="consumer",
+            protocols=(join_v0.JoinGroupRequestProtocol(name="range", metadata=subscription),))
+        with trio.fail_after(30):
+            while (joined := await conn.request(join, 30)).error_code == (
+                    ErrorCode.coordinator_load_in_progress):
+                await trio.sleep(0.1)
+        assert (joined.error_code, joined.generation_id) == (ErrorCode.none, 1)
+        member = joined.member_id
+        assert member.startswith("kraft-tests-") and joined.leader == member
+        synced = await conn.request(sync_v0.SyncGroupRequest(
+            group_id=group, generation_id=1, member_id=member, assignments=(
+                sync_v0.SyncGroupRequestAssignment(member_id=member, assignment=b"mine"),)), 30)
+        assert (synced.error_code, synced.assignment) == (ErrorCode.none, b"mine")
+
+        described = await conn.request(describe_v0.DescribeGroupsRequest(
+            groups=(group, "no-such-group")), 30)
+        (ours, unknown) = described.groups
+        assert (ours.group_state, ours.protocol_data) == ("Stable", "range")
+        assert ours.members[0].client_host == "/127.0.0.1"
+        assert (unknown.error_code, unknown.group_state) == (ErrorCode.none, "Dead")
+        for states, listed in ((("STABLE",), [group]), (("empty",), [])):
+            response = await conn.request(ListGroupsV4(states_filter=states), 30)
+            assert [g.group_id for g in response.groups] == listed
+
+        commit = await conn.request(commit_v2.OffsetCommitRequest(
+            group_id=group, generation_id_or_member_epoch=1, member_id=member,
+            retention_time=timedelta(milliseconds=-1), topics=(
+                commit_v2.OffsetCommitRequestTopic(name=topic, partitions=tuple(
+                    commit_v2.OffsetCommitRequestPartition(
+                        partition_index=p, committed_offset=5, committed_metadata="m")
+                    for p in (0, 7))),
+                commit_v2.OffsetCommitRequestTopic(name="no-such-topic", partitions=(
+                    commit_v2.OffsetCommitRequestPartition(
+                        partition_index=0, committed_offset=1, committed_metadata=None),)),
+            )), 30)
+        assert [[p.error_code for p in t.partitions] for t in commit.topics] == [
+            [ErrorCode.none, ErrorCode.unknown_topic_or_partition],
+            [ErrorCode.unknown_topic_or_partition]]
+        fetched = await conn.request(fetch_v1.OffsetFetchRequest(group_id=group, topics=(
+            fetch_v1.OffsetFetchRequestTopic(name=topic, partition_indexes=(0, 1)),)), 30)
+        assert [(p.partition_index, p.committed_offset, p.metadata)
+                for p in fetched.topics[0].partitions] == [(0, 5, "m"), (1, -1, "")]
+        deleted = await conn.request(delete_v0.OffsetDeleteRequest(group_id=group, topics=(
+            delete_v0.OffsetDeleteRequestTopic(name=topic, partitions=(
+                delete_v0.OffsetDeleteRequestPartition(partition_index=0),)),
+            delete_v0.OffsetDeleteRequestTopic(name="no-such-topic", partitions=(
+                delete_v0.OffsetDeleteRequestPartition(partition_index=0),)))), 30)
+        assert deleted.error_code == ErrorCode.none
+        assert [[p.error_code for p in t.partitions] for t in deleted.topics] == [
+            [ErrorCode.group_subscribed_to_topic], [ErrorCode.unknown_topic_or_partition]]
+
+        left = await conn.request(LeaveGroupV0(group_id=group, member_id="stranger"), 30)
+        assert left.error_code == ErrorCode.unknown_member_id
+        left = await conn.request(LeaveGroupV0(group_id=group, member_id=member), 30)
+        assert left.error_code == ErrorCode.none
+        beat = await conn.request(HeartbeatV0(group_id=group, generation_id=1,
+                                              member_id=member), 30)
+        assert beat.error_code == ErrorCode.unknown_member_id

@@ -144,16 +144,21 @@ class GroupCoordinator:
             task_status.started()
 
     def publish(self, update: MetadataUpdate) -> None:
-        """After each metadata image: follow leadership, drop deleted topics' offsets."""
+        """After each metadata image that changed topics: follow leadership (also
+        reported one partition at a time through the replica manager's callback)
+        and drop deleted topics' offsets."""
         if not self.active:
             return
-        self._reconcile()
         if update.delta is None:
+            self._reconcile()
             live = update.image.topics.by_name
             self.remove_offsets_where(lambda topic: topic not in live, "topic deleted")
             return
         topics_delta = update.delta.topics_delta
-        if topics_delta is not None and topics_delta.deleted_topic_ids:
+        if topics_delta is None:
+            return
+        self._reconcile()
+        if topics_delta.deleted_topic_ids:
             old = update.previous.topics.by_id
             deleted = {old[t].name for t in topics_delta.deleted_topic_ids if t in old}
             self.remove_offsets_where(deleted.__contains__, "topic deleted")
