@@ -2,6 +2,16 @@
 
 Kafka's `LogLoader`. Steps, in order:
 
+0. Finish or undo an interrupted cleaner swap (log.cleaner writes
+   `<base>.log.cleaned` + `.index.cleaned` + `.timeindex.cleaned`, fsyncs
+   them, renames the `.log.cleaned` to `<base>.log.swap` -- the commit
+   point -- deletes the segments it replaces, then renames the files to
+   their final names). A `<base>.log.swap` is complete by construction:
+   every `.log` (and index) whose base offset lies in [base, the swap's
+   next offset) is deleted -- the replaced segments, and the swap's own
+   index files, which may be stale and are rebuilt in step 3 or 4 -- and
+   the swap is renamed to `<base>.log`. Then every `*.cleaned` file (an
+   uncommitted clean) and any other `*.swap` / `*.deleted` file goes.
 1. Delete leftovers: `*.tmp` files (half-written checkpoints) and index files
    whose `.log` is gone.
 2. Open every `<base>.log` in base-offset order.
@@ -18,8 +28,14 @@ Kafka's `LogLoader`. Steps, in order:
    later segments are deleted: the log is the longest valid, contiguous
    prefix of what was on disk.
 
-Crash behaviour: loading is idempotent. It only deletes and truncates, so a
-crash during loading is recovered by loading again.
+The write side of the swap protocol lives here too, next to its recovery, so
+the two cannot drift apart: `CleanedSegmentWriter` writes and fsyncs the
+`.cleaned` files (in the cleaner's worker thread), `swap_steps` commits them
+(on the log's owner).
+
+Crash behaviour: loading is idempotent. It only deletes, truncates and
+completes swaps (deleting before renaming), so a crash during loading is
+recovered by loading again.
 
 Thread-safety: called once by `PartitionLog.open`, before anyone else sees
 the log.
@@ -28,22 +44,34 @@ the log.
 from __future__ import annotations
 
 import logging
+import mmap
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from log.batch import BatchHeader
-from log.checkpoint import TMP_SUFFIX
+from log.batch import BatchHeader, crc_is_valid, iter_batches, parse_header
+from log.checkpoint import TMP_SUFFIX, fsync_dir
 from log.config import LogConfig
 from log.epoch import LeaderEpochCache
-from log.errors import CorruptSegmentError
+from log.errors import CorruptSegmentError, InvalidBatchError
+from log.index import OffsetIndex, TimeIndex
 from log.segment import (
+    I32_MAX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
     LogSegment,
     parse_segment_file_name,
+    segment_file_name,
 )
 
 logger = logging.getLogger(__name__)
+
+CLEANED_SUFFIX = ".cleaned"  # appended to a segment file name: an uncommitted clean
+SWAP_SUFFIX = ".swap"  # appended to `.log`: a committed clean not yet renamed
+DELETED_SUFFIX = ".deleted"  # Kafka's name for segment files awaiting deletion
+_SEGMENT_SUFFIXES = (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX)
+_WRITE_CHUNK = 1 << 20
 
 
 def load_segments(
@@ -57,6 +85,7 @@ def load_segments(
 
     Returns the segments in base-offset order; possibly empty.
     """
+    _complete_swaps(directory)
     bases = _clean_directory(directory)
     segments = [LogSegment.open(directory, base, config, now_ms) for base in bases]
     floor = 0  # index of the segment holding the recovery point
@@ -110,6 +139,173 @@ def _is_clean(segment: LogSegment, recovery_point: int) -> bool:
         )
     except CorruptSegmentError:
         return False
+
+
+def cleaned_paths(directory: Path, base: int) -> tuple[Path, Path, Path]:
+    """`.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned` of a cleaned segment."""
+    log, index, time_index = (
+        directory / (segment_file_name(base, suffix) + CLEANED_SUFFIX)
+        for suffix in _SEGMENT_SUFFIXES
+    )
+    return log, index, time_index
+
+
+class CleanedSegmentWriter:
+    """Writes the `.cleaned` files of one segment (log.cleaner's worker thread):
+    batches must follow each other without an offset gap from `base`; they are
+    indexed as `LogSegment.append` does (entries are skipped once an index is
+    full). `finish` makes the files durable, ready for `swap_steps`."""
+
+    def __init__(self, directory: Path, base: int, config: LogConfig) -> None:
+        self.base = base
+        self.paths = cleaned_paths(directory, base)
+        self.fd = os.open(
+            self.paths[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644
+        )
+        self.offset_index = OffsetIndex(self.paths[1], base, config.segment_index_bytes)
+        self.time_index = TimeIndex(self.paths[2], base, config.segment_index_bytes)
+        self.offset_index.create_empty()
+        self.time_index.create_empty()
+        self.interval = config.index_interval_bytes
+        self.position = self.since = self.written = 0
+        self.next_offset = base
+        self.max_ts, self.offset_of_max = -1, base
+        self.pending: list[bytes] = []
+
+    def append(self, batch: bytes) -> None:
+        header = parse_header(batch)
+        last = header.last_offset
+        if header.base_offset != self.next_offset or last - self.base > I32_MAX:
+            raise AssertionError(
+                f"cleaned batch {header.base_offset} does not follow {self.next_offset}"
+            )
+        if self.position + header.size > I32_MAX:
+            raise AssertionError("cleaned segment outgrew 2 GiB")
+        if header.max_timestamp > self.max_ts:
+            self.max_ts, self.offset_of_max = header.max_timestamp, last
+        if self.since > self.interval and self.offset_index.free_entries > 0:
+            if self.time_index.free_entries > 1:
+                self.time_index.maybe_append(self.max_ts, self.offset_of_max)
+            self.offset_index.append(last, self.position)
+            self.since = 0
+        self.pending.append(batch)
+        self.position += header.size
+        self.since += header.size
+        self.next_offset = last + 1
+        if self.position - self.written >= _WRITE_CHUNK:
+            self._write()
+
+    def _write(self) -> None:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        self.written = self.position
+
+    def finish(self, mtime_ns: int) -> None:
+        """Write everything and make it durable (before the commit rename)."""
+        self._write()
+        self.time_index.maybe_append(self.max_ts, self.offset_of_max)
+        for index in (self.offset_index, self.time_index):
+            index.write_pending()
+            index.fsync()
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        # Keep the replaced segments' age for retention of segments without timestamps.
+        os.utime(self.paths[0], ns=(mtime_ns, mtime_ns))
+
+    def discard(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+
+
+def swap_steps(
+    directory: Path, base_offset: int, old: Sequence[LogSegment]
+) -> list[Callable[[], None]]:
+    """The file operations, in order, that swap the fsynced `.cleaned` files of the
+    segment at `base_offset` in for the segments `old` (step 0 of the module
+    doc): commit (rename to `.log.swap`, fsync the directory), delete each old
+    segment, fsync the directory, rename the two indexes, rename the `.log.swap`.
+    The cleaner runs them all; tests stop between any two and reopen the log."""
+    log_cleaned, index_cleaned, time_cleaned = cleaned_paths(directory, base_offset)
+    log_final, index_final, time_final = (
+        directory / segment_file_name(base_offset, suffix) for suffix in _SEGMENT_SUFFIXES
+    )
+    swap = log_final.with_name(log_final.name + SWAP_SUFFIX)
+
+    def commit() -> None:
+        os.rename(log_cleaned, swap)
+        fsync_dir(directory)
+
+    return [
+        commit,
+        *(segment.delete for segment in old),
+        lambda: fsync_dir(directory),
+        lambda: os.rename(index_cleaned, index_final),
+        lambda: os.rename(time_cleaned, time_final),
+        lambda: os.rename(swap, log_final),
+    ]
+
+
+def _swap_next_offset(path: Path) -> int | None:
+    """One past the last offset of the valid batches at the start of a swap file."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return None
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
+            next_offset = None
+            valid = 0
+            try:
+                for pos, header in iter_batches(mm, allow_partial_tail=True):
+                    if not crc_is_valid(mm, pos, header):
+                        break
+                    next_offset = header.next_offset
+                    valid = pos + header.size
+            except InvalidBatchError:
+                pass
+    if valid != size:
+        # It was fsynced before its commit rename: only the disk can have damaged it.
+        logger.error("%s: only %d of %d bytes are valid batches", path, valid, size)
+    return next_offset
+
+
+def _complete_swaps(directory: Path) -> None:
+    """Step 0 of the module doc: finish committed cleaner swaps, drop the rest."""
+    changed = False
+    names = sorted(os.listdir(directory))
+    for name in names:
+        parsed = parse_segment_file_name(name)
+        if parsed is None or parsed[1] != LOG_SUFFIX + SWAP_SUFFIX:
+            continue
+        base = parsed[0]
+        swap = directory / name
+        end = _swap_next_offset(swap)
+        if end is None:
+            logger.error("%s: holds no valid batch; deleting it", swap)
+            swap.unlink()
+            changed = True
+            continue
+        for other in os.listdir(directory):
+            found = parse_segment_file_name(other)
+            if found is not None and found[1] in _SEGMENT_SUFFIXES and base <= found[0] < end:
+                (directory / other).unlink()
+        os.rename(swap, directory / segment_file_name(base, LOG_SUFFIX))
+        logger.warning(
+            "%s: completed an interrupted cleaner swap of offsets [%d, %d)", directory, base, end
+        )
+        changed = True
+    for name in os.listdir(directory):
+        if name.endswith((CLEANED_SUFFIX, SWAP_SUFFIX, DELETED_SUFFIX)):
+            (directory / name).unlink()
+            changed = True
+    if changed:
+        fsync_dir(directory)
 
 
 def _clean_directory(directory: Path) -> list[int]:

@@ -22,13 +22,14 @@ Theory of operation:
   LogAppendTime the 61-byte header is rewritten and the CRC recomputed.
 * Follower append takes the leader's offsets: the first batch must start at
   LEO (else `UnexpectedAppendOffsetError`; the fetcher decides, as Kafka's
-  `UnexpectedAppendOffsetException`) and offsets must be contiguous (this
-  log never compacts, so a gap is damage); a partial trailing batch (cut by
-  the fetch size) is ignored.
+  `UnexpectedAppendOffsetException`) and offsets must be contiguous (the
+  cleaner keeps them so, see log.cleaner, so a gap is damage); a partial
+  trailing batch (cut by the fetch size) is ignored.
 * Roll: before each batch, if it would push the active segment past
   segment.bytes, or the segment is older than segment.ms (by message time
   since its first append, else the injected clock since creation -- Kafka's
-  `timeWaitedForRoll`), or an index could fill up, or the relative offset
+  `timeWaitedForRoll`; for compacted logs at most max.compaction.lag.ms,
+  `LogConfig.max_segment_ms`), or an index could fill up, or the relative offset
   would overflow an i32, a new segment starts at LEO.
 * Read returns `FileSlice`s (fd, position, length) for `os.sendfile`;
   `FetchDataInfo.to_bytes()` reads them. As Kafka: the first batch is
@@ -38,7 +39,12 @@ Theory of operation:
 * Retention deletes whole segments from the oldest, only while every offset
   in the segment is below the caller's bound. If the active segment itself
   qualifies it is first rolled (Kafka does the same), so the segment being
-  deleted is never the one being appended to.
+  deleted is never the one being appended to. retention.ms and
+  retention.bytes apply only when cleanup.policy includes "delete".
+* Compaction (log.cleaner) rewrites inactive segments below the high
+  watermark in a worker thread; the owner swaps the result in with
+  `replace_segments` once its files are in place. `generation` (bumped by
+  every truncation) lets the cleaner notice a truncation in between.
 
 Durability: nothing is fsynced on append. `flush(offset)` fsyncs data then
 indexes of every segment holding offsets in [recovery_point, offset), then
@@ -54,7 +60,8 @@ Thread-safety: single owner. All methods must be called by one task/thread,
 except that `begin_flush()` returns a `FlushTask` whose `run()` (the fsyncs)
 may execute in a worker thread (`trio.to_thread.run_sync`) while the owner
 keeps appending and reading; the owner then calls `complete_flush(task)`.
-`flush()` does all three inline.
+`flush()` does all three inline. Compaction follows the same pattern
+(log.cleaner): its worker only reads the inactive segments it was given.
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ from log.batch import (
     validate_batches,
 )
 from log.checkpoint import fsync_dir
+from log.compression import trim_gap_batch
 from log.config import LogConfig
 from log.epoch import FILE_NAME as EPOCH_FILE_NAME
 from log.epoch import LeaderEpochCache
@@ -224,6 +232,11 @@ class PartitionLog:
         return sum(s.size for s in self._segments)
 
     @property
+    def generation(self) -> int:
+        """Bumped by every truncation (`truncate_to`, `truncate_fully_and_start_at`)."""
+        return self._generation
+
+    @property
     def leader_epoch_cache(self) -> LeaderEpochCache:
         return self._epochs
 
@@ -326,10 +339,12 @@ class PartitionLog:
         CRC and framing are validated (CORRUPT_MESSAGE), offsets must be
         contiguous (INVALID_RECORD); nothing is written on error. A trailing
         partial batch is ignored. Raises `UnexpectedAppendOffsetError` if the
-        first batch does not start at the log end offset.
+        first batch does not start at the log end offset -- except a leader's
+        gap batch (log.cleaner) holding it, of which the part from the log end
+        offset on is appended.
         """
-        view = memoryview(records)
         leo = self.log_end_offset
+        view = trim_gap_batch(memoryview(records), leo, self._epochs.latest_epoch)
         try:
             batches = validate_batches(
                 view, max_message_bytes=None, client=False, allow_partial_tail=True
@@ -399,7 +414,7 @@ class PartitionLog:
                         if first_ts >= 0
                         else self._clock() - segment.created_ms
                     )
-                    > config.segment_ms
+                    > config.max_segment_ms
                 ):
                     break
                 size += batch_size
@@ -429,6 +444,29 @@ class PartitionLog:
         self._bases.append(segment.base_offset)
         self._dir_dirty = True
         return segment
+
+    def replace_segments(self, old: Sequence[LogSegment]) -> LogSegment:
+        """Owner side of a cleaner swap (log.cleaner): replace `old`, a contiguous run
+        of inactive segments of this log, by the segment now on disk as
+        `<old[0].base_offset>.log`, and return it.
+
+        The files are the caller's: `old`'s must already be deleted and the
+        replacement's in place under their final names, covering exactly the
+        offsets `old` covered. Raises ValueError if `old` is not such a run.
+        """
+        segments = self._segments
+        start = next((i for i, s in enumerate(segments) if old and s is old[0]), len(segments))
+        stop = start + len(old)
+        if (
+            not old
+            or stop >= len(segments)
+            or any(a is not b for a, b in zip(segments[start:stop], old, strict=True))
+        ):
+            raise ValueError("segments to replace are not a run of inactive segments of this log")
+        replacement = LogSegment.open(self.dir, old[0].base_offset, self._config, self._clock())
+        self._set_segments([*self._segments[:start], replacement, *self._segments[stop:]])
+        self._dir_dirty = True
+        return replacement
 
     def assign_epoch_start_offset(self, leader_epoch: int, start_offset: int) -> None:
         """Record that `leader_epoch` starts at `start_offset` (on becoming leader)."""
@@ -572,13 +610,15 @@ class PartitionLog:
     def delete_old_segments(self, upper_bound: int) -> int:
         """Apply retention.ms, retention.bytes and the log start offset (log.retention);
         return the number of segments deleted. Only segments whose every offset is
-        below `upper_bound` (the high watermark) are deleted."""
+        below `upper_bound` (the high watermark) are deleted. Without "delete" in
+        cleanup.policy only the log start offset applies (Kafka's
+        `UnifiedLog.deleteOldSegments`)."""
         config = self._config
         deleted = 0
-        if config.retention_ms >= 0:
+        if config.delete and config.retention_ms >= 0:
             breached = retention_ms_breached(self._clock(), config.retention_ms)
             deleted += self._delete_segments(breached, upper_bound)
-        if 0 <= config.retention_bytes < self.size_in_bytes:
+        if config.delete and 0 <= config.retention_bytes < self.size_in_bytes:
             breached = retention_bytes_breached(self.size_in_bytes, config.retention_bytes)
             deleted += self._delete_segments(breached, upper_bound)
         deleted += self._delete_segments(

@@ -1,0 +1,618 @@
+"""Log compaction: Kafka's LogCleaner for one partition whose cleanup.policy has "compact".
+
+What a pass does (Kafka's `Cleaner.doClean`, KIP-58 / KIP-354 / KIP-534):
+
+* Cleanable range. Only inactive segments lying wholly below the *first
+  uncleanable offset* are touched: min(caller's upper bound -- the high
+  watermark --, the active segment's base, the base of the first dirty
+  segment younger than min.compaction.lag.ms). Everything from there on is
+  never read for the map nor rewritten.
+* Dirty section. Offsets from the last clean offset (Kafka's
+  `cleaner-offset-checkpoint` entry) to the end of the cleanable range.
+  The offset map -- key -> offset of its latest record -- is built from it,
+  segment by segment, until the map would pass its memory budget (at least
+  one segment is always mapped); `end_offset` is the end of the last mapped
+  segment. Control batches and null keys are not mapped.
+* Cleaning. Every segment below `end_offset` (the clean section too) is
+  rewritten, in groups of adjacent segments whose sizes add up to at most
+  segment.bytes, into one segment per group (Kafka's `groupSegmentsBySize`).
+  A record is dropped when the map holds a later offset for its key. A
+  tombstone (null value) that is kept gets a delete horizon, now +
+  delete.retention.ms, in its batch (the first pass that keeps it) and is
+  dropped by the first pass after that horizon. Records with a null key
+  cannot be produced to a compacted topic (Kafka refuses them); if one is
+  found it is kept -- Kafka's cleaner would drop it. Control batches are kept
+  whole. Transactional batches are compacted like any other (no
+  transactions exist yet: no aborted data to drop, no markers to expire).
+* Batches. A batch whose records all survive (and whose tombstones need no
+  new horizon) is copied byte for byte; otherwise it is rebuilt by
+  log.compression (same codec, baseOffset, lastOffsetDelta and producer
+  fields, new CRC). A batch left with no record is dropped, except the last
+  data batch of a producer id, which stays as an empty batch (Kafka's
+  RETAIN_EMPTY) so the producer's sequence state survives a reload.
+* Offsets never move, and stay contiguous. Kafka leaves holes where batches
+  vanish; this log treats a hole as damage (segment recovery relies on
+  contiguity to catch a corrupt baseOffset, which the CRC does not cover;
+  followers require it), so each run of dropped batches becomes one empty
+  *gap batch* spanning its offsets (producer id -1, no timestamps) -- the
+  format Kafka itself writes for RETAIN_EMPTY. Consumers skip empty batches
+  (Java, librdkafka and kafka-python advance to the batch's next offset).
+  A pass therefore costs at most 61 bytes per run of dropped batches, and
+  the next pass merges adjacent gaps. A lagging follower whose log end
+  offset lies inside a leader's gap batch appends its part from there on
+  (`PartitionLog.append_as_follower`, `log.compression.trim_gap_batch`).
+
+Crash safety (Kafka's `replaceSegments`): the worker writes a group as
+`.cleaned` files and fsyncs them; the owner swaps it in with
+`log.loader.swap_steps`, whose commit point is a rename to `.log.swap`, and
+which log.loader finishes or undoes on open. A crash at any step leaves each
+group wholly old or wholly new: no record is lost or duplicated.
+
+Contract (who calls what, from which thread). `PartitionCleaner` belongs to
+the owner of the `PartitionLog` (the replica manager's task for the
+partition); all its methods run there. Only `CleanTask.run` may run in a
+worker thread (`trio.to_thread.run_sync`), while the owner keeps appending,
+reading, flushing, rolling, truncating and applying retention::
+
+    task = cleaner.begin(upper_bound=high_watermark)   # None: nothing to do now
+    if task is not None:
+        try:
+            result = None
+            while result is None:                       # one loop per group
+                await trio.to_thread.run_sync(task.run)
+                result = cleaner.complete(task)         # short: renames, 2 dir fsyncs
+        except BaseException:
+            cleaner.abort(task)
+            raise
+
+The worker only reads the inactive segments `begin` chose (through their
+open fds, so retention deleting them meanwhile is harmless) and writes its
+own `.cleaned` files. `complete` swaps in the group `run` wrote, unless the
+log was truncated since `begin` or a segment of the group is no longer in
+the log (retention): then it abandons the pass (result `aborted`). At most
+one task per log; do not close the log while a task is between `begin` and
+its final `complete`/`abort`. `run` raises `CodecUnavailableError` for a
+batch whose codec package is missing, `CorruptSegmentError` for data that
+no longer validates; the owner then calls `abort` and the partition stays
+as it was.
+
+`last_clean_offset` is Kafka's per-partition `cleaner-offset-checkpoint`
+value: the broker persists it per log dir (log.checkpoint) and passes it
+back to the constructor. Losing it only costs a redundant full pass. The
+delete horizon that triggers a pass for expired tombstones is kept in memory
+only, as in Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import crc32c
+
+from log.batch import (
+    ATTRIBUTES_OFFSET,
+    DELETE_HORIZON_FLAG,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    MAGIC,
+    NO_TIMESTAMP,
+    BatchHeader,
+    iter_batches,
+    parse_header,
+)
+from log.compression import RawRecord, empty_batch, gap_batch, open_records, seal_batch
+from log.config import LONG_MAX, LogConfig
+from log.errors import CorruptSegmentError, InvalidBatchError
+from log.fileio import read_exactly
+from log.loader import CleanedSegmentWriter, cleaned_paths, swap_steps
+from log.log import PartitionLog
+from log.results import wall_clock_ms
+from log.segment import (
+    I32_MAX,
+    LogSegment,
+)
+
+logger = logging.getLogger(__name__)
+
+# Kafka's log.cleaner.dedupe.buffer.size default; our map costs about this per key.
+DEFAULT_MAP_BUDGET_BYTES = 128 * 1024 * 1024
+MAP_ENTRY_OVERHEAD = 100  # dict slot, bytes object and int, beyond the key's own bytes
+_READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class LogToClean:
+    """Kafka's `LogToClean`: the cleanable part of a log and whether to clean it now."""
+
+    first_dirty_offset: int
+    first_uncleanable_offset: int
+    clean_bytes: int  # inactive segments wholly below first_dirty_offset
+    cleanable_bytes: int  # cleanable segments holding dirty offsets
+    needs_compaction_now: bool  # max.compaction.lag.ms passed for the oldest dirty segment
+    tombstones_due: bool  # a tombstone's delete horizon has passed
+    min_cleanable_ratio: float
+
+    @property
+    def cleanable_ratio(self) -> float:
+        total = self.clean_bytes + self.cleanable_bytes
+        return self.cleanable_bytes / total if total else 0.0
+
+    @property
+    def should_clean(self) -> bool:
+        """Kafka's test: dirty ratio above min.cleanable.dirty.ratio (strictly, as
+        `LogCleanerManager`), or max.compaction.lag.ms, with dirty bytes; or expired
+        tombstones to remove (KIP-534)."""
+        if self.cleanable_bytes > 0 and (
+            self.needs_compaction_now or self.cleanable_ratio > self.min_cleanable_ratio
+        ):
+            return True
+        return self.tombstones_due and self.clean_bytes + self.cleanable_bytes > 0
+
+
+@dataclass(frozen=True, slots=True)
+class CleanResult:
+    """What a pass did. `aborted`: abandoned, nothing more swapped in (see module doc)."""
+
+    aborted: bool
+    first_dirty_offset: int
+    end_offset: int  # offsets below it are clean (the new last clean offset), if not aborted
+    segments_replaced: int
+    segments_written: int
+    bytes_read: int
+    bytes_written: int
+    records_read: int
+    records_removed: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """An inactive segment as `begin` saw it (read by the worker through its fd)."""
+
+    segment: LogSegment
+    base_offset: int
+    next_offset: int
+    size: int
+
+
+@dataclass(slots=True)
+class _Written:
+    """A group's cleaned files, written by the worker, waiting for `complete`."""
+
+    sources: list[_Source]
+    base_offset: int
+    size: int
+    swapped: bool = False
+
+
+def _read_batches(source: _Source) -> Iterator[tuple[BatchHeader, bytes]]:
+    """(header, bytes) of every batch of a source segment, CRC checked."""
+    fd = source.segment.handle.fileno()
+    pos = 0
+    while pos < source.size:
+        buf = read_exactly(fd, min(_READ_CHUNK, source.size - pos), pos)
+        consumed = 0
+        try:
+            found = list(iter_batches(buf, allow_partial_tail=True))
+        except InvalidBatchError as e:
+            raise CorruptSegmentError(f"{source.segment.path}: {e}") from e
+        if not found:  # one batch larger than the chunk
+            size = int.from_bytes(buf[8:12], "big", signed=True) + LOG_OVERHEAD
+            if len(buf) < LOG_OVERHEAD or size < HEADER_SIZE or pos + size > source.size:
+                raise CorruptSegmentError(f"{source.segment.path}: bad batch at byte {pos}")
+            buf = read_exactly(fd, size, pos)
+            if len(buf) != size or buf[16] != MAGIC:
+                raise CorruptSegmentError(f"{source.segment.path}: bad batch at byte {pos}")
+            found = [(0, parse_header(buf))]
+        for at, header in found:
+            data = buf[at : at + header.size]
+            if crc32c.crc32c(memoryview(data)[ATTRIBUTES_OFFSET:]) != header.crc:
+                raise CorruptSegmentError(f"{source.segment.path}: CRC mismatch at {pos + at}")
+            yield header, data
+            consumed = at + header.size
+        pos += consumed
+
+
+class CleanTask:
+    """One pass over one log. `run` may execute in a worker thread (module doc);
+    everything else about it is the owner's."""
+
+    def __init__(
+        self,
+        directory: Path,
+        config: LogConfig,
+        sources: list[_Source],
+        first_dirty_offset: int,
+        now_ms: int,
+        generation: int,
+        map_budget_bytes: int,
+        producer_last_offsets: Mapping[int, int] | None,
+    ) -> None:
+        self.directory = directory
+        self.config = config
+        self.sources = sources
+        self.first_dirty_offset = first_dirty_offset
+        self.now_ms = now_ms
+        self.generation = generation
+        self.map_budget_bytes = map_budget_bytes
+        self.end_offset = first_dirty_offset
+        self.groups: list[list[_Source]] | None = None  # None until the map is built
+        self.next_group = 0
+        self.written: _Written | None = None
+        self.writer: CleanedSegmentWriter | None = None
+        self.offset_map: dict[bytes, int] = {}
+        self.producer_last_offsets = producer_last_offsets
+        self.max_delete_horizon = NO_TIMESTAMP  # of the tombstones kept so far
+        self.aborted = False
+        self.stats = [0, 0, 0, 0, 0, 0]  # replaced, written, bytes r/w, records r/removed
+
+    @property
+    def finished(self) -> bool:
+        """True once every group has been written and swapped in (or the pass aborted)."""
+        return self.aborted or (
+            self.groups is not None and self.next_group >= len(self.groups) and self.written is None
+        )
+
+    def run(self) -> None:
+        """Worker side: build the offset map on the first call, then write the next
+        group's `.cleaned` files (fsynced) for the owner's `complete`."""
+        if self.aborted or self.written is not None:
+            return
+        if self.groups is None:
+            self._build_offset_map()
+            self._find_producer_last_offsets()
+            self.groups = self._group([s for s in self.sources if s.next_offset <= self.end_offset])
+        if self.next_group < len(self.groups):
+            group = self.groups[self.next_group]
+            self.written = self._clean_group(group)
+            self.next_group += 1
+
+    # -- offset map --------------------------------------------------------------
+
+    def _build_offset_map(self) -> None:
+        used = 0
+        mapped_dirty = False
+        first_dirty = self.first_dirty_offset
+        if self.sources and self.sources[0].base_offset >= first_dirty:
+            self.end_offset = self.sources[0].base_offset
+        for source in self.sources:
+            if source.next_offset <= first_dirty:
+                self.end_offset = source.next_offset  # clean section
+                continue
+            segment_map: dict[bytes, int] = {}
+            for header, data in _read_batches(source):
+                if header.is_control or header.last_offset < first_dirty:
+                    continue
+                for record in self._records(header, data) or ():
+                    offset = header.base_offset + record.offset_delta
+                    if record.key is not None and offset >= first_dirty:
+                        segment_map[record.key] = offset
+            added = sum(
+                len(k) + MAP_ENTRY_OVERHEAD for k in segment_map if k not in self.offset_map
+            )
+            if mapped_dirty and used + added > self.map_budget_bytes:
+                break  # the next pass goes on from end_offset
+            self.offset_map.update(segment_map)
+            used += added
+            mapped_dirty = True
+            self.end_offset = source.next_offset
+
+    def _records(self, header: BatchHeader, data: bytes) -> list[RawRecord] | None:
+        """The batch's records; None (logged) if they do not decode: such a batch is
+        kept whole and not mapped. A missing codec package raises."""
+        try:
+            return open_records(data, header)
+        except InvalidBatchError as e:
+            logger.warning(
+                "%s: batch at offset %d kept uncompacted: %s", self.directory, header.base_offset, e
+            )
+            return None
+
+    def _find_producer_last_offsets(self) -> None:
+        """Without the broker's producer state, the last data batch of each producer id
+        in the cleanable range: conservative, as a later batch above the range only
+        makes an earlier one not the last."""
+        if self.producer_last_offsets is not None:
+            return
+        last: dict[int, int] = {}
+        for source in self.sources:
+            for _, header in source.segment.batch_headers(0, source.size):
+                if header.producer_id >= 0 and not header.is_control:
+                    last[header.producer_id] = header.last_offset
+        self.producer_last_offsets = last
+
+    def _group(self, sources: list[_Source]) -> list[list[_Source]]:
+        """Kafka's `groupSegmentsBySize`: adjacent segments up to segment.bytes, offsets
+        within an i32 of the group's base."""
+        groups: list[list[_Source]] = []
+        for source in sources:
+            group = groups[-1] if groups else None
+            if (
+                group is not None
+                and sum(s.size for s in group) + source.size <= self.config.segment_bytes
+                and source.next_offset - 1 - group[0].base_offset <= I32_MAX
+            ):
+                group.append(source)
+            else:
+                groups.append([source])
+        return groups
+
+    # -- cleaning ------------------------------------------------------------------
+
+    def _clean_group(self, group: list[_Source]) -> _Written:
+        base = group[0].base_offset
+        writer = self.writer = CleanedSegmentWriter(self.directory, base, self.config)
+        gap: list[int] | None = None  # [start, last, epoch] of dropped batches
+        for source in group:
+            self.stats[2] += source.size
+            for header, data in _read_batches(source):
+                kept = self._filter(header, data)
+                if kept is None:
+                    if gap is None:
+                        gap = [
+                            header.base_offset,
+                            header.last_offset,
+                            header.partition_leader_epoch,
+                        ]
+                    gap[1] = header.last_offset
+                    continue
+                if gap is not None:
+                    writer.append(gap_batch(*gap))
+                    gap = None
+                writer.append(kept)
+        if gap is not None:
+            writer.append(gap_batch(*gap))
+        if writer.next_offset != group[-1].next_offset:
+            raise AssertionError(f"cleaned group ends at {writer.next_offset}, not its end")
+        writer.finish(max(os.fstat(s.segment.handle.fileno()).st_mtime_ns for s in group))
+        self.writer = None
+        self.stats[1] += 1
+        self.stats[3] += writer.position
+        return _Written(group, base, writer.position)
+
+    def _filter(self, header: BatchHeader, data: bytes) -> bytes | None:
+        """The batch as it stays after cleaning, or None if it goes (module doc)."""
+        if header.is_control:
+            return data
+        records = self._records(header, data)
+        if records is None:
+            return data
+        horizon = header.base_timestamp if header.attributes & DELETE_HORIZON_FLAG else None
+        expired = horizon is not None and self.now_ms >= horizon
+        offset_map = self.offset_map
+        kept: list[RawRecord] = []
+        tombstones = False
+        for record in records:
+            key = record.key
+            if key is not None:
+                latest = offset_map.get(key)
+                if latest is not None and header.base_offset + record.offset_delta < latest:
+                    continue
+                if not record.has_value:
+                    if expired:
+                        continue
+                    tombstones = True
+            kept.append(record)
+        self.stats[4] += len(records)
+        self.stats[5] += len(records) - len(kept)
+        if not kept:
+            last_offsets = self.producer_last_offsets or {}
+            if (
+                header.producer_id >= 0
+                and last_offsets.get(header.producer_id) == header.last_offset
+            ):
+                return data if header.records_count == 0 else empty_batch(header)
+            return None
+        if tombstones:
+            if horizon is None:
+                horizon = self.now_ms + self.config.delete_retention_ms
+            self.max_delete_horizon = max(self.max_delete_horizon, horizon)
+            if not header.attributes & DELETE_HORIZON_FLAG:
+                return seal_batch(header, kept, horizon)
+        if len(kept) == len(records):
+            return data
+        return seal_batch(header, kept, horizon)
+
+    def discard_files(self) -> None:
+        """Delete `.cleaned` files not swapped in (abort)."""
+        if self.writer is not None:
+            self.writer.discard()
+            self.writer = None
+        if self.written is not None and not self.written.swapped:
+            for path in cleaned_paths(self.directory, self.written.base_offset):
+                path.unlink(missing_ok=True)
+        self.written = None
+
+
+class PartitionCleaner:
+    """Compaction state and passes of one `PartitionLog` (module doc for the contract)."""
+
+    def __init__(
+        self,
+        log: PartitionLog,
+        *,
+        last_clean_offset: int = 0,
+        clock: Callable[[], int] = wall_clock_ms,
+        map_budget_bytes: int = DEFAULT_MAP_BUDGET_BYTES,
+    ) -> None:
+        self._log = log
+        self._last_clean = last_clean_offset
+        self._generation = log.generation
+        self._clock = clock
+        self._map_budget = map_budget_bytes
+        self._delete_horizon = NO_TIMESTAMP  # latest horizon of a kept tombstone
+        self._task: CleanTask | None = None
+
+    @property
+    def last_clean_offset(self) -> int:
+        """Offsets below it were cleaned (Kafka's cleaner checkpoint; persist it).
+        Reset to the log start offset when it cannot be trusted: out of the log's
+        range, or the log was truncated since it was set."""
+        log = self._log
+        if log.generation != self._generation:
+            self._generation = log.generation
+            self._last_clean = log.log_start_offset
+        if not log.log_start_offset <= self._last_clean <= log.log_end_offset:
+            self._last_clean = log.log_start_offset
+        return self._last_clean
+
+    @property
+    def in_progress(self) -> bool:
+        return self._task is not None
+
+    def _plan(self, upper_bound: int, now: int) -> tuple[LogToClean, list[_Source]]:
+        log = self._log
+        config = log.config
+        first_dirty = self.last_clean_offset
+        bound = min(upper_bound, log.active_segment.base_offset)
+        sources: list[_Source] = []
+        clean_bytes = dirty_bytes = 0
+        oldest_dirty_ts = -1
+        for segment in log.segments[:-1]:
+            next_offset = segment.next_offset
+            if next_offset > bound:
+                break
+            dirty = next_offset > first_dirty
+            lag = config.min_compaction_lag_ms
+            if dirty and lag > 0 and segment.largest_timestamp > now - lag:
+                break
+            if dirty and oldest_dirty_ts < 0:
+                oldest_dirty_ts = segment.rolling_based_timestamp
+            sources.append(_Source(segment, segment.base_offset, next_offset, segment.size))
+            if dirty:
+                dirty_bytes += segment.size
+            else:
+                clean_bytes += segment.size
+        uncleanable = sources[-1].next_offset if sources else min(bound, log.log_end_offset)
+        max_lag = config.max_compaction_lag_ms
+        plan = LogToClean(
+            first_dirty_offset=first_dirty,
+            first_uncleanable_offset=uncleanable,
+            clean_bytes=clean_bytes,
+            cleanable_bytes=dirty_bytes,
+            needs_compaction_now=max_lag < LONG_MAX
+            and oldest_dirty_ts >= 0
+            and now - oldest_dirty_ts > max_lag,
+            tombstones_due=NO_TIMESTAMP < self._delete_horizon <= now,
+            min_cleanable_ratio=config.min_cleanable_dirty_ratio,
+        )
+        return plan, sources
+
+    def to_clean(self, upper_bound: int) -> LogToClean:
+        """How much of the log is cleanable below `upper_bound` and whether a pass is due."""
+        return self._plan(upper_bound, self._clock())[0]
+
+    def begin(
+        self,
+        upper_bound: int,
+        *,
+        force: bool = False,
+        producer_last_offsets: Mapping[int, int] | None = None,
+    ) -> CleanTask | None:
+        """Owner side: start a pass over the log below `upper_bound` (the high
+        watermark), or None when the log is not compacted, nothing is cleanable,
+        or (unless `force`) `LogToClean.should_clean` says no.
+
+        `producer_last_offsets` maps each active producer id to the last offset
+        of its last data batch (the broker's producer state, Kafka's
+        `lastRecordsOfActiveProducers`); without it every producer id's last
+        batch in the cleanable range is kept (see `CleanTask`).
+        """
+        if self._task is not None:
+            raise RuntimeError("a clean of this log is already in progress")
+        log = self._log
+        if not log.config.compact:
+            return None
+        now = self._clock()
+        plan, sources = self._plan(upper_bound, now)
+        if not sources or not (force or plan.should_clean):
+            return None
+        self._task = CleanTask(
+            log.dir,
+            log.config,
+            sources,
+            plan.first_dirty_offset,
+            now,
+            log.generation,
+            self._map_budget,
+            producer_last_offsets,
+        )
+        return self._task
+
+    def complete(self, task: CleanTask) -> CleanResult | None:
+        """Owner side, after `task.run()` returned: swap in the group it wrote. Returns
+        the result once the pass is over, None while groups remain (call
+        `task.run()` again)."""
+        if task is not self._task:
+            raise ValueError("not the task in progress for this log")
+        written = task.written
+        if written is not None:
+            old = [s.segment for s in written.sources]
+            if not self._still_replaceable(task, old):
+                self.abort(task)
+                return self._result(task)
+            for step in swap_steps(task.directory, written.base_offset, old):
+                step()
+            written.swapped = True
+            self._log.replace_segments(old)
+            task.stats[0] += len(old)
+            task.written = None
+        if not task.finished:
+            return None
+        self._task = None
+        self._last_clean = max(task.end_offset, task.first_dirty_offset)
+        self._delete_horizon = task.max_delete_horizon
+        result = self._result(task)
+        logger.info("%s: cleaned %s", task.directory, result)
+        return result
+
+    def _still_replaceable(self, task: CleanTask, old: list[LogSegment]) -> bool:
+        log = self._log
+        if log.generation != task.generation:
+            return False
+        segments = log.segments
+        for i, segment in enumerate(segments):
+            if segment is old[0]:
+                run = segments[i : i + len(old)]
+                return i + len(old) < len(segments) and all(
+                    a is b for a, b in zip(run, old, strict=True)
+                )
+        return False
+
+    def abort(self, task: CleanTask) -> None:
+        """Owner side: abandon the pass and delete its unswapped files. Groups already
+        swapped in stay (each is a valid cleaning on its own); the last clean offset
+        does not move. Safe to call at any point between steps."""
+        if task is not self._task:
+            return
+        task.aborted = True
+        task.discard_files()
+        self._task = None
+
+    def _result(self, task: CleanTask) -> CleanResult:
+        return CleanResult(task.aborted, task.first_dirty_offset, task.end_offset, *task.stats)
+
+    def clean(
+        self,
+        upper_bound: int,
+        *,
+        force: bool = False,
+        producer_last_offsets: Mapping[int, int] | None = None,
+    ) -> CleanResult | None:
+        """A whole pass on the calling (owner's) thread: `begin`, `run`/`complete`
+        until done. None when `begin` found nothing to do."""
+        task = self.begin(upper_bound, force=force, producer_last_offsets=producer_last_offsets)
+        if task is None:
+            return None
+        try:
+            result = None
+            while result is None:
+                task.run()
+                result = self.complete(task)
+        except BaseException:
+            self.abort(task)
+            raise
+        return result
