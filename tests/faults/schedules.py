@@ -128,16 +128,19 @@ def quorum_leader(address: tuple[str, int]) -> int | None:
 
 
 def wait_for(what: str, probe: Callable[[], T | None],
-                timeout_s: float = LIVENESS_TIMEOUT_S) -> T:
+             timeout_s: float = LIVENESS_TIMEOUT_S,
+             detail: Callable[[], str] | None = None) -> T:
     """Call `probe` until it returns something other than None or False; raise
-    ScheduleError naming `what` after `timeout_s`."""
+    ScheduleError naming `what` (and `detail()`, the state that was seen) after
+    `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
         found = probe()
         if found is not None and found is not False:
             return found
         if time.monotonic() > deadline:
-            raise ScheduleError(f"not reached within {timeout_s:g} s: {what}")
+            seen = f"; {detail()}" if detail is not None else ""
+            raise ScheduleError(f"not reached within {timeout_s:g} s: {what}{seen}")
         time.sleep(POLL_S)
 
 
@@ -172,7 +175,8 @@ class Faults:
             found = self.state()
             leader = found[partition].leader if found and partition in found else -1
             return leader if leader in self.live() else None
-        return wait_for(f"a live leader of {self.topic}-{partition}", probe)
+        return wait_for(f"a live leader of {self.topic}-{partition}", probe,
+                        detail=self.describe)
 
     def controller(self) -> int:
         """The live active controller (waiting for one)."""
@@ -182,7 +186,7 @@ class Faults:
                 if leader is not None and leader in self.live():
                     return leader
             return None
-        return wait_for("a live active controller", probe)
+        return wait_for("a live active controller", probe, detail=self.describe)
 
     def plain_leader(self) -> tuple[int, int]:
         """(partition, leader) for a partition whose live leader is not the active
@@ -194,6 +198,19 @@ class Faults:
             if s.leader != controller and s.leader in self.live():
                 return p, s.leader
         return 0, self.leader(0)
+
+    def describe(self) -> str:
+        """The cluster as seen now, for an error message: live and paused nodes,
+        the active controller and each partition's leader and ISR."""
+        paused = [n for n in self.cluster.ids if self.cluster.is_paused(n)]
+        quorum = next((q for n in self.live()
+                       if (q := quorum_leader(self.cluster.controller_address(n))) is not None),
+                      None)
+        state = self.state()
+        partitions = ("no live node answers Metadata" if state is None else ", ".join(
+            f"{p}: leader {s.leader} ISR {list(s.isr)}" for p, s in sorted(state.items())))
+        return (f"live nodes {self.live()}, paused {paused}, active controller {quorum}; "
+                f"{self.topic} partitions {partitions}")
 
     def roles(self, node: int) -> str:
         """Which partitions `node` leads and whether it is the active controller, as text."""
@@ -251,7 +268,7 @@ class Faults:
             leader = found[partition].leader if found and partition in found else -1
             return leader if leader not in nodes and leader in self.live() else None
         leader = wait_for(f"{self.topic}-{partition} led by a node outside {sorted(nodes)}",
-                          probe)
+                          probe, detail=self.describe)
         self.history.note(f"{self.topic}-{partition} now led by node {leader}")
         return leader
 
@@ -262,7 +279,8 @@ class Faults:
                 if leader is not None and leader != node and leader in self.live():
                     return leader
             return None
-        leader = wait_for(f"an active controller other than node {node}", probe)
+        leader = wait_for(f"an active controller other than node {node}", probe,
+                          detail=self.describe)
         self.history.note(f"node {leader} is the active controller")
         return leader
 
@@ -272,7 +290,7 @@ class Faults:
         def probe() -> bool:
             found = self.state()
             return bool(found) and all(node not in s.isr for s in found.values())
-        wait_for(f"node {node} out of every ISR of {self.topic}", probe)
+        wait_for(f"node {node} out of every ISR of {self.topic}", probe, detail=self.describe)
         self.history.note(f"node {node} is out of every ISR")
 
     def isr_states(self) -> dict[int, dict[int, PartitionState] | None]:
@@ -502,15 +520,15 @@ def run_schedule(cluster: LocalCluster, schedule: Schedule, workdir: Path,
         faults = Faults(cluster, config.topic, history)
         with Workload(config, history) as workload:
             if not workload.wait_acks(WARMUP_ACKS, LIVENESS_TIMEOUT_S):
-                raise ScheduleError(f"no {WARMUP_ACKS} acknowledgements before the faults; "
-                                    f"history in {path}")
+                raise ScheduleError(f"no {WARMUP_ACKS} acknowledgements before the faults "
+                                    f"({faults.describe()}); history in {path}")
             history.note(f"schedule {schedule.name} begins")
             schedule.run(faults)
             history.note(f"schedule {schedule.name} ends")
             faults.wait_full_isr()
             if not workload.wait_acks(RECOVERY_ACKS, LIVENESS_TIMEOUT_S):
-                raise ScheduleError(f"no {RECOVERY_ACKS} acknowledgements after the faults; "
-                                    f"history in {path}")
+                raise ScheduleError(f"no {RECOVERY_ACKS} acknowledgements after the faults "
+                                    f"({faults.describe()}); history in {path}")
         report = read_and_check(config, history)
         partitions = faults.wait_full_isr()
     return ScheduleResult(schedule.name, report, partitions, path, time.monotonic() - started)

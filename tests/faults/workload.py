@@ -239,7 +239,10 @@ class KafkaPythonClient:
         return None
 
     def close(self) -> None:
-        self._producer.close(timeout=0)
+        # With sends still outstanding, close(timeout=0) raises KafkaTimeoutError
+        # after abandoning them, which is what we want.
+        with contextlib.suppress(kafka.errors.KafkaTimeoutError):
+            self._producer.close(timeout=0)
 
 
 def make_client(config: WorkloadConfig, process: int) -> Client:
@@ -304,25 +307,34 @@ class Workload:
                                              name=f"producer-{worker.process}", daemon=True)
             worker.thread.start()
 
-    def stop(self) -> None:
+    def stop(self, raise_errors: bool = True) -> None:
         """Stop sending, let each worker drain (up to drain_timeout_s) and record
-        its unreported sends as unknown. Re-raises a worker's crash."""
+        its unreported sends as unknown. A worker's crash (also noted in the
+        history) is re-raised if `raise_errors`."""
         self._stop.set()
+        problems: list[tuple[str, BaseException | None]] = []
         for worker in self._workers:
             if worker.thread is not None:
                 worker.thread.join(self.config.drain_timeout_s + 30)
                 if worker.thread.is_alive():
-                    raise RuntimeError(f"producer {worker.process} did not stop")
-        for worker in self._workers:
+                    problems.append((f"producer {worker.process} did not stop", None))
             if worker.error is not None:
-                raise RuntimeError(f"producer {worker.process} crashed") from worker.error
+                problems.append((f"producer {worker.process} crashed: {worker.error!r}",
+                                 worker.error))
+        for text, _ in problems:
+            self.history.note(text)
+        if problems and raise_errors:
+            text, error = problems[0]
+            raise RuntimeError(text) from error
 
     def __enter__(self) -> Workload:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # An exception on its way out (a schedule that timed out) is the news;
+        # a producer's trouble is only noted in the history then.
+        self.stop(raise_errors=exc_type is None)
 
     def _resolve(self, worker: _Worker, value: int, offset: int | None, error: str | None,
                  definite: bool) -> None:
