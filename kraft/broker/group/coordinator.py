@@ -199,9 +199,11 @@ class GroupCoordinator:
             try:
                 loaded = await load_partition(shard.partition.log)
             except Exception:
-                log.exception("node %d: loading %s-%d failed", self.broker.node_id,
+                log.exception("node %d: loading %s-%d failed; its groups get NOT_COORDINATOR "
+                              "until its next leader epoch", self.broker.node_id,
                               GROUP_METADATA_TOPIC, shard.index)
                 shard.failed = True
+                shard.loading = False
                 return
             now = self.clock()
             for group_id in loaded.group_ids():
@@ -212,13 +214,15 @@ class GroupCoordinator:
                 shard.groups[group_id] = group
                 self.schedule(shard, group)
             shard.loading = False
-            log.info("node %d: loaded %d groups (%d records) from %s-%d in epoch %d in %.3f s",
-                     self.broker.node_id, len(shard.groups), loaded.records,
-                     GROUP_METADATA_TOPIC, shard.index, shard.epoch,
-                     trio.current_time() - started)
+            log.log(logging.INFO if loaded.records else logging.DEBUG,
+                    "node %d: loaded %d groups (%d records) from %s-%d in epoch %d in %.3f s",
+                    self.broker.node_id, len(shard.groups), loaded.records,
+                    GROUP_METADATA_TOPIC, shard.index, shard.epoch,
+                    trio.current_time() - started)
             live = self.broker.image.topics.by_name
-            self.remove_offsets_where(lambda topic: topic not in live, "topic deleted",
-                                      shards=[shard])
+            if GROUP_METADATA_TOPIC in live:  # an image that knows the topics
+                self.remove_offsets_where(lambda topic: topic not in live, "topic deleted",
+                                          shards=[shard])
             await shard.run_pump()
 
     def _unload(self, idx: int) -> None:
@@ -229,7 +233,7 @@ class GroupCoordinator:
             group.unload(now, out)
             self.deliver(shard, group, out)
         shard.close()
-        if not shard.loading:
+        if shard.groups:
             log.info("node %d: unloaded %d groups of %s-%d", self.broker.node_id,
                      len(shard.groups), GROUP_METADATA_TOPIC, idx)
         shard.groups.clear()
