@@ -50,6 +50,10 @@ def _str(raw: str) -> str:
     return raw.strip()
 
 
+def _float(raw: str) -> float:
+    return float(raw.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     name: str
@@ -97,6 +101,15 @@ KEYS: dict[str, Key] = {
         Key("log.flush.interval.messages", _int, _LONG_MAX),
         Key("log.flush.interval.ms", _int, -1),  # -1: not set (Kafka: null)
         Key("message.max.bytes", _int, 1048588),
+        # compaction (the log cleaner)
+        Key("log.cleanup.policy", _str, "delete"),
+        Key("log.cleaner.enable", _bool, True),
+        Key("log.cleaner.backoff.ms", _int, 15000),
+        Key("log.cleaner.dedupe.buffer.size", _int, 134217728),
+        Key("log.cleaner.delete.retention.ms", _int, 86400000),
+        Key("log.cleaner.min.compaction.lag.ms", _int, 0),
+        Key("log.cleaner.max.compaction.lag.ms", _int, _LONG_MAX),
+        Key("log.cleaner.min.cleanable.ratio", _float, 0.5),
         # topics
         Key("num.partitions", _int, 1),
         Key("default.replication.factor", _int, 1),
@@ -134,6 +147,9 @@ KEYS: dict[str, Key] = {
         Key("offsets.retention.minutes", _int, 10080),
         Key("group.initial.rebalance.delay.ms", _int, 3000),
         Key("group.min.session.timeout.ms", _int, 6000),
+        Key("offsets.commit.timeout.ms", _int, 5000),
+        Key("offsets.retention.check.interval.ms", _int, 600000),
+        Key("offset.metadata.max.bytes", _int, 4096),
         Key("group.max.session.timeout.ms", _int, 1800000),
     ]
 }

@@ -185,8 +185,10 @@ class Node:
             bound = await nursery.start(server.serve, host or "0.0.0.0", port)
             self.bound[controller_name] = bound[0]
         if "broker" in self.roles:
-            channel = ControllerChannel(client, voters, lambda: raft.leader,
-                                        raft.wait_leader_change)
+            channel = ControllerChannel(
+                client, voters, lambda: raft.leader, raft.wait_leader_change,
+                attempt_timeout_s=config["controller.quorum.request.timeout.ms"] / 1000,
+            )
             listeners = client_listeners(config)
             self.broker = BrokerServer(config, self.cluster_id, channel, [],
                                        lambda: loader.offset)

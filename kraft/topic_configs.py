@@ -446,7 +446,8 @@ def topic_config_value(
 _LOG_CONFIG_NAMES: Final = (
     "segment.bytes", "segment.ms", "retention.ms", "retention.bytes", "max.message.bytes",
     "index.interval.bytes", "segment.index.bytes", "flush.messages", "flush.ms",
-    "message.timestamp.type",
+    "message.timestamp.type", "cleanup.policy", "delete.retention.ms", "min.compaction.lag.ms",
+    "max.compaction.lag.ms", "min.cleanable.dirty.ratio",
 )
 
 

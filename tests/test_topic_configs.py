@@ -195,9 +195,11 @@ def test_log_config_trims_values_as_kafka_does() -> None:
 
 
 def test_keys_outside_kraft_config_fall_back_to_kafka_defaults() -> None:
-    """A broker synonym kraft.config does not define (log.cleanup.policy) is never read."""
-    broker = KafkaConfig({"log.cleanup.policy": "compact"})
-    assert topic_config_value(broker, {}, "cleanup.policy") == "delete"
+    """A broker synonym kraft.config does not define (log.segment.delete.delay.ms) is
+    never read; one it defines (log.cleanup.policy) is."""
+    broker = KafkaConfig({"log.segment.delete.delay.ms": "5", "log.cleanup.policy": "compact"})
+    assert topic_config_value(broker, {}, "file.delete.delay.ms") == "60000"
+    assert topic_config_value(broker, {}, "cleanup.policy") == "compact"
 
 
 def test_list_configs_and_defaults() -> None:

@@ -5,10 +5,15 @@ of the metadata quorum; this node learns who that is from its own raft node
 (voter or observer) and reaches it on the address `controller.quorum.voters`
 gives. `send` retries until its deadline: while no leader is known, when the
 connection fails, and when the answer says NOT_CONTROLLER (the leader has not
-finished becoming the active controller, or leadership just moved). It never
-resends after a response other than NOT_CONTROLLER, so a command the
-controller executed is not executed twice by the channel (the caller's own
-retries are the caller's business, as in Kafka).
+finished becoming the active controller, or leadership just moved). Each
+attempt is bounded by `attempt_timeout_s` (controller.quorum.request.timeout.ms)
+and abandoned as soon as raft reports another leader, so a request stuck on a
+paused old controller moves to the new one in time (a heartbeat must arrive
+within broker.session.timeout.ms). A response other than NOT_CONTROLLER ends
+`send`; a request abandoned without a response may have been executed and
+is sent again (controller commands are safe to repeat: a repeated
+registration is a retry, a repeated CreateTopics answers
+TOPIC_ALREADY_EXISTS).
 
 The request is sent at the version its kio class has: both ends run the same
 code, so the controller accepts every version the broker builds.
@@ -44,11 +49,14 @@ class ControllerChannel:
         voters: dict[int, Address],
         leader: Callable[[], LeaderAndEpoch],
         wait_leader_change: Callable[[], Any],
+        *,
+        attempt_timeout_s: float = 2.0,
     ) -> None:
         self.client = client
         self.voters = voters
         self._leader = leader
         self._wait_leader_change = wait_leader_change
+        self.attempt_timeout_s = attempt_timeout_s
 
     async def send(self, request: Any, timeout_s: float) -> Any:
         """The active controller's response to `request`.
@@ -67,16 +75,46 @@ class ControllerChannel:
                 if address is None:
                     raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
                 try:
-                    response = await self.client.request(address, request, timeout=timeout_s)
+                    response = await self._attempt(address, request)
                 except ConnectionFailed as e:
                     last_problem = f"controller {leader.leader_id}: {e}"
                     await trio.sleep(RETRY_BACKOFF_S)
+                    continue
+                if response is None:
+                    last_problem = f"controller {leader.leader_id} did not answer"
                     continue
                 if not _says_not_controller(response):
                     return response
                 last_problem = f"node {leader.leader_id} is not the active controller yet"
                 await trio.sleep(RETRY_BACKOFF_S)
         raise ControllerUnavailable(last_problem)
+
+
+    async def _attempt(self, address: Address, request: Any) -> Any | None:
+        """One try: the response, or None if the leader changed or the attempt
+        timed out first. Raises ConnectionFailed."""
+        outcome: list[Any] = []
+        failure: list[ConnectionFailed] = []
+        with trio.move_on_after(self.attempt_timeout_s):
+            async with trio.open_nursery() as nursery:
+
+                async def ask() -> None:
+                    try:
+                        outcome.append(await self.client.request(
+                            address, request, timeout=self.attempt_timeout_s))
+                    except ConnectionFailed as e:
+                        failure.append(e)
+                    nursery.cancel_scope.cancel()
+
+                async def watch() -> None:
+                    await self._wait_leader_change()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(ask)
+                nursery.start_soon(watch)
+        if failure:
+            raise failure[0]
+        return outcome[0] if outcome else None
 
 
 def _says_not_controller(response: Any, depth: int = 0) -> bool:

@@ -19,8 +19,12 @@ Theory of operation (Kafka's ReplicaManager.applyDelta and LogManager):
   `log-start-offset-checkpoint`. They are written every
   CHECKPOINT_INTERVAL_S and on shutdown.
 - Background work (`run`): flushing logs whose log.flush.interval.* is due,
-  checkpoints, and retention (log.retention.check.interval.ms), each log
-  bounded by its high watermark.
+  checkpoints, ISR shrink checks, retention (log.retention.check.interval.ms)
+  and compaction (log.cleaner.backoff.ms, for topics whose cleanup.policy
+  has "compact"; log/cleaner.py), each log bounded by its high watermark.
+  The cleaner reads a log's old segments in a worker thread; a partition
+  removed meanwhile is closed only once that pass has been abandoned, and
+  where cleaning got to is kept in `cleaner-offset-checkpoint`.
 
 Deleting a directory renames it to `<topic>-<partition>.<id>-delete` first
 (as Kafka does) so a crash mid-delete never leaves a half-deleted log under
@@ -53,12 +57,14 @@ from kraft.metadata.image import (
 from kraft.metadata.loader import MetadataUpdate
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from log.checkpoint import atomic_write, fsync_dir, read_offset_checkpoint, write_offset_checkpoint
+from log.cleaner import PartitionCleaner
 from log.config import LogConfig
 from log.results import parse_partition_dir, partition_dir
 
 log = logging.getLogger("kraft.broker")
 
 RECOVERY_POINT_FILE = "recovery-point-offset-checkpoint"
+CLEANER_OFFSET_FILE = "cleaner-offset-checkpoint"
 REPLICATION_OFFSET_FILE = "replication-offset-checkpoint"
 LOG_START_OFFSET_FILE = "log-start-offset-checkpoint"
 PARTITION_METADATA_FILE = "partition.metadata"
@@ -96,12 +102,16 @@ class ReplicaManager:
         self._checkpoints: dict[Path, dict[str, dict[TopicPartition, int]]] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
         self._initialised = False
+        self._cleaners: dict[TopicPartition, PartitionCleaner] = {}
+        self._cleaning: Partition | None = None
+        self._close_after_cleaning: list[Partition] = []
         self.on_leadership_change: list[Callable[[Partition], None]] = []
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
             self._checkpoints[d] = {
                 name: read_offset_checkpoint(d / name)
-                for name in (RECOVERY_POINT_FILE, REPLICATION_OFFSET_FILE, LOG_START_OFFSET_FILE)
+                for name in (RECOVERY_POINT_FILE, REPLICATION_OFFSET_FILE, LOG_START_OFFSET_FILE,
+                             CLEANER_OFFSET_FILE)
             }
 
     # --- lookups ----------------------------------------------------------------------
@@ -245,10 +255,14 @@ class ReplicaManager:
         self.partitions.pop(key, None)
         self.partitions_by_id.pop((partition.topic_id, partition.partition), None)
         self._dir_of.pop(key, None)
-        partition.close()
+        self._cleaners.pop(key, None)
         for checkpoints in self._checkpoints.values():
             for offsets in checkpoints.values():
                 offsets.pop(key, None)
+        if partition is self._cleaning:
+            self._close_after_cleaning.append(partition)  # a worker thread reads it now
+            return
+        partition.close()
         self._delete_dir(partition.log.dir)
 
     def _sweep_strays(self, image: MetadataImage) -> None:
@@ -287,6 +301,8 @@ class ReplicaManager:
         next_checkpoint = trio.current_time() + CHECKPOINT_INTERVAL_S
         isr_every = self.config["replica.lag.time.max.ms"] / 2000  # Kafka's isr-expiration
         next_isr_check = trio.current_time() + isr_every
+        clean_every = self.config["log.cleaner.backoff.ms"] / 1000
+        next_clean = trio.current_time() + clean_every
         while True:
             await trio.sleep(0.1)
             await self._flush_due()
@@ -298,12 +314,56 @@ class ReplicaManager:
             if now >= next_checkpoint:
                 next_checkpoint = now + CHECKPOINT_INTERVAL_S
                 await trio.to_thread.run_sync(self._write_checkpoints_job())
+            if self.config["log.cleaner.enable"] and now >= next_clean:
+                await self._clean_logs()
+                next_clean = trio.current_time() + clean_every
             if now >= next_retention:
                 next_retention = now + retention_every
                 for partition in list(self.partitions.values()):
                     if partition.log.delete_old_segments(partition.high_watermark):
                         log.info("node %d: retention deleted segments of %s",
                                  self.node_id, partition.name)
+
+    async def _clean_logs(self) -> None:
+        """One compaction pass over every compacted partition that needs one."""
+        for key, partition in list(self.partitions.items()):
+            if not partition.log.config.compact or self.partitions.get(key) is not partition:
+                continue
+            cleaner = self._cleaners.get(key)
+            if cleaner is None:
+                directory = self._dir_of[key]
+                cleaner = self._cleaners[key] = PartitionCleaner(
+                    partition.log,
+                    last_clean_offset=self._checkpoints[directory][CLEANER_OFFSET_FILE].get(key, 0),
+                    map_budget_bytes=self.config["log.cleaner.dedupe.buffer.size"],
+                )
+            last_offsets = {pid: entry.batches[-1].last_offset
+                            for pid, entry in partition.producer_state.producers.items()
+                            if entry.batches}
+            task = cleaner.begin(partition.high_watermark, producer_last_offsets=last_offsets)
+            if task is None:
+                continue
+            self._cleaning = partition
+            try:
+                result = None
+                while result is None:
+                    await trio.to_thread.run_sync(task.run)
+                    if self.partitions.get(key) is not partition:
+                        cleaner.abort(task)
+                        break
+                    result = cleaner.complete(task)
+            except BaseException:
+                cleaner.abort(task)
+                raise
+            finally:
+                self._cleaning = None
+                for doomed in self._close_after_cleaning:
+                    doomed.close()
+                    self._delete_dir(doomed.log.dir)
+                self._close_after_cleaning.clear()
+            if result is not None and not result.aborted:
+                log.info("node %d: compacted %s up to offset %d", self.node_id,
+                         partition.name, cleaner.last_clean_offset)
 
     async def _flush_due(self) -> None:
         for partition in list(self.partitions.values()):
@@ -318,8 +378,13 @@ class ReplicaManager:
             d: {RECOVERY_POINT_FILE: {}, REPLICATION_OFFSET_FILE: {}, LOG_START_OFFSET_FILE: {}}
             for d in self.log_dirs
         }
+        for d in self.log_dirs:
+            per_dir[d][CLEANER_OFFSET_FILE] = dict(self._checkpoints[d][CLEANER_OFFSET_FILE])
         for key, partition in self.partitions.items():
             files = per_dir[self._dir_of[key]]
+            cleaner = self._cleaners.get(key)
+            if cleaner is not None:
+                files[CLEANER_OFFSET_FILE][key] = cleaner.last_clean_offset
             files[RECOVERY_POINT_FILE][key] = partition.log.recovery_point
             files[REPLICATION_OFFSET_FILE][key] = partition.high_watermark
             files[LOG_START_OFFSET_FILE][key] = partition.log.log_start_offset

@@ -90,6 +90,9 @@ class BrokerServer:
         # called after the replica manager applied the update, and
         # `async run(*, task_status)`. Handler modules add them at registration.
         self.services: list[Any] = []
+        self.group_coordinator: Any = None  # set by the group handlers' registration
+        self._background_scope: trio.CancelScope | None = None
+        self._background_done = trio.Event()
         from kraft.broker import handlers
 
         handlers.register(self.registry, self)
@@ -147,21 +150,37 @@ class BrokerServer:
     # --- running -------------------------------------------------------------------------
 
     async def run(self, nursery: trio.Nursery) -> None:
-        """Start the background tasks in `nursery`."""
-        await nursery.start(self.producer_ids.run)
-        await nursery.start(self.fetchers.run)
-        await nursery.start(self.isr.run)
-        for service in self.services:
-            await nursery.start(service.run)
-        nursery.start_soon(self.lifecycle.run)
-        nursery.start_soon(self.replica_manager.run)
+        """Start the background tasks (in a nursery of their own inside `nursery`,
+        so `shutdown` can stop them before the logs close)."""
+        await nursery.start(self._background)
+
+    async def _background(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                          ) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._background_scope = nursery.cancel_scope
+                await nursery.start(self.producer_ids.run)
+                await nursery.start(self.fetchers.run)
+                await nursery.start(self.isr.run)
+                for service in self.services:
+                    await nursery.start(service.run)
+                nursery.start_soon(self.lifecycle.run)
+                nursery.start_soon(self.replica_manager.run)
+                task_status.started()
+        finally:
+            self._background_done.set()
 
     async def shutdown(self, timeout_s: float) -> None:
-        """Controlled shutdown (leadership moves away first), then close the logs."""
+        """Controlled shutdown (leadership moves away first); then stop fetching,
+        cleaning and coordinating (a worker thread still reading a log is waited
+        for), then flush and close the logs."""
         agreed = await self.lifecycle.controlled_shutdown(timeout_s)
         if not agreed:
             log.warning("node %d: controlled shutdown not acknowledged within %.1f s",
                         self.node_id, timeout_s)
+        if self._background_scope is not None:
+            self._background_scope.cancel()
+            await self._background_done.wait()
         self.replica_manager.shutdown()
 
 

@@ -21,6 +21,7 @@ from kraft.broker.group.coordinator import GroupCoordinator
 from kraft.broker.group.types import GroupState, JoinRequest
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition
+from kraft.config import KafkaConfig
 from kraft.metadata.image import PartitionRegistration
 from kraft.metadata.loader import MetadataUpdate
 from log.config import LogConfig
@@ -50,12 +51,12 @@ class FakeBroker:
     def __init__(self, root: Path, *, replicas: tuple[int, ...] = (NODE,)) -> None:
         self.root = root
         self.node_id = NODE
-        self.config = {
-            "group.initial.rebalance.delay.ms": 0,
-            "group.min.session.timeout.ms": 1000,
-            "group.max.session.timeout.ms": 600_000,
-            "offsets.retention.minutes": 1,
-        }
+        self.config = KafkaConfig({
+            "group.initial.rebalance.delay.ms": "0",
+            "group.min.session.timeout.ms": "1000",
+            "group.max.session.timeout.ms": "600000",
+            "offsets.retention.minutes": "1",
+        })
         self.replica_manager = FakeReplicaManager()
         self.replicas = replicas
         self.epoch = 0

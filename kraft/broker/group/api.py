@@ -39,7 +39,6 @@ from kraft.broker.group.types import (
 if TYPE_CHECKING:
     from kraft.broker.group.coordinator import GroupCoordinator
 
-OFFSET_METADATA_MAX_BYTES = 4096  # Kafka's offset.metadata.max.bytes
 CLASSIC_GROUP_TYPE = "classic"
 
 
@@ -210,7 +209,7 @@ async def commit_offsets(
     errors: list[ErrorCode] = []
     commits: dict[TopicPartition, OffsetCommitValue | None] = {}
     for e in entries:
-        if e.metadata is not None and len(e.metadata) > OFFSET_METADATA_MAX_BYTES:
+        if e.metadata is not None and len(e.metadata) > coordinator.offset_metadata_max_bytes:
             errors.append(ErrorCode.offset_metadata_too_large)
             continue
         errors.append(ErrorCode.none)

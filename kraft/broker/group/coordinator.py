@@ -23,7 +23,7 @@ Theory of operation (Kafka's GroupCoordinator, classic protocol):
 - Timers: one task sleeps until the earliest group deadline (heartbeat
   sessions, rebalance and sync timeouts, the initial rebalance delay) and
   polls the groups that are due. A second task runs offset expiry every
-  OFFSETS_RETENTION_CHECK_INTERVAL_S (offsets.retention.minutes; groups left
+  offsets.retention.check.interval.ms (offsets.retention.minutes; groups left
   Empty without offsets are deleted too). Offsets of deleted topics are
   removed when the metadata says so, and at load.
 
@@ -69,8 +69,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kraft.broker.group")
 
-OFFSET_COMMIT_TIMEOUT_S = 5.0  # Kafka's offsets.commit.timeout.ms
-OFFSETS_RETENTION_CHECK_INTERVAL_S = 600.0  # Kafka's offsets.retention.check.interval.ms
 TopicPartition = tuple[str, int]
 
 
@@ -121,6 +119,10 @@ class GroupCoordinator:
         self.min_session_timeout_ms: int = config["group.min.session.timeout.ms"]
         self.max_session_timeout_ms: int = config["group.max.session.timeout.ms"]
         self.retention_ms: int = config["offsets.retention.minutes"] * 60_000
+        self.commit_timeout_s: float = config["offsets.commit.timeout.ms"] / 1000
+        self.retention_check_interval_s: float = (
+            config["offsets.retention.check.interval.ms"] / 1000)
+        self.offset_metadata_max_bytes: int = config["offset.metadata.max.bytes"]
         self.shards: dict[int, CoordinatorShard] = {}
         self._nursery: trio.Nursery | None = None
         self._timers: list[tuple[int, int, int, str]] = []  # (deadline, seq, shard, group)
@@ -185,7 +187,7 @@ class GroupCoordinator:
         if shard is None and leading:
             assert partition is not None and self._nursery is not None
             shard = CoordinatorShard(idx, partition, self._min_insync_replicas,
-                                     OFFSET_COMMIT_TIMEOUT_S)
+                                     self.commit_timeout_s)
             self.shards[idx] = shard
             self._nursery.start_soon(self._run_shard, shard)
 
@@ -371,7 +373,7 @@ class GroupCoordinator:
 
     async def _expiry_loop(self) -> None:
         while True:
-            await trio.sleep(OFFSETS_RETENTION_CHECK_INTERVAL_S)
+            await trio.sleep(self.retention_check_interval_s)
             self.expire_offsets()
 
     def expire_offsets(self) -> None:

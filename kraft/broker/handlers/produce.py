@@ -1,7 +1,9 @@
 """Produce (key 0), versions 3-13; advertised from 0 (KAFKA-18659, see net.registry).
 
 Per partition, in Kafka's order: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION,
-or UNKNOWN_TOPIC_ID for v13's topic ids) and this broker must lead the
+or UNKNOWN_TOPIC_ID for v13's topic ids), must not be internal
+(`__consumer_offsets` is written by the group coordinator only:
+INVALID_TOPIC_EXCEPTION, "Cannot append to internal topic"), this broker must lead the
 partition (NOT_LEADER_OR_FOLLOWER, with the current leader from v10); the
 records must be exactly one v2 batch (INVALID_RECORD, as Kafka's
 ProduceRequest.validateRecords for v3+); with acks=all the ISR must have at
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
 from kraft.metadata.image import MetadataImage
 from log.batch import iter_batches
@@ -112,6 +115,9 @@ def _append(
     if topic is None or index not in topic.partitions:
         return _Outcome(ErrorCode.unknown_topic_id if by_id and topic is None
                         else ErrorCode.unknown_topic_or_partition)
+    if topic.name in INTERNAL_TOPICS:
+        return _Outcome(ErrorCode.invalid_topic_exception,
+                        f"Cannot append to internal topic {topic.name}")
     partition = broker.replica_manager.get_by_id(topic.topic_id, index)
     if partition is None or not partition.is_leader:
         return _Outcome(ErrorCode.not_leader_or_follower)

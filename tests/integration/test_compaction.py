@@ -1,0 +1,70 @@
+"""Compacted topics on a real dev node: the log shrinks to the latest value per key."""
+
+from __future__ import annotations
+
+import time
+
+import confluent_kafka
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.integration.dev import DevNode
+
+KEYS = 50
+ROUNDS = 40
+
+
+def read_all(bootstrap: str, topic: str) -> list[tuple[bytes, bytes | None, int]]:
+    """(key, value, offset) of every record from the start to the high watermark."""
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "reader",
+                                         "enable.auto.commit": False})
+    try:
+        _, high = consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, 0), 10)
+        consumer.assign([confluent_kafka.TopicPartition(topic, 0,
+                                                        confluent_kafka.OFFSET_BEGINNING)])
+        out: list[tuple[bytes, bytes | None, int]] = []
+        while not out or out[-1][2] < high - 1:
+            message = consumer.poll(5)
+            assert message is not None, f"stuck at {out[-1][2] if out else None} of {high}"
+            assert message.error() is None, message.error()
+            out.append((message.key(), message.value(), message.offset()))
+        return out
+    finally:
+        consumer.close()
+
+
+def test_compaction_keeps_the_latest_value_of_every_key(dev_factory) -> None:  # type: ignore[no-untyped-def]
+    """Many updates per key shrink, after the cleaner runs, to about one record per
+    key; a reader from the start sees the latest value of every key, offsets keep
+    increasing, and a deleted key (tombstone) does not come back."""
+    node: DevNode = dev_factory("log.cleaner.backoff.ms=300")
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    admin.create_topics([NewTopic(
+        "compacted", 1, 1,
+        config={"cleanup.policy": "compact", "segment.bytes": "4096",
+                "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "86400000"},
+    )])["compacted"].result(30)
+    producer = confluent_kafka.Producer({"bootstrap.servers": node.bootstrap, "linger.ms": 0})
+    latest: dict[bytes, bytes | None] = {}
+    for round_ in range(ROUNDS):
+        for k in range(KEYS):
+            key, value = f"k{k}".encode(), f"v{round_}-{k}".encode()
+            producer.produce("compacted", value, key=key)
+            latest[key] = value
+        producer.flush(30)
+    producer.produce("compacted", None, key=b"k0")  # a tombstone
+    latest[b"k0"] = None
+    producer.flush(30)
+    total = ROUNDS * KEYS + 1
+    deadline = time.monotonic() + 60
+    while True:
+        records = read_all(node.bootstrap, "compacted")
+        if len(records) < total // 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(records) < total // 4, f"{len(records)} of {total} records left after cleaning"
+    offsets = [offset for _, _, offset in records]
+    assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+    seen: dict[bytes, bytes | None] = {}
+    for key, value, _ in records:
+        seen[key] = value
+    assert seen == latest
