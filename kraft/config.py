@@ -148,6 +148,9 @@ KEYS: dict[str, Key] = {
         Key("group.initial.rebalance.delay.ms", _int, 3000),
         Key("group.min.session.timeout.ms", _int, 6000),
         Key("offsets.commit.timeout.ms", _int, 5000),
+        # idempotent producers
+        Key("producer.id.expiration.ms", _int, 86400000),
+        Key("producer.id.expiration.check.interval.ms", _int, 600000),
         Key("offsets.retention.check.interval.ms", _int, 600000),
         Key("offset.metadata.max.bytes", _int, 4096),
         Key("group.max.session.timeout.ms", _int, 1800000),

@@ -99,12 +99,15 @@ class Partition:
         recovery_point: int = 0,
         log_start_offset: int = 0,
         high_watermark: int = 0,
+        producer_id_expiration_ms: int = 86_400_000,
     ) -> Partition:
         """Open (recovering) the log in `directory` and rebuild producer state."""
         partition_log = PartitionLog.open(
             directory, config, recovery_point=recovery_point, log_start_offset=log_start_offset
         )
-        producer_state = ProducerStateManager(directory)
+        producer_state = ProducerStateManager(
+            directory, producer_id_expiration_ms=producer_id_expiration_ms
+        )
         producer_state.load(partition_log)
         return cls(topic, partition, topic_id, partition_log, producer_state, node_id,
                    high_watermark)

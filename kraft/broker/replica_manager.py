@@ -19,7 +19,8 @@ Theory of operation (Kafka's ReplicaManager.applyDelta and LogManager):
   `log-start-offset-checkpoint`. They are written every
   CHECKPOINT_INTERVAL_S and on shutdown.
 - Background work (`run`): flushing logs whose log.flush.interval.* is due,
-  checkpoints, ISR shrink checks, retention (log.retention.check.interval.ms)
+  checkpoints, ISR shrink checks, forgetting idle producers
+  (producer.id.expiration.ms), retention (log.retention.check.interval.ms)
   and compaction (log.cleaner.backoff.ms, for topics whose cleanup.policy
   has "compact"; log/cleaner.py), each log bounded by its high watermark.
   The cleaner reads a log's old segments in a worker thread; a partition
@@ -59,7 +60,7 @@ from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from log.checkpoint import atomic_write, fsync_dir, read_offset_checkpoint, write_offset_checkpoint
 from log.cleaner import PartitionCleaner
 from log.config import LogConfig
-from log.results import parse_partition_dir, partition_dir
+from log.results import parse_partition_dir, partition_dir, wall_clock_ms
 
 log = logging.getLogger("kraft.broker")
 
@@ -217,6 +218,7 @@ class ReplicaManager:
             recovery_point=checkpoints[RECOVERY_POINT_FILE].get(key, 0),
             log_start_offset=checkpoints[LOG_START_OFFSET_FILE].get(key, 0),
             high_watermark=checkpoints[REPLICATION_OFFSET_FILE].get(key, 0),
+            producer_id_expiration_ms=self.config["producer.id.expiration.ms"],
         )
         if not metadata_file.exists():
             atomic_write(
@@ -303,6 +305,8 @@ class ReplicaManager:
         next_isr_check = trio.current_time() + isr_every
         clean_every = self.config["log.cleaner.backoff.ms"] / 1000
         next_clean = trio.current_time() + clean_every
+        expire_every = self.config["producer.id.expiration.check.interval.ms"] / 1000
+        next_expiry = trio.current_time() + expire_every
         while True:
             await trio.sleep(0.1)
             await self._flush_due()
@@ -314,6 +318,10 @@ class ReplicaManager:
             if now >= next_checkpoint:
                 next_checkpoint = now + CHECKPOINT_INTERVAL_S
                 await trio.to_thread.run_sync(self._write_checkpoints_job())
+            if now >= next_expiry:
+                next_expiry = now + expire_every
+                for partition in list(self.partitions.values()):
+                    partition.producer_state.remove_expired(wall_clock_ms())
             if self.config["log.cleaner.enable"] and now >= next_clean:
                 await self._clean_logs()
                 next_clean = trio.current_time() + clean_every
