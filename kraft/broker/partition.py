@@ -321,6 +321,12 @@ class Partition:
                         self.node_id, self.name, offset, self._high_watermark)
         if self.log.truncate_to(offset):
             self.producer_state.truncate_to(self.log.log_end_offset, self.log)
+        # An epoch that starts at the log end offset holds no data (we led it
+        # briefly, or a truncation emptied it). Keeping it would make us report
+        # it as our last fetched epoch, the leader would answer the same
+        # divergence again, and the truncation above would change nothing: a
+        # livelock. Drop it; the next fetch then names our real last epoch.
+        self.log.leader_epoch_cache.truncate_from_end(self.log.log_end_offset)
         self._high_watermark = min(self._high_watermark, self.log.log_end_offset)
 
     def truncate_fully_and_start_at(self, offset: int) -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import base64
 import logging
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -104,6 +105,9 @@ class ReplicaManager:
         self._dir_of: dict[TopicPartition, Path] = {}
         self._initialised = False
         self._cleaners: dict[TopicPartition, PartitionCleaner] = {}
+        self._checkpoint_lock = threading.Lock()
+        self._checkpoint_seq = 0  # snapshots taken
+        self._checkpoint_written = 0  # the newest snapshot written
         self._cleaning: Partition | None = None
         self._close_after_cleaning: list[Partition] = []
         self.on_leadership_change: list[Callable[[Partition], None]] = []
@@ -397,26 +401,32 @@ class ReplicaManager:
             files[REPLICATION_OFFSET_FILE][key] = partition.high_watermark
             files[LOG_START_OFFSET_FILE][key] = partition.log.log_start_offset
         self._checkpoints = per_dir
+        self._checkpoint_seq += 1
+        seq = self._checkpoint_seq
 
         def job() -> None:
-            for d, files in per_dir.items():
-                for name, offsets in files.items():
-                    write_offset_checkpoint(d / name, offsets)
+            # One writer at a time (the files share their .tmp names), and never
+            # an older snapshot over a newer one (a truncation's immediate write).
+            with self._checkpoint_lock:
+                if seq < self._checkpoint_written:
+                    return
+                self._checkpoint_written = seq
+                for d, files in per_dir.items():
+                    for name, offsets in files.items():
+                        write_offset_checkpoint(d / name, offsets)
 
         return job
 
     def checkpoint_recovery_points(self, partition: Partition) -> None:
         """Write the recovery-point checkpoint of `partition`'s log dir now (after
         a follower truncation: a crash must not trust data past the new end)."""
-        directory = self._dir_of.get((partition.topic, partition.partition))
-        if directory is None:
+        if (partition.topic, partition.partition) not in self._dir_of:
             return
-        offsets = dict(self._checkpoints[directory][RECOVERY_POINT_FILE])
-        for key, p in self.partitions.items():
-            if self._dir_of.get(key) == directory:
-                offsets[key] = p.log.recovery_point
-        self._checkpoints[directory][RECOVERY_POINT_FILE] = offsets
-        write_offset_checkpoint(directory / RECOVERY_POINT_FILE, offsets)
+        # Every file, as the periodic job would write them, under its lock (a
+        # worker thread may be writing an older snapshot right now: it waits,
+        # then sees it is stale). The event loop waits for at most one fsync'd
+        # write here; truncations are rare.
+        self._write_checkpoints_job()()
 
     def shutdown(self) -> None:
         """Clean shutdown: flush every log, write producer snapshots and checkpoints."""

@@ -203,3 +203,23 @@ async def test_fetcher_restarts_below_the_leader_log_start(tmp_path: Path) -> No
     fetcher._handle(state, answer(records=bytes(batch), high_watermark=51, log_start_offset=50))
     assert follower.log_end_offset == 51
     assert follower.high_watermark == 51
+
+
+async def test_an_empty_epoch_at_the_log_end_is_dropped_on_divergence(tmp_path: Path) -> None:
+    """A replica that led an epoch briefly without appending (its epoch cache ends
+    with an empty epoch at the log end) drops that epoch when the new leader says
+    its history diverges there, so its next fetch names its real last epoch
+    instead of getting the same answer forever."""
+    follower = open_partition(tmp_path, 2)
+    follower.make_leader(registration(2, 0, (2, 1), replicas=(1, 2)), now_ms=0)
+    produce(follower, 4)                                      # epoch 0: offsets 0-3
+    follower.make_leader(registration(2, 1, (2, 1), partition_epoch=1, replicas=(1, 2)),
+                         now_ms=1)                            # epoch 1 starts at 4, stays empty
+    assert follower.log.latest_epoch == 1
+    follower.make_follower(registration(1, 2, (1, 2), partition_epoch=2, replicas=(1, 2)))
+    fetcher, state = make_fetcher(follower, [])
+    # The leader has epoch 0 up to 4 and then its own epoch 2: asked about epoch 1
+    # it answers that epoch 0 ended at 4, which is exactly our log end.
+    fetcher._handle(state, answer(diverging_epoch=SimpleNamespace(epoch=0, end_offset=4)))
+    assert follower.log_end_offset == 4
+    assert follower.log.latest_epoch == 0
