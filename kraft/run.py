@@ -63,18 +63,24 @@ async def _serve(
     from kraft.node import Node
 
     node = Node(config)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
 
-        async def announce_ready() -> None:
-            await node.ready.wait()
-            print(announce(node, time.monotonic() - started_at), flush=True)
+    async def announce_ready() -> None:
+        await node.ready.wait()
+        print(announce(node, time.monotonic() - started_at), flush=True)
 
-        nursery.start_soon(announce_ready)
+    async def stop_on_signal() -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for _ in signals:
-                break
-        node.stop()
+                node.stop()
+                return
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(announce_ready)
+        nursery.start_soon(stop_on_signal)
+        # Returns after a signal's graceful stop; then nothing else may keep the
+        # process alive (a node stopped before it was ready never announces).
+        await node.run()
+        nursery.cancel_scope.cancel()
 
 
 def dev_main(argv: list[str]) -> int:

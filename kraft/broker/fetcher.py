@@ -264,18 +264,26 @@ class _Fetcher:
         if data.records:
             view = memoryview(data.records)
             try:
-                partition.append_as_follower(view)
+                info = partition.append_as_follower(view)
             except UnexpectedAppendOffsetError as e:
                 if e.first_offset > partition.log_end_offset:
                     log.info("node %d: %s restarts at the leader's offset %d", node,
                              partition.name, e.first_offset)
                     partition.truncate_fully_and_start_at(e.first_offset)
                     self.manager.on_truncated(partition)
-                    partition.append_as_follower(view)
+                    info = partition.append_as_follower(view)
                 else:
                     log.warning("node %d: %s: %s", node, partition.name, e)
                     state.delayed_until = trio.current_time() + self.manager.backoff_s
                     return
+            if info.error_code != 0:
+                # Bytes from the leader that do not validate: do not take its high
+                # watermark, and do not spin on the same offset.
+                log.warning("node %d: %s: records from broker %d rejected: %s (%s)", node,
+                            partition.name, self.leader_id, info.error_code.name,
+                            info.error_message)
+                state.delayed_until = trio.current_time() + self.manager.backoff_s
+                return
         partition.update_follower_high_watermark(data.high_watermark)
         leader_log_start = data.log_start_offset
         if leader_log_start > partition.log_start_offset:

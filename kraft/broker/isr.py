@@ -20,7 +20,8 @@ is proposed for that partition.
 Proposals are batched: one AlterPartition request carries every partition
 proposed since the last one. A refused proposal (stale partition epoch, lost
 leadership, ...) is dropped; the next fetch or shrink check proposes again
-from the then-current state.
+from the then-current state. An unanswered one may have been executed, so it
+stays pending and is sent again after RETRY_BACKOFF_S.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from kraft.metadata.image import MetadataImage
 log = logging.getLogger("kraft.broker")
 
 REQUEST_TIMEOUT_S = 5.0
+RETRY_BACKOFF_S = 1.0
 
 
 class IsrManager:
@@ -111,6 +113,7 @@ class IsrManager:
     async def _send(self, partitions: list[Partition]) -> None:
         if not partitions:
             return
+        proposed = {p: p.pending_isr for p in partitions}
         image = self.image()
         by_topic: dict[object, list[PartitionData]] = {}
         for p in partitions:
@@ -132,9 +135,13 @@ class IsrManager:
         try:
             response = await self.channel.send(request, REQUEST_TIMEOUT_S)
         except ControllerUnavailable as e:
-            log.info("node %d: AlterPartition not sent: %s", self.node_id, e)
+            # It may or may not have been executed: keep the proposals (the high
+            # watermark keeps counting a member being added) and send them again.
+            log.info("node %d: AlterPartition unanswered (%s); retrying", self.node_id, e)
+            await trio.sleep(RETRY_BACKOFF_S)
             for p in partitions:
-                p.pending_isr = None
+                if p.pending_isr is proposed[p] and p.is_leader:
+                    self._queue_send.send_nowait(p)
             return
         errors: dict[tuple[object, int], ErrorCode] = {}
         if response.error_code != ErrorCode.none:
@@ -148,7 +155,8 @@ class IsrManager:
             if error is not None:
                 log.info("node %d: AlterPartition for %s refused: %s", self.node_id, p.name,
                          error.name)
-                p.pending_isr = None
+                if p.pending_isr is proposed[p]:  # not a newer proposal made meanwhile
+                    p.pending_isr = None
             # On success the change arrives through the metadata log, which
             # clears pending_isr (Partition.make_leader).
 

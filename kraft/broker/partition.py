@@ -135,7 +135,8 @@ class Partition:
     # --- leadership ------------------------------------------------------------------
 
     def make_leader(self, registration: PartitionRegistration, now_ms: int) -> bool:
-        """Lead at the registration's leader epoch; False if that epoch is stale.
+        """Lead at the registration's leader epoch; True if we just became leader
+        or the epoch changed (False for an ISR-only change, or a stale epoch).
 
         The new epoch starts at our log end offset, recorded in the leader-epoch
         checkpoint now (Kafka's makeLeader), so OffsetForLeaderEpoch and
@@ -145,6 +146,7 @@ class Partition:
         if registration.leader_epoch < self.leader_epoch:
             return False
         new_epoch = registration.leader_epoch != self.leader_epoch or not self.is_leader
+        changed = new_epoch or registration.partition_epoch != self.partition_epoch
         if registration.partition_epoch != self.partition_epoch:
             self.pending_isr = None  # our AlterPartition took effect, or was overtaken
         self._update(registration)
@@ -158,23 +160,27 @@ class Partition:
                 self.log.assign_epoch_start_offset(registration.leader_epoch, self.log_end_offset)
             log.info("node %d: leader of %s in epoch %d (ISR %s)", self.node_id, self.name,
                      registration.leader_epoch, list(registration.isr))
-        self._maybe_increment_high_watermark()
-        self._wake()  # produce waiters re-check the ISR against min.insync.replicas
-        return True
+        if changed:
+            self._maybe_increment_high_watermark()
+            self._wake()  # produce waiters re-check the ISR against min.insync.replicas
+        return new_epoch
 
     def make_follower(self, registration: PartitionRegistration) -> bool:
-        """Follow at the registration's leader epoch; False if that epoch is stale."""
+        """Follow at the registration's leader epoch; True if the leader or the epoch
+        changed, so fetching must (re)start (False for an ISR-only change, or a
+        stale epoch)."""
         if registration.leader_epoch < self.leader_epoch:
             return False
-        changed = registration.leader_epoch != self.leader_epoch or self.is_leader
+        changed = (registration.leader_epoch != self.leader_epoch or self.is_leader
+                   or registration.leader != self.leader_id)
         self._update(registration)
         self.remote = {}
         self.pending_isr = None
         if changed:
             log.info("node %d: follower of %s (leader %d, epoch %d)", self.node_id, self.name,
                      registration.leader, registration.leader_epoch)
-        self._wake()
-        return True
+            self._wake()
+        return changed
 
     def _update(self, registration: PartitionRegistration) -> None:
         self.leader_id = registration.leader

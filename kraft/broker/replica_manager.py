@@ -29,7 +29,9 @@ Theory of operation (Kafka's ReplicaManager.applyDelta and LogManager):
 
 Deleting a directory renames it to `<topic>-<partition>.<id>-delete` first
 (as Kafka does) so a crash mid-delete never leaves a half-deleted log under
-a live name; the rename is fsynced, the removal happens in a worker thread.
+a live name; the rename is fsynced, then the renamed directory is removed
+(on the event loop: partitions are small enough here; a directory still
+read by a compaction pass is removed once the pass is abandoned).
 
 Single owner: the broker's trio loop.
 """
@@ -61,6 +63,7 @@ from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from log.checkpoint import atomic_write, fsync_dir, read_offset_checkpoint, write_offset_checkpoint
 from log.cleaner import PartitionCleaner
 from log.config import LogConfig
+from log.errors import CorruptSegmentError
 from log.results import parse_partition_dir, partition_dir, wall_clock_ms
 
 log = logging.getLogger("kraft.broker")
@@ -109,7 +112,8 @@ class ReplicaManager:
         self._checkpoint_seq = 0  # snapshots taken
         self._checkpoint_written = 0  # the newest snapshot written
         self._cleaning: Partition | None = None
-        self._close_after_cleaning: list[Partition] = []
+        self._close_after_cleaning: list[tuple[Partition, Path]] = []
+        self._uncleanable: set[TopicPartition] = set()
         self.on_leadership_change: list[Callable[[Partition], None]] = []
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
@@ -266,7 +270,10 @@ class ReplicaManager:
             for offsets in checkpoints.values():
                 offsets.pop(key, None)
         if partition is self._cleaning:
-            self._close_after_cleaning.append(partition)  # a worker thread reads it now
+            # A worker thread reads it now: move the directory out of the way at
+            # once (a topic recreated under this name gets a fresh one), close
+            # and remove it when the pass has been abandoned.
+            self._close_after_cleaning.append((partition, self._doom_dir(partition.log.dir)))
             return
         partition.close()
         self._delete_dir(partition.log.dir)
@@ -290,13 +297,17 @@ class ReplicaManager:
                 log.info("node %d: deleting stray partition directory %s", self.node_id, path)
                 self._delete_dir(path)
 
+    def _doom_dir(self, path: Path) -> Path:
+        """Rename a partition directory to `<name>.<id>-delete` (durably); the new path."""
+        if path.name.endswith("-delete"):
+            return path
+        doomed = path.with_name(f"{path.name}.{uuid.uuid4().hex}-delete")
+        path.rename(doomed)
+        fsync_dir(path.parent)
+        return doomed
+
     def _delete_dir(self, path: Path) -> None:
-        if not path.name.endswith("-delete"):
-            doomed = path.with_name(f"{path.name}.{uuid.uuid4().hex}-delete")
-            path.rename(doomed)
-            fsync_dir(path.parent)
-            path = doomed
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(self._doom_dir(path), ignore_errors=True)
 
     # --- background work -------------------------------------------------------------
 
@@ -307,8 +318,6 @@ class ReplicaManager:
         next_checkpoint = trio.current_time() + CHECKPOINT_INTERVAL_S
         isr_every = self.config["replica.lag.time.max.ms"] / 2000  # Kafka's isr-expiration
         next_isr_check = trio.current_time() + isr_every
-        clean_every = self.config["log.cleaner.backoff.ms"] / 1000
-        next_clean = trio.current_time() + clean_every
         expire_every = self.config["producer.id.expiration.check.interval.ms"] / 1000
         next_expiry = trio.current_time() + expire_every
         while True:
@@ -326,9 +335,6 @@ class ReplicaManager:
                 next_expiry = now + expire_every
                 for partition in list(self.partitions.values()):
                     partition.producer_state.remove_expired(wall_clock_ms())
-            if self.config["log.cleaner.enable"] and now >= next_clean:
-                await self._clean_logs()
-                next_clean = trio.current_time() + clean_every
             if now >= next_retention:
                 next_retention = now + retention_every
                 for partition in list(self.partitions.values()):
@@ -336,10 +342,23 @@ class ReplicaManager:
                         log.info("node %d: retention deleted segments of %s",
                                  self.node_id, partition.name)
 
+    async def run_cleaner(self) -> None:
+        """Compact every log.cleaner.backoff.ms, in a task of its own: a long pass
+        must not hold up flushes, checkpoints, ISR shrinks or retention."""
+        if not self.config["log.cleaner.enable"]:
+            return
+        while True:
+            await trio.sleep(self.config["log.cleaner.backoff.ms"] / 1000)
+            await self._clean_logs()
+
     async def _clean_logs(self) -> None:
         """One compaction pass over every compacted partition that needs one."""
         for key, partition in list(self.partitions.items()):
-            if not partition.log.config.compact or self.partitions.get(key) is not partition:
+            if (
+                not partition.log.config.compact
+                or self.partitions.get(key) is not partition
+                or key in self._uncleanable
+            ):
                 continue
             cleaner = self._cleaners.get(key)
             if cleaner is None:
@@ -356,12 +375,23 @@ class ReplicaManager:
             if task is None:
                 continue
             self._cleaning = partition
+            result = None
             try:
-                result = None
                 while result is None:
-                    await trio.to_thread.run_sync(task.run)
-                    if self.partitions.get(key) is not partition:
+                    try:
+                        await trio.to_thread.run_sync(task.run)
+                    except CorruptSegmentError as e:
+                        # Kafka marks such a partition uncleanable and goes on.
+                        log.error("node %d: %s cannot be compacted: %s", self.node_id,
+                                  partition.name, e)
+                        self._uncleanable.add(key)
                         cleaner.abort(task)
+                        break
+                    except OSError:
+                        if self.partitions.get(key) is not partition:
+                            break  # removed meanwhile: its files moved under the worker
+                        raise
+                    if self.partitions.get(key) is not partition:
                         break
                     result = cleaner.complete(task)
             except BaseException:
@@ -369,9 +399,9 @@ class ReplicaManager:
                 raise
             finally:
                 self._cleaning = None
-                for doomed in self._close_after_cleaning:
+                for doomed, path in self._close_after_cleaning:
                     doomed.close()
-                    self._delete_dir(doomed.log.dir)
+                    shutil.rmtree(path, ignore_errors=True)
                 self._close_after_cleaning.clear()
             if result is not None and not result.aborted:
                 log.info("node %d: compacted %s up to offset %d", self.node_id,
@@ -386,12 +416,13 @@ class ReplicaManager:
 
     def _write_checkpoints_job(self) -> Callable[[], None]:
         """Snapshot the offsets now (on the owner); the returned job writes them."""
+        # Start from what the files hold (partitions not opened yet, before the
+        # first image, keep their entries; removed ones were dropped already),
+        # then overlay the open partitions.
         per_dir: dict[Path, dict[str, dict[TopicPartition, int]]] = {
-            d: {RECOVERY_POINT_FILE: {}, REPLICATION_OFFSET_FILE: {}, LOG_START_OFFSET_FILE: {}}
+            d: {name: dict(offsets) for name, offsets in self._checkpoints[d].items()}
             for d in self.log_dirs
         }
-        for d in self.log_dirs:
-            per_dir[d][CLEANER_OFFSET_FILE] = dict(self._checkpoints[d][CLEANER_OFFSET_FILE])
         for key, partition in self.partitions.items():
             files = per_dir[self._dir_of[key]]
             cleaner = self._cleaners.get(key)

@@ -1,10 +1,11 @@
 """BrokerServer: the broker role of a node, and what its request handlers see.
 
-Assembled by kraft/node.py. It owns the replica manager, the lifecycle
-manager (registration and heartbeats), the channel to the active controller
-and the producer-id blocks, publishes metadata images from the loader to the
-replica manager, and serves the client listeners with the handlers of
-kraft/broker/handlers (one module per API).
+Assembled by kraft/node.py, which serves the client listeners with this
+object's registry (the handlers of kraft/broker/handlers, one module per
+API). It owns the replica manager, the replica fetchers and ISR manager, the
+lifecycle manager (registration and heartbeats), the channel to the active
+controller and the producer-id blocks, and publishes metadata images from
+the loader to the replica manager and the services (the group coordinator).
 
 Handlers read `broker.image`, the latest image the broker has applied; it is
 replaced, never changed, so a handler may hold it across awaits.
@@ -166,6 +167,7 @@ class BrokerServer:
                     await nursery.start(service.run)
                 nursery.start_soon(self.lifecycle.run)
                 nursery.start_soon(self.replica_manager.run)
+                nursery.start_soon(self.replica_manager.run_cleaner)
                 task_status.started()
         finally:
             self._background_done.set()
@@ -174,14 +176,19 @@ class BrokerServer:
         """Controlled shutdown (leadership moves away first); then stop fetching,
         cleaning and coordinating (a worker thread still reading a log is waited
         for), then flush and close the logs."""
-        agreed = await self.lifecycle.controlled_shutdown(timeout_s)
-        if not agreed:
-            log.warning("node %d: controlled shutdown not acknowledged within %.1f s",
-                        self.node_id, timeout_s)
-        if self._background_scope is not None:
-            self._background_scope.cancel()
-            await self._background_done.wait()
-        self.replica_manager.shutdown()
+        try:
+            agreed = await self.lifecycle.controlled_shutdown(timeout_s)
+            if not agreed:
+                log.warning("node %d: controlled shutdown not acknowledged within %.1f s",
+                            self.node_id, timeout_s)
+        finally:
+            # Whatever happened above, the logs are flushed and closed, and never
+            # while a background task may still touch them.
+            with trio.CancelScope(shield=True):
+                if self._background_scope is not None:
+                    self._background_scope.cancel()
+                    await self._background_done.wait()
+                self.replica_manager.shutdown()
 
 
 def inter_broker_listener(config: KafkaConfig) -> str:

@@ -192,8 +192,17 @@ class QuorumController:
         result = command(self.image, ctx)
         done = trio.Event()
         if not result.records:
-            done.set()
-            return _Waiting(-1, result.response, done, outcome=result.response)
+            # Computed from the speculative image: it may depend on records not
+            # committed yet, so it waits for them (Kafka's ControllerWriteEvent
+            # waits for the highest pending offset likewise).
+            last = self._waiting[-1].last_offset if self._waiting else -1
+            waiting = _Waiting(last, result.response, done)
+            if last <= self.committed_offset:
+                waiting.outcome = result.response
+                done.set()
+            else:
+                self._waiting.append(waiting)
+            return waiting
         payloads = [encode(record) for record in result.records]
         try:
             last_offset = await self.raft.propose(payloads, epoch=epoch)

@@ -6,7 +6,8 @@ and the response to send once they are committed. Commands never mutate
 anything: the quorum controller appends the records, replays them into its
 speculative image, and answers only after the records commit (or answers
 NOT_CONTROLLER if leadership is lost first). A result with no records is
-answered at once.
+answered once every record the controller appended before it is committed
+(at once if there are none): it was computed from them.
 
 `ControllerContext.next_offset` is the offset the result's first record will
 get in the metadata log; registration uses it as the broker epoch, as Kafka

@@ -347,7 +347,8 @@ async def test_deleted_topics_lose_their_offsets(broker: FakeBroker) -> None:
         assert await commit(coordinator, "g", {0: 1}) == [E.none]
         del broker.image.topics.by_name["t"]
         coordinator.publish(MetadataUpdate(image=broker.image, previous=broker.image,  # type: ignore[arg-type]
-                                           delta=None, offset=1, epoch=1, caught_up=True))
+                                           delta=None, offset=1, epoch=1, from_snapshot=True,
+                                           caught_up=True))
         await trio.sleep(0.01)
         assert await fetched(coordinator, "g") == {}
     state = await loader.load_partition(broker.partition(shard_of("g")).log)
@@ -419,3 +420,34 @@ async def test_routing_errors(broker: FakeBroker) -> None:
             E.invalid_session_timeout)
         assert api.leave_group(coordinator, "", [("m", None)]) == (E.invalid_group_id, [])
         nursery.cancel_scope.cancel()
+
+
+async def test_expiry_leaves_an_offset_being_committed_alone(tmp_path: Path) -> None:
+    """An offset whose fresh commit is still replicating is not expired from its
+    stale in-memory value: once both are written, the fresh commit holds, in memory
+    and on reload."""
+    broker = FakeBroker(tmp_path, replicas=(NODE, FOLLOWER))
+    now = [1_700_000_000_000]
+    partition = broker.partition(shard_of("simple"))
+    async with running(broker, lambda: now[0]) as coordinator:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(commit, coordinator, "simple", {0: 1})
+            await trio.sleep(0.01)
+            partition.update_follower_fetch_state(FOLLOWER, partition.log_end_offset, 0)
+        now[0] += 120_000  # offset 1 is now older than the retention (1 minute)
+        answers: list[list[E]] = []
+
+        async def fresh() -> None:
+            answers.append(await commit(coordinator, "simple", {0: 500}))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fresh)
+            await trio.sleep(0.01)
+            coordinator.expire_offsets()  # the fresh commit is still in flight
+            await trio.sleep(0.01)
+            partition.update_follower_fetch_state(FOLLOWER, partition.log_end_offset, 0)
+        assert answers == [[E.none]]
+        assert await fetched(coordinator, "simple") == {0: (500, "m")}
+    state = await loader.load_partition(partition.log)
+    assert state.offsets["simple"][("t", 0)].offset == 500
+    broker.close()

@@ -122,3 +122,26 @@ async def test_losing_leadership_answers_not_controller(tmp_path: Path) -> None:
         assert outcome == ["NC"]
         assert not controller.is_active
         assert await controller.run_command(set_config("y", "2"), lambda: "NC") == "NC"
+
+
+async def test_a_read_waits_for_the_records_it_saw(tmp_path: Path) -> None:
+    """A command that writes nothing but read the speculative image is answered only
+    once the records appended before it are committed."""
+    async with controller_node(tmp_path, linger_ms=200) as (controller, _raft, _loader):
+        written: list[int] = []
+
+        async def write() -> None:
+            _seen, offset = await controller.run_command(set_config("z", "1"), lambda: "NC")
+            written.append(offset)
+
+        def read(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[str]:
+            return ControllerResult((), image.configs.get(RESOURCE).get("z", ""))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write)
+            with trio.fail_after(10):
+                while not controller._waiting:
+                    await trio.sleep(0.001)
+            seen = await controller.run_command(read, lambda: "NC")
+            assert seen == "1"
+            assert controller.committed_offset >= controller.image.provenance.offset

@@ -17,9 +17,12 @@ Theory of operation (Kafka's GroupCoordinator, classic protocol):
   (kraft.broker.group.group); this module feeds it requests and the clock,
   delivers the answers it produces to the waiting handlers, and makes the
   writes it asks for. Group metadata and committed offsets are written to
-  the shard's partition with acks=all, in Kafka's record format; memory
-  changes only once a write is committed, so memory equals what a reload of
-  the log would rebuild.
+  the shard's partition with acks=all, in Kafka's record format. Committed
+  offsets change in memory only once their write is committed (and offset
+  expiry leaves offsets still being committed alone), so they always equal
+  what a reload of the log would rebuild; group membership moves (generation
+  bumps, Empty, static-member renames) are applied as the state machine
+  decides and written alongside, as Kafka's coordinator does.
 - Timers: one task sleeps until the earliest group deadline (heartbeat
   sessions, rebalance and sync timeouts, the initial rebalance delay) and
   polls the groups that are due. A second task runs offset expiry every
@@ -124,6 +127,7 @@ class GroupCoordinator:
             config["offsets.retention.check.interval.ms"] / 1000)
         self.offset_metadata_max_bytes: int = config["offset.metadata.max.bytes"]
         self.shards: dict[int, CoordinatorShard] = {}
+        self._pending_commits: dict[tuple[int, str, TopicPartition], int] = {}
         self._nursery: trio.Nursery | None = None
         self._timers: list[tuple[int, int, int, str]] = []  # (deadline, seq, shard, group)
         self._scheduled: dict[tuple[int, str], int] = {}
@@ -151,12 +155,12 @@ class GroupCoordinator:
         and drop deleted topics' offsets."""
         if not self.active:
             return
-        if update.delta is None:
+        if update.from_snapshot:
             self._reconcile()
             live = update.image.topics.by_name
             self.remove_offsets_where(lambda topic: topic not in live, "topic deleted")
             return
-        topics_delta = update.delta.topics_delta
+        topics_delta = update.delta.topics_delta if update.delta is not None else None
         if topics_delta is None:
             return
         self._reconcile()
@@ -312,8 +316,20 @@ class GroupCoordinator:
                    for (topic, partition), value in commits.items()]
         if tombstone_group:
             records.append(Record(encode_key(GroupMetadataKey(group_id)), None, (), now))
+        # Commits still replicating are invisible in memory; expiry must not
+        # tombstone them behind the client's back (Kafka's pendingOffsetCommits).
+        pending = [(shard.index, group_id, tp) for tp, value in commits.items()
+                   if value is not None]
+        for key in pending:
+            self._pending_commits[key] = self._pending_commits.get(key, 0) + 1
 
         def done(error: ErrorCode) -> None:
+            for key in pending:
+                left = self._pending_commits[key] - 1
+                if left:
+                    self._pending_commits[key] = left
+                else:
+                    del self._pending_commits[key]
             if error == ErrorCode.none:
                 self._apply_offsets(shard, group_id, commits, drop_group)
             if on_done is not None:
@@ -382,9 +398,12 @@ class GroupCoordinator:
         now = self.clock()
         for shard in self.loaded_shards():
             for group in list(shard.groups.values()):
-                expired = group.expired_offsets(now, self.retention_ms)
+                committing = {tp for (index, group_id, tp) in self._pending_commits
+                              if index == shard.index and group_id == group.group_id}
+                expired = [tp for tp in group.expired_offsets(now, self.retention_ms)
+                           if tp not in committing]
                 empty = (group.state == GroupState.EMPTY and not group.pending_members
-                         and len(expired) == len(group.offsets))
+                         and not committing and len(expired) == len(group.offsets))
                 if not expired and not empty:
                     continue
                 if expired:

@@ -180,10 +180,24 @@ async def _await_replication(
                 event = trio.Event()
                 partition.watchers.add(event)
                 await event.wait()
-            outcome.partition = None
+            _settle(outcome, partition, min_isr)
     for outcome in waiting:
-        if outcome.partition is not None:
+        partition = outcome.partition
+        if partition is None:
+            continue
+        if partition.high_watermark > outcome.wait_offset:  # made it, just not first in line
+            _settle(outcome, partition, _min_insync_replicas(broker, image, partition.topic))
+        else:
             outcome.error = ErrorCode.request_timed_out
+
+
+def _settle(outcome: _Outcome, partition: Partition, min_isr: int) -> None:
+    """The batch is below the high watermark (or failed): as Kafka's
+    checkEnoughReplicasReachOffset, replicated by an ISR that has meanwhile
+    shrunk below min.insync.replicas is NOT_ENOUGH_REPLICAS_AFTER_APPEND."""
+    if outcome.error == ErrorCode.none and len(partition.isr) < min_isr:
+        outcome.error = ErrorCode.not_enough_replicas_after_append
+    outcome.partition = None
 
 
 def _response(
