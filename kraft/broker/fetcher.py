@@ -140,12 +140,8 @@ class ReplicaFetcherManager:
 
     def address_of(self, broker_id: int) -> Address | None:
         registration = self.image().cluster.brokers.get(broker_id)
-        if registration is None:
-            return None
-        for endpoint in registration.endpoints:
-            if endpoint.name == self.listener_name:
-                return endpoint.host, endpoint.port
-        return None
+        endpoint = None if registration is None else registration.endpoint(self.listener_name)
+        return None if endpoint is None else (endpoint.host, endpoint.port)
 
 
 class _Fetcher:

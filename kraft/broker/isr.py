@@ -74,8 +74,7 @@ class IsrManager:
         registration = self.image().cluster.brokers.get(replica_id)
         if (
             registration is None
-            or registration.fenced
-            or registration.in_controlled_shutdown
+            or not registration.active
             or (replica_epoch >= 0 and replica_epoch != registration.broker_epoch)
         ):
             return

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trio
+from kio.schema.errors import ErrorCode
 
 from kraft.broker.producer_state import ProducerStateManager
 from kraft.metadata.image import PartitionRegistration
@@ -123,6 +124,15 @@ class Partition:
     @property
     def high_watermark(self) -> int:
         return self._high_watermark
+
+    def leader_epoch_error(self, current_leader_epoch: int) -> ErrorCode | None:
+        """KIP-320's check of a client's current leader epoch (-1: none given):
+        older than ours is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH."""
+        if current_leader_epoch < 0 or current_leader_epoch == self.leader_epoch:
+            return None
+        if current_leader_epoch < self.leader_epoch:
+            return ErrorCode.fenced_leader_epoch
+        return ErrorCode.unknown_leader_epoch
 
     @property
     def log_end_offset(self) -> int:

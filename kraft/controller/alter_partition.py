@@ -107,8 +107,7 @@ def _validate(
         registration = image.cluster.brokers.get(member)
         if (
             registration is None
-            or registration.in_controlled_shutdown
-            or registration.fenced
+            or not registration.active
             or (epoch != -1 and epoch != registration.broker_epoch)
         ):
             return ErrorCode.ineligible_replica

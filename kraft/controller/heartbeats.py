@@ -190,6 +190,6 @@ class BrokerHeartbeatManager:
         offsets = [
             state.metadata_offset if (state := self._brokers.get(broker_id)) else -1
             for broker_id, registration in image.cluster.brokers.items()
-            if not registration.fenced and not registration.in_controlled_shutdown
+            if registration.active
         ]
         return min(offsets, default=None)

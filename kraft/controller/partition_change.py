@@ -81,11 +81,7 @@ UNCLEAN_LEADER_ELECTION_ENABLE: Final = "unclean.leader.election.enable"
 def is_acceptable_leader(image: MetadataImage, broker_id: int) -> bool:
     """True if `broker_id` is registered, unfenced and not in controlled shutdown."""
     registration = image.cluster.brokers.get(broker_id)
-    return (
-        registration is not None
-        and not registration.fenced
-        and not registration.in_controlled_shutdown
-    )
+    return registration is not None and registration.active
 
 
 def unclean_election_enabled(

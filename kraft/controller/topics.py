@@ -131,10 +131,7 @@ def _collision_key(name: str) -> str | None:
 
 def usable_brokers(image: MetadataImage) -> list[int]:
     """Ids of registered brokers that are neither fenced nor in controlled shutdown, sorted."""
-    return sorted(
-        b.broker_id for b in image.cluster.brokers.values()
-        if not b.fenced and not b.in_controlled_shutdown
-    )
+    return sorted(b.broker_id for b in image.cluster.brokers.values() if b.active)
 
 
 def placement_error(image: MetadataImage, replication_factor: int) -> str | None:
@@ -209,7 +206,7 @@ def _active_replicas(image: MetadataImage, replicas: Iterable[int]) -> tuple[int
     brokers = image.cluster.brokers
     return tuple(
         r for r in replicas
-        if r in brokers and not brokers[r].fenced and not brokers[r].in_controlled_shutdown
+        if r in brokers and brokers[r].active
     )
 
 

@@ -116,6 +116,19 @@ class BrokerRegistration(msgspec.Struct, frozen=True, kw_only=True):
             in_controlled_shutdown=record.in_controlled_shutdown,
         )
 
+    @property
+    def active(self) -> bool:
+        """Unfenced and not in controlled shutdown: may lead partitions and be in
+        ISRs, and receives new replicas."""
+        return not self.fenced and not self.in_controlled_shutdown
+
+    def endpoint(self, listener: str) -> BrokerEndpoint | None:
+        """The endpoint this broker advertises for `listener`, if any."""
+        for endpoint in self.endpoints:
+            if endpoint.name == listener:
+                return endpoint
+        return None
+
     def to_record(self) -> RegisterBrokerRecord:
         """The RegisterBrokerRecord that recreates this registration (for snapshots)."""
         return RegisterBrokerRecord(

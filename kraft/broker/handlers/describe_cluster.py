@@ -50,12 +50,11 @@ async def handle(
         registration = image.cluster.brokers[broker_id]
         if registration.fenced and not include_fenced:
             continue
-        for endpoint in registration.endpoints:
-            if endpoint.name == ctx.listener:
-                brokers.append(build(broker_cls, broker_id=broker_id, host=endpoint.host,
-                                     port=endpoint.port, rack=registration.rack,
-                                     is_fenced=registration.fenced))
-                break
+        endpoint = registration.endpoint(ctx.listener)
+        if endpoint is not None:
+            brokers.append(build(broker_cls, broker_id=broker_id, host=endpoint.host,
+                                 port=endpoint.port, rack=registration.rack,
+                                 is_fenced=registration.fenced))
     alive = [b.broker_id for b in brokers if not getattr(b, "is_fenced", False)]
     controller_id = broker.node_id if broker.node_id in alive else (alive[0] if alive else -1)
     return build(cls, **common, error_code=ErrorCode.none, error_message=None,

@@ -147,12 +147,9 @@ def _read_partition(
         return _Read(ErrorCode.not_leader_or_follower)
     if replica_id >= 0 and replica_id not in partition.replicas:
         return _Read(ErrorCode.not_leader_or_follower)
-    current_epoch = getattr(fp, "current_leader_epoch", -1)
-    if current_epoch >= 0 and current_epoch != partition.leader_epoch:
-        return _Read(
-            ErrorCode.fenced_leader_epoch if current_epoch < partition.leader_epoch
-            else ErrorCode.unknown_leader_epoch
-        )
+    epoch_error = partition.leader_epoch_error(getattr(fp, "current_leader_epoch", -1))
+    if epoch_error is not None:
+        return _Read(epoch_error)
     read = _Read()
     read.partition = partition
     read.high_watermark = partition.high_watermark

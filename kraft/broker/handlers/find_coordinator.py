@@ -87,9 +87,9 @@ async def _find(broker: BrokerServer, ctx: RequestContext, key_type: int, key: s
     leader = None if partition is None else broker.image.cluster.brokers.get(partition.leader)
     if leader is None or leader.fenced:
         return _error(ErrorCode.coordinator_not_available, "the coordinator has no leader")
-    for endpoint in leader.endpoints:
-        if endpoint.name == ctx.listener:
-            return ErrorCode.none, None, leader.broker_id, endpoint.host, endpoint.port
+    endpoint = leader.endpoint(ctx.listener)
+    if endpoint is not None:
+        return ErrorCode.none, None, leader.broker_id, endpoint.host, endpoint.port
     return _error(ErrorCode.coordinator_not_available,
                   f"the coordinator has no {ctx.listener} listener")
 

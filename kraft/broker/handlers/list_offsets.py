@@ -83,11 +83,9 @@ def _lookup(
     """(error, timestamp, offset, leader epoch) for one partition."""
     if partition is None or not partition.is_leader:
         return ErrorCode.not_leader_or_follower, -1, -1, -1
-    current = getattr(p, "current_leader_epoch", -1)
-    if current >= 0 and current != partition.leader_epoch:
-        code = (ErrorCode.fenced_leader_epoch if current < partition.leader_epoch
-                else ErrorCode.unknown_leader_epoch)
-        return code, -1, -1, -1
+    epoch_error = partition.leader_epoch_error(getattr(p, "current_leader_epoch", -1))
+    if epoch_error is not None:
+        return epoch_error, -1, -1, -1
     timestamp = p.timestamp
     bound = partition.high_watermark if replica_id == CONSUMER else partition.log_end_offset
     if timestamp == LATEST_TIMESTAMP:

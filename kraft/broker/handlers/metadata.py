@@ -119,12 +119,9 @@ def _alive_brokers(image: MetadataImage, listener: str) -> list[tuple[int, str, 
     alive = []
     for broker_id in sorted(image.cluster.brokers):
         registration = image.cluster.brokers[broker_id]
-        if registration.fenced:
-            continue
-        for endpoint in registration.endpoints:
-            if endpoint.name == listener:
-                alive.append((broker_id, endpoint.host, endpoint.port, registration.rack))
-                break
+        endpoint = registration.endpoint(listener)
+        if not registration.fenced and endpoint is not None:
+            alive.append((broker_id, endpoint.host, endpoint.port, registration.rack))
     return alive
 
 

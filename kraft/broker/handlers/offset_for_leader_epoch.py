@@ -50,10 +50,8 @@ async def handle(
                 error = ErrorCode.unknown_topic_or_partition
             elif partition is None or not partition.is_leader:
                 error = ErrorCode.not_leader_or_follower
-            elif 0 <= p.current_leader_epoch < partition.leader_epoch:
-                error = ErrorCode.fenced_leader_epoch
-            elif p.current_leader_epoch > partition.leader_epoch:
-                error = ErrorCode.unknown_leader_epoch
+            elif (epoch_error := partition.leader_epoch_error(p.current_leader_epoch)) is not None:
+                error = epoch_error
             else:
                 epoch, end_offset = partition.log.end_offset_for_epoch(p.leader_epoch)
             partitions.append(build(partition_cls, error_code=error, partition=p.partition,
