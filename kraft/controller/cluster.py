@@ -246,28 +246,21 @@ def register_broker(
         if existing is not None and not existing.fenced:
             # The old incarnation's session expired but it was not fenced yet.
             records.extend(broker_unavailable_changes(image, broker_id, ctx.config))
-        record = RegisterBrokerRecord(
-            broker_id=broker_id,
-            incarnation_id=incarnation_id,
-            broker_epoch=ctx.next_offset,
-            endpoints=endpoints,
-            features=features,
-            rack=request.rack,
-            fenced=True,
-            in_controlled_shutdown=False,
-        )
-    else:
+        epoch, fenced, shutting_down = ctx.next_offset, True, False
+    else:  # a retry: the registration keeps its epoch, fencing and shutdown state
         assert existing is not None
-        record = RegisterBrokerRecord(
-            broker_id=broker_id,
-            incarnation_id=incarnation_id,
-            broker_epoch=existing.broker_epoch,
-            endpoints=endpoints,
-            features=features,
-            rack=request.rack,
-            fenced=existing.fenced,
-            in_controlled_shutdown=existing.in_controlled_shutdown,
-        )
+        epoch, fenced = existing.broker_epoch, existing.fenced
+        shutting_down = existing.in_controlled_shutdown
+    record = RegisterBrokerRecord(
+        broker_id=broker_id,
+        incarnation_id=incarnation_id,
+        broker_epoch=epoch,
+        endpoints=endpoints,
+        features=features,
+        rack=request.rack,
+        fenced=fenced,
+        in_controlled_shutdown=shutting_down,
+    )
     records.append(record)
     heartbeats.register(
         broker_id,
