@@ -45,6 +45,7 @@ class Schedule:
         self.issued: list[Token] = []
         self.leader_sent: dict[tuple[int, str], bytes] = {}  # (generation, member) -> assignment
         self.rebalances: list[int] = []  # the generation each completed rebalance produced
+        self.instance_of: dict[str, str] = {}  # member id -> static instance id, once seen
         group = self.h.group
         transition = group._transition
 
@@ -135,6 +136,8 @@ class Schedule:
     def check(self, new: list[Token], generation_before: int) -> None:
         g = self.h.group
         members = set(g.members)
+        self.instance_of.update({m.member_id: m.group_instance_id for m in g.members.values()
+                                 if m.group_instance_id is not None})
         # One generation per rebalance: each completed rebalance adds exactly one.
         assert self.rebalances == list(range(1, len(self.rebalances) + 1))
         assert g.generation == len(self.rebalances)
@@ -174,8 +177,22 @@ class Schedule:
                     assert {m.member_id for m in result.members} == members
             else:
                 assert token.member_id in members
-                expected = self.leader_sent.get((g.generation, token.member_id), b"")
+                expected = self._expected_assignment(g.generation, token.member_id)
                 assert g.state == S.STABLE and result.assignment == expected
+
+    def _expected_assignment(self, generation: int, member_id: str) -> bytes:
+        """What the leader of `generation` sent for this member; for a static member
+        that replaced an earlier member id of its instance without a rebalance (KIP-345),
+        what it sent for that instance."""
+        sent = self.leader_sent.get((generation, member_id))
+        if sent is not None:
+            return sent
+        instance = self.instance_of.get(member_id)
+        if instance is not None:
+            for (gen, old_id), assignment in self.leader_sent.items():
+                if gen == generation and self.instance_of.get(old_id) == instance:
+                    return assignment
+        return b""
 
     def finish(self) -> None:
         """Unloading answers every request still parked: none is ever left hanging."""
