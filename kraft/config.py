@@ -46,6 +46,13 @@ def _int(raw: str) -> int:
     return int(raw.strip())
 
 
+def _positive_int(raw: str) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
 def _str(raw: str) -> str:
     return raw.strip()
 
@@ -117,6 +124,8 @@ KEYS: dict[str, Key] = {
         Key("auto.create.topics.enable", _bool, True),
         Key("delete.topic.enable", _bool, True),
         Key("unclean.leader.election.enable", _bool, False),
+        Key("auto.leader.rebalance.enable", _bool, True),
+        Key("leader.imbalance.check.interval.seconds", _positive_int, 300),
         # replication
         Key("replica.lag.time.max.ms", _int, 30000),
         Key("replica.fetch.max.bytes", _int, 1048576),

@@ -3,7 +3,8 @@
 Broker lifecycle (BrokerRegistration 62, BrokerHeartbeat 63, UnregisterBroker
 64), replication (AlterPartition 56), producer ids (AllocateProducerIds 67)
 and the admin requests brokers forward (CreateTopics 19, DeleteTopics 20,
-CreatePartitions 37, AlterConfigs 33, IncrementalAlterConfigs 44). Each
+CreatePartitions 37, AlterConfigs 33, IncrementalAlterConfigs 44, ElectLeaders
+43). Each
 request becomes one command on the QuorumController's queue; a controller
 that is not active answers NOT_CONTROLLER, and the sender retries on the
 active one. The raft RPCs and DescribeQuorum on the same listener are the
@@ -18,7 +19,14 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from kraft.controller import alter_partition, cluster, configs, producer_ids, topics
+from kraft.controller import (
+    alter_partition,
+    cluster,
+    configs,
+    elect_leaders,
+    producer_ids,
+    topics,
+)
 from kraft.controller.error_responses import error_response
 from kraft.controller.quorum_controller import QuorumController
 from kraft.controller.result import ControllerContext, ControllerResult
@@ -56,6 +64,7 @@ APIS: dict[int, tuple[int, int, Callable[[QuorumController, Any, int], Any]]] = 
     37: (0, 3, _plain(topics.create_partitions)),
     33: (0, 2, _plain(configs.alter_configs)),
     44: (0, 1, _plain(configs.incremental_alter_configs)),
+    43: (0, 2, _plain(elect_leaders.elect_leaders)),
 }
 
 

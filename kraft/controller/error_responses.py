@@ -61,6 +61,15 @@ def error_response(
                   resource_name=r.resource_name)
             for r in request.resources
         ))
+    if api_key == 43:  # ElectLeaders: v0 has no top-level error, so answer per partition
+        item = nested(cls, "ReplicaElectionResult")
+        partition = nested(cls, "PartitionResult")
+        return build(cls, **common, error_code=code, replica_election_results=tuple(
+            build(item, topic=t.topic, partition_result=tuple(
+                build(partition, partition_id=p, error_code=code, error_message=message)
+                for p in t.partitions))
+            for t in request.topic_partitions or ()
+        ))
     if api_key == 56:  # AlterPartition: the top-level error covers the request
         return build(cls, **common, error_code=code, topics=())
     if api_key == 62:  # BrokerRegistration

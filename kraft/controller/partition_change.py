@@ -14,6 +14,11 @@ PartitionRegistration, a target ISR and a predicate saying which brokers are
    and the leader recovery state RECOVERING (data may have been lost);
 4. else no leader (NO_LEADER = -1).
 
+The PREFERRED election (ElectLeaders and automatic leader balancing) first
+tries the preferred replica (the first in replica order), then goes on as
+above; so it moves leadership back to the preferred replica when that one is
+in the ISR and acceptable, and otherwise changes nothing for a led partition.
+
 The record sets `leader` only when the elected leader differs from the
 current one, which bumps the leader epoch (also when going to NO_LEADER);
 an ISR change alone does not bump it (Kafka since metadata.version
@@ -110,11 +115,17 @@ def elect_leader(
     is_acceptable: Callable[[int], bool],
     *,
     unclean: bool = False,
+    preferred: bool = False,
 ) -> tuple[int, bool]:
-    """The leader Kafka's ONLINE election picks, and whether the pick was unclean.
+    """The leader Kafka's ONLINE (or with `preferred`, PREFERRED) election picks, and
+    whether the pick was unclean.
 
     Returns (NO_LEADER, False) when nobody can lead.
     """
+    if preferred and current.replicas:
+        first = current.replicas[0]
+        if first in target_isr and is_acceptable(first):
+            return first, False
     if current.leader in target_isr and is_acceptable(current.leader):
         return current.leader, False
     for replica in current.replicas:
@@ -135,6 +146,7 @@ def build_partition_change(
     *,
     target_isr: Sequence[int] | None = None,
     unclean: bool = False,
+    preferred: bool = False,
     target_leader_recovery_state: int | None = None,
 ) -> PartitionChangeRecord | None:
     """The record moving `current` to `target_isr` with a fresh election, or None if
@@ -143,9 +155,11 @@ def build_partition_change(
     `target_isr` None keeps the current ISR; an empty target ISR keeps it too
     (the last in-sync replica is never removed). `target_leader_recovery_state`
     None keeps the current state (an unclean election sets RECOVERING anyway).
+    `preferred` runs the PREFERRED election instead of the ONLINE one.
     """
     isr = tuple(current.isr if target_isr is None else target_isr)
-    leader, was_unclean = elect_leader(current, isr, is_acceptable, unclean=unclean)
+    leader, was_unclean = elect_leader(current, isr, is_acceptable, unclean=unclean,
+                                       preferred=preferred)
     new_leader: int | None = None
     new_isr: tuple[int, ...] | None = None
     new_recovery: int | None = None

@@ -22,7 +22,9 @@ Theory of operation (Kafka's QuorumController, without timeline structures):
   again from the committed image.
 - Periodic work runs as commands too: fencing brokers whose session expired,
   a NoOpRecord every metadata.max.idle.interval.ms so observers see progress
-  (KIP-835), and writing metadata.version when the log has none (bootstrap).
+  (KIP-835), writing metadata.version when the log has none (bootstrap), and
+  moving leadership back to preferred replicas every
+  leader.imbalance.check.interval.seconds (kraft.controller.elect_leaders).
 
 Soft state (broker heartbeats) lives only here and is reset on activation, as
 Kafka's BrokerHeartbeatManager is.
@@ -41,6 +43,7 @@ import trio
 
 from kraft.config import KafkaConfig
 from kraft.controller import cluster
+from kraft.controller.elect_leaders import balance_leaders, imbalanced_partitions
 from kraft.controller.heartbeats import BrokerHeartbeatManager
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.delta import MetadataDelta
@@ -102,6 +105,7 @@ class QuorumController:
         self._claiming_epoch: int | None = None
         self._waiting: list[_Waiting] = []
         self._last_write_ms = 0
+        self._next_balance_ms = 0
         self._queue_send, self._queue = trio.open_memory_channel[tuple[Any, ...]](math.inf)
         self.activated = trio.Event()
 
@@ -144,6 +148,7 @@ class QuorumController:
         now = _now_ms()
         self.heartbeats.reset(self.image, now)
         self._last_write_ms = now
+        self._next_balance_ms = now + self.config["leader.imbalance.check.interval.seconds"] * 1000
         log.info("node %d: active controller in epoch %d", self.node_id, epoch)
         self.activated.set()
 
@@ -246,8 +251,18 @@ class QuorumController:
                 await self._internal(self._fence_expired)
             if idle_ms > 0 and now - self._last_write_ms >= idle_ms:
                 await self._internal(_noop)
+            if now >= self._next_balance_ms:
+                await self._balance_leaders(now)
             await trio.sleep(min(PERIODIC_CHECK_MS, idle_ms if idle_ms > 0 else PERIODIC_CHECK_MS)
                              / 1000)
+
+    async def _balance_leaders(self, now: int) -> None:
+        """Run leader balancing if it is enabled and some partition is imbalanced."""
+        self._next_balance_ms = now + self.config["leader.imbalance.check.interval.seconds"] * 1000
+        if not self.config["auto.leader.rebalance.enable"]:
+            return
+        if next(imbalanced_partitions(self.image), None) is not None:
+            await self._internal(balance_leaders)
 
     def _fence_expired(
         self, image: MetadataImage, ctx: ControllerContext

@@ -1,7 +1,8 @@
 """Admin requests the broker forwards to the active controller.
 
 CreateTopics (19) v2-7, DeleteTopics (20) v1-6, CreatePartitions (37) v0-3,
-AlterConfigs (33) v0-2, IncrementalAlterConfigs (44) v0-1: any broker takes
+AlterConfigs (33) v0-2, IncrementalAlterConfigs (44) v0-1, ElectLeaders (43)
+v0-2: any broker takes
 them (KRaft clients may send admin requests to any broker) and relays the
 request unchanged to the active controller over the controller listener
 (Kafka wraps them in Envelope; both ends here run the same code, so the
@@ -11,7 +12,9 @@ REQUEST_TIMED_OUT (retriable for admin clients).
 
 After a successful topic change the broker waits, up to the request's
 timeout, until its own metadata image shows it (created topics have leaders,
-deleted ones are gone), so a client can use the result at once.
+deleted ones are gone, elected partitions have a leader epoch above the one
+the broker knew when it forwarded the request), so a client can use the
+result at once.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer
 
 # api key -> (min version, max version)
-FORWARDED = {19: (2, 7), 20: (1, 6), 37: (0, 3), 33: (0, 2), 44: (0, 1)}
+FORWARDED = {19: (2, 7), 20: (1, 6), 37: (0, 3), 33: (0, 2), 44: (0, 1), 43: (0, 2)}
 DEFAULT_TIMEOUT_S = 30.0
 
 
@@ -43,18 +46,26 @@ async def forward(
     timeout = getattr(request, "timeout", None)
     timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else DEFAULT_TIMEOUT_S
     timeout_s = max(timeout_s, 1.0)
+    epochs_before = _leader_epochs(broker.image) if header.api_key == 43 else {}
     try:
         response = await broker.channel.send(request, timeout_s)
     except ControllerUnavailable as e:
         return error_response(header.api_key, header.api_version, request,
                               ErrorCode.request_timed_out, str(e))
     if not getattr(request, "validate_only", False):
-        await _wait_until_visible(broker, header.api_key, request, response, timeout_s)
+        await _wait_until_visible(broker, header.api_key, request, response, timeout_s,
+                                  epochs_before)
     return response
 
 
+def _leader_epochs(image: MetadataImage) -> dict[tuple[str, int], int]:
+    return {(name, pid): p.leader_epoch for name, topic in image.topics.by_name.items()
+            for pid, p in topic.partitions.items()}
+
+
 async def _wait_until_visible(
-    broker: BrokerServer, api_key: int, request: Any, response: Any, timeout_s: float
+    broker: BrokerServer, api_key: int, request: Any, response: Any, timeout_s: float,
+    epochs_before: dict[tuple[str, int], int],
 ) -> None:
     if api_key == 19:
         names = [t.name for t in response.topics if t.error_code == ErrorCode.none]
@@ -72,6 +83,12 @@ async def _wait_until_visible(
         counts = {t.name: t.count for t in request.topics if t.name in ok}
         if counts:
             await broker.wait_for_image(partial(_has_partitions, counts), timeout_s)
+    elif api_key == 43:
+        elected = {(t.topic, p.partition_id): epochs_before.get((t.topic, p.partition_id), -1)
+                   for t in response.replica_election_results for p in t.partition_result
+                   if p.error_code == ErrorCode.none}
+        if elected:
+            await broker.wait_for_image(partial(_epochs_above, elected), timeout_s)
 
 
 def _has_partitions(counts: dict[str, int], image: MetadataImage) -> bool:
@@ -81,6 +98,16 @@ def _has_partitions(counts: dict[str, int], image: MetadataImage) -> bool:
         if topic is None or len(topic.partitions) < count:
             return False
     return topics_ready(image, list(counts))
+
+
+def _epochs_above(epochs: dict[tuple[str, int], int], image: MetadataImage) -> bool:
+    """Every (topic, partition) has a leader epoch above the given one."""
+    for (name, pid), epoch in epochs.items():
+        topic = image.topics.by_name.get(name)
+        partition = topic.partitions.get(pid) if topic is not None else None
+        if partition is None or partition.leader_epoch <= epoch:
+            return False
+    return True
 
 
 def register(registry: Any, broker: BrokerServer) -> None:
