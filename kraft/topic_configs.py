@@ -59,6 +59,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kraft.config import KEYS, KafkaConfig
+from kraft.metadata.image import ConfigResource, MetadataImage
+from kraft.metadata.records import BROKER_RESOURCE
 from log.config import LogConfig
 
 __all__ = [
@@ -75,6 +77,7 @@ __all__ = [
     "config_default",
     "describe_broker_configs",
     "describe_topic_configs",
+    "dynamic_broker_configs",
     "is_list_config",
     "log_config",
     "topic_config_value",
@@ -441,6 +444,16 @@ def topic_config_value(
     """The effective value of topic config `name` (KeyError if it is not one)."""
     return _resolve(TOPIC_CONFIGS[name], broker_config, overrides, broker_dynamic,
                     broker_dynamic_default)[0]
+
+
+def dynamic_broker_configs(
+    image: MetadataImage, node_id: int
+) -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """(node `node_id`'s dynamic broker configs, the cluster-wide dynamic broker
+    defaults) as `image` holds them: the last two arguments of topic_config_value,
+    log_config and describe_topic_configs."""
+    return (image.configs.get(ConfigResource(BROKER_RESOURCE, str(node_id))),
+            image.configs.get(ConfigResource(BROKER_RESOURCE, "")))
 
 
 _LOG_CONFIG_NAMES: Final = (

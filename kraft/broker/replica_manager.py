@@ -43,7 +43,7 @@ import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -133,14 +133,14 @@ class ReplicaManager:
 
     def log_config(self, image: MetadataImage, topic: str) -> LogConfig:
         overrides = image.configs.get(ConfigResource(TOPIC_RESOURCE, topic))
-        dynamic = broker_dynamic(image, self.node_id)
+        dynamic = topic_configs.dynamic_broker_configs(image, self.node_id)
         return topic_configs.log_config(self.config, overrides, *dynamic)
 
     def topic_config(self, image: MetadataImage, topic: str, name: str) -> str:
         """The effective value of topic config `name` for `topic` on this broker."""
         overrides = image.configs.get(ConfigResource(TOPIC_RESOURCE, topic))
         return topic_configs.topic_config_value(
-            self.config, overrides, name, *broker_dynamic(image, self.node_id)
+            self.config, overrides, name, *topic_configs.dynamic_broker_configs(image, self.node_id)
         )
 
     # --- applying metadata ---------------------------------------------------------
@@ -467,13 +467,6 @@ class ReplicaManager:
         self._write_checkpoints_job()()
         for partition in self.partitions.values():
             partition.log.close()
-
-
-def broker_dynamic(image: MetadataImage, node_id: int) -> tuple[Mapping[str, str],
-                                                                Mapping[str, str]]:
-    """(this broker's dynamic configs, the cluster-wide dynamic broker defaults)."""
-    return (image.configs.get(ConfigResource(BROKER_RESOURCE, str(node_id))),
-            image.configs.get(ConfigResource(BROKER_RESOURCE, "")))
 
 
 def _stored_topic_id(path: Path) -> uuid.UUID | None:

@@ -56,12 +56,8 @@ from kraft.metadata.image import (
     MetadataImage,
     PartitionRegistration,
 )
-from kraft.metadata.records import (
-    BROKER_RESOURCE,
-    NO_LEADER,
-    TOPIC_RESOURCE,
-    PartitionChangeRecord,
-)
+from kraft.metadata.records import NO_LEADER, TOPIC_RESOURCE, PartitionChangeRecord
+from kraft.topic_configs import dynamic_broker_configs, topic_config_value
 
 __all__ = [
     "RECOVERED",
@@ -81,6 +77,7 @@ RECOVERED: Final = 0
 RECOVERING: Final = 1
 
 UNCLEAN_LEADER_ELECTION_ENABLE: Final = "unclean.leader.election.enable"
+_DEFAULT_CONFIG: Final = KafkaConfig({})
 
 
 def is_acceptable_leader(image: MetadataImage, broker_id: int) -> bool:
@@ -98,15 +95,12 @@ def unclean_election_enabled(
     its node.id picks the node-level dynamic config. A value counts as true
     when it is "true" in any case, as Java's Boolean.parseBoolean.
     """
-    sources = [ConfigResource(TOPIC_RESOURCE, topic_name)]
-    if config is not None and config["node.id"] >= 0:
-        sources.append(ConfigResource(BROKER_RESOURCE, str(config["node.id"])))
-    sources.append(ConfigResource(BROKER_RESOURCE, ""))
-    for resource in sources:
-        value = image.configs.get(resource).get(UNCLEAN_LEADER_ELECTION_ENABLE)
-        if value is not None:
-            return value.strip().lower() == "true"
-    return bool(config[UNCLEAN_LEADER_ELECTION_ENABLE]) if config is not None else False
+    config = config if config is not None else _DEFAULT_CONFIG
+    value = topic_config_value(
+        config, image.configs.get(ConfigResource(TOPIC_RESOURCE, topic_name)),
+        UNCLEAN_LEADER_ELECTION_ENABLE, *dynamic_broker_configs(image, config["node.id"]),
+    )
+    return value.strip().lower() == "true"
 
 
 def elect_leader(
