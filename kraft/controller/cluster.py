@@ -400,7 +400,10 @@ def broker_heartbeat(
     )
     caught_up = request.current_metadata_offset >= registration_offset
     current = BrokerControlState.of(registration)
-    leads = leads_partitions(image, broker_id)
+    # Leaderships matter only to a shutting-down broker; scanning every partition on
+    # every heartbeat of every broker would be wasted.
+    leads = ((request.want_shut_down or current is BrokerControlState.CONTROLLED_SHUTDOWN)
+             and leads_partitions(image, broker_id))
     shutdown_done = False
     if current is BrokerControlState.CONTROLLED_SHUTDOWN and not leads:
         # A controlled shutdown this controller did not start (it became active
