@@ -43,6 +43,7 @@ from kraft.metadata.image import PartitionRegistration
 from log.batch import BatchHeader, iter_batches
 from log.config import LogConfig
 from log.errors import ErrorCode as LogErrorCode
+from log.errors import OffsetOutOfRangeError
 from log.log import FetchDataInfo, LogAppendInfo, PartitionLog
 
 log = logging.getLogger("kraft.broker")
@@ -53,6 +54,7 @@ class ReplicaState:
     """What the leader knows of another replica (from its fetches)."""
 
     log_end_offset: int = -1
+    log_start_offset: int = -1
     last_caught_up_ms: int = 0
     last_fetch_leader_leo: int = -1
     last_fetch_ms: int = 0
@@ -276,11 +278,17 @@ class Partition:
 
     # --- leader: followers ----------------------------------------------------------------
 
-    def update_follower_fetch_state(self, replica_id: int, fetch_offset: int, now_ms: int) -> None:
-        """A follower fetched at `fetch_offset` (so it holds everything below it)."""
+    def update_follower_fetch_state(
+        self, replica_id: int, fetch_offset: int, now_ms: int, log_start_offset: int = -1
+    ) -> None:
+        """A follower fetched at `fetch_offset` (so it holds everything below it),
+        reporting its log start offset (-1: unknown, Fetch before v5)."""
         state = self.remote.get(replica_id)
         if state is None:
             state = self.remote[replica_id] = ReplicaState()
+        if log_start_offset != state.log_start_offset:
+            state.log_start_offset = log_start_offset
+            self._wake()  # a DeleteRecords may be waiting for the low watermark
         leader_leo = self.log.log_end_offset
         if fetch_offset >= leader_leo:
             state.last_caught_up_ms = max(state.last_caught_up_ms, now_ms)
@@ -310,6 +318,29 @@ class Partition:
             if r != self.node_id and now_ms - self.remote.get(r, ReplicaState()).last_caught_up_ms
             > lag_ms
         ]
+
+    @property
+    def low_watermark(self) -> int:
+        """The lowest log start offset over this leader and its ISR followers: records
+        below it are gone from every in-sync replica (Kafka's lowWatermarkIfLeader,
+        which takes every replica on a live broker; out-of-sync replicas are left
+        out here so one lagging follower does not hold DeleteRecords up)."""
+        low = self.log.log_start_offset
+        for replica in self.maximal_isr:
+            if replica != self.node_id:
+                state = self.remote.get(replica)
+                low = min(low, state.log_start_offset if state is not None else -1)
+        return low
+
+    def delete_records_before(self, offset: int) -> int:
+        """DeleteRecords on the leader: raise the log start offset to `offset`, which
+        must be at most the high watermark (OffsetOutOfRangeError otherwise); returns
+        the new log start offset. Followers follow it from fetch responses."""
+        if not 0 <= offset <= self._high_watermark:
+            raise OffsetOutOfRangeError(offset, self.log.log_start_offset, self._high_watermark)
+        start = self.log.delete_records_before(offset)
+        self._wake()
+        return start
 
     # --- follower ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from kraft.broker.group.coordinator import GroupCoordinator
 from kraft.broker.handlers import (
     admin,
     delete_groups,
+    delete_records,
     describe_cluster,
     describe_configs,
     describe_groups,
@@ -72,6 +73,7 @@ MODULES: tuple[ModuleType, ...] = (
     list_groups,
     delete_groups,
     offset_delete,
+    delete_records,
 )
 
 

@@ -168,7 +168,8 @@ def _read_partition(
                 raise OffsetOutOfRangeError(fp.fetch_offset, partition.log_start_offset,
                                             partition.log_end_offset)
             partition.update_follower_fetch_state(replica_id, fp.fetch_offset,
-                                                  int(trio.current_time() * 1000))
+                                                  int(trio.current_time() * 1000),
+                                                  getattr(fp, "log_start_offset", -1))
             broker.isr.maybe_expand(partition, replica_id, replica_epoch)
             read.high_watermark = partition.high_watermark
             data = partition.log.read(fp.fetch_offset, max_bytes, min_one_message=first)
@@ -205,7 +206,9 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
                     log_start_offset=r.log_start_offset,
                     aborted_transactions=() if read_committed else None,
                     preferred_read_replica=-1,
-                    records=r.records if r.error == ErrorCode.none else None,
+                    # Never null: librdkafka cannot parse a null record set and
+                    # would not see the error (Kafka sends MemoryRecords.EMPTY).
+                    records=r.records if r.error == ErrorCode.none else b"",
                     **fields,
                 )
             )
