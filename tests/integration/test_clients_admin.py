@@ -15,6 +15,25 @@ from collections.abc import Callable, Iterator
 
 import confluent_kafka
 import pytest
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+from kafka import KafkaAdminClient
+from kafka.admin import (
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourcePatternFilter,
+)
+from kafka.admin import ResourceType as KResourceType
+from kafka.errors import SecurityDisabledError
 from kio.schema.errors import ErrorCode
 
 from tests.integration.dev import DevNode
@@ -183,3 +202,31 @@ def test_delete_topics(admin: Admin, dev_node: DevNode) -> None:
     with pytest.raises(AdminError) as missing:
         admin.delete_topics(["never-existed"])
     assert missing.value.code == ErrorCode.unknown_topic_or_partition
+
+
+def test_acl_apis_answer_security_disabled(dev_node: DevNode) -> None:
+    """Without an authorizer, as Kafka without one: DescribeAcls and CreateAcls answer
+    SECURITY_DISABLED. kafka-python raises it for DescribeAcls; librdkafka drops
+    DescribeAcls' error code (its parser returns no error whatever the code, so a
+    real Kafka gives the same empty listing) but raises it for CreateAcls."""
+    admin = AdminClient({"bootstrap.servers": dev_node.bootstrap})
+    any_filter = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+                                  AclOperation.ANY, AclPermissionType.ANY)
+    assert admin.describe_acls(any_filter).result(10) == []
+    binding = AclBinding(ResourceType.TOPIC, "t", ResourcePatternType.LITERAL, "User:alice",
+                         "*", AclOperation.READ, AclPermissionType.ALLOW)
+    (future,) = admin.create_acls([binding]).values()
+    with pytest.raises(confluent_kafka.KafkaException) as created:
+        future.result(10)
+    assert created.value.args[0].code() == confluent_kafka.KafkaError.SECURITY_DISABLED
+
+    client = KafkaAdminClient(bootstrap_servers=dev_node.bootstrap)
+    try:
+        kfilter = ACLFilter(principal=None, host="*", operation=ACLOperation.ANY,
+                            permission_type=ACLPermissionType.ANY,
+                            resource_pattern=ResourcePatternFilter(
+                                KResourceType.ANY, None, ACLResourcePatternType.ANY))
+        with pytest.raises(SecurityDisabledError):
+            client.describe_acls(kfilter)
+    finally:
+        client.close()

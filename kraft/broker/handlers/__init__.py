@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from kraft.broker.group.coordinator import GroupCoordinator
 from kraft.broker.handlers import (
+    acls,
     admin,
     delete_groups,
     delete_records,
@@ -103,3 +104,4 @@ def register(registry: ApiRegistry, broker: BrokerServer) -> None:
             advertised_min=getattr(module, "ADVERTISED_MIN", None),
         )
     admin.register(registry, broker)
+    acls.register(registry, broker)
