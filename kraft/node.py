@@ -43,6 +43,7 @@ from kraft.metadata.loader import MetadataLoader
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
+from kraft.storage_failure import is_storage_failure
 from net import api_versions
 from net.client import KafkaClient
 from net.registry import ApiRegistry
@@ -181,6 +182,7 @@ class Node:
             server = KafkaServer(
                 registry, listener_name=controller_name,
                 max_frame_bytes=config["socket.request.max.bytes"],
+                is_fatal=is_storage_failure,
             )
             bound = await nursery.start(server.serve, host or "0.0.0.0", port)
             self.bound[controller_name] = bound[0]
@@ -198,6 +200,7 @@ class Node:
                     self.broker.registry, listener_name=listener.name,
                     max_frame_bytes=config["socket.request.max.bytes"],
                     max_connections=config["max.connections"],
+                    is_fatal=is_storage_failure,
                 )
                 bound = await nursery.start(server.serve, listener.host or "0.0.0.0",
                                             listener.port)

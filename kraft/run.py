@@ -30,6 +30,7 @@ import trio
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig
+from kraft.storage_failure import find_storage_failure
 
 if TYPE_CHECKING:
     from kraft.node import Node
@@ -83,6 +84,24 @@ async def _serve(
         nursery.cancel_scope.cancel()
 
 
+def _run(
+    prog: str, config: KafkaConfig, started_at: float, announce: Callable[[Node, float], str]
+) -> int:
+    """Run the node until it stops: 0 after a graceful stop, 1 after a storage
+    failure (kraft.storage_failure), which is reported in one line."""
+    try:
+        trio.run(_serve, config, started_at, announce)
+    except BaseException as e:
+        failure = find_storage_failure(e)
+        if failure is None:
+            raise
+        print(f"{prog}: storage failure, node stopped: {failure}. Acknowledged data is on "
+              f"disk; start again once {', '.join(config.log_dirs)} is writable (each log is "
+              f"recovered to its last valid batch).", file=sys.stderr)
+        return 1
+    return 0
+
+
 def dev_main(argv: list[str]) -> int:
     started_at = time.monotonic()
     parser = argparse.ArgumentParser(prog="kraft dev", description=__doc__.splitlines()[0])
@@ -122,7 +141,7 @@ def dev_main(argv: list[str]) -> int:
             return (f"kraft dev ready: bootstrap.servers={host}:{port} (node {DEV_NODE_ID}, "
                     f"cluster {cluster_id}, data {data_dir}{note}) in {elapsed:.2f} s")
 
-        trio.run(_serve, config, started_at, announce)
+        return _run("kraft dev", config, started_at, announce)
     except (ConfigError, meta_properties.MetaPropertiesError) as e:
         print(f"kraft dev: {e}", file=sys.stderr)
         return 1
@@ -150,7 +169,7 @@ def start_main(argv: list[str]) -> int:
             names = ", ".join(f"{n}={h}:{p}" for n, (h, p) in node.bound.items())
             return f"kraft node {node.node_id} ready: {names} in {elapsed:.2f} s"
 
-        trio.run(_serve, config, started_at, announce)
+        return _run("kraft start", config, started_at, announce)
     except (ConfigError, meta_properties.MetaPropertiesError) as e:
         print(f"kraft start: {e}", file=sys.stderr)
         return 1

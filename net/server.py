@@ -23,7 +23,9 @@ Theory of operation:
   negotiate.
 - A handler that raises has a bug. We log the traceback and close that
   connection (the client will retry elsewhere or reconnect) rather than take
-  down a broker that other clients are using.
+  down a broker that other clients are using. The exception: what the
+  owner's `is_fatal` accepts (a failing disk, kraft.storage_failure) is
+  not the request's fault and propagates, ending `serve`.
 - Connections beyond `max_connections` are closed on accept with a log line;
   a connection with no request for `connections.max.idle.ms` (Kafka's 10
   minutes) is closed, so silent peers cannot hold slots forever.
@@ -98,8 +100,10 @@ class KafkaServer:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
+        is_fatal: Callable[[BaseException], bool] = lambda e: False,
     ) -> None:
         self.registry = registry
+        self.is_fatal = is_fatal
         self.listener_name = listener_name
         self.max_frame_bytes = max_frame_bytes
         self.max_connections = max_connections
@@ -144,7 +148,7 @@ class KafkaServer:
     async def _serve_connection(self, stream: trio.SocketStream, ctx: RequestContext) -> None:
         outbox_send, outbox = trio.open_memory_channel[_Outgoing](MAX_DEFERRED)
         async with trio.open_nursery() as nursery:
-            sender = _Sender(stream, outbox, ctx, nursery.cancel_scope)
+            sender = _Sender(stream, outbox, ctx, nursery.cancel_scope, self.is_fatal)
             nursery.start_soon(sender.run)
             await self._read_requests(stream, ctx, sender, outbox_send)
             nursery.cancel_scope.cancel()
@@ -185,7 +189,9 @@ class KafkaServer:
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return
-            except Exception:
+            except Exception as e:
+                if self.is_fatal(e):
+                    raise
                 log.exception("bug while serving %s; closing its connection", ctx.peer)
                 return
 
@@ -228,8 +234,10 @@ class _Sender:
         outbox: trio.MemoryReceiveChannel[_Outgoing],
         ctx: RequestContext,
         scope: trio.CancelScope,
+        is_fatal: Callable[[BaseException], bool],
     ) -> None:
         self.stream = stream
+        self.is_fatal = is_fatal
         self.outbox = outbox
         self.ctx = ctx
         self.scope = scope
@@ -254,7 +262,9 @@ class _Sender:
                     self.drained.set()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.scope.cancel()
-        except Exception:
+        except Exception as e:
+            if self.is_fatal(e):
+                raise
             log.exception("bug while serving %s; closing its connection", self.ctx.peer)
             self.scope.cancel()
 

@@ -15,9 +15,11 @@ def dev_factory(tmp_path: Path) -> Iterator[type]:
     """Start DevNodes with `dev_factory(*overrides)`; all are killed at teardown."""
     started: list[DevNode] = []
 
-    def factory(*overrides: str, data_dir: Path | None = None) -> DevNode:
+    def factory(*overrides: str, data_dir: Path | None = None,
+                file_size_limit: int | None = None) -> DevNode:
         node = DevNode(data_dir or tmp_path / f"data{len(started)}",
-                       tmp_path / f"logs{len(started)}", *overrides)
+                       tmp_path / f"logs{len(started)}", *overrides,
+                       file_size_limit=file_size_limit)
         started.append(node)
         return node.start()
 

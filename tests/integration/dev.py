@@ -11,6 +11,7 @@ so a failing test can show them. Every process started is stopped by
 from __future__ import annotations
 
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -24,8 +25,10 @@ START_TIMEOUT_S = 30.0
 
 
 class DevNode:
-    def __init__(self, data_dir: Path, logs: Path, *overrides: str) -> None:
+    def __init__(self, data_dir: Path, logs: Path, *overrides: str,
+                 file_size_limit: int | None = None) -> None:
         self.data_dir = data_dir
+        self.file_size_limit = file_size_limit  # RLIMIT_FSIZE: writes beyond fail, EFBIG
         self.logs = logs
         self.overrides = overrides
         self.port = free_port()
@@ -43,7 +46,14 @@ class DevNode:
         before = self._ready_lines()
         stdout = open(self.logs / "stdout.log", "ab")  # noqa: SIM115 -- closed with the process
         stderr = open(self.logs / "stderr.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr)
+        limit = self.file_size_limit
+
+        def limit_file_size() -> None:  # in the child, before exec
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr,
+                                     preexec_fn=limit_file_size)
         stdout.close()
         stderr.close()
         deadline = time.monotonic() + START_TIMEOUT_S
