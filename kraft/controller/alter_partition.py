@@ -30,10 +30,10 @@ Checks, in Kafka's order (the first failing one answers):
    (KIP-903): INELIGIBLE_REPLICA.
 
 Failed partitions carry Kafka's defaults besides the error (leader 0, epochs
-0, empty ISR). The leader never changes here: it is in the new ISR and
-eligible, hence an acceptable leader that the election keeps. Reassignment
-completion (Kafka's other source of a leader change here, answered
-NEW_LEADER_ELECTED) is not modelled, since replicas never change here.
+0, empty ISR). The leader is in the new ISR and eligible, hence kept by the
+election, unless the ISR change completes a reassignment that removes it
+(kraft.controller.reassignments): then the record is written and the answer
+is NEW_LEADER_ELECTED, as in Kafka.
 """
 
 from __future__ import annotations
@@ -176,6 +176,13 @@ def alter_partition(
                 if record is not None:
                     records.append(record)
                     partition = changed[key] = partition.merge(record)
+                if partition.leader != request.broker_id:
+                    # The ISR change completed a reassignment that removed the
+                    # sender: the record stands, and the sender must learn the new
+                    # leader from the metadata log (Kafka answers this way too).
+                    partitions_out.append(failed(data.partition_index,
+                                                 ErrorCode.new_leader_elected))
+                    continue
                 partitions_out.append(
                     build(
                         partition_cls,

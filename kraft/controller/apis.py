@@ -4,7 +4,7 @@ Broker lifecycle (BrokerRegistration 62, BrokerHeartbeat 63, UnregisterBroker
 64), replication (AlterPartition 56), producer ids (AllocateProducerIds 67)
 and the admin requests brokers forward (CreateTopics 19, DeleteTopics 20,
 CreatePartitions 37, AlterConfigs 33, IncrementalAlterConfigs 44, ElectLeaders
-43). Each
+43, AlterPartitionReassignments 45, ListPartitionReassignments 46). Each
 request becomes one command on the QuorumController's queue; a controller
 that is not active answers NOT_CONTROLLER, and the sender retries on the
 active one. The raft RPCs and DescribeQuorum on the same listener are the
@@ -25,6 +25,7 @@ from kraft.controller import (
     configs,
     elect_leaders,
     producer_ids,
+    reassignments,
     topics,
 )
 from kraft.controller.error_responses import error_response
@@ -65,6 +66,8 @@ APIS: dict[int, tuple[int, int, Callable[[QuorumController, Any, int], Any]]] = 
     33: (0, 2, _plain(configs.alter_configs)),
     44: (0, 1, _plain(configs.incremental_alter_configs)),
     43: (0, 2, _plain(elect_leaders.elect_leaders)),
+    45: (0, 1, _plain(reassignments.alter_partition_reassignments)),
+    46: (0, 0, _plain(reassignments.list_partition_reassignments)),
 }
 
 

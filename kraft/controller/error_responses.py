@@ -70,6 +70,12 @@ def error_response(
                 for p in t.partitions))
             for t in request.topic_partitions or ()
         ))
+    if api_key == 45:  # AlterPartitionReassignments: the top-level error covers it
+        return build(cls, **common, error_code=code, error_message=message, responses=(),
+                     allow_replication_factor_change=getattr(
+                         request, "allow_replication_factor_change", True))
+    if api_key == 46:  # ListPartitionReassignments
+        return build(cls, **common, error_code=code, error_message=message, topics=())
     if api_key == 56:  # AlterPartition: the top-level error covers the request
         return build(cls, **common, error_code=code, topics=())
     if api_key == 62:  # BrokerRegistration

@@ -41,7 +41,8 @@ resolved as Kafka does: the topic's dynamic config, else the controller
 node's dynamic broker config, else the cluster-wide dynamic broker default,
 else the static config (default false).
 
-Not modelled: reassignment (adding/removing replicas), ELR, log directories.
+Reassignment (adding/removing replicas, KIP-455) completes inside
+`build_partition_change`; not modelled: ELR, log directories.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
+
+import msgspec
 
 from kraft.config import KafkaConfig
 from kraft.metadata.image import (
@@ -139,6 +142,9 @@ def build_partition_change(
     is_acceptable: Callable[[int], bool],
     *,
     target_isr: Sequence[int] | None = None,
+    target_replicas: Sequence[int] | None = None,
+    target_adding: Sequence[int] | None = None,
+    target_removing: Sequence[int] | None = None,
     unclean: bool = False,
     preferred: bool = False,
     target_leader_recovery_state: int | None = None,
@@ -147,17 +153,37 @@ def build_partition_change(
     nothing would change (Kafka's `PartitionChangeBuilder.build`).
 
     `target_isr` None keeps the current ISR; an empty target ISR keeps it too
-    (the last in-sync replica is never removed). `target_leader_recovery_state`
-    None keeps the current state (an unclean election sets RECOVERING anyway).
-    `preferred` runs the PREFERRED election instead of the ONLINE one.
+    (the last in-sync replica is never removed). `target_replicas`,
+    `target_adding` and `target_removing` (None: unchanged) start or revert a
+    reassignment (kraft.controller.reassignments). Whatever the change, a
+    reassignment in progress *completes* in it when every adding replica is in
+    the resulting ISR and neither the replicas nor the ISR would be left empty
+    without the removing ones: the removing replicas leave the replicas and the
+    ISR, adding and removing are cleared, the leader is elected again among
+    what remains and the leader epoch is bumped even if it stays, so removed
+    followers are fenced. `target_leader_recovery_state` None keeps the
+    current state (an unclean election sets RECOVERING anyway). `preferred`
+    runs the PREFERRED election instead of the ONLINE one.
     """
     isr = tuple(current.isr if target_isr is None else target_isr)
-    leader, was_unclean = elect_leader(current, isr, is_acceptable, unclean=unclean,
+    replicas = current.replicas if target_replicas is None else tuple(target_replicas)
+    adding = current.adding_replicas if target_adding is None else tuple(target_adding)
+    removing = current.removing_replicas if target_removing is None else tuple(target_removing)
+    completed = False
+    if (adding or removing) and all(r in isr for r in adding):
+        final_replicas = tuple(r for r in replicas if r not in removing)
+        final_isr = tuple(r for r in isr if r not in removing)
+        if final_replicas and final_isr:
+            replicas, isr, adding, removing = final_replicas, final_isr, (), ()
+            completed = True
+    electing = current if replicas == current.replicas else msgspec.structs.replace(
+        current, replicas=replicas)
+    leader, was_unclean = elect_leader(electing, isr, is_acceptable, unclean=unclean,
                                        preferred=preferred)
     new_leader: int | None = None
     new_isr: tuple[int, ...] | None = None
     new_recovery: int | None = None
-    if leader != current.leader:
+    if leader != current.leader or completed:
         new_leader = leader
         if was_unclean:
             # The new leader may lack committed data: it alone is in sync, and it must
@@ -173,13 +199,20 @@ def build_partition_change(
         and target_leader_recovery_state != current.leader_recovery_state
     ):
         new_recovery = target_leader_recovery_state
-    if new_leader is None and new_isr is None and new_recovery is None:
+    new_replicas = replicas if replicas != current.replicas else None
+    new_adding = adding if adding != current.adding_replicas else None
+    new_removing = removing if removing != current.removing_replicas else None
+    if (new_leader is None and new_isr is None and new_recovery is None
+            and new_replicas is None and new_adding is None and new_removing is None):
         return None
     return PartitionChangeRecord(
         partition_id=partition_id,
         topic_id=topic_id,
         isr=new_isr,
         leader=new_leader,
+        replicas=new_replicas,
+        removing_replicas=new_removing,
+        adding_replicas=new_adding,
         leader_recovery_state=new_recovery,
     )
 
