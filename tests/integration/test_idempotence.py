@@ -294,3 +294,28 @@ def test_confluent_kafka_idempotent_across_restart(
     assert producer.flush(60) == 0
     assert errors == []
     _check_exactly_once(node, topic)
+
+
+def test_describe_producers_lists_the_idempotent_producer(dev_node: DevNode) -> None:
+    """DescribeProducers (kafka-python's describe_producers) reports the producer id,
+    epoch and last sequence the partition leader tracks for an idempotent producer."""
+    topic = "described"
+    trio.run(_create, dev_node.bootstrap, topic)
+    producer = kafka.KafkaProducer(bootstrap_servers=dev_node.bootstrap,
+                                   enable_idempotence=True, acks="all")
+    try:
+        for i in range(25):
+            producer.send(topic, str(i).encode(), partition=0)
+        producer.flush(30)
+    finally:
+        producer.close(10)
+    admin = kafka.KafkaAdminClient(bootstrap_servers=dev_node.bootstrap)
+    try:
+        tp = kafka.TopicPartition(topic, 0)
+        (state,) = admin.describe_producers([tp]).values()
+    finally:
+        admin.close()
+    (entry,) = state.active_producers
+    assert entry.producer_id >= 0  # the one producer that wrote: its 25 records end at 24
+    assert (entry.producer_epoch, entry.last_sequence) == (0, 24)
+    assert entry.current_transaction_start_offset == -1 and entry.last_timestamp > 0

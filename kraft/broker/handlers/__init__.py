@@ -29,6 +29,7 @@ from kraft.broker.handlers import (
     describe_configs,
     describe_groups,
     describe_log_dirs,
+    describe_producers,
     fetch,
     find_coordinator,
     heartbeat,
@@ -75,6 +76,7 @@ MODULES: tuple[ModuleType, ...] = (
     delete_groups,
     offset_delete,
     delete_records,
+    describe_producers,
 )
 
 

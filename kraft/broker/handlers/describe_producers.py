@@ -1,0 +1,62 @@
+"""DescribeProducers (key 61), version 0: the idempotent producers a partition
+leader knows (`kafka-transactions.sh describe-producers`, AdminClient
+describe_producers).
+
+Per partition, as Kafka's ReplicaManager.activeProducerState: unknown topic or
+partition is UNKNOWN_TOPIC_OR_PARTITION, a partition not led here
+NOT_LEADER_OR_FOLLOWER; else one entry per producer id in the partition's
+producer state (kraft.broker.producer_state): its epoch, last sequence and
+last timestamp. Without transactions, coordinator_epoch and
+current_txn_start_offset are -1, as Kafka reports for producers outside a
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 61
+MIN_VERSION = 0
+MAX_VERSION = 0
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    topic_cls = nested(cls, "TopicResponse")
+    partition_cls = nested(cls, "PartitionResponse")
+    state_cls = nested(cls, "ProducerState")
+    image = broker.image
+    topics = []
+    for t in request.topics:
+        topic = image.topics.by_name.get(t.name)
+        partitions = []
+        for index in t.partition_indexes:
+            producers: tuple[Any, ...] = ()
+            if topic is None or index not in topic.partitions:
+                error = ErrorCode.unknown_topic_or_partition
+            elif ((partition := broker.replica_manager.get_by_id(topic.topic_id, index)) is None
+                  or not partition.is_leader):
+                error = ErrorCode.not_leader_or_follower
+            else:
+                error = ErrorCode.none
+                producers = tuple(
+                    build(state_cls, producer_id=e.producer_id, producer_epoch=e.producer_epoch,
+                          last_sequence=e.last_sequence, last_timestamp=e.last_timestamp,
+                          coordinator_epoch=-1, current_txn_start_offset=-1)
+                    for _, e in sorted(partition.producer_state.producers.items()))
+            partitions.append(build(partition_cls, partition_index=index, error_code=error,
+                                    error_message=None, active_producers=producers))
+        topics.append(build(topic_cls, name=t.name, partitions=tuple(partitions)))
+    return build(cls, throttle_time=timedelta(0), topics=tuple(topics))
