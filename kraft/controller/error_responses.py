@@ -15,6 +15,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.raft.rpc import error_response as raft_error_response
 from net.codec import response_type
 from net.messages import build, nested
 
@@ -76,6 +77,8 @@ def error_response(
                          request, "allow_replication_factor_change", True))
     if api_key == 46:  # ListPartitionReassignments
         return build(cls, **common, error_code=code, error_message=message, topics=())
+    if api_key == 55:  # DescribeQuorum (forwarded by brokers for admin tools, KIP-836)
+        return raft_error_response(api_key, version, code, message)
     if api_key == 56:  # AlterPartition: the top-level error covers the request
         return build(cls, **common, error_code=code, topics=())
     if api_key == 62:  # BrokerRegistration

@@ -230,3 +230,51 @@ def test_acl_apis_answer_security_disabled(dev_node: DevNode) -> None:
             client.describe_acls(kfilter)
     finally:
         client.close()
+
+
+def test_describe_topic_partitions_pages_with_a_cursor(dev_node: DevNode) -> None:
+    """kafka-python's describe_topic_partitions (DescribeTopicPartitions): topics in
+    name order with their partitions as Metadata reports them, at most the partition
+    limit per answer, and a cursor that continues where the answer stopped."""
+    setup = AdminClient({"bootstrap.servers": dev_node.bootstrap})
+    for name, count in (("dtp-a", 3), ("dtp-b", 2)):
+        setup.create_topics([confluent_kafka.admin.NewTopic(name, count, 1)])[name].result(30)
+    client = KafkaAdminClient(bootstrap_servers=dev_node.bootstrap)
+    try:
+        seen: list[tuple[str, int, int]] = []
+        cursor = None
+        pages = 0
+        while True:
+            answer = client.describe_topic_partitions(["dtp-b", "dtp-a"],
+                                                      response_partition_limit=2,
+                                                      cursor=cursor)
+            pages += 1
+            for topic in answer["topics"]:
+                assert topic["error_code"] == 0, topic
+                seen += [(topic["name"], p["partition_index"], p["leader_id"])
+                         for p in topic["partitions"]]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [("dtp-a", 0, BROKER_ID), ("dtp-a", 1, BROKER_ID), ("dtp-a", 2, BROKER_ID),
+                        ("dtp-b", 0, BROKER_ID), ("dtp-b", 1, BROKER_ID)]
+        assert pages == 3
+        unknown = client.describe_topic_partitions(["dtp-missing"])["topics"]
+        assert [t["error_code"] for t in unknown] == [ErrorCode.unknown_topic_or_partition]
+    finally:
+        client.close()
+
+
+def test_describe_metadata_quorum_through_a_broker(dev_node: DevNode) -> None:
+    """kafka-python's describe_metadata_quorum sends DescribeQuorum to a broker, which
+    forwards it to the active controller (KIP-836): node 1 leads, alone."""
+    client = KafkaAdminClient(bootstrap_servers=dev_node.bootstrap)
+    try:
+        quorum = client.describe_metadata_quorum()
+    finally:
+        client.close()
+    (topic,) = quorum["topics"]
+    (partition,) = topic["partitions"]
+    assert partition["error"] is None and partition["leader_id"] == BROKER_ID
+    assert [v["replica_id"] for v in partition["current_voters"]] == [BROKER_ID]
+    assert partition["high_watermark"] > 0

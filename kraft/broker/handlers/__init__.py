@@ -30,6 +30,7 @@ from kraft.broker.handlers import (
     describe_groups,
     describe_log_dirs,
     describe_producers,
+    describe_topic_partitions,
     fetch,
     find_coordinator,
     heartbeat,
@@ -77,6 +78,7 @@ MODULES: tuple[ModuleType, ...] = (
     offset_delete,
     delete_records,
     describe_producers,
+    describe_topic_partitions,
 )
 
 

@@ -3,7 +3,8 @@
 CreateTopics (19) v2-7, DeleteTopics (20) v1-6, CreatePartitions (37) v0-3,
 AlterConfigs (33) v0-2, IncrementalAlterConfigs (44) v0-1, ElectLeaders (43)
 v0-2, AlterPartitionReassignments (45) v0-1, ListPartitionReassignments (46)
-v0: any broker takes
+v0, DescribeQuorum (55) v0-2 (KIP-836: admin tools may ask any broker): any
+broker takes
 them (KRaft clients may send admin requests to any broker) and relays the
 request unchanged to the active controller over the controller listener
 (Kafka wraps them in Envelope; both ends here run the same code, so the
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 # api key -> (min version, max version)
 FORWARDED = {19: (2, 7), 20: (1, 6), 37: (0, 3), 33: (0, 2), 44: (0, 1), 43: (0, 2), 45: (0, 1),
-             46: (0, 0)}
+             46: (0, 0), 55: (0, 2)}
 DEFAULT_TIMEOUT_S = 30.0
 
 

@@ -32,7 +32,7 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker import topic_creation
 from kraft.broker.internal_topics import INTERNAL_TOPICS
-from kraft.metadata.image import MetadataImage, TopicImage
+from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.metadata.records import NO_LEADER
 from net.codec import RequestHeader
 from net.messages import build, nested, response_class
@@ -132,29 +132,28 @@ def _controller_id(own_id: int, alive: list[tuple[int, str, int, str | None]]) -
     return ids[0] if ids else -1
 
 
+def partition_fields(image: MetadataImage, index: int, p: PartitionRegistration) -> dict[str, Any]:
+    """One partition's answer, as Metadata and DescribeTopicPartitions give it: the
+    leader (LEADER_NOT_AVAILABLE without one), its epoch, replicas, ISR and the
+    replicas on brokers that are fenced or gone."""
+    brokers = image.cluster.brokers
+    return {
+        "error_code": (
+            ErrorCode.leader_not_available if p.leader == NO_LEADER else ErrorCode.none
+        ),
+        "partition_index": index,
+        "leader_id": p.leader,
+        "leader_epoch": p.leader_epoch,
+        "replica_nodes": p.replicas,
+        "isr_nodes": p.isr,
+        "offline_replicas": tuple(r for r in p.replicas if r not in brokers or brokers[r].fenced),
+    }
+
+
 def _topic(cls: type, image: MetadataImage, topic: TopicImage) -> Any:
     partition_cls = nested(cls, "MetadataResponsePartition")
-    brokers = image.cluster.brokers
-    partitions = []
-    for index in sorted(topic.partitions):
-        p = topic.partitions[index]
-        offline = tuple(
-            r for r in p.replicas if r not in brokers or brokers[r].fenced
-        )
-        partitions.append(
-            build(
-                partition_cls,
-                error_code=(
-                    ErrorCode.leader_not_available if p.leader == NO_LEADER else ErrorCode.none
-                ),
-                partition_index=index,
-                leader_id=p.leader,
-                leader_epoch=p.leader_epoch,
-                replica_nodes=p.replicas,
-                isr_nodes=p.isr,
-                offline_replicas=offline,
-            )
-        )
+    partitions = [build(partition_cls, **partition_fields(image, index, topic.partitions[index]))
+                  for index in sorted(topic.partitions)]
     return build(
         nested(cls, "MetadataResponseTopic"),
         error_code=ErrorCode.none,

@@ -1,0 +1,96 @@
+"""DescribeTopicPartitions (key 75), version 0: topics and their partitions with a
+partition limit and a cursor (KIP-966; kafka-python's describe_topic_partitions,
+Kafka's AdminClient.describeTopics since 3.8).
+
+As Kafka's DescribeTopicPartitionsRequestHandler: an empty topic list means
+every topic; topics are answered in name order, each partition as Metadata
+answers it (kraft.broker.handlers.metadata.partition_fields), at most
+min(response_partition_limit, 2000) partitions in all. When more remain,
+`next_cursor` names the topic and partition to ask for next; a request's
+cursor starts there (topics before it are skipped, and a named topic list
+must contain the cursor's topic, else every topic is INVALID_REQUEST, as is
+a negative cursor partition). An unknown named topic is
+UNKNOWN_TOPIC_OR_PARTITION; unknown topics are simply absent when all are
+listed. Eligible leader replicas (ELR, KIP-966) are not implemented: their
+lists are empty. Authorized operations are "not requested", as in Metadata.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED, partition_fields
+from kraft.broker.internal_topics import INTERNAL_TOPICS
+from net.codec import RequestHeader
+from net.messages import build, nested, response_class
+from net.server import RequestContext
+
+if TYPE_CHECKING:
+    from kraft.broker.server import BrokerServer
+
+API_KEY = 75
+MIN_VERSION = 0
+MAX_VERSION = 0
+MAX_PARTITIONS: Final = 2000  # Kafka's max.request.partition.size.limit default
+
+
+async def handle(
+    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    cls = response_class(header)
+    topic_cls = nested(cls, "DescribeTopicPartitionsResponseTopic")
+    partition_cls = nested(cls, "DescribeTopicPartitionsResponsePartition")
+    image = broker.image
+    cursor = request.cursor
+    cursor_topic = cursor.topic_name if cursor is not None else ""
+    every_topic = not request.topics
+    names = sorted(image.topics.by_name) if every_topic else sorted(
+        {t.name for t in request.topics})
+    names = [n for n in names if n >= cursor_topic]
+
+    def error_topic(name: str, code: ErrorCode) -> Any:
+        return build(topic_cls, error_code=code, name=name, topic_id=uuid.UUID(int=0),
+                     is_internal=False, partitions=(),
+                     topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED)
+
+    if cursor is not None and (cursor.partition_index < 0
+                               or (not every_topic and cursor_topic not in names)):
+        return build(cls, throttle_time=timedelta(0), next_cursor=None, topics=tuple(
+            error_topic(t.name, ErrorCode.invalid_request) for t in request.topics))
+    remaining = max(min(request.response_partition_limit, MAX_PARTITIONS), 1)
+    topics: list[Any] = []
+    next_cursor = None
+    for name in names:
+        topic = image.topics.by_name.get(name)
+        if topic is None:
+            if not every_topic:
+                topics.append(error_topic(name, ErrorCode.unknown_topic_or_partition))
+            continue
+        start = cursor.partition_index if cursor is not None and name == cursor_topic else 0
+        indexes = [i for i in sorted(topic.partitions) if i >= start]
+        if remaining == 0:
+            if indexes:
+                next_cursor = build(nested(cls, "Cursor"), topic_name=name,
+                                    partition_index=indexes[0])
+                break
+            continue
+        taken = indexes[:remaining]
+        remaining -= len(taken)
+        topics.append(build(
+            topic_cls, error_code=ErrorCode.none, name=name, topic_id=topic.topic_id,
+            is_internal=name in INTERNAL_TOPICS,
+            topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+            partitions=tuple(
+                build(partition_cls, eligible_leader_replicas=(), last_known_elr=(),
+                      **partition_fields(image, i, topic.partitions[i]))
+                for i in taken),
+        ))
+        if len(taken) < len(indexes):
+            next_cursor = build(nested(cls, "Cursor"), topic_name=name,
+                                partition_index=indexes[len(taken)])
+            break
+    return build(cls, throttle_time=timedelta(0), topics=tuple(topics), next_cursor=next_cursor)
