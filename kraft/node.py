@@ -43,7 +43,7 @@ from kraft.metadata.loader import MetadataLoader
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
-from kraft.storage_failure import is_storage_failure
+from kraft.storage_failure import find_storage_failure
 from net import api_versions
 from net.client import KafkaClient
 from net.registry import ApiRegistry
@@ -182,7 +182,7 @@ class Node:
             server = KafkaServer(
                 registry, listener_name=controller_name,
                 max_frame_bytes=config["socket.request.max.bytes"],
-                is_fatal=is_storage_failure,
+                is_fatal=_is_storage_failure,
             )
             bound = await nursery.start(server.serve, host or "0.0.0.0", port)
             self.bound[controller_name] = bound[0]
@@ -200,7 +200,7 @@ class Node:
                     self.broker.registry, listener_name=listener.name,
                     max_frame_bytes=config["socket.request.max.bytes"],
                     max_connections=config["max.connections"],
-                    is_fatal=is_storage_failure,
+                    is_fatal=_is_storage_failure,
                 )
                 bound = await nursery.start(server.serve, listener.host or "0.0.0.0",
                                             listener.port)
@@ -255,3 +255,8 @@ def _lock(directory: Path) -> int:
             f"{directory} is in use by another kraft process (its {LOCK_FILE} is locked)"
         ) from None
     return fd
+
+
+def _is_storage_failure(exc: BaseException) -> bool:
+    """For net.server: a failing disk, also inside an exception group."""
+    return find_storage_failure(exc) is not None

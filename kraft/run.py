@@ -85,21 +85,38 @@ async def _serve(
 
 
 def _run(
-    prog: str, config: KafkaConfig, started_at: float, announce: Callable[[Node, float], str]
+    prog: str, config: KafkaConfig, started_at: float, announce: Callable[[Node, float], str],
+    *, temporary: bool = False,
 ) -> int:
-    """Run the node until it stops: 0 after a graceful stop, 1 after a storage
-    failure (kraft.storage_failure), which is reported in one line."""
+    """Run the node until it stops: 0 after a graceful stop; 1, reported in one
+    line, after a storage failure (kraft.storage_failure) or an OSError that
+    stopped it (a listener port in use, say). `temporary`: the data directory
+    is removed on exit (kraft dev without --data-dir)."""
     try:
         trio.run(_serve, config, started_at, announce)
     except BaseException as e:
         failure = find_storage_failure(e)
-        if failure is None:
-            raise
-        print(f"{prog}: storage failure, node stopped: {failure}. Acknowledged data is on "
-              f"disk; start again once {', '.join(config.log_dirs)} is writable (each log is "
-              f"recovered to its last valid batch).", file=sys.stderr)
-        return 1
+        if failure is not None:
+            advice = ("the temporary data directory is removed" if temporary else
+                      f"acknowledged data is on disk; start again once "
+                      f"{', '.join(config.log_dirs)} is writable (each log is recovered to "
+                      f"its last valid batch)")
+            print(f"{prog}: storage failure, node stopped: {failure}; {advice}.",
+                  file=sys.stderr)
+            return 1
+        only = _only_leaf(e)
+        if isinstance(only, OSError):
+            print(f"{prog}: {only}", file=sys.stderr)
+            return 1
+        raise
     return 0
+
+
+def _only_leaf(exc: BaseException) -> BaseException:
+    """The single exception inside nested one-member exception groups (else `exc`)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def dev_main(argv: list[str]) -> int:
@@ -141,7 +158,7 @@ def dev_main(argv: list[str]) -> int:
             return (f"kraft dev ready: bootstrap.servers={host}:{port} (node {DEV_NODE_ID}, "
                     f"cluster {cluster_id}, data {data_dir}{note}) in {elapsed:.2f} s")
 
-        return _run("kraft dev", config, started_at, announce)
+        return _run("kraft dev", config, started_at, announce, temporary=temporary)
     except (ConfigError, meta_properties.MetaPropertiesError) as e:
         print(f"kraft dev: {e}", file=sys.stderr)
         return 1

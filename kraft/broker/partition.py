@@ -88,6 +88,7 @@ class Partition:
         self.pending_isr: tuple[int, ...] | None = None  # an AlterPartition in flight
         self._high_watermark = min(high_watermark, partition_log.log_end_offset)
         self.watchers: set[trio.Event] = set()
+        self.closed = False  # set by close(): the replica left this broker
 
     @classmethod
     def open(
@@ -399,6 +400,7 @@ class Partition:
         )
 
     def close(self) -> None:
+        self.closed = True
         self._wake()
         self.log.close()
 

@@ -25,7 +25,8 @@ leader epoch is bumped and the old leader becomes a follower:
   A null topic list means every partition; then ELECTION_NOT_NEEDED results
   are left out, as Kafka does. A partition named twice is elected once and
   answered once. An unknown election type answers INVALID_REQUEST for the
-  whole request (v1+; v0 has no such field).
+  whole request and every partition it names, as Kafka's error response does
+  (v1+; v0 has no such field).
 
 - `balance_leaders`, run by the active controller every
   leader.imbalance.check.interval.seconds (default 300) while
@@ -33,7 +34,8 @@ leader epoch is bumped and the old leader becomes a follower:
   partition whose preferred replica is in the ISR and acceptable but does not
   lead, at most MAX_ELECTIONS_PER_IMBALANCE per run. Like Kafka's KRaft
   controller it ignores leader.imbalance.per.broker.percentage: any
-  imbalanced partition counts.
+  imbalanced partition counts. A run that hit the cap is followed by another
+  at once.
 """
 
 from __future__ import annotations
@@ -124,12 +126,18 @@ def elect_leaders(
     cls = response_type(ELECT_LEADERS, version)
     assert cls is not None
     election_type = getattr(request, "election_type", PREFERRED)
-    if election_type not in (PREFERRED, UNCLEAN):
-        return ControllerResult((), build(
-            cls, throttle_time=_NO_THROTTLE, error_code=ErrorCode.invalid_request,
-            replica_election_results=()))
     result_cls = nested(cls, "ReplicaElectionResult")
     partition_cls = nested(cls, "PartitionResult")
+    if election_type not in (PREFERRED, UNCLEAN):
+        message = f"Unknown election type {election_type}"
+        return ControllerResult((), build(
+            cls, throttle_time=_NO_THROTTLE, error_code=ErrorCode.invalid_request,
+            replica_election_results=tuple(
+                build(result_cls, topic=t.topic, partition_result=tuple(
+                    build(partition_cls, partition_id=p, error_code=ErrorCode.invalid_request,
+                          error_message=message)
+                    for p in t.partitions))
+                for t in request.topic_partitions or ())))
     every_partition = request.topic_partitions is None
     records: list[PartitionChangeRecord] = []
     by_topic: dict[str, list[Any]] = {}
@@ -181,8 +189,10 @@ def imbalanced_partitions(
                 yield topic_id, partition_id, partition
 
 
-def balance_leaders(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
-    """A PREFERRED election for up to MAX_ELECTIONS_PER_IMBALANCE imbalanced partitions."""
+def balance_leaders(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[int]:
+    """A PREFERRED election for up to MAX_ELECTIONS_PER_IMBALANCE imbalanced partitions;
+    the response is how many it elected (at the cap, the controller runs it again at
+    once rather than after the interval, as Kafka does)."""
     records = []
     for topic_id, partition_id, partition in imbalanced_partitions(image):
         record = build_partition_change(
@@ -196,4 +206,4 @@ def balance_leaders(image: MetadataImage, ctx: ControllerContext) -> ControllerR
     if records:
         log.info("leader balancing: moving leadership of %d partitions back to their "
                  "preferred replicas", len(records))
-    return ControllerResult(tuple(records), None)
+    return ControllerResult(tuple(records), len(records))

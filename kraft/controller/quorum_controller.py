@@ -43,7 +43,11 @@ import trio
 
 from kraft.config import KafkaConfig
 from kraft.controller import cluster
-from kraft.controller.elect_leaders import balance_leaders, imbalanced_partitions
+from kraft.controller.elect_leaders import (
+    MAX_ELECTIONS_PER_IMBALANCE,
+    balance_leaders,
+    imbalanced_partitions,
+)
 from kraft.controller.heartbeats import BrokerHeartbeatManager
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.delta import MetadataDelta
@@ -262,7 +266,9 @@ class QuorumController:
         if not self.config["auto.leader.rebalance.enable"]:
             return
         if next(imbalanced_partitions(self.image), None) is not None:
-            await self._internal(balance_leaders)
+            elected = await self.run_command(balance_leaders, lambda: 0)
+            if elected >= MAX_ELECTIONS_PER_IMBALANCE:
+                self._next_balance_ms = now  # more to do: go on at once
 
     def _fence_expired(
         self, image: MetadataImage, ctx: ControllerContext

@@ -137,6 +137,7 @@ def test_unknown_election_type_is_invalid_request(version: int) -> None:
     _, image = moved_cluster()
     result = elect_leaders(image, request(version, {"t": [0]}, 7), version, context(image))
     assert result.response.error_code == ErrorCode.invalid_request
+    assert results(result.response) == {("t", 0): ErrorCode.invalid_request}
     assert result.records == ()
 
 

@@ -65,6 +65,7 @@ from kraft.broker.group.types import GroupConfig, GroupState, Outbox, StoreGroup
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition
 from kraft.metadata.loader import MetadataUpdate
+from kraft.storage_failure import is_storage_failure
 from log.records import Record
 
 if TYPE_CHECKING:
@@ -204,7 +205,9 @@ class GroupCoordinator:
             started = trio.current_time()
             try:
                 loaded = await load_partition(shard.partition.log)
-            except Exception:
+            except Exception as e:
+                if is_storage_failure(e):
+                    raise  # the disk failed: the node stops (kraft.storage_failure)
                 log.exception("node %d: loading %s-%d failed; its groups get NOT_COORDINATOR "
                               "until its next leader epoch", self.broker.node_id,
                               GROUP_METADATA_TOPIC, shard.index)

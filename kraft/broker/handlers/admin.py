@@ -104,11 +104,16 @@ def _has_partitions(counts: dict[str, int], image: MetadataImage) -> bool:
 
 
 def _epochs_above(epochs: dict[tuple[str, int], int], image: MetadataImage) -> bool:
-    """Every (topic, partition) has a leader epoch above the given one."""
+    """Every (topic, partition) still there has a leader epoch above the given one.
+
+    The baseline is what this broker knew when it forwarded the request; if its
+    image lagged behind an earlier leader change of that partition, that change
+    alone passes, so the wait may end before the election shows (rare: the
+    wait is a convenience, the election itself is committed)."""
     for (name, pid), epoch in epochs.items():
         topic = image.topics.by_name.get(name)
         partition = topic.partitions.get(pid) if topic is not None else None
-        if partition is None or partition.leader_epoch <= epoch:
+        if partition is not None and partition.leader_epoch <= epoch:
             return False
     return True
 

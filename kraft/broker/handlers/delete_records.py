@@ -15,13 +15,17 @@ Clients send it to each partition's leader. Per partition, in Kafka's order
 
 Records below the offset become unreadable at once and segments wholly below
 it are deleted. The answer waits, up to the request's timeout, until every
-in-sync follower has moved its log start offset too (followers learn it
-from fetch responses and report theirs in fetch requests), and carries the
-low watermark: the lowest log start offset over the leader and its ISR. A
-partition still waiting at the timeout answers REQUEST_TIMED_OUT (its
-records are deleted on the leader all the same, as in Kafka); one that
-loses leadership meanwhile answers NOT_LEADER_OR_FOLLOWER. An offset at or
-below the current log start offset changes nothing and answers at once.
+in-sync follower reports a log start offset at least the requested offset
+(followers learn it from fetch responses and report theirs in fetch
+requests; right after a leader change a follower counts as unknown until it
+fetches), and carries the low watermark: the lowest log start offset over
+the leader and its ISR. The partitions of one request are waited for
+together. A partition still waiting at the timeout answers
+REQUEST_TIMED_OUT with the low watermark it had when its records were
+deleted (they are deleted on the leader all the same, as in Kafka); one that
+loses leadership meanwhile answers NOT_LEADER_OR_FOLLOWER, one removed from
+this broker UNKNOWN_TOPIC_OR_PARTITION if its topic is gone. An offset at or
+below the current log start offset deletes nothing and waits the same way.
 """
 
 from __future__ import annotations
@@ -73,10 +77,11 @@ async def handle(
 
     async def replicated() -> Any:
         with trio.move_on_after(max(request.timeout.total_seconds(), 0)):
-            for outcome in waiting:
-                await _await_low_watermark(outcome)
+            async with trio.open_nursery() as nursery:
+                for outcome in waiting:
+                    nursery.start_soon(_await_low_watermark, broker, outcome)
         for outcome in waiting:
-            if outcome.partition is not None:
+            if outcome.partition is not None:  # still waiting at the timeout
                 outcome.error = ErrorCode.request_timed_out
         return _response(header, outcomes)
 
@@ -102,17 +107,24 @@ def _delete(broker: BrokerServer, name: str, index: int, offset: int) -> _Outcom
         partition.delete_records_before(target)
     except OffsetOutOfRangeError:
         return _Outcome(ErrorCode.offset_out_of_range)
-    return _Outcome(ErrorCode.none, partition, target)
+    outcome = _Outcome(ErrorCode.none, partition, target)
+    outcome.low_watermark = partition.low_watermark  # answered if the wait times out
+    return outcome
 
 
-async def _await_low_watermark(outcome: _Outcome) -> None:
+async def _await_low_watermark(broker: BrokerServer, outcome: _Outcome) -> None:
     partition = outcome.partition
     assert partition is not None
-    while partition.is_leader and partition.low_watermark < outcome.target:
+    while (partition.is_leader and not partition.closed
+           and partition.low_watermark < outcome.target):
         event = trio.Event()
         partition.watchers.add(event)
         await event.wait()
-    if partition.is_leader:
+    if partition.closed:
+        outcome.error = (ErrorCode.not_leader_or_follower
+                         if partition.topic in broker.image.topics.by_name
+                         else ErrorCode.unknown_topic_or_partition)
+    elif partition.is_leader:
         outcome.low_watermark = partition.low_watermark
     else:
         outcome.error = ErrorCode.not_leader_or_follower
