@@ -194,7 +194,8 @@ def show(directory: str) -> int:
                 b.fenced, b.in_controlled_shutdown]
                for _, b in sorted(image.cluster.brokers.items())]
     partitions = [[t.name, str(t.topic_id), pid, p.leader, p.leader_epoch,
-                   list(p.replicas), list(p.isr), p.partition_epoch]
+                   list(p.replicas), list(p.isr), p.partition_epoch,
+                   _reassignment(p.adding_replicas, p.removing_replicas)]
                   for _, t in sorted(image.topics.by_name.items())
                   for pid, p in sorted(t.partitions.items())]
     configs = [[{2: "topic", 4: "broker"}.get(res.type, res.type), res.name, k, v]
@@ -208,7 +209,8 @@ def show(directory: str) -> int:
     print(_table("Brokers", ["id", "epoch", "endpoints", "fenced", "shutting down"], brokers))
     print()
     print(_table("Topics and partitions", ["topic", "id", "partition", "leader", "leader epoch",
-                                            "replicas", "isr", "partition epoch"], partitions))
+                                            "replicas", "isr", "partition epoch",
+                                            "reassigning"], partitions))
     print()
     print(_table("Configs", ["resource", "name", "key", "value"], configs))
     print()
@@ -218,3 +220,9 @@ def show(directory: str) -> int:
     for note in notes:
         print(f"# {note}")
     return 0
+
+
+def _reassignment(adding: tuple[int, ...], removing: tuple[int, ...]) -> str:
+    """A reassignment in progress (KIP-455), e.g. "+[4] -[1]"; "-" when none."""
+    parts = ([f"+{list(adding)}"] if adding else []) + ([f"-{list(removing)}"] if removing else [])
+    return " ".join(parts) or "-"
