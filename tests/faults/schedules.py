@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import kafka
 import trio
 from kio.schema.errors import ErrorCode
 
@@ -259,7 +260,30 @@ class Faults:
         """Let the workload run on the cluster as it is."""
         time.sleep(seconds)
 
+    def reassign(self, partition: int, target: list[int]) -> None:
+        """AlterPartitionReassignments (kafka-python's admin) of `partition` to `target`."""
+        self.history.note(f"reassign {self.topic}-{partition} to {target}")
+        client = kafka.KafkaAdminClient(bootstrap_servers=self.cluster.bootstrap)
+        try:
+            result = client.alter_partition_reassignments(
+                {kafka.TopicPartition(self.topic, partition): target})
+        finally:
+            client.close()
+        if list(result.values()) != [None]:
+            raise ScheduleError(f"reassignment of {self.topic}-{partition} refused: {result}")
+
     # --- waits --------------------------------------------------------------------------------
+
+    def wait_replicas(self, partition: int, target: list[int]) -> None:
+        """Wait until `partition` has exactly the replicas `target`, all in the ISR (the
+        reassignment completed)."""
+        def probe() -> bool:
+            found = self.state()
+            s = found.get(partition) if found else None
+            return s is not None and s.replicas == tuple(target) and s.full_isr
+        wait_for(f"{self.topic}-{partition} on replicas {target} with full ISR", probe,
+                 detail=self.describe)
+        self.history.note(f"{self.topic}-{partition} reassigned to {target}")
 
     def wait_leader_not(self, partition: int, nodes: set[int]) -> int:
         """Wait until a live node other than `nodes` leads `partition`; returns it."""
@@ -468,6 +492,25 @@ def kill_new_leader_during_catch_up(f: Faults) -> None:
     f.start(b)
 
 
+def reassign_while_writing(f: Faults) -> None:
+    """Move partition 0 off its leader A by reassignment (A deletes its copy and
+    leadership moves, all while acks=all producers write), then add A back: it
+    copies the partition from scratch; kill -9 A right after the reassignment
+    adds it (before or during its catch-up) and start it again. The
+    reassignment completes only once A is in the ISR; acknowledged writes
+    survive every step."""
+    a = f.leader(0)
+    others = [n for n in f.cluster.ids if n != a]
+    f.reassign(0, others)
+    f.wait_replicas(0, others)
+    f.hold()
+    f.reassign(0, [*others, a])
+    f.kill(a)
+    f.hold(1.0)
+    f.start(a)
+    f.wait_replicas(0, [*others, a])
+
+
 @dataclass(frozen=True)
 class Schedule:
     name: str
@@ -481,7 +524,7 @@ class Schedule:
 SCHEDULES: list[Schedule] = [Schedule(fn.__name__, fn) for fn in (
     kill_leader, kill_controller, kill_leader_and_controller, pause_leader, pause_controller,
     rolling_restart, kill_two, kill_two_staggered, kill_follower, kill_leader_repeatedly,
-    kill_all, kill_new_leader_during_catch_up,
+    kill_all, kill_new_leader_during_catch_up, reassign_while_writing,
 )]
 BY_NAME = {s.name: s for s in SCHEDULES}
 
