@@ -91,6 +91,7 @@ KEYS: dict[str, Key] = {
         Key("inter.broker.listener.name", _str, ""),
         Key("socket.request.max.bytes", _int, 104857600),
         Key("max.connections", _int, 2147483647),
+        Key("max.incremental.fetch.session.cache.slots", _int, 1000),
         # storage
         Key("log.dirs", _list, []),
         Key("log.dir", _str, "/tmp/kafka-logs"),

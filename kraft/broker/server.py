@@ -28,6 +28,7 @@ from typing import Any
 import trio
 
 from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.fetch_session import FetchSessionCache
 from kraft.broker.fetcher import ReplicaFetcherManager
 from kraft.broker.isr import IsrManager
 from kraft.broker.lifecycle import BrokerLifecycleManager
@@ -83,6 +84,8 @@ class BrokerServer:
             backoff_ms=config["replica.fetch.backoff.ms"],
         )
         self.replica_manager = ReplicaManager(config, self.node_id, self.fetchers, self.isr)
+        self.fetch_sessions = FetchSessionCache(
+            config["max.incremental.fetch.session.cache.slots"])
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
         self.registry = ApiRegistry()
         self._image_changed = trio.Event()

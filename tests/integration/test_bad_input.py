@@ -27,6 +27,7 @@ before keeps producing and reading, and the process stays up.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import re
 import struct
@@ -559,3 +560,42 @@ async def test_not_leader_or_follower(two_brokers: tuple[DevNode, BrokerOnlyNode
         answer = await _produce(leader, topic, p.batch(2))
         assert (answer.error_code, answer.base_offset) == (ErrorCode.none, 0)
         assert [r.value for r in await p.read_all(leader, topic)] == p.values(2)
+
+
+async def test_fetch_session_over_the_wire(broker: DevNode) -> None:
+    """KIP-227 with Fetch v12: an INITIAL request opens a session and is answered in
+    full; an incremental one naming nothing answers only partitions with news; a
+    wrong epoch or unknown session id is refused as a whole."""
+    async with p.connect(broker.bootstrap) as conn:
+        await p.create_topic(conn, "sessions", partitions=2)
+        await _produce(conn, "sessions", p.batch(2))  # partition 0
+        full = p.fetch_v12("sessions", 0, 0)
+        at_zero = full.topics[0].partitions[0]
+        two = (at_zero, dataclasses.replace(at_zero, partition=1))
+        opening = dataclasses.replace(
+            full, session_id=0, session_epoch=0,
+            topics=(dataclasses.replace(full.topics[0], partitions=two),))
+        answer = await conn.request(opening, T)
+        assert answer.error_code == ErrorCode.none and answer.session_id != 0
+        assert sorted(q.partition_index for q in answer.responses[0].partitions) == [0, 1]
+        sid = answer.session_id
+
+        def next_request(epoch: int, session_id: int = sid, topics: Any = ()) -> Any:
+            return dataclasses.replace(full, session_id=session_id, session_epoch=epoch,
+                                       topics=topics)
+
+        # The client read partition 0's two records: it sends only that new offset.
+        moved = (dataclasses.replace(full.topics[0], partitions=(
+            dataclasses.replace(at_zero, fetch_offset=2),)),)
+        quiet = await conn.request(next_request(1, topics=moved), T)
+        assert (quiet.error_code, quiet.session_id, quiet.responses) == (ErrorCode.none, sid, ())
+        produced = await conn.request(p.produce_v12("sessions", 1, p.batch(1)), T)
+        assert p.only_partition(produced).error_code == ErrorCode.none
+        news = await conn.request(next_request(2), T)
+        assert [(t.topic, [q.partition_index for q in t.partitions]) for t in news.responses] \
+            == [("sessions", [1])]
+        wrong = await conn.request(next_request(5), T)
+        assert (wrong.error_code, wrong.responses) == (
+            ErrorCode.invalid_fetch_session_epoch, ())
+        unknown = await conn.request(next_request(1, sid + 1), T)
+        assert unknown.error_code == ErrorCode.fetch_session_id_not_found

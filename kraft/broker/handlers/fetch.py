@@ -19,9 +19,10 @@ Long poll: while fewer than min_bytes are available and max_wait has not
 passed, the request waits for any of its partitions to append or move its
 high watermark, then reads again.
 
-Fetch sessions (KIP-227) are not created: every response has session id 0,
-which tells clients to keep sending full requests; a request naming a session
-gets FETCH_SESSION_ID_NOT_FOUND.
+Fetch sessions (KIP-227, v7+): kraft.broker.fetch_session decides which
+partitions a request reads (the session's, for an incremental request) and
+which results its answer carries; FETCH_SESSION_ID_NOT_FOUND and
+INVALID_FETCH_SESSION_EPOCH answer the whole request with no partitions.
 
 Follower fetches (replica id >= 0, kraft/broker/fetcher.py on the other
 side) read up to the log end offset instead of the high watermark, and
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.fetch_session import FetchContext
 from kraft.broker.partition import Partition
 from kraft.metadata.image import MetadataImage
 from log.errors import OffsetOutOfRangeError
@@ -76,15 +78,22 @@ async def handle(
 ) -> Any:
     cls = response_class(header)
     version = header.api_version
-    if version >= 7 and request.session_id != 0:
-        return build(cls, throttle_time=timedelta(0),
-                     error_code=ErrorCode.fetch_session_id_not_found, session_id=0, responses=())
     by_id = version >= 13
+    if version >= 7:
+        context = broker.fetch_sessions.new_context(request, by_id, trio.current_time())
+        if isinstance(context, ErrorCode):
+            return build(cls, throttle_time=timedelta(0), error_code=context, session_id=0,
+                         responses=())
+    else:
+        context = FetchContext(
+            [((t.topic, p.partition), p) for t in request.topics for p in t.partitions],
+            None, incremental=False)
+    requested = context.partitions()
     replica = _replica(request, version)
     deadline = trio.current_time() + max(request.max_wait.total_seconds(), 0)
     while True:
         image = broker.image
-        reads = _read_all(broker, image, request, by_id, replica)
+        reads = _read_all(broker, image, requested, request, by_id, replica)
         total = sum(len(r.records) for _, parts in reads for _, r in parts)
         errors = any(r.error != ErrorCode.none or r.diverging for _, p in reads for _, r in p)
         if total >= request.min_bytes or errors or trio.current_time() >= deadline:
@@ -100,7 +109,7 @@ async def handle(
             await event.wait()
         for partition in watched:
             partition.watchers.discard(event)
-    return _response(cls, request, reads)
+    return _response(cls, request, context.answer(reads), context.session_id)
 
 
 def _replica(request: Any, version: int) -> tuple[int, int]:
@@ -111,16 +120,15 @@ def _replica(request: Any, version: int) -> tuple[int, int]:
 
 
 def _read_all(
-    broker: BrokerServer, image: MetadataImage, request: Any, by_id: bool,
-    replica: tuple[int, int],
+    broker: BrokerServer, image: MetadataImage, requested: list[tuple[Any, list[Any]]],
+    request: Any, by_id: bool, replica: tuple[int, int],
 ) -> list[tuple[Any, list[tuple[int, _Read]]]]:
     remaining = request.max_bytes
     out = []
-    for fetch_topic in request.topics:
-        key = fetch_topic.topic_id if by_id else fetch_topic.topic
+    for key, fetch_partitions in requested:
         topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
         parts = []
-        for fp in fetch_topic.partitions:
+        for fp in fetch_partitions:
             if topic is None or fp.partition not in topic.partitions:
                 code = (ErrorCode.unknown_topic_id if by_id and topic is None
                         else ErrorCode.unknown_topic_or_partition)
@@ -183,7 +191,8 @@ def _read_partition(
     return read
 
 
-def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _Read]]]]) -> Any:
+def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _Read]]]],
+              session_id: int) -> Any:
     topic_cls = nested(cls, "FetchableTopicResponse")
     partition_cls = nested(cls, "PartitionData")
     epoch_cls = _optional(cls, "EpochEndOffset")
@@ -215,8 +224,8 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
         name = key if isinstance(key, str) else None
         topic_id = key if isinstance(key, uuid.UUID) else None
         topics.append(build(topic_cls, topic=name, topic_id=topic_id, partitions=tuple(partitions)))
-    return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none, session_id=0,
-                 responses=tuple(topics))
+    return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none,
+                 session_id=session_id, responses=tuple(topics))
 
 
 def _optional(cls: type, name: str) -> Any:
