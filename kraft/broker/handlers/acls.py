@@ -3,10 +3,11 @@ answered as a Kafka broker without an authorizer answers them.
 
 kraft has no authorizer (authorizer.class.name is not supported): every client
 may do everything, as on a Kafka broker with none configured. Kafka then
-answers the ACL APIs with SECURITY_DISABLED, "No Authorizer is configured."
-(AclApis): DescribeAcls as a whole, CreateAcls per creation, DeleteAcls per
-filter. kraft does the same, so admin clients and `kafka-acls.sh` get that
-clear answer instead of an unsupported API.
+answers the ACL APIs with SECURITY_DISABLED (AclApis): DescribeAcls as a
+whole ("No Authorizer is configured on the broker"), CreateAcls per creation
+and DeleteAcls per filter ("No Authorizer is configured."). kraft does the
+same, so admin clients and `kafka-acls.sh` get that clear answer instead of
+an unsupported API.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DESCRIBE_ACLS, CREATE_ACLS, DELETE_ACLS = 29, 30, 31
 MIN_VERSION = 1
 MAX_VERSION = 3
 NO_AUTHORIZER: Final = "No Authorizer is configured."
+NO_AUTHORIZER_ON_BROKER: Final = "No Authorizer is configured on the broker"
 
 
 async def handle(
@@ -38,7 +40,7 @@ async def handle(
     code = ErrorCode.security_disabled
     if header.api_key == DESCRIBE_ACLS:
         return build(cls, throttle_time=timedelta(0), error_code=code,
-                     error_message=NO_AUTHORIZER, resources=())
+                     error_message=NO_AUTHORIZER_ON_BROKER, resources=())
     if header.api_key == CREATE_ACLS:
         result = nested(cls, "AclCreationResult")
         return build(cls, throttle_time=timedelta(0), results=tuple(
