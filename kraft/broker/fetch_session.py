@@ -80,12 +80,17 @@ class FetchContext:
         return self.session.session_id if self.session is not None else 0
 
     def partitions(self) -> list[tuple[Any, list[Any]]]:
-        """(topic key, [FetchPartition, ...]) to read, grouped by topic in order of first
-        appearance."""
-        grouped: dict[Any, list[Any]] = {}
+        """(topic key, [FetchPartition, ...]) to read, in the exact request or session
+        order: consecutive partitions of one topic share an entry, so a topic may
+        come back later in the list (Kafka's answers do the same), and the fairness
+        rotation of the session order is kept."""
+        runs: list[tuple[Any, list[Any]]] = []
         for (topic, _), fetch in self._requested:
-            grouped.setdefault(topic, []).append(fetch)
-        return list(grouped.items())
+            if runs and runs[-1][0] == topic:
+                runs[-1][1].append(fetch)
+            else:
+                runs.append((topic, [fetch]))
+        return runs
 
     def answer(self, reads: list[tuple[Any, list[tuple[int, Any]]]]
                ) -> list[tuple[Any, list[tuple[int, Any]]]]:
@@ -117,7 +122,8 @@ class FetchContext:
                 out.append((topic, kept))
         if self.incremental:
             for key in returned_data:  # to the back of the line (fairness under max_bytes)
-                cached[key] = cached.pop(key)
+                if key in cached:  # (a later request of the session may have forgotten it)
+                    cached[key] = cached.pop(key)
         return out
 
 

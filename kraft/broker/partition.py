@@ -122,7 +122,9 @@ class Partition:
 
     @property
     def is_leader(self) -> bool:
-        return self.leader_id == self.node_id
+        """This broker leads it (never once closed: waiters then answer
+        NOT_LEADER_OR_FOLLOWER instead of timing out)."""
+        return self.leader_id == self.node_id and not self.closed
 
     @property
     def high_watermark(self) -> int:

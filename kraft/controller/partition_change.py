@@ -157,11 +157,14 @@ def build_partition_change(
     `target_adding` and `target_removing` (None: unchanged) start or revert a
     reassignment (kraft.controller.reassignments). Whatever the change, a
     reassignment in progress *completes* in it when every adding replica is in
-    the resulting ISR and neither the replicas nor the ISR would be left empty
-    without the removing ones: the removing replicas leave the replicas and the
-    ISR, adding and removing are cleared, the leader is elected again among
-    what remains and the leader epoch is bumped even if it stays, so removed
-    followers are fenced. `target_leader_recovery_state` None keeps the
+    the resulting ISR, and, if the target is smaller than the replica set it
+    replaces, every target replica is (KAFKA-15665/KAFKA-19975: shrinking must
+    not drop in-sync copies while a target replica lags), and neither the
+    replicas nor the ISR would be left empty: the removing replicas leave the
+    replicas and the ISR, adding and removing are cleared, and the leader is
+    elected again among what remains. The leader epoch is bumped whenever a
+    replica leaves the replica set (completion or cancel), so removed
+    followers are fenced, and on every completion. `target_leader_recovery_state` None keeps the
     current state (an unclean election sets RECOVERING anyway). `preferred`
     runs the PREFERRED election instead of the ONLINE one.
     """
@@ -173,7 +176,10 @@ def build_partition_change(
     if (adding or removing) and all(r in isr for r in adding):
         final_replicas = tuple(r for r in replicas if r not in removing)
         final_isr = tuple(r for r in isr if r not in removing)
-        if final_replicas and final_isr:
+        replaced = len(replicas) - len(adding)
+        shrinking_safely = (len(final_replicas) >= replaced
+                            or all(r in final_isr for r in final_replicas))
+        if final_replicas and final_isr and shrinking_safely:
             replicas, isr, adding, removing = final_replicas, final_isr, (), ()
             completed = True
     electing = current if replicas == current.replicas else msgspec.structs.replace(
@@ -183,7 +189,8 @@ def build_partition_change(
     new_leader: int | None = None
     new_isr: tuple[int, ...] | None = None
     new_recovery: int | None = None
-    if leader != current.leader or completed:
+    replica_left = any(r not in replicas for r in current.replicas)
+    if leader != current.leader or completed or replica_left:
         new_leader = leader
         if was_unclean:
             # The new leader may lack committed data: it alone is in sync, and it must

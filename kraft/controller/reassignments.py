@@ -7,7 +7,11 @@ Theory of operation: a reassignment is *target replicas* for a partition.
 Starting one writes a PartitionChangeRecord that grows the replica set to the
 target followed by the current replicas not in it (so the target's first
 replica is preferred), with `adding` = target - current and `removing` =
-current - target; the leader and ISR stay. New replicas open the partition
+current - target; the leader and ISR stay. "Current" is the whole replica
+set, also while another reassignment is in progress (Kafka's
+PartitionReassignmentReplicas), so a replica that was being added and is not
+in the new target becomes a removing one: it keeps its data, and its place in
+the ISR, until the new reassignment completes. New replicas open the partition
 and fetch from the leader like any follower; the leader adds each to the ISR
 once caught up (AlterPartition). `build_partition_change` completes the
 reassignment in whichever change puts the last adding replica in the ISR
@@ -80,14 +84,13 @@ def _reassign(
     image: MetadataImage, name: str, topic_id: Any, partition_id: int,
     partition: PartitionRegistration, target: Sequence[int], ctx: ControllerContext,
 ) -> tuple[ErrorCode, str | None, PartitionChangeRecord | None]:
-    original = _original(partition)
-    replicas = tuple(target) + tuple(r for r in original if r not in target)
-    adding = tuple(r for r in target if r not in original)
-    removing = tuple(r for r in original if r not in target)
+    current = partition.replicas
+    replicas = tuple(target) + tuple(r for r in current if r not in target)
+    adding = tuple(r for r in target if r not in current)
+    removing = tuple(r for r in current if r not in target)
     record = build_partition_change(
         topic_id, partition_id, partition, lambda b: is_acceptable_leader(image, b),
         target_replicas=replicas, target_adding=adding, target_removing=removing,
-        target_isr=tuple(r for r in partition.isr if r in replicas),
         unclean=unclean_election_enabled(image, name, ctx.config),
     )
     return ErrorCode.none, None, record

@@ -145,3 +145,27 @@ def test_a_full_cache_evicts_only_idle_sessions() -> None:
     assert refused.session_id == 0 and list(cache.sessions) == [first]
     later = context(cache, request(0, INITIAL_EPOCH, {"b": [0]}), now=EVICTION_IDLE_S + 1)
     assert later.session_id not in (0, first) and list(cache.sessions) == [later.session_id]
+
+
+def test_reads_follow_the_exact_session_order() -> None:
+    """After a rotation the session order interleaves topics; reads keep that order
+    (a topic may come back later), so the rotation's fairness is not undone."""
+    cache = FetchSessionCache()
+    full = context(cache, request(0, INITIAL_EPOCH, {"a": [0, 1], "b": [0]}))
+    full.answer(reads(full))
+    ctx = context(cache, request(full.session_id, 1))
+    ctx.answer(reads(ctx, a_0=Read(records=b"x")))
+    nxt = context(cache, request(full.session_id, 2))
+    assert [(t, [p.partition for p in ps]) for t, ps in nxt.partitions()] == [
+        ("a", [1]), ("b", [0]), ("a", [0])]
+
+
+def test_an_overlapping_request_may_forget_a_partition_being_answered() -> None:
+    """Request 2 forgets a partition while request 1 (long-polling) still has records
+    for it: request 1's answer must not fail."""
+    cache = FetchSessionCache()
+    full = context(cache, request(0, INITIAL_EPOCH, {"a": [0, 1]}))
+    full.answer(reads(full))
+    first = context(cache, request(full.session_id, 1))
+    context(cache, request(full.session_id, 2, forget={"a": [0]}))
+    assert answered(first, reads(first, a_0=Read(records=b"x"))) == [("a", 0)]

@@ -17,6 +17,7 @@ from kraft.controller.reassignments import (
 )
 from kraft.controller.result import apply_records
 from kraft.metadata.image import MetadataImage
+from kraft.metadata.records import PartitionChangeRecord
 from net.codec import encode_response, request_type
 from net.messages import build, nested
 from tests.controller.test_partition_change import (
@@ -144,3 +145,43 @@ def test_same_replicas_change_nothing() -> None:
                                            context(image))
     assert codes(result.response) == {0: ErrorCode.none}
     assert result.records == ()
+
+
+def test_shrinking_waits_for_lagging_target_replicas() -> None:
+    """[1, 2, 3] with 2 out of the ISR -> [1, 2]: completing now would drop in-sync 3
+    and keep only 1 (KAFKA-15665); it completes once 2 is back in the ISR."""
+    tid, records = topic("t", [([1, 2, 3], [1, 3], 1)])
+    image = cluster_image(broker(1), broker(2), broker(3), records)
+    started = apply_records(image, alter_partition_reassignments(
+        image, reassign(0, {0: [1, 2]}), 0, context(image)).records)
+    p = partition_of(started, tid)
+    assert (p.replicas, p.isr, p.removing_replicas) == ((1, 2, 3), (1, 3), (3,))
+    answer = expand_isr(started, tid, 1, [1, 2, 3])
+    done = partition_of(apply_records(started, answer.records), tid)
+    assert (done.replicas, done.isr, done.removing_replicas) == ((1, 2), (1, 2), ())
+
+
+def test_a_new_target_keeps_replicas_being_added_until_it_completes() -> None:
+    """A reassignment replacing one in progress starts from all current replicas: an
+    adding replica that alone is in sync (and leads) becomes a removing one and keeps
+    leading; it is not dropped (which would leave the partition without a copy)."""
+    tid, records = topic("t", [([4, 1], [4], 4)])
+    image = cluster_image(broker(1, fenced=True), broker(4), broker(5), broker(6), records)
+    # Replica 4 is the adding replica of an earlier move [1] -> [4].
+    image = apply_records(image, [PartitionChangeRecord(
+        partition_id=0, topic_id=tid, adding_replicas=(4,), removing_replicas=(1,))])
+    result = alter_partition_reassignments(image, reassign(0, {0: [5, 6]}), 0, context(image))
+    p = partition_of(apply_records(image, result.records), tid)
+    assert (p.replicas, p.isr, p.leader) == ((5, 6, 4, 1), (4,), 4)
+    assert (p.adding_replicas, p.removing_replicas) == ((5, 6), (4, 1))
+
+
+def test_cancel_bumps_the_leader_epoch() -> None:
+    """A replica leaving the replica set (here by cancel) fences it with a new epoch."""
+    tid, image = four_brokers()
+    grown = apply_records(image, alter_partition_reassignments(
+        image, reassign(0, {0: [4, 2, 3]}), 0, context(image)).records)
+    before = partition_of(grown, tid).leader_epoch
+    back = apply_records(grown, alter_partition_reassignments(
+        grown, reassign(0, {0: None}), 0, context(grown)).records)
+    assert partition_of(back, tid).leader_epoch == before + 1

@@ -503,6 +503,10 @@ def reassign_while_writing(f: Faults) -> None:
     others = [n for n in f.cluster.ids if n != a]
     f.reassign(0, others)
     f.wait_replicas(0, others)
+    copy = f.cluster.node_dir(a) / "data" / f"{f.topic}-0"
+    wait_for(f"node {a} deleting its copy of {f.topic}-0", lambda: not copy.exists(),
+             detail=f.describe)
+    f.history.note(f"node {a} deleted its copy of {f.topic}-0")
     f.hold()
     f.reassign(0, [*others, a])
     f.kill(a)

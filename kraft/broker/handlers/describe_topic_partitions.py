@@ -9,10 +9,13 @@ min(response_partition_limit, 2000) partitions in all. When more remain,
 `next_cursor` names the topic and partition to ask for next; a request's
 cursor starts there (topics before it are skipped, and a named topic list
 must contain the cursor's topic, else every topic is INVALID_REQUEST, as is
-a negative cursor partition). An unknown named topic is
-UNKNOWN_TOPIC_OR_PARTITION; unknown topics are simply absent when all are
-listed. Eligible leader replicas (ELR, KIP-966) are not implemented: their
-lists are empty. Authorized operations are "not requested", as in Metadata.
+a negative cursor partition). Once the limit is reached the cursor points at
+the next topic, partition 0. An unknown named topic is
+UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an illegal name);
+unknown topics are simply absent when all are listed. A partition without a
+leader has leader -1 and no error (unlike Metadata). Eligible leader
+replicas (ELR, KIP-966) are not implemented: their lists are empty.
+Authorized operations are "not requested", as in Metadata.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED, partition_fields
 from kraft.broker.internal_topics import INTERNAL_TOPICS
+from kraft.broker.topic_creation import invalid_name
+from kraft.metadata.image import MetadataImage, PartitionRegistration
 from net.codec import RequestHeader
 from net.messages import build, nested, response_class
 from net.server import RequestContext
@@ -65,32 +70,38 @@ async def handle(
     topics: list[Any] = []
     next_cursor = None
     for name in names:
+        if remaining == 0:
+            # As Kafka: the next page starts at this topic (known or not).
+            next_cursor = build(nested(cls, "Cursor"), topic_name=name, partition_index=0)
+            break
         topic = image.topics.by_name.get(name)
         if topic is None:
             if not every_topic:
-                topics.append(error_topic(name, ErrorCode.unknown_topic_or_partition))
+                code = (ErrorCode.invalid_topic_exception if invalid_name(name)
+                        else ErrorCode.unknown_topic_or_partition)
+                topics.append(error_topic(name, code))
             continue
         start = cursor.partition_index if cursor is not None and name == cursor_topic else 0
         indexes = [i for i in sorted(topic.partitions) if i >= start]
-        if remaining == 0:
-            if indexes:
-                next_cursor = build(nested(cls, "Cursor"), topic_name=name,
-                                    partition_index=indexes[0])
-                break
-            continue
         taken = indexes[:remaining]
         remaining -= len(taken)
         topics.append(build(
             topic_cls, error_code=ErrorCode.none, name=name, topic_id=topic.topic_id,
             is_internal=name in INTERNAL_TOPICS,
             topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
-            partitions=tuple(
-                build(partition_cls, eligible_leader_replicas=(), last_known_elr=(),
-                      **partition_fields(image, i, topic.partitions[i]))
-                for i in taken),
+            partitions=tuple(_partition(partition_cls, image, i, topic.partitions[i])
+                             for i in taken),
         ))
         if len(taken) < len(indexes):
             next_cursor = build(nested(cls, "Cursor"), topic_name=name,
                                 partition_index=indexes[len(taken)])
             break
     return build(cls, throttle_time=timedelta(0), topics=tuple(topics), next_cursor=next_cursor)
+
+
+def _partition(cls: type, image: MetadataImage, index: int, p: PartitionRegistration) -> Any:
+    """As Metadata answers the partition, except that a partition without a leader is
+    no error here (leader -1, error NONE, as Kafka's describeTopicResponse)."""
+    fields = partition_fields(image, index, p)
+    fields["error_code"] = ErrorCode.none
+    return build(cls, eligible_leader_replicas=(), last_known_elr=(), **fields)
