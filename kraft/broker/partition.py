@@ -240,9 +240,11 @@ class Partition:
                 pending.append((_pos, header))
             return None
 
+        start, active = self.log.log_end_offset, self.log.active_segment
         info = self.log.append_as_leader(records, self.leader_epoch, before_write=before_write)
         if duplicate or info.error_code != LogErrorCode.NONE:
             return AppendResult(info, duplicate=bool(duplicate))
+        self._snapshot_if_rolled(start, active)
         offset = info.base_offset
         for _pos, header in pending:
             timestamp = info.log_append_time if info.log_append_time >= 0 else header.max_timestamp
@@ -351,12 +353,22 @@ class Partition:
         """Append batches fetched from the leader (with the leader's offsets) and
         record their producers. Raises UnexpectedAppendOffsetError when they do
         not start at our log end offset."""
+        start, active = self.log.log_end_offset, self.log.active_segment
         info = self.log.append_as_follower(records)
         if info.error_code == LogErrorCode.NONE and info.num_batches:
+            self._snapshot_if_rolled(start, active)
             for _pos, header in iter_batches(records, end=info.valid_bytes):
                 self.producer_state.update_batch(header)
             self._wake()
         return info
+
+    def _snapshot_if_rolled(self, start: int, active: object) -> None:
+        """After an append that rolled a segment, before its batches are recorded:
+        snapshot the producer state as of `start`, the log end before the append
+        (Kafka snapshots at every roll), so a restart after kill -9 rebuilds it
+        from there rather than from the last clean shutdown."""
+        if self.log.active_segment is not active and start >= self.producer_state.map_end_offset:
+            self.producer_state.take_snapshot(start)
 
     def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
         hwm = min(leader_high_watermark, self.log.log_end_offset)

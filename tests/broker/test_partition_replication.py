@@ -223,3 +223,22 @@ async def test_an_empty_epoch_at_the_log_end_is_dropped_on_divergence(tmp_path: 
     fetcher._handle(state, answer(diverging_epoch=SimpleNamespace(epoch=0, end_offset=4)))
     assert follower.log_end_offset == 4
     assert follower.log.latest_epoch == 0
+
+
+def test_a_segment_roll_snapshots_the_producer_state(tmp_path: Path) -> None:
+    """When an append rolls the segment, the producer state is snapshotted at the new
+    segment's base offset (Kafka's snapshot at roll), so a reopen after kill -9 starts
+    from there; the state the snapshot holds is the one before the rolling batch."""
+    config = LogConfig(segment_bytes=100)
+    leader = Partition.open(tmp_path, "t", 0, TOPIC_ID, config, 1)
+    leader.make_leader(registration(1, 0, (1,)), now_ms=0)
+    produce(leader, 3, producer_id=7, sequence=0)  # offsets 0-2, fills the first segment
+    assert leader.producer_state.snapshot_offsets() == []
+    produce(leader, 3, producer_id=7, sequence=3)  # rolls: a new segment at 3
+    assert leader.log.active_segment.base_offset == 3
+    assert leader.producer_state.snapshot_offsets() == [3]
+    leader.close()
+    reopened = Partition.open(tmp_path, "t", 0, TOPIC_ID, config, 1)
+    entry = reopened.producer_state.entry(7)
+    assert entry is not None and entry.last_sequence == 5  # snapshot + the batch after it
+    reopened.close()
