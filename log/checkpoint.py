@@ -42,8 +42,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` by `data`: write tmp, fsync, rename, fsync the directory."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` by `data`: write tmp, fsync, rename, fsync the directory.
+
+    `durable=False` skips both fsyncs: after a crash the file may be missing,
+    empty or old, so only for files whose reader checks them and can do
+    without (a producer-state snapshot is CRC-checked and rebuilt from the log).
+    """
     tmp = path.with_name(path.name + TMP_SUFFIX)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
@@ -51,11 +56,13 @@ def atomic_write(path: Path, data: bytes) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def write_lines(path: Path, entries: Iterable[Iterable[object]]) -> None:

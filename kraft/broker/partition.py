@@ -240,11 +240,13 @@ class Partition:
                 pending.append((_pos, header))
             return None
 
-        start, active = self.log.log_end_offset, self.log.active_segment
+        active = self.log.active_segment
         info = self.log.append_as_leader(records, self.leader_epoch, before_write=before_write)
         if duplicate or info.error_code != LogErrorCode.NONE:
             return AppendResult(info, duplicate=bool(duplicate))
-        self._snapshot_if_rolled(start, active)
+        if self.log.active_segment is not active:
+            # Produce carries one batch: the roll came before it, at its base offset.
+            self._snapshot_at(self.log.active_segment.base_offset)
         offset = info.base_offset
         for _pos, header in pending:
             timestamp = info.log_append_time if info.log_append_time >= 0 else header.max_timestamp
@@ -353,22 +355,28 @@ class Partition:
         """Append batches fetched from the leader (with the leader's offsets) and
         record their producers. Raises UnexpectedAppendOffsetError when they do
         not start at our log end offset."""
-        start, active = self.log.log_end_offset, self.log.active_segment
+        active = self.log.active_segment
         info = self.log.append_as_follower(records)
         if info.error_code == LogErrorCode.NONE and info.num_batches:
-            self._snapshot_if_rolled(start, active)
+            # A fetch holds many batches and may roll between two of them: snapshot
+            # at the new segment's base, once the batches below it are recorded.
+            rolled_at = (self.log.active_segment.base_offset
+                         if self.log.active_segment is not active else None)
             for _pos, header in iter_batches(records, end=info.valid_bytes):
+                if rolled_at is not None and header.base_offset >= rolled_at:
+                    self._snapshot_at(rolled_at)
+                    rolled_at = None
                 self.producer_state.update_batch(header)
             self._wake()
         return info
 
-    def _snapshot_if_rolled(self, start: int, active: object) -> None:
-        """After an append that rolled a segment, before its batches are recorded:
-        snapshot the producer state as of `start`, the log end before the append
-        (Kafka snapshots at every roll), so a restart after kill -9 rebuilds it
-        from there rather than from the last clean shutdown."""
-        if self.log.active_segment is not active and start >= self.producer_state.map_end_offset:
-            self.producer_state.take_snapshot(start)
+    def _snapshot_at(self, segment_base: int) -> None:
+        """Snapshot the producer state at a new segment's base offset, once every batch
+        below it is recorded and none above (Kafka snapshots at every roll), so a
+        restart after kill -9 rebuilds it from there rather than from the last
+        clean shutdown, and retention of older segments loses nothing it needs."""
+        if segment_base >= self.producer_state.map_end_offset:
+            self.producer_state.take_snapshot(segment_base, durable=False)
 
     def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
         hwm = min(leader_high_watermark, self.log.log_end_offset)
@@ -413,9 +421,15 @@ class Partition:
             fetch_offset, max_bytes, self._high_watermark, min_one_message=min_one_message
         )
 
-    def close(self) -> None:
+    def retire(self) -> None:
+        """The replica left this broker: it is no longer led here, and waiters
+        (acks=all, long polls, DeleteRecords) are woken to see so. The log may be
+        closed later (`close`)."""
         self.closed = True
         self._wake()
+
+    def close(self) -> None:
+        self.retire()
         self.log.close()
 
 

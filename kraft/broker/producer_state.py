@@ -439,9 +439,12 @@ class ProducerStateManager:
                 offsets.append(int(match.group(1)))
         return sorted(offsets)
 
-    def take_snapshot(self, offset: int) -> Path:
+    def take_snapshot(self, offset: int, *, durable: bool = True) -> Path:
         """Write the state as of `offset` (>= map_end_offset: every batch with a
-        producer id below it has been recorded) and keep only the latest 2 files."""
+        producer id below it has been recorded) and keep only the latest 2 files.
+        `durable=False` (at a segment roll, on the event loop) skips the fsyncs, as
+        Kafka does since KAFKA-9693: the log it describes is not fsynced either, and
+        a lost or torn snapshot fails its CRC and is rebuilt from the log."""
         if offset < self._map_end_offset:
             raise ValueError(
                 f"snapshot at {offset} is below the recorded end {self._map_end_offset}"
@@ -454,7 +457,7 @@ class ProducerStateManager:
         )
         body = _encoder.encode(snapshot)
         path = self.dir / snapshot_file_name(offset)
-        atomic_write(path, _CRC.pack(crc32c.crc32c(body)) + body)
+        atomic_write(path, _CRC.pack(crc32c.crc32c(body)) + body, durable=durable)
         offsets = self.snapshot_offsets()
         for old in offsets[: max(len(offsets) - SNAPSHOTS_TO_RETAIN, 0)]:
             self._delete_snapshot(old)

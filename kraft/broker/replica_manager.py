@@ -273,6 +273,7 @@ class ReplicaManager:
             # A worker thread reads it now: move the directory out of the way at
             # once (a topic recreated under this name gets a fresh one), close
             # and remove it when the pass has been abandoned.
+            partition.retire()
             self._close_after_cleaning.append((partition, self._doom_dir(partition.log.dir)))
             return
         partition.close()

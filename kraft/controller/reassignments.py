@@ -86,7 +86,10 @@ def _reassign(
 ) -> tuple[ErrorCode, str | None, PartitionChangeRecord | None]:
     current = partition.replicas
     replicas = tuple(target) + tuple(r for r in current if r not in target)
-    adding = tuple(r for r in target if r not in current)
+    # Adding: target replicas that were not replicas before any reassignment in
+    # progress (so one still being added stays so); removing: every current
+    # replica outside the target, including ones still being added.
+    adding = tuple(r for r in target if r not in _original(partition))
     removing = tuple(r for r in current if r not in target)
     record = build_partition_change(
         topic_id, partition_id, partition, lambda b: is_acceptable_leader(image, b),

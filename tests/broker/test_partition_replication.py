@@ -242,3 +242,26 @@ def test_a_segment_roll_snapshots_the_producer_state(tmp_path: Path) -> None:
     entry = reopened.producer_state.entry(7)
     assert entry is not None and entry.last_sequence == 5  # snapshot + the batch after it
     reopened.close()
+
+
+def test_a_follower_append_rolling_midway_snapshots_at_the_new_segment(tmp_path: Path) -> None:
+    """A fetch of several batches that rolls between two of them: the snapshot is taken
+    at the new segment's base, holding exactly the batches below it."""
+    config = LogConfig(segment_bytes=100)
+    follower = Partition.open(tmp_path, "t", 0, TOPIC_ID, config, 2)
+    follower.make_follower(registration(1, 0, (1, 2)))
+    batches = b"".join(
+        build_batch([Record(None, b"v%d" % i, timestamp=1) for i in range(3)],
+                    base_offset=3 * n, producer_id=7, producer_epoch=0, base_sequence=3 * n,
+                    partition_leader_epoch=0)
+        for n in range(2))
+    info = follower.append_as_follower(memoryview(batches))
+    assert info.error_code == 0, info
+    base = follower.log.active_segment.base_offset
+    assert base == 3
+    assert follower.producer_state.snapshot_offsets() == [3]
+    follower.close()
+    reopened = Partition.open(tmp_path, "t", 0, TOPIC_ID, config, 2)
+    entry = reopened.producer_state.entry(7)
+    assert entry is not None and entry.last_sequence == 5
+    reopened.close()

@@ -185,3 +185,27 @@ def test_cancel_bumps_the_leader_epoch() -> None:
     back = apply_records(grown, alter_partition_reassignments(
         grown, reassign(0, {0: None}), 0, context(grown)).records)
     assert partition_of(back, tid).leader_epoch == before + 1
+
+
+def test_reissued_or_retargeted_reassignments_keep_their_adding_replicas() -> None:
+    """The same growth target sent twice keeps 4 adding (it is not in the ISR yet);
+    retargeting a move keeps 4 adding and a cancel then reverts to the original
+    replicas."""
+    tid, image = four_brokers()
+    grow = reassign(0, {0: [1, 2, 3, 4]})
+    once = apply_records(image, alter_partition_reassignments(image, grow, 0,
+                                                              context(image)).records)
+    twice = apply_records(once, alter_partition_reassignments(once, grow, 0,
+                                                              context(once)).records)
+    p = partition_of(twice, tid)
+    assert (p.replicas, p.adding_replicas, p.removing_replicas) == ((1, 2, 3, 4), (4,), ())
+
+    moved = apply_records(image, alter_partition_reassignments(
+        image, reassign(0, {0: [4, 2, 3]}), 0, context(image)).records)
+    retargeted = apply_records(moved, alter_partition_reassignments(
+        moved, reassign(0, {0: [4, 1, 2]}), 0, context(moved)).records)
+    p = partition_of(retargeted, tid)
+    assert (p.replicas, p.adding_replicas, p.removing_replicas) == ((4, 1, 2, 3), (4,), (3,))
+    back = apply_records(retargeted, alter_partition_reassignments(
+        retargeted, reassign(0, {0: None}), 0, context(retargeted)).records)
+    assert sorted(partition_of(back, tid).replicas) == [1, 2, 3]
