@@ -199,19 +199,12 @@ class QuorumController:
             rng=self.rng,
         )
         result = command(self.image, ctx)
-        done = trio.Event()
         if not result.records:
             # Computed from the speculative image: it may depend on records not
             # committed yet, so it waits for them (Kafka's ControllerWriteEvent
             # waits for the highest pending offset likewise).
             last = self._waiting[-1].last_offset if self._waiting else -1
-            waiting = _Waiting(last, result.response, done)
-            if last <= self.committed_offset:
-                waiting.outcome = result.response
-                done.set()
-            else:
-                self._waiting.append(waiting)
-            return waiting
+            return self._answer_at(last, result.response)
         payloads = [encode(record) for record in result.records]
         try:
             last_offset = await self.raft.propose(payloads, epoch=epoch)
@@ -225,10 +218,15 @@ class QuorumController:
             delta.replay(record, next_offset + i, epoch)
         self.image = delta.apply()
         self._last_write_ms = ctx.now_ms
-        waiting = _Waiting(last_offset, result.response, done)
+        return self._answer_at(last_offset, result.response)
+
+    def _answer_at(self, last_offset: int, response: Any) -> _Waiting:
+        """`response`, released once the log is committed up to `last_offset` (at once
+        if it already is)."""
+        waiting = _Waiting(last_offset, response, trio.Event())
         if last_offset <= self.committed_offset:
-            waiting.outcome = waiting.response
-            done.set()
+            waiting.outcome = response
+            waiting.done.set()
         else:
             self._waiting.append(waiting)
         return waiting
