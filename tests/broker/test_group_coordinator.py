@@ -401,8 +401,8 @@ async def test_commit_checks(broker: FakeBroker) -> None:
 
 async def test_routing_errors(broker: FakeBroker) -> None:
     """Before `run` every API answers COORDINATOR_NOT_AVAILABLE; groups of partitions
-    led elsewhere are NOT_COORDINATOR; empty group ids are INVALID_GROUP_ID where
-    Kafka refuses them."""
+    led elsewhere are NOT_COORDINATOR (before any other check of the request);
+    empty group ids are INVALID_GROUP_ID where Kafka refuses them."""
     coordinator = GroupCoordinator(broker)  # type: ignore[arg-type]
     assert (await api.join_group(coordinator, "g", join_request())).error == (
         E.coordinator_not_available)
@@ -416,7 +416,10 @@ async def test_routing_errors(broker: FakeBroker) -> None:
         assert (await api.join_group(coordinator, "", join_request())).error == (
             E.invalid_group_id)
         short = JoinRequest("", None, "c", "/h", 999, 1000, "consumer", (("range", b""),))
-        assert (await api.join_group(coordinator, "g", short)).error == (
+        # As Kafka's validateGroupStatus: where the group lives is checked first.
+        assert (await api.join_group(coordinator, "g", short)).error == E.not_coordinator
+        here = next(f"g{i}" for i in range(100) if shard_of(f"g{i}") != shard_of("g"))
+        assert (await api.join_group(coordinator, here, short)).error == (
             E.invalid_session_timeout)
         assert api.leave_group(coordinator, "", [("m", None)]) == (E.invalid_group_id, [])
         nursery.cancel_scope.cancel()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
 
-from kraft.broker.group.coordinator import TopicPartition, Waiter
+from kraft.broker.group.coordinator import Route, TopicPartition, Waiter
 from kraft.broker.group.records import OffsetCommitValue
 from kraft.broker.group.types import (
     DEAD_GROUP,
@@ -59,17 +59,25 @@ class ListedGroup:
     group_type: str = CLASSIC_GROUP_TYPE
 
 
-async def join_group(coordinator: GroupCoordinator, group_id: str, req: JoinRequest) -> JoinResult:
+def _route(coordinator: GroupCoordinator, group_id: str, *, require_id: bool) -> Route:
+    """Kafka's validateGroupStatus: COORDINATOR_NOT_AVAILABLE while the coordinator is
+    not active, INVALID_GROUP_ID for an empty id where the API needs one (JoinGroup,
+    SyncGroup, Heartbeat, LeaveGroup, OffsetDelete), then the group's shard or why
+    it is not here (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS)."""
     if not coordinator.active:
-        return JoinResult(ErrorCode.coordinator_not_available, req.member_id)
-    if not group_id:
-        return JoinResult(ErrorCode.invalid_group_id, req.member_id)
+        return Route(None, ErrorCode.coordinator_not_available)
+    if require_id and not group_id:
+        return Route(None, ErrorCode.invalid_group_id)
+    return coordinator.route(group_id)
+
+
+async def join_group(coordinator: GroupCoordinator, group_id: str, req: JoinRequest) -> JoinResult:
+    route = _route(coordinator, group_id, require_id=True)
+    if route.shard is None:
+        return JoinResult(route.error, req.member_id)
     if not (coordinator.min_session_timeout_ms <= req.session_timeout_ms
             <= coordinator.max_session_timeout_ms):
         return JoinResult(ErrorCode.invalid_session_timeout, req.member_id)
-    route = coordinator.route(group_id)
-    if route.shard is None:
-        return JoinResult(route.error, req.member_id)
     shard = route.shard
     now = coordinator.clock()
     group = shard.groups.get(group_id)
@@ -96,11 +104,7 @@ async def sync_group(
     protocol_name: str | None,
     assignments: dict[str, bytes],
 ) -> SyncResult:
-    if not coordinator.active:
-        return SyncResult(ErrorCode.coordinator_not_available)
-    if not group_id:
-        return SyncResult(ErrorCode.invalid_group_id)
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=True)
     if route.shard is None:
         # While loading, the rebalance state is lost: make the member rejoin (Kafka
         # does not send COORDINATOR_LOAD_IN_PROGRESS here; old clients do not expect it).
@@ -131,11 +135,7 @@ def heartbeat(
     group_instance_id: str | None,
     generation_id: int,
 ) -> ErrorCode:
-    if not coordinator.active:
-        return ErrorCode.coordinator_not_available
-    if not group_id:
-        return ErrorCode.invalid_group_id
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=True)
     if route.shard is None:
         # While loading, answer blindly: the group is not known yet (Kafka does the same).
         return ErrorCode.none if route.error == ErrorCode.coordinator_load_in_progress else (
@@ -153,11 +153,7 @@ def leave_group(
     coordinator: GroupCoordinator, group_id: str, members: Sequence[tuple[str, str | None]]
 ) -> tuple[ErrorCode, list[ErrorCode]]:
     """(top-level error, one error per (member id, group instance id))."""
-    if not coordinator.active:
-        return ErrorCode.coordinator_not_available, []
-    if not group_id:
-        return ErrorCode.invalid_group_id, []
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=True)
     if route.shard is None:
         return route.error, []
     group = route.shard.groups.get(group_id)
@@ -186,9 +182,7 @@ async def commit_offsets(
     v2-v4 may set an explicit one). Entries for unknown topics were filtered out
     by the handler."""
     n = len(entries)
-    if not coordinator.active:
-        return [ErrorCode.coordinator_not_available] * n
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=False)
     if route.shard is None:
         return [route.error] * n
     shard = route.shard
@@ -236,9 +230,7 @@ async def fetch_offsets(
     `partitions` None = every partition the group has offsets for.
     `require_stable` waits for commits still being replicated (Kafka 4 does
     the same instead of answering UNSTABLE_OFFSET_COMMIT)."""
-    if not coordinator.active:
-        return ErrorCode.coordinator_not_available, []
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=False)
     if route.shard is None:
         return route.error, []
     shard = route.shard
@@ -258,11 +250,7 @@ async def delete_offsets(
 ) -> tuple[ErrorCode, list[ErrorCode]]:
     """(group error, one error per partition): Kafka 4's OffsetDelete for a
     classic group. Unknown topics were answered by the handler."""
-    if not coordinator.active:
-        return ErrorCode.coordinator_not_available, []
-    if not group_id:
-        return ErrorCode.invalid_group_id, []
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=True)
     if route.shard is None:
         return route.error, []
     group = route.shard.groups.get(group_id)
@@ -309,9 +297,7 @@ def list_groups(
 
 
 def describe_group(coordinator: GroupCoordinator, group_id: str) -> tuple[ErrorCode, GroupSummary]:
-    if not coordinator.active:
-        return ErrorCode.coordinator_not_available, DEAD_GROUP
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=False)
     if route.shard is None:
         return route.error, DEAD_GROUP
     group = route.shard.groups.get(group_id)
@@ -325,9 +311,7 @@ async def delete_groups(coordinator: GroupCoordinator, group_ids: Sequence[str])
 
 
 async def _delete_group(coordinator: GroupCoordinator, group_id: str) -> ErrorCode:
-    if not coordinator.active:
-        return ErrorCode.coordinator_not_available
-    route = coordinator.route(group_id)
+    route = _route(coordinator, group_id, require_id=False)
     if route.shard is None:
         return route.error
     group = route.shard.groups.get(group_id)
