@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kraft.config import parse_properties
-from log.checkpoint import atomic_write
+from kraft.log.checkpoint import atomic_write
 
 FILE_NAME = "meta.properties"
 

@@ -40,14 +40,14 @@ from kraft.config import ConfigError, KafkaConfig
 from kraft.controller import apis as controller_apis
 from kraft.controller.quorum_controller import QuorumController
 from kraft.metadata.loader import MetadataLoader
+from kraft.net import api_versions
+from kraft.net.client import KafkaClient
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import KafkaServer
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
 from kraft.storage_failure import find_storage_failure
-from net import api_versions
-from net.client import KafkaClient
-from net.registry import ApiRegistry
-from net.server import KafkaServer
 
 log = logging.getLogger("kraft.node")
 

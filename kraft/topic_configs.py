@@ -59,9 +59,9 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from kraft.config import KEYS, KafkaConfig
+from kraft.log.config import LogConfig
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import BROKER_RESOURCE
-from log.config import LogConfig
 
 __all__ = [
     "BROKER_DYNAMIC_CONFIGS",

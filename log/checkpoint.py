@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from log.errors import CorruptCheckpointError
+from kraft.log.errors import CorruptCheckpointError
 
 VERSION = 0
 TMP_SUFFIX = ".tmp"

@@ -92,8 +92,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import crc32c
-
-from log.batch import (
+from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     DELETE_HORIZON_FLAG,
     HEADER_SIZE,
@@ -104,14 +103,14 @@ from log.batch import (
     iter_batches,
     parse_header,
 )
-from log.compression import RawRecord, empty_batch, gap_batch, open_records, seal_batch
-from log.config import LONG_MAX, LogConfig
-from log.errors import CorruptSegmentError, InvalidBatchError
-from log.fileio import read_exactly
-from log.loader import CleanedSegmentWriter, cleaned_paths, swap_steps
-from log.log import PartitionLog
-from log.results import wall_clock_ms
-from log.segment import (
+from kraft.log.compression import RawRecord, empty_batch, gap_batch, open_records, seal_batch
+from kraft.log.config import LONG_MAX, LogConfig
+from kraft.log.errors import CorruptSegmentError, InvalidBatchError
+from kraft.log.fileio import read_exactly
+from kraft.log.loader import CleanedSegmentWriter, cleaned_paths, swap_steps
+from kraft.log.log import PartitionLog
+from kraft.log.results import wall_clock_ms
+from kraft.log.segment import (
     I32_MAX,
     LogSegment,
 )

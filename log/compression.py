@@ -40,8 +40,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import crc32c
-
-from log.batch import (
+from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     CONTROL_FLAG,
     CRC_OFFSET,
@@ -59,8 +58,8 @@ from log.batch import (
     crc_is_valid,
     parse_header,
 )
-from log.errors import ErrorCode, InvalidBatchError
-from log.records import decode_varint, encode_varint
+from kraft.log.errors import ErrorCode, InvalidBatchError
+from kraft.log.records import decode_varint, encode_varint
 
 NONE = 0
 GZIP = 1

@@ -28,8 +28,8 @@ import itertools
 from pathlib import Path
 from typing import NamedTuple
 
-from log.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
-from log.errors import CorruptCheckpointError
+from kraft.log.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
+from kraft.log.errors import CorruptCheckpointError
 
 UNDEFINED_EPOCH = -1
 UNDEFINED_EPOCH_OFFSET = -1

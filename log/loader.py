@@ -49,13 +49,13 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from log.batch import BatchHeader, crc_is_valid, iter_batches, parse_header
-from log.checkpoint import TMP_SUFFIX, fsync_dir
-from log.config import LogConfig
-from log.epoch import LeaderEpochCache
-from log.errors import CorruptSegmentError, InvalidBatchError
-from log.index import OffsetIndex, TimeIndex
-from log.segment import (
+from kraft.log.batch import BatchHeader, crc_is_valid, iter_batches, parse_header
+from kraft.log.checkpoint import TMP_SUFFIX, fsync_dir
+from kraft.log.config import LogConfig
+from kraft.log.epoch import LeaderEpochCache
+from kraft.log.errors import CorruptSegmentError, InvalidBatchError
+from kraft.log.index import OffsetIndex, TimeIndex
+from kraft.log.segment import (
     I32_MAX,
     INDEX_SUFFIX,
     LOG_SUFFIX,

@@ -70,7 +70,7 @@ import bisect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from log.batch import (
+from kraft.log.batch import (
     HEADER_PREFIX,
     HEADER_SIZE,
     MAGIC,
@@ -80,20 +80,20 @@ from log.batch import (
     log_append_time_header,
     validate_batches,
 )
-from log.checkpoint import fsync_dir
-from log.compression import trim_gap_batch
-from log.config import LogConfig
-from log.epoch import FILE_NAME as EPOCH_FILE_NAME
-from log.epoch import LeaderEpochCache
-from log.errors import (
+from kraft.log.checkpoint import fsync_dir
+from kraft.log.compression import trim_gap_batch
+from kraft.log.config import LogConfig
+from kraft.log.epoch import FILE_NAME as EPOCH_FILE_NAME
+from kraft.log.epoch import LeaderEpochCache
+from kraft.log.errors import (
     ErrorCode,
     InvalidBatchError,
     OffsetOutOfRangeError,
     UnexpectedAppendOffsetError,
 )
-from log.loader import load_segments
-from log.read import read_slices
-from log.results import (
+from kraft.log.loader import load_segments
+from kraft.log.read import read_slices
+from kraft.log.results import (
     EARLIEST_LOCAL_TIMESTAMP,
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
@@ -105,14 +105,14 @@ from log.results import (
     TimestampAndOffset,
     wall_clock_ms,
 )
-from log.retention import (
+from kraft.log.retention import (
     Predicate,
     below_log_start_offset,
     deletable_segments,
     retention_bytes_breached,
     retention_ms_breached,
 )
-from log.segment import I32_MAX, BatchInfo, LogSegment
+from kraft.log.segment import I32_MAX, BatchInfo, LogSegment
 
 __all__ = [
     "EARLIEST_LOCAL_TIMESTAMP",

@@ -17,8 +17,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from log.fileio import FileSlice
-from log.segment import LogSegment
+from kraft.log.fileio import FileSlice
+from kraft.log.segment import LogSegment
 
 
 def read_slices(

@@ -33,8 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import crc32c
-
-from log.batch import (
+from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     CONTROL_FLAG,
     CRC_OFFSET,
@@ -48,7 +47,7 @@ from log.batch import (
     Buffer,
     parse_header,
 )
-from log.errors import ErrorCode, InvalidBatchError
+from kraft.log.errors import ErrorCode, InvalidBatchError
 
 Header = tuple[str, bytes | None]
 

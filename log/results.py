@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from log.checkpoint import fsync_dir
-from log.errors import ErrorCode
-from log.fileio import FileSlice
-from log.segment import LogSegment
+from kraft.log.checkpoint import fsync_dir
+from kraft.log.errors import ErrorCode
+from kraft.log.fileio import FileSlice
+from kraft.log.segment import LogSegment
 
 # Special ListOffsets timestamps (Kafka's ListOffsetsRequest constants).
 EARLIEST_TIMESTAMP = -2

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from log.segment import LogSegment
+from kraft.log.segment import LogSegment
 
 Predicate = Callable[[LogSegment, LogSegment | None], bool]
 

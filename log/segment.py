@@ -45,13 +45,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import crc32c
-
-from log.batch import ATTRIBUTES_OFFSET, HEADER_SIZE, MAGIC, BatchHeader, parse_header
-from log.config import LogConfig
-from log.errors import CorruptSegmentError, InvalidBatchError
-from log.fileio import FileHandle, FileSlice, read_exactly, write_all
-from log.index import OffsetIndex, TimeIndex
-from log.records import Record, iter_records
+from kraft.log.batch import ATTRIBUTES_OFFSET, HEADER_SIZE, MAGIC, BatchHeader, parse_header
+from kraft.log.config import LogConfig
+from kraft.log.errors import CorruptSegmentError, InvalidBatchError
+from kraft.log.fileio import FileHandle, FileSlice, read_exactly, write_all
+from kraft.log.index import OffsetIndex, TimeIndex
+from kraft.log.records import Record, iter_records
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"

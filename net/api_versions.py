@@ -28,9 +28,8 @@ from datetime import timedelta
 from typing import Any
 
 from kio.schema.errors import ErrorCode
-
-from net.codec import API_VERSIONS_KEY, RequestHeader, response_type
-from net.registry import ApiRegistry
+from kraft.net.codec import API_VERSIONS_KEY, RequestHeader, response_type
+from kraft.net.registry import ApiRegistry
 
 MIN_VERSION = 0
 MAX_VERSION = 4

@@ -29,8 +29,7 @@ from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
-
-from net.codec import (
+from kraft.net.codec import (
     API_VERSIONS_KEY,
     InvalidRequest,
     decode_response,
@@ -39,9 +38,9 @@ from net.codec import (
     request_type,
     response_type,
 )
-from net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
+from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
 
-log = logging.getLogger("net.client")
+log = logging.getLogger("kraft.net.client")
 
 Address = tuple[str, int]
 

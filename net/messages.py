@@ -21,7 +21,7 @@ import sys
 from functools import cache
 from typing import Any
 
-from net.codec import RequestHeader, response_type
+from kraft.net.codec import RequestHeader, response_type
 
 __all__ = ["build", "field_names", "has_field", "nested", "response_class"]
 

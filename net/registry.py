@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from net.codec import RequestHeader, kio_versions
+from kraft.net.codec import RequestHeader, kio_versions
 
 if TYPE_CHECKING:
-    from net.server import RequestContext
+    from kraft.net.server import RequestContext
 
 Handler = Callable[["RequestContext", RequestHeader, Any], Awaitable[Any | None]]
 

@@ -40,9 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-
-from net import api_versions
-from net.codec import (
+from kraft.net import api_versions
+from kraft.net.codec import (
     API_VERSIONS_KEY,
     InvalidRequest,
     UnsupportedVersion,
@@ -50,10 +49,10 @@ from net.codec import (
     encode_response,
     peek_header_fixed,
 )
-from net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
-from net.registry import ApiRegistry
+from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
+from kraft.net.registry import ApiRegistry
 
-log = logging.getLogger("net.server")
+log = logging.getLogger("kraft.net.server")
 
 DEFAULT_MAX_CONNECTIONS = 4096
 MAX_DEFERRED = 128

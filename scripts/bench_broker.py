@@ -68,14 +68,13 @@ from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
-
-from log.batch import crc_is_valid, iter_batches
-from log.errors import InvalidBatchError
-from net import api_versions
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.registry import ApiRegistry
-from net.server import KafkaServer, RequestContext
+from kraft.log.batch import crc_is_valid, iter_batches
+from kraft.log.errors import InvalidBatchError
+from kraft.net import api_versions
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import KafkaServer, RequestContext
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0

@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from log.batch import rewrite_in_place
-from log.config import LogConfig
-from log.log import PartitionLog
-from log.records import Record, build_batch
+from kraft.log.batch import rewrite_in_place
+from kraft.log.config import LogConfig
+from kraft.log.log import PartitionLog
+from kraft.log.records import Record, build_batch
 
 MiB = 1024 * 1024
 AppendRun = Callable[[Path, Sequence[bytes]], float]

@@ -21,8 +21,8 @@ import os
 import time
 from datetime import timedelta
 
-from net.codec import decode_request, decode_request_header, encode_request, request_type
-from net.framing import FrameDecoder
+from kraft.net.codec import decode_request, decode_request_header, encode_request, request_type
+from kraft.net.framing import FrameDecoder
 
 CHUNK = 256 * 1024
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
-
-from log.records import Record, build_batch
+from kraft.log.records import Record, build_batch
 
 # Timestamps: NO_TIMESTAMP (-1) or milliseconds around "now", so deltas vary in sign.
 TIMESTAMP_BASE = 1_700_000_000_000

@@ -19,9 +19,8 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-
-from log.batch import ATTRIBUTES_OFFSET, iter_batches
-from log.records import Record, build_batch, iter_records
+from kraft.log.batch import ATTRIBUTES_OFFSET, iter_batches
+from kraft.log.records import Record, build_batch, iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "bench_broker.py"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kraft.log.config import LogConfig
 
 from kraft.config import KEYS, KafkaConfig
 from kraft.topic_configs import (
@@ -25,7 +26,6 @@ from kraft.topic_configs import (
     validate_topic_config,
     validate_topic_configs,
 )
-from log.config import LogConfig
 
 
 def test_defaults_match_the_log_and_kafka_config() -> None:

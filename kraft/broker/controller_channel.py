@@ -29,8 +29,8 @@ from typing import Any
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.raft.types import LeaderAndEpoch
-from net.client import ConnectionFailed, KafkaClient
 
 log = logging.getLogger("kraft.broker")
 

@@ -41,11 +41,11 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.partition import Partition
+from kraft.log.errors import UnexpectedAppendOffsetError
 from kraft.metadata.image import MetadataImage
-from log.errors import UnexpectedAppendOffsetError
-from net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
-from net.codec import InvalidRequest, request_type
-from net.messages import build, nested
+from kraft.net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
+from kraft.net.codec import InvalidRequest, request_type
+from kraft.net.messages import build, nested
 
 log = logging.getLogger("kraft.broker")
 

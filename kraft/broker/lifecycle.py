@@ -43,8 +43,8 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
+from kraft.log.checkpoint import atomic_write
 from kraft.metadata.records import METADATA_VERSION
-from log.checkpoint import atomic_write
 
 log = logging.getLogger("kraft.broker")
 

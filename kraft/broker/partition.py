@@ -39,12 +39,12 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.producer_state import ProducerStateManager
+from kraft.log.batch import BatchHeader, iter_batches
+from kraft.log.config import LogConfig
+from kraft.log.errors import ErrorCode as LogErrorCode
+from kraft.log.errors import OffsetOutOfRangeError
+from kraft.log.log import FetchDataInfo, LogAppendInfo, PartitionLog
 from kraft.metadata.image import PartitionRegistration
-from log.batch import BatchHeader, iter_batches
-from log.config import LogConfig
-from log.errors import ErrorCode as LogErrorCode
-from log.errors import OffsetOutOfRangeError
-from log.log import FetchDataInfo, LogAppendInfo, PartitionLog
 
 log = logging.getLogger("kraft.broker")
 

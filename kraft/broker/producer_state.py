@@ -124,9 +124,9 @@ import crc32c
 import msgspec
 from kio.schema.errors import ErrorCode
 
-from log.batch import BatchHeader, iter_batches
-from log.checkpoint import TMP_SUFFIX, atomic_write, fsync_dir
-from log.log import PartitionLog
+from kraft.log.batch import BatchHeader, iter_batches
+from kraft.log.checkpoint import TMP_SUFFIX, atomic_write, fsync_dir
+from kraft.log.log import PartitionLog
 
 __all__ = [
     "DEFAULT_PRODUCER_ID_EXPIRATION_MS",

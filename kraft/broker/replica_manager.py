@@ -53,6 +53,16 @@ from kraft.broker.fetcher import ReplicaFetcherManager
 from kraft.broker.isr import IsrManager
 from kraft.broker.partition import Partition
 from kraft.config import KafkaConfig
+from kraft.log.checkpoint import (
+    atomic_write,
+    fsync_dir,
+    read_offset_checkpoint,
+    write_offset_checkpoint,
+)
+from kraft.log.cleaner import PartitionCleaner
+from kraft.log.config import LogConfig
+from kraft.log.errors import CorruptSegmentError
+from kraft.log.results import parse_partition_dir, partition_dir, wall_clock_ms
 from kraft.metadata.image import (
     ConfigResource,
     MetadataImage,
@@ -60,11 +70,6 @@ from kraft.metadata.image import (
 )
 from kraft.metadata.loader import MetadataUpdate
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
-from log.checkpoint import atomic_write, fsync_dir, read_offset_checkpoint, write_offset_checkpoint
-from log.cleaner import PartitionCleaner
-from log.config import LogConfig
-from log.errors import CorruptSegmentError
-from log.results import parse_partition_dir, partition_dir, wall_clock_ms
 
 log = logging.getLogger("kraft.broker")
 

@@ -37,8 +37,8 @@ from kraft.broker.replica_manager import ReplicaManager
 from kraft.config import KafkaConfig
 from kraft.metadata.image import EMPTY, MetadataImage
 from kraft.metadata.loader import MetadataUpdate
+from kraft.net.registry import ApiRegistry
 from kraft.raft.types import LeaderAndEpoch
-from net.registry import ApiRegistry
 
 log = logging.getLogger("kraft.broker")
 

@@ -32,9 +32,9 @@ from kraft.controller.error_responses import error_response
 from kraft.controller.quorum_controller import QuorumController
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage
-from net.codec import RequestHeader
-from net.registry import ApiRegistry
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import RequestContext
 
 Command = Callable[..., ControllerResult[Any]]
 

@@ -83,8 +83,8 @@ from kraft.metadata.records import (
     RegisterBrokerRecord,
     UnregisterBrokerRecord,
 )
-from net.codec import response_type
-from net.messages import build
+from kraft.net.codec import response_type
+from kraft.net.messages import build
 
 __all__ = [
     "BROKER_HEARTBEAT",

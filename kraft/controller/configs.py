@@ -47,14 +47,14 @@ from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.controller.topics import MAX_RECORDS_PER_USER_OP, validate_topic_name
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE, ConfigRecord
+from kraft.net.codec import response_type
+from kraft.net.messages import build, nested
 from kraft.topic_configs import (
     config_default,
     is_list_config,
     validate_broker_config,
     validate_topic_configs,
 )
-from net.codec import response_type
-from net.messages import build, nested
 
 __all__ = [
     "ALTER_CONFIGS_VERSIONS",

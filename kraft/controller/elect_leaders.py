@@ -52,8 +52,8 @@ from kraft.controller.partition_change import build_partition_change, is_accepta
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import NO_LEADER, PartitionChangeRecord
-from net.codec import response_type
-from net.messages import build, nested
+from kraft.net.codec import response_type
+from kraft.net.messages import build, nested
 
 __all__ = [
     "ELECT_LEADERS",

@@ -15,9 +15,9 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.net.codec import response_type
+from kraft.net.messages import build, nested
 from kraft.raft.rpc import error_response as raft_error_response
-from net.codec import response_type
-from net.messages import build, nested
 
 __all__ = ["error_response"]
 

@@ -24,8 +24,8 @@ from kio.schema.errors import ErrorCode
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ProducerIdsRecord
-from net.codec import response_type
-from net.messages import build
+from kraft.net.codec import response_type
+from kraft.net.messages import build
 
 __all__ = ["ALLOCATE_PRODUCER_IDS", "PRODUCER_ID_BLOCK_SIZE", "allocate_producer_ids"]
 

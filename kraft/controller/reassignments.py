@@ -53,8 +53,8 @@ from kraft.controller.partition_change import (
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChangeRecord
-from net.codec import response_type
-from net.messages import build, nested
+from kraft.net.codec import response_type
+from kraft.net.messages import build, nested
 
 __all__ = ["alter_partition_reassignments", "list_partition_reassignments"]
 

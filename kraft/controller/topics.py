@@ -65,9 +65,9 @@ from kraft.metadata.records import (
     RemoveTopicRecord,
     TopicRecord,
 )
+from kraft.net.codec import response_type
+from kraft.net.messages import build, nested
 from kraft.topic_configs import describe_topic_configs, validate_topic_configs
-from net.codec import response_type
-from net.messages import build, nested
 
 __all__ = [
     "CLUSTER_METADATA_TOPIC",

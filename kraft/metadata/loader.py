@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from kraft.log.results import wall_clock_ms
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage, Provenance
 from kraft.metadata.records import decode, encode
@@ -43,7 +44,6 @@ from kraft.metadata.snapshot import image_to_records, load_snapshot
 from kraft.raft.batches import decode_snapshot, encode_snapshot
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.types import Entry, LeaderAndEpoch, LeaderChangeMessage, OffsetAndEpoch
-from log.results import wall_clock_ms
 
 log = logging.getLogger("kraft.metadata")
 

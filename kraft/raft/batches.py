@@ -35,11 +35,11 @@ from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
 from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
 from kio.serial import entity_reader, entity_writer
 
+from kraft.log.batch import BatchHeader, crc_is_valid, iter_batches
+from kraft.log.errors import InvalidBatchError
+from kraft.log.records import Record, build_batch, iter_records
+from kraft.net import guard
 from kraft.raft.types import Entry, LeaderChangeMessage
-from log.batch import BatchHeader, crc_is_valid, iter_batches
-from log.errors import InvalidBatchError
-from log.records import Record, build_batch, iter_records
-from net import guard
 
 LEADER_CHANGE = 2
 SNAPSHOT_HEADER = 3

@@ -38,12 +38,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kraft.log.checkpoint import fsync_dir
+from kraft.log.config import LogConfig
+from kraft.log.log import PartitionLog
+from kraft.log.results import FlushTask, wall_clock_ms
 from kraft.raft.batches import decode_entries, encode_entries
 from kraft.raft.types import Entry, OffsetAndEpoch
-from log.checkpoint import fsync_dir
-from log.config import LogConfig
-from log.log import PartitionLog
-from log.results import FlushTask, wall_clock_ms
 
 PARTITION_DIR = "__cluster_metadata-0"
 TAIL_CACHE_ENTRIES = 65536

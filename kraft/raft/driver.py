@@ -42,6 +42,10 @@ from typing import Any, Protocol, runtime_checkable
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
+from kraft.net.codec import InvalidRequest, RequestHeader
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import RequestContext
 from kraft.raft import messages as m
 from kraft.raft import quorum_state_file, rpc
 from kraft.raft.config import QuorumConfig
@@ -50,10 +54,6 @@ from kraft.raft.log import ReplicatedLog
 from kraft.raft.ready import Ready
 from kraft.raft.state import Resigned, Role
 from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
-from net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
-from net.codec import InvalidRequest, RequestHeader
-from net.registry import ApiRegistry
-from net.server import RequestContext
 
 log = logging.getLogger("kraft.raft")
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import msgspec
 
+from kraft.log.checkpoint import atomic_write
 from kraft.raft.state import ElectionState
-from log.checkpoint import atomic_write
 
 FILE_NAME = "quorum-state"
 

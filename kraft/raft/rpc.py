@@ -33,9 +33,9 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.net.codec import request_type, response_type
 from kraft.raft import messages as m
 from kraft.raft.batches import MalformedBatch, decode_entries, encode_entries
-from net.codec import request_type, response_type
 
 METADATA_TOPIC = "__cluster_metadata"
 METADATA_TOPIC_ID = uuid.UUID(int=1)  # Kafka's Topic.CLUSTER_METADATA_TOPIC_ID

@@ -32,15 +32,15 @@ import trio
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig
+from kraft.net import api_versions
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import KafkaServer
 from kraft.raft.batches import decode_snapshot, encode_snapshot
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
 from kraft.raft.state import Leader
 from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
-from net import api_versions
-from net.registry import ApiRegistry
-from net.server import KafkaServer
 
 log = logging.getLogger("kraft.raft.workload")
 

@@ -55,9 +55,9 @@ from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
 from kio.schema.errors import ErrorCode
 
 from kraft import meta_properties
+from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.raft import messages as m
 from kraft.raft import rpc
-from net.client import ConnectionFailed, KafkaClient
 
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2

@@ -29,6 +29,9 @@ from typing import Any
 
 import msgspec
 
+from kraft.log.batch import crc_is_valid, iter_batches
+from kraft.log.errors import InvalidBatchError
+from kraft.log.records import iter_records
 from kraft.metadata import records as mr
 from kraft.metadata.delta import MetadataDelta, MetadataReplayError
 from kraft.metadata.image import EMPTY, MetadataImage
@@ -41,9 +44,6 @@ from kraft.raft.batches import (
     decode_leader_change,
 )
 from kraft.raft.disk_log import PARTITION_DIR, SNAPSHOT_RE
-from log.batch import crc_is_valid, iter_batches
-from log.errors import InvalidBatchError
-from log.records import iter_records
 
 _CONTROL_NAMES = {LEADER_CHANGE: "LeaderChange", SNAPSHOT_HEADER: "SnapshotHeader",
                   SNAPSHOT_FOOTER: "SnapshotFooter"}

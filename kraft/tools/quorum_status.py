@@ -18,9 +18,9 @@ import msgspec
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.raft import messages as m
 from kraft.raft import rpc
-from net.client import ConnectionFailed, KafkaClient
 
 
 class ReplicaStatus(msgspec.Struct):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trio
 from kio.schema.errors import ErrorCode
+from kraft.log.config import LogConfig
 
 from kraft.broker.group import api, loader
 from kraft.broker.group.coordinator import GroupCoordinator
@@ -24,7 +25,6 @@ from kraft.broker.partition import Partition
 from kraft.config import KafkaConfig
 from kraft.metadata.image import PartitionRegistration
 from kraft.metadata.loader import MetadataUpdate
-from log.config import LogConfig
 
 E = ErrorCode
 NODE = 1

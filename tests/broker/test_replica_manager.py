@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kraft.log.checkpoint import read_offset_checkpoint, write_offset_checkpoint
+
 from kraft.broker.replica_manager import (
     LOG_START_OFFSET_FILE,
     RECOVERY_POINT_FILE,
@@ -11,7 +13,6 @@ from kraft.broker.replica_manager import (
     ReplicaManager,
 )
 from kraft.config import KafkaConfig
-from log.checkpoint import read_offset_checkpoint, write_offset_checkpoint
 
 
 def test_checkpoints_written_before_the_first_image_keep_their_entries(tmp_path: Path) -> None:

@@ -17,6 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
+from kraft.net.codec import (
+    decode_request,
+    decode_response,
+    encode_request,
+    encode_response,
+    request_type,
+    response_type,
+)
+from kraft.net.messages import nested
 
 from kraft.config import KafkaConfig
 from kraft.controller.result import ControllerContext, ControllerResult, apply_records
@@ -39,15 +48,6 @@ from kraft.metadata.records import (
     RemoveTopicRecord,
     TopicRecord,
 )
-from net.codec import (
-    decode_request,
-    decode_response,
-    encode_request,
-    encode_response,
-    request_type,
-    response_type,
-)
-from net.messages import nested
 
 TIMEOUT = timedelta(seconds=30)
 

@@ -37,12 +37,12 @@ from typing import TypeVar
 import kafka
 import trio
 from kio.schema.errors import ErrorCode
+from kraft.net.client import ConnectionFailed, KafkaClient
 
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.tools import quorum_status
 from kraft.tools.local_cluster import LocalCluster
-from net.client import ConnectionFailed, KafkaClient
 from tests.faults.checker import Report
 from tests.faults.history import History
 from tests.faults.workload import Workload, WorkloadConfig, create_topic, read_and_check

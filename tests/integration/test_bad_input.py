@@ -44,11 +44,11 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
+from kraft.net.client import Connection
+from kraft.net.framing import frame
 
 from kraft import meta_properties
 from kraft.raft.local_quorum import free_port
-from net.client import Connection
-from net.framing import frame
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
 

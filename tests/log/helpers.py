@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import crc32c
-
-from log.batch import ATTRIBUTES_OFFSET, CRC_OFFSET, BatchHeader, iter_batches, parse_header
-from log.log import PartitionLog
-from log.records import iter_records
+from kraft.log.batch import ATTRIBUTES_OFFSET, CRC_OFFSET, BatchHeader, iter_batches, parse_header
+from kraft.log.log import PartitionLog
+from kraft.log.records import iter_records
 
 # Property tests fsync a lot (checkpoints, flushes); tmpfs keeps that cheap. The
 # damage the tests simulate is done by editing files, so any filesystem will do.

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.records.readers import read_batch
-
-from log.batch import (
+from kraft.log.batch import (
     CRC_OFFSET,
     HEADER_SIZE,
     crc_is_valid,
@@ -24,8 +23,9 @@ from log.batch import (
     split_batches,
     validate_batches,
 )
-from log.errors import ErrorCode, InvalidBatchError
-from log.records import Record, build_batch, decode_varint, encode_varint, iter_records
+from kraft.log.errors import ErrorCode, InvalidBatchError
+from kraft.log.records import Record, build_batch, decode_varint, encode_varint, iter_records
+
 from tests.log.helpers import fix_crc
 from tests.strategies import BatchSpec, batch_specs, record_batches, record_lists
 

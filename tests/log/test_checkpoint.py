@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from log.checkpoint import (
+from kraft.log.checkpoint import (
     read_epoch_checkpoint,
     read_offset_checkpoint,
     write_epoch_checkpoint,
     write_offset_checkpoint,
 )
-from log.errors import CorruptCheckpointError
+from kraft.log.errors import CorruptCheckpointError
+
 from tests.log.helpers import scratch_dir
 
 topics = st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=10)

@@ -14,14 +14,14 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from kraft.log.batch import DELETE_HORIZON_FLAG, BatchHeader, iter_batches
+from kraft.log.cleaner import DEFAULT_MAP_BUDGET_BYTES, PartitionCleaner
+from kraft.log.compression import CodecUnavailableError
+from kraft.log.config import LogConfig
+from kraft.log.loader import swap_steps
+from kraft.log.log import AppendOrigin, PartitionLog
+from kraft.log.records import Record, build_batch
 
-from log.batch import DELETE_HORIZON_FLAG, BatchHeader, iter_batches
-from log.cleaner import DEFAULT_MAP_BUDGET_BYTES, PartitionCleaner
-from log.compression import CodecUnavailableError
-from log.config import LogConfig
-from log.loader import swap_steps
-from log.log import AppendOrigin, PartitionLog
-from log.records import Record, build_batch
 from tests.log.helpers import FakeClock, all_bytes, linear_translate, scratch_dir
 
 Entry = tuple[int, bytes | None, bytes | None]  # offset, key, value

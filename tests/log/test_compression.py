@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka import codec as kp_codec
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
-
-from log.batch import DELETE_HORIZON_FLAG, crc_is_valid, parse_header
-from log.compression import (
+from kraft.log.batch import DELETE_HORIZON_FLAG, crc_is_valid, parse_header
+from kraft.log.compression import (
     GZIP,
     LZ4,
     NONE,
@@ -31,8 +30,9 @@ from log.compression import (
     seal_batch,
     trim_gap_batch,
 )
-from log.errors import InvalidBatchError
-from log.records import Record, build_batch, iter_records
+from kraft.log.errors import InvalidBatchError
+from kraft.log.records import Record, build_batch, iter_records
+
 from tests.strategies import records
 
 CODECS = [GZIP, SNAPPY, LZ4, ZSTD]

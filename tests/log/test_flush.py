@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from log.config import LogConfig
-from log.log import PartitionLog
-from log.records import Record, build_batch
+from kraft.log.config import LogConfig
+from kraft.log.log import PartitionLog
+from kraft.log.records import Record, build_batch
+
 from tests.log.helpers import FakeClock, check_indexes_against_data
 
 

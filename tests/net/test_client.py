@@ -2,12 +2,11 @@
 
 import pytest
 import trio
-
-from net import api_versions
-from net.client import ConnectionFailed, KafkaClient, RequestTimedOut, UnsupportedVersion
-from net.codec import request_type
-from net.registry import ApiRegistry
-from net.server import KafkaServer
+from kraft.net import api_versions
+from kraft.net.client import ConnectionFailed, KafkaClient, RequestTimedOut, UnsupportedVersion
+from kraft.net.codec import request_type
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import KafkaServer
 
 
 async def _serve(nursery, registry):

@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
 from kio.schema.index import api_key_map, schema_name_map
 from kio.static.primitive import Records, i64Timedelta
-
-from net import api_versions
-from net.codec import (
+from kraft.net import api_versions
+from kraft.net.codec import (
     InvalidRequest,
     UnsupportedVersion,
     decode_request,
@@ -23,7 +22,7 @@ from net.codec import (
     request_type,
     response_type,
 )
-from net.registry import ApiRegistry
+from kraft.net.registry import ApiRegistry
 
 st.register_type_strategy(Records, st.binary(max_size=64).map(Records))
 # kio writes any timedelta its phantom type admits but reads back only whole

@@ -15,10 +15,9 @@ import confluent_kafka
 import kafka
 import pytest
 import trio
-
-from net import api_versions
-from net.registry import ApiRegistry
-from net.server import KafkaServer
+from kraft.net import api_versions
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import KafkaServer
 
 
 class ApiVersionsOnly:

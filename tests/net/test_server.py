@@ -9,12 +9,11 @@ from datetime import timedelta
 import pytest
 import trio
 from kio.schema.errors import ErrorCode
-
-from net import api_versions
-from net.codec import decode_response, encode_request, request_type, response_type
-from net.framing import FrameDecoder
-from net.registry import ApiRegistry, DuplicateRegistration
-from net.server import Deferred, KafkaServer
+from kraft.net import api_versions
+from kraft.net.codec import decode_response, encode_request, request_type, response_type
+from kraft.net.framing import FrameDecoder
+from kraft.net.registry import ApiRegistry, DuplicateRegistration
+from kraft.net.server import Deferred, KafkaServer
 
 
 def _registry() -> ApiRegistry:

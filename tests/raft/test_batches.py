@@ -71,8 +71,9 @@ def test_truncated_snapshot_is_rejected():
 
 def test_leader_change_with_a_huge_voter_count_is_rejected():
     """A CRC-valid LeaderChange claiming 2**34 voters is MalformedBatch, not a crash."""
+    from kraft.log.records import build_batch
+
     from kraft.raft.batches import LEADER_CHANGE, control_record
-    from log.records import build_batch
 
     value = b"\x00\x00\x00\x00\x00\x01" + bytes([0x81, 0x80, 0x80, 0x80, 0x40]) + b"\0" * 8
     data = build_batch([control_record(LEADER_CHANGE, value, 0)], base_offset=0,

@@ -4,14 +4,14 @@ import random
 
 import pytest
 import trio
+from kraft.net import api_versions
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import KafkaServer
 
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
 from kraft.raft.memory_log import MemoryLog
-from net import api_versions
-from net.registry import ApiRegistry
-from net.server import KafkaServer
 
 
 class Collector:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import trio
+from kraft.net.client import ConnectionFailed, KafkaClient
 
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.raft.local_quorum import LocalQuorum
-from net.client import ConnectionFailed, KafkaClient
 
 pytestmark = pytest.mark.slow
 

@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 from kio.schema.errors import ErrorCode
+from kraft.net.codec import decode_request, decode_response, encode_request, encode_response
 
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.raft.types import Entry, LeaderChangeMessage
-from net.codec import decode_request, decode_response, encode_request, encode_response
 
 LEADER = m.LeaderIdAndEpoch(leader_id=2, leader_epoch=7)
 

@@ -64,9 +64,9 @@ from kraft.broker.group.shard import CoordinatorShard, coordinator_error
 from kraft.broker.group.types import GroupConfig, GroupState, Outbox, StoreGroup
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition
+from kraft.log.records import Record
 from kraft.metadata.loader import MetadataUpdate
 from kraft.storage_failure import is_storage_failure
-from log.records import Record
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

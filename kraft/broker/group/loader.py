@@ -36,10 +36,10 @@ from kraft.broker.group.records import (
     decode_key,
     decode_offset_commit_value,
 )
-from log.batch import Buffer, iter_batches
-from log.errors import InvalidBatchError
-from log.log import PartitionLog
-from log.records import iter_records
+from kraft.log.batch import Buffer, iter_batches
+from kraft.log.errors import InvalidBatchError
+from kraft.log.log import PartitionLog
+from kraft.log.records import iter_records
 
 log = logging.getLogger("kraft.broker.group")
 

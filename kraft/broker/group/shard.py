@@ -38,7 +38,7 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.group.group import ClassicGroup
 from kraft.broker.partition import Partition
-from log.records import Record, build_batch
+from kraft.log.records import Record, build_batch
 
 Callback = Callable[[ErrorCode], None]
 

@@ -49,8 +49,8 @@ from kraft.broker.handlers import (
 )
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.metadata.records import METADATA_VERSION
-from net import api_versions
-from net.registry import ApiRegistry
+from kraft.net import api_versions
+from kraft.net.registry import ApiRegistry
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kio.schema.errors import ErrorCode
 
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.registry import ApiRegistry
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.registry import ApiRegistry
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

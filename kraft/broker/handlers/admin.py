@@ -31,8 +31,8 @@ from kraft.broker.controller_channel import ControllerUnavailable
 from kraft.broker.topic_creation import topics_ready
 from kraft.controller.error_responses import error_response
 from kraft.metadata.image import MetadataImage
-from net.codec import RequestHeader
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

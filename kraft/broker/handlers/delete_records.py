@@ -38,10 +38,10 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
-from log.errors import OffsetOutOfRangeError
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import Deferred, RequestContext
+from kraft.log.errors import OffsetOutOfRangeError
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import Deferred, RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -30,9 +30,9 @@ from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED, 
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import MetadataImage, PartitionRegistration
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

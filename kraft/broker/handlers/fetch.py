@@ -45,11 +45,11 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.fetch_session import FetchContext
 from kraft.broker.partition import Partition
+from kraft.log.errors import OffsetOutOfRangeError
 from kraft.metadata.image import MetadataImage
-from log.errors import OffsetOutOfRangeError
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.partition import Partition
-from log.results import (
+from kraft.log.results import (
     EARLIEST_LOCAL_TIMESTAMP,
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
     MAX_TIMESTAMP,
 )
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -34,9 +34,9 @@ from kraft.broker import topic_creation
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.metadata.records import NO_LEADER
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -37,12 +37,12 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
+from kraft.log.batch import iter_batches
+from kraft.log.errors import InvalidBatchError
 from kraft.metadata.image import MetadataImage
-from log.batch import iter_batches
-from log.errors import InvalidBatchError
-from net.codec import RequestHeader
-from net.messages import build, nested, response_class
-from net.server import Deferred, RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.server import Deferred, RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -24,9 +24,9 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.group import api
 from kraft.broker.group.types import SyncResult
-from net.codec import RequestHeader
-from net.messages import build, response_class
-from net.server import RequestContext
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, response_class
+from kraft.net.server import RequestContext
 
 if TYPE_CHECKING:
     from kraft.broker.server import BrokerServer

@@ -1,0 +1,1 @@
+"""The quorum controller: commands that turn requests into metadata records."""
