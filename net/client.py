@@ -12,6 +12,11 @@ Theory of operation:
 - A request that times out closes the connection, as Kafka's NetworkClient
   does: a late response could otherwise be mistaken for the next one's.
   Every waiter is failed with `ConnectionFailed` when the connection dies.
+- Failures say whether the request may have reached the peer:
+  `RequestNotSent` (no connection, or the connection died before the whole
+  request was written: a partial frame is never acted on) means it did not,
+  so sending it again is safe; any other `ConnectionFailed`, including
+  `RequestTimedOut`, means it may have been executed.
 - `KafkaClient` keeps one connection per address, reuses it while healthy and
   reconnects with exponential backoff (reconnect.backoff.ms 50 doubling to
   reconnect.backoff.max.ms 1000, with 20 % jitter). All tasks live in the
@@ -47,6 +52,10 @@ Address = tuple[str, int]
 
 class ConnectionFailed(Exception):
     """The connection could not be opened or died; the request's fate is unknown."""
+
+
+class RequestNotSent(ConnectionFailed):
+    """The request never (wholly) left: the peer cannot have acted on it."""
 
 
 class RequestTimedOut(ConnectionFailed):
@@ -87,16 +96,19 @@ class Connection:
         client_id: str,
         timeout: float,
     ) -> Connection:
-        """Connect, start the reader task, negotiate versions. Raises ConnectionFailed."""
+        """Connect, start the reader task, negotiate versions. Raises RequestNotSent."""
         try:
             with trio.fail_after(timeout):
                 stream = await trio.open_tcp_stream(*address)
         except (OSError, trio.TooSlowError) as e:
-            raise ConnectionFailed(f"connect to {address[0]}:{address[1]}: {e}") from e
+            raise RequestNotSent(f"connect to {address[0]}:{address[1]}: {e}") from e
         conn = cls(stream, address, client_id)
         nursery.start_soon(conn._read_loop)
         try:
             await conn._negotiate(timeout)
+        except ConnectionFailed as e:
+            await conn.aclose()
+            raise RequestNotSent(str(e)) from e
         except BaseException:
             await conn.aclose()
             raise
@@ -120,27 +132,39 @@ class Connection:
             )
         return hi
 
-    async def request(self, request: Any, timeout: float) -> Any:
-        """Send `request`, return its response. Raises ConnectionFailed/RequestTimedOut."""
+    async def request(
+        self, request: Any, timeout: float, *, client_id: str | None = None
+    ) -> Any:
+        """Send `request` (with `client_id` in its header instead of the connection's,
+        if given), return its response. Raises RequestNotSent, RequestTimedOut or
+        ConnectionFailed (module docstring)."""
         if self._closed:
-            raise ConnectionFailed(f"connection to {self.address} is closed")
+            raise RequestNotSent(f"connection to {self.address} is closed")
         cls = response_type(request.__api_key__, request.__version__)
         assert cls is not None, f"kio has no response type for {type(request).__name__}"
         pending = _Pending(next(self._ids), cls)
-        data = encode_request(pending.correlation_id, self.client_id, request)
+        data = encode_request(pending.correlation_id, client_id or self.client_id, request)
+        queued = False
         with trio.move_on_after(timeout) as scope:
             async with self._send_lock:
+                if self._closed:
+                    raise RequestNotSent(f"connection to {self.address} is closed")
                 self._pending.append(pending)
+                queued = True
                 try:
                     await self._stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError) as e:
                     self._fail(ConnectionFailed(f"send to {self.address}: {e}"))
+                    pending.error = RequestNotSent(f"send to {self.address}: {e}")
                 except BaseException:
                     # Cancelled part-way through a frame: the stream is unusable.
                     self._fail(ConnectionFailed(f"send to {self.address} interrupted"))
+                    pending.error = RequestNotSent(f"send to {self.address} interrupted")
                     raise
             await pending.done.wait()
         if scope.cancelled_caught and not pending.done.is_set():
+            if not queued:  # timed out waiting for the requests ahead to be written
+                raise RequestNotSent(f"{self.address}: not sent within {timeout}s")
             self._fail(RequestTimedOut(f"no response from {self.address} in {timeout}s"))
         if pending.error is not None:
             raise pending.error
@@ -281,7 +305,10 @@ class KafkaClient:
         base = min(self._backoff_ms * (2**failures), self._backoff_max_ms)
         return base * self._rng.uniform(0.8, 1.2) / 1000
 
-    async def request(self, address: Address, request: Any, timeout: float) -> Any:
-        """Send one request over the pooled connection to `address`."""
+    async def request(
+        self, address: Address, request: Any, timeout: float, *, client_id: str | None = None
+    ) -> Any:
+        """Send one request over the pooled connection to `address` (see
+        Connection.request)."""
         conn = await self.connection(address)
-        return await conn.request(request, timeout)
+        return await conn.request(request, timeout, client_id=client_id)

@@ -1,9 +1,10 @@
 """The API registry: which (api key, version range) this server answers, and who.
 
-Each handler module registers itself once with the versions it implements;
-ApiVersions is computed from this registry, never written by hand, so what we
-advertise is exactly what we decode. Registering a key twice is a programming
-error and raises.
+Every API is declared once as an `ApiSpec` (its key by name, the versions it
+decodes, the range it advertises) and registered with its handler; ApiVersions
+is computed from this registry, never written by hand, so what we advertise
+is exactly what we decode. Registering a key twice is a programming error and
+raises.
 
 `advertised_min` exists for one of Kafka's compatibility quirks: Kafka 4.x
 still advertises Produce from v0 although it serves only v3+, because older
@@ -21,14 +22,38 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader, kio_versions
 
-if TYPE_CHECKING:
-    from kraft.net.server import RequestContext
 
-Handler = Callable[["RequestContext", RequestHeader, Any], Awaitable[Any | None]]
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What a handler knows about the request's origin."""
+
+    peer: str
+    listener: str
+
+
+Handler = Callable[[RequestContext, RequestHeader, Any], Awaitable[Any | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSpec:
+    """One API as a server answers it: its key, the versions it decodes
+    ([min_version, max_version], inclusive) and, for Kafka's one quirk, a
+    lower advertised minimum (see the module docstring)."""
+
+    key: ApiKey
+    min_version: int
+    max_version: int
+    advertised_min: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_version <= self.max_version:
+            raise ValueError(f"{self.key.name}: bad version range "
+                             f"{self.min_version}-{self.max_version}")
 
 
 class DuplicateRegistration(Exception):
@@ -79,6 +104,11 @@ class ApiRegistry:
         if lo > min_version:
             raise ValueError("advertised_min must not exceed min_version")
         self._entries[api_key] = ApiEntry(api_key, min_version, max_version, handler, lo)
+
+    def add(self, spec: ApiSpec, handler: Handler) -> None:
+        """Register `handler` for the API `spec` declares (see `register`)."""
+        self.register(spec.key, spec.min_version, spec.max_version, handler,
+                      advertised_min=spec.advertised_min)
 
     def get(self, api_key: int) -> ApiEntry | None:
         return self._entries.get(api_key)

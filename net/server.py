@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -50,7 +49,9 @@ from kraft.net.codec import (
     peek_header_fixed,
 )
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
-from kraft.net.registry import ApiRegistry
+from kraft.net.registry import ApiRegistry, RequestContext
+
+__all__ = ["Deferred", "KafkaServer", "RequestContext"]
 
 log = logging.getLogger("kraft.net.server")
 
@@ -70,14 +71,6 @@ class Deferred:
 
     def __init__(self, wait: Callable[[], Awaitable[Any | None]]) -> None:
         self.wait = wait
-
-
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    """What a handler knows about the request's origin."""
-
-    peer: str
-    listener: str
 
 
 def _peer_of(stream: trio.SocketStream) -> str:
