@@ -189,6 +189,7 @@ class Node:
         if "broker" in self.roles:
             channel = ControllerChannel(
                 client, voters, lambda: raft.leader, raft.wait_leader_change,
+                node_id=self.node_id,
                 attempt_timeout_s=config["controller.quorum.request.timeout.ms"] / 1000,
             )
             listeners = client_listeners(config)

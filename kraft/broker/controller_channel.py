@@ -3,17 +3,33 @@
 Kafka's NodeToControllerChannelManager. The active controller is the leader
 of the metadata quorum; this node learns who that is from its own raft node
 (voter or observer) and reaches it on the address `controller.quorum.voters`
-gives. `send` retries until its deadline: while no leader is known, when the
-connection fails, and when the answer says NOT_CONTROLLER (the leader has not
-finished becoming the active controller, or leadership just moved). Each
-attempt is bounded by `attempt_timeout_s` (controller.quorum.request.timeout.ms)
-and abandoned as soon as raft reports another leader, so a request stuck on a
-paused old controller moves to the new one in time (a heartbeat must arrive
-within broker.session.timeout.ms). A response other than NOT_CONTROLLER ends
-`send`; a request abandoned without a response may have been executed and
-is sent again (controller commands are safe to repeat: a repeated
-registration is a retry, a repeated CreateTopics answers
-TOPIC_ALREADY_EXISTS).
+gives. Two ways to send, after what a repeated request would do:
+
+- `send`, for the broker's own requests, which are safe to repeat
+  (BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds,
+  and the CreateTopics of auto-creation, which takes TOPIC_ALREADY_EXISTS as
+  success). It retries until its deadline: while no leader is known, when
+  the connection fails, and when the answer says NOT_CONTROLLER. Each attempt
+  is bounded by `attempt_timeout_s` (controller.quorum.request.timeout.ms)
+  and abandoned as soon as raft reports another leader, so a request stuck
+  on a paused old controller moves to the new one in time (a heartbeat must
+  arrive within broker.session.timeout.ms).
+- `forward`, for the clients' admin requests (kraft.broker.forwarding), which
+  must take effect at most once and be answered with their own outcome: a
+  CreateTopics run twice answers TOPIC_ALREADY_EXISTS for the very topics it
+  created. As Kafka's forwarding does, one attempt waits for its answer up to
+  the request's deadline, also when raft reports another leader meanwhile
+  (the old controller answers once it learns what became of the request's
+  records: its own answer if they commit, NOT_CONTROLLER if another leader's
+  entries replace them; kraft.controller.quorum_controller). It is sent again
+  only when it certainly did not run: no leader known, not sent at all
+  (kraft.net.client.RequestNotSent), or answered NOT_CONTROLLER. When the
+  connection dies after the request was sent, the copy goes to the same
+  controller in the same epoch only, carrying the same request identity, so
+  that controller answers it with the first execution's answer
+  (kraft.controller.recent_results); if leadership has moved instead, the
+  outcome cannot be learnt and the client gets REQUEST_TIMED_OUT, as after
+  any timeout, rather than a second execution's answer.
 
 The request is sent at the version its kio class has: both ends run the same
 code, so the controller accepts every version the broker builds.
@@ -22,14 +38,17 @@ code, so the controller accepts every version the broker builds.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
-from kraft.net.client import ConnectionFailed, KafkaClient
+from kraft.controller.recent_results import forward_client_id
+from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent, RequestTimedOut
 from kraft.raft.types import LeaderAndEpoch
 
 log = logging.getLogger("kraft.broker")
@@ -39,7 +58,8 @@ RETRY_BACKOFF_S = 0.05
 
 
 class ControllerUnavailable(Exception):
-    """No active controller answered before the deadline."""
+    """No active controller answered before the deadline (for `forward`: or the
+    request may have run on a controller that can no longer tell)."""
 
 
 class ControllerChannel:
@@ -48,8 +68,9 @@ class ControllerChannel:
         client: KafkaClient,
         voters: dict[int, Address],
         leader: Callable[[], LeaderAndEpoch],
-        wait_leader_change: Callable[[], Any],
+        wait_leader_change: Callable[[], Awaitable[Any]],
         *,
+        node_id: int = -1,
         attempt_timeout_s: float = 2.0,
     ) -> None:
         self.client = client
@@ -57,9 +78,12 @@ class ControllerChannel:
         self._leader = leader
         self._wait_leader_change = wait_leader_change
         self.attempt_timeout_s = attempt_timeout_s
+        self.node_id = node_id
+        self._incarnation = uuid.uuid4().hex[:16]
+        self._sequence = itertools.count()
 
     async def send(self, request: Any, timeout_s: float) -> Any:
-        """The active controller's response to `request`.
+        """The active controller's response to `request`, a request safe to repeat.
 
         Raises ControllerUnavailable if none answered within `timeout_s`.
         """
@@ -68,12 +92,9 @@ class ControllerChannel:
             while True:
                 leader = self._leader()
                 if leader.leader_id is None:
-                    with trio.move_on_after(RETRY_BACKOFF_S * 10):
-                        await self._wait_leader_change()
+                    await self._wait_for_leader()
                     continue
-                address = self.voters.get(leader.leader_id)
-                if address is None:
-                    raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
+                address = self._address(leader)
                 try:
                     response = await self._attempt(address, request)
                 except ConnectionFailed as e:
@@ -89,6 +110,66 @@ class ControllerChannel:
                 await trio.sleep(RETRY_BACKOFF_S)
         raise ControllerUnavailable(last_problem)
 
+    async def forward(self, request: Any, timeout_s: float) -> Any:
+        """The active controller's response to a client's `request`, which takes
+        effect at most once (module docstring).
+
+        Raises ControllerUnavailable if no answer came within `timeout_s`, or if
+        the request may have run on a controller that can no longer say.
+        """
+        client_id = forward_client_id(self.node_id, self._incarnation, next(self._sequence))
+        deadline = trio.current_time() + timeout_s
+        maybe_ran_at: LeaderAndEpoch | None = None  # a copy may have reached it
+        last_problem = "no quorum leader known"
+        with trio.move_on_at(deadline):
+            while True:
+                leader = self._leader()
+                if leader.leader_id is None:
+                    await self._wait_for_leader()
+                    continue
+                if maybe_ran_at is not None and leader != maybe_ran_at:
+                    raise ControllerUnavailable(
+                        f"lost the connection to controller {maybe_ran_at.leader_id} after "
+                        f"sending the request, and leadership has moved since: it may or may "
+                        f"not have taken effect")
+                address = self._address(leader)
+                try:
+                    response = await self.client.request(
+                        address, request, deadline - trio.current_time(), client_id=client_id)
+                except RequestNotSent as e:
+                    last_problem = f"controller {leader.leader_id}: {e}"
+                    await trio.sleep(RETRY_BACKOFF_S)
+                    continue
+                except RequestTimedOut:
+                    break
+                except ConnectionFailed as e:
+                    log.info("node %d: lost the connection to controller %d with a %s in "
+                             "flight (%s); sending it again with the same identity",
+                             self.node_id, leader.leader_id, type(request).__name__, e)
+                    maybe_ran_at = leader
+                    last_problem = f"controller {leader.leader_id}: {e}"
+                    await trio.sleep(RETRY_BACKOFF_S)
+                    continue
+                if not _says_not_controller(response):
+                    return response
+                maybe_ran_at = None  # NOT_CONTROLLER: it did not run there
+                last_problem = f"node {leader.leader_id} is not the active controller"
+                await trio.sleep(RETRY_BACKOFF_S)
+        if maybe_ran_at is not None:
+            raise ControllerUnavailable(f"{last_problem}; the request may or may not have "
+                                        f"taken effect")
+        raise ControllerUnavailable(
+            f"no answer from the active controller within {timeout_s:.1f} s ({last_problem})")
+
+    def _address(self, leader: LeaderAndEpoch) -> Address:
+        address = self.voters.get(leader.leader_id) if leader.leader_id is not None else None
+        if address is None:
+            raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
+        return address
+
+    async def _wait_for_leader(self) -> None:
+        with trio.move_on_after(RETRY_BACKOFF_S * 10):
+            await self._wait_leader_change()
 
     async def _attempt(self, address: Address, request: Any) -> Any | None:
         """One try: the response, or None if the leader changed or the attempt

@@ -14,7 +14,6 @@ Kafka gives it (compacted, 100 MiB segments, producer compression).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from kio.schema.create_topics.v7.request import (
     CreatableTopic,
@@ -23,10 +22,9 @@ from kio.schema.create_topics.v7.request import (
 )
 from kio.schema.errors import ErrorCode
 
-from kraft.broker.controller_channel import ControllerUnavailable
-
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
+from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
+from kraft.config import KafkaConfig
+from kraft.metadata.image import MetadataImage
 
 GROUP_METADATA_TOPIC = "__consumer_offsets"
 TRANSACTION_STATE_TOPIC = "__transaction_state"
@@ -57,16 +55,19 @@ def partition_for(key: str, partitions: int) -> int:
     return kafka_abs(java_string_hash(key)) % partitions
 
 
-async def create_offsets_topic(broker: BrokerServer, timeout_s: float) -> ErrorCode:
-    """Ask the controller to create `__consumer_offsets`; its error code (NONE,
+async def create_offsets_topic(
+    channel: ControllerChannel, image: MetadataImage, config: KafkaConfig, timeout_s: float
+) -> ErrorCode:
+    """Ask the controller to create `__consumer_offsets` (its replication factor
+    lowered to the brokers alive in `image`); its error code (NONE,
     TOPIC_ALREADY_EXISTS when another broker won the race, or why not)."""
-    alive = sum(1 for b in broker.image.cluster.brokers.values() if not b.fenced)
-    replication = max(1, min(broker.config["offsets.topic.replication.factor"], alive))
+    alive = sum(1 for b in image.cluster.brokers.values() if not b.fenced)
+    replication = max(1, min(config["offsets.topic.replication.factor"], alive))
     request = CreateTopicsRequest(
         topics=(
             CreatableTopic(
                 name=GROUP_METADATA_TOPIC,
-                num_partitions=broker.config["offsets.topic.num.partitions"],
+                num_partitions=config["offsets.topic.num.partitions"],
                 replication_factor=replication,
                 assignments=(),
                 configs=tuple(CreatableTopicConfig(name=k, value=v)
@@ -77,7 +78,7 @@ async def create_offsets_topic(broker: BrokerServer, timeout_s: float) -> ErrorC
         validate_only=False,
     )
     try:
-        response = await broker.channel.send(request, timeout_s)
+        response = await channel.send(request, timeout_s)
     except ControllerUnavailable:
         return ErrorCode.coordinator_not_available
     return response.topics[0].error_code

@@ -1,16 +1,19 @@
-"""BrokerServer: the broker role of a node, and what its request handlers see.
+"""BrokerServer: the broker role of a node, composed from its parts.
 
 Assembled by kraft/node.py, which serves the client listeners with this
-object's registry (the handlers of kraft/broker/handlers, one module per
-API). It owns the replica manager, the replica fetchers and ISR manager, the
-lifecycle manager (registration and heartbeats), the channel to the active
-controller and the producer-id blocks, and publishes metadata images from
-the loader to the replica manager and the services (the group coordinator).
+object's registry. It builds, each with just what it needs, the metadata
+cache (the latest image; kraft.broker.metadata_cache), the replica manager,
+the replica fetchers and ISR manager, the lifecycle manager (registration and
+heartbeats), the producer-id blocks, the fetch session cache and the group
+coordinator; it uses the channel to the active controller it is given. The
+request handlers (kraft/broker/handlers, one module per API, and the
+forwarded admin APIs) get a BrokerContext (kraft.broker.context) naming the
+parts they may use, not this object.
 
-Handlers read `broker.image`, the latest image the broker has applied; it is
-replaced, never changed, so a handler may hold it across awaits.
-`wait_for_image(predicate)` lets a handler wait until the image satisfies a
-condition (a topic it asked the controller to create has arrived).
+It publishes metadata images from the loader to the replica manager, then to
+the metadata cache, then to the services (parts that follow the metadata and
+run in the background: the group coordinator, later a transaction
+coordinator).
 
 Readiness: the broker tells the controller it is ready to be unfenced once
 its image holds its own current registration and the replica manager has
@@ -23,19 +26,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import trio
+from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
+from kio.schema.errors import ErrorCode
 
+from kraft.broker import handlers
+from kraft.broker.context import BrokerContext
 from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.fetch_session import FetchSessionCache
 from kraft.broker.fetcher import ReplicaFetcherManager
+from kraft.broker.group.coordinator import CoordinatorConfig, GroupCoordinator
 from kraft.broker.isr import IsrManager
 from kraft.broker.lifecycle import BrokerLifecycleManager
+from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
 from kraft.config import KafkaConfig
-from kraft.metadata.image import EMPTY, MetadataImage
+from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
 from kraft.net.registry import ApiRegistry
 from kraft.raft.types import LeaderAndEpoch
@@ -44,6 +53,17 @@ log = logging.getLogger("kraft.broker")
 
 Endpoint = tuple[str, str, int]  # listener name, advertised host, port
 BROKER_EPOCH_FILE = "broker-epoch"
+
+
+class BrokerService(Protocol):
+    """A part of the broker that follows the metadata and runs in the background."""
+
+    def publish(self, update: MetadataUpdate) -> None:
+        """Called after the replica manager applied `update` (caught up only)."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Run until cancelled; `task_status.started()` once ready."""
 
 
 class BrokerServer:
@@ -60,7 +80,7 @@ class BrokerServer:
         self.cluster_id = cluster_id
         self.channel = channel
         self.advertised = advertised
-        self.image: MetadataImage = EMPTY
+        self.metadata = MetadataCache()
         self.metadata_offset = metadata_offset
         self.lifecycle = BrokerLifecycleManager(
             self.node_id,
@@ -72,7 +92,7 @@ class BrokerServer:
             epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
         )
         broker_epoch = lambda: self.lifecycle.broker_epoch  # noqa: E731
-        current_image = lambda: self.image  # noqa: E731
+        current_image = lambda: self.metadata.image  # noqa: E731
         self.isr = IsrManager(self.node_id, channel, broker_epoch, current_image,
                               config["replica.lag.time.max.ms"])
         self.fetchers = ReplicaFetcherManager(
@@ -87,19 +107,31 @@ class BrokerServer:
         self.fetch_sessions = FetchSessionCache(
             config["max.incremental.fetch.session.cache.slots"])
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
+        self.group_coordinator = GroupCoordinator(
+            self.node_id, CoordinatorConfig.from_config(config), self.replica_manager,
+            current_image)
+        self.services: list[BrokerService] = [self.group_coordinator]
+        self.context = BrokerContext(
+            node_id=self.node_id,
+            cluster_id=cluster_id,
+            config=config,
+            metadata=self.metadata,
+            replica_manager=self.replica_manager,
+            isr=self.isr,
+            fetch_sessions=self.fetch_sessions,
+            producer_ids=self.producer_ids,
+            channel=channel,
+            group_coordinator=self.group_coordinator,
+        )
         self.registry = ApiRegistry()
-        self._image_changed = trio.Event()
-        # Parts of the broker that follow the metadata and run in the
-        # background (the group coordinator): each has `publish(update)`,
-        # called after the replica manager applied the update, and
-        # `async run(*, task_status)`. Handler modules add them at registration.
-        self.services: list[Any] = []
-        self.group_coordinator: Any = None  # set by the group handlers' registration
+        handlers.register(self.registry, self.context)
         self._background_scope: trio.CancelScope | None = None
         self._background_done = trio.Event()
-        from kraft.broker import handlers
 
-        handlers.register(self.registry, self)
+    @property
+    def image(self) -> MetadataImage:
+        """The latest image the broker has applied."""
+        return self.metadata.image
 
     # --- metadata publisher -------------------------------------------------------------
 
@@ -107,7 +139,7 @@ class BrokerServer:
         if not update.caught_up:
             return
         self.replica_manager.apply(update)
-        self.image = update.image
+        self.metadata.update(update.image)
         for service in self.services:
             service.publish(update)
         registration = update.image.cluster.brokers.get(self.node_id)
@@ -118,28 +150,13 @@ class BrokerServer:
         ):
             self.lifecycle.ready_to_unfence.set()
             self.lifecycle.wake()
-        self._image_changed.set()
-        self._image_changed = trio.Event()
 
     def leader_changed(self, leader: LeaderAndEpoch) -> None:
         pass
 
-    async def wait_for_image(
-        self, predicate: Callable[[MetadataImage], bool], timeout_s: float
-    ) -> bool:
-        """Wait until `predicate(self.image)` holds; False if it did not in time."""
-        with trio.move_on_after(timeout_s):
-            while not predicate(self.image):
-                await self._image_changed.wait()
-            return True
-        return False
-
     # --- controller RPCs ---------------------------------------------------------------
 
     async def _allocate_producer_ids(self) -> tuple[int, int]:
-        from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
-        from kio.schema.errors import ErrorCode
-
         await self.lifecycle.registered.wait()
         response = await self.channel.send(
             AllocateProducerIdsRequest(

@@ -16,10 +16,20 @@ Theory of operation (Kafka's QuorumController, without timeline structures):
   Its records are proposed to raft at offsets known in advance
   (`ctx.next_offset`), replayed into the speculative image, and its response
   is released only once the high watermark passes its last record.
-- On losing leadership every waiting command is answered NOT_CONTROLLER (via
-  the caller's `not_controller` builder) and the speculative image is thrown
-  away: uncommitted records may never commit, and the next activation starts
-  again from the committed image.
+- On losing leadership the speculative image is thrown away (uncommitted
+  records may never commit; the next activation starts again from the
+  committed image), but a command whose records were proposed is not
+  answered NOT_CONTROLLER at once: the new leader may still commit them. It
+  waits until the committed log passes its last record and then gets its own
+  response if that record is the one it proposed, or the caller's
+  `not_controller()` if another leader's entry took its place. Which entry is
+  committed at an offset follows from the committed LeaderChange records:
+  every epoch's first entry is its leader's LeaderChange, so an offset's
+  epoch is that of the last LeaderChange at or before it. When that cannot be
+  told (the node resigned and stops; part of the command's records committed
+  and part did not; a snapshot replaced the log) the command gets the
+  caller's `unknown()`. So NOT_CONTROLLER always means "did not take effect",
+  and a broker may send the request to the next controller.
 - Periodic work runs as commands too: fencing brokers whose session expired,
   a NoOpRecord every metadata.max.idle.interval.ms so observers see progress
   (KIP-835), writing metadata.version when the log has none (bootstrap), and
@@ -32,11 +42,13 @@ Kafka's BrokerHeartbeatManager is.
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import random
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import trio
@@ -52,7 +64,7 @@ from kraft.controller.heartbeats import BrokerHeartbeatManager
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage
-from kraft.metadata.loader import MetadataUpdate
+from kraft.metadata.loader import LeaderChange, MetadataUpdate
 from kraft.metadata.records import METADATA_VERSION, FeatureLevelRecord, NoOpRecord, encode
 from kraft.raft.driver import RaftNode
 from kraft.raft.types import LeaderAndEpoch, NotLeaderError
@@ -72,17 +84,35 @@ PERIODIC_CHECK_MS = 100
 Command = Callable[[MetadataImage, ControllerContext], ControllerResult[Any]]
 
 
-class NotControllerError(Exception):
-    """This node is not the active controller (or stopped being it)."""
+LEADER_CHANGES_KEPT = 64
+"""Committed LeaderChange records remembered to tell which epoch wrote an offset:
+a waiting command's records are newer than the last few leader changes."""
+
+
+class Fate(enum.Enum):
+    """What became of a command's records."""
+
+    COMMITTED = "committed"
+    LOST = "lost"  # another leader's entries took their place: the command did not run
+    UNKNOWN = "unknown"
 
 
 @dataclass(slots=True)
 class _Waiting:
+    """A command's response, released once the log is committed up to `last_offset`
+    if the entries at `first_offset` and `last_offset` are the ones it proposed in
+    `epoch` (a command without records has first_offset > last_offset)."""
+
+    first_offset: int
     last_offset: int
+    epoch: int
     response: Any
-    done: trio.Event
-    outcome: Any = None
-    failed: bool = False
+    done: trio.Event = field(default_factory=trio.Event)
+    fate: Fate | None = None
+
+    def settle(self, fate: Fate) -> None:
+        self.fate = fate
+        self.done.set()
 
 
 class QuorumController:
@@ -108,6 +138,8 @@ class QuorumController:
         self.active_epoch: int | None = None
         self._claiming_epoch: int | None = None
         self._waiting: list[_Waiting] = []
+        self._resigned = False
+        self._leader_changes: deque[LeaderChange] = deque(maxlen=LEADER_CHANGES_KEPT)
         self._last_write_ms = 0
         self._next_balance_ms = 0
         self._queue_send, self._queue = trio.open_memory_channel[tuple[Any, ...]](math.inf)
@@ -122,23 +154,51 @@ class QuorumController:
     def publish(self, update: MetadataUpdate) -> None:
         self.committed_image = update.image
         self.committed_offset = update.offset
+        if update.from_snapshot:
+            self._leader_changes.clear()
+        self._leader_changes.extend(update.leader_changes)
         for change in update.leader_changes:
             if change.epoch == self._claiming_epoch and change.message.leader_id == self.node_id:
                 self._activate(change.epoch)
         if self._waiting:
             still = []
             for waiting in self._waiting:
-                if waiting.last_offset <= update.offset:
-                    waiting.outcome = waiting.response
-                    waiting.done.set()
-                else:
+                if waiting.last_offset > update.offset:
                     still.append(waiting)
+                elif update.from_snapshot:
+                    waiting.settle(Fate.UNKNOWN)
+                else:
+                    waiting.settle(self._fate(waiting))
             self._waiting = still
+
+    def _fate(self, waiting: _Waiting) -> Fate:
+        """Whether the committed entries at the command's first and last offsets are
+        the ones it proposed (see the module docstring)."""
+        last = self._epoch_at(waiting.last_offset)
+        if waiting.first_offset > waiting.last_offset:  # no records: it read up to last
+            first = last
+        else:
+            first = self._epoch_at(waiting.first_offset)
+        if first == last == waiting.epoch:
+            return Fate.COMMITTED
+        if first is not None and first != waiting.epoch:
+            return Fate.LOST  # no prefix of its records committed either
+        return Fate.UNKNOWN
+
+    def _epoch_at(self, offset: int) -> int | None:
+        """The epoch of the committed entry at `offset`, if the leader changes kept tell."""
+        for change in reversed(self._leader_changes):
+            if change.offset <= offset:
+                return change.epoch
+        return None
 
     def leader_changed(self, leader: LeaderAndEpoch) -> None:
         if self.active_epoch is not None and (
             leader.epoch != self.active_epoch or leader.leader_id != self.node_id
         ):
+            # No leader in our own epoch: we resigned (the node stops), so nothing
+            # more about our records will be learnt here.
+            self._resigned = leader.leader_id is None and leader.epoch == self.active_epoch
             self._deactivate(leader)
         if leader.leader_id == self.node_id:
             self._claiming_epoch = leader.epoch
@@ -148,6 +208,7 @@ class QuorumController:
     def _activate(self, epoch: int) -> None:
         self.active_epoch = epoch
         self._claiming_epoch = None
+        self._resigned = False
         self.image = self.committed_image
         now = _now_ms()
         self.heartbeats.reset(self.image, now)
@@ -162,26 +223,37 @@ class QuorumController:
         self.active_epoch = None
         self.image = self.committed_image
         self.activated = trio.Event()
-        for waiting in self._waiting:
-            waiting.failed = True
-            waiting.done.set()
-        self._waiting = []
+        if self._resigned:
+            for waiting in self._waiting:
+                waiting.settle(Fate.UNKNOWN)
+            self._waiting = []
+        # Otherwise the waiting commands learn their fate from the new leader's commits.
 
     # --- commands ----------------------------------------------------------------------
 
-    async def run_command(self, command: Command, not_controller: Callable[[], T]) -> T:
+    async def run_command(
+        self,
+        command: Command,
+        not_controller: Callable[[], T],
+        *,
+        unknown: Callable[[], T] | None = None,
+    ) -> T:
         """Run `command` on the active controller and return its response once
-        its records are committed; `not_controller()` if this node is not (or
-        stops being) the active controller first."""
+        its records are committed; `not_controller()` if it did not take effect
+        because this node is not (or stopped being) the active controller;
+        `unknown()` (default: `not_controller()`) if leadership was lost and
+        whether its records commit cannot be told (module docstring)."""
         reply_send, reply = trio.open_memory_channel[Any](1)
         await self._queue_send.send((command, reply_send))
         waiting: _Waiting | None = await reply.receive()
         if waiting is None:
             return not_controller()
         await waiting.done.wait()
-        if waiting.failed:
+        if waiting.fate is Fate.COMMITTED:
+            return waiting.response
+        if waiting.fate is Fate.LOST or unknown is None:
             return not_controller()
-        return waiting.outcome
+        return unknown()
 
     async def _process(self, command: Command) -> _Waiting | None:
         epoch = self.active_epoch
@@ -204,29 +276,33 @@ class QuorumController:
             # committed yet, so it waits for them (Kafka's ControllerWriteEvent
             # waits for the highest pending offset likewise).
             last = self._waiting[-1].last_offset if self._waiting else -1
-            return self._answer_at(last, result.response)
+            return self._answer_at(last + 1, last, epoch, result.response)
         payloads = [encode(record) for record in result.records]
         try:
             last_offset = await self.raft.propose(payloads, epoch=epoch)
         except NotLeaderError:
             return None
-        if self.active_epoch != epoch:
-            return None  # deactivated while proposing: the records may not commit
         assert last_offset == next_offset + len(payloads) - 1, (last_offset, next_offset)
-        delta = MetadataDelta(self.image)
-        for i, record in enumerate(result.records):
-            delta.replay(record, next_offset + i, epoch)
-        self.image = delta.apply()
-        self._last_write_ms = ctx.now_ms
-        return self._answer_at(last_offset, result.response)
+        if self.active_epoch == epoch:
+            delta = MetadataDelta(self.image)
+            for i, record in enumerate(result.records):
+                delta.replay(record, next_offset + i, epoch)
+            self.image = delta.apply()
+            self._last_write_ms = ctx.now_ms
+        # Deactivated while proposing: the records are in the log and may still
+        # commit, so the command waits for their fate like the others.
+        return self._answer_at(next_offset, last_offset, epoch, result.response)
 
-    def _answer_at(self, last_offset: int, response: Any) -> _Waiting:
-        """`response`, released once the log is committed up to `last_offset` (at once
-        if it already is)."""
-        waiting = _Waiting(last_offset, response, trio.Event())
+    def _answer_at(
+        self, first_offset: int, last_offset: int, epoch: int, response: Any
+    ) -> _Waiting:
+        """`response`, released once the log is committed up to `last_offset` with
+        our entries there (at once if it already is)."""
+        waiting = _Waiting(first_offset, last_offset, epoch, response)
         if last_offset <= self.committed_offset:
-            waiting.outcome = response
-            waiting.done.set()
+            waiting.settle(Fate.COMMITTED if self.active_epoch == epoch else self._fate(waiting))
+        elif self.active_epoch != epoch and self._resigned:
+            waiting.settle(Fate.UNKNOWN)
         else:
             self._waiting.append(waiting)
         return waiting

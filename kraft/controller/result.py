@@ -1,13 +1,19 @@
 """What a controller command takes and returns (Kafka's `ControllerResult`).
 
-A command is a pure function of the current (speculative) `MetadataImage`, a
+A command is a function of the current (speculative) `MetadataImage`, a
 request and a `ControllerContext`. It returns the metadata records to append
-and the response to send once they are committed. Commands never mutate
-anything: the quorum controller appends the records, replays them into its
-speculative image, and answers only after the records commit (or answers
-NOT_CONTROLLER if leadership is lost first). A result with no records is
-answered once every record the controller appended before it is committed
-(at once if there are none): it was computed from them.
+and the response to send once they are committed. Commands never change
+metadata state themselves: the quorum controller appends the records,
+replays them into its speculative image, and answers only after the records
+commit (or answers NOT_CONTROLLER if they do not; see
+kraft.controller.quorum_controller). The one exception is soft state that
+lives only on the active controller and is not in the log: the broker
+lifecycle commands (BrokerRegistration, BrokerHeartbeat, UnregisterBroker;
+kraft.controller.cluster) also record the broker's contact and reported
+offset in the BrokerHeartbeatManager they are given, as Kafka's
+BrokerHeartbeatManager is updated outside the records. A result with no
+records is answered once every record the controller appended before it is
+committed (at once if there are none): it was computed from them.
 
 `ControllerContext.next_offset` is the offset the result's first record will
 get in the metadata log; registration uses it as the broker epoch, as Kafka
@@ -19,7 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from kraft.config import KafkaConfig
 from kraft.metadata.delta import MetadataDelta
@@ -48,7 +54,6 @@ class ControllerContext:
     now_ms: int = 0
     next_offset: int = 0
     rng: random.Random = field(default_factory=random.Random)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def apply_records(image: MetadataImage, records: Iterable[MetadataRecord]) -> MetadataImage:

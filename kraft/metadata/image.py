@@ -28,7 +28,7 @@ tokens are not modelled yet.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -234,6 +234,14 @@ class TopicsImage(msgspec.Struct, frozen=True):
 
     by_id: Mapping[uuid.UUID, TopicImage] = EMPTY_MAPPING
     by_name: Mapping[str, TopicImage] = EMPTY_MAPPING
+
+    def have_leaders(self, names: Iterable[str]) -> bool:
+        """Every named topic exists and each of its partitions has a leader."""
+        for name in names:
+            topic = self.by_name.get(name)
+            if topic is None or any(p.leader == NO_LEADER for p in topic.partitions.values()):
+                return False
+        return True
 
 
 class ConfigResource(NamedTuple):

@@ -18,7 +18,7 @@ from kio.schema.errors import ErrorCode
 from kraft.log.config import LogConfig
 
 from kraft.broker.group import api, loader
-from kraft.broker.group.coordinator import GroupCoordinator
+from kraft.broker.group.coordinator import CoordinatorConfig, GroupCoordinator
 from kraft.broker.group.types import GroupState, JoinRequest
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition
@@ -46,7 +46,7 @@ class FakeReplicaManager:
 
 
 class FakeBroker:
-    """What the coordinator reads from BrokerServer, around real partition logs."""
+    """The parts the coordinator is built with in BrokerServer, around real partition logs."""
 
     def __init__(self, root: Path, *, replicas: tuple[int, ...] = (NODE,)) -> None:
         self.root = root
@@ -93,6 +93,14 @@ class FakeBroker:
         for partition in self.replica_manager.partitions.values():
             partition.close()
 
+    def coordinator(self, clock: Callable[[], int] | None = None) -> GroupCoordinator:
+        """A coordinator built from this broker's parts, as BrokerServer builds it."""
+        config = CoordinatorConfig.from_config(self.config)
+        image: Any = lambda: self.image  # noqa: E731 (a stand-in for MetadataImage)
+        if clock is None:
+            return GroupCoordinator(NODE, config, self.replica_manager, image)
+        return GroupCoordinator(NODE, config, self.replica_manager, image, clock)
+
 
 def shard_of(group_id: str) -> int:
     return partition_for(group_id, PARTITIONS)
@@ -106,8 +114,7 @@ def join_request(member_id: str = "", *, session_ms: int = 10_000) -> JoinReques
 @asynccontextmanager
 async def running(broker: FakeBroker, clock: Callable[[], int] | None = None,
                   ) -> AsyncIterator[GroupCoordinator]:
-    coordinator = (GroupCoordinator(broker) if clock is None  # type: ignore[arg-type]
-                   else GroupCoordinator(broker, clock))  # type: ignore[arg-type]
+    coordinator = broker.coordinator(clock)
     async with trio.open_nursery() as nursery:
         await nursery.start(coordinator.run)
         await wait_loaded(coordinator)
@@ -196,7 +203,7 @@ async def test_requests_while_loading(broker: FakeBroker, monkeypatch: pytest.Mo
         return await real_load(log)
 
     monkeypatch.setattr("kraft.broker.group.coordinator.load_partition", slow_load)
-    coordinator = GroupCoordinator(broker)  # type: ignore[arg-type]
+    coordinator = broker.coordinator()
     async with trio.open_nursery() as nursery:
         await nursery.start(coordinator.run)
         joined = await api.join_group(coordinator, "g", join_request())
@@ -403,7 +410,7 @@ async def test_routing_errors(broker: FakeBroker) -> None:
     """Before `run` every API answers COORDINATOR_NOT_AVAILABLE; groups of partitions
     led elsewhere are NOT_COORDINATOR (before any other check of the request);
     empty group ids are INVALID_GROUP_ID where Kafka refuses them."""
-    coordinator = GroupCoordinator(broker)  # type: ignore[arg-type]
+    coordinator = broker.coordinator()
     assert (await api.join_group(coordinator, "g", join_request())).error == (
         E.coordinator_not_available)
     assert api.describe_group(coordinator, "g")[0] == E.coordinator_not_available

@@ -12,6 +12,7 @@ from kio.schema.errors import ErrorCode
 from kraft.net.codec import encode_response, request_type
 from kraft.net.messages import build, nested
 
+from kraft.controller.apis.elect_leaders import API as ELECT_LEADERS
 from kraft.controller.elect_leaders import (
     MAX_ELECTIONS_PER_IMBALANCE,
     PREFERRED,
@@ -20,7 +21,6 @@ from kraft.controller.elect_leaders import (
     elect_leaders,
     imbalanced_partitions,
 )
-from kraft.controller.error_responses import error_response
 from kraft.controller.partition_change import RECOVERING
 from kraft.controller.result import apply_records
 from kraft.metadata.image import MetadataImage
@@ -146,7 +146,7 @@ def test_not_controller_answers_every_partition(version: int) -> None:
     """The forwarding error response names every requested partition (v0 has no
     top-level error)."""
     req = request(version, {"t": [0, 1]})
-    response = error_response(43, version, req, ErrorCode.not_controller)
+    response = ELECT_LEADERS.error_response(version, req, ErrorCode.not_controller, None)
     assert results(response) == {("t", 0): ErrorCode.not_controller,
                                  ("t", 1): ErrorCode.not_controller}
     encode_response(version, response)

@@ -12,7 +12,11 @@ Theory of operation (Kafka's GroupCoordinator, classic protocol):
   fail; a new epoch loads it again. Groups of partitions we do not lead get
   NOT_COORDINATOR.
 - Which partitions we lead is read from the replica manager after every
-  metadata image (`publish`) and on each leadership change it reports.
+  metadata image (`publish`) and on each leadership change it reports. The
+  coordinator is built with just what it needs: its node id, its settings
+  (CoordinatorConfig), the broker's partitions and their leadership events
+  (`LeaderPartitions`, which the ReplicaManager is) and a getter of the
+  broker's current metadata image.
 - Group state changes are made by the pure ClassicGroup state machine
   (kraft.broker.group.group); this module feeds it requests and the clock,
   delivers the answers it produces to the waiting handlers, and makes the
@@ -43,9 +47,9 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 from kio.schema.errors import ErrorCode
@@ -64,12 +68,11 @@ from kraft.broker.group.shard import CoordinatorShard, coordinator_error
 from kraft.broker.group.types import GroupConfig, GroupState, Outbox, StoreGroup
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition
+from kraft.config import KafkaConfig
 from kraft.log.records import Record
+from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
 from kraft.storage_failure import is_storage_failure
-
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
 
 log = logging.getLogger("kraft.broker.group")
 
@@ -103,6 +106,48 @@ class Waiter:
         return self.result
 
 
+class LeaderPartitions(Protocol):
+    """The broker's partitions and their leadership events (the ReplicaManager)."""
+
+    @property
+    def partitions(self) -> Mapping[TopicPartition, Partition]:
+        """Every partition this broker holds a replica of."""
+
+    @property
+    def on_leadership_change(self) -> list[Callable[[Partition], None]]:
+        """Called with a partition whenever this broker starts or stops leading it,
+        or leads it in a new epoch."""
+
+    def topic_config(self, image: MetadataImage, topic: str, name: str) -> str:
+        """A topic's effective config value."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorConfig:
+    """The group coordinator's settings, read from the group.* and offsets.* keys
+    (`from_config`; their defaults live in kraft.config)."""
+
+    initial_rebalance_delay_ms: int
+    min_session_timeout_ms: int
+    max_session_timeout_ms: int
+    retention_ms: int
+    commit_timeout_s: float
+    retention_check_interval_s: float
+    offset_metadata_max_bytes: int
+
+    @classmethod
+    def from_config(cls, config: KafkaConfig) -> CoordinatorConfig:
+        return cls(
+            initial_rebalance_delay_ms=config["group.initial.rebalance.delay.ms"],
+            min_session_timeout_ms=config["group.min.session.timeout.ms"],
+            max_session_timeout_ms=config["group.max.session.timeout.ms"],
+            retention_ms=config["offsets.retention.minutes"] * 60_000,
+            commit_timeout_s=config["offsets.commit.timeout.ms"] / 1000,
+            retention_check_interval_s=config["offsets.retention.check.interval.ms"] / 1000,
+            offset_metadata_max_bytes=config["offset.metadata.max.bytes"],
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """Where a group lives: its shard, or why it cannot be served here."""
@@ -114,19 +159,26 @@ class Route:
 class GroupCoordinator:
     """The broker's group coordinator service (`publish` + `run`, see BrokerServer)."""
 
-    def __init__(self, broker: BrokerServer, clock: Callable[[], int] = wall_clock_ms) -> None:
-        config = broker.config
-        self.broker = broker
+    def __init__(
+        self,
+        node_id: int,
+        config: CoordinatorConfig,
+        replicas: LeaderPartitions,
+        image: Callable[[], MetadataImage],
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.node_id = node_id
+        self.replicas = replicas
+        self.image = image
         self.clock = clock
         self.group_config = GroupConfig(
-            initial_rebalance_delay_ms=config["group.initial.rebalance.delay.ms"])
-        self.min_session_timeout_ms: int = config["group.min.session.timeout.ms"]
-        self.max_session_timeout_ms: int = config["group.max.session.timeout.ms"]
-        self.retention_ms: int = config["offsets.retention.minutes"] * 60_000
-        self.commit_timeout_s: float = config["offsets.commit.timeout.ms"] / 1000
-        self.retention_check_interval_s: float = (
-            config["offsets.retention.check.interval.ms"] / 1000)
-        self.offset_metadata_max_bytes: int = config["offset.metadata.max.bytes"]
+            initial_rebalance_delay_ms=config.initial_rebalance_delay_ms)
+        self.min_session_timeout_ms = config.min_session_timeout_ms
+        self.max_session_timeout_ms = config.max_session_timeout_ms
+        self.retention_ms = config.retention_ms
+        self.commit_timeout_s = config.commit_timeout_s
+        self.retention_check_interval_s = config.retention_check_interval_s
+        self.offset_metadata_max_bytes = config.offset_metadata_max_bytes
         self.shards: dict[int, CoordinatorShard] = {}
         self._pending_commits: dict[tuple[int, str, TopicPartition], int] = {}
         self._nursery: trio.Nursery | None = None
@@ -134,7 +186,7 @@ class GroupCoordinator:
         self._scheduled: dict[tuple[int, str], int] = {}
         self._seq = itertools.count()
         self._timers_changed = trio.Event()
-        broker.replica_manager.on_leadership_change.append(self._on_leadership_change)
+        replicas.on_leadership_change.append(self._on_leadership_change)
 
     @property
     def active(self) -> bool:
@@ -177,7 +229,7 @@ class GroupCoordinator:
             self._reconcile_one(partition.partition, partition)
 
     def _reconcile(self) -> None:
-        led = {idx: p for (topic, idx), p in self.broker.replica_manager.partitions.items()
+        led = {idx: p for (topic, idx), p in self.replicas.partitions.items()
                if topic == GROUP_METADATA_TOPIC}
         for idx in set(self.shards) | set(led):
             self._reconcile_one(idx, led.get(idx))
@@ -197,8 +249,8 @@ class GroupCoordinator:
             self._nursery.start_soon(self._run_shard, shard)
 
     def _min_insync_replicas(self) -> int:
-        return int(self.broker.replica_manager.topic_config(
-            self.broker.image, GROUP_METADATA_TOPIC, "min.insync.replicas"))
+        return int(self.replicas.topic_config(
+            self.image(), GROUP_METADATA_TOPIC, "min.insync.replicas"))
 
     async def _run_shard(self, shard: CoordinatorShard) -> None:
         with shard.scope:
@@ -209,7 +261,7 @@ class GroupCoordinator:
                 if is_storage_failure(e):
                     raise  # the disk failed: the node stops (kraft.storage_failure)
                 log.exception("node %d: loading %s-%d failed; its groups get NOT_COORDINATOR "
-                              "until its next leader epoch", self.broker.node_id,
+                              "until its next leader epoch", self.node_id,
                               GROUP_METADATA_TOPIC, shard.index)
                 shard.failed = True
                 shard.loading = False
@@ -225,10 +277,10 @@ class GroupCoordinator:
             shard.loading = False
             log.log(logging.INFO if loaded.records else logging.DEBUG,
                     "node %d: loaded %d groups (%d records) from %s-%d in epoch %d in %.3f s",
-                    self.broker.node_id, len(shard.groups), loaded.records,
+                    self.node_id, len(shard.groups), loaded.records,
                     GROUP_METADATA_TOPIC, shard.index, shard.epoch,
                     trio.current_time() - started)
-            live = self.broker.image.topics.by_name
+            live = self.image().topics.by_name
             if GROUP_METADATA_TOPIC in live:  # an image that knows the topics
                 self.remove_offsets_where(lambda topic: topic not in live, "topic deleted",
                                           shards=[shard])
@@ -243,7 +295,7 @@ class GroupCoordinator:
             self.deliver(shard, group, out)
         shard.close()
         if shard.groups:
-            log.info("node %d: unloaded %d groups of %s-%d", self.broker.node_id,
+            log.info("node %d: unloaded %d groups of %s-%d", self.node_id,
                      len(shard.groups), GROUP_METADATA_TOPIC, idx)
         shard.groups.clear()
 
@@ -260,7 +312,7 @@ class GroupCoordinator:
         COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE."""
         if not self.active:
             return Route(None, ErrorCode.coordinator_not_available)
-        topic = self.broker.image.topics.by_name.get(GROUP_METADATA_TOPIC)
+        topic = self.image().topics.by_name.get(GROUP_METADATA_TOPIC)
         if topic is None or not topic.partitions:
             return Route(None, ErrorCode.not_coordinator)
         shard = self.shards.get(partition_for(group_id, len(topic.partitions)))
@@ -291,7 +343,7 @@ class GroupCoordinator:
         def done(error: ErrorCode) -> None:
             if error != ErrorCode.none:
                 log.warning("node %d: writing group %s (%s, generation %d) failed: %s",
-                            self.broker.node_id, store.group_id, store.purpose.value,
+                            self.node_id, store.group_id, store.purpose.value,
                             store.generation, error.name)
             out = Outbox()
             group.store_completed(self.clock(), out, store, coordinator_error(error))
@@ -387,7 +439,7 @@ class GroupCoordinator:
                 doomed = {tp: None for tp in group.offsets if topic_gone(tp[0])}
                 if doomed:
                     log.info("node %d: removing %d offsets of group %s (%s)",
-                             self.broker.node_id, len(doomed), group.group_id, why)
+                             self.node_id, len(doomed), group.group_id, why)
                     self.write_offsets(shard, group.group_id, doomed)
 
     async def _expiry_loop(self) -> None:
@@ -410,7 +462,7 @@ class GroupCoordinator:
                 if not expired and not empty:
                     continue
                 if expired:
-                    log.info("node %d: %d offsets of group %s expired", self.broker.node_id,
+                    log.info("node %d: %d offsets of group %s expired", self.node_id,
                              len(expired), group.group_id)
                 self.write_offsets(shard, group.group_id, dict.fromkeys(expired),
                                    tombstone_group=empty and group.generation > 0,

@@ -11,23 +11,20 @@ COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 42
-MIN_VERSION = 0
-MAX_VERSION = 2
+API = ApiSpec(ApiKey.DELETE_GROUPS, 0, 2)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     names = list(request.groups_names)
     errors = await api.delete_groups(broker.group_coordinator, names)

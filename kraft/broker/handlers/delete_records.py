@@ -31,24 +31,22 @@ below the current log start offset deletes nothing and waits the same way.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
 from kraft.log.errors import OffsetOutOfRangeError
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
+from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 21
-MIN_VERSION = 0
-MAX_VERSION = 2
+API = ApiSpec(ApiKey.DELETE_RECORDS, 0, 2)
 
 HIGH_WATERMARK = -1  # DeleteRecordsRequest.HIGH_WATERMARK
 
@@ -65,7 +63,7 @@ class _Outcome:
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     outcomes = [(t.name, [(p.partition_index, _delete(broker, t.name, p.partition_index,
                                                       p.offset))
@@ -90,7 +88,7 @@ async def handle(
     return Deferred(replicated)
 
 
-def _delete(broker: BrokerServer, name: str, index: int, offset: int) -> _Outcome:
+def _delete(broker: BrokerContext, name: str, index: int, offset: int) -> _Outcome:
     """Steps 1-5 of the module doc; on success the outcome waits for followers."""
     topic = broker.image.topics.by_name.get(name)
     if topic is None or index not in topic.partitions:
@@ -112,7 +110,7 @@ def _delete(broker: BrokerServer, name: str, index: int, offset: int) -> _Outcom
     return outcome
 
 
-async def _await_low_watermark(broker: BrokerServer, outcome: _Outcome) -> None:
+async def _await_low_watermark(broker: BrokerContext, outcome: _Outcome) -> None:
     partition = outcome.partition
     assert partition is not None
     while (partition.is_leader and not partition.closed

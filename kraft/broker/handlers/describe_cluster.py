@@ -12,26 +12,23 @@ Authorized operations are reported as not requested (no ACLs).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 60
-MIN_VERSION = 0
-MAX_VERSION = 2
+API = ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2)
 BROKERS_ENDPOINT_TYPE = 1
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     broker_cls = nested(cls, "DescribeClusterBroker")

@@ -18,27 +18,24 @@ Sensitive values are never returned.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
 from kraft import topic_configs
+from kraft.broker.context import BrokerContext
 from kraft.metadata.image import ConfigResource
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 32
-MIN_VERSION = 1
-MAX_VERSION = 4
+API = ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 4)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     result_cls = nested(cls, "DescribeConfigsResult")
@@ -71,7 +68,7 @@ async def handle(
 
 
 def _describe(
-    broker: BrokerServer, resource: Any
+    broker: BrokerContext, resource: Any
 ) -> tuple[ErrorCode, str | None, list[topic_configs.ConfigEntry]]:
     image = broker.image
     configs = image.configs

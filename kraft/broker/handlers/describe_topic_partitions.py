@@ -22,29 +22,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED, partition_fields
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import MetadataImage, PartitionRegistration
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 75
-MIN_VERSION = 0
-MAX_VERSION = 0
+API = ApiSpec(ApiKey.DESCRIBE_TOPIC_PARTITIONS, 0, 0)
 MAX_PARTITIONS: Final = 2000  # Kafka's max.request.partition.size.limit default
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     topic_cls = nested(cls, "DescribeTopicPartitionsResponseTopic")

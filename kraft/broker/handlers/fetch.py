@@ -38,25 +38,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.fetch_session import FetchContext
 from kraft.broker.partition import Partition
 from kraft.log.errors import OffsetOutOfRangeError
 from kraft.metadata.image import MetadataImage
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 1
-MIN_VERSION = 4
-MAX_VERSION = 17
+API = ApiSpec(ApiKey.FETCH, 4, 17)
 READ_COMMITTED = 1
 
 
@@ -74,7 +71,7 @@ class _Read:
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     version = header.api_version
@@ -120,7 +117,7 @@ def _replica(request: Any, version: int) -> tuple[int, int]:
 
 
 def _read_all(
-    broker: BrokerServer, image: MetadataImage, requested: list[tuple[Any, list[Any]]],
+    broker: BrokerContext, image: MetadataImage, requested: list[tuple[Any, list[Any]]],
     request: Any, by_id: bool, replica: tuple[int, int],
 ) -> list[tuple[Any, list[tuple[int, _Read]]]]:
     remaining = request.max_bytes
@@ -143,7 +140,7 @@ def _read_all(
 
 
 def _read_partition(
-    broker: BrokerServer,
+    broker: BrokerContext,
     partition: Partition | None,
     fp: Any,
     request: Any,

@@ -22,22 +22,18 @@ group's partition yet is for the group APIs to say
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
 from kraft.broker import internal_topics
-from kraft.broker.topic_creation import topics_ready
+from kraft.broker.context import BrokerContext
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 10
-MIN_VERSION = 0
-MAX_VERSION = 6
+API = ApiSpec(ApiKey.FIND_COORDINATOR, 0, 6)
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
 CREATE_WAIT_S = 5.0
@@ -46,7 +42,7 @@ Answer = tuple[ErrorCode, str | None, int, str, int]  # error, message, node, ho
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     version = header.api_version
@@ -65,7 +61,7 @@ async def handle(
                  node_id=node, host=host, port=port)
 
 
-async def _find(broker: BrokerServer, ctx: RequestContext, key_type: int, key: str) -> Answer:
+async def _find(broker: BrokerContext, ctx: RequestContext, key_type: int, key: str) -> Answer:
     if key_type == TRANSACTION_KEY_TYPE:
         return _error(ErrorCode.transactional_id_authorization_failed,
                       "transactions are not supported by this broker")
@@ -74,11 +70,12 @@ async def _find(broker: BrokerServer, ctx: RequestContext, key_type: int, key: s
                       f"coordinator key type {key_type} is not supported")
     topic_name = internal_topics.GROUP_METADATA_TOPIC
     if topic_name not in broker.image.topics.by_name:
-        code = await internal_topics.create_offsets_topic(broker, CREATE_WAIT_S)
+        code = await internal_topics.create_offsets_topic(broker.channel, broker.image,
+                                                          broker.config, CREATE_WAIT_S)
         if code not in (ErrorCode.none, ErrorCode.topic_already_exists):
             return _error(ErrorCode.coordinator_not_available,
                           f"{topic_name} could not be created: {code.name}")
-        await broker.wait_for_image(lambda image: topics_ready(image, [topic_name]),
+        await broker.wait_for_image(lambda image: image.topics.have_leaders([topic_name]),
                                     CREATE_WAIT_S)
     topic = broker.image.topics.by_name.get(topic_name)
     if topic is None:

@@ -14,23 +14,20 @@ FENCED_INSTANCE_ID, ILLEGAL_GENERATION.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 12
-MIN_VERSION = 0
-MAX_VERSION = 4
+API = ApiSpec(ApiKey.HEARTBEAT, 0, 4)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     error = api.heartbeat(
         broker.group_coordinator,

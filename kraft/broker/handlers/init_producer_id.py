@@ -18,26 +18,23 @@ earlier, at FindCoordinator.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 22
-MIN_VERSION = 0
-MAX_VERSION = 5
+API = ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 5)
 ALLOCATION_TIMEOUT_S = 5.0
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     if request.transactional_id is not None:

@@ -24,20 +24,17 @@ Not done: group.max.size (unbounded, Kafka's default); KIP-848 groups.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.broker.group.types import JoinRequest
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 11
-MIN_VERSION = 0
-MAX_VERSION = 9
+API = ApiSpec(ApiKey.JOIN_GROUP, 0, 9)
 _MS = timedelta(milliseconds=1)
 
 
@@ -48,7 +45,7 @@ def client_host(peer: str) -> str:
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     version = header.api_version
     session_ms = request.session_timeout // _MS

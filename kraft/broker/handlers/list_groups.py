@@ -13,23 +13,20 @@ Errors: COORDINATOR_NOT_AVAILABLE (not started), COORDINATOR_LOAD_IN_PROGRESS.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 16
-MIN_VERSION = 0
-MAX_VERSION = 5
+API = ApiSpec(ApiKey.LIST_GROUPS, 0, 5)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     error, groups = api.list_groups(broker.group_coordinator,
                                     getattr(request, "states_filter", ()),

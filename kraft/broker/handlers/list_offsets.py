@@ -21,10 +21,11 @@ isolation "none" for followers).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.partition import Partition
 from kraft.log.results import (
     EARLIEST_LOCAL_TIMESTAMP,
@@ -32,22 +33,18 @@ from kraft.log.results import (
     LATEST_TIMESTAMP,
     MAX_TIMESTAMP,
 )
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 2
-MIN_VERSION = 1
-MAX_VERSION = 11
+API = ApiSpec(ApiKey.LIST_OFFSETS, 1, 11)
 LATEST_TIERED_TIMESTAMP = -5
 CONSUMER = -1
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     topic_cls = nested(cls, "ListOffsetsTopicResponse")

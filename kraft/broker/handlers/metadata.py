@@ -26,30 +26,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
 from kraft.broker import topic_creation
+from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.metadata.records import NO_LEADER
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 3
-MIN_VERSION = 0
-MAX_VERSION = 13
+API = ApiSpec(ApiKey.METADATA, 0, 13)
 AUTO_CREATE_WAIT_S = 2.0
 AUTHORIZED_OPERATIONS_NOT_REQUESTED = -(2**31)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     version = header.api_version
     cls = response_class(header)
@@ -87,7 +84,8 @@ async def handle(
             else:
                 results.append(_error_topic(cls, name, ErrorCode.unknown_topic_or_partition))
         if missing:
-            errors = await topic_creation.auto_create(broker, missing, AUTO_CREATE_WAIT_S)
+            errors = await topic_creation.auto_create(broker.channel, broker.metadata, missing,
+                                                   AUTO_CREATE_WAIT_S)
             image = broker.image
             for i, item in enumerate(results):
                 if isinstance(item, str):

@@ -23,26 +23,23 @@ Not done: v10 (topic ids, KIP-848 era) is not served.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 8
-MIN_VERSION = 2
-MAX_VERSION = 9
+API = ApiSpec(ApiKey.OFFSET_COMMIT, 2, 9)
 _MS = timedelta(milliseconds=1)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     image = broker.image
     answers: dict[tuple[str, int], ErrorCode] = {}

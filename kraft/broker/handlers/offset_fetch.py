@@ -19,28 +19,25 @@ Not done: v10 (topic ids) is not served.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.broker.group.records import OffsetCommitValue
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 9
-MIN_VERSION = 1
-MAX_VERSION = 9
+API = ApiSpec(ApiKey.OFFSET_FETCH, 1, 9)
 BATCHED_FROM = 8
 TopicPartition = tuple[str, int]
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     version = header.api_version
     cls = response_class(header)
@@ -58,7 +55,7 @@ async def handle(
 
 
 async def _fetch(
-    broker: BrokerServer,
+    broker: BrokerContext,
     group_id: str,
     topics: Any,
     require_stable: bool,

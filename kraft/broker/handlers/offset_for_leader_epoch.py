@@ -13,24 +13,21 @@ for the current epoch), or (-1, -1) for an epoch above every known one.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 23
-MIN_VERSION = 2
-MAX_VERSION = 4
+API = ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
     topic_cls = nested(cls, "OffsetForLeaderTopicResult")

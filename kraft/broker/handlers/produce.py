@@ -30,27 +30,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
 from kraft.log.batch import iter_batches
 from kraft.log.errors import InvalidBatchError
 from kraft.metadata.image import MetadataImage
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
+from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 0
-MIN_VERSION = 3
-MAX_VERSION = 13
-ADVERTISED_MIN = 0
+API = ApiSpec(ApiKey.PRODUCE, 3, 13, advertised_min=0)
 
 
 class _Outcome:
@@ -68,7 +65,7 @@ class _Outcome:
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     version = header.api_version
     acks = request.acks
@@ -103,7 +100,7 @@ async def handle(
 
 
 def _append(
-    broker: BrokerServer,
+    broker: BrokerContext,
     image: MetadataImage,
     key: Any,
     by_id: bool,
@@ -151,12 +148,12 @@ def _append(
     return outcome
 
 
-def _min_insync_replicas(broker: BrokerServer, image: MetadataImage, topic: str) -> int:
+def _min_insync_replicas(broker: BrokerContext, image: MetadataImage, topic: str) -> int:
     return int(broker.replica_manager.topic_config(image, topic, "min.insync.replicas"))
 
 
 async def _await_replication(
-    broker: BrokerServer,
+    broker: BrokerContext,
     image: MetadataImage,
     outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]],
     timeout: timedelta,

@@ -18,26 +18,23 @@ to COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.broker.group.types import SyncResult
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
-from kraft.net.server import RequestContext
+from kraft.net.registry import ApiSpec, RequestContext
 
-if TYPE_CHECKING:
-    from kraft.broker.server import BrokerServer
-
-API_KEY = 14
-MIN_VERSION = 0
-MAX_VERSION = 5
+API = ApiSpec(ApiKey.SYNC_GROUP, 0, 5)
 
 
 async def handle(
-    broker: BrokerServer, ctx: RequestContext, header: RequestHeader, request: Any
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     version = header.api_version
     protocol_type = getattr(request, "protocol_type", None)

@@ -1,0 +1,55 @@
+"""BrokerContext: what the broker's request handlers see, typed.
+
+The handlers of kraft/broker/handlers (one module per API) take this object
+as their first argument instead of the whole BrokerServer: the broker's
+identity and config, its metadata image (`image`, `wait_for_image`), and the
+parts that serve requests: the replica manager (partitions and their logs),
+the ISR manager (follower fetches may expand an ISR), the fetch session
+cache, the producer-id blocks, the channel to the active controller and the
+group coordinator. BrokerServer builds it once; nothing in it is replaced
+afterwards, so a handler may keep references across awaits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.fetch_session import FetchSessionCache
+from kraft.broker.group.coordinator import GroupCoordinator
+from kraft.broker.isr import IsrManager
+from kraft.broker.metadata_cache import MetadataCache
+from kraft.broker.producer_ids import ProducerIdManager
+from kraft.broker.replica_manager import ReplicaManager
+from kraft.config import KafkaConfig
+from kraft.metadata.image import MetadataImage
+
+__all__ = ["BrokerContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerContext:
+    """The broker as its request handlers see it (module docstring)."""
+
+    node_id: int
+    cluster_id: str
+    config: KafkaConfig
+    metadata: MetadataCache
+    replica_manager: ReplicaManager
+    isr: IsrManager
+    fetch_sessions: FetchSessionCache
+    producer_ids: ProducerIdManager
+    channel: ControllerChannel
+    group_coordinator: GroupCoordinator
+
+    @property
+    def image(self) -> MetadataImage:
+        """The latest image the broker has applied (replaced, never changed)."""
+        return self.metadata.image
+
+    async def wait_for_image(
+        self, predicate: Callable[[MetadataImage], bool], timeout_s: float
+    ) -> bool:
+        """Wait until the image satisfies `predicate`; False if not within `timeout_s`."""
+        return await self.metadata.wait_for(predicate, timeout_s)

@@ -1,0 +1,76 @@
+"""Forwarding: the admin requests a broker takes from clients and relays to the controller.
+
+Kafka's ForwardingManager. Which APIs, at which versions, and how each is
+answered is declared once, in kraft/controller/apis (the declarations with
+`forwarded` set: CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
+IncrementalAlterConfigs, ElectLeaders, AlterPartitionReassignments,
+ListPartitionReassignments, DescribeQuorum); `register` serves each of them
+on the broker's client listeners with the same handler. KRaft clients may
+send admin requests to any broker.
+
+The handler relays the request unchanged to the active controller over the
+controller listener (Kafka wraps it in Envelope; both ends here run the same
+code, so the request itself is relayed) with ControllerChannel.forward, which
+makes it take effect at most once and returns the controller's answer as is.
+When no answer can be had within the request's timeout (its `timeout` field,
+else DEFAULT_TIMEOUT_S), every item gets REQUEST_TIMED_OUT (retriable for
+admin clients) in the API's error shape.
+
+After a successful change the broker waits, up to the same timeout, until its
+own metadata image satisfies the declaration's `visible` condition (created
+topics have leaders, deleted ones are gone, elected partitions have a newer
+leader epoch), so a client can use the result at once. A validate_only
+request changes nothing and is answered at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
+from kraft.broker.metadata_cache import MetadataCache
+from kraft.controller import apis
+from kraft.net.codec import RequestHeader
+from kraft.net.registry import ApiRegistry, RequestContext
+
+__all__ = ["DEFAULT_TIMEOUT_S", "register"]
+
+DEFAULT_TIMEOUT_S = 30.0
+MIN_TIMEOUT_S = 1.0
+
+
+def register(registry: ApiRegistry, channel: ControllerChannel, metadata: MetadataCache) -> None:
+    """Serve every forwarded API's declaration on `registry` (a broker's client listeners)."""
+    for api in apis.forwarded():
+        registry.add(api.spec, partial(forward, api, channel, metadata))
+
+
+async def forward(
+    api: apis.ControllerApi,
+    channel: ControllerChannel,
+    metadata: MetadataCache,
+    ctx: RequestContext,
+    header: RequestHeader,
+    request: Any,
+) -> Any:
+    """Relay `request` to the active controller; its answer once visible here."""
+    timeout = getattr(request, "timeout", None)
+    timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else DEFAULT_TIMEOUT_S
+    timeout_s = max(timeout_s, MIN_TIMEOUT_S)
+    before = metadata.image
+    try:
+        response = await channel.forward(request, timeout_s)
+    except ControllerUnavailable as e:
+        return api.error_response(header.api_version, request, ErrorCode.request_timed_out,
+                                  str(e))
+    assert api.forwarded is not None
+    visible = api.forwarded.visible
+    if visible is not None and not getattr(request, "validate_only", False):
+        condition = visible(before, request, response)
+        if condition is not None:
+            await metadata.wait_for(condition, timeout_s)
+    return response
