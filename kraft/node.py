@@ -95,6 +95,16 @@ def check_config(config: KafkaConfig) -> None:
                           f"{', '.join(config['controller.listener.names'])}")
 
 
+def controller_registry(raft: RaftNode, controller: QuorumController) -> ApiRegistry:
+    """What the controller listener serves: ApiVersions, the raft RPCs (the raft
+    driver's) and the controller-bound APIs (kraft/controller/apis)."""
+    registry = ApiRegistry()
+    api_versions.register(registry)
+    raft.register(registry)
+    controller_apis.register(registry, controller)
+    return registry
+
+
 def client_listeners(config: KafkaConfig) -> list[Listener]:
     controller_names = set(config["controller.listener.names"])
     return [
@@ -174,10 +184,7 @@ class Node:
         if "controller" in self.roles:
             self.controller = QuorumController(config, self.cluster_id, raft)
             loader.add_publisher(self.controller)
-            registry = ApiRegistry()
-            api_versions.register(registry)
-            raft.register(registry)
-            controller_apis.register(registry, self.controller)
+            registry = controller_registry(raft, self.controller)
             host, port = config.listeners()[controller_name]
             server = KafkaServer(
                 registry, listener_name=controller_name,
