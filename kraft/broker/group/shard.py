@@ -79,10 +79,6 @@ class CoordinatorShard:
         p = self.partition
         return not self._closed and p.is_leader and p.leader_epoch == self.epoch
 
-    @property
-    def pending_writes(self) -> int:
-        return len(self._pending)
-
     def append(self, records: Sequence[Record], on_done: Callback) -> None:
         """Write `records` as one batch; `on_done(error)` runs exactly once, in log
         order with every other write of this shard (maybe before this returns)."""

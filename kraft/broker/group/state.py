@@ -155,12 +155,6 @@ class GroupMetadata:
                 return ErrorCode.fenced_instance_id
         return ErrorCode.none if member_id in self.members else ErrorCode.unknown_member_id
 
-    def is_static_member_fenced(self, group_instance_id: str | None, member_id: str) -> bool:
-        if group_instance_id is None:
-            return False
-        existing = self.static_members.get(group_instance_id)
-        return existing is not None and existing != member_id
-
     def candidate_protocols(self) -> set[str]:
         """Protocols every member supports."""
         sets = [m.protocol_names for m in self.members.values()]
