@@ -133,6 +133,7 @@ class ControllerChannel:
                         f"sending the request, and leadership has moved since: it may or may "
                         f"not have taken effect")
                 address = self._address(leader)
+                last_problem = f"controller {leader.leader_id} did not answer"
                 try:
                     response = await self.client.request(
                         address, request, deadline - trio.current_time(), client_id=client_id)

@@ -20,16 +20,18 @@ Theory of operation (Kafka's QuorumController, without timeline structures):
   records may never commit; the next activation starts again from the
   committed image), but a command whose records were proposed is not
   answered NOT_CONTROLLER at once: the new leader may still commit them. It
-  waits until the committed log passes its last record and then gets its own
-  response if that record is the one it proposed, or the caller's
-  `not_controller()` if another leader's entry took its place. Which entry is
-  committed at an offset follows from the committed LeaderChange records:
-  every epoch's first entry is its leader's LeaderChange, so an offset's
-  epoch is that of the last LeaderChange at or before it. When that cannot be
-  told (the node resigned and stops; part of the command's records committed
-  and part did not; a snapshot replaced the log) the command gets the
+  waits until the committed log tells: its own response once the log is
+  committed past its last record with no newer epoch begun before it, the
+  caller's `not_controller()` once a newer epoch's LeaderChange is committed
+  at or before its first record. Every epoch's first entry is its leader's
+  LeaderChange, so an offset's epoch is that of the last committed
+  LeaderChange at or before it. Records raft had not yet appended when
+  leadership was lost (still lingering) are dropped by raft: those commands
+  get `not_controller()` at once. When the fate cannot be told (only part of
+  the records committed; a snapshot replaced the log) the command gets the
   caller's `unknown()`. So NOT_CONTROLLER always means "did not take effect",
-  and a broker may send the request to the next controller.
+  and a broker may send the request to the next controller. A node that
+  stops before learning the fate answers nothing; its connections close.
 - Periodic work runs as commands too: fencing brokers whose session expired,
   a NoOpRecord every metadata.max.idle.interval.ms so observers see progress
   (KIP-835), writing metadata.version when the log has none (bootstrap), and
@@ -138,7 +140,6 @@ class QuorumController:
         self.active_epoch: int | None = None
         self._claiming_epoch: int | None = None
         self._waiting: list[_Waiting] = []
-        self._resigned = False
         self._leader_changes: deque[LeaderChange] = deque(maxlen=LEADER_CHANGES_KEPT)
         self._last_write_ms = 0
         self._next_balance_ms = 0
@@ -163,27 +164,35 @@ class QuorumController:
         if self._waiting:
             still = []
             for waiting in self._waiting:
-                if waiting.last_offset > update.offset:
+                if update.from_snapshot and waiting.last_offset <= update.offset:
+                    waiting.settle(Fate.UNKNOWN)  # the snapshot hides which entries it holds
+                elif (fate := self._fate(waiting)) is None:
                     still.append(waiting)
-                elif update.from_snapshot:
-                    waiting.settle(Fate.UNKNOWN)
                 else:
-                    waiting.settle(self._fate(waiting))
+                    waiting.settle(fate)
             self._waiting = still
 
-    def _fate(self, waiting: _Waiting) -> Fate:
-        """Whether the committed entries at the command's first and last offsets are
-        the ones it proposed (see the module docstring)."""
-        last = self._epoch_at(waiting.last_offset)
-        if waiting.first_offset > waiting.last_offset:  # no records: it read up to last
-            first = last
-        else:
-            first = self._epoch_at(waiting.first_offset)
-        if first == last == waiting.epoch:
-            return Fate.COMMITTED
-        if first is not None and first != waiting.epoch:
-            return Fate.LOST  # no prefix of its records committed either
-        return Fate.UNKNOWN
+    def _fate(self, waiting: _Waiting) -> Fate | None:
+        """What became of the command's records as far as the committed log tells
+        (None: not yet). They are replaced once a newer epoch's LeaderChange is
+        committed at or before the last of them; they are committed once the log is
+        committed past the last of them without one (see the module docstring)."""
+        replaced_at = next((change.offset for change in self._leader_changes
+                            if change.epoch > waiting.epoch
+                            and change.offset <= waiting.last_offset), None)
+        if replaced_at is None:
+            if waiting.last_offset > self.committed_offset:
+                return None
+            if waiting.first_offset > waiting.last_offset:
+                return Fate.COMMITTED  # a command without records read committed entries
+            committed = self._epoch_at(waiting.last_offset) == waiting.epoch
+            return Fate.COMMITTED if committed else Fate.UNKNOWN
+        if replaced_at <= waiting.first_offset:
+            return Fate.LOST  # a command without records read entries now replaced
+        first = self._epoch_at(waiting.first_offset)
+        if first is None:
+            return Fate.UNKNOWN
+        return Fate.UNKNOWN if first == waiting.epoch else Fate.LOST
 
     def _epoch_at(self, offset: int) -> int | None:
         """The epoch of the committed entry at `offset`, if the leader changes kept tell."""
@@ -196,9 +205,6 @@ class QuorumController:
         if self.active_epoch is not None and (
             leader.epoch != self.active_epoch or leader.leader_id != self.node_id
         ):
-            # No leader in our own epoch: we resigned (the node stops), so nothing
-            # more about our records will be learnt here.
-            self._resigned = leader.leader_id is None and leader.epoch == self.active_epoch
             self._deactivate(leader)
         if leader.leader_id == self.node_id:
             self._claiming_epoch = leader.epoch
@@ -208,7 +214,6 @@ class QuorumController:
     def _activate(self, epoch: int) -> None:
         self.active_epoch = epoch
         self._claiming_epoch = None
-        self._resigned = False
         self.image = self.committed_image
         now = _now_ms()
         self.heartbeats.reset(self.image, now)
@@ -223,11 +228,20 @@ class QuorumController:
         self.active_epoch = None
         self.image = self.committed_image
         self.activated = trio.Event()
-        if self._resigned:
-            for waiting in self._waiting:
-                waiting.settle(Fate.UNKNOWN)
-            self._waiting = []
-        # Otherwise the waiting commands learn their fate from the new leader's commits.
+        # Commands whose records raft never appended are over; the others learn their
+        # fate from what the next leader commits.
+        still = []
+        for waiting in self._waiting:
+            if self._never_appended(waiting):
+                waiting.settle(Fate.LOST)
+            else:
+                still.append(waiting)
+        self._waiting = still
+
+    def _never_appended(self, waiting: _Waiting) -> bool:
+        """The records were still lingering in raft when leadership was lost (raft
+        drops those) or were truncated: they cannot commit."""
+        return waiting.last_offset >= self.raft.log.end_offset
 
     # --- commands ----------------------------------------------------------------------
 
@@ -299,10 +313,10 @@ class QuorumController:
         """`response`, released once the log is committed up to `last_offset` with
         our entries there (at once if it already is)."""
         waiting = _Waiting(first_offset, last_offset, epoch, response)
-        if last_offset <= self.committed_offset:
-            waiting.settle(Fate.COMMITTED if self.active_epoch == epoch else self._fate(waiting))
-        elif self.active_epoch != epoch and self._resigned:
-            waiting.settle(Fate.UNKNOWN)
+        if self.active_epoch != epoch and self._never_appended(waiting):
+            waiting.settle(Fate.LOST)
+        elif (fate := self._fate(waiting)) is not None:
+            waiting.settle(fate)
         else:
             self._waiting.append(waiting)
         return waiting

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -25,23 +26,40 @@ from tests.controller.test_partition_change import cluster_image
 NODE, OTHER = 1, 2
 
 
+@dataclass
+class ScriptedLog:
+    end_offset: int = 0
+
+
 class ScriptedRaft:
-    """Hands out offsets as a leader of `leading` would; appends nothing real."""
+    """Hands out offsets as a leader of `leading` would. Proposals are appended to
+    the log at once, unless `lingering` (then they wait, and are dropped with
+    leadership, as raft's accumulator does)."""
 
     def __init__(self) -> None:
         self.leading: int | None = None
-        self.end_offset = 0
+        self.log = ScriptedLog()
+        self.pending = 0
+        self.lingering = False
 
     def next_write_offset(self, epoch: int) -> int:
         if epoch != self.leading:
             raise NotLeaderError(None, epoch)
-        return self.end_offset
+        return self.log.end_offset + self.pending
 
     async def propose(self, payloads: list[bytes], epoch: int | None = None) -> int:
         if epoch != self.leading:
             raise NotLeaderError(None, epoch or 0)
-        self.end_offset += len(payloads)
-        return self.end_offset - 1
+        last = self.log.end_offset + self.pending + len(payloads) - 1
+        if self.lingering:
+            self.pending += len(payloads)
+        else:
+            self.log.end_offset = last + 1
+        return last
+
+    def leave(self) -> None:
+        self.leading = None
+        self.pending = 0
 
 
 class Harness:
@@ -64,15 +82,15 @@ class Harness:
 
     def lead(self, epoch: int) -> None:
         """Become the active controller of `epoch`, its LeaderChange at the log end."""
-        start = self.raft.end_offset
+        start = self.raft.log.end_offset
         self.raft.leading = epoch
-        self.raft.end_offset += 1
+        self.raft.log.end_offset += 1
         self.controller.leader_changed(LeaderAndEpoch(NODE, epoch))
         self.commit(start, epoch, (start, epoch, NODE))
         assert self.controller.active_epoch == epoch
 
     def lose(self, leader: int | None, epoch: int) -> None:
-        self.raft.leading = None
+        self.raft.leave()
         self.controller.leader_changed(LeaderAndEpoch(leader, epoch))
 
 
@@ -126,12 +144,13 @@ async def test_records_committed_by_the_next_leader_answer_the_command() -> None
 
 async def test_records_replaced_by_another_leader_answer_not_controller() -> None:
     """If the next leader's LeaderChange lands where the records were, they are gone:
-    NOT_CONTROLLER, so the request may be sent to the new controller."""
+    NOT_CONTROLLER at once (before the new log grows past them), so the request may
+    be sent to the new controller."""
     async with harness() as h, trio.open_nursery() as nursery:
         outcome: list[object] = []
         await start(h, nursery, outcome)
         h.lose(OTHER, 2)
-        h.commit(3, 2, (1, 2, OTHER))
+        h.commit(1, 2, (1, 2, OTHER))
         await trio.testing.wait_all_tasks_blocked()
         assert outcome == ["NOT_CONTROLLER"]
 
@@ -147,10 +166,11 @@ async def test_records_partly_committed_are_unknown() -> None:
         assert outcome == ["UNKNOWN"]
 
 
-async def test_resigning_leaves_the_fate_unknown() -> None:
-    """A controller that resigns (its node stops) cannot learn what becomes of its
-    records: unknown(), which defaults to not_controller()."""
+async def test_records_raft_never_appended_answer_not_controller_at_once() -> None:
+    """Records still lingering in raft when leadership is lost are dropped by raft:
+    NOT_CONTROLLER at once, the default when no unknown() is given."""
     async with harness() as h, trio.open_nursery() as nursery:
+        h.raft.lingering = True
         outcome: list[object] = []
         await start(h, nursery, outcome)
 
@@ -159,9 +179,23 @@ async def test_resigning_leaves_the_fate_unknown() -> None:
 
         nursery.start_soon(default)
         await trio.testing.wait_all_tasks_blocked()
-        h.lose(None, 1)  # no leader in our own epoch: resigned
+        h.lose(None, 1)  # resigned, e.g. the node stops
         await trio.testing.wait_all_tasks_blocked()
-        assert sorted(map(str, outcome)) == ["NC", "UNKNOWN"]
+        assert sorted(map(str, outcome)) == ["NC", "NOT_CONTROLLER"]
+
+
+async def test_a_resigned_controller_still_learns_the_fate() -> None:
+    """A leader that resigned with its records appended (raft's check-quorum after a
+    pause) answers once the next leader's log tells."""
+    async with harness() as h, trio.open_nursery() as nursery:
+        outcome: list[object] = []
+        await start(h, nursery, outcome)
+        h.lose(None, 1)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outcome == []
+        h.commit(4, 2, (4, 2, OTHER))
+        await trio.testing.wait_all_tasks_blocked()
+        assert outcome == ["wrote at 1"]
 
 
 async def test_a_snapshot_over_the_records_leaves_the_fate_unknown() -> None:

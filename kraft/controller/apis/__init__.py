@@ -26,8 +26,8 @@ ApiVersions. Adding a controller-bound API is one module here plus its
 command; nothing else changes.
 
 An answer the controller cannot vouch for: a command whose records were
-proposed but whose fate the controller will not learn (it resigned, or its
-records were only partly committed; kraft.controller.quorum_controller)
+proposed but whose fate the controller cannot tell (only part of them
+committed, or a snapshot replaced the log; kraft.controller.quorum_controller)
 is answered REQUEST_TIMED_OUT for a forwarded API (the client's request may
 or may not have taken effect, as after any timeout) and NOT_CONTROLLER for
 the others, which the broker's channel simply repeats (they are idempotent).
