@@ -55,12 +55,12 @@ from kraft.controller.partition_change import (
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChangeRecord
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build, has_field, nested
 
-__all__ = ["ALTER_PARTITION", "alter_partition"]
+__all__ = ["alter_partition"]
 
-ALTER_PARTITION: Final = 56
 
 _NO_THROTTLE: Final = timedelta(0)
 
@@ -119,7 +119,7 @@ def alter_partition(
 ) -> ControllerResult[Any]:
     """Handle AlterPartition v2-3 (checks in the module doc). At most one
     PartitionChangeRecord per accepted partition; failed partitions write nothing."""
-    cls = response_type(ALTER_PARTITION, version)
+    cls = response_type(ApiKey.ALTER_PARTITION, version)
     topic_cls = nested(cls, "TopicData")
     partition_cls = nested(cls, "PartitionData")
     registration = image.cluster.brokers.get(request.broker_id)

@@ -83,14 +83,12 @@ from kraft.metadata.records import (
     RegisterBrokerRecord,
     UnregisterBrokerRecord,
 )
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build
 
 __all__ = [
-    "BROKER_HEARTBEAT",
-    "BROKER_REGISTRATION",
     "MINIMUM_KRAFT_METADATA_VERSION",
-    "UNREGISTER_BROKER",
     "BrokerControlState",
     "broker_heartbeat",
     "fence_brokers",
@@ -99,9 +97,6 @@ __all__ = [
     "unregister_broker",
 ]
 
-BROKER_REGISTRATION: Final = 62
-BROKER_HEARTBEAT: Final = 63
-UNREGISTER_BROKER: Final = 64
 
 # The metadata.version level of 3.0-IV1, the first KRaft release (Kafka's
 # MetadataVersion.MINIMUM_KRAFT_VERSION): what a broker that sends no range supports.
@@ -142,7 +137,7 @@ class BrokerControlState(enum.Enum):
 
 def _registration_response(version: int, error: ErrorCode, broker_epoch: int = -1) -> Any:
     return build(
-        response_type(BROKER_REGISTRATION, version),
+        response_type(ApiKey.BROKER_REGISTRATION, version),
         throttle_time=_NO_THROTTLE,
         error_code=error,
         broker_epoch=broker_epoch,
@@ -285,7 +280,7 @@ def _heartbeat_response(
     should_shut_down: bool = False,
 ) -> Any:
     return build(
-        response_type(BROKER_HEARTBEAT, version),
+        response_type(ApiKey.BROKER_HEARTBEAT, version),
         throttle_time=_NO_THROTTLE,
         error_code=error,
         is_caught_up=is_caught_up,
@@ -482,7 +477,7 @@ def unregister_broker(
 ) -> ControllerResult[Any]:
     """Handle UnregisterBroker v0: the broker's ISR memberships and leaderships move,
     then UnregisterBrokerRecord; BROKER_ID_NOT_REGISTERED if it is not registered."""
-    cls = response_type(UNREGISTER_BROKER, version)
+    cls = response_type(ApiKey.UNREGISTER_BROKER, version)
     broker_id = request.broker_id
     registration = image.cluster.brokers.get(broker_id)
     if registration is None:

@@ -47,6 +47,7 @@ from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.controller.topics import MAX_RECORDS_PER_USER_OP, validate_topic_name
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE, ConfigRecord
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build, nested
 from kraft.topic_configs import (
@@ -106,7 +107,7 @@ def incremental_alter_configs(
         return _alter_resource(image, ctx, resource.resource_type, resource.resource_name,
                                lambda current, broker: _apply_ops(current, ops, broker))
 
-    return _alter(image, request, version, 44, alter)
+    return _alter(image, request, version, ApiKey.INCREMENTAL_ALTER_CONFIGS, alter)
 
 
 def alter_configs(
@@ -122,14 +123,14 @@ def alter_configs(
         return _alter_resource(image, ctx, resource.resource_type, resource.resource_name,
                                lambda current, broker: _replace(current, wanted))
 
-    return _alter(image, request, version, 33, alter)
+    return _alter(image, request, version, ApiKey.ALTER_CONFIGS, alter)
 
 
 def _alter(
     image: MetadataImage,
     request: Any,
     version: int,
-    api_key: int,
+    api_key: ApiKey,
     alter: Callable[[Any], Outcome],
 ) -> ControllerResult[Any]:
     """Run `alter` on each resource of the request; build the response and the records."""

@@ -52,11 +52,11 @@ from kraft.controller.partition_change import build_partition_change, is_accepta
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import NO_LEADER, PartitionChangeRecord
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build, nested
 
 __all__ = [
-    "ELECT_LEADERS",
     "MAX_ELECTIONS_PER_IMBALANCE",
     "PREFERRED",
     "UNCLEAN",
@@ -67,7 +67,6 @@ __all__ = [
 
 log = logging.getLogger("kraft.controller")
 
-ELECT_LEADERS: Final = 43
 PREFERRED: Final = 0
 UNCLEAN: Final = 1
 MAX_ELECTIONS_PER_IMBALANCE: Final = 1000  # Kafka's QuorumController default
@@ -123,7 +122,7 @@ def elect_leaders(
     image: MetadataImage, request: Any, version: int, ctx: ControllerContext
 ) -> ControllerResult[Any]:
     """The ElectLeaders response and its PartitionChangeRecords (see module doc)."""
-    cls = response_type(ELECT_LEADERS, version)
+    cls = response_type(ApiKey.ELECT_LEADERS, version)
     assert cls is not None
     election_type = getattr(request, "election_type", PREFERRED)
     result_cls = nested(cls, "ReplicaElectionResult")

@@ -24,12 +24,12 @@ from kio.schema.errors import ErrorCode
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ProducerIdsRecord
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build
 
-__all__ = ["ALLOCATE_PRODUCER_IDS", "PRODUCER_ID_BLOCK_SIZE", "allocate_producer_ids"]
+__all__ = ["PRODUCER_ID_BLOCK_SIZE", "allocate_producer_ids"]
 
-ALLOCATE_PRODUCER_IDS: Final = 67
 PRODUCER_ID_BLOCK_SIZE: Final = 1000
 _INT64_MAX: Final = 2**63 - 1
 
@@ -38,7 +38,7 @@ def allocate_producer_ids(
     image: MetadataImage, request: Any, version: int, ctx: ControllerContext
 ) -> ControllerResult[Any]:
     """Handle AllocateProducerIds v0: the block [start, start + 1000) for the broker."""
-    cls = response_type(ALLOCATE_PRODUCER_IDS, version)
+    cls = response_type(ApiKey.ALLOCATE_PRODUCER_IDS, version)
 
     def failed(error: ErrorCode) -> ControllerResult[Any]:
         return ControllerResult(

@@ -53,13 +53,12 @@ from kraft.controller.partition_change import (
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage, PartitionRegistration
 from kraft.metadata.records import PartitionChangeRecord
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build, nested
 
 __all__ = ["alter_partition_reassignments", "list_partition_reassignments"]
 
-ALTER_PARTITION_REASSIGNMENTS: Final = 45
-LIST_PARTITION_REASSIGNMENTS: Final = 46
 _NO_THROTTLE: Final = timedelta(0)
 
 
@@ -124,7 +123,7 @@ def alter_partition_reassignments(
     image: MetadataImage, request: Any, version: int, ctx: ControllerContext
 ) -> ControllerResult[Any]:
     """Start or cancel reassignments (see module doc); records apply in request order."""
-    cls = response_type(ALTER_PARTITION_REASSIGNMENTS, version)
+    cls = response_type(ApiKey.ALTER_PARTITION_REASSIGNMENTS, version)
     assert cls is not None
     topic_cls = nested(cls, "ReassignableTopicResponse")
     partition_cls = nested(cls, "ReassignablePartitionResponse")
@@ -192,7 +191,7 @@ def list_partition_reassignments(
     image: MetadataImage, request: Any, version: int, ctx: ControllerContext
 ) -> ControllerResult[Any]:
     """The reassignments in progress (see module doc); writes nothing."""
-    cls = response_type(LIST_PARTITION_REASSIGNMENTS, version)
+    cls = response_type(ApiKey.LIST_PARTITION_REASSIGNMENTS, version)
     assert cls is not None
     topic_cls = nested(cls, "OngoingTopicReassignment")
     partition_cls = nested(cls, "OngoingPartitionReassignment")

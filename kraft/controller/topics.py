@@ -65,6 +65,7 @@ from kraft.metadata.records import (
     RemoveTopicRecord,
     TopicRecord,
 )
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build, nested
 from kraft.topic_configs import describe_topic_configs, validate_topic_configs
@@ -361,7 +362,7 @@ def create_topics(
     twice fails with INVALID_REQUEST. v5+ results of created topics carry the
     partition count, replication factor and every effective config; v7 the id.
     """
-    response_cls = response_type(19, version)
+    response_cls = response_type(ApiKey.CREATE_TOPICS, version)
     result_cls = nested(response_cls, "CreatableTopicResult")
     counts = Counter(t.name for t in request.topics)
     claimed = {k: name for name in image.topics.by_name
@@ -447,7 +448,7 @@ def delete_topics(
     delete.topic.enable=false every topic fails: INVALID_REQUEST before v3,
     TOPIC_DELETION_DISABLED from v3 (as Kafka).
     """
-    response_cls = response_type(20, version)
+    response_cls = response_type(ApiKey.DELETE_TOPICS, version)
     result_cls = nested(response_cls, "DeletableTopicResult")
     if version >= 6:
         entries = [(t.name, None if t.topic_id == _ZERO_UUID else t.topic_id)
@@ -535,7 +536,7 @@ def create_partitions(
     twice fails with INVALID_REQUEST. New partitions get partition 0's
     replication factor, placed automatically unless `assignments` is given.
     """
-    response_cls = response_type(37, version)
+    response_cls = response_type(ApiKey.CREATE_PARTITIONS, version)
     result_cls = nested(response_cls, "CreatePartitionsTopicResult")
     counts = Counter(t.name for t in request.topics)
     errors: dict[str, Error] = {}
