@@ -156,9 +156,14 @@ class Node:
         raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
         raft: RaftNode | None = None
         try:
+            # Forwarded client requests get connections of their own (Kafka's separate
+            # "forwarding" channel): another request timing out on a shared connection
+            # would close it under them, leaving their outcome unknown.
             async with KafkaClient(f"kraft-node-{self.node_id}") as client, \
+                    KafkaClient(f"kraft-forward-{self.node_id}") as forward_client, \
                     trio.open_nursery() as nursery:
-                raft = await self._start(nursery, client, quorum, raft_log, voters)
+                raft = await self._start(nursery, client, forward_client, quorum, raft_log,
+                                         voters)
                 task_status.started()
                 await self._stop.wait()
                 await self._shutdown(raft)
@@ -170,6 +175,7 @@ class Node:
         self,
         nursery: trio.Nursery,
         client: KafkaClient,
+        forward_client: KafkaClient,
         quorum: QuorumConfig,
         raft_log: DiskLog,
         voters: dict[int, tuple[str, int]],
@@ -196,7 +202,7 @@ class Node:
         if "broker" in self.roles:
             channel = ControllerChannel(
                 client, voters, lambda: raft.leader, raft.wait_leader_change,
-                node_id=self.node_id,
+                node_id=self.node_id, forward_client=forward_client,
                 attempt_timeout_s=config["controller.quorum.request.timeout.ms"] / 1000,
             )
             listeners = client_listeners(config)

@@ -31,8 +31,11 @@ gives. Two ways to send, after what a repeated request would do:
   outcome cannot be learnt and the client gets REQUEST_TIMED_OUT, as after
   any timeout, rather than a second execution's answer.
 
-The request is sent at the version its kio class has: both ends run the same
-code, so the controller accepts every version the broker builds.
+Forwarded requests use a client of their own (`forward_client`, Kafka's
+separate "forwarding" channel), so a broker request timing out on a shared
+connection cannot close it under them. The request is sent at the version its
+kio class has: both ends run the same code, so the controller accepts every
+version the broker builds.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.controller.recent_results import forward_client_id
-from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent, RequestTimedOut
+from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent
 from kraft.raft.types import LeaderAndEpoch
 
 log = logging.getLogger("kraft.broker")
@@ -72,8 +75,10 @@ class ControllerChannel:
         *,
         node_id: int = -1,
         attempt_timeout_s: float = 2.0,
+        forward_client: KafkaClient | None = None,
     ) -> None:
         self.client = client
+        self.forward_client = forward_client or client
         self.voters = voters
         self._leader = leader
         self._wait_leader_change = wait_leader_change
@@ -135,15 +140,13 @@ class ControllerChannel:
                 address = self._address(leader)
                 last_problem = f"controller {leader.leader_id} did not answer"
                 try:
-                    response = await self.client.request(
+                    response = await self.forward_client.request(
                         address, request, deadline - trio.current_time(), client_id=client_id)
                 except RequestNotSent as e:
                     last_problem = f"controller {leader.leader_id}: {e}"
                     await trio.sleep(RETRY_BACKOFF_S)
                     continue
-                except RequestTimedOut:
-                    break
-                except ConnectionFailed as e:
+                except ConnectionFailed as e:  # also RequestTimedOut: it may have run
                     log.info("node %d: lost the connection to controller %d with a %s in "
                              "flight (%s); sending it again with the same identity",
                              self.node_id, leader.leader_id, type(request).__name__, e)

@@ -163,13 +163,28 @@ async def test_a_lost_connection_then_a_new_leader_is_not_sent_again() -> None:
     assert len(client.sent) == 1
 
 
-async def test_no_answer_in_time_is_not_sent_again() -> None:
+async def test_no_answer_in_time_is_not_sent_again(autojump_clock: Any) -> None:
     """A request that got no answer within its timeout was sent once."""
     leadership = Leadership(LeaderAndEpoch(1, 5))
-    client = ScriptedClient([raises(RequestTimedOut("slow"))])
+
+    async def silent() -> Any:
+        await trio.sleep_forever()
+
+    client = ScriptedClient([silent])
     with pytest.raises(ControllerUnavailable, match="no answer"):
         await channel(client, leadership).forward(REQUEST, 10)
     assert len(client.sent) == 1
+
+
+async def test_a_timed_out_connection_is_ambiguous(autojump_clock: Any) -> None:
+    """A connection closed by another request's timeout leaves this one's fate open:
+    its copy goes to the same controller with the same identity."""
+    leadership = Leadership(LeaderAndEpoch(1, 5))
+    client = ScriptedClient([raises(RequestTimedOut("another request timed out")),
+                             returns(ErrorCode.none)])
+    response = await channel(client, leadership).forward(REQUEST, 10)
+    assert response.topics[0].error_code == ErrorCode.none
+    assert client.sent[0] == client.sent[1]
 
 
 async def test_each_forward_has_its_own_identity() -> None:

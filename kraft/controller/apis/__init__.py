@@ -15,9 +15,10 @@ Each module of this package ends with its declaration, `API = ControllerApi(...)
   forwards them (kraft.broker.forwarding); its `visible` names the condition
   the broker's own metadata image must meet before the broker answers (a
   created topic has leaders there), so a client can use the result at once.
-  Brokers and controllers only, never clients, send the others
-  (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, AlterPartition,
-  AllocateProducerIds).
+  The others are served on the controller listener only: brokers send
+  BrokerRegistration, BrokerHeartbeat, AlterPartition and
+  AllocateProducerIds; UnregisterBroker comes from tools that reach the
+  controller listener (kraft's brokers do not forward it).
 
 Everything else is derived from these declarations (`declarations()` finds
 the modules): the controller listener's registry (`register`, next to the
