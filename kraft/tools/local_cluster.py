@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import os
 import re
@@ -65,6 +66,7 @@ RESERVED_PORTS = range(9092, 9101)  # the fixed ports of DESIGN.md: never handed
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -103,8 +105,11 @@ class LocalCluster:
         nodes: int = 3,
         ports: dict[int, tuple[int, int]] | None = None,
         overrides: dict[str, str] | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.root = Path(root).resolve()
+        # kraft.testing: nodes die with the thread that started them (see die_with_parent()).
+        self.die_with_parent = die_with_parent
         self.ids: list[int] = list(range(1, nodes + 1))
         if ports is None:
             ports = {n: (FIXED_BASE_PORT + 3 * (n - 1), FIXED_BASE_PORT + 3 * (n - 1) + 1)
@@ -263,6 +268,7 @@ class LocalCluster:
                 [sys.executable, "-m", "kraft.cli", "start", str(config)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlive the script; no Ctrl-C from its terminal
+                preexec_fn=die_with_parent if self.die_with_parent else None,
             )
         self._procs[node_id] = proc
         self._pid_path(node_id).write_text(f"{proc.pid}\n")
@@ -508,6 +514,13 @@ async def _describe_quorum(addresses: list[tuple[str, int]]) -> m.DescribeQuorum
             if fallback is None and answer.leader_id >= 0:
                 fallback = answer
     return fallback
+
+
+def die_with_parent() -> None:
+    """In a child before exec: have the kernel SIGKILL it when the thread that
+    started it exits (Linux PR_SET_PDEATHSIG; a no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _is_node_process(pid: int, config: Path) -> bool:
