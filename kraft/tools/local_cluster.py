@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import ctypes
 import dataclasses
+import itertools
 import os
 import re
 import select
@@ -460,17 +461,20 @@ class LocalCluster:
         """Every node's pid and state, with the quorum as DescribeQuorum says it.
         The leader's answer gives the high watermark and each voter's log end
         offset; if the leader is down or paused, a follower's answer gives only
-        the leader and epoch it last knew (the rest is None)."""
+        the epoch it last knew. A leader is named only while it is up and not
+        paused: a node that is down or paused is never shown as leading."""
         rows = [(n, self.pid(n), self.is_paused(n)) for n in self.ids]
-        live = [self.controller_address(n) for n, pid, paused in rows if pid and not paused]
-        answer = trio.run(_describe_quorum, live)
+        live = {n for n, pid, paused in rows if pid and not paused}
+        answer = trio.run(_describe_quorum, [self.controller_address(n) for n in sorted(live)])
         full = answer is not None and answer.error_code == ErrorCode.none
         voters = {r.replica_id: r.log_end_offset for r in answer.current_voters} if full else {}
         hwm = answer.high_watermark if full else None
+        leader = answer.leader_id if answer is not None and answer.leader_id in live else None
         return [NodeStatus(
             node_id=n, pid=pid, up=pid is not None, paused=paused,
-            leader_id=answer.leader_id if answer else None,
-            leader_epoch=answer.leader_epoch if answer else None,
+            leader_id=leader,
+            leader_epoch=answer.leader_epoch if answer is not None and answer.leader_epoch >= 0
+            else None,
             high_watermark=hwm,
             log_end_offset=voters.get(n),
             lag=None if hwm is None or n not in voters else max(0, hwm - voters[n]),
@@ -601,19 +605,43 @@ def parse_ports(text: str) -> dict[int, tuple[int, int]]:
 
 def from_environment(env: dict[str, str] | None = None) -> LocalCluster:
     """The cluster the script manages: KRAFT_CLUSTER_DIR (relative to the
-    current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS
-    or the fixed ports."""
+    current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS;
+    without that, on the ports each node's own server.properties names (a
+    cluster started with other ports is still found), else the fixed ports."""
     env = os.environ if env is None else env
     root = Path(env["KRAFT_CLUSTER_DIR"]) if env.get("KRAFT_CLUSTER_DIR") else (
         REPO_ROOT / ".cluster")
-    ports = parse_ports(env["KRAFT_CLUSTER_PORTS"]) if env.get("KRAFT_CLUSTER_PORTS") else None
+    if env.get("KRAFT_CLUSTER_PORTS"):
+        ports: dict[int, tuple[int, int]] | None = parse_ports(env["KRAFT_CLUSTER_PORTS"])
+    else:
+        ports = configured_ports(root)
     return LocalCluster(root, nodes=len(ports) if ports else 3, ports=ports)
+
+
+def configured_ports(root: Path) -> dict[int, tuple[int, int]] | None:
+    """(client, controller) ports per node from root/nodeN/server.properties, for
+    nodes 1..n that all have one; None when node 1 has none (never started)."""
+    from kraft.config import ConfigError, KafkaConfig
+
+    ports = {}
+    for node_id in itertools.count(1):
+        path = root / f"node{node_id}" / "server.properties"
+        if not path.exists():
+            break
+        try:
+            listeners = KafkaConfig.load(path).listeners()
+            ports[node_id] = (listeners["PLAINTEXT"][1], listeners["CONTROLLER"][1])
+        except (ConfigError, OSError, KeyError) as e:
+            raise ClusterError(f"cannot read node {node_id}'s ports from {path}: {e}") from None
+    return ports or None
 
 
 def render_status(cluster: LocalCluster, rows: list[NodeStatus]) -> str:
     first = rows[0]
-    if first.leader_id is None:
+    if first.leader_epoch is None:
         quorum = "quorum: no controller answered DescribeQuorum"
+    elif first.leader_id is None:
+        quorum = f"quorum: no live leader (epoch {first.leader_epoch}): an election is due"
     else:
         quorum = (f"quorum: leader {first.leader_id}, epoch {first.leader_epoch}, "
                   f"high watermark {_dash(first.high_watermark)}")
