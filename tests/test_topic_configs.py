@@ -33,7 +33,7 @@ def test_defaults_match_the_log_and_kafka_config() -> None:
     and every topic config's default is a valid value of it."""
     assert log_config(KafkaConfig({}), {}) == LogConfig()
     for name, d in TOPIC_CONFIGS.items():
-        assert validate_topic_config(name, d.default) is None, name
+        assert validate_topic_config(name, d.default_text) is None, name
 
 
 VALIDATION = [

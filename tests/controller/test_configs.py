@@ -211,12 +211,12 @@ def test_incremental_broker_configs() -> None:
 
 
 def test_incremental_other_resource_types_and_duplicates() -> None:
-    """Resource types other than TOPIC and BROKER, and a resource named twice, fail with
-    INVALID_REQUEST."""
-    result = incremental(topic_image(), (32, "group", []), (1, "x", []),
+    """Resource types other than TOPIC, BROKER and GROUP, and a resource named twice, fail
+    with INVALID_REQUEST."""
+    result = incremental(topic_image(), (8, "1", []), (1, "x", []),
                          (TOPIC_RESOURCE, "t", []), (TOPIC_RESOURCE, "t", []))
     assert errors(result) == [
-        (ErrorCode.invalid_request, "Unsupported resource type GROUP."),
+        (ErrorCode.invalid_request, "Unsupported resource type BROKER_LOGGER."),
         (ErrorCode.invalid_request, "Unknown resource type 1"),
         (ErrorCode.invalid_request, "Each resource must appear at most once."),
         (ErrorCode.invalid_request, "Each resource must appear at most once."),
