@@ -30,7 +30,6 @@ run it.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import re
 from collections.abc import Mapping
@@ -154,6 +153,8 @@ def _report_undeclared(props: Mapping[str, str], where: Mapping[str, str]) -> No
             log.warning("%sThe configuration '%s' was supplied but kraft serves PLAINTEXT "
                         "listeners only (no TLS or SASL); it is ignored", origin, name)
             continue
+        import difflib  # only for a key kraft does not know
+
         close = difflib.get_close_matches(name, KEYS, n=1, cutoff=0.85)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         log.warning("%sThe configuration '%s' was supplied but isn't a known config%s",

@@ -28,7 +28,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 __all__ = [
@@ -92,6 +91,8 @@ def _java_double(d: float) -> str:
         return "Infinity" if d > 0 else "-Infinity"
     if d == 0 or 1e-3 <= abs(d) < 1e7:
         return repr(d)  # Python and Java agree in this range: plain digits, at least one decimal
+    from decimal import Decimal  # only for doubles outside plain notation; slow to import
+
     sign, digits, exponent = Decimal(repr(d)).as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
     exp = int(exponent) + len(digits) - 1

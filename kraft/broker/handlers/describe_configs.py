@@ -95,8 +95,8 @@ def _describe(
                 if e.source == topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
             ]
         if name != str(broker.node_id):
-            return (ErrorCode.invalid_request,
-                    f"broker {broker.node_id} cannot describe the configs of broker {name}", [])
+            return (ErrorCode.invalid_request, f"Unexpected broker id, expected "
+                    f"{broker.node_id} or empty string, but received {name}", [])
         return ErrorCode.none, None, topic_configs.describe_broker_configs(
             broker.config, dynamic_default, dynamic_broker
         )
@@ -105,5 +105,9 @@ def _describe(
             return ErrorCode.invalid_request, "Group name must not be empty", []
         overrides = configs.get(ConfigResource(group_configs.GROUP_RESOURCE, name))
         return ErrorCode.none, None, group_configs.describe_group_configs(broker.config, overrides)
-    return (ErrorCode.invalid_request,
-            f"config resource type {resource.resource_type} is not supported", [])
+    kind = _RESOURCE_TYPES.get(resource.resource_type, str(resource.resource_type))
+    return ErrorCode.invalid_request, f"Unsupported resource type: {kind}", []
+
+
+# Kafka's ConfigResource.Type names of the types kraft does not describe.
+_RESOURCE_TYPES = {0: "UNKNOWN", 8: "BROKER_LOGGER", 16: "CLIENT_METRICS"}
