@@ -47,6 +47,7 @@ __all__ = [
     "Listener",
     "check_config",
     "client_listeners",
+    "is_password_config",
     "listener_base",
     "listener_key_name",
     "parse_properties",
@@ -132,6 +133,13 @@ def listener_base(name: str) -> ConfigKey | None:
     return None if base is None else KEYS.get(base)
 
 
+def is_password_config(name: str) -> bool:
+    """A Kafka password key (which kraft does not declare), bare or under a listener (and
+    SASL mechanism) prefix."""
+    base = listener_key_name(name) or name
+    return any(base == p or base.endswith("." + p) for p in PASSWORD_CONFIGS)
+
+
 _reported: set[str] = set()
 
 
@@ -149,7 +157,7 @@ def _report_undeclared(props: Mapping[str, str], where: Mapping[str, str]) -> No
                           key.unused or "kraft does not configure listeners one by one")
             continue
         _reported.add(name)
-        if name in PASSWORD_CONFIGS:
+        if is_password_config(name):
             log.warning("%sThe configuration '%s' was supplied but kraft serves PLAINTEXT "
                         "listeners only (no TLS or SASL); it is ignored", origin, name)
             continue

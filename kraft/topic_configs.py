@@ -72,8 +72,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from kraft.config import KEYS, KafkaConfig, listener_base, listener_key_name
-from kraft.config_keys import CLUSTER_LEVEL_LISTENER_CONFIGS, PASSWORD_CONFIGS
+from kraft.config import KEYS, KafkaConfig, is_password_config, listener_base
+from kraft.config_keys import CLUSTER_LEVEL_LISTENER_CONFIGS
 from kraft.log.config import TOPIC_CONFIGS, LogConfig, compaction_lag_conflict
 from kraft.log.configdef import ConfigException, ConfigKey, Type, invalid, parse
 from kraft.metadata.image import ConfigResource, MetadataImage
@@ -288,12 +288,6 @@ def _check_listeners(name: str, value: str) -> None:
             raise invalid(name, value, f"cannot parse {item!r}")
 
 
-def _is_password_config(name: str) -> bool:
-    """A Kafka password key, bare or under a listener (and SASL mechanism) prefix."""
-    base = listener_key_name(name) or name
-    return any(base == p or base.endswith("." + p) for p in PASSWORD_CONFIGS)
-
-
 def validate_broker_config(name: str, value: str | None, *, per_broker: bool = True) -> str | None:
     """None if broker config `name` may be set to `value` dynamically, else the reason.
 
@@ -304,7 +298,7 @@ def validate_broker_config(name: str, value: str | None, *, per_broker: bool = T
     """
     base = listener_base(name)
     key = base if base is not None else KEYS.get(name)
-    if key is None and _is_password_config(name):
+    if key is None and is_password_config(name):
         return ("kraft serves PLAINTEXT listeners only and does not store password configs: "
                 f"Set({name})")
     if key is None or not key.dynamic:
