@@ -197,8 +197,9 @@ def test_log_config_trims_values_as_kafka_does() -> None:
 
 
 def test_keys_outside_kraft_config_fall_back_to_kafka_defaults() -> None:
-    """A broker synonym kraft.config does not define (log.segment.delete.delay.ms) is
-    never read; one it defines (log.cleanup.policy) is."""
+    """A broker synonym kraft does not act on (log.segment.delete.delay.ms, declared only
+    so that it can be set dynamically as in Kafka) is never read; one it acts on
+    (log.cleanup.policy) is."""
     broker = KafkaConfig({"log.segment.delete.delay.ms": "5", "log.cleanup.policy": "compact"})
     assert topic_config_value(broker, {}, "file.delete.delay.ms") == "60000"
     assert topic_config_value(broker, {}, "cleanup.policy") == "compact"
