@@ -23,6 +23,16 @@ artifact), online when that fails or the cache is cold. A file lock serialises
 concurrent callers (pytest and a script at once); the second waits and then
 finds the stamp fresh.
 
+Start-up. A JVM with Kafka's classpath spends about 2 CPU-seconds loading
+classes before a tool does anything, and the tier starts dozens of them on two
+cores. After each build the compiled programs are packed into
+target/kraft-compat.jar (class-data sharing accepts only jars) and one
+training run (kraft.compat.Warmup) dumps the classes it loaded into a dynamic
+CDS archive, target/kafka-cds.jsa; `command()` with the default, quick JVM
+options maps it in, which halves a tool's start. The archive belongs to one
+java binary; a different java rebuilds it. Commands with explicit JVM options
+(Kafka's own, for measurements) do not use it.
+
 The cache is Maven's own local repository, ~/.m2/repository unless Maven's
 settings or KRAFT_MAVEN_REPO say otherwise: every clone and worktree of kraft
 on the machine (and CI's fresh clone, which runs on the same machine) shares
@@ -48,6 +58,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -57,6 +68,8 @@ SOURCES = HERE / "src"
 TARGET = HERE / "target"
 STAMP = TARGET / "kraft-dist.json"
 CLASSES = TARGET / "classes"
+COMPAT_JAR = TARGET / "kraft-compat.jar"
+CDS_ARCHIVE = TARGET / "kafka-cds.jsa"
 CLASSPATH_FILE = TARGET / "classpath.txt"
 LOCK = TARGET / "kraft-dist.lock"
 LOG4J_TOOLS = HERE / "log4j2-tools.xml"
@@ -99,9 +112,11 @@ KAFKA_JVM_PERFORMANCE_OPTS: tuple[str, ...] = (
 # kafka-server-start.sh's heap.
 KAFKA_BROKER_HEAP_OPTS: tuple[str, ...] = ("-Xmx1G", "-Xms1G")
 # For short-lived tools and checks in tests: the C1 compiler only and the
-# serial collector start a JVM about a third faster on two cores.
+# serial collector start a JVM about a third faster on two cores; the JVM's own
+# warnings go to stderr, never into a tool's output on stdout.
 QUICK_JVM_OPTS: tuple[str, ...] = (
     "-Xmx512M", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+    "-Xlog:disable", "-Xlog:all=warning:stderr",
 )
 
 
@@ -149,6 +164,7 @@ class KafkaDist:
     version: str
     java: str
     classpath: tuple[str, ...]
+    cds_archive: Path | None = None
     log4j_tools: Path = LOG4J_TOOLS
     log4j_broker: Path = LOG4J_BROKER
 
@@ -156,17 +172,22 @@ class KafkaDist:
     def classpath_arg(self) -> str:
         return os.pathsep.join(self.classpath)
 
-    def command(self, main_class: str, *args: str, jvm_opts: Sequence[str] = QUICK_JVM_OPTS,
+    def command(self, main_class: str, *args: str, jvm_opts: Sequence[str] | None = None,
                 log4j: Path | None = None, logs_dir: Path | None = None) -> list[str]:
-        """The command line that runs `main_class` with `args`. Logging follows
-        `log4j` (default: the tools' configuration, WARN to stderr); `logs_dir`
-        sets kafka.logs.dir for configurations that write files."""
+        """The command line that runs `main_class` with `args`. `jvm_opts` None
+        means QUICK_JVM_OPTS and the CDS archive; given, exactly those options.
+        Logging follows `log4j` (default: the tools' configuration, WARN to
+        stderr); `logs_dir` sets kafka.logs.dir for configurations that write files."""
+        if jvm_opts is None:
+            jvm_opts = QUICK_JVM_OPTS
+            if self.cds_archive is not None:
+                jvm_opts = (*jvm_opts, f"-XX:SharedArchiveFile={self.cds_archive}")
         props = [f"-Dlog4j2.configurationFile={log4j or self.log4j_tools}"]
         if logs_dir is not None:
             props.append(f"-Dkafka.logs.dir={logs_dir}")
         return [self.java, *jvm_opts, *props, "-cp", self.classpath_arg, main_class, *args]
 
-    def tool(self, name: str, *args: str, jvm_opts: Sequence[str] = QUICK_JVM_OPTS) -> list[str]:
+    def tool(self, name: str, *args: str, jvm_opts: Sequence[str] | None = None) -> list[str]:
         """The command line of Kafka's tool `name` (a key of TOOLS, e.g.
         "kafka-topics"), as its bin/<name>.sh would run it."""
         try:
@@ -206,17 +227,48 @@ def fingerprint() -> str:
 
 
 def _fresh(java: str) -> KafkaDist | None:
-    """The dist the stamp describes, if the stamp matches the inputs and its files exist."""
+    """The dist the stamp describes, if the stamp matches the inputs and java, and
+    its files exist."""
     try:
         stamp = json.loads(STAMP.read_text())
     except (OSError, ValueError):
         return None
     classpath = stamp.get("classpath")
-    if stamp.get("fingerprint") != fingerprint() or not isinstance(classpath, list):
+    if (stamp.get("fingerprint") != fingerprint() or not isinstance(classpath, list)
+            or stamp.get("java") != os.path.realpath(java)):
         return None
-    if not CLASSES.is_dir() or not all(os.path.exists(entry) for entry in classpath):
+    if not all(os.path.exists(entry) for entry in classpath):
         return None
-    return KafkaDist(version=stamp["version"], java=java, classpath=(str(CLASSES), *classpath))
+    cds = stamp.get("cds_archive")
+    if cds is not None and not os.path.exists(cds):
+        return None
+    return KafkaDist(version=stamp["version"], java=java, classpath=tuple(classpath),
+                     cds_archive=Path(cds) if cds else None)
+
+
+def _pack_classes() -> None:
+    """target/classes as target/kraft-compat.jar (CDS accepts only jars on the classpath)."""
+    tmp = COMPAT_JAR.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as jar:
+        for path in sorted(p for p in CLASSES.rglob("*") if p.is_file()):
+            jar.write(path, path.relative_to(CLASSES).as_posix())
+    tmp.replace(COMPAT_JAR)
+
+
+def _dump_cds_archive(java: str, classpath: Sequence[str]) -> Path | None:
+    """Run kraft.compat.Warmup once to dump the CDS archive; None (and start-up
+    without sharing) if this JVM cannot."""
+    CDS_ARCHIVE.unlink(missing_ok=True)
+    dist = KafkaDist(version="", java=java, classpath=tuple(classpath))
+    cmd = dist.command("kraft.compat.Warmup", *TOOLS.values(),
+                       jvm_opts=(*QUICK_JVM_OPTS, f"-XX:ArchiveClassesAtExit={CDS_ARCHIVE}"))
+    result = subprocess.run(cmd, text=True, capture_output=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0 or not CDS_ARCHIVE.exists():
+        print(f"kafka_dist: no class-data-sharing archive (exit {result.returncode}); tools "
+              "start without it", file=sys.stderr)
+        return None
+    return CDS_ARCHIVE
 
 
 @contextlib.contextmanager
@@ -267,14 +319,18 @@ def ensure(*, log: bool = True) -> KafkaDist:
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
             raise KafkaDistError(f"mvn failed for {POM} (exit {result.returncode}):\n{tail}")
-        classpath = [entry for entry in CLASSPATH_FILE.read_text().strip().split(os.pathsep)
-                     if entry]
+        _pack_classes()
+        classpath = [str(COMPAT_JAR), *(entry for entry in
+                                        CLASSPATH_FILE.read_text().strip().split(os.pathsep)
+                                        if entry)]
+        cds = _dump_cds_archive(java, classpath)
         STAMP.write_text(json.dumps({"fingerprint": fingerprint(), "version": version,
-                                     "classpath": classpath}, indent=1))
+                                     "java": os.path.realpath(java), "classpath": classpath,
+                                     "cds_archive": str(cds) if cds else None}, indent=1))
         if log:
             print(f"kafka_dist: Kafka {version} ready in {time.monotonic() - started:.1f} s",
                   file=sys.stderr, flush=True)
-        return KafkaDist(version=version, java=java, classpath=(str(CLASSES), *classpath))
+        return KafkaDist(version=version, java=java, classpath=tuple(classpath), cds_archive=cds)
 
 
 def main(argv: list[str] | None = None) -> int:

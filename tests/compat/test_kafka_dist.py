@@ -15,12 +15,12 @@ from tests.compat.kafka_dist import TOOLS, KafkaDist
 
 def test_classpath_has_kafka_at_the_pinned_version(kafka: KafkaDist) -> None:
     """The classpath holds kafka_2.13, kafka-tools, kafka-clients and kafka-streams
-    at the version pom.xml pins, and the compiled compat programs come first."""
+    at the version pom.xml pins, and the compat programs' jar comes first."""
     assert kafka.version == kafka_dist.kafka_version()
     names = {entry.rsplit("/", 1)[-1] for entry in kafka.classpath}
     for artifact in ("kafka_2.13", "kafka-tools", "kafka-clients", "kafka-streams"):
         assert f"{artifact}-{kafka.version}.jar" in names
-    assert kafka.classpath[0] == str(kafka_dist.CLASSES)
+    assert kafka.classpath[0] == str(kafka_dist.COMPAT_JAR)
 
 
 def test_every_tool_main_class_is_on_the_classpath(kafka: KafkaDist) -> None:
