@@ -334,8 +334,15 @@ def ensure(*, log: bool = True) -> KafkaDist:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tests.compat.kafka_dist [--classpath | --tool NAME ARGS...]`."""
+    """`python -m tests.compat.kafka_dist [--classpath | --tool NAME ARGS... | --missing]`.
+
+    --missing prints why the compat tier cannot run (java or mvn absent), or
+    nothing, and never builds."""
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--missing"]:
+        if (why := missing_tools()) is not None:
+            print(why)
+        return 0
     try:
         dist = ensure()
     except KafkaDistError as exc:
@@ -346,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args[:1] == ["--tool"] and len(args) >= 2:
         os.execv(dist.java, dist.tool(args[1], *args[2:]))
     elif args:
-        print("usage: python -m tests.compat.kafka_dist [--classpath | --tool NAME ARGS...]",
-              file=sys.stderr)
+        print("usage: python -m tests.compat.kafka_dist "
+              "[--classpath | --tool NAME ARGS... | --missing]", file=sys.stderr)
         return 2
     else:
         print(f"Kafka {dist.version}: {len(dist.classpath)} classpath entries; java {dist.java}")

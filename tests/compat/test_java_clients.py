@@ -272,3 +272,23 @@ def test_admin_reassignment(facts: dict[str, Any]) -> None:
     assert facts["unknown_broker"] == "InvalidReplicaAssignmentException"
     assert facts["unknown_topic"] == "UnknownTopicOrPartitionException"
     assert facts["replicas_final"] == [[2, 3]]
+
+
+@pytest.mark.xfail(reason="docs/compat.md: transactions (issue 15)", strict=True)
+@pytest.mark.parametrize("target", ["dev"], indirect=True)
+def test_produce_transactional(facts: dict[str, Any]) -> None:
+    """A transactional producer's committed records are read by read_committed
+    consumers and its aborted ones are not; read_uncommitted sees both."""
+    committed = [f"committed-{i}" for i in range(10)]
+    aborted = [f"aborted-{i}" for i in range(10)]
+    assert facts["read_committed"] == committed
+    assert facts["read_uncommitted"] == committed + aborted
+    assert facts["read_committed_end"] == facts["read_uncommitted_end"] == 22  # two markers
+
+
+@pytest.mark.xfail(reason="docs/compat.md: KIP-848 consumer groups", strict=True)
+@pytest.mark.parametrize("target", ["dev"], indirect=True)
+def test_consumer_protocol_consumer(facts: dict[str, Any]) -> None:
+    """A consumer of the KIP-848 protocol (group.protocol=consumer) is assigned every
+    partition and reads every record."""
+    assert facts == {"assignment": [0, 1], "consumed": 20}

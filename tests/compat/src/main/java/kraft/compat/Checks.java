@@ -48,6 +48,8 @@ public final class Checks {
         }
         CHECKS.put("produce_large_batches", ProducerChecks::largeBatches);
         CHECKS.put("produce_too_large", ProducerChecks::tooLarge);
+        CHECKS.put("produce_transactional", ProducerChecks::transactional);
+        CHECKS.put("consumer_protocol_consumer", ConsumerChecks::consumerProtocol);
         CHECKS.put("consumer_group_rebalance", ConsumerChecks::groupRebalance);
         CHECKS.put("consumer_commit_seek", ConsumerChecks::commitAndSeek);
         CHECKS.put("consumer_offsets_for_times", ConsumerChecks::offsetsForTimes);

@@ -190,6 +190,35 @@ final class ConsumerChecks {
     }
 
     /**
+     * A consumer of the KIP-848 group protocol (group.protocol=consumer)
+     * subscribes, is assigned both partitions and reads every record.
+     */
+    static Map<String, Object> consumerProtocol(Checks.Context ctx) throws Exception {
+        String topic = ctx.name("kip848");
+        Common.createTopic(ctx.admin(), topic, 2, ctx.replicas(), Map.of());
+        produce(ctx, topic, 2, 20, null);
+        Map<String, Object> facts = new LinkedHashMap<>();
+        Set<String> consumed = new HashSet<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Common.consumer(
+                ctx.bootstrap(), ctx.name("group-kip848"),
+                Map.of(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer")))) {
+            c.subscribe(List.of(topic));
+            long deadline = System.currentTimeMillis() + Common.WAIT_MS;
+            while (consumed.size() < 20 && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Common.POLL)) {
+                    consumed.add(r.partition() + "@" + r.offset());
+                }
+            }
+            Set<Integer> assigned = new TreeSet<>();
+            for (TopicPartition tp : c.assignment()) assigned.add(tp.partition());
+            facts.put("assignment", assigned);
+            c.commitSync();
+        }
+        facts.put("consumed", consumed.size());
+        return facts;
+    }
+
+    /**
      * assign + seek(10) reads from offset 10; commitSync(25, metadata) is what
      * committed() returns and where a new member of the group starts;
      * seekToBeginning/seekToEnd and beginningOffsets/endOffsets agree.

@@ -91,6 +91,52 @@ final class ProducerChecks {
         return facts;
     }
 
+    /**
+     * A transactional producer commits 10 records and aborts 10 more: a
+     * read_committed consumer sees exactly the committed ones (offsets 0-9,
+     * then a marker), a read_uncommitted consumer all 20.
+     */
+    static Map<String, Object> transactional(Checks.Context ctx) throws Exception {
+        String topic = ctx.name("transactions");
+        Common.createTopic(ctx.admin(), topic, 1, ctx.replicas(), Map.of());
+        Map<String, Object> facts = new LinkedHashMap<>();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Common.producer(
+                ctx.bootstrap(), Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, ctx.name("txn"),
+                                        ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000)))) {
+            producer.initTransactions();
+            for (boolean commit : new boolean[] {true, false}) {
+                producer.beginTransaction();
+                for (int i = 0; i < 10; i++) {
+                    producer.send(new ProducerRecord<>(topic, 0, null,
+                        Common.bytes((commit ? "committed-" : "aborted-") + i)));
+                }
+                if (commit) producer.commitTransaction();
+                else producer.abortTransaction();
+            }
+        }
+        TopicPartition tp = new TopicPartition(topic, 0);
+        for (String isolation : List.of("read_committed", "read_uncommitted")) {
+            List<String> values = new ArrayList<>();
+            try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(
+                    Common.consumer(ctx.bootstrap(), null, Map.of(
+                        org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        isolation)))) {
+                consumer.assign(List.of(tp));
+                consumer.seekToBeginning(List.of(tp));
+                long end = consumer.endOffsets(List.of(tp)).get(tp);
+                long deadline = System.currentTimeMillis() + Common.WAIT_MS;
+                while (consumer.position(tp) < end && System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Common.POLL)) {
+                        values.add(Common.text(r.value()));
+                    }
+                }
+                facts.put(isolation + "_end", end);
+            }
+            facts.put(isolation, values);
+        }
+        return facts;
+    }
+
     private static Map<String, Object> produceAndReadBack(
             Checks.Context ctx, String topic, int partitions, List<Sent> sent,
             Map<String, Object> extra) throws Exception {
