@@ -4,8 +4,8 @@ build that is up to date is recognised without starting Maven."""
 from __future__ import annotations
 
 import subprocess
-import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -42,15 +42,13 @@ def test_up_to_date_build_does_not_start_maven(kafka: KafkaDist,
         raise AssertionError(f"ensure() ran a process: {args}")
 
     monkeypatch.setattr(subprocess, "run", no_subprocess)
-    started = time.monotonic()
     assert kafka_dist.ensure() == kafka
-    assert time.monotonic() - started < 1.0
 
 
-def test_fingerprint_follows_the_sources(tmp_path: pytest.TempPathFactory,
+def test_fingerprint_follows_the_sources(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Changing, adding or renaming a source file changes the fingerprint."""
-    root = tmp_path  # type: ignore[assignment]
+    root = tmp_path
     (root / "src").mkdir()
     (root / "pom.xml").write_text("<project/>")
     source = root / "src" / "A.java"

@@ -394,8 +394,7 @@ def test_producer_perf_test(kafka: KafkaDist, dev: Target) -> None:
     topic = unique("tool-perf-produce")
     create_topic(b, topic)
     out = run_tool(kafka, "kafka-producer-perf-test", "--topic", topic, "--num-records", "20000",
-                   "--record-size", "100", "--throughput", "-1",
-                   "--command-property", f"bootstrap.servers={b}",
+                   "--record-size", "100", "--throughput", "-1", "--bootstrap-server", b,
                    "--command-property", "acks=all").stdout
     summary = out.strip().splitlines()[-1]
     assert re.match(r"20000 records sent, [\d.]+ records/sec", summary), summary

@@ -195,9 +195,11 @@ public final class StreamsCount {
             // Leave the group on close (Streams does not by default), so that the
             // next run with this application id is assigned at once instead of
             // after this member's session times out.
-            streams.close(CloseOptions.groupMembershipOperation(
+            long closing = System.nanoTime();
+            facts.put("closed", streams.close(CloseOptions.groupMembershipOperation(
                 CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(
-                Duration.ofSeconds(30)));
+                Duration.ofSeconds(60))));
+            facts.put("close_seconds", (System.nanoTime() - closing) / 1e9);
         }
         facts.put("expected_reached", latest.equals(expected));
         facts.put("counts", latest);
