@@ -24,12 +24,11 @@ Written atomically: temp file, fsync, rename, fsync of the directory.
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from kraft import kafka_uuid
 from kraft.config import parse_properties
 from kraft.log.checkpoint import atomic_write
 
@@ -41,8 +40,8 @@ class MetaPropertiesError(Exception):
 
 
 def random_uuid() -> str:
-    """A random id in Kafka's format: URL-safe base64 of 16 bytes, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random id as `kafka-storage random-uuid` prints it (kraft.kafka_uuid)."""
+    return kafka_uuid.encode(kafka_uuid.random_uuid())
 
 
 _BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 
-import pytest
-
 from kraft.meta_properties import random_uuid
 from tests.compat.kafka_dist import KafkaDist
 
@@ -22,7 +20,6 @@ def test_kafka_random_uuid_has_no_dash(kafka: KafkaDist) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_]{22}", out.stdout.strip()), out.stdout
 
 
-@pytest.mark.xfail(reason="docs/compat.md: random ids with '-'", strict=True)
 def test_random_uuid_has_no_dash() -> None:
     """kraft's random ids (cluster ids, directory ids) never contain '-', as
     Kafka's; an id starting with '-' reads as an option in `kraft format -t ID`."""

@@ -211,7 +211,6 @@ def test_configs_broker(kafka: KafkaDist, dev: Target) -> None:
     assert dynamic_configs(run_tool(kafka, *default, "--describe").stdout) == {}
 
 
-@pytest.mark.xfail(reason="docs/compat.md: per-broker dynamic configs Kafka accepts", strict=True)
 def test_configs_broker_dynamic_thread_and_cleaner_configs(kafka: KafkaDist,
                                                            dev: Target) -> None:
     """Broker configs that Kafka updates at runtime (log cleaner, thread pools) can be
