@@ -150,6 +150,7 @@ class PartitionLog:
         self._epochs = epochs
         self._log_start_offset = log_start_offset
         self._recovery_point = recovery_point
+        self._high_watermark = 0
         self._clock = clock
         self._generation = 0  # bumped by truncation; stale flushes must not move the RP
         self._dir_dirty = False
@@ -209,6 +210,19 @@ class PartitionLog:
     @property
     def log_end_offset(self) -> int:
         return self._segments[-1].next_offset
+
+    @property
+    def high_watermark(self) -> int:
+        """The partition's high watermark. The replica that owns the log decides it
+        (kraft.broker.partition) and stores it here, as Kafka's UnifiedLog holds
+        it, so that the log manager bounds retention and cleaning by it and
+        checkpoints it. Truncation lowers it to the new log end offset; nothing
+        else in the log moves it. 0 until set."""
+        return self._high_watermark
+
+    def update_high_watermark(self, offset: int) -> None:
+        """Set the high watermark to `offset`, at most the log end offset."""
+        self._high_watermark = min(offset, self.log_end_offset)
 
     @property
     def recovery_point(self) -> int:
@@ -572,6 +586,7 @@ class PartitionLog:
         self._epochs.truncate_from_end(leo)
         self._log_start_offset = min(self._log_start_offset, leo)
         self._recovery_point = min(self._recovery_point, leo)
+        self._high_watermark = min(self._high_watermark, leo)
         self._generation += 1
         return True
 
@@ -588,6 +603,7 @@ class PartitionLog:
         self._epochs.clear()
         self._log_start_offset = offset
         self._recovery_point = offset
+        self._high_watermark = offset
         self._generation += 1
         fsync_dir(self.dir)
         self._dir_dirty = False
