@@ -7,7 +7,8 @@ Directory `<log.dir>/<topic>-<partition>/` (see `partition_dir`) holding::
     leader-epoch-checkpoint                      epoch cache (log.epoch)
 
 Offsets: `log_start_offset` <= every readable offset < `log_end_offset`
-(LEO, one past the last appended offset). Segments are sorted by base
+(LEO, one past the last appended offset). `high_watermark` (<= LEO) is the
+partition's, kept here for the broker's log manager; the log never raises it. Segments are sorted by base
 offset; only the last (active) one is appended to. The log start offset
 can be above the first segment's base (DeleteRecords); the broker persists
 it in `log-start-offset-checkpoint` and passes it back to `open`.
@@ -31,8 +32,9 @@ Theory of operation:
   `timeWaitedForRoll`; for compacted logs at most max.compaction.lag.ms,
   `LogConfig.max_segment_ms`), or an index could fill up, or the relative offset
   would overflow an i32, a new segment starts at LEO.
-* Read returns `FileSlice`s (fd, position, length) for `os.sendfile`;
-  `FetchDataInfo.to_bytes()` reads them. As Kafka: the first batch is
+* Read returns `FileSlice`s (fd, position, length) that keep their segment
+  files open; `FetchDataInfo.to_bytes()` reads them (log.fileio says why not
+  sendfile). As Kafka: the first batch is
   returned whole even above max_bytes; the last slice is cut at max_bytes and
   may end in a partial batch (clients drop it); batches starting at or after
   `max_offset` (the high watermark) are not returned.

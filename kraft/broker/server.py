@@ -2,7 +2,9 @@
 
 Assembled by kraft/node.py, which serves the client listeners with this
 object's registry (the handlers of kraft/broker/handlers, one module per
-API). It owns the replica manager, the replica fetchers and ISR manager, the
+API). It owns the log manager (log dirs and the logs in them), the replica
+manager (which partitions it leads and follows, with the purgatory where
+requests wait for them), the replica fetchers and ISR manager, the
 lifecycle manager (registration and heartbeats), the channel to the active
 controller and the producer-id blocks, and publishes metadata images from
 the loader to the replica manager and the services (the group coordinator).

@@ -17,9 +17,11 @@ acks: 0 sends no response; 1 answers after the leader's append; -1 (all)
 answers once the high watermark passes the batch, i.e. every ISR member has
 it, or NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR falls below
 min.insync.replicas meanwhile, or REQUEST_TIMED_OUT after the request's
-timeout. Anything else is INVALID_REQUIRED_ACKS. An acks=all answer is a
-`Deferred` (net.server): the append happens in request order, and the
-connection goes on with the next request while this one waits for the ISR.
+timeout (one delayed operation over all its partitions in the broker's
+purgatory, Kafka's DelayedProduce). Anything else is INVALID_REQUIRED_ACKS.
+An acks=all answer is a `Deferred` (net.server): the append happens in
+request order, and the connection goes on with the next request while this
+one waits for the ISR.
 
 Not done: transactions. A request with a transactional id is answered
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED per partition (no transaction
