@@ -8,10 +8,11 @@ Directory `<log.dir>/<topic>-<partition>/` (see `partition_dir`) holding::
 
 Offsets: `log_start_offset` <= every readable offset < `log_end_offset`
 (LEO, one past the last appended offset). `high_watermark` (<= LEO) is the
-partition's, kept here for the broker's log manager; the log never raises it. Segments are sorted by base
-offset; only the last (active) one is appended to. The log start offset
-can be above the first segment's base (DeleteRecords); the broker persists
-it in `log-start-offset-checkpoint` and passes it back to `open`.
+partition's, kept here for the broker's log manager; the log never raises it.
+Segments are sorted by base offset; only the last (active) one is appended
+to. The log start offset can be above the first segment's base
+(DeleteRecords); the broker persists it in `log-start-offset-checkpoint` and
+passes it back to `open`.
 
 Theory of operation:
 

@@ -290,6 +290,8 @@ class LogManager:
         """Flush (fsync in a worker thread) every log whose flush.messages or
         flush.ms says so."""
         for opened in self.logs:
+            if self._logs.get(opened.topic_partition) is not opened:
+                continue  # deleted while an earlier flush ran
             if opened.log.flush_due():
                 task = opened.log.begin_flush()
                 await trio.to_thread.run_sync(task.run)
