@@ -84,7 +84,7 @@ from kraft.log.batch import (
     validate_batches,
 )
 from kraft.log.checkpoint import fsync_dir
-from kraft.log.compression import trim_gap_batch
+from kraft.log.compression import open_records, trim_gap_batch
 from kraft.log.config import LogConfig
 from kraft.log.epoch import FILE_NAME as EPOCH_FILE_NAME
 from kraft.log.epoch import LeaderEpochCache
@@ -267,6 +267,33 @@ class PartitionLog:
 
     # -- append -----------------------------------------------------------------
 
+    def _records_without_key(
+        self, view: memoryview, batches: list[tuple[int, BatchHeader]]
+    ) -> LogAppendInfo | None:
+        """Kafka's LogValidator.validateKey: a compacted log refuses records without a
+        key (INVALID_RECORD, one RecordError per such record, nothing written). The
+        batches are opened (decompressed) for this; only compacted topics pay it."""
+        errors: list[tuple[int, str]] = []
+        name = self.dir.name
+        for pos, header in batches:
+            if header.is_control:
+                continue
+            try:
+                records = open_records(view[pos : pos + header.size], header)
+            except InvalidBatchError as e:
+                return LogAppendInfo(e.error_code, str(e), log_start_offset=self._log_start_offset)
+            errors += [(index, "Compacted topic cannot accept message without key in topic "
+                               f"partition {name}")
+                       for index, record in enumerate(records) if record.key is None]
+        if not errors:
+            return None
+        shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+        return LogAppendInfo(
+            ErrorCode.INVALID_RECORD,
+            f"One or more records have been rejected due to {len(errors)} record errors in "
+            f"total, and only showing the first three errors at most: [{shown}]",
+            log_start_offset=self._log_start_offset, record_errors=tuple(errors))
+
     def append_as_leader(
         self,
         records: Buffer,
@@ -300,6 +327,10 @@ class PartitionLog:
                 raise InvalidBatchError(ErrorCode.INVALID_RECORD, "no record batch to append")
         except InvalidBatchError as e:
             return LogAppendInfo(e.error_code, str(e), log_start_offset=self._log_start_offset)
+        if config.compact and origin is AppendOrigin.CLIENT:
+            refused = self._records_without_key(view, batches)
+            if refused is not None:
+                return refused
         total = view.nbytes
         if total > config.segment_bytes:
             return LogAppendInfo(

@@ -9,9 +9,11 @@ records must be exactly one v2 batch (INVALID_RECORD, as Kafka's
 ProduceRequest.validateRecords for v3+); with acks=all the ISR must have at
 least min.insync.replicas members (NOT_ENOUGH_REPLICAS, nothing written).
 The log then validates the batch (CORRUPT_MESSAGE, INVALID_RECORD,
-MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE) and the idempotence checks run
-(INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER; a retried batch is
-answered with its original offsets and not written again).
+MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE; on a compacted topic a record
+without a key is INVALID_RECORD with one RecordError per such record, v8+)
+and the idempotence checks run (INVALID_PRODUCER_EPOCH,
+OUT_OF_ORDER_SEQUENCE_NUMBER; a retried batch is answered with its original
+offsets and not written again).
 
 acks: 0 sends no response; 1 answers after the leader's append; -1 (all)
 answers once the high watermark passes the batch, i.e. every ISR member has
@@ -57,7 +59,7 @@ ADVERTISED_MIN = 0
 
 class _Outcome:
     __slots__ = ("base_offset", "error", "log_append_time", "log_start_offset", "message",
-                 "partition", "wait_offset")
+                 "partition", "record_errors", "wait_offset")
 
     def __init__(self, error: ErrorCode, message: str | None = None) -> None:
         self.error = error
@@ -67,6 +69,7 @@ class _Outcome:
         self.log_start_offset = -1
         self.partition: Partition | None = None
         self.wait_offset = -1
+        self.record_errors: tuple[tuple[int, str], ...] = ()
 
 
 async def handle(
@@ -145,6 +148,7 @@ def _append(
     info = result.info
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
     outcome.log_start_offset = info.log_start_offset
+    outcome.record_errors = info.record_errors
     if outcome.error == ErrorCode.none:
         outcome.base_offset = info.base_offset
         outcome.log_append_time = info.log_append_time
@@ -210,6 +214,8 @@ def _response(
     topic_cls = nested(cls, "TopicProduceResponse")
     partition_cls = nested(cls, "PartitionProduceResponse")
     leader_cls = nested(cls, "LeaderIdAndEpoch") if header.api_version >= 10 else None
+    record_error_cls = (nested(cls, "BatchIndexAndErrorMessage")
+                        if header.api_version >= 8 else None)
     topics = []
     for key, results in outcomes:
         topic = image.topics.by_id.get(key) if isinstance(key, uuid.UUID) else (
@@ -234,7 +240,9 @@ def _response(
                         if o.log_append_time >= 0 else None
                     ),
                     log_start_offset=o.log_start_offset,
-                    record_errors=(),
+                    record_errors=tuple(
+                        build(record_error_cls, batch_index=i, batch_index_error_message=m)
+                        for i, m in o.record_errors) if record_error_cls else (),
                     error_message=o.message if o.error != ErrorCode.none else None,
                     **fields,
                 )
