@@ -3,7 +3,8 @@
 The handlers of kraft/broker/handlers (one module per API) take this object
 as their first argument instead of the whole BrokerServer: the broker's
 identity and config, its metadata image (`image`, `wait_for_image`), and the
-parts that serve requests: the replica manager (partitions and their logs),
+parts that serve requests: the log manager (log dirs), the replica manager
+(partitions, their logs and the purgatory where requests wait for them),
 the ISR manager (follower fetches may expand an ISR), the fetch session
 cache, the producer-id blocks, the channel to the active controller and the
 group coordinator. BrokerServer builds it once; nothing in it is replaced
@@ -19,6 +20,7 @@ from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.fetch_session import FetchSessionCache
 from kraft.broker.group.coordinator import GroupCoordinator
 from kraft.broker.isr import IsrManager
+from kraft.broker.log_manager import LogManager
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
@@ -36,6 +38,7 @@ class BrokerContext:
     cluster_id: str
     config: KafkaConfig
     metadata: MetadataCache
+    log_manager: LogManager
     replica_manager: ReplicaManager
     isr: IsrManager
     fetch_sessions: FetchSessionCache

@@ -2,8 +2,10 @@
 
 Assembled by kraft/node.py, which serves the client listeners with this
 object's registry. It builds, each with just what it needs, the metadata
-cache (the latest image; kraft.broker.metadata_cache), the replica manager,
-the replica fetchers and ISR manager, the lifecycle manager (registration and
+cache (the latest image; kraft.broker.metadata_cache), the log manager (log
+dirs and the logs in them), the replica manager (which partitions it leads
+and follows, with the purgatory where requests wait for them), the replica
+fetchers and ISR manager, the lifecycle manager (registration and
 heartbeats), the producer-id blocks, the fetch session cache and the group
 coordinator; it uses the channel to the active controller it is given. The
 request handlers (kraft/broker/handlers, one module per API, and the
@@ -40,6 +42,7 @@ from kraft.broker.fetcher import ReplicaFetcherManager
 from kraft.broker.group.coordinator import CoordinatorConfig, GroupCoordinator
 from kraft.broker.isr import IsrManager
 from kraft.broker.lifecycle import BrokerLifecycleManager
+from kraft.broker.log_manager import LogManager
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
@@ -97,13 +100,15 @@ class BrokerServer:
                               config["replica.lag.time.max.ms"])
         self.fetchers = ReplicaFetcherManager(
             self.node_id, broker_epoch, current_image, inter_broker_listener(config),
-            lambda partition: self.replica_manager.checkpoint_recovery_points(partition),
+            lambda partition: self.log_manager.checkpoint_recovery_points(),
             max_wait_ms=config["replica.fetch.wait.max.ms"],
             min_bytes=config["replica.fetch.min.bytes"],
             partition_max_bytes=config["replica.fetch.max.bytes"],
             backoff_ms=config["replica.fetch.backoff.ms"],
         )
-        self.replica_manager = ReplicaManager(config, self.node_id, self.fetchers, self.isr)
+        self.log_manager = LogManager(config)
+        self.replica_manager = ReplicaManager(config, self.node_id, self.log_manager,
+                                              self.fetchers, self.isr)
         self.fetch_sessions = FetchSessionCache(
             config["max.incremental.fetch.session.cache.slots"])
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
@@ -116,6 +121,7 @@ class BrokerServer:
             cluster_id=cluster_id,
             config=config,
             metadata=self.metadata,
+            log_manager=self.log_manager,
             replica_manager=self.replica_manager,
             isr=self.isr,
             fetch_sessions=self.fetch_sessions,
@@ -186,8 +192,9 @@ class BrokerServer:
                 for service in self.services:
                     await nursery.start(service.run)
                 nursery.start_soon(self.lifecycle.run)
-                nursery.start_soon(self.replica_manager.run)
-                nursery.start_soon(self.replica_manager.run_cleaner)
+                await nursery.start(self.log_manager.run)
+                nursery.start_soon(self.log_manager.run_cleaner)
+                await nursery.start(self.replica_manager.run)
                 task_status.started()
         finally:
             self._background_done.set()
@@ -208,7 +215,7 @@ class BrokerServer:
                 if self._background_scope is not None:
                     self._background_scope.cancel()
                     await self._background_done.wait()
-                self.replica_manager.shutdown()
+                self.log_manager.shutdown()
 
 
 def inter_broker_listener(config: KafkaConfig) -> str:

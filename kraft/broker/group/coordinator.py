@@ -14,9 +14,9 @@ Theory of operation (Kafka's GroupCoordinator, classic protocol):
 - Which partitions we lead is read from the replica manager after every
   metadata image (`publish`) and on each leadership change it reports. The
   coordinator is built with just what it needs: its node id, its settings
-  (CoordinatorConfig), the broker's partitions and their leadership events
-  (`LeaderPartitions`, which the ReplicaManager is) and a getter of the
-  broker's current metadata image.
+  (CoordinatorConfig), the broker's partitions, their leadership events and
+  the purgatory its writes wait in (`LeaderPartitions`, which the
+  ReplicaManager is) and a getter of the broker's current metadata image.
 - Group state changes are made by the pure ClassicGroup state machine
   (kraft.broker.group.group); this module feeds it requests and the clock,
   delivers the answers it produces to the waiting handlers, and makes the
@@ -67,7 +67,8 @@ from kraft.broker.group.records import (
 from kraft.broker.group.shard import CoordinatorShard, coordinator_error
 from kraft.broker.group.types import GroupConfig, GroupState, Outbox, StoreGroup
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
-from kraft.broker.partition import Partition
+from kraft.broker.partition import Partition, PartitionKey
+from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.config import KafkaConfig
 from kraft.log.records import Record
 from kraft.metadata.image import MetadataImage
@@ -107,7 +108,8 @@ class Waiter:
 
 
 class LeaderPartitions(Protocol):
-    """The broker's partitions and their leadership events (the ReplicaManager)."""
+    """The broker's partitions, their leadership events and the purgatory where
+    appends wait for replication (the ReplicaManager)."""
 
     @property
     def partitions(self) -> Mapping[TopicPartition, Partition]:
@@ -118,8 +120,9 @@ class LeaderPartitions(Protocol):
         """Called with a partition whenever this broker starts or stops leading it,
         or leads it in a new epoch."""
 
-    def topic_config(self, image: MetadataImage, topic: str, name: str) -> str:
-        """A topic's effective config value."""
+    @property
+    def purgatory(self) -> DelayedOperationPurgatory[PartitionKey]:
+        """Where the shards' writes wait to be replicated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,14 +246,10 @@ class GroupCoordinator:
             shard = None
         if shard is None and leading:
             assert partition is not None and self._nursery is not None
-            shard = CoordinatorShard(idx, partition, self._min_insync_replicas,
+            shard = CoordinatorShard(idx, partition, self.replicas.purgatory,
                                      self.commit_timeout_s)
             self.shards[idx] = shard
             self._nursery.start_soon(self._run_shard, shard)
-
-    def _min_insync_replicas(self) -> int:
-        return int(self.replicas.topic_config(
-            self.image(), GROUP_METADATA_TOPIC, "min.insync.replicas"))
 
     async def _run_shard(self, shard: CoordinatorShard) -> None:
         with shard.scope:
