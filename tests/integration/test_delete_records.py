@@ -35,10 +35,19 @@ def setup_topic(bootstrap: str, topic: str, partitions: int, replication: int = 
                         )[topic].result(30)
     producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all",
                                          "linger.ms": 5})
+    failures: list[object] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            failures.append(err)
+
+    # Keyed, because a compacted topic refuses records without a key.
     for p in range(partitions):
         for i in range(COUNT):
-            producer.produce(topic, value=b"%d-%d" % (p, i), partition=p)
+            producer.produce(topic, key=b"k%d" % i, value=b"%d-%d" % (p, i), partition=p,
+                             on_delivery=delivered)
     assert producer.flush(30) == 0
+    assert failures == []
 
 
 def watermarks(bootstrap: str, topic: str, partition: int) -> tuple[int, int]:
