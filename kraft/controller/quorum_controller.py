@@ -8,8 +8,9 @@ Theory of operation (Kafka's QuorumController, without timeline structures):
   is committed: by then every record of earlier epochs is committed and
   replayed, so `committed_image` is the whole truth. It stops being active the
   moment raft reports another leader or epoch.
-- Commands are serialised through one queue (`run_command`), processed by one
-  task. A command is a pure function `(image, ctx) -> ControllerResult`
+- Commands are serialised through one bounded queue (`run_command` puts a
+  `RunCommand` event on it), processed by one task with a `match` over the
+  event types. A command is a pure function `(image, ctx) -> ControllerResult`
   evaluated against the *speculative* image: the committed image plus every
   record this controller has appended but not yet seen committed, so two
   commands in a row see each other's effects (two CreateTopics of one name).
@@ -33,11 +34,10 @@ Kafka's BrokerHeartbeatManager is.
 from __future__ import annotations
 
 import logging
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 import trio
 
@@ -85,6 +85,30 @@ class _Waiting:
     failed: bool = False
 
 
+QUEUE_SIZE = 64
+"""Commands buffered before `run_command` callers wait. Every caller waits for
+its answer anyway (a request handler on the controller listener, or the
+periodic task), so the bound only turns a burst (a heartbeat from every broker,
+forwarded admin requests) into callers waiting in order instead of a growing
+queue; the processing task never sends to its own queue, so a full queue
+cannot deadlock it. 64 is several times one heartbeat round of a cluster of
+tens of brokers."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunCommand:
+    """Run `command`; its `_Waiting` (None: not the active controller) goes to
+    `reply` (buffer 1, exactly one answer)."""
+
+    command: Command
+    reply: trio.MemorySendChannel[_Waiting | None]
+
+
+Event = RunCommand
+"""What the controller's queue carries (one kind today; the processing loop
+matches on it, so a new kind is one more case)."""
+
+
 class QuorumController:
     """The controller of one node; active while the node leads the quorum."""
 
@@ -110,7 +134,7 @@ class QuorumController:
         self._waiting: list[_Waiting] = []
         self._last_write_ms = 0
         self._next_balance_ms = 0
-        self._queue_send, self._queue = trio.open_memory_channel[tuple[Any, ...]](math.inf)
+        self._queue_send, self._queue = trio.open_memory_channel[Event](QUEUE_SIZE)
         self.activated = trio.Event()
 
     @property
@@ -173,9 +197,9 @@ class QuorumController:
         """Run `command` on the active controller and return its response once
         its records are committed; `not_controller()` if this node is not (or
         stops being) the active controller first."""
-        reply_send, reply = trio.open_memory_channel[Any](1)
-        await self._queue_send.send((command, reply_send))
-        waiting: _Waiting | None = await reply.receive()
+        reply_send, reply = trio.open_memory_channel[_Waiting | None](1)
+        await self._queue_send.send(RunCommand(command, reply_send))
+        waiting = await reply.receive()
         if waiting is None:
             return not_controller()
         await waiting.done.wait()
@@ -236,8 +260,12 @@ class QuorumController:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._periodic)
             task_status.started()
-            async for command, reply in self._queue:
-                reply.send_nowait(await self._process(command))
+            async for event in self._queue:
+                match event:
+                    case RunCommand(command, reply):
+                        reply.send_nowait(await self._process(command))
+                    case _:
+                        assert_never(event)
 
     # --- periodic work -------------------------------------------------------------------
 
