@@ -15,7 +15,7 @@ from kraft.net.client import ConnectionFailed, KafkaClient
 
 from kraft.raft import messages as m
 from kraft.raft import rpc
-from kraft.raft.local_quorum import LocalQuorum
+from tests.raft.local_quorum import LocalQuorum
 
 pytestmark = pytest.mark.slow
 
