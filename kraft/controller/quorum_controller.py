@@ -104,7 +104,7 @@ class RunCommand:
     reply: trio.MemorySendChannel[_Waiting | None]
 
 
-Event = RunCommand
+ControllerEvent = RunCommand
 """What the controller's queue carries (one kind today; the processing loop
 matches on it, so a new kind is one more case)."""
 
@@ -134,7 +134,7 @@ class QuorumController:
         self._waiting: list[_Waiting] = []
         self._last_write_ms = 0
         self._next_balance_ms = 0
-        self._queue_send, self._queue = trio.open_memory_channel[Event](QUEUE_SIZE)
+        self._queue_send, self._queue = trio.open_memory_channel[ControllerEvent](QUEUE_SIZE)
         self.activated = trio.Event()
 
     @property

@@ -157,7 +157,7 @@ class Stop:
     """Stop the driver now."""
 
 
-Event = m.Inbound | RequestFailed | Flushed | Propose | Resign | Stop
+InboxEvent = m.Inbound | RequestFailed | Flushed | Propose | Resign | Stop
 
 
 class RaftNode:
@@ -179,7 +179,7 @@ class RaftNode:
         self.voter_addresses = voter_addresses
         self.listener = listener
         self._rng = rng or random.Random()
-        self._inbox_send, self._inbox = trio.open_memory_channel[Event](INBOX_SIZE)
+        self._inbox_send, self._inbox = trio.open_memory_channel[InboxEvent](INBOX_SIZE)
         self._snapshots_created: list[OffsetAndEpoch] = []
         self._tokens = itertools.count(1)
         self._waiters: dict[int, _Waiter] = {}
@@ -338,7 +338,7 @@ class RaftNode:
                 continue  # the listener wrote a snapshot while we acted: feed it first
             if resigned is not None and core.resignation_acknowledged:
                 resigned.set()
-            event: Event | None = None
+            event: InboxEvent | None = None
             with trio.move_on_at(deadline / 1000):
                 event = await self._inbox.receive()
             if event is None:
@@ -466,7 +466,7 @@ class RaftNode:
             # so requests to a paused peer do not pile up behind its connect.
             with trio.fail_after(timeout):
                 response = await self._client.request(address, request, timeout=timeout)
-            event: Event = m.Inbound(out.destination, out.correlation_id,
+            event: InboxEvent = m.Inbound(out.destination, out.correlation_id,
                                      spec.response_from_kio(response))
         except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError,
                 trio.TooSlowError) as e:
