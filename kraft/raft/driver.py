@@ -467,7 +467,7 @@ class RaftNode:
             with trio.fail_after(timeout):
                 response = await self._client.request(address, request, timeout=timeout)
             event: InboxEvent = m.Inbound(out.destination, out.correlation_id,
-                                     spec.response_from_kio(response))
+                                          spec.response_from_kio(response))
         except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError,
                 trio.TooSlowError) as e:
             log.debug("node %d: %s to node %d failed: %s", self.config.node_id,
