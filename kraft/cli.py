@@ -1,29 +1,61 @@
 """The `kraft` command: dev, start, format, random-uuid, metadata, quorum.
 
+`python -m kraft ...` is the same command; `kraft --version` prints the
+installed version.
+
 Subcommands that run a server (`dev`, `start`, `raft-test-server`) parse
 their own arguments (see kraft/run.py); their modules are imported only when
 used, so the tools start fast.
+
+`kraft format` checks what kafka-storage format checks: the cluster id must
+be a Kafka Uuid as `kraft random-uuid` prints it, the config must be one
+`kraft start` would run (kraft.config.check_config), and a directory already
+formatted is refused with Kafka's advice (or skipped with --ignore-formatted
+when it belongs to the same cluster and node).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from kraft import meta_properties
-from kraft.config import ConfigError, KafkaConfig
+from kraft.config import ConfigError, KafkaConfig, check_config
+
+
+class _Version(argparse.Action):
+    """--version: the version of the installed distribution (package metadata)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("kraft")
+        except metadata.PackageNotFoundError:  # running from a source tree, not installed
+            from kraft import __version__ as version
+        print(f"kraft {version}")
+        parser.exit()
 
 
 def _format(args: argparse.Namespace) -> int:
     try:
+        meta_properties.check_cluster_id(args.cluster_id)
         config = KafkaConfig.load(args.config)
-    except (OSError, ConfigError) as e:
+        check_config(config)
+    except (ConfigError, meta_properties.MetaPropertiesError) as e:
         print(f"kraft format: {e}", file=sys.stderr)
         return 1
-    node_id = config["node.id"]
-    if node_id < 0:
-        print(f"kraft format: {args.config} must set node.id", file=sys.stderr)
+    except OSError as e:
+        print(f"kraft format: {e.strerror}: {e.filename}", file=sys.stderr)
         return 1
+    node_id = config.node_id
     directories = list(dict.fromkeys([*config.log_dirs, config.metadata_log_dir]))
     try:
         written = meta_properties.format_directories(
@@ -32,13 +64,19 @@ def _format(args: argparse.Namespace) -> int:
     except meta_properties.MetaPropertiesError as e:
         print(f"kraft format: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        print(f"kraft format: {e.strerror}: {e.filename}", file=sys.stderr)
+        return 1
     for d in written:
         print(f"Formatted {d} for cluster {args.cluster_id}, node {node_id}")
+    if not written:
+        print("All of the log directories are already formatted.")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kraft", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("random-uuid", help="print a new random cluster id")
     fmt = sub.add_parser("format", help="format the log directories of a node")

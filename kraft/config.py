@@ -1,171 +1,68 @@
 """server.properties: Kafka's keys, Kafka's defaults, Kafka's file syntax.
 
-Only keys that kraft implements are defined here, each with Kafka's default
-and type. A key in the file that is not defined is warned about once (with
-the file it came from), never silently ignored and never fatal, because
-people copy real Kafka configs. A defined key whose value does not parse is
-a `ConfigError` naming the key.
+The keys are declared once, in kraft.config_keys (`KEYS`: type, default,
+check, doc, dynamic or not). `KafkaConfig` parses a properties mapping with
+them: a value that does not parse or fails its check is a `ConfigError` in
+Kafka's words, naming where it came from ("server.properties: Invalid value
+three for configuration num.partitions: Not a number of type INT"). Keys
+that are not declared are never fatal, because people copy real Kafka
+configs: one warning each per process, in Kafka's words ("The configuration
+'x' was supplied but isn't a known config"), with "did you mean" when a
+declared key is close. Declared keys kraft does not act on (thread pools,
+buffers, TLS/SASL settings) are accepted quietly, with the reason at DEBUG.
 
 File syntax is java.util.Properties': `key=value`, `key: value` or
 `key value`; `#` and `!` start comment lines; a trailing backslash continues
 a line; `\\t \\n \\r \\f \\\\` and `\\u` + four hex digits escapes.
 
-Derived settings follow Kafka's precedence (e.g. log.retention.ms beats
-.minutes beats .hours; log.dirs beats log.dir) and are exposed as properties
-on `KafkaConfig`.
+Values: `config["key"]` is the parsed value (int, bool, float, str, list of
+str; None for Kafka's null; a list for comma-separated STRING keys such as
+listeners). Keys read on hot paths also have typed attributes
+(`config.node_id`, `config.replica_lag_time_max_ms`, ...). Derived settings
+follow Kafka's precedence (log.retention.ms beats .minutes beats .hours;
+log.dirs beats log.dir) and are properties too.
+
+`check_config` holds what a node needs to start (roles, node.id, voters,
+controller listener, PLAINTEXT only); `kraft start` and `kraft format` both
+run it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
+
+from kraft.config_keys import KEYS, PASSWORD_CONFIGS
+from kraft.log.configdef import ConfigException, ConfigKey
+
+__all__ = [
+    "KEYS",
+    "ROLES",
+    "ConfigError",
+    "KafkaConfig",
+    "Listener",
+    "check_config",
+    "client_listeners",
+    "is_password_config",
+    "listener_base",
+    "listener_key_name",
+    "parse_properties",
+]
 
 log = logging.getLogger("kraft.config")
 
+ROLES = frozenset({"broker", "controller"})
+_LISTENER_PREFIX = re.compile(r"listener\.name\.[^.]*\.(.*)")
+
 
 class ConfigError(Exception):
-    """A configuration value is missing, malformed or inconsistent."""
+    """A configuration value is missing, malformed or inconsistent; str() is one line
+    a person can act on."""
 
-
-def _bool(raw: str) -> bool:
-    low = raw.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    raise ValueError(f"expected true or false, got {raw!r}")
-
-
-def _list(raw: str) -> list[str]:
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _int(raw: str) -> int:
-    return int(raw.strip())
-
-
-def _positive_int(raw: str) -> int:
-    value = _int(raw)
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {value}")
-    return value
-
-
-def _str(raw: str) -> str:
-    return raw.strip()
-
-
-def _float(raw: str) -> float:
-    return float(raw.strip())
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    name: str
-    parse: Callable[[str], Any]
-    default: Any
-
-
-_LONG_MAX = 2**63 - 1
-
-# Kafka's defaults (server/.../KRaftConfigs, ServerLogConfigs, ReplicationConfigs,
-# SocketServerConfigs, GroupCoordinatorConfig, QuorumConfig).
-KEYS: dict[str, Key] = {
-    k.name: k
-    for k in [
-        # identity and roles
-        Key("node.id", _int, -1),
-        Key("process.roles", _list, []),
-        Key("controller.quorum.voters", _list, []),
-        Key("controller.quorum.bootstrap.servers", _list, []),
-        Key("controller.listener.names", _list, []),
-        # listeners
-        Key("listeners", _list, ["PLAINTEXT://:9092"]),
-        Key("advertised.listeners", _list, []),
-        Key("listener.security.protocol.map", _list, [
-            "CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT", "SSL:SSL",
-            "SASL_PLAINTEXT:SASL_PLAINTEXT", "SASL_SSL:SASL_SSL",
-        ]),
-        Key("inter.broker.listener.name", _str, ""),
-        Key("socket.request.max.bytes", _int, 104857600),
-        Key("max.connections", _int, 2147483647),
-        Key("max.incremental.fetch.session.cache.slots", _int, 1000),
-        # storage
-        Key("log.dirs", _list, []),
-        Key("log.dir", _str, "/tmp/kafka-logs"),
-        Key("metadata.log.dir", _str, ""),
-        Key("log.segment.bytes", _int, 1073741824),
-        Key("log.roll.ms", _int, -1),
-        Key("log.roll.hours", _int, 168),
-        Key("log.retention.ms", _int, -2),  # -2: not set, fall back to minutes/hours
-        Key("log.retention.minutes", _int, -2),
-        Key("log.retention.hours", _int, 168),
-        Key("log.retention.bytes", _int, -1),
-        Key("log.retention.check.interval.ms", _int, 300000),
-        Key("log.index.interval.bytes", _int, 4096),
-        Key("log.index.size.max.bytes", _int, 10485760),
-        Key("log.flush.interval.messages", _int, _LONG_MAX),
-        Key("log.flush.interval.ms", _int, -1),  # -1: not set (Kafka: null)
-        Key("message.max.bytes", _int, 1048588),
-        # compaction (the log cleaner)
-        Key("log.cleanup.policy", _str, "delete"),
-        Key("log.cleaner.enable", _bool, True),
-        Key("log.cleaner.backoff.ms", _int, 15000),
-        Key("log.cleaner.dedupe.buffer.size", _int, 134217728),
-        Key("log.cleaner.delete.retention.ms", _int, 86400000),
-        Key("log.cleaner.min.compaction.lag.ms", _int, 0),
-        Key("log.cleaner.max.compaction.lag.ms", _int, _LONG_MAX),
-        Key("log.cleaner.min.cleanable.ratio", _float, 0.5),
-        # topics
-        Key("num.partitions", _int, 1),
-        Key("default.replication.factor", _int, 1),
-        Key("min.insync.replicas", _int, 1),
-        Key("auto.create.topics.enable", _bool, True),
-        Key("delete.topic.enable", _bool, True),
-        Key("unclean.leader.election.enable", _bool, False),
-        Key("auto.leader.rebalance.enable", _bool, True),
-        Key("leader.imbalance.check.interval.seconds", _positive_int, 300),
-        # replication
-        Key("replica.lag.time.max.ms", _int, 30000),
-        Key("replica.fetch.max.bytes", _int, 1048576),
-        Key("replica.fetch.wait.max.ms", _int, 500),
-        Key("replica.fetch.min.bytes", _int, 1),
-        Key("replica.fetch.backoff.ms", _int, 1000),
-        # broker lifecycle
-        Key("broker.heartbeat.interval.ms", _int, 2000),
-        Key("broker.session.timeout.ms", _int, 9000),
-        # quorum (KIP-595)
-        Key("controller.quorum.election.timeout.ms", _int, 1000),
-        Key("controller.quorum.fetch.timeout.ms", _int, 2000),
-        Key("controller.quorum.election.backoff.max.ms", _int, 1000),
-        Key("controller.quorum.request.timeout.ms", _int, 2000),
-        Key("controller.quorum.retry.backoff.ms", _int, 20),
-        Key("controller.quorum.append.linger.ms", _int, 25),
-        # metadata log and snapshots (KIP-630, KIP-835)
-        Key("metadata.log.max.record.bytes.between.snapshots", _int, 20971520),
-        Key("metadata.log.max.snapshot.interval.ms", _int, 3600000),
-        Key("metadata.log.segment.bytes", _int, 1073741824),
-        Key("metadata.log.segment.ms", _int, 604800000),
-        Key("metadata.max.retention.bytes", _int, 104857600),
-        Key("metadata.max.retention.ms", _int, 604800000),
-        Key("metadata.max.idle.interval.ms", _int, 500),
-        # group coordinator
-        Key("offsets.topic.num.partitions", _int, 50),
-        Key("offsets.topic.replication.factor", _int, 3),
-        Key("offsets.retention.minutes", _int, 10080),
-        Key("group.initial.rebalance.delay.ms", _int, 3000),
-        Key("group.min.session.timeout.ms", _int, 6000),
-        Key("offsets.commit.timeout.ms", _int, 5000),
-        # idempotent producers
-        Key("producer.id.expiration.ms", _int, 86400000),
-        Key("producer.id.expiration.check.interval.ms", _int, 600000),
-        Key("offsets.retention.check.interval.ms", _int, 600000),
-        Key("offset.metadata.max.bytes", _int, 4096),
-        Key("group.max.session.timeout.ms", _int, 1800000),
-    ]
-}
 
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 
@@ -222,44 +119,187 @@ def _unescape(s: str) -> str:
     )
 
 
-_warned: set[str] = set()
+def listener_key_name(name: str) -> str | None:
+    """The key name under a `listener.name.<listener>.` prefix (Kafka's per-listener
+    configs), or None when `name` has no such prefix."""
+    m = _LISTENER_PREFIX.fullmatch(name)
+    return m.group(1) if m else None
+
+
+def listener_base(name: str) -> ConfigKey | None:
+    """The declared key under a `listener.name.<listener>.` prefix, or None when `name`
+    has no such prefix or the rest is not declared."""
+    base = listener_key_name(name)
+    return None if base is None else KEYS.get(base)
+
+
+def is_password_config(name: str) -> bool:
+    """A Kafka password key (which kraft does not declare), bare or under a listener (and
+    SASL mechanism) prefix."""
+    base = listener_key_name(name) or name
+    return any(base == p or base.endswith("." + p) for p in PASSWORD_CONFIGS)
+
+
+_reported: set[str] = set()
+
+
+def _report_undeclared(props: Mapping[str, str], where: Mapping[str, str]) -> None:
+    """Log each key that kraft will not act on, once per process (Kafka warns too)."""
+    for name in props:
+        if name in _reported:
+            continue
+        key = KEYS.get(name) or listener_base(name)
+        origin = _prefix(where.get(name, ""))
+        if key is not None:
+            if key.unused is not None or key.name != name:
+                _reported.add(name)
+                log.debug("%s%s is accepted and has no effect: %s", origin, name,
+                          key.unused or "kraft does not configure listeners one by one")
+            continue
+        _reported.add(name)
+        if is_password_config(name):
+            log.warning("%sThe configuration '%s' was supplied but kraft serves PLAINTEXT "
+                        "listeners only (no TLS or SASL); it is ignored", origin, name)
+            continue
+        import difflib  # only for a key kraft does not know
+
+        close = difflib.get_close_matches(name, KEYS, n=1, cutoff=0.85)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        log.warning("%sThe configuration '%s' was supplied but isn't a known config%s",
+                    origin, name, hint)
+
+
+def _prefix(origin: str) -> str:
+    return f"{origin}: " if origin else ""
+
+
+def _python_value(key: ConfigKey, value: Any) -> Any:
+    """The value kraft reads: a comma-separated STRING key as a list ([] for null)."""
+    if key.csv:
+        return [item.strip() for item in (value or "").split(",") if item.strip()]
+    return value
+
+
+T = TypeVar("T")
+
+
+class _Key(Generic[T]):
+    """A typed attribute for one key (`config.node_id` is `config["node.id"]`)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Key[T]: ...
+    @overload
+    def __get__(self, obj: KafkaConfig, owner: type) -> T: ...
+    def __get__(self, obj: KafkaConfig | None, owner: type) -> T | _Key[T]:
+        if obj is None:
+            return self
+        value: T = obj._values[self.name]
+        return value
 
 
 class KafkaConfig:
-    """Typed view of a server.properties mapping, with Kafka's defaults."""
+    """Typed view of a server.properties mapping, with Kafka's defaults.
 
-    def __init__(self, props: Mapping[str, str], source: str = "<config>") -> None:
+    `source` names where the properties came from (a file path; "" for none)
+    and `origins` overrides it per key (for example "--override"), so that an
+    error names the place to fix. `raw` keeps the text values as given.
+    """
+
+    def __init__(self, props: Mapping[str, str], source: str = "<config>",
+                 origins: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.raw = dict(props)
+        where = {name: (origins or {}).get(name, source) for name in props}
         self._values: dict[str, Any] = {}
         for name, key in KEYS.items():
             if name in props:
                 try:
-                    self._values[name] = key.parse(props[name])
-                except ValueError as e:
-                    raise ConfigError(f"{source}: {name}={props[name]!r}: {e}") from None
+                    value = key.parse(props[name])
+                except ConfigException as e:
+                    raise ConfigError(f"{_prefix(where[name])}{e}") from None
             else:
-                self._values[name] = key.default
-        for name in props:
-            if name not in KEYS and name not in _warned:
-                _warned.add(name)
-                log.warning("%s: unknown or unsupported config key %r is ignored", source, name)
+                value = key.default
+            self._values[name] = _python_value(key, value)
+        self._origin = where
+        _report_undeclared(props, where)
+        # Malformed voters or listeners are reported now, not when first used.
+        self._voters = self._parse_voters()
+        self.listeners()
+        self.listeners("advertised.listeners")
 
     @classmethod
     def load(cls, path: str | Path, overrides: Mapping[str, str] | None = None) -> KafkaConfig:
-        text = Path(path).read_text()
+        """Read a properties file (UTF-8); `overrides` (--override) win over its keys."""
+        data = Path(path).read_bytes()
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+                              f"{e.start})") from None
         props = parse_properties(text)
         props.update(overrides or {})
-        return cls(props, source=str(path))
+        return cls(props, source=str(path), origins={k: "--override" for k in overrides or {}})
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
+
+    # Typed attributes of the keys read on hot paths and at startup.
+    node_id: _Key[int] = _Key("node.id")
+    process_roles: _Key[list[str]] = _Key("process.roles")
+    controller_listener_names: _Key[list[str]] = _Key("controller.listener.names")
+    inter_broker_listener_name: _Key[str | None] = _Key("inter.broker.listener.name")
+    socket_request_max_bytes: _Key[int] = _Key("socket.request.max.bytes")
+    max_connections: _Key[int] = _Key("max.connections")
+    max_incremental_fetch_session_cache_slots: _Key[int] = _Key(
+        "max.incremental.fetch.session.cache.slots")
+    num_partitions: _Key[int] = _Key("num.partitions")
+    default_replication_factor: _Key[int] = _Key("default.replication.factor")
+    min_insync_replicas: _Key[int] = _Key("min.insync.replicas")
+    auto_create_topics_enable: _Key[bool] = _Key("auto.create.topics.enable")
+    delete_topic_enable: _Key[bool] = _Key("delete.topic.enable")
+    unclean_leader_election_enable: _Key[bool] = _Key("unclean.leader.election.enable")
+    auto_leader_rebalance_enable: _Key[bool] = _Key("auto.leader.rebalance.enable")
+    leader_imbalance_check_interval_seconds: _Key[int] = _Key(
+        "leader.imbalance.check.interval.seconds")
+    replica_lag_time_max_ms: _Key[int] = _Key("replica.lag.time.max.ms")
+    replica_fetch_max_bytes: _Key[int] = _Key("replica.fetch.max.bytes")
+    replica_fetch_wait_max_ms: _Key[int] = _Key("replica.fetch.wait.max.ms")
+    replica_fetch_min_bytes: _Key[int] = _Key("replica.fetch.min.bytes")
+    replica_fetch_backoff_ms: _Key[int] = _Key("replica.fetch.backoff.ms")
+    broker_heartbeat_interval_ms: _Key[int] = _Key("broker.heartbeat.interval.ms")
+    broker_session_timeout_ms: _Key[int] = _Key("broker.session.timeout.ms")
+    controller_quorum_request_timeout_ms: _Key[int] = _Key(
+        "controller.quorum.request.timeout.ms")
+    metadata_log_segment_bytes: _Key[int] = _Key("metadata.log.segment.bytes")
+    metadata_max_idle_interval_ms: _Key[int] = _Key("metadata.max.idle.interval.ms")
+    offsets_topic_num_partitions: _Key[int] = _Key("offsets.topic.num.partitions")
+    offsets_topic_replication_factor: _Key[int] = _Key("offsets.topic.replication.factor")
+    offsets_retention_minutes: _Key[int] = _Key("offsets.retention.minutes")
+    offsets_retention_check_interval_ms: _Key[int] = _Key("offsets.retention.check.interval.ms")
+    offsets_commit_timeout_ms: _Key[int] = _Key("offsets.commit.timeout.ms")
+    offset_metadata_max_bytes: _Key[int] = _Key("offset.metadata.max.bytes")
+    group_initial_rebalance_delay_ms: _Key[int] = _Key("group.initial.rebalance.delay.ms")
+    group_min_session_timeout_ms: _Key[int] = _Key("group.min.session.timeout.ms")
+    group_max_session_timeout_ms: _Key[int] = _Key("group.max.session.timeout.ms")
+    producer_id_expiration_ms: _Key[int] = _Key("producer.id.expiration.ms")
+    producer_id_expiration_check_interval_ms: _Key[int] = _Key(
+        "producer.id.expiration.check.interval.ms")
+    log_retention_check_interval_ms: _Key[int] = _Key("log.retention.check.interval.ms")
+    log_cleaner_enable: _Key[bool] = _Key("log.cleaner.enable")
+    log_cleaner_backoff_ms: _Key[int] = _Key("log.cleaner.backoff.ms")
+    log_cleaner_dedupe_buffer_size: _Key[int] = _Key("log.cleaner.dedupe.buffer.size")
 
     # Derived values with Kafka's precedence rules.
 
     @property
     def log_dirs(self) -> list[str]:
-        return self["log.dirs"] or [self["log.dir"]]
+        dirs: list[str] = self["log.dirs"]
+        return dirs or [self["log.dir"]]
 
     @property
     def metadata_log_dir(self) -> str:
@@ -267,31 +307,39 @@ class KafkaConfig:
 
     @property
     def retention_ms(self) -> int:
-        if self["log.retention.ms"] != -2:
-            return self["log.retention.ms"]
-        if self["log.retention.minutes"] != -2:
-            return self["log.retention.minutes"] * 60_000
-        return self["log.retention.hours"] * 3_600_000
+        """log.retention.ms, else .minutes, else .hours (Kafka's logRetentionTimeMillis)."""
+        if self["log.retention.ms"] is not None:
+            return int(self["log.retention.ms"])
+        if self["log.retention.minutes"] is not None:
+            return int(self["log.retention.minutes"]) * 60_000
+        return int(self["log.retention.hours"]) * 3_600_000
 
     @property
     def segment_ms(self) -> int:
-        if self["log.roll.ms"] != -1:
-            return self["log.roll.ms"]
-        return self["log.roll.hours"] * 3_600_000
+        """log.roll.ms, else log.roll.hours."""
+        if self["log.roll.ms"] is not None:
+            return int(self["log.roll.ms"])
+        return int(self["log.roll.hours"]) * 3_600_000
 
     @property
     def quorum_voters(self) -> dict[int, tuple[str, int]]:
         """controller.quorum.voters as {node id: (host, port)}."""
+        return dict(self._voters)
+
+    def _parse_voters(self) -> dict[int, tuple[str, int]]:
         voters: dict[int, tuple[str, int]] = {}
         for entry in self["controller.quorum.voters"]:
             m = re.fullmatch(r"(\d+)@(\[[^\]]+\]|[^:]+):(\d+)", entry)
             if not m:
                 raise ConfigError(
-                    f"{self.source}: controller.quorum.voters entry {entry!r} "
-                    "is not id@host:port"
+                    f"{_prefix(self._where('controller.quorum.voters'))}controller.quorum.voters "
+                    f"entry {entry!r} is not id@host:port"
                 )
             voters[int(m.group(1))] = (m.group(2).strip("[]"), int(m.group(3)))
         return voters
+
+    def _where(self, name: str) -> str:
+        return self._origin.get(name, self.source)
 
     def listeners(self, key: str = "listeners") -> dict[str, tuple[str, int]]:
         """A listener list (NAME://host:port,...) as {name: (host, port)}."""
@@ -299,6 +347,60 @@ class KafkaConfig:
         for entry in self[key]:
             m = re.fullmatch(r"([A-Za-z0-9_]+)://(\[[^\]]*\]|[^:]*):(\d+)", entry)
             if not m:
-                raise ConfigError(f"{self.source}: {key} entry {entry!r} is not NAME://host:port")
+                raise ConfigError(f"{_prefix(self._where(key))}{key} entry {entry!r} is not "
+                                  "NAME://host:port")
             out[m.group(1).upper()] = (m.group(2).strip("[]"), int(m.group(3)))
         return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Listener:
+    name: str
+    host: str
+    port: int
+
+
+def check_config(config: KafkaConfig) -> None:
+    """Raise ConfigError for settings a node cannot start with (used by `kraft start`
+    and, so that it refuses the same configs, by `kraft format`)."""
+    at = _prefix(config.source)
+    roles = set(config.process_roles)
+    if not roles or not roles <= ROLES:
+        raise ConfigError(f"{at}process.roles must be broker, controller or both")
+    if config.node_id < 0:
+        raise ConfigError(f"{at}node.id must be set")
+    if not config.quorum_voters:
+        raise ConfigError(f"{at}controller.quorum.voters must be set (id@host:port)")
+    if not config.controller_listener_names:
+        raise ConfigError(f"{at}controller.listener.names must be set")
+    protocols = dict(item.split(":", 1) for item in config["listener.security.protocol.map"])
+    listeners = config.listeners()
+    for name in listeners:
+        protocol = protocols.get(name, name)
+        if protocol != "PLAINTEXT":
+            raise ConfigError(f"{at}listener {name} uses {protocol}; only PLAINTEXT is supported")
+    controller_name = config.controller_listener_names[0]
+    if "controller" in roles:
+        if controller_name not in listeners:
+            raise ConfigError(f"{at}listeners has no {controller_name} listener")
+        if config.node_id not in config.quorum_voters:
+            raise ConfigError(f"{at}a controller's node.id must be in controller.quorum.voters")
+    if "broker" in roles and not client_listeners(config):
+        raise ConfigError(f"{at}a broker needs a listener other than "
+                          f"{', '.join(config.controller_listener_names)}")
+    # Loaded here, not at the top: only a node (or its format) needs the raft package.
+    from kraft.raft.config import QuorumConfig
+
+    try:
+        QuorumConfig.from_properties(config.node_id, tuple(config.quorum_voters), config.raw)
+    except ConfigError as e:
+        raise ConfigError(f"{at}{e}") from None
+
+
+def client_listeners(config: KafkaConfig) -> list[Listener]:
+    controller_names = set(config.controller_listener_names)
+    return [
+        Listener(name, host, port)
+        for name, (host, port) in config.listeners().items()
+        if name not in controller_names
+    ]

@@ -15,17 +15,20 @@ cluster.id or node.id differs from its configuration. A directory wiped and
 formatted again gets a new directory.id, which is how KIP-853 tells a voter
 that lost its disk from the one that had it.
 
+Read as java.util.Properties reads a stream (ISO-8859-1), so any bytes
+decode; a damaged file (garbage, a missing or malformed key) is a
+MetaPropertiesError naming the file and the key.
+
 Written atomically: temp file, fsync, rename, fsync of the directory.
 """
 
 from __future__ import annotations
 
-import base64
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from kraft import kafka_uuid
 from kraft.config import parse_properties
 from kraft.log.checkpoint import atomic_write
 
@@ -37,8 +40,38 @@ class MetaPropertiesError(Exception):
 
 
 def random_uuid() -> str:
-    """A random id in Kafka's format: URL-safe base64 of 16 bytes, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random id as `kafka-storage random-uuid` prints it (kraft.kafka_uuid)."""
+    return kafka_uuid.encode(kafka_uuid.random_uuid())
+
+
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def check_cluster_id(cluster_id: str) -> None:
+    """Raise MetaPropertiesError unless `cluster_id` is a Kafka Uuid string (what
+    `random_uuid` prints: URL-safe base64 of 16 bytes), in kafka-storage's words."""
+    problem = _uuid_problem(cluster_id)
+    if problem is not None:
+        raise MetaPropertiesError(f"Cluster ID string {cluster_id} does not appear to be a "
+                                  f"valid UUID: {problem}")
+
+
+def _uuid_problem(text: str) -> str | None:
+    """Why Kafka's Uuid.fromString (Java's URL-safe Base64 decoder) refuses `text`."""
+    if len(text) > 24:
+        return (f"Input string with prefix `{text[:24]}` is too long to be decoded as a "
+                "base64 UUID")
+    body = text.rstrip("=")
+    for c in body:
+        if c not in _BASE64URL:
+            return f"Illegal base64 character {ord(c):x}"
+    if len(body) % 4 == 1:
+        return "Last unit does not have enough valid bits"
+    decoded = len(body) * 3 // 4
+    if decoded != 16:
+        return (f"Input string `{text}` decoded as {decoded} bytes, which is not equal to "
+                "the expected 16 bytes of a base64-encoded UUID")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +93,35 @@ class MetaProperties:
 
 
 def read(directory: str | Path) -> MetaProperties | None:
-    """The directory's meta.properties, or None if it has none."""
+    """The directory's meta.properties, or None if it has none.
+
+    MetaPropertiesError, naming the file and the key, if it is damaged."""
     path = Path(directory) / FILE_NAME
     try:
-        props = parse_properties(path.read_text())
+        props = parse_properties(path.read_bytes().decode("iso-8859-1"))
     except FileNotFoundError:
         return None
-    try:
-        return MetaProperties(
-            cluster_id=props["cluster.id"],
-            node_id=int(props["node.id"]),
-            directory_id=props.get("directory.id", ""),
-            version=int(props.get("version", "0")),
-        )
-    except (KeyError, ValueError) as e:
-        raise MetaPropertiesError(f"{path} is damaged ({e}); format the directory again") from e
+
+    def damaged(what: str) -> MetaPropertiesError:
+        return MetaPropertiesError(
+            f"{path} is damaged: {what}; restore it (the node's other log directories hold "
+            f"the same cluster.id and node.id), or empty the directory and run kraft format")
+
+    cluster_id = props.get("cluster.id", "").strip()
+    if not cluster_id:
+        raise damaged("cluster.id is missing")
+    numbers = {}
+    for key, default in (("node.id", None), ("version", "0")):
+        text = props.get(key, default)
+        if text is None:
+            raise damaged(f"{key} is missing")
+        try:
+            numbers[key] = int(text.strip())
+        except ValueError:
+            raise damaged(f"{key} {text!r} is not a number") from None
+    return MetaProperties(cluster_id=cluster_id, node_id=numbers["node.id"],
+                          directory_id=props.get("directory.id", "").strip(),
+                          version=numbers["version"])
 
 
 def write(directory: str | Path, meta: MetaProperties) -> None:
@@ -89,22 +136,40 @@ def format_directories(
 ) -> list[Path]:
     """Format each directory for (cluster_id, node_id); return those written.
 
-    A directory already formatted is an error (as in `kafka-storage format`)
-    unless `ignore_formatted`, in which case it must match and is left alone.
+    As `kafka-storage format`: every directory already formatted must belong
+    to this cluster and node (else an error saying whose it is and what to
+    do); then, unless `ignore_formatted`, any formatted directory is an error
+    ("Log directory X is already formatted. Use --ignore-formatted to ignore
+    this directory and format the others."); with it, those are left alone.
+    Nothing is written when there is an error.
     """
-    written = []
-    for directory in directories:
-        existing = read(directory)
-        if existing is not None:
-            if not ignore_formatted:
-                raise MetaPropertiesError(
-                    f"{directory} is already formatted (cluster {existing.cluster_id}, "
-                    f"node {existing.node_id}); use --ignore-formatted to skip it"
-                )
-            check(directory, existing, cluster_id, node_id)
+    existing = {d: read(d) for d in directories}
+    for directory, meta in existing.items():
+        if meta is None:
             continue
-        write(directory, MetaProperties(cluster_id, node_id, random_uuid()))
-        written.append(Path(directory))
+        path = Path(directory) / FILE_NAME
+        if meta.cluster_id != cluster_id:
+            raise MetaPropertiesError(
+                f"Invalid cluster.id in: {path}. Expected {cluster_id}, but read "
+                f"{meta.cluster_id}. The directory belongs to another cluster: format with "
+                f"--cluster-id {meta.cluster_id} to keep it, or empty it (its data is lost) "
+                f"to start a new cluster")
+        if meta.node_id != node_id:
+            raise MetaPropertiesError(
+                f"Stored node id {meta.node_id} doesn't match previous node id {node_id} in "
+                f"{path}. If you moved your data, make sure your configured node id matches. "
+                "If you intend to create a new node, you should remove all data in your data "
+                "directories.")
+    formatted = [d for d, meta in existing.items() if meta is not None]
+    if formatted and not ignore_formatted:
+        raise MetaPropertiesError(
+            f"Log directory {formatted[0]} is already formatted. Use --ignore-formatted to "
+            "ignore this directory and format the others.")
+    written = []
+    for directory, meta in existing.items():
+        if meta is None:
+            write(directory, MetaProperties(cluster_id, node_id, random_uuid()))
+            written.append(Path(directory))
     return written
 
 

@@ -36,7 +36,7 @@ import trio
 from kraft import meta_properties
 from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.server import BrokerServer
-from kraft.config import ConfigError, KafkaConfig
+from kraft.config import KafkaConfig, Listener, check_config, client_listeners
 from kraft.controller import apis as controller_apis
 from kraft.controller.quorum_controller import QuorumController
 from kraft.metadata.loader import MetadataLoader
@@ -51,57 +51,8 @@ from kraft.storage_failure import find_storage_failure
 
 log = logging.getLogger("kraft.node")
 
-ROLES = {"broker", "controller"}
 CONTROLLED_SHUTDOWN_TIMEOUT_S = 5.0
 LOCK_FILE = ".lock"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Listener:
-    name: str
-    host: str
-    port: int
-
-
-def check_config(config: KafkaConfig) -> None:
-    """Raise ConfigError for settings a node cannot start with."""
-    roles = set(config["process.roles"])
-    if not roles or not roles <= ROLES:
-        raise ConfigError(f"{config.source}: process.roles must be broker, controller or both")
-    if config["node.id"] < 0:
-        raise ConfigError(f"{config.source}: node.id must be set")
-    if not config.quorum_voters:
-        raise ConfigError(f"{config.source}: controller.quorum.voters must be set (id@host:port)")
-    if not config["controller.listener.names"]:
-        raise ConfigError(f"{config.source}: controller.listener.names must be set")
-    protocols = dict(item.split(":", 1) for item in config["listener.security.protocol.map"])
-    listeners = config.listeners()
-    for name in listeners:
-        protocol = protocols.get(name, name)
-        if protocol != "PLAINTEXT":
-            raise ConfigError(
-                f"{config.source}: listener {name} uses {protocol}; only PLAINTEXT is supported"
-            )
-    controller_name = config["controller.listener.names"][0]
-    if "controller" in roles:
-        if controller_name not in listeners:
-            raise ConfigError(f"{config.source}: listeners has no {controller_name} listener")
-        if config["node.id"] not in config.quorum_voters:
-            raise ConfigError(
-                f"{config.source}: a controller's node.id must be in controller.quorum.voters"
-            )
-    if "broker" in roles and not client_listeners(config):
-        raise ConfigError(f"{config.source}: a broker needs a listener other than "
-                          f"{', '.join(config['controller.listener.names'])}")
-
-
-def client_listeners(config: KafkaConfig) -> list[Listener]:
-    controller_names = set(config["controller.listener.names"])
-    return [
-        Listener(name, host, port)
-        for name, (host, port) in config.listeners().items()
-        if name not in controller_names
-    ]
 
 
 class Node:

@@ -10,15 +10,21 @@ reuses it afterwards, so data survives restarts. It prints one line
 containing `ready` and `bootstrap.servers=HOST:PORT` once a client can
 produce, and exits cleanly on Ctrl-C or SIGTERM.
 
-Both log one line per significant event to stderr (`--log-level`).
+Both log one line per significant event to stderr (`--log-level`, Kafka's
+level names TRACE, DEBUG, INFO, WARN, ERROR in any case). Whatever stops them
+early (a bad value, an unformatted or damaged directory, a listener port in
+use, a failing disk) is one line on stderr and exit status 1 (2 for a bad
+command line), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -39,10 +45,28 @@ log = logging.getLogger("kraft")
 
 DEV_NODE_ID = 1
 
+TRACE = 5
+"""Kafka's TRACE, below DEBUG: everything kraft logs."""
+
+# Kafka's (log4j) level names, and Python's WARNING, for --log-level.
+LOG_LEVELS = {"TRACE": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
+              "WARN": logging.WARNING, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; str() is the one line to print."""
+
 
 def _setup_logging(level: str) -> None:
+    """Log to stderr at `level` (any case); UsageError naming the valid levels if unknown."""
+    number = LOG_LEVELS.get(level.upper())
+    if number is None:
+        raise UsageError(f"unknown --log-level {level!r}; valid levels are TRACE, DEBUG, "
+                         "INFO, WARN, ERROR")
+    logging.addLevelName(TRACE, "TRACE")
+    logging.addLevelName(logging.WARNING, "WARN")
     logging.basicConfig(
-        level=level.upper(),
+        level=number,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -106,10 +130,51 @@ def _run(
             return 1
         only = _only_leaf(e)
         if isinstance(only, OSError):
-            print(f"{prog}: {only}", file=sys.stderr)
+            print(f"{prog}: {_bind_error(config, only) or _os_error(only)}", file=sys.stderr)
             return 1
         raise
     return 0
+
+
+def _os_error(e: OSError) -> str:
+    """An OSError as one line: what failed, and on which file when there is one."""
+    if e.strerror and e.filename:
+        return f"{e.strerror}: {e.filename}"
+    return e.strerror or str(e)
+
+
+def _bind_error(config: KafkaConfig, e: OSError) -> str | None:
+    """For a listener port in use: which listener, on which host:port.
+
+    The error of bind() names no address, so each configured listener with a
+    fixed port is tried again here (the node's own sockets are closed by now);
+    the one that is still taken is reported."""
+    if e.errno != errno.EADDRINUSE:
+        return None
+    listeners = [(n, h, p) for n, (h, p) in config.listeners().items() if p != 0]
+    for name, host, port in listeners:
+        if _in_use(host, port):
+            return f"listener {name} cannot bind {host or '0.0.0.0'}:{port}: address already in use"
+    named = ", ".join(f"{n} {h or '0.0.0.0'}:{p}" for n, h, p in listeners)
+    return f"a listener cannot bind its port: address already in use (listeners: {named})"
+
+
+def _in_use(host: str, port: int) -> bool:
+    """Whether binding host:port (as the node does, with SO_REUSEADDR) fails now."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except OSError:
+        return False
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    return True
+    return False
 
 
 def _only_leaf(exc: BaseException) -> BaseException:
@@ -128,9 +193,15 @@ def dev_main(argv: list[str]) -> int:
     parser.add_argument("--data-dir", help="keep data here across restarts (default: temporary)")
     parser.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
                         help="any server.properties key (repeatable)")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default="INFO",
+                        help="TRACE, DEBUG, INFO, WARN or ERROR (default INFO)")
     args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
+    try:
+        _setup_logging(args.log_level)
+        overrides = _overrides(args.override)
+    except (UsageError, ConfigError) as e:
+        print(f"kraft dev: {e}", file=sys.stderr)
+        return 2
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="kraft-dev-") if temporary else args.data_dir)
     try:
@@ -143,9 +214,9 @@ def dev_main(argv: list[str]) -> int:
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(data_dir),
             "offsets.topic.replication.factor": "1",
-            **_overrides(args.override),
+            **overrides,
         }
-        config = KafkaConfig(props, source="kraft dev")
+        config = KafkaConfig(props, source="", origins={k: "--override" for k in overrides})
         meta = meta_properties.read(data_dir)
         cluster_id = meta.cluster_id if meta is not None else meta_properties.random_uuid()
         meta_properties.format_directories(
@@ -163,12 +234,11 @@ def dev_main(argv: list[str]) -> int:
         print(f"kraft dev: {e}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"kraft dev: {e}", file=sys.stderr)
+        print(f"kraft dev: {_os_error(e)}", file=sys.stderr)
         return 1
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
-    return 0
 
 
 def start_main(argv: list[str]) -> int:
@@ -176,11 +246,17 @@ def start_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kraft start", description="run a node")
     parser.add_argument("config", help="server.properties")
     parser.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default="INFO",
+                        help="TRACE, DEBUG, INFO, WARN or ERROR (default INFO)")
     args = parser.parse_args(argv)
-    _setup_logging(args.log_level)
     try:
-        config = KafkaConfig.load(args.config, _overrides(args.override))
+        _setup_logging(args.log_level)
+        overrides = _overrides(args.override)
+    except (UsageError, ConfigError) as e:
+        print(f"kraft start: {e}", file=sys.stderr)
+        return 2
+    try:
+        config = KafkaConfig.load(args.config, overrides)
 
         def announce(node: Node, elapsed: float) -> str:
             names = ", ".join(f"{n}={h}:{p}" for n, (h, p) in node.bound.items())
@@ -191,6 +267,5 @@ def start_main(argv: list[str]) -> int:
         print(f"kraft start: {e}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"kraft start: {e}", file=sys.stderr)
+        print(f"kraft start: {_os_error(e)}", file=sys.stderr)
         return 1
-    return 0

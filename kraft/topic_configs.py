@@ -1,7 +1,11 @@
-"""Topic-level configs (Kafka's `LogConfig` schema) and dynamic broker configs.
+"""Topic configs and dynamic broker configs as DescribeConfigs and the config commands see them.
 
-Theory of operation
--------------------
+The keys themselves are declared once: topic configs in kraft.log.config
+(`TOPIC_CONFIGS`), server.properties keys in kraft.config_keys (`KEYS`).
+This module resolves, validates and describes them.
+
+Effective topic configs
+-----------------------
 A topic config (`retention.ms`, ...) has an *effective value* resolved the way
 Kafka's `KafkaConfigSchema.resolveEffectiveTopicConfig` does, first match wins:
 
@@ -13,36 +17,47 @@ Kafka's `KafkaConfigSchema.resolveEffectiveTopicConfig` does, first match wins:
 
 Synonyms are Kafka's `ServerTopicConfigSynonyms` in precedence order
 (`retention.ms` <- `log.retention.ms`, `log.retention.minutes` x 60000,
-`log.retention.hours` x 3600000), restricted to keys kraft.config defines:
-a broker key kraft does not define (e.g. `log.cleanup.policy`) is never read,
-so `cleanup.policy` falls back to Kafka's default "delete". "Not set"
-sentinels of kraft.config (`log.retention.ms=-2`, `log.roll.ms=-1`, ...) are
-skipped as if absent, as KafkaConfig's derived properties do.
+`log.retention.hours` x 3600000). Only broker keys that kraft declares and
+acts on are read: a topic config kraft does not act on (below) shows the
+topic's override or Kafka's default, never a broker-wide value that would
+suggest an effect; a synonym kraft does not declare
+(`log.flush.scheduler.interval.ms`) is never read.
 
-Which configs act
------------------
-The log honours the configs mapped into `log.config.LogConfig`: segment.bytes,
-segment.ms, retention.ms, retention.bytes, max.message.bytes,
-index.interval.bytes, segment.index.bytes, flush.messages, flush.ms and
-message.timestamp.type (see `log_config`). The broker and controller read
-min.insync.replicas and unclean.leader.election.enable through
-`topic_config_value`. Every other topic config here (cleanup.policy,
-compression.*, *compaction*, delete.retention.ms, file.delete.delay.ms,
-preallocate, segment.jitter.ms, message.timestamp.before/after.max.ms, the
-replication throttles) is stored, validated and described like Kafka's but
-not acted on yet. Tiered-storage configs are not defined (they are unknown
-names, so they are rejected), nor are those Kafka 4.0 removed
-(message.format.version, message.downconversion.enable,
-message.timestamp.difference.max.ms).
+Which topic configs act
+-----------------------
+- The log (kraft.log.config.LogConfig, built by `log_config`):
+  segment.bytes, segment.ms, retention.ms, retention.bytes,
+  max.message.bytes, index.interval.bytes, segment.index.bytes,
+  flush.messages, flush.ms, message.timestamp.type; and for compaction
+  cleanup.policy ("compact" lets log.cleaner clean the log; without
+  "delete" neither retention applies and DeleteRecords is refused),
+  delete.retention.ms (how long tombstones survive cleaning),
+  min.compaction.lag.ms, max.compaction.lag.ms (which also caps the age of
+  the active segment) and min.cleanable.dirty.ratio.
+- The broker and the controller, through `topic_config_value`:
+  min.insync.replicas (acks=all produce) and unclean.leader.election.enable
+  (leader election).
+- Stored, validated and described like Kafka's, but not acted on:
+  compression.type and the three compression.*.level (batches are kept as
+  the producer compressed them), file.delete.delay.ms, preallocate,
+  segment.jitter.ms, message.timestamp.before.max.ms,
+  message.timestamp.after.max.ms, leader.replication.throttled.replicas and
+  follower.replication.throttled.replicas. (`TOPIC_CONFIGS[name].unused`
+  says why; tests/test_topic_configs.py keeps this list and that field
+  equal.)
+Tiered-storage configs are not declared (they are unknown names, so they are
+rejected), nor are those Kafka 4.0 removed (message.format.version,
+message.downconversion.enable, message.timestamp.difference.max.ms).
 
 Validation follows Kafka's ConfigDef: the same types, ranges and wording
-("Invalid value x for configuration y: Value must be at least 14"). One
-deliberate difference: segment.index.bytes must be at least 12 (Kafka: 4),
-because our log cannot use an index that holds no time-index entry.
+("Invalid value x for configuration y: Value must be at least 14").
 
-Dynamic broker configs are the keys of kraft.config.KEYS that Kafka's
-`DynamicBrokerConfig` lets an admin change at runtime (BROKER_DYNAMIC_CONFIGS);
-listeners and their security map may only be set per broker.
+Dynamic broker configs are the keys of KEYS that Kafka's
+`DynamicBrokerConfig` lets an admin change at runtime (BROKER_DYNAMIC_CONFIGS),
+stored and described whether or not kraft acts on them; listener and
+security configs may only be set per broker, and Kafka's per-listener
+`listener.name.<listener>.<key>` form is accepted for them. Kafka's password
+keys are refused: kraft serves no TLS or SASL and stores no secrets.
 
 Described values of sensitive (password-like) configs are None, so that no
 caller can leak them into a response.
@@ -50,16 +65,17 @@ caller can leak them into a response.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from kraft.config import KEYS, KafkaConfig
-from kraft.log.config import LogConfig
+from kraft.config import KEYS, KafkaConfig, is_password_config, listener_base
+from kraft.config_keys import CLUSTER_LEVEL_LISTENER_CONFIGS
+from kraft.log.config import TOPIC_CONFIGS, LogConfig, compaction_lag_conflict
+from kraft.log.configdef import ConfigException, ConfigKey, Type, invalid, parse
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import BROKER_RESOURCE
 
@@ -73,7 +89,6 @@ __all__ = [
     "STATIC_BROKER_CONFIG",
     "TOPIC_CONFIGS",
     "ConfigEntry",
-    "TopicConfigDef",
     "config_default",
     "describe_broker_configs",
     "describe_topic_configs",
@@ -93,24 +108,16 @@ DYNAMIC_DEFAULT_BROKER_CONFIG: Final = 3
 STATIC_BROKER_CONFIG: Final = 4
 DEFAULT_CONFIG: Final = 5
 
-# Kafka's DescribeConfigsResponse.ConfigType ids.
-BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD = range(1, 10)
-_TYPE_NAMES: Final = {BOOLEAN: "BOOLEAN", STRING: "STRING", INT: "INT", SHORT: "SHORT",
-                      LONG: "LONG", DOUBLE: "DOUBLE", LIST: "LIST", PASSWORD: "PASSWORD"}
-
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
-_LONG_MAX = 2**63 - 1
-_MINUTE = 60_000
-_HOUR = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
 class ConfigEntry:
     """One described config: Kafka's DescribeConfigs entry without synonyms.
 
-    `source` is a ConfigSource id (DYNAMIC_TOPIC_CONFIG ... DEFAULT_CONFIG),
-    `type` a Kafka ConfigType id; `value` is None for sensitive configs and for
-    configs that have no value (Kafka's null default).
+    `source` is a ConfigSource id (DYNAMIC_TOPIC_CONFIG ... DEFAULT_CONFIG, or
+    GROUP_CONFIG), `type` a Kafka ConfigType id; `value` is None for sensitive
+    configs and for configs that have no value (Kafka's null default).
     """
 
     name: str
@@ -123,237 +130,18 @@ class ConfigEntry:
     documentation: str | None
 
 
-# --- parsing and checks, with ConfigDef's wording -------------------------------------
-
-class _Invalid(Exception):
-    """A value that does not parse or fails its check; str() is Kafka's message."""
-
-
-def _invalid(name: str, value: object, why: str) -> _Invalid:
-    return _Invalid(f"Invalid value {_java_str(value)} for configuration {name}: {why}")
-
-
-def _java_str(value: object) -> str:
-    """`value` as Java's String.valueOf prints it (for error messages)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _java_double(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(value) + "]"
-    return str(value)
-
-
-def _java_double(d: float) -> str:
-    if math.isnan(d):
-        return "NaN"
-    if math.isinf(d):
-        return "Infinity" if d > 0 else "-Infinity"
-    if d == 0 or 1e-3 <= abs(d) < 1e7:
-        return repr(d)  # Python and Java agree in this range: plain digits, at least one decimal
-    sign, digits, exponent = Decimal(repr(d)).as_tuple()
-    text = "".join(map(str, digits)).rstrip("0") or "0"
-    exp = int(exponent) + len(digits) - 1
-    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{exp}"
-
-
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_DOUBLE = re.compile(r"[+-]?(NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[fFdD]?")
-_LIST_SEPARATOR = re.compile(r"\s*,\s*")
-
-
-def _parse(name: str, raw: str, type_id: int) -> Any:
-    """`raw` parsed as ConfigDef.parseType does for `type_id`; raises _Invalid."""
-    text = raw.strip()
-    if type_id == BOOLEAN:
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise _invalid(name, raw, "Expected value to be either true or false")
-    if type_id in (INT, LONG, SHORT):
-        bound = {INT: 2**31, LONG: 2**63, SHORT: 2**15}[type_id]
-        if _INTEGER.fullmatch(text) and -bound <= int(text) < bound:
-            return int(text)
-        raise _invalid(name, raw, f"Not a number of type {_TYPE_NAMES[type_id]}")
-    if type_id == DOUBLE:
-        m = _DOUBLE.fullmatch(text)
-        if m is None:
-            raise _invalid(name, raw, "Not a number of type DOUBLE")
-        core = text.rstrip("fFdD") if m.group(1) not in ("NaN", "Infinity") else text
-        return float(core)
-    if type_id == LIST:
-        return [] if not text else _LIST_SEPARATOR.split(text)
-    return text
-
-
-Check = Callable[[str, Any], None]
-
-
-def _at_least(low: int) -> Check:
-    def check(name: str, value: Any) -> None:
-        if value < low:
-            raise _invalid(name, value, f"Value must be at least {low}")
-    return check
-
-
-def _between(low: int, high: int) -> Check:
-    def check(name: str, value: Any) -> None:
-        _at_least(low)(name, value)
-        if value > high:
-            raise _invalid(name, value, f"Value must be no more than {high}")
-    return check
-
-
-def _one_of(*allowed: str) -> Check:
-    def check(name: str, value: Any) -> None:
-        for item in value if isinstance(value, list) else [value]:
-            if item not in allowed:
-                raise _invalid(name, item, "String must be one of: " + ", ".join(allowed))
-    return check
-
-
-def _gzip_level(name: str, value: Any) -> None:
-    if value > 9 or (value < 1 and value != -1):
-        raise _invalid(name, value, "Value must be between 1 and 9 or equal to -1")
-
-
-def _throttled_replicas(name: str, value: Any) -> None:
-    items = [item.strip() for item in value]
-    if "".join(items) == "*" or all(re.fullmatch(r"([0-9]+:[0-9]+)?", i) for i in items):
-        return
-    raise _invalid(name, value, f"{name} must be the literal '*' or a list of replicas in the "
-                   "following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...")
-
-
-def _no_check(name: str, value: Any) -> None:
-    return None
-
-
-# --- the topic config schema -----------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class TopicConfigDef:
-    """One topic config: Kafka's type, default (as Kafka prints it), check, broker
-    synonyms ((broker key, multiplier) in precedence order) and a one-line doc."""
-
-    name: str
-    type: int
-    default: str
-    check: Check
-    synonyms: tuple[tuple[str, int], ...]
-    doc: str
-
-
-def _def(name: str, type_id: int, default: str, check: Check, doc: str,
-         *synonyms: str | tuple[str, int]) -> TopicConfigDef:
-    syns = tuple(s if isinstance(s, tuple) else (s, 1) for s in synonyms)
-    return TopicConfigDef(name, type_id, default, check, syns, doc)
-
-
-_COMPRESSION_TYPES = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
-
-# Kafka's LogConfig topic configs (defaults from LogConfig / ServerLogConfigs) with the
-# broker synonyms of ServerTopicConfigSynonyms.
-TOPIC_CONFIGS: Final[dict[str, TopicConfigDef]] = {d.name: d for d in [
-    _def("cleanup.policy", LIST, "delete", _one_of("compact", "delete"),
-         "Retention policy for old log segments: delete, compact, or both.",
-         "log.cleanup.policy"),
-    _def("compression.gzip.level", INT, "-1", _gzip_level,
-         "Compression level used when compression.type is gzip.", "compression.gzip.level"),
-    _def("compression.lz4.level", INT, "9", _between(1, 17),
-         "Compression level used when compression.type is lz4.", "compression.lz4.level"),
-    _def("compression.type", STRING, "producer", _one_of(*_COMPRESSION_TYPES),
-         "Final compression of the topic's batches; 'producer' keeps the producer's codec.",
-         "compression.type"),
-    _def("compression.zstd.level", INT, "3", _between(-131072, 22),
-         "Compression level used when compression.type is zstd.", "compression.zstd.level"),
-    _def("delete.retention.ms", LONG, "86400000", _at_least(0),
-         "How long delete tombstones are kept on compacted topics.",
-         "log.cleaner.delete.retention.ms"),
-    _def("file.delete.delay.ms", LONG, "60000", _at_least(0),
-         "Delay before a deleted segment file is removed from disk.",
-         "log.segment.delete.delay.ms"),
-    _def("flush.messages", LONG, str(_LONG_MAX), _at_least(1),
-         "Force an fsync of the log after this many messages.",
-         "log.flush.interval.messages"),
-    _def("flush.ms", LONG, str(_LONG_MAX), _at_least(0),
-         "Force an fsync of the log when a message has waited this long.",
-         "log.flush.interval.ms", "log.flush.scheduler.interval.ms"),
-    _def("follower.replication.throttled.replicas", LIST, "", _throttled_replicas,
-         "Replicas whose follower-side replication is throttled ([partition]:[broker] or *).",
-         "follower.replication.throttled.replicas"),
-    _def("index.interval.bytes", INT, "4096", _at_least(0),
-         "Bytes of log between two offset index entries.", "log.index.interval.bytes"),
-    _def("leader.replication.throttled.replicas", LIST, "", _throttled_replicas,
-         "Replicas whose leader-side replication is throttled ([partition]:[broker] or *).",
-         "leader.replication.throttled.replicas"),
-    _def("max.compaction.lag.ms", LONG, str(_LONG_MAX), _at_least(1),
-         "Longest a message may stay uncompacted in the log.",
-         "log.cleaner.max.compaction.lag.ms"),
-    _def("max.message.bytes", INT, "1048588", _at_least(0),
-         "Largest record batch the topic accepts.", "message.max.bytes"),
-    _def("message.timestamp.after.max.ms", LONG, str(_LONG_MAX), _at_least(0),
-         "How far in the future of the broker's clock a CreateTime timestamp may be.",
-         "log.message.timestamp.after.max.ms"),
-    _def("message.timestamp.before.max.ms", LONG, str(_LONG_MAX), _at_least(0),
-         "How far in the past of the broker's clock a CreateTime timestamp may be.",
-         "log.message.timestamp.before.max.ms"),
-    _def("message.timestamp.type", STRING, "CreateTime", _one_of("CreateTime", "LogAppendTime"),
-         "Whether record timestamps are the producer's (CreateTime) or the broker's.",
-         "log.message.timestamp.type"),
-    _def("min.cleanable.dirty.ratio", DOUBLE, "0.5", _between(0, 1),
-         "Share of the log that must be uncompacted before the cleaner runs.",
-         "log.cleaner.min.cleanable.ratio"),
-    _def("min.compaction.lag.ms", LONG, "0", _at_least(0),
-         "Shortest time a message stays uncompacted in the log.",
-         "log.cleaner.min.compaction.lag.ms"),
-    _def("min.insync.replicas", INT, "1", _at_least(1),
-         "Fewest in-sync replicas an acks=all produce needs to succeed.", "min.insync.replicas"),
-    _def("preallocate", BOOLEAN, "false", _no_check,
-         "Preallocate segment files on disk when they are created.", "log.preallocate"),
-    _def("retention.bytes", LONG, "-1", _no_check,
-         "Largest size a partition's log may reach before old segments are deleted.",
-         "log.retention.bytes"),
-    _def("retention.ms", LONG, "604800000", _at_least(-1),
-         "Longest time a segment is kept before deletion; -1 keeps data forever.",
-         "log.retention.ms", ("log.retention.minutes", _MINUTE), ("log.retention.hours", _HOUR)),
-    _def("segment.bytes", INT, "1073741824", _at_least(14),
-         "Size at which the log rolls a new segment.", "log.segment.bytes"),
-    _def("segment.index.bytes", INT, "10485760", _at_least(12),
-         "Size of the offset and time index files of a segment.", "log.index.size.max.bytes"),
-    _def("segment.jitter.ms", LONG, "0", _at_least(0),
-         "Largest random jitter subtracted from segment.ms.",
-         "log.roll.jitter.ms", ("log.roll.jitter.hours", _HOUR)),
-    _def("segment.ms", LONG, "604800000", _at_least(1),
-         "Age at which the log rolls a new segment even if it is not full.",
-         "log.roll.ms", ("log.roll.hours", _HOUR)),
-    _def("unclean.leader.election.enable", BOOLEAN, "false", _no_check,
-         "Allow a replica outside the ISR to become leader when no ISR member is left.",
-         "unclean.leader.election.enable"),
-]}
-
-# kraft.config's "not set" sentinels: such a value counts as absent.
-_NOT_SET: Final = {"log.retention.ms": "-2", "log.retention.minutes": "-2",
-                   "log.roll.ms": "-1", "log.flush.interval.ms": "-1"}
-
-
-
-
-def _check_topic_value(d: TopicConfigDef, shown_name: str, raw: str) -> Any:
-    value = _parse(shown_name, raw, d.type)
-    d.check(shown_name, value)
-    return value
-
+# --- topic configs ---------------------------------------------------------------------
 
 def validate_topic_config(name: str, value: str | None) -> str | None:
     """None if `value` is a valid value of topic config `name`, else Kafka's message."""
-    d = TOPIC_CONFIGS.get(name)
-    if d is None:
+    key = TOPIC_CONFIGS.get(name)
+    if key is None:
         return f"Unknown topic config name: {name}"
     if value is None:
         return f"Null value not supported for topic configs: {name}"
     try:
-        _check_topic_value(d, name, value)
-    except _Invalid as e:
+        key.parse(value)
+    except ConfigException as e:
         return str(e)
     return None
 
@@ -368,45 +156,45 @@ def validate_topic_configs(configs: Mapping[str, str | None]) -> str | None:
         error = validate_topic_config(name, value)
         if error is not None:
             return error
-    lag = {
-        n: int(configs.get(n) or TOPIC_CONFIGS[n].default)  # type: ignore[arg-type]
-        for n in ("min.compaction.lag.ms", "max.compaction.lag.ms")
-    }
-    if lag["min.compaction.lag.ms"] > lag["max.compaction.lag.ms"]:
-        return ("conflict topic config setting min.compaction.lag.ms "
-                f"({lag['min.compaction.lag.ms']}) > max.compaction.lag.ms "
-                f"({lag['max.compaction.lag.ms']})")
-    return None
+    lags = []
+    for name in ("min.compaction.lag.ms", "max.compaction.lag.ms"):
+        text = configs.get(name)
+        key = TOPIC_CONFIGS[name]
+        lags.append(key.default if text is None else key.parse(text))
+    return compaction_lag_conflict(*lags)
 
 
-# --- effective topic configs -----------------------------------------------------------
+def _read_synonyms(key: ConfigKey) -> list[tuple[str, int]]:
+    """The broker synonyms of topic config `key` that are read (see the module docstring)."""
+    return [(name, mult) for name, mult in key.synonyms
+            if name in KEYS and KEYS[name].unused is None]
 
-def _synonym_value(raw: str, multiplier: int) -> str:
-    text = raw.strip()
-    return text if multiplier == 1 else str(int(text) * multiplier)
+
+_SYNONYMS_READ: Final = {name: _read_synonyms(key) for name, key in TOPIC_CONFIGS.items()}
 
 
 def _resolve(
-    d: TopicConfigDef,
+    key: ConfigKey,
     broker_config: KafkaConfig,
     overrides: Mapping[str, str],
     broker_dynamic: Mapping[str, str],
     broker_dynamic_default: Mapping[str, str],
-) -> tuple[str, int]:
-    """(effective value, ConfigSource id) of topic config `d`."""
-    if d.name in overrides:
-        return overrides[d.name], DYNAMIC_TOPIC_CONFIG
-    synonyms = [(key, mult) for key, mult in d.synonyms if key in KEYS]
+) -> tuple[str | None, int]:
+    """(effective value, ConfigSource id) of topic config `key`."""
+    if key.name in overrides:
+        return overrides[key.name], DYNAMIC_TOPIC_CONFIG
+    synonyms = _SYNONYMS_READ[key.name]
     for source, values in (
         (DYNAMIC_BROKER_CONFIG, broker_dynamic),
         (DYNAMIC_DEFAULT_BROKER_CONFIG, broker_dynamic_default),
         (STATIC_BROKER_CONFIG, broker_config.raw),
     ):
-        for key, mult in synonyms:
-            raw = values.get(key)
-            if raw is not None and raw.strip() != _NOT_SET.get(key):
-                return _synonym_value(raw, mult), source
-    return d.default, DEFAULT_CONFIG
+        for name, mult in synonyms:
+            raw = values.get(name)
+            if raw is not None:
+                text = raw.strip()
+                return (text if mult == 1 else str(int(text) * mult)), source
+    return key.default_text, DEFAULT_CONFIG
 
 
 def describe_topic_configs(
@@ -424,12 +212,12 @@ def describe_topic_configs(
     """
     entries = []
     for name in sorted(TOPIC_CONFIGS):
-        d = TOPIC_CONFIGS[name]
-        value, source = _resolve(d, broker_config, overrides, broker_dynamic,
+        key = TOPIC_CONFIGS[name]
+        value, source = _resolve(key, broker_config, overrides, broker_dynamic,
                                  broker_dynamic_default)
         entries.append(ConfigEntry(
             name=name, value=value, source=source, read_only=False, is_sensitive=False,
-            is_default=source == DEFAULT_CONFIG, type=d.type, documentation=d.doc,
+            is_default=source == DEFAULT_CONFIG, type=key.type, documentation=key.doc,
         ))
     return entries
 
@@ -441,9 +229,11 @@ def topic_config_value(
     broker_dynamic: Mapping[str, str] = _EMPTY,
     broker_dynamic_default: Mapping[str, str] = _EMPTY,
 ) -> str:
-    """The effective value of topic config `name` (KeyError if it is not one)."""
-    return _resolve(TOPIC_CONFIGS[name], broker_config, overrides, broker_dynamic,
-                    broker_dynamic_default)[0]
+    """The effective value of topic config `name` as text (KeyError if it is not one;
+    "" for a config whose default is null, which no topic config has)."""
+    value = _resolve(TOPIC_CONFIGS[name], broker_config, overrides, broker_dynamic,
+                     broker_dynamic_default)[0]
+    return "" if value is None else value
 
 
 def dynamic_broker_configs(
@@ -456,12 +246,7 @@ def dynamic_broker_configs(
             image.configs.get(ConfigResource(BROKER_RESOURCE, "")))
 
 
-_LOG_CONFIG_NAMES: Final = (
-    "segment.bytes", "segment.ms", "retention.ms", "retention.bytes", "max.message.bytes",
-    "index.interval.bytes", "segment.index.bytes", "flush.messages", "flush.ms",
-    "message.timestamp.type", "cleanup.policy", "delete.retention.ms", "min.compaction.lag.ms",
-    "max.compaction.lag.ms", "min.cleanable.dirty.ratio",
-)
+_LOG_CONFIG_NAMES: Final = tuple(f.name.replace("_", ".") for f in dataclasses.fields(LogConfig))
 
 
 def log_config(
@@ -472,13 +257,13 @@ def log_config(
 ) -> LogConfig:
     """The LogConfig of a topic with these overrides on this broker.
 
-    Values were validated when written; a value that still does not fit (a
-    server.properties value out of range) raises ValueError from LogConfig.
+    Every value was validated when it was written (server.properties when the
+    node started, dynamic configs by the controller), with the checks
+    LogConfig applies again.
     """
     props: dict[str, str | int] = {
-        # Kafka trims every value before parsing it; so must we.
         name: topic_config_value(broker_config, overrides, name, broker_dynamic,
-                                 broker_dynamic_default).strip()
+                                 broker_dynamic_default)
         for name in _LOG_CONFIG_NAMES
     }
     return LogConfig.from_properties(props)
@@ -486,64 +271,21 @@ def log_config(
 
 # --- dynamic broker configs ------------------------------------------------------------
 
-# Kafka's DynamicBrokerConfig.AllDynamicConfigs restricted to kraft.config.KEYS: the first
-# broker synonym of each topic config (DynamicLogConfig), message.max.bytes (LogCleaner),
-# the listener configs (DynamicListenerConfig) and max.connections (SocketServer).
+BROKER_DYNAMIC_CONFIGS: Final = frozenset(name for name, key in KEYS.items() if key.dynamic)
 BROKER_PER_BROKER_CONFIGS: Final = frozenset(
-    {"listeners", "advertised.listeners", "listener.security.protocol.map"}
-)
-BROKER_DYNAMIC_CONFIGS: Final = frozenset(
-    {d.synonyms[0][0] for d in TOPIC_CONFIGS.values() if d.synonyms[0][0] in KEYS}
-    | {"message.max.bytes", "max.connections"}
-    | BROKER_PER_BROKER_CONFIGS
-)
-
-# Topic config whose first synonym each broker key is: its value is checked as that config.
-_TOPIC_OF_BROKER_KEY: Final = {
-    d.synonyms[0][0]: d for d in TOPIC_CONFIGS.values() if d.synonyms[0][0] in KEYS
-}
-
-# Kafka's ConfigDef types of kraft.config.KEYS where the parser does not tell it.
-_LONG_KEYS: Final = frozenset({
-    "log.roll.ms", "log.retention.ms", "log.retention.bytes", "log.retention.check.interval.ms",
-    "log.flush.interval.messages", "log.flush.interval.ms", "replica.lag.time.max.ms",
-    "metadata.log.max.record.bytes.between.snapshots", "metadata.log.max.snapshot.interval.ms",
-    "metadata.log.segment.ms", "metadata.max.retention.bytes", "metadata.max.retention.ms",
-})
-_STRING_KEYS: Final = frozenset({
-    "controller.listener.names", "listeners", "advertised.listeners",
-    "listener.security.protocol.map", "log.dirs",
-})
-# Keys whose Kafka default is null (kraft.config uses "" / [] / a sentinel for it).
-_NULL_DEFAULT_KEYS: Final = frozenset({
-    "log.dirs", "advertised.listeners", "inter.broker.listener.name", "metadata.log.dir",
-    "controller.listener.names", *_NOT_SET,
-})
+    name for name, key in KEYS.items() if key.per_broker)
+_LISTENER_KEYS: Final = frozenset(
+    {"listeners", "advertised.listeners", "listener.security.protocol.map"})
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-
-
-def _broker_type(name: str) -> int:
-    if name in _LONG_KEYS:
-        return LONG
-    if name in _STRING_KEYS:
-        return STRING
-    if name == "offsets.topic.replication.factor":
-        return SHORT
-    parse = KEYS[name].parse.__name__
-    return {"_bool": BOOLEAN, "_list": LIST, "_int": INT}.get(parse, STRING)
-
-
-def _is_sensitive(name: str) -> bool:
-    return "password" in name or name.endswith("jaas.config")
 
 
 def _check_listeners(name: str, value: str) -> None:
     entry = (r"[A-Za-z0-9_]+:(" + "|".join(_SECURITY_PROTOCOLS) + ")"
              if name == "listener.security.protocol.map"
              else r"[A-Za-z0-9_]+://(\[[^\]]*\]|[^:,\s]*):[0-9]+")
-    for item in _parse(name, value, LIST):
+    for item in parse(name, value, Type.LIST):
         if not re.fullmatch(entry, item):
-            raise _invalid(name, value, f"cannot parse {item!r}")
+            raise invalid(name, value, f"cannot parse {item!r}")
 
 
 def validate_broker_config(name: str, value: str | None, *, per_broker: bool = True) -> str | None:
@@ -551,55 +293,46 @@ def validate_broker_config(name: str, value: str | None, *, per_broker: bool = T
 
     `value` None deletes the dynamic value (always allowed for a dynamic key).
     `per_broker` False means the cluster-wide default (BROKER resource ""),
-    where listener configs may not be set. Wording is Kafka's
-    (DynamicBrokerConfig.validateConfigs and ConfigDef).
+    where listener and security configs may not be set. Checks and wording are
+    Kafka's, in its order (DynamicBrokerConfig.validateConfigs and ConfigDef).
     """
-    if name not in BROKER_DYNAMIC_CONFIGS:
+    base = listener_base(name)
+    key = base if base is not None else KEYS.get(name)
+    if key is None and is_password_config(name):
+        return ("kraft serves PLAINTEXT listeners only and does not store password configs: "
+                f"Set({name})")
+    if key is None or not key.dynamic:
         return f"Cannot update these configs dynamically: Set({name})"
-    if not per_broker and name in BROKER_PER_BROKER_CONFIGS:
+    if key.listener_only and base is None:
+        return ("These security configs can be dynamically updated only per-listener using "
+                f"the listener prefix: Set({name})")
+    if value is not None:
+        try:
+            if key.name in _LISTENER_KEYS:
+                _check_listeners(name, value)
+            else:
+                key.parse(value, shown_name=name)
+        except ConfigException as e:
+            return str(e)
+    cluster_level = base.name in CLUSTER_LEVEL_LISTENER_CONFIGS if base else not key.per_broker
+    if not per_broker and not cluster_level:
         return ("Cannot update these configs at default cluster level, broker id must be "
                 f"specified: Set({name})")
-    if value is None:
-        return None
-    try:
-        if name in BROKER_PER_BROKER_CONFIGS:
-            _check_listeners(name, value)
-        elif name in _TOPIC_OF_BROKER_KEY:
-            _check_topic_value(_TOPIC_OF_BROKER_KEY[name], name, value)
-        else:
-            _at_least(0)(name, _parse(name, value, _broker_type(name)))
-    except _Invalid as e:
-        return str(e)
     return None
-
-
-def _default_string(name: str) -> str | None:
-    if name in _NULL_DEFAULT_KEYS:
-        return None
-    default = KEYS[name].default
-    if isinstance(default, bool):
-        return "true" if default else "false"
-    if isinstance(default, list):
-        return ",".join(default)
-    return str(default)
 
 
 def is_list_config(name: str, *, broker: bool = False) -> bool:
     """True if topic config (or, with `broker`, broker config) `name` is LIST-typed:
     the only kind IncrementalAlterConfigs' APPEND and SUBTRACT apply to."""
-    if broker:
-        return name in KEYS and _broker_type(name) == LIST
-    d = TOPIC_CONFIGS.get(name)
-    return d is not None and d.type == LIST
+    key = (listener_base(name) or KEYS.get(name)) if broker else TOPIC_CONFIGS.get(name)
+    return key is not None and key.type == Type.LIST
 
 
 def config_default(name: str, *, broker: bool = False) -> str | None:
     """Kafka's default of topic config (or, with `broker`, broker config) `name`, as a
     string; None if it has none or is unknown."""
-    if broker:
-        return _default_string(name) if name in KEYS else None
-    d = TOPIC_CONFIGS.get(name)
-    return None if d is None else d.default
+    key = (listener_base(name) or KEYS.get(name)) if broker else TOPIC_CONFIGS.get(name)
+    return None if key is None else key.default_text
 
 
 def describe_broker_configs(
@@ -607,15 +340,19 @@ def describe_broker_configs(
     dynamic_default: Mapping[str, str],
     dynamic_broker: Mapping[str, str],
 ) -> list[ConfigEntry]:
-    """Every key of kraft.config.KEYS with its value and source, sorted by name.
+    """Every key of KEYS, and every per-listener key set dynamically, with its value
+    and source, sorted by name.
 
     Precedence as Kafka's: this broker's dynamic config, the cluster-wide
     dynamic default, server.properties, Kafka's default. Keys that cannot be
     changed at runtime are read-only; password-like keys are sensitive and
     described without a value.
     """
+    prefixed = {n for n in (*dynamic_broker, *dynamic_default) if listener_base(n) is not None}
     entries = []
-    for name in sorted(KEYS):
+    for name in sorted({*KEYS, *prefixed}):
+        key = KEYS.get(name) or listener_base(name)
+        assert key is not None
         value: str | None
         if name in dynamic_broker:
             value, source = dynamic_broker[name], DYNAMIC_BROKER_CONFIG
@@ -624,11 +361,10 @@ def describe_broker_configs(
         elif name in broker_config.raw:
             value, source = broker_config.raw[name].strip(), STATIC_BROKER_CONFIG
         else:
-            value, source = _default_string(name), DEFAULT_CONFIG
-        sensitive = _is_sensitive(name)
+            value, source = key.default_text, DEFAULT_CONFIG
         entries.append(ConfigEntry(
-            name=name, value=None if sensitive else value, source=source,
-            read_only=name not in BROKER_DYNAMIC_CONFIGS, is_sensitive=sensitive,
-            is_default=source == DEFAULT_CONFIG, type=_broker_type(name), documentation=None,
+            name=name, value=None if key.sensitive else value, source=source,
+            read_only=not key.dynamic, is_sensitive=key.sensitive,
+            is_default=source == DEFAULT_CONFIG, type=key.type, documentation=key.doc,
         ))
     return entries

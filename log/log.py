@@ -7,10 +7,12 @@ Directory `<log.dir>/<topic>-<partition>/` (see `partition_dir`) holding::
     leader-epoch-checkpoint                      epoch cache (log.epoch)
 
 Offsets: `log_start_offset` <= every readable offset < `log_end_offset`
-(LEO, one past the last appended offset). Segments are sorted by base
-offset; only the last (active) one is appended to. The log start offset
-can be above the first segment's base (DeleteRecords); the broker persists
-it in `log-start-offset-checkpoint` and passes it back to `open`.
+(LEO, one past the last appended offset). `high_watermark` (<= LEO) is the
+partition's, kept here for the broker's log manager; the log never raises it.
+Segments are sorted by base offset; only the last (active) one is appended
+to. The log start offset can be above the first segment's base
+(DeleteRecords); the broker persists it in `log-start-offset-checkpoint` and
+passes it back to `open`.
 
 Theory of operation:
 
@@ -31,8 +33,9 @@ Theory of operation:
   `timeWaitedForRoll`; for compacted logs at most max.compaction.lag.ms,
   `LogConfig.max_segment_ms`), or an index could fill up, or the relative offset
   would overflow an i32, a new segment starts at LEO.
-* Read returns `FileSlice`s (fd, position, length) for `os.sendfile`;
-  `FetchDataInfo.to_bytes()` reads them. As Kafka: the first batch is
+* Read returns `FileSlice`s (fd, position, length) that keep their segment
+  files open; `FetchDataInfo.to_bytes()` reads them (log.fileio says why not
+  sendfile). As Kafka: the first batch is
   returned whole even above max_bytes; the last slice is cut at max_bytes and
   may end in a partial batch (clients drop it); batches starting at or after
   `max_offset` (the high watermark) are not returned.
@@ -81,7 +84,7 @@ from kraft.log.batch import (
     validate_batches,
 )
 from kraft.log.checkpoint import fsync_dir
-from kraft.log.compression import trim_gap_batch
+from kraft.log.compression import open_records, trim_gap_batch
 from kraft.log.config import LogConfig
 from kraft.log.epoch import FILE_NAME as EPOCH_FILE_NAME
 from kraft.log.epoch import LeaderEpochCache
@@ -150,6 +153,7 @@ class PartitionLog:
         self._epochs = epochs
         self._log_start_offset = log_start_offset
         self._recovery_point = recovery_point
+        self._high_watermark = 0
         self._clock = clock
         self._generation = 0  # bumped by truncation; stale flushes must not move the RP
         self._dir_dirty = False
@@ -211,6 +215,19 @@ class PartitionLog:
         return self._segments[-1].next_offset
 
     @property
+    def high_watermark(self) -> int:
+        """The partition's high watermark. The replica that owns the log decides it
+        (kraft.broker.partition) and stores it here, as Kafka's UnifiedLog holds
+        it, so that the log manager bounds retention and cleaning by it and
+        checkpoints it. Truncation lowers it to the new log end offset; nothing
+        else in the log moves it. 0 until set."""
+        return self._high_watermark
+
+    def update_high_watermark(self, offset: int) -> None:
+        """Set the high watermark to `offset`, at most the log end offset."""
+        self._high_watermark = min(offset, self.log_end_offset)
+
+    @property
     def recovery_point(self) -> int:
         """Offsets below this are durable (fsynced). Checkpoint it for `open`."""
         return self._recovery_point
@@ -250,6 +267,33 @@ class PartitionLog:
 
     # -- append -----------------------------------------------------------------
 
+    def _records_without_key(
+        self, view: memoryview, batches: list[tuple[int, BatchHeader]]
+    ) -> LogAppendInfo | None:
+        """Kafka's LogValidator.validateKey: a compacted log refuses records without a
+        key (INVALID_RECORD, one RecordError per such record, nothing written). The
+        batches are opened (decompressed) for this; only compacted topics pay it."""
+        errors: list[tuple[int, str]] = []
+        name = self.dir.name
+        for pos, header in batches:
+            if header.is_control:
+                continue
+            try:
+                records = open_records(view[pos : pos + header.size], header)
+            except InvalidBatchError as e:
+                return LogAppendInfo(e.error_code, str(e), log_start_offset=self._log_start_offset)
+            errors += [(index, "Compacted topic cannot accept message without key in topic "
+                               f"partition {name}")
+                       for index, record in enumerate(records) if record.key is None]
+        if not errors:
+            return None
+        shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+        return LogAppendInfo(
+            ErrorCode.INVALID_RECORD,
+            f"One or more records have been rejected due to {len(errors)} record errors in "
+            f"total, and only showing the first three errors at most: [{shown}]",
+            log_start_offset=self._log_start_offset, record_errors=tuple(errors))
+
     def append_as_leader(
         self,
         records: Buffer,
@@ -283,6 +327,10 @@ class PartitionLog:
                 raise InvalidBatchError(ErrorCode.INVALID_RECORD, "no record batch to append")
         except InvalidBatchError as e:
             return LogAppendInfo(e.error_code, str(e), log_start_offset=self._log_start_offset)
+        if config.compact and origin is AppendOrigin.CLIENT:
+            refused = self._records_without_key(view, batches)
+            if refused is not None:
+                return refused
         total = view.nbytes
         if total > config.segment_bytes:
             return LogAppendInfo(
@@ -572,6 +620,7 @@ class PartitionLog:
         self._epochs.truncate_from_end(leo)
         self._log_start_offset = min(self._log_start_offset, leo)
         self._recovery_point = min(self._recovery_point, leo)
+        self._high_watermark = min(self._high_watermark, leo)
         self._generation += 1
         return True
 
@@ -588,6 +637,7 @@ class PartitionLog:
         self._epochs.clear()
         self._log_start_offset = offset
         self._recovery_point = offset
+        self._high_watermark = offset
         self._generation += 1
         fsync_dir(self.dir)
         self._dir_dirty = False

@@ -8,7 +8,7 @@ slice is cut at `max_bytes` and may end inside a batch; batches whose base
 offset is >= `limit` (the high watermark, or LEO) are never included.
 
 Only headers are read (via the offset index and a short scan), never the
-record bytes. Called on the owner's thread; the slices may then be sent from
+record bytes. Called on the owner's thread; the slices may then be read from
 anywhere (log.fileio).
 """
 

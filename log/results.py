@@ -64,6 +64,9 @@ class LogAppendInfo(NamedTuple):
     num_batches: int = 0
     num_records: int = 0  # offsets consumed (last - first + 1 summed over batches)
     valid_bytes: int = 0
+    # Per-record reasons for a rejected batch (Produce v8+ RecordErrors): (index of
+    # the record in its batch, message), as Kafka's LogValidator reports them.
+    record_errors: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

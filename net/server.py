@@ -26,6 +26,8 @@ Theory of operation:
   down a broker that other clients are using. The exception: what the
   owner's `is_fatal` accepts (a failing disk, kraft.storage_failure) is
   not the request's fault and propagates, ending `serve`.
+- With the logger `kraft.request` at DEBUG, every request served is logged
+  in one line (kraft.net.request_log; Kafka's request logger).
 - Connections beyond `max_connections` are closed on accept with a log line;
   a connection with no request for `connections.max.idle.ms` (Kafka's 10
   minutes) is closed, so silent peers cannot hold slots forever.
@@ -35,15 +37,17 @@ Theory of operation:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import trio
-from kraft.net import api_versions
+from kraft.net import api_versions, request_log
 from kraft.net.codec import (
     API_VERSIONS_KEY,
     InvalidRequest,
+    RequestHeader,
     UnsupportedVersion,
     decode_request,
     encode_response,
@@ -212,12 +216,36 @@ class KafkaServer:
             header, request = decode_request(frame)
         except UnsupportedVersion as e:  # registry and kio disagree: our bug
             raise AssertionError(str(e)) from e
+        started = time.perf_counter()
         response = await entry.handler(ctx, header, request)
+        if request_log.enabled():
+            response = _logged(ctx, header, request, response, started)
         if response is None:
             return None
         if isinstance(response, Deferred):
             return correlation_id, response
         return encode_response(correlation_id, response)
+
+
+def _logged(ctx: RequestContext, header: RequestHeader, request: Any, response: Any,
+            started: float) -> Any:
+    """Write the request log line now, or when a deferred response is ready."""
+
+    def write(answer: Any) -> None:
+        request_log.log_request(header.api_version, header.client_id, ctx.peer, ctx.listener,
+                                request, answer, time.perf_counter() - started)
+
+    if not isinstance(response, Deferred):
+        write(response)
+        return response
+    inner = response.wait
+
+    async def wait() -> Any:
+        answer = await inner()
+        write(answer)
+        return answer
+
+    return Deferred(wait)
 
 
 _Outgoing = bytes | tuple[int, Deferred]

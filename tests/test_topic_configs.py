@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,7 +35,7 @@ def test_defaults_match_the_log_and_kafka_config() -> None:
     and every topic config's default is a valid value of it."""
     assert log_config(KafkaConfig({}), {}) == LogConfig()
     for name, d in TOPIC_CONFIGS.items():
-        assert validate_topic_config(name, d.default) is None, name
+        assert validate_topic_config(name, d.default_text) is None, name
 
 
 VALIDATION = [
@@ -195,8 +197,9 @@ def test_log_config_trims_values_as_kafka_does() -> None:
 
 
 def test_keys_outside_kraft_config_fall_back_to_kafka_defaults() -> None:
-    """A broker synonym kraft.config does not define (log.segment.delete.delay.ms) is
-    never read; one it defines (log.cleanup.policy) is."""
+    """A broker synonym kraft does not act on (log.segment.delete.delay.ms, declared only
+    so that it can be set dynamically as in Kafka) is never read; one it acts on
+    (log.cleanup.policy) is."""
     broker = KafkaConfig({"log.segment.delete.delay.ms": "5", "log.cleanup.policy": "compact"})
     assert topic_config_value(broker, {}, "file.delete.delay.ms") == "60000"
     assert topic_config_value(broker, {}, "cleanup.policy") == "compact"
@@ -276,3 +279,144 @@ def test_describe_broker_configs() -> None:
     assert entries["num.partitions"].read_only
     assert not entries["min.insync.replicas"].read_only
     assert not any(e.is_sensitive for e in entries.values())
+
+
+def test_docstring_says_exactly_which_topic_configs_act() -> None:
+    """The module docstring's "not acted on" list is the set of topic configs declared
+    unused, and the configs that act are LogConfig's plus the two the broker and
+    controller read."""
+    import dataclasses
+
+    import kraft.topic_configs as module
+
+    doc = " ".join((module.__doc__ or "").split())
+    acting, _, rest = doc.partition("Stored, validated and described like Kafka's, but not "
+                                    "acted on:")
+    not_acting = rest.partition("Tiered-storage")[0]
+    unused = {name for name, key in TOPIC_CONFIGS.items() if key.unused is not None}
+    log_fields = {f.name.replace("_", ".") for f in dataclasses.fields(LogConfig)}
+    assert set(TOPIC_CONFIGS) - unused == log_fields | {"min.insync.replicas",
+                                                        "unclean.leader.election.enable"}
+    def named(name: str, text: str) -> bool:
+        return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w|\.\w)", text) is not None
+
+    levels = {"compression.gzip.level", "compression.lz4.level", "compression.zstd.level"}
+    assert levels <= unused and "compression.*.level" in not_acting
+    for name in unused - levels:
+        assert named(name, not_acting), name
+    for name in set(TOPIC_CONFIGS) - unused:
+        assert named(name, acting) and not named(name, not_acting), name
+
+
+# Kafka 4.0's DynamicBrokerConfig.AllDynamicConfigs without password keys (kraft stores
+# no secrets), the SSL keys allowed only under a listener prefix, tiered storage
+# (remote.*) and the synonyms of topic configs Kafka 4.0 removed.
+_KAFKA_DYNAMIC_TEXT = """
+log.segment.bytes log.roll.ms log.roll.jitter.ms log.index.size.max.bytes
+log.flush.interval.messages log.flush.interval.ms log.retention.bytes log.retention.ms
+message.max.bytes log.index.interval.bytes log.cleaner.delete.retention.ms
+log.cleaner.min.compaction.lag.ms log.cleaner.max.compaction.lag.ms log.segment.delete.delay.ms
+log.cleaner.min.cleanable.ratio log.cleanup.policy unclean.leader.election.enable
+min.insync.replicas compression.type compression.gzip.level compression.lz4.level
+compression.zstd.level log.preallocate log.message.timestamp.type
+log.message.timestamp.before.max.ms log.message.timestamp.after.max.ms
+log.cleaner.threads log.cleaner.dedupe.buffer.size log.cleaner.io.buffer.load.factor
+log.cleaner.io.buffer.size log.cleaner.io.max.bytes.per.second log.cleaner.backoff.ms
+num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir background.threads
+metric.reporters advertised.listeners listeners listener.security.protocol.map
+principal.builder.class ssl.protocol ssl.provider ssl.cipher.suites ssl.enabled.protocols
+ssl.keymanager.algorithm ssl.trustmanager.algorithm ssl.endpoint.identification.algorithm
+ssl.secure.random.implementation ssl.client.auth ssl.engine.factory.class
+sasl.mechanism.inter.broker.protocol sasl.enabled.mechanisms sasl.kerberos.service.name
+sasl.kerberos.kinit.cmd sasl.kerberos.ticket.renew.window.factor
+sasl.kerberos.ticket.renew.jitter sasl.kerberos.min.time.before.relogin
+sasl.kerberos.principal.to.local.rules sasl.login.refresh.window.factor
+sasl.login.refresh.window.jitter sasl.login.refresh.min.period.seconds
+sasl.login.refresh.buffer.seconds max.connections max.connection.creation.rate
+num.network.threads max.connections.per.ip max.connections.per.ip.overrides
+producer.id.expiration.ms transaction.partition.verification.enable
+"""
+KAFKA_DYNAMIC = _KAFKA_DYNAMIC_TEXT.split()
+
+
+def test_kafkas_dynamic_broker_configs_are_dynamic() -> None:
+    """Every broker config Kafka 4.0 lets an admin change at runtime (see KAFKA_DYNAMIC)
+    can be set per broker with a valid value, whether or not kraft acts on it."""
+    assert set(KAFKA_DYNAMIC) <= BROKER_DYNAMIC_CONFIGS
+    for name in KAFKA_DYNAMIC:
+        default = config_default(name, broker=True)
+        value = default if default else {"ssl.provider": "SUN",
+                                         "sasl.kerberos.service.name": "kafka",
+                                         "ssl.secure.random.implementation": "SHA1PRNG",
+                                         "ssl.engine.factory.class": "a.B",
+                                         "metric.reporters": "a.B",
+                                         "advertised.listeners": "PLAINTEXT://h:1",
+                                         "ssl.cipher.suites": "TLS_AES_128_GCM_SHA256",
+                                         "log.retention.ms": "1", "log.roll.ms": "1",
+                                         "log.flush.interval.ms": "1",
+                                         "log.roll.jitter.ms": "1",
+                                         "max.connections.per.ip.overrides": "h:1"}[name]
+        assert validate_broker_config(name, value) is None, name
+
+
+SECURITY_VALIDATION = [
+    ("sasl.kerberos.min.time.before.relogin", "120000", True, None),
+    ("sasl.kerberos.min.time.before.relogin", "120000", False,
+     "Cannot update these configs at default cluster level, broker id must be specified: "
+     "Set(sasl.kerberos.min.time.before.relogin)"),
+    ("sasl.kerberos.min.time.before.relogin", "soon", True,
+     "Invalid value soon for configuration sasl.kerberos.min.time.before.relogin: "
+     "Not a number of type LONG"),
+    ("ssl.client.auth", "always", True, "Invalid value always for configuration "
+     "ssl.client.auth: String must be one of: required, requested, none"),
+    ("ssl.keystore.location", "/k.jks", True,
+     "These security configs can be dynamically updated only per-listener using the "
+     "listener prefix: Set(ssl.keystore.location)"),
+    ("listener.name.external.ssl.keystore.location", "/k.jks", True, None),
+    ("listener.name.external.ssl.keystore.location", "/k.jks", False,
+     "Cannot update these configs at default cluster level, broker id must be specified: "
+     "Set(listener.name.external.ssl.keystore.location)"),
+    ("listener.name.external.max.connections", "10", False, None),
+    ("listener.name.external.max.connections", "-1", True, "Invalid value -1 for "
+     "configuration listener.name.external.max.connections: Value must be at least 0"),
+    ("listener.name.external.num.partitions", "1", True,
+     "Cannot update these configs dynamically: Set(listener.name.external.num.partitions)"),
+    ("ssl.keystore.password", "secret", True, "kraft serves PLAINTEXT listeners only and "
+     "does not store password configs: Set(ssl.keystore.password)"),
+    ("listener.name.sasl.plain.sasl.jaas.config", "x", True, "kraft serves PLAINTEXT "
+     "listeners only and does not store password configs: "
+     "Set(listener.name.sasl.plain.sasl.jaas.config)"),
+    ("num.io.threads", "16", False, None),
+    ("num.io.threads", "0", False,
+     "Invalid value 0 for configuration num.io.threads: Value must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "per_broker", "message"), SECURITY_VALIDATION)
+def test_validate_listener_and_security_configs(name: str, value: str, per_broker: bool,
+                                                message: str | None) -> None:
+    """Security and listener configs follow Kafka's rules: per broker only, SSL stores
+    only under a listener prefix, values checked by type; password keys are refused."""
+    assert validate_broker_config(name, value, per_broker=per_broker) == message
+
+
+def test_unused_synonyms_are_stored_but_never_read() -> None:
+    """A dynamic broker key kraft does not act on (log.segment.delete.delay.ms) may be set,
+    but the topic config it would default keeps Kafka's default."""
+    assert validate_broker_config("log.segment.delete.delay.ms", "5") is None
+    assert topic_config_value(KafkaConfig({}), {}, "file.delete.delay.ms",
+                              {"log.segment.delete.delay.ms": "5"}) == "60000"
+
+
+def test_describe_broker_configs_lists_listener_configs_set() -> None:
+    """A per-listener config set dynamically is described with its value, its source and
+    the type of the key it prefixes; a key kraft does not act on is described too."""
+    entries = {e.name: e for e in describe_broker_configs(
+        KafkaConfig({}), dynamic_default={},
+        dynamic_broker={"listener.name.external.ssl.keystore.location": "/k.jks",
+                        "sasl.kerberos.min.time.before.relogin": "120000"})}
+    prefixed = entries["listener.name.external.ssl.keystore.location"]
+    assert (prefixed.value, prefixed.source, prefixed.type) == ("/k.jks", DYNAMIC_BROKER_CONFIG, 2)
+    relogin = entries["sasl.kerberos.min.time.before.relogin"]
+    assert (relogin.value, relogin.source, relogin.read_only) == (
+        "120000", DYNAMIC_BROKER_CONFIG, False)

@@ -22,8 +22,17 @@ previous fetch; it may join the ISR once it has reached the high watermark
 and the start of the leader's epoch; it leaves when it has not been caught up
 for replica.lag.time.max.ms.
 
-Waiting: long-poll fetches register a `trio.Event` in `watchers`; any append
-or high-watermark move sets and clears them, and the fetch re-reads.
+Waiting: requests that wait for a partition (acks=all produce, fetch long
+poll, DeleteRecords, group coordinator writes) are delayed operations in
+the broker's purgatory (kraft/broker/purgatory.py) keyed by `key`. After
+every change that may complete one -- log end offset (append, truncation),
+high watermark, log start offset (DeleteRecords, a follower's report),
+leadership, ISR, `min_insync_replicas`, leaving the broker -- the partition
+calls `purgatory.check_and_complete(key)`, once the change is whole.
+
+The high watermark is stored in the log (`PartitionLog.high_watermark`, as
+Kafka's UnifiedLog holds it) so the log manager can bound retention and
+cleaning by it and checkpoint it; only this class moves it.
 
 Not thread-safe: owned by the broker's trio loop.
 """
@@ -35,10 +44,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker.log_manager import open_log
 from kraft.broker.producer_state import ProducerStateManager
+from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.log.batch import BatchHeader, iter_batches
 from kraft.log.config import LogConfig
 from kraft.log.errors import ErrorCode as LogErrorCode
@@ -47,6 +57,8 @@ from kraft.log.log import FetchDataInfo, LogAppendInfo, PartitionLog
 from kraft.metadata.image import PartitionRegistration
 
 log = logging.getLogger("kraft.broker")
+
+PartitionKey = tuple[uuid.UUID, int]  # (topic id, partition): what the purgatory watches
 
 
 @dataclass(slots=True)
@@ -71,7 +83,8 @@ class Partition:
         partition_log: PartitionLog,
         producer_state: ProducerStateManager,
         node_id: int,
-        high_watermark: int,
+        purgatory: DelayedOperationPurgatory[PartitionKey] | None = None,
+        min_insync_replicas: int = 1,
     ) -> None:
         self.topic = topic
         self.partition = partition
@@ -86,9 +99,9 @@ class Partition:
         self.isr: tuple[int, ...] = ()
         self.remote: dict[int, ReplicaState] = {}
         self.pending_isr: tuple[int, ...] | None = None  # an AlterPartition in flight
-        self._high_watermark = min(high_watermark, partition_log.log_end_offset)
-        self.watchers: set[trio.Event] = set()
-        self.closed = False  # set by close(): the replica left this broker
+        self.purgatory = purgatory
+        self._min_insync_replicas = min_insync_replicas
+        self.closed = False  # set by retire(): the replica left this broker
 
     @classmethod
     def open(
@@ -104,21 +117,35 @@ class Partition:
         log_start_offset: int = 0,
         high_watermark: int = 0,
         producer_id_expiration_ms: int = 86_400_000,
+        purgatory: DelayedOperationPurgatory[PartitionKey] | None = None,
     ) -> Partition:
-        """Open (recovering) the log in `directory` and rebuild producer state."""
-        partition_log = PartitionLog.open(
-            directory, config, recovery_point=recovery_point, log_start_offset=log_start_offset
-        )
-        producer_state = ProducerStateManager(
-            directory, producer_id_expiration_ms=producer_id_expiration_ms
-        )
-        producer_state.load(partition_log)
-        return cls(topic, partition, topic_id, partition_log, producer_state, node_id,
-                   high_watermark)
+        """Open (recovering) the log in `directory` and rebuild producer state,
+        outside any log manager (tests, tools)."""
+        partition_log, producer_state = open_log(
+            directory, config, recovery_point=recovery_point, log_start_offset=log_start_offset,
+            high_watermark=high_watermark, producer_id_expiration_ms=producer_id_expiration_ms)
+        return cls(topic, partition, topic_id, partition_log, producer_state, node_id, purgatory)
 
     @property
     def name(self) -> str:
         return f"{self.topic}-{self.partition}"
+
+    @property
+    def key(self) -> PartitionKey:
+        """What delayed operations on this partition watch in the purgatory."""
+        return (self.topic_id, self.partition)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """The topic's effective min.insync.replicas (kept current by the replica
+        manager as the topic's and the broker's configs change)."""
+        return self._min_insync_replicas
+
+    @min_insync_replicas.setter
+    def min_insync_replicas(self, value: int) -> None:
+        if value != self._min_insync_replicas:
+            self._min_insync_replicas = value
+            self._state_changed()  # acks=all waiters re-check the ISR against it
 
     @property
     def is_leader(self) -> bool:
@@ -128,7 +155,7 @@ class Partition:
 
     @property
     def high_watermark(self) -> int:
-        return self._high_watermark
+        return self.log.high_watermark
 
     def leader_epoch_error(self, current_leader_epoch: int) -> ErrorCode | None:
         """KIP-320's check of a client's current leader epoch (-1: none given):
@@ -177,7 +204,7 @@ class Partition:
                      registration.leader_epoch, list(registration.isr))
         if changed:
             self._maybe_increment_high_watermark()
-            self._wake()  # produce waiters re-check the ISR against min.insync.replicas
+            self._state_changed()  # produce waiters re-check the ISR and leadership
         return new_epoch
 
     def make_follower(self, registration: PartitionRegistration) -> bool:
@@ -194,7 +221,7 @@ class Partition:
         if changed:
             log.info("node %d: follower of %s (leader %d, epoch %d)", self.node_id, self.name,
                      registration.leader, registration.leader_epoch)
-            self._wake()
+            self._state_changed()
         return changed
 
     def _update(self, registration: PartitionRegistration) -> None:
@@ -256,7 +283,7 @@ class Partition:
             )
             offset += header.last_offset_delta + 1
         self._maybe_increment_high_watermark()
-        self._wake()
+        self._state_changed()
         return AppendResult(info, duplicate=False)
 
     # --- high watermark ---------------------------------------------------------------
@@ -268,7 +295,8 @@ class Partition:
         return frozenset(self.isr) | frozenset(self.pending_isr or ())
 
     def _maybe_increment_high_watermark(self) -> bool:
-        """Move the high watermark up to the smallest ISR log end offset, if higher."""
+        """Move the high watermark up to the smallest ISR log end offset, if higher.
+        The caller tells the purgatory (`_state_changed`) once its change is whole."""
         if not self.is_leader:
             return False
         candidate = self.log.log_end_offset
@@ -277,9 +305,8 @@ class Partition:
                 continue
             state = self.remote.get(replica)
             candidate = min(candidate, state.log_end_offset if state else -1)
-        if candidate > self._high_watermark:
-            self._high_watermark = candidate
-            self._wake()
+        if candidate > self.log.high_watermark:
+            self.log.update_high_watermark(candidate)
             return True
         return False
 
@@ -293,9 +320,10 @@ class Partition:
         state = self.remote.get(replica_id)
         if state is None:
             state = self.remote[replica_id] = ReplicaState()
-        if log_start_offset != state.log_start_offset:
-            state.log_start_offset = log_start_offset
-            self._wake()  # a DeleteRecords may be waiting for the low watermark
+        # A DeleteRecords may be waiting for the low watermark, a produce for the
+        # high watermark.
+        changed = log_start_offset != state.log_start_offset
+        state.log_start_offset = log_start_offset
         leader_leo = self.log.log_end_offset
         if fetch_offset >= leader_leo:
             state.last_caught_up_ms = max(state.last_caught_up_ms, now_ms)
@@ -304,7 +332,8 @@ class Partition:
         state.log_end_offset = fetch_offset
         state.last_fetch_leader_leo = leader_leo
         state.last_fetch_ms = now_ms
-        self._maybe_increment_high_watermark()
+        if self._maybe_increment_high_watermark() or changed:
+            self._state_changed()
 
     def ready_to_join_isr(self, replica_id: int) -> bool:
         """A replica outside the ISR has caught up with the high watermark and with
@@ -316,7 +345,7 @@ class Partition:
             return False
         latest = self.log.leader_epoch_cache.latest_entry
         epoch_start = latest.start_offset if latest and latest.epoch == self.leader_epoch else 0
-        return state.log_end_offset >= max(self._high_watermark, epoch_start)
+        return state.log_end_offset >= max(self.high_watermark, epoch_start)
 
     def out_of_sync_replicas(self, now_ms: int, lag_ms: int) -> list[int]:
         """ISR followers not caught up for more than `lag_ms` (Kafka's getOutOfSyncReplicas)."""
@@ -343,10 +372,10 @@ class Partition:
         """DeleteRecords on the leader: raise the log start offset to `offset`, which
         must be at most the high watermark (OffsetOutOfRangeError otherwise); returns
         the new log start offset. Followers follow it from fetch responses."""
-        if not 0 <= offset <= self._high_watermark:
-            raise OffsetOutOfRangeError(offset, self.log.log_start_offset, self._high_watermark)
+        if not 0 <= offset <= self.high_watermark:
+            raise OffsetOutOfRangeError(offset, self.log.log_start_offset, self.high_watermark)
         start = self.log.delete_records_before(offset)
-        self._wake()
+        self._state_changed()
         return start
 
     # --- follower ----------------------------------------------------------------------
@@ -367,7 +396,7 @@ class Partition:
                     self._snapshot_at(rolled_at)
                     rolled_at = None
                 self.producer_state.update_batch(header)
-            self._wake()
+            self._state_changed()
         return info
 
     def _snapshot_at(self, segment_base: int) -> None:
@@ -380,15 +409,16 @@ class Partition:
 
     def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
         hwm = min(leader_high_watermark, self.log.log_end_offset)
-        if hwm != self._high_watermark:
-            self._high_watermark = hwm
-            self._wake()
+        if hwm != self.high_watermark:
+            self.log.update_high_watermark(hwm)
+            self._state_changed()
 
     def truncate_to(self, offset: int) -> None:
         """Follower truncation (the leader's log diverged from ours at `offset`)."""
-        if offset < self._high_watermark:
+        high_watermark = self.high_watermark
+        if offset < high_watermark:
             log.warning("node %d: truncating %s to %d, below its high watermark %d",
-                        self.node_id, self.name, offset, self._high_watermark)
+                        self.node_id, self.name, offset, high_watermark)
         if self.log.truncate_to(offset):
             self.producer_state.truncate_to(self.log.log_end_offset, self.log)
         # An epoch that starts at the log end offset holds no data (we led it
@@ -397,18 +427,21 @@ class Partition:
         # divergence again, and the truncation above would change nothing: a
         # livelock. Drop it; the next fetch then names our real last epoch.
         self.log.leader_epoch_cache.truncate_from_end(self.log.log_end_offset)
-        self._high_watermark = min(self._high_watermark, self.log.log_end_offset)
+        self.log.update_high_watermark(min(high_watermark, self.log.log_end_offset))
+        self._state_changed()
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Empty the log and restart it at `offset` (we fell below the leader's log start)."""
         self.log.truncate_fully_and_start_at(offset)
         self.producer_state.truncate_fully()
-        self._high_watermark = offset
+        self.log.update_high_watermark(offset)
+        self._state_changed()
 
-    def _wake(self) -> None:
-        for event in self.watchers:
-            event.set()
-        self.watchers.clear()
+    def _state_changed(self) -> None:
+        """Let the delayed operations watching this partition check again (call once
+        a change is whole: their checks read this partition)."""
+        if self.purgatory is not None:
+            self.purgatory.check_and_complete(self.key)
 
     # --- fetch -----------------------------------------------------------------------
 
@@ -418,15 +451,15 @@ class Partition:
         Raises log.errors.OffsetOutOfRangeError outside [log start, log end].
         """
         return self.log.read(
-            fetch_offset, max_bytes, self._high_watermark, min_one_message=min_one_message
+            fetch_offset, max_bytes, self.high_watermark, min_one_message=min_one_message
         )
 
     def retire(self) -> None:
         """The replica left this broker: it is no longer led here, and waiters
-        (acks=all, long polls, DeleteRecords) are woken to see so. The log may be
-        closed later (`close`)."""
+        (acks=all, long polls, DeleteRecords) are completed to see so. The log is
+        closed by its owner (the log manager), or by `close`."""
         self.closed = True
-        self._wake()
+        self._state_changed()
 
     def close(self) -> None:
         self.retire()

@@ -281,10 +281,6 @@ class ProducerStateManager:
         """
         return self._check(producer_id, producer_epoch, base_sequence, last_offset_delta, None)
 
-    def check_batch(self, header: BatchHeader) -> Check:
-        """`check` for one batch header; APPEND for a batch without a producer id."""
-        return self.check_batches((header,))
-
     def check_batches(self, headers: Iterable[BatchHeader]) -> Check:
         """The verdict on a request's batches, in order, each checked as if the earlier
         ones had been appended; the first that is not APPEND decides. Control batches

@@ -2,7 +2,9 @@
 
 Assembled by kraft/node.py, which serves the client listeners with this
 object's registry (the handlers of kraft/broker/handlers, one module per
-API). It owns the replica manager, the replica fetchers and ISR manager, the
+API). It owns the log manager (log dirs and the logs in them), the replica
+manager (which partitions it leads and follows, with the purgatory where
+requests wait for them), the replica fetchers and ISR manager, the
 lifecycle manager (registration and heartbeats), the channel to the active
 controller and the producer-id blocks, and publishes metadata images from
 the loader to the replica manager and the services (the group coordinator).
@@ -32,6 +34,7 @@ from kraft.broker.fetch_session import FetchSessionCache
 from kraft.broker.fetcher import ReplicaFetcherManager
 from kraft.broker.isr import IsrManager
 from kraft.broker.lifecycle import BrokerLifecycleManager
+from kraft.broker.log_manager import LogManager
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
 from kraft.config import KafkaConfig
@@ -77,13 +80,15 @@ class BrokerServer:
                               config["replica.lag.time.max.ms"])
         self.fetchers = ReplicaFetcherManager(
             self.node_id, broker_epoch, current_image, inter_broker_listener(config),
-            lambda partition: self.replica_manager.checkpoint_recovery_points(partition),
+            lambda partition: self.log_manager.checkpoint_recovery_points(),
             max_wait_ms=config["replica.fetch.wait.max.ms"],
             min_bytes=config["replica.fetch.min.bytes"],
             partition_max_bytes=config["replica.fetch.max.bytes"],
             backoff_ms=config["replica.fetch.backoff.ms"],
         )
-        self.replica_manager = ReplicaManager(config, self.node_id, self.fetchers, self.isr)
+        self.log_manager = LogManager(config)
+        self.replica_manager = ReplicaManager(config, self.node_id, self.log_manager,
+                                              self.fetchers, self.isr)
         self.fetch_sessions = FetchSessionCache(
             config["max.incremental.fetch.session.cache.slots"])
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
@@ -169,8 +174,9 @@ class BrokerServer:
                 for service in self.services:
                     await nursery.start(service.run)
                 nursery.start_soon(self.lifecycle.run)
-                nursery.start_soon(self.replica_manager.run)
-                nursery.start_soon(self.replica_manager.run_cleaner)
+                await nursery.start(self.log_manager.run)
+                nursery.start_soon(self.log_manager.run_cleaner)
+                await nursery.start(self.replica_manager.run)
                 task_status.started()
         finally:
             self._background_done.set()
@@ -191,7 +197,7 @@ class BrokerServer:
                 if self._background_scope is not None:
                     self._background_scope.cancel()
                     await self._background_done.wait()
-                self.replica_manager.shutdown()
+                self.log_manager.shutdown()
 
 
 def inter_broker_listener(config: KafkaConfig) -> str:

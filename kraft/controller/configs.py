@@ -6,8 +6,9 @@ topic commands: they return ConfigRecords (value None deletes a config) and
 the response, one entry per requested resource in request order, and
 mutate nothing. `validate_only` answers the same and writes nothing.
 
-Resources: TOPIC (2), named by topic, and BROKER (4), named "" for the
-cluster-wide default or by a broker id. Other types fail with INVALID_REQUEST.
+Resources: TOPIC (2), named by topic; BROKER (4), named "" for the
+cluster-wide default or by a broker id; GROUP (32), named by group id (the
+group need not exist, as in Kafka). Other types fail with INVALID_REQUEST.
 A resource that fails writes nothing; the others still apply.
 
 Checks and wording are Kafka's, in Kafka's order: first what the receiving
@@ -25,6 +26,10 @@ resource type or operation), then what the controller checks
   as Kafka: KAFKA-13609); the id must be a registered broker or a controller
   (BROKER_ID_NOT_REGISTERED). Every operation writes a record even when the
   value is unchanged, so brokers reload (Kafka's KAFKA-14136).
+- GROUP: the name must not be empty (INVALID_REQUEST); APPEND/SUBTRACT need
+  a LIST config, which no group config is (INVALID_CONFIG); the resulting
+  whole set must pass `validate_group_configs` with this controller's
+  bounds (INVALID_CONFIG). Only configs whose value changes are written.
 
 APPEND adds the comma-separated values missing from the current value (or
 from the default when there is none); SUBTRACT removes the first occurrence
@@ -45,6 +50,7 @@ from kio.schema.errors import ErrorCode
 from kraft.config import ConfigError
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.controller.topics import MAX_RECORDS_PER_USER_OP, validate_topic_name
+from kraft.group_configs import GROUP_RESOURCE, validate_group_configs
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE, ConfigRecord
 from kraft.net.codec import response_type
@@ -78,7 +84,8 @@ SUBTRACT: Final = 3
 _OP_NAMES: Final = {APPEND: "APPEND", SUBTRACT: "SUBTRACT"}
 
 # Kafka's ConfigResource.Type ids of the types kraft does not store configs for.
-_KNOWN_UNSUPPORTED_TYPES: Final = {8: "BROKER_LOGGER", 16: "CLIENT_METRICS", 32: "GROUP"}
+_KNOWN_UNSUPPORTED_TYPES: Final = {8: "BROKER_LOGGER", 16: "CLIENT_METRICS"}
+_STORED_TYPES: Final = (TOPIC_RESOURCE, BROKER_RESOURCE, GROUP_RESOURCE)
 _INT32 = re.compile(r"[+-]?[0-9]+")
 _NO_THROTTLE: Final = timedelta(0)
 _TOO_LARGE: Final = "Unable to perform excessively large batch operation."
@@ -104,7 +111,7 @@ def incremental_alter_configs(
                 return ErrorCode.invalid_request, f"Unknown operations type {c.config_operation}"
         ops = [(c.name, c.config_operation, c.value) for c in resource.configs]
         return _alter_resource(image, ctx, resource.resource_type, resource.resource_name,
-                               lambda current, broker: _apply_ops(current, ops, broker))
+                               lambda current, rtype: _apply_ops(current, ops, rtype))
 
     return _alter(image, request, version, 44, alter)
 
@@ -120,7 +127,7 @@ def alter_configs(
             return ErrorCode.invalid_request, "Null value not supported for : " + ", ".join(nulls)
         wanted = {c.name: c.value for c in resource.configs}
         return _alter_resource(image, ctx, resource.resource_type, resource.resource_name,
-                               lambda current, broker: _replace(current, wanted))
+                               lambda current, rtype: _replace(current, wanted))
 
     return _alter(image, request, version, 33, alter)
 
@@ -159,8 +166,8 @@ def _alter(
 
 
 # The new whole set of a resource's configs from its current set, or an error.
-# The bool says whether the resource is a broker (for list types and defaults).
-Change = Callable[[Mapping[str, str], bool], "dict[str, str | None] | Error"]
+# The int is the resource type (for list types and defaults).
+Change = Callable[[Mapping[str, str], int], "dict[str, str | None] | Error"]
 
 
 def _alter_resource(
@@ -171,25 +178,35 @@ def _alter_resource(
     change: Change,
 ) -> Outcome:
     """Validate and compute the records of one resource (Kafka's controller checks)."""
-    if resource_type not in (TOPIC_RESOURCE, BROKER_RESOURCE):
+    if resource_type not in _STORED_TYPES:
         if resource_type in _KNOWN_UNSUPPORTED_TYPES:
             return (ErrorCode.invalid_request,
                     f"Unsupported resource type {_KNOWN_UNSUPPORTED_TYPES[resource_type]}.")
         return ErrorCode.invalid_request, f"Unknown resource type {resource_type}"
     broker = resource_type == BROKER_RESOURCE
-    error = _broker_name_error(name) if broker else _topic_resource_error(name)
+    if broker:
+        error = _broker_name_error(name)
+    elif resource_type == GROUP_RESOURCE:
+        error = (None if name else
+                 (ErrorCode.invalid_request, "Default group resources are not allowed."))
+    else:
+        error = _topic_resource_error(name)
     if error is not None:
         return error
     current = image.configs.get(ConfigResource(resource_type, name))
-    updated = change(current, broker)
+    updated = change(current, resource_type)
     if isinstance(updated, tuple):
         return updated
+    merged = {k: v for k, v in {**current, **updated}.items() if v is not None}
     if broker:
         error = _broker_values_error(name, updated)
         if error is None and name and not _is_known_node(image, ctx, int(name)):
             error = ErrorCode.broker_id_not_registered, f"No node with id {int(name)} found."
+    elif resource_type == GROUP_RESOURCE:
+        message = validate_group_configs(merged, ctx.config)
+        if message is not None:
+            error = ErrorCode.invalid_config, message
     else:
-        merged = {k: v for k, v in {**current, **updated}.items() if v is not None}
         message = validate_topic_configs(merged)
         if message is not None:
             error = ErrorCode.invalid_config, message
@@ -200,7 +217,8 @@ def _alter_resource(
     return [
         ConfigRecord(resource_type=resource_type, resource_name=name, name=key, value=value)
         for key, value in updated.items()
-        # Topic configs are written only when they change; broker configs always (reload).
+        # Topic and group configs are written only when they change; broker configs
+        # always (reload).
         if broker or current.get(key) != value
     ]
 
@@ -256,7 +274,7 @@ def _java_split(value: str) -> list[str]:
 
 
 def _apply_ops(
-    current: Mapping[str, str], ops: list[tuple[str, int, str | None]], broker: bool
+    current: Mapping[str, str], ops: list[tuple[str, int, str | None]], resource_type: int
 ) -> dict[str, str | None] | Error:
     """The values IncrementalAlterConfigs operations give (None = delete), or an error."""
     updated: dict[str, str | None] = {}
@@ -266,7 +284,10 @@ def _apply_ops(
         elif op == DELETE:
             updated[key] = None
         else:
-            if not is_list_config(key, broker=broker):
+            broker = resource_type == BROKER_RESOURCE
+            # No group config is a LIST (Kafka's GroupConfig), so neither op applies there.
+            is_list = resource_type != GROUP_RESOURCE and is_list_config(key, broker=broker)
+            if not is_list:
                 if broker:
                     verb = "append" if op == APPEND else "subtract"
                     return (ErrorCode.invalid_config,

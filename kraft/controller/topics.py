@@ -54,6 +54,7 @@ from typing import Any, Final
 
 from kio.schema.errors import ErrorCode
 
+from kraft import kafka_uuid
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import (
@@ -221,7 +222,7 @@ def _partition_record(
 
 def _new_topic_id(image: MetadataImage, taken: set[uuid.UUID], rng: random.Random) -> uuid.UUID:
     while True:
-        topic_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        topic_id = kafka_uuid.random_uuid(rng)
         if topic_id not in image.topics.by_id and topic_id not in taken:
             taken.add(topic_id)
             return topic_id

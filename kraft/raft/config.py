@@ -1,14 +1,21 @@
 """Quorum configuration: Kafka's `controller.quorum.*` keys and defaults.
 
 Each field is the Kafka key with the `controller.quorum.` (or `metadata.`)
-prefix dropped and dots turned into underscores; `KAFKA_KEYS` maps them back
-so `kraft/config.py` can build a `QuorumConfig` from server.properties.
+prefix dropped and dots turned into underscores; `KAFKA_KEYS` maps them back.
+Types, defaults and checks of those keys are declared once, in
+kraft.config_keys; the field defaults here are read from there.
+`from_properties` parses server.properties text with the same declarations,
+so a bad value is a ConfigError in Kafka's words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
+
+from kraft.config import ConfigError
+from kraft.config_keys import KEYS
 
 MAX_FETCH_WAIT_MS = 500
 """Long-poll wait a follower asks for (Kafka `KafkaRaftClient.MAX_FETCH_WAIT_MS`)."""
@@ -18,6 +25,20 @@ MAX_BATCH_SIZE_BYTES = 8 * 1024 * 1024
 
 RETRY_BACKOFF_BASE_MS = 100
 """Unit of the binary exponential election backoff (Kafka `RETRY_BACKOFF_BASE_MS`)."""
+
+KAFKA_KEYS: dict[str, str] = {
+    "election_timeout_ms": "controller.quorum.election.timeout.ms",
+    "fetch_timeout_ms": "controller.quorum.fetch.timeout.ms",
+    "election_backoff_max_ms": "controller.quorum.election.backoff.max.ms",
+    "request_timeout_ms": "controller.quorum.request.timeout.ms",
+    "retry_backoff_ms": "controller.quorum.retry.backoff.ms",
+    "append_linger_ms": "controller.quorum.append.linger.ms",
+    "log_max_record_bytes_between_snapshots": "metadata.log.max.record.bytes.between.snapshots",
+}
+
+
+def _default(field: str) -> Any:
+    return KEYS[KAFKA_KEYS[field]].default
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,17 +52,18 @@ class QuorumConfig:
     node_id: int
     voters: tuple[int, ...]
     cluster_id: str | None = None
-    election_timeout_ms: int = 1000
-    fetch_timeout_ms: int = 2000
-    election_backoff_max_ms: int = 1000
-    request_timeout_ms: int = 2000
-    retry_backoff_ms: int = 20
-    append_linger_ms: int = 25
+    election_timeout_ms: int = _default("election_timeout_ms")
+    fetch_timeout_ms: int = _default("fetch_timeout_ms")
+    election_backoff_max_ms: int = _default("election_backoff_max_ms")
+    request_timeout_ms: int = _default("request_timeout_ms")
+    retry_backoff_ms: int = _default("retry_backoff_ms")
+    append_linger_ms: int = _default("append_linger_ms")
     fetch_max_wait_ms: int = MAX_FETCH_WAIT_MS
     max_batch_size_bytes: int = MAX_BATCH_SIZE_BYTES
     fetch_max_bytes: int = MAX_BATCH_SIZE_BYTES
     fetch_snapshot_max_bytes: int = MAX_BATCH_SIZE_BYTES
-    log_max_record_bytes_between_snapshots: int = 20 * 1024 * 1024
+    log_max_record_bytes_between_snapshots: int = _default(
+        "log_max_record_bytes_between_snapshots")
     max_committed_bytes_per_ready: int = MAX_BATCH_SIZE_BYTES
 
     def __post_init__(self) -> None:
@@ -50,7 +72,9 @@ class QuorumConfig:
         if len(set(self.voters)) != len(self.voters):
             raise ValueError(f"duplicate voter ids in {self.voters}")
         if self.fetch_max_wait_ms >= self.request_timeout_ms:
-            raise ValueError("request timeout must exceed the fetch long-poll wait")
+            raise ValueError(
+                f"controller.quorum.request.timeout.ms ({self.request_timeout_ms}) must exceed "
+                f"the fetch long-poll wait ({self.fetch_max_wait_ms} ms)")
 
     @property
     def is_voter(self) -> bool:
@@ -60,22 +84,18 @@ class QuorumConfig:
     def from_properties(
         cls, node_id: int, voters: tuple[int, ...], properties: Mapping[str, str]
     ) -> QuorumConfig:
-        """Build from server.properties entries; keys not in `KAFKA_KEYS` are ignored here."""
+        """Build from server.properties entries (other keys are left alone here).
+
+        Raises ConfigError, in Kafka's words, for a value that does not parse or
+        check, or for a combination a quorum cannot run with."""
         values: dict[str, int] = {}
-        for name, key in KAFKA_KEYS.items():
-            if key in properties:
-                values[name] = int(properties[key])
-        return cls(node_id=node_id, voters=voters, **values)
+        try:
+            for name, key in KAFKA_KEYS.items():
+                if key in properties:
+                    values[name] = KEYS[key].parse(properties[key])
+            return cls(node_id=node_id, voters=voters, **values)
+        except ValueError as e:  # ConfigException (a bad value) or __post_init__
+            raise ConfigError(str(e)) from None
 
-
-KAFKA_KEYS: dict[str, str] = {
-    "election_timeout_ms": "controller.quorum.election.timeout.ms",
-    "fetch_timeout_ms": "controller.quorum.fetch.timeout.ms",
-    "election_backoff_max_ms": "controller.quorum.election.backoff.max.ms",
-    "request_timeout_ms": "controller.quorum.request.timeout.ms",
-    "retry_backoff_ms": "controller.quorum.retry.backoff.ms",
-    "append_linger_ms": "controller.quorum.append.linger.ms",
-    "log_max_record_bytes_between_snapshots": "metadata.log.max.record.bytes.between.snapshots",
-}
 
 assert set(KAFKA_KEYS) <= {f.name for f in fields(QuorumConfig)}

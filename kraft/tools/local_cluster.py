@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
+import itertools
 import os
 import re
 import select
@@ -65,6 +67,7 @@ RESERVED_PORTS = range(9092, 9101)  # the fixed ports of DESIGN.md: never handed
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -103,8 +106,11 @@ class LocalCluster:
         nodes: int = 3,
         ports: dict[int, tuple[int, int]] | None = None,
         overrides: dict[str, str] | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.root = Path(root).resolve()
+        # kraft.testing: nodes die with the thread that started them (see die_with_parent()).
+        self.die_with_parent = die_with_parent
         self.ids: list[int] = list(range(1, nodes + 1))
         if ports is None:
             ports = {n: (FIXED_BASE_PORT + 3 * (n - 1), FIXED_BASE_PORT + 3 * (n - 1) + 1)
@@ -263,6 +269,7 @@ class LocalCluster:
                 [sys.executable, "-m", "kraft.cli", "start", str(config)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlive the script; no Ctrl-C from its terminal
+                preexec_fn=die_with_parent if self.die_with_parent else None,
             )
         self._procs[node_id] = proc
         self._pid_path(node_id).write_text(f"{proc.pid}\n")
@@ -454,17 +461,20 @@ class LocalCluster:
         """Every node's pid and state, with the quorum as DescribeQuorum says it.
         The leader's answer gives the high watermark and each voter's log end
         offset; if the leader is down or paused, a follower's answer gives only
-        the leader and epoch it last knew (the rest is None)."""
+        the epoch it last knew. A leader is named only while it is up and not
+        paused: a node that is down or paused is never shown as leading."""
         rows = [(n, self.pid(n), self.is_paused(n)) for n in self.ids]
-        live = [self.controller_address(n) for n, pid, paused in rows if pid and not paused]
-        answer = trio.run(_describe_quorum, live)
+        live = {n for n, pid, paused in rows if pid and not paused}
+        answer = trio.run(_describe_quorum, [self.controller_address(n) for n in sorted(live)])
         full = answer is not None and answer.error_code == ErrorCode.none
         voters = {r.replica_id: r.log_end_offset for r in answer.current_voters} if full else {}
         hwm = answer.high_watermark if full else None
+        leader = answer.leader_id if answer is not None and answer.leader_id in live else None
         return [NodeStatus(
             node_id=n, pid=pid, up=pid is not None, paused=paused,
-            leader_id=answer.leader_id if answer else None,
-            leader_epoch=answer.leader_epoch if answer else None,
+            leader_id=leader,
+            leader_epoch=answer.leader_epoch if answer is not None and answer.leader_epoch >= 0
+            else None,
             high_watermark=hwm,
             log_end_offset=voters.get(n),
             lag=None if hwm is None or n not in voters else max(0, hwm - voters[n]),
@@ -508,6 +518,13 @@ async def _describe_quorum(addresses: list[tuple[str, int]]) -> m.DescribeQuorum
             if fallback is None and answer.leader_id >= 0:
                 fallback = answer
     return fallback
+
+
+def die_with_parent() -> None:
+    """In a child before exec: have the kernel SIGKILL it when the thread that
+    started it exits (Linux PR_SET_PDEATHSIG; a no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _is_node_process(pid: int, config: Path) -> bool:
@@ -588,19 +605,43 @@ def parse_ports(text: str) -> dict[int, tuple[int, int]]:
 
 def from_environment(env: dict[str, str] | None = None) -> LocalCluster:
     """The cluster the script manages: KRAFT_CLUSTER_DIR (relative to the
-    current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS
-    or the fixed ports."""
+    current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS;
+    without that, on the ports each node's own server.properties names (a
+    cluster started with other ports is still found), else the fixed ports."""
     env = os.environ if env is None else env
     root = Path(env["KRAFT_CLUSTER_DIR"]) if env.get("KRAFT_CLUSTER_DIR") else (
         REPO_ROOT / ".cluster")
-    ports = parse_ports(env["KRAFT_CLUSTER_PORTS"]) if env.get("KRAFT_CLUSTER_PORTS") else None
+    if env.get("KRAFT_CLUSTER_PORTS"):
+        ports: dict[int, tuple[int, int]] | None = parse_ports(env["KRAFT_CLUSTER_PORTS"])
+    else:
+        ports = configured_ports(root)
     return LocalCluster(root, nodes=len(ports) if ports else 3, ports=ports)
+
+
+def configured_ports(root: Path) -> dict[int, tuple[int, int]] | None:
+    """(client, controller) ports per node from root/nodeN/server.properties, for
+    nodes 1..n that all have one; None when node 1 has none (never started)."""
+    from kraft.config import ConfigError, KafkaConfig
+
+    ports = {}
+    for node_id in itertools.count(1):
+        path = root / f"node{node_id}" / "server.properties"
+        if not path.exists():
+            break
+        try:
+            listeners = KafkaConfig.load(path).listeners()
+            ports[node_id] = (listeners["PLAINTEXT"][1], listeners["CONTROLLER"][1])
+        except (ConfigError, OSError, KeyError) as e:
+            raise ClusterError(f"cannot read node {node_id}'s ports from {path}: {e}") from None
+    return ports or None
 
 
 def render_status(cluster: LocalCluster, rows: list[NodeStatus]) -> str:
     first = rows[0]
-    if first.leader_id is None:
+    if first.leader_epoch is None:
         quorum = "quorum: no controller answered DescribeQuorum"
+    elif first.leader_id is None:
+        quorum = f"quorum: no live leader (epoch {first.leader_epoch}): an election is due"
     else:
         quorum = (f"quorum: leader {first.leader_id}, epoch {first.leader_epoch}, "
                   f"high watermark {_dash(first.high_watermark)}")

@@ -21,7 +21,8 @@ from kraft.broker.group import api, loader
 from kraft.broker.group.coordinator import GroupCoordinator
 from kraft.broker.group.types import GroupState, JoinRequest
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
-from kraft.broker.partition import Partition
+from kraft.broker.partition import Partition, PartitionKey
+from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.config import KafkaConfig
 from kraft.metadata.image import PartitionRegistration
 from kraft.metadata.loader import MetadataUpdate
@@ -38,11 +39,8 @@ class FakeReplicaManager:
     def __init__(self) -> None:
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.on_leadership_change: list[Callable[[Partition], None]] = []
-        self.min_isr = 1
-
-    def topic_config(self, image: Any, topic: str, name: str) -> str:
-        assert name == "min.insync.replicas"
-        return str(self.min_isr)
+        self.purgatory: DelayedOperationPurgatory[PartitionKey] = DelayedOperationPurgatory(
+            "test")
 
 
 class FakeBroker:
@@ -67,7 +65,8 @@ class FakeBroker:
         self.image = SimpleNamespace(topics=SimpleNamespace(by_name=topics))
         for index in range(PARTITIONS):
             partition = Partition.open(root / f"{GROUP_METADATA_TOPIC}-{index}",
-                                       GROUP_METADATA_TOPIC, index, TOPIC_ID, LogConfig(), NODE)
+                                       GROUP_METADATA_TOPIC, index, TOPIC_ID, LogConfig(), NODE,
+                                       purgatory=self.replica_manager.purgatory)
             self.replica_manager.partitions[(GROUP_METADATA_TOPIC, index)] = partition
             self.lead(index)
 
@@ -249,7 +248,8 @@ async def test_writes_below_min_insync_replicas_fail(broker: FakeBroker) -> None
     COORDINATOR_NOT_AVAILABLE and the committed offset does not change."""
     async with running(broker) as coordinator:
         assert await commit(coordinator, "g", {0: 1}) == [E.none]
-        broker.replica_manager.min_isr = 2
+        for partition in broker.replica_manager.partitions.values():
+            partition.min_insync_replicas = 2
         assert await commit(coordinator, "g", {0: 2}) == [E.coordinator_not_available]
         assert await fetched(coordinator, "g") == {0: (1, "m")}
 

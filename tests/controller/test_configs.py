@@ -211,12 +211,12 @@ def test_incremental_broker_configs() -> None:
 
 
 def test_incremental_other_resource_types_and_duplicates() -> None:
-    """Resource types other than TOPIC and BROKER, and a resource named twice, fail with
-    INVALID_REQUEST."""
-    result = incremental(topic_image(), (32, "group", []), (1, "x", []),
+    """Resource types other than TOPIC, BROKER and GROUP, and a resource named twice, fail
+    with INVALID_REQUEST."""
+    result = incremental(topic_image(), (8, "1", []), (1, "x", []),
                          (TOPIC_RESOURCE, "t", []), (TOPIC_RESOURCE, "t", []))
     assert errors(result) == [
-        (ErrorCode.invalid_request, "Unsupported resource type GROUP."),
+        (ErrorCode.invalid_request, "Unsupported resource type BROKER_LOGGER."),
         (ErrorCode.invalid_request, "Unknown resource type 1"),
         (ErrorCode.invalid_request, "Each resource must appear at most once."),
         (ErrorCode.invalid_request, "Each resource must appear at most once."),
@@ -287,3 +287,104 @@ def test_legacy_alter_errors() -> None:
     ]
     assert [(r.resource_name, r.name, r.value) for r in result.records] == [
         ("2", "log.retention.ms", "5")]
+
+
+GROUP = 32
+
+
+def group_configs(image: MetadataImage, name: str) -> dict[str, str]:
+    return dict(image.configs.get(ConfigResource(GROUP, name)))
+
+
+def test_incremental_group_configs_are_stored_on_the_group() -> None:
+    """SET and DELETE of group configs write ConfigRecords on the GROUP resource of that
+    group id (which need not exist); unchanged values write nothing."""
+    image = cluster(1)
+    result = incremental(image, (GROUP, "orders", [("consumer.session.timeout.ms", SET, "50000"),
+                                                   ("share.auto.offset.reset", SET, "earliest")]))
+    assert errors(result) == [OK]
+    assert set(result.records) == {
+        ConfigRecord(resource_type=GROUP, resource_name="orders",
+                     name="consumer.session.timeout.ms", value="50000"),
+        ConfigRecord(resource_type=GROUP, resource_name="orders",
+                     name="share.auto.offset.reset", value="earliest"),
+    }
+    image = apply_records(image, result.records)
+    assert group_configs(image, "orders") == {"consumer.session.timeout.ms": "50000",
+                                              "share.auto.offset.reset": "earliest"}
+    again = incremental(image, (GROUP, "orders", [("consumer.session.timeout.ms", SET, "50000"),
+                                                  ("share.auto.offset.reset", DELETE, None)]))
+    assert [(r.name, r.value) for r in again.records] == [("share.auto.offset.reset", None)]
+    roundtrip(result.response)
+
+
+GROUP_ERRORS = [
+    ([("consumer.session.timeout.ms", SET, "three")], ErrorCode.invalid_config,
+     "Invalid value three for configuration consumer.session.timeout.ms: "
+     "Not a number of type INT"),
+    ([("consumer.session.timeout.ms", SET, "0")], ErrorCode.invalid_config,
+     "Invalid value 0 for configuration consumer.session.timeout.ms: Value must be at least 1"),
+    ([("consumer.session.timeout.ms", SET, "40000")], ErrorCode.invalid_config,
+     "consumer.session.timeout.ms must be greater than or equal to "
+     "group.consumer.min.session.timeout.ms"),
+    ([("consumer.heartbeat.interval.ms", SET, "16000")], ErrorCode.invalid_config,
+     "consumer.heartbeat.interval.ms must be less than or equal to "
+     "group.consumer.max.heartbeat.interval.ms"),
+    ([("share.record.lock.duration.ms", SET, "999")], ErrorCode.invalid_config,
+     "Invalid value 999 for configuration share.record.lock.duration.ms: "
+     "Value must be at least 1000"),
+    ([("share.auto.offset.reset", SET, "middle")], ErrorCode.invalid_config,
+     "Invalid value middle for configuration share.auto.offset.reset: "
+     "String must be one of: latest, earliest"),
+    ([("session.timeout.ms", SET, "1")], ErrorCode.invalid_config,
+     "Unknown group config name: session.timeout.ms"),
+    ([("consumer.session.timeout.ms", APPEND, "1")], ErrorCode.invalid_config,
+     "Can't APPEND to key consumer.session.timeout.ms because its type is not LIST."),
+]
+
+
+@pytest.mark.parametrize(("ops", "code", "message"), GROUP_ERRORS)
+def test_incremental_group_configs_are_checked_like_kafka(ops: list[Op], code: ErrorCode,
+                                                          message: str) -> None:
+    """Bad group configs fail with Kafka's GroupConfig checks and wording, and write
+    nothing."""
+    result = incremental(cluster(1), (GROUP, "g", ops))
+    assert errors(result) == [(code, message)]
+    assert result.records == ()
+
+
+def test_group_config_bounds_come_from_the_controllers_config() -> None:
+    """The bounds are the controller's group.consumer.* keys: a value outside Kafka's
+    default bounds passes when server.properties widens them."""
+    request = incremental_request(1, (GROUP, "g", [("consumer.heartbeat.interval.ms", SET,
+                                                     "20000"),
+                                                    ("consumer.session.timeout.ms", SET,
+                                                     "50000")]))
+    narrow = incremental_alter_configs(cluster(1), request, 1, context(**{"node.id": "1"}))
+    assert errors(narrow)[0][0] == ErrorCode.invalid_config
+    wide = incremental_alter_configs(cluster(1), request, 1, context(**{
+        "node.id": "1", "group.consumer.max.heartbeat.interval.ms": "30000"}))
+    assert errors(wide) == [OK] and len(wide.records) == 2
+    tight = incremental_request(1, (GROUP, "g", [("consumer.heartbeat.interval.ms", SET,
+                                                   "10000"),
+                                                  ("consumer.session.timeout.ms", SET,
+                                                   "10000")]))
+    low = incremental_alter_configs(cluster(1), tight, 1, context(**{
+        "node.id": "1", "group.consumer.min.session.timeout.ms": "1000"}))
+    assert errors(low) == [(ErrorCode.invalid_config, "consumer.session.timeout.ms must be "
+                            "greater than consumer.heartbeat.interval.ms")]
+
+
+def test_default_group_resource_and_legacy_alter() -> None:
+    """The empty group name is INVALID_REQUEST; legacy AlterConfigs replaces a group's
+    whole set."""
+    result = incremental(cluster(1), (GROUP, "", [("consumer.session.timeout.ms", SET,
+                                                   "50000")]))
+    assert errors(result) == [(ErrorCode.invalid_request,
+                               "Default group resources are not allowed.")]
+    image = apply_records(cluster(1), incremental(
+        cluster(1), (GROUP, "g", [("consumer.session.timeout.ms", SET, "50000")])).records)
+    replaced = legacy(image, (GROUP, "g", {"share.auto.offset.reset": "earliest"}))
+    assert errors(replaced) == [OK]
+    assert group_configs(apply_records(image, replaced.records), "g") == {
+        "share.auto.offset.reset": "earliest"}

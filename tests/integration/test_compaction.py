@@ -6,7 +6,9 @@ import time
 
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
+from kio.schema.errors import ErrorCode
 
+from tests.integration import protocol as p
 from tests.integration.dev import DevNode
 
 KEYS = 50
@@ -68,3 +70,43 @@ def test_compaction_keeps_the_latest_value_of_every_key(dev_factory) -> None:  #
     for key, value, _ in records:
         seen[key] = value
     assert seen == latest
+
+
+def test_a_record_without_a_key_is_refused_by_a_compacted_topic(dev_node: DevNode) -> None:
+    """confluent-kafka and kafka-python get INVALID_RECORD for a keyless record on a
+    compacted topic (Kafka's message names the partition); nothing of it is stored."""
+    import kafka
+    import kafka.errors
+
+    admin = AdminClient({"bootstrap.servers": dev_node.bootstrap})
+    admin.create_topics([NewTopic("keys-only", 1, 1, config={"cleanup.policy": "compact"})])[
+        "keys-only"].result(30)
+    errors: list[confluent_kafka.KafkaError] = []
+    producer = confluent_kafka.Producer({"bootstrap.servers": dev_node.bootstrap,
+                                         "linger.ms": 0, "retries": 0})
+    producer.produce("keys-only", b"keyed", key=b"k")
+    assert producer.flush(30) == 0
+    producer.produce("keys-only", b"no key",
+                     on_delivery=lambda error, _m: errors.append(error) if error else None)
+    assert producer.flush(30) == 0
+    assert [e.code() for e in errors] == [confluent_kafka.KafkaError.INVALID_RECORD]
+    answer = p.only_partition(p.call_sync(dev_node.bootstrap,
+                                          p.produce_v12("keys-only", 0, p.batch(2))))
+    message = "Compacted topic cannot accept message without key in topic partition keys-only-0"
+    assert answer.error_code == ErrorCode.invalid_record
+    assert [(e.batch_index, e.batch_index_error_message) for e in answer.record_errors] == [
+        (0, message), (1, message)]
+    assert answer.error_message.startswith("One or more records have been rejected due to 2 ")
+
+    legacy = kafka.KafkaProducer(bootstrap_servers=dev_node.bootstrap, retries=0)
+    try:
+        future = legacy.send("keys-only", b"no key either")
+        try:
+            future.get(timeout=30)
+            raise AssertionError("a keyless record was accepted by a compacted topic")
+        except kafka.errors.KafkaError as e:
+            assert type(e).__name__ in ("InvalidRecordError", "InvalidRecordException"), repr(e)
+    finally:
+        legacy.close(10)
+    assert [(k, v) for k, v, _ in read_all(dev_node.bootstrap, "keys-only")] == [
+        (b"k", b"keyed")]

@@ -319,3 +319,39 @@ def test_the_script(tmp_path: Path) -> None:
     finally:
         handle.close()
 
+
+
+def test_ports_are_read_from_each_nodes_own_config(tmp_path: Path) -> None:
+    """Without KRAFT_CLUSTER_PORTS the script finds a cluster started on other ports
+    from its nodes' server.properties, so status asks the right nodes."""
+    ports = LocalCluster.free_ports()
+    started = LocalCluster(tmp_path, ports=ports)
+    for n in started.ids:
+        started._write_config(n)
+    found = local_cluster.from_environment({"KRAFT_CLUSTER_DIR": str(tmp_path)})
+    assert found.ports == ports and found.ids == [1, 2, 3]
+    (tmp_path / "node2" / "server.properties").write_text("listeners=garbage\n")
+    with pytest.raises(ClusterError, match="cannot read node 2's ports"):
+        local_cluster.from_environment({"KRAFT_CLUSTER_DIR": str(tmp_path)})
+
+
+@pytest.mark.slow
+def test_status_never_names_a_dead_or_paused_leader(cluster: LocalCluster) -> None:
+    """With the quorum leader killed (and before a new one is elected), or paused,
+    status shows no leader and no raw -1, never the dead or paused node."""
+    cluster.start()
+    leader = cluster.status()[0].leader_id
+    assert leader is not None
+    cluster.pause(leader)
+    paused_rows = cluster.status()
+    assert all(r.leader_id != leader for r in paused_rows)
+    cluster.resume(leader)
+    cluster.kill(leader)
+    rows = cluster.status()
+    assert all(r.leader_id != leader for r in rows)
+    text = local_cluster.render_status(cluster, rows)
+    assert not re.search(r"(?<![\w/-])-1\b", text), text
+    assert f"leader {leader}," not in text
+    role_of_dead = next(line for line in text.splitlines()
+                        if line.strip().startswith(f"{leader} "))
+    assert "leader" not in role_of_dead and " down " in role_of_dead

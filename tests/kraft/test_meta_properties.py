@@ -34,15 +34,21 @@ def test_check_refuses_mismatches(tmp_path):
     mp.check(tmp_path, mp.read(tmp_path), "c", 1)
 
 
+NODE_1 = ("node.id=1\nprocess.roles=broker,controller\ncontroller.quorum.voters=1@127.0.0.1:1\n"
+          "controller.listener.names=CONTROLLER\n"
+          "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:1\n")
+
+
 def test_format_command(tmp_path, capsys):
     """`kraft format` formats every log dir once, refuses twice, and skips with -g."""
     cfg = tmp_path / "server.properties"
-    cfg.write_text(f"node.id=1\nlog.dirs={tmp_path}/a,{tmp_path}/b\n")
-    assert main(["format", "--config", str(cfg), "--cluster-id", "abc"]) == 0
+    cfg.write_text(f"{NODE_1}log.dirs={tmp_path}/a,{tmp_path}/b\n")
+    abc, xyz = mp.random_uuid(), mp.random_uuid()
+    assert main(["format", "--config", str(cfg), "--cluster-id", abc]) == 0
     a, b = mp.read(tmp_path / "a"), mp.read(tmp_path / "b")
-    assert a.cluster_id == b.cluster_id == "abc" and a.node_id == 1
+    assert a.cluster_id == b.cluster_id == abc and a.node_id == 1
     assert a.directory_id != b.directory_id
-    assert main(["format", "--config", str(cfg), "--cluster-id", "abc"]) == 1
+    assert main(["format", "--config", str(cfg), "--cluster-id", abc]) == 1
     assert "already formatted" in capsys.readouterr().err
-    assert main(["format", "-c", str(cfg), "-t", "abc", "-g"]) == 0
-    assert main(["format", "-c", str(cfg), "-t", "xyz", "-g"]) == 1
+    assert main(["format", "-c", str(cfg), "-t", abc, "-g"]) == 0
+    assert main(["format", "-c", str(cfg), "-t", xyz, "-g"]) == 1

@@ -219,3 +219,50 @@ def test_follower_takes_epochs_from_batches(tmp_path: Path) -> None:
     assert log.leader_epoch_cache.entries == [(1, 0), (4, 4), (7, 6)]
     assert len(split_batches(all_bytes(log))) == 4
     log.close()
+
+
+def _gzipped(records: list[Record]) -> bytes:
+    """The batch of `records` compressed with gzip (codec 1), as a client sends it."""
+    from kraft.log.compression import open_records, seal_batch
+
+    plain = build_batch(records)
+    header = parse_header(plain)
+    gz = header._replace(attributes=header.attributes | 1)
+    return seal_batch(gz, open_records(plain, header), None)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_compacted_log_refuses_records_without_a_key(tmp_path: Path, compressed: bool) -> None:
+    """Kafka's LogValidator.validateKey: on a compacted log every record needs a key;
+    each keyless one is a RecordError (its index in the batch), nothing is written."""
+    directory = tmp_path / "orders-0"
+    directory.mkdir()
+    log = PartitionLog.open(directory, LogConfig(cleanup_policy="compact"))
+    records = [Record(b"k", b"1", (), 1000), Record(None, b"2", (), 1001),
+               Record(b"k", b"3", (), 1002), Record(None, b"4", (), 1003)]
+    batch = _gzipped(records) if compressed else build_batch(records)
+    before = _snapshot(directory)
+    info = log.append_as_leader(_batch() + batch, 0)
+    assert info.error_code == ErrorCode.INVALID_RECORD
+    message = "Compacted topic cannot accept message without key in topic partition orders-0"
+    assert info.record_errors == ((1, message), (3, message))
+    assert info.error_message == (
+        "One or more records have been rejected due to 2 record errors in total, and only "
+        f"showing the first three errors at most: [RecordError(batchIndex=1, message='{message}'),"
+        f" RecordError(batchIndex=3, message='{message}')]")
+    assert log.log_end_offset == 0 and _snapshot(directory) == before
+    assert log.append_as_leader(_batch(), 0).error_code == ErrorCode.NONE
+    log.close()
+
+
+def test_keyless_records_are_fine_on_a_delete_log_and_from_replication(tmp_path: Path) -> None:
+    """Only client appends to compacted logs are checked; delete-policy logs take keyless
+    records, and so does a compacted log written by a coordinator."""
+    keyless = build_batch([Record(None, b"v", (), 1000)])
+    plain = PartitionLog.open(tmp_path / "a", LogConfig(cleanup_policy="delete"))
+    assert plain.append_as_leader(keyless, 0).error_code == ErrorCode.NONE
+    plain.close()
+    compacted = PartitionLog.open(tmp_path / "b", LogConfig(cleanup_policy="compact"))
+    info = compacted.append_as_leader(keyless, 0, origin=AppendOrigin.COORDINATOR)
+    assert info.error_code == ErrorCode.NONE
+    compacted.close()

@@ -32,9 +32,10 @@ def compact(**kwargs: int | str | float) -> LogConfig:
     return LogConfig(cleanup_policy="compact", **kwargs)  # type: ignore[arg-type]
 
 
-def append(log: PartitionLog, recs: Sequence[Record], epoch: int = 0, **kw: int) -> list[Entry]:
+def append(log: PartitionLog, recs: Sequence[Record], epoch: int = 0,
+           origin: AppendOrigin = AppendOrigin.CLIENT, **kw: int) -> list[Entry]:
     """Append one batch; return its (offset, key, value) entries."""
-    info = log.append_as_leader(build_batch(recs, **kw), epoch)
+    info = log.append_as_leader(build_batch(recs, **kw), epoch, origin=origin)
     assert info.error_code == 0, info
     return [(info.base_offset + i, r.key, r.value) for i, r in enumerate(recs)]
 
@@ -270,9 +271,12 @@ def test_producer_last_batch_retained(tmp_path: Path) -> None:
 
 
 def test_null_keys_and_control_batches_kept(tmp_path: Path) -> None:
-    """Records with a null key and control batches survive compaction unchanged."""
+    """Records with a null key and control batches survive compaction unchanged.
+    (Keyless records reach a compacted log written before cleanup.policy became
+    compact; a client append is refused, so they are written as a coordinator.)"""
     log = PartitionLog.open(tmp_path, compact(segment_bytes=300))
-    entries = append(log, [rec(None, "n1"), rec("a", "1")])
+    old = AppendOrigin.COORDINATOR
+    entries = append(log, [rec(None, "n1"), rec("a", "1")], origin=old)
     control = build_batch(
         [Record(b"\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x00", (), 5)],
         producer_id=5, producer_epoch=0, is_transactional=True, is_control=True,
@@ -280,7 +284,7 @@ def test_null_keys_and_control_batches_kept(tmp_path: Path) -> None:
     info = log.append_as_leader(control, 0, origin=AppendOrigin.COORDINATOR)
     assert info.error_code == 0
     entries += updates(log, 10, keys=1, size=50)
-    entries += append(log, [rec(None, "n2"), rec("a", "2")])
+    entries += append(log, [rec(None, "n2"), rec("a", "2")], origin=old)
     log.roll()
     controls = [b for h, b in batches(log) if h.is_control]
     PartitionCleaner(log).clean(log.log_end_offset, force=True)
@@ -464,7 +468,11 @@ def test_compaction_matches_model(
         producers: dict[int, tuple[int, int]] = {}
         for recs, pid, codec in spec:
             sequence = sequences.get(pid, -1)
-            info = log.append_as_leader(kp_batch(recs, codec, pid, sequence), 0)
+            # Keyless records reach a compacted log only from before its policy
+            # became compact (a client's append is refused): written as a coordinator.
+            origin = (AppendOrigin.COORDINATOR if any(r.key is None for r in recs)
+                      else AppendOrigin.CLIENT)
+            info = log.append_as_leader(kp_batch(recs, codec, pid, sequence), 0, origin=origin)
             assert info.error_code == 0, info
             new = [(info.base_offset + i, r.key, r.value) for i, r in enumerate(recs)]
             if pid >= 0:

@@ -191,14 +191,10 @@ class GroupCoordinator:
             shard = None
         if shard is None and leading:
             assert partition is not None and self._nursery is not None
-            shard = CoordinatorShard(idx, partition, self._min_insync_replicas,
+            shard = CoordinatorShard(idx, partition, self.broker.replica_manager.purgatory,
                                      self.commit_timeout_s)
             self.shards[idx] = shard
             self._nursery.start_soon(self._run_shard, shard)
-
-    def _min_insync_replicas(self) -> int:
-        return int(self.broker.replica_manager.topic_config(
-            self.broker.image, GROUP_METADATA_TOPIC, "min.insync.replicas"))
 
     async def _run_shard(self, shard: CoordinatorShard) -> None:
         with shard.scope:

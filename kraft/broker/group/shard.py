@@ -21,9 +21,11 @@ A failed write is never applied in memory; if its record survives in the
 log anyway, the next load applies it, as in Kafka. The coordinator maps the
 codes to group errors (coordinator_error).
 
-The pump (`run_pump`) is one trio task per shard that waits on the
-partition's watchers (set on every append and high-watermark move) and
-completes due writes. `close()` fails everything still pending.
+The pump (`run_pump`) is one trio task per shard that completes due
+writes, in order. While the oldest pending write is not due it waits as a
+delayed operation in the broker's purgatory on the shard's partition (which
+checks it on every append, high watermark, ISR or leadership change), and
+until that write's deadline. `close()` fails everything still pending.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.group.group import ClassicGroup
-from kraft.broker.partition import Partition
+from kraft.broker.partition import Partition, PartitionKey
+from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.log.records import Record, build_batch
 
 Callback = Callable[[ErrorCode], None]
@@ -57,7 +60,7 @@ class CoordinatorShard:
         self,
         index: int,
         partition: Partition,
-        min_insync_replicas: Callable[[], int],
+        purgatory: DelayedOperationPurgatory[PartitionKey],
         timeout_s: float,
     ) -> None:
         self.index = index
@@ -67,10 +70,10 @@ class CoordinatorShard:
         self.failed = False
         self.groups: dict[str, ClassicGroup] = {}
         self.scope = trio.CancelScope()
-        self._min_isr = min_insync_replicas
+        self._purgatory = purgatory
         self._timeout_s = timeout_s
         self._pending: deque[_PendingWrite] = deque()
-        self._wakeup = trio.Event()
+        self._timer: trio.CancelScope | None = None  # the pump's wait, while it waits
         self._closed = False
 
     @property
@@ -79,17 +82,13 @@ class CoordinatorShard:
         p = self.partition
         return not self._closed and p.is_leader and p.leader_epoch == self.epoch
 
-    @property
-    def pending_writes(self) -> int:
-        return len(self._pending)
-
     def append(self, records: Sequence[Record], on_done: Callback) -> None:
         """Write `records` as one batch; `on_done(error)` runs exactly once, in log
         order with every other write of this shard (maybe before this returns)."""
         if not self.is_current:
             on_done(ErrorCode.not_leader_or_follower)
             return
-        if len(self.partition.isr) < self._min_isr():
+        if len(self.partition.isr) < self.partition.min_insync_replicas:
             on_done(ErrorCode.not_enough_replicas)
             return
         result = self.partition.append_as_leader(memoryview(build_batch(records)))
@@ -100,9 +99,10 @@ class CoordinatorShard:
         if not self._pending and self.partition.high_watermark > info.last_offset:
             on_done(ErrorCode.none)  # a single replica: committed on append
             return
-        self._pending.append(_PendingWrite(info.last_offset,
-                                           trio.current_time() + self._timeout_s, on_done))
-        self._wakeup.set()
+        deadline = trio.current_time() + self._timeout_s
+        self._pending.append(_PendingWrite(info.last_offset, deadline, on_done))
+        if self._timer is not None and len(self._pending) == 1:
+            self._timer.deadline = deadline  # the pump waited with nothing pending
 
     async def wait_for_pending(self) -> None:
         """Return once every write appended before the call has completed (or failed)."""
@@ -114,6 +114,15 @@ class CoordinatorShard:
                                            lambda _error: done.set()))
         await done.wait()
 
+    def _head_due(self) -> bool:
+        """The oldest pending write can be completed or failed now (its deadline
+        aside)."""
+        if not self._pending:
+            return False
+        p = self.partition
+        return (p.high_watermark > self._pending[0].last_offset or not self.is_current
+                or len(p.isr) < p.min_insync_replicas)
+
     def _complete_due(self) -> None:
         p = self.partition
         while self._pending:
@@ -122,7 +131,7 @@ class CoordinatorShard:
                 self._pending.popleft().on_done(ErrorCode.none)
             elif not self.is_current:
                 self._fail_all(ErrorCode.not_leader_or_follower)
-            elif len(p.isr) < self._min_isr():
+            elif len(p.isr) < p.min_insync_replicas:
                 self._fail_all(ErrorCode.not_enough_replicas_after_append)
             elif trio.current_time() >= head.deadline:
                 self._pending.popleft().on_done(ErrorCode.request_timed_out)
@@ -137,14 +146,12 @@ class CoordinatorShard:
         """Complete writes as the high watermark moves; runs until cancelled."""
         while True:
             self._complete_due()
-            event = trio.Event()
-            self._wakeup = event
-            self.partition.watchers.add(event)
-            timeout = (self._pending[0].deadline - trio.current_time() if self._pending
-                       else math.inf)
-            with trio.move_on_after(max(timeout, 0)):
-                await event.wait()
-            self.partition.watchers.discard(event)
+            deadline = self._pending[0].deadline if self._pending else math.inf
+            # `append` moves the deadline up when a write arrives while none was
+            # pending; the purgatory ends the wait when the head is due.
+            with trio.CancelScope(deadline=deadline) as self._timer:
+                await self._purgatory.wait([self.partition.key], self._head_due)
+            self._timer = None
 
     def close(self) -> None:
         """Stop writing: pending writes fail with NOT_LEADER_OR_FOLLOWER."""

@@ -20,7 +20,8 @@ in-sync follower reports a log start offset at least the requested offset
 requests; right after a leader change a follower counts as unknown until it
 fetches), and carries the low watermark: the lowest log start offset over
 the leader and its ISR. The partitions of one request are waited for
-together. A partition still waiting at the timeout answers
+together, as one delayed operation in the broker's purgatory (Kafka's
+DelayedDeleteRecords). A partition still waiting at the timeout answers
 REQUEST_TIMED_OUT with the low watermark it had when its records were
 deleted (they are deleted on the leader all the same, as in Kafka); one that
 loses leadership meanwhile answers NOT_LEADER_OR_FOLLOWER, one removed from
@@ -75,11 +76,16 @@ async def handle(
     if not waiting:
         return _response(header, outcomes)
 
+    keys = [o.partition.key for o in waiting if o.partition is not None]
+
+    def try_complete() -> bool:
+        for outcome in waiting:
+            _check_low_watermark(broker, outcome)
+        return all(o.partition is None for o in waiting)
+
     async def replicated() -> Any:
-        with trio.move_on_after(max(request.timeout.total_seconds(), 0)):
-            async with trio.open_nursery() as nursery:
-                for outcome in waiting:
-                    nursery.start_soon(_await_low_watermark, broker, outcome)
+        deadline = trio.current_time() + max(request.timeout.total_seconds(), 0)
+        await broker.replica_manager.purgatory.wait(keys, try_complete, deadline)
         for outcome in waiting:
             if outcome.partition is not None:  # still waiting at the timeout
                 outcome.error = ErrorCode.request_timed_out
@@ -112,14 +118,15 @@ def _delete(broker: BrokerServer, name: str, index: int, offset: int) -> _Outcom
     return outcome
 
 
-async def _await_low_watermark(broker: BrokerServer, outcome: _Outcome) -> None:
+def _check_low_watermark(broker: BrokerServer, outcome: _Outcome) -> None:
+    """Settle `outcome` (clearing its partition) once the low watermark reaches its
+    target or the partition is no longer led here."""
     partition = outcome.partition
-    assert partition is not None
-    while (partition.is_leader and not partition.closed
-           and partition.low_watermark < outcome.target):
-        event = trio.Event()
-        partition.watchers.add(event)
-        await event.wait()
+    if partition is None:
+        return
+    if (partition.is_leader and not partition.closed
+            and partition.low_watermark < outcome.target):
+        return
     if partition.closed:
         outcome.error = (ErrorCode.not_leader_or_follower
                          if partition.topic in broker.image.topics.by_name

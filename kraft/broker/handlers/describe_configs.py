@@ -1,4 +1,4 @@
-"""DescribeConfigs (key 32), versions 1-4: topic and broker configs with their sources.
+"""DescribeConfigs (key 32), versions 1-4: topic, broker and group configs with their sources.
 
 Resources:
 - TOPIC (2): every topic config Kafka has (kraft.topic_configs) with its
@@ -8,6 +8,9 @@ Resources:
 - BROKER (4): every server.properties key kraft knows, for this broker's id,
   or the cluster-wide dynamic defaults for the empty name. Another broker's
   id is INVALID_REQUEST (clients send it to that broker, as Kafka requires).
+- GROUP (32): every group config of Kafka 4.0 (kraft.group_configs) for that
+  group id, set on the group (GROUP_CONFIG) or the broker's default for it
+  (DEFAULT_CONFIG); the group need not exist. An empty name is INVALID_REQUEST.
 - Anything else (BROKER_LOGGER, ...) is INVALID_REQUEST: not supported.
 `configuration_keys` restricts the answer to those names. With
 include_synonyms each entry lists itself as its only synonym (the full
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from kraft import topic_configs
+from kraft import group_configs, topic_configs
 from kraft.metadata.image import ConfigResource
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from kraft.net.codec import RequestHeader
@@ -92,10 +95,19 @@ def _describe(
                 if e.source == topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
             ]
         if name != str(broker.node_id):
-            return (ErrorCode.invalid_request,
-                    f"broker {broker.node_id} cannot describe the configs of broker {name}", [])
+            return (ErrorCode.invalid_request, f"Unexpected broker id, expected "
+                    f"{broker.node_id} or empty string, but received {name}", [])
         return ErrorCode.none, None, topic_configs.describe_broker_configs(
             broker.config, dynamic_default, dynamic_broker
         )
-    return (ErrorCode.invalid_request,
-            f"config resource type {resource.resource_type} is not supported", [])
+    if resource.resource_type == group_configs.GROUP_RESOURCE:
+        if not name:
+            return ErrorCode.invalid_request, "Group name must not be empty", []
+        overrides = configs.get(ConfigResource(group_configs.GROUP_RESOURCE, name))
+        return ErrorCode.none, None, group_configs.describe_group_configs(broker.config, overrides)
+    kind = _RESOURCE_TYPES.get(resource.resource_type, str(resource.resource_type))
+    return ErrorCode.invalid_request, f"Unsupported resource type: {kind}", []
+
+
+# Kafka's ConfigResource.Type names of the types kraft does not describe.
+_RESOURCE_TYPES = {0: "UNKNOWN", 8: "BROKER_LOGGER", 16: "CLIENT_METRICS"}

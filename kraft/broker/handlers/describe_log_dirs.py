@@ -39,17 +39,18 @@ async def handle(
         wanted = {}
         for t in request.topics:
             wanted.setdefault(t.topic, set()).update(t.partitions)
-    manager = broker.replica_manager
+    manager = broker.log_manager
     results = []
     for log_dir in manager.log_dirs:
         by_topic: dict[str, list[Any]] = {}
-        for (topic, index), partition in sorted(manager.partitions.items()):
-            if partition.log.dir.parent != log_dir:
+        for opened in sorted(manager.logs, key=lambda o: o.topic_partition):
+            topic, index = opened.topic_partition
+            if opened.log_dir != log_dir:
                 continue
             if wanted is not None and index not in wanted.get(topic, ()):
                 continue
             by_topic.setdefault(topic, []).append(build(
-                partition_cls, partition_index=index, partition_size=partition.log.size_in_bytes,
+                partition_cls, partition_index=index, partition_size=opened.log.size_in_bytes,
                 offset_lag=0, is_future_key=False,
             ))
         usage = shutil.disk_usage(log_dir)

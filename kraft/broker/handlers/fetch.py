@@ -16,8 +16,11 @@ first partition with data always gets its first whole batch (Kafka's
 minOneMessage), so one large batch cannot stall a consumer.
 
 Long poll: while fewer than min_bytes are available and max_wait has not
-passed, the request waits for any of its partitions to append or move its
-high watermark, then reads again.
+passed, the request waits as a delayed operation in the broker's purgatory
+(Kafka's DelayedFetch): whenever one of its partitions changes (an append,
+a high watermark or leadership move) it checks, without reading any data or
+changing any state, whether a read would now return min_bytes or an error;
+once it would, or at max_wait, the partitions are read again and answered.
 
 Fetch sessions (KIP-227, v7+): kraft.broker.fetch_session decides which
 partitions a request reads (the session's, for an incremental request) and
@@ -62,13 +65,14 @@ READ_COMMITTED = 1
 
 class _Read:
     __slots__ = ("diverging", "error", "high_watermark", "log_start_offset", "partition",
-                 "records")
+                 "records", "size")
 
     def __init__(self, error: ErrorCode = ErrorCode.none) -> None:
         self.error = error
         self.high_watermark = -1
         self.log_start_offset = -1
-        self.records: bytes = b""
+        self.records: bytes = b""  # not read by a probe
+        self.size = 0  # bytes the read returns
         self.diverging: tuple[int, int] | None = None
         self.partition: Partition | None = None
 
@@ -91,25 +95,29 @@ async def handle(
     requested = context.partitions()
     replica = _replica(request, version)
     deadline = trio.current_time() + max(request.max_wait.total_seconds(), 0)
-    while True:
-        image = broker.image
-        reads = _read_all(broker, image, requested, request, by_id, replica)
-        total = sum(len(r.records) for _, parts in reads for _, r in parts)
-        errors = any(r.error != ErrorCode.none or r.diverging for _, p in reads for _, r in p)
-        if total >= request.min_bytes or errors or trio.current_time() >= deadline:
-            break
-        event = trio.Event()
-        watched = [r.partition for _, parts in reads for _, r in parts if r.partition]
-        if not watched:
+    reads = _read_all(broker, broker.image, requested, request, by_id, replica)
+    if not _complete(reads, request.min_bytes) and trio.current_time() < deadline:
+        watched = [r.partition.key for _, parts in reads for _, r in parts if r.partition]
+
+        def try_complete() -> bool:
+            probe = _read_all(broker, broker.image, requested, request, by_id, replica,
+                              probe=True)
+            return _complete(probe, request.min_bytes)
+
+        if watched:
+            await broker.replica_manager.purgatory.wait(watched, try_complete, deadline)
+        else:
             await trio.sleep_until(deadline)
-            continue
-        for partition in watched:
-            partition.watchers.add(event)
-        with trio.move_on_at(deadline):
-            await event.wait()
-        for partition in watched:
-            partition.watchers.discard(event)
+        reads = _read_all(broker, broker.image, requested, request, by_id, replica)
     return _response(cls, request, context.answer(reads), context.session_id)
+
+
+def _complete(reads: list[tuple[Any, list[tuple[int, _Read]]]], min_bytes: int) -> bool:
+    """The fetch can be answered now: min_bytes are there, or a partition has an
+    error or a diverging epoch to report."""
+    total = sum(r.size for _, parts in reads for _, r in parts)
+    errors = any(r.error != ErrorCode.none or r.diverging for _, p in reads for _, r in p)
+    return total >= min_bytes or errors
 
 
 def _replica(request: Any, version: int) -> tuple[int, int]:
@@ -121,8 +129,10 @@ def _replica(request: Any, version: int) -> tuple[int, int]:
 
 def _read_all(
     broker: BrokerServer, image: MetadataImage, requested: list[tuple[Any, list[Any]]],
-    request: Any, by_id: bool, replica: tuple[int, int],
+    request: Any, by_id: bool, replica: tuple[int, int], *, probe: bool = False,
 ) -> list[tuple[Any, list[tuple[int, _Read]]]]:
+    """Read every requested partition; a `probe` only sizes what a read would
+    return: it reads no records and records no follower's position."""
     remaining = request.max_bytes
     out = []
     for key, fetch_partitions in requested:
@@ -135,8 +145,8 @@ def _read_all(
                 parts.append((fp.partition, _Read(code)))
                 continue
             partition = broker.replica_manager.get_by_id(topic.topic_id, fp.partition)
-            read = _read_partition(broker, partition, fp, request, remaining, replica)
-            remaining -= len(read.records)
+            read = _read_partition(broker, partition, fp, request, remaining, replica, probe)
+            remaining -= read.size
             parts.append((fp.partition, read))
         out.append((key, parts))
     return out
@@ -149,6 +159,7 @@ def _read_partition(
     request: Any,
     remaining: int,
     replica: tuple[int, int],
+    probe: bool,
 ) -> _Read:
     replica_id, replica_epoch = replica
     if partition is None or not partition.is_leader:
@@ -175,11 +186,12 @@ def _read_partition(
             if not partition.log_start_offset <= fp.fetch_offset <= partition.log_end_offset:
                 raise OffsetOutOfRangeError(fp.fetch_offset, partition.log_start_offset,
                                             partition.log_end_offset)
-            partition.update_follower_fetch_state(replica_id, fp.fetch_offset,
-                                                  int(trio.current_time() * 1000),
-                                                  getattr(fp, "log_start_offset", -1))
-            broker.isr.maybe_expand(partition, replica_id, replica_epoch)
-            read.high_watermark = partition.high_watermark
+            if not probe:
+                partition.update_follower_fetch_state(replica_id, fp.fetch_offset,
+                                                      int(trio.current_time() * 1000),
+                                                      getattr(fp, "log_start_offset", -1))
+                broker.isr.maybe_expand(partition, replica_id, replica_epoch)
+                read.high_watermark = partition.high_watermark
             data = partition.log.read(fp.fetch_offset, max_bytes, min_one_message=first)
         else:
             data = partition.read(fp.fetch_offset, max_bytes, min_one_message=first)
@@ -187,7 +199,11 @@ def _read_partition(
         read.error = ErrorCode.offset_out_of_range
         read.partition = None
         return read
-    read.records = data.to_bytes()
+    if probe:
+        read.size = data.size
+    else:
+        read.records = data.to_bytes()
+        read.size = len(read.records)
     return read
 
 

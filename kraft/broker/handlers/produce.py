@@ -9,17 +9,21 @@ records must be exactly one v2 batch (INVALID_RECORD, as Kafka's
 ProduceRequest.validateRecords for v3+); with acks=all the ISR must have at
 least min.insync.replicas members (NOT_ENOUGH_REPLICAS, nothing written).
 The log then validates the batch (CORRUPT_MESSAGE, INVALID_RECORD,
-MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE) and the idempotence checks run
-(INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER; a retried batch is
-answered with its original offsets and not written again).
+MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE; on a compacted topic a record
+without a key is INVALID_RECORD with one RecordError per such record, v8+)
+and the idempotence checks run (INVALID_PRODUCER_EPOCH,
+OUT_OF_ORDER_SEQUENCE_NUMBER; a retried batch is answered with its original
+offsets and not written again).
 
 acks: 0 sends no response; 1 answers after the leader's append; -1 (all)
 answers once the high watermark passes the batch, i.e. every ISR member has
 it, or NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR falls below
 min.insync.replicas meanwhile, or REQUEST_TIMED_OUT after the request's
-timeout. Anything else is INVALID_REQUIRED_ACKS. An acks=all answer is a
-`Deferred` (net.server): the append happens in request order, and the
-connection goes on with the next request while this one waits for the ISR.
+timeout (one delayed operation over all its partitions in the broker's
+purgatory, Kafka's DelayedProduce). Anything else is INVALID_REQUIRED_ACKS.
+An acks=all answer is a `Deferred` (net.server): the append happens in
+request order, and the connection goes on with the next request while this
+one waits for the ISR.
 
 Not done: transactions. A request with a transactional id is answered
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED per partition (no transaction
@@ -55,7 +59,7 @@ ADVERTISED_MIN = 0
 
 class _Outcome:
     __slots__ = ("base_offset", "error", "log_append_time", "log_start_offset", "message",
-                 "partition", "wait_offset")
+                 "partition", "record_errors", "wait_offset")
 
     def __init__(self, error: ErrorCode, message: str | None = None) -> None:
         self.error = error
@@ -65,6 +69,7 @@ class _Outcome:
         self.log_start_offset = -1
         self.partition: Partition | None = None
         self.wait_offset = -1
+        self.record_errors: tuple[tuple[int, str], ...] = ()
 
 
 async def handle(
@@ -93,7 +98,7 @@ async def handle(
     if acks == -1 and any(o.partition for _, results in outcomes for _, o in results):
 
         async def replicated() -> Any:
-            await _await_replication(broker, image, outcomes, request.timeout)
+            await _await_replication(broker, outcomes, request.timeout)
             return _response(header, image, outcomes)
 
         # The appends are done, in request order; the connection may go on
@@ -133,7 +138,7 @@ def _append(
             ErrorCode.invalid_record,
             f"produce v3+ carries exactly one record batch per partition, not {batches}",
         )
-    min_isr = _min_insync_replicas(broker, image, topic.name)
+    min_isr = partition.min_insync_replicas
     if acks == -1 and len(partition.isr) < min_isr:
         return _Outcome(
             ErrorCode.not_enough_replicas,
@@ -143,6 +148,7 @@ def _append(
     info = result.info
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
     outcome.log_start_offset = info.log_start_offset
+    outcome.record_errors = info.record_errors
     if outcome.error == ErrorCode.none:
         outcome.base_offset = info.base_offset
         outcome.log_append_time = info.log_append_time
@@ -151,52 +157,51 @@ def _append(
     return outcome
 
 
-def _min_insync_replicas(broker: BrokerServer, image: MetadataImage, topic: str) -> int:
-    return int(broker.replica_manager.topic_config(image, topic, "min.insync.replicas"))
-
-
 async def _await_replication(
     broker: BrokerServer,
-    image: MetadataImage,
     outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]],
     timeout: timedelta,
 ) -> None:
-    """Wait until every appended batch is below its partition's high watermark."""
+    """Wait, as one delayed operation in the purgatory (Kafka's DelayedProduce),
+    until every appended batch is settled (`_check_replicated`); those still
+    waiting at the timeout answer REQUEST_TIMED_OUT."""
     waiting = [o for _, results in outcomes for _, o in results if o.partition is not None]
     if not waiting:
         return
-    with trio.move_on_after(max(timeout.total_seconds(), 0)):
+    keys = [o.partition.key for o in waiting if o.partition is not None]
+
+    def try_complete() -> bool:
         for outcome in waiting:
-            partition = outcome.partition
-            assert partition is not None
-            min_isr = _min_insync_replicas(broker, image, partition.topic)
-            while partition.high_watermark <= outcome.wait_offset:
-                if not partition.is_leader:
-                    outcome.error = ErrorCode.not_leader_or_follower
-                    break
-                if len(partition.isr) < min_isr:
-                    outcome.error = ErrorCode.not_enough_replicas_after_append
-                    break
-                event = trio.Event()
-                partition.watchers.add(event)
-                await event.wait()
-            _settle(outcome, partition, min_isr)
+            _check_replicated(outcome)
+        return all(o.partition is None for o in waiting)
+
+    deadline = trio.current_time() + max(timeout.total_seconds(), 0)
+    await broker.replica_manager.purgatory.wait(keys, try_complete, deadline)
     for outcome in waiting:
-        partition = outcome.partition
-        if partition is None:
-            continue
-        if partition.high_watermark > outcome.wait_offset:  # made it, just not first in line
-            _settle(outcome, partition, _min_insync_replicas(broker, image, partition.topic))
-        else:
+        if outcome.partition is not None:
             outcome.error = ErrorCode.request_timed_out
+            outcome.partition = None
 
 
-def _settle(outcome: _Outcome, partition: Partition, min_isr: int) -> None:
-    """The batch is below the high watermark (or failed): as Kafka's
-    checkEnoughReplicasReachOffset, replicated by an ISR that has meanwhile
-    shrunk below min.insync.replicas is NOT_ENOUGH_REPLICAS_AFTER_APPEND."""
-    if outcome.error == ErrorCode.none and len(partition.isr) < min_isr:
+def _check_replicated(outcome: _Outcome) -> None:
+    """Settle `outcome` (clearing its partition) once its batch is below the high
+    watermark, or the partition is no longer led here (NOT_LEADER_OR_FOLLOWER),
+    or its ISR is below min.insync.replicas (NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    also when the batch was replicated by an ISR that has meanwhile shrunk
+    below it, as Kafka's checkEnoughReplicasReachOffset)."""
+    partition = outcome.partition
+    if partition is None:
+        return
+    too_few = len(partition.isr) < partition.min_insync_replicas
+    if partition.high_watermark > outcome.wait_offset:
+        if too_few:
+            outcome.error = ErrorCode.not_enough_replicas_after_append
+    elif not partition.is_leader:
+        outcome.error = ErrorCode.not_leader_or_follower
+    elif too_few:
         outcome.error = ErrorCode.not_enough_replicas_after_append
+    else:
+        return
     outcome.partition = None
 
 
@@ -209,6 +214,8 @@ def _response(
     topic_cls = nested(cls, "TopicProduceResponse")
     partition_cls = nested(cls, "PartitionProduceResponse")
     leader_cls = nested(cls, "LeaderIdAndEpoch") if header.api_version >= 10 else None
+    record_error_cls = (nested(cls, "BatchIndexAndErrorMessage")
+                        if header.api_version >= 8 else None)
     topics = []
     for key, results in outcomes:
         topic = image.topics.by_id.get(key) if isinstance(key, uuid.UUID) else (
@@ -233,7 +240,9 @@ def _response(
                         if o.log_append_time >= 0 else None
                     ),
                     log_start_offset=o.log_start_offset,
-                    record_errors=(),
+                    record_errors=tuple(
+                        build(record_error_cls, batch_index=i, batch_index_error_message=m)
+                        for i, m in o.record_errors) if record_error_cls else (),
                     error_message=o.message if o.error != ErrorCode.none else None,
                     **fields,
                 )

@@ -1,0 +1,401 @@
+"""Every server.properties key kraft knows: Kafka's name, type, default and check.
+
+`KEYS` is the single declaration of the broker, controller and quorum keys
+(ConfigKey, kraft.log.configdef). KafkaConfig (kraft.config) parses
+server.properties with it, QuorumConfig (kraft.raft.config) takes its
+defaults from it, and DescribeConfigs and the dynamic broker config commands
+(kraft.topic_configs) describe and validate with it. Types, defaults and
+checks are Kafka 4.0's (KafkaConfig's ConfigDef: ServerConfigs, KRaftConfigs,
+SocketServerConfigs, ReplicationConfigs, ServerLogConfigs, CleanerConfig,
+GroupCoordinatorConfig, QuorumConfig, ...); `dynamic` marks the keys of
+Kafka's DynamicBrokerConfig.AllDynamicConfigs.
+
+A broker key that is a synonym of a topic config (log.segment.bytes for
+segment.bytes, ...) is declared from that topic config (kraft.log.config),
+so type, default and check are written once. Kafka keys kraft does not act
+on are declared with the reason (`unused`): the thread-pool and buffer
+tuning keys a trio broker has no use for, and the security keys of
+listeners kraft does not serve (only PLAINTEXT). They parse, validate,
+store and describe like the rest; setting them is logged at DEBUG.
+Password-type keys are not declared: kraft serves no TLS or SASL and
+stores no secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from kraft.log.config import TOPIC_CONFIGS
+from kraft.log.configdef import LONG_MAX, ConfigKey, Type, at_least, one_of
+
+__all__ = ["CLUSTER_LEVEL_LISTENER_CONFIGS", "INT_MAX", "KEYS", "PASSWORD_CONFIGS"]
+
+INT_MAX: Final = (1 << 31) - 1
+_MB = 1024 * 1024
+
+_THREADS = "kraft runs every listener, request and log task on one trio event loop"
+_BUFFERS = "kraft leaves socket buffer sizes and backlogs to the operating system"
+_CLEANER = "kraft's log cleaner runs as one task of the event loop, without I/O buffers or limits"
+_NO_TLS = "kraft serves PLAINTEXT listeners only (no TLS or SASL)"
+_NO_QUOTAS = "kraft does not throttle replication or connections"
+_NO_KIP_848 = ("kraft serves the classic group protocol; this is a default and bound of the "
+               "KIP-848 group configs, which are stored and described")
+_NO_SHARE = "kraft has no share groups (KIP-932); a default and bound of the share group configs"
+
+
+def _key(name: str, type_: Type, default: Any, doc: str, validator: Any = None,
+         **flags: Any) -> ConfigKey:
+    return ConfigKey(name, type_, default, doc, validator, **flags)
+
+
+def _synonym(topic: str, name: str | None = None, *, default: Any = ...,
+             dynamic: bool = True) -> ConfigKey:
+    """The broker key that gives topic config `topic` its default (Kafka's primary
+    ServerTopicConfigSynonyms entry): same type, check, doc and (unless given) default;
+    acted on exactly when the topic config is."""
+    t = TOPIC_CONFIGS[topic]
+    broker_name = name or t.synonyms[0][0]
+    return ConfigKey(broker_name, t.type, t.default if default is ... else default,
+                     f"Default of topic config {topic}: {t.doc}", t.validator,
+                     dynamic=dynamic, unused=t.unused)
+
+
+_SECURITY_PROTOCOL_MAP = ("CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,"
+                          "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL")
+
+_CORE: Final = [
+    # identity and roles (KRaftConfigs, QuorumConfig)
+    _key("node.id", Type.INT, -1, "The node's id in the cluster; required."),
+    _key("process.roles", Type.LIST, [], "broker, controller, or both.",
+         one_of("broker", "controller")),
+    _key("controller.quorum.voters", Type.LIST, [],
+         "The static controller quorum: id@host:port of each voter."),
+    _key("controller.quorum.bootstrap.servers", Type.LIST, [],
+         "host:port of controllers to discover a dynamic quorum from (KIP-853).",
+         unused="kraft runs a static quorum (controller.quorum.voters)"),
+    _key("controller.listener.names", Type.STRING, None,
+         "Listeners the controllers use; the first is the one brokers connect to.", csv=True),
+    # listeners (SocketServerConfigs)
+    _key("listeners", Type.STRING, "PLAINTEXT://:9092", "NAME://host:port of each listener.",
+         dynamic=True, per_broker=True, csv=True),
+    _key("advertised.listeners", Type.STRING, None,
+         "Addresses given to clients, when they differ from listeners.",
+         dynamic=True, per_broker=True, csv=True),
+    _key("listener.security.protocol.map", Type.STRING, _SECURITY_PROTOCOL_MAP,
+         "Security protocol of each listener name.", dynamic=True, per_broker=True, csv=True),
+    _key("inter.broker.listener.name", Type.STRING, None,
+         "Listener that brokers use to reach each other."),
+    _key("socket.request.max.bytes", Type.INT, 100 * _MB,
+         "Largest request the broker reads.", at_least(1)),
+    _key("max.connections", Type.INT, INT_MAX, "Most connections a listener accepts.",
+         at_least(0), dynamic=True),
+    _key("max.incremental.fetch.session.cache.slots", Type.INT, 1000,
+         "Most incremental fetch sessions the broker keeps.", at_least(0)),
+    # storage (ServerLogConfigs)
+    _key("log.dirs", Type.STRING, None, "Directories holding partition data (beats log.dir).",
+         csv=True),
+    _key("log.dir", Type.STRING, "/tmp/kafka-logs", "Directory holding partition data."),
+    _key("metadata.log.dir", Type.STRING, None,
+         "Directory of the metadata log (default: the first log dir)."),
+    _synonym("segment.bytes"),
+    _synonym("segment.ms", default=None),
+    _key("log.roll.hours", Type.INT, 168, "segment.ms in hours, when log.roll.ms is not set.",
+         at_least(1)),
+    _synonym("retention.ms", default=None),
+    _key("log.retention.minutes", Type.INT, None,
+         "retention.ms in minutes, when log.retention.ms is not set."),
+    _key("log.retention.hours", Type.INT, 168,
+         "retention.ms in hours, when neither log.retention.ms nor .minutes is set."),
+    _synonym("retention.bytes"),
+    _key("log.retention.check.interval.ms", Type.LONG, 300000,
+         "How often segments are checked for deletion.", at_least(1)),
+    _synonym("index.interval.bytes"),
+    _synonym("segment.index.bytes"),
+    _synonym("flush.messages"),
+    _synonym("flush.ms", default=None),
+    _synonym("max.message.bytes"),
+    _synonym("message.timestamp.type"),
+    # compaction (CleanerConfig)
+    _synonym("cleanup.policy"),
+    _key("log.cleaner.enable", Type.BOOLEAN, True, "Run the log cleaner (compaction)."),
+    _key("log.cleaner.backoff.ms", Type.LONG, 15000,
+         "Sleep of the cleaner when there is nothing to clean.", at_least(0), dynamic=True),
+    _key("log.cleaner.dedupe.buffer.size", Type.LONG, 128 * _MB,
+         "Memory for the cleaner's offset map.", dynamic=True),
+    _synonym("delete.retention.ms"),
+    _synonym("min.compaction.lag.ms"),
+    _synonym("max.compaction.lag.ms"),
+    _synonym("min.cleanable.dirty.ratio"),
+    # topics
+    _key("num.partitions", Type.INT, 1, "Partitions of a topic created without a count.",
+         at_least(1)),
+    _key("default.replication.factor", Type.INT, 1,
+         "Replication factor of a topic created without one."),
+    _synonym("min.insync.replicas"),
+    _key("auto.create.topics.enable", Type.BOOLEAN, True,
+         "Create a topic when Metadata asks for an unknown one."),
+    _key("delete.topic.enable", Type.BOOLEAN, True, "Allow DeleteTopics."),
+    _synonym("unclean.leader.election.enable"),
+    _key("auto.leader.rebalance.enable", Type.BOOLEAN, True,
+         "Move leadership back to preferred replicas periodically."),
+    _key("leader.imbalance.check.interval.seconds", Type.LONG, 300,
+         "How often the controller checks leader balance.", at_least(1)),
+    # replication (ReplicationConfigs)
+    _key("replica.lag.time.max.ms", Type.LONG, 30000,
+         "A follower that has not caught up for this long leaves the ISR."),
+    _key("replica.fetch.max.bytes", Type.INT, _MB, "Bytes a follower fetches per partition.",
+         at_least(0)),
+    _key("replica.fetch.wait.max.ms", Type.INT, 500, "Long-poll wait of a follower's fetch."),
+    _key("replica.fetch.min.bytes", Type.INT, 1, "Bytes a follower's fetch waits for."),
+    _key("replica.fetch.backoff.ms", Type.INT, 1000,
+         "Sleep of a follower after a failed fetch.", at_least(0)),
+    # broker lifecycle (KRaftConfigs)
+    _key("broker.heartbeat.interval.ms", Type.INT, 2000,
+         "Interval of broker heartbeats to the controller."),
+    _key("broker.session.timeout.ms", Type.INT, 9000,
+         "A broker without a heartbeat for this long is fenced."),
+    # quorum (QuorumConfig, KIP-595)
+    _key("controller.quorum.election.timeout.ms", Type.INT, 1000,
+         "Time without a leader before a voter starts an election."),
+    _key("controller.quorum.fetch.timeout.ms", Type.INT, 2000,
+         "Time without a successful fetch before a follower looks for a new leader."),
+    _key("controller.quorum.election.backoff.max.ms", Type.INT, 1000,
+         "Longest backoff before a candidate retries an election."),
+    _key("controller.quorum.request.timeout.ms", Type.INT, 2000,
+         "Timeout of a quorum request."),
+    _key("controller.quorum.retry.backoff.ms", Type.INT, 20,
+         "Backoff before a failed quorum request is retried."),
+    _key("controller.quorum.append.linger.ms", Type.INT, 25,
+         "How long the leader gathers records before appending a batch."),
+    # metadata log and snapshots (KIP-630, KIP-835)
+    _key("metadata.log.max.record.bytes.between.snapshots", Type.LONG, 20 * _MB,
+         "Bytes of new metadata records after which a snapshot is taken.", at_least(1)),
+    _key("metadata.log.max.snapshot.interval.ms", Type.LONG, 3600000,
+         "Time after which a snapshot is taken if there are new records.", at_least(0),
+         unused="kraft takes metadata snapshots by size only"),
+    _key("metadata.log.segment.bytes", Type.INT, 1 << 30,
+         "Segment size of the metadata log.", at_least(12)),
+    _key("metadata.log.segment.ms", Type.LONG, 604800000,
+         "Age at which the metadata log rolls a segment.",
+         unused="kraft rolls metadata log segments by size only"),
+    _key("metadata.max.retention.bytes", Type.LONG, 100 * _MB,
+         "Metadata log bytes kept behind the latest snapshot.",
+         unused="kraft's metadata log cleaning follows snapshots, not this limit"),
+    _key("metadata.max.retention.ms", Type.LONG, 604800000,
+         "Age of metadata log segments kept behind the latest snapshot.",
+         unused="kraft's metadata log cleaning follows snapshots, not this limit"),
+    _key("metadata.max.idle.interval.ms", Type.INT, 500,
+         "Interval of the controller's NoOpRecords when nothing else is written.", at_least(0)),
+    # group coordinator (GroupCoordinatorConfig)
+    _key("offsets.topic.num.partitions", Type.INT, 50, "Partitions of __consumer_offsets.",
+         at_least(1)),
+    _key("offsets.topic.replication.factor", Type.SHORT, 3,
+         "Replication factor of __consumer_offsets.", at_least(1)),
+    _key("offsets.retention.minutes", Type.INT, 10080,
+         "How long committed offsets of an empty group are kept.", at_least(1)),
+    _key("offsets.retention.check.interval.ms", Type.LONG, 600000,
+         "How often expired offsets are removed.", at_least(1)),
+    _key("offsets.commit.timeout.ms", Type.INT, 5000,
+         "How long an offset commit waits for replication.", at_least(1)),
+    _key("offset.metadata.max.bytes", Type.INT, 4096,
+         "Largest metadata string of a committed offset."),
+    _key("group.initial.rebalance.delay.ms", Type.INT, 3000,
+         "Wait for more members before the first rebalance of a new group."),
+    _key("group.min.session.timeout.ms", Type.INT, 6000,
+         "Shortest session timeout a classic group member may ask for."),
+    _key("group.max.session.timeout.ms", Type.INT, 1800000,
+         "Longest session timeout a classic group member may ask for."),
+    # idempotent producers (TransactionLogConfig)
+    _key("producer.id.expiration.ms", Type.INT, 86400000,
+         "Time after which an idle producer id's state is dropped.", at_least(1), dynamic=True),
+    _key("producer.id.expiration.check.interval.ms", Type.INT, 600000,
+         "How often idle producer ids are looked for.", at_least(1)),
+]
+
+# Defaults and bounds of the GROUP resource configs (kraft.group_configs).
+_GROUP_BOUNDS: Final = [
+    _key("group.consumer.session.timeout.ms", Type.INT, 45000,
+         "Default of group config consumer.session.timeout.ms.", at_least(1), unused=_NO_KIP_848),
+    _key("group.consumer.min.session.timeout.ms", Type.INT, 45000,
+         "Lowest consumer.session.timeout.ms a group may set.", at_least(1), unused=_NO_KIP_848),
+    _key("group.consumer.max.session.timeout.ms", Type.INT, 60000,
+         "Highest consumer.session.timeout.ms a group may set.", at_least(1), unused=_NO_KIP_848),
+    _key("group.consumer.heartbeat.interval.ms", Type.INT, 5000,
+         "Default of group config consumer.heartbeat.interval.ms.", at_least(1),
+         unused=_NO_KIP_848),
+    _key("group.consumer.min.heartbeat.interval.ms", Type.INT, 5000,
+         "Lowest consumer.heartbeat.interval.ms a group may set.", at_least(1),
+         unused=_NO_KIP_848),
+    _key("group.consumer.max.heartbeat.interval.ms", Type.INT, 15000,
+         "Highest consumer.heartbeat.interval.ms a group may set.", at_least(1),
+         unused=_NO_KIP_848),
+    _key("group.share.session.timeout.ms", Type.INT, 45000,
+         "Default of group config share.session.timeout.ms.", at_least(1), unused=_NO_SHARE),
+    _key("group.share.min.session.timeout.ms", Type.INT, 45000,
+         "Lowest share.session.timeout.ms a group may set.", at_least(1), unused=_NO_SHARE),
+    _key("group.share.max.session.timeout.ms", Type.INT, 60000,
+         "Highest share.session.timeout.ms a group may set.", at_least(1), unused=_NO_SHARE),
+    _key("group.share.heartbeat.interval.ms", Type.INT, 5000,
+         "Default of group config share.heartbeat.interval.ms.", at_least(1), unused=_NO_SHARE),
+    _key("group.share.min.heartbeat.interval.ms", Type.INT, 5000,
+         "Lowest share.heartbeat.interval.ms a group may set.", at_least(1), unused=_NO_SHARE),
+    _key("group.share.max.heartbeat.interval.ms", Type.INT, 15000,
+         "Highest share.heartbeat.interval.ms a group may set.", at_least(1), unused=_NO_SHARE),
+    _key("group.share.record.lock.duration.ms", Type.INT, 30000,
+         "Default of group config share.record.lock.duration.ms.", at_least(1000),
+         unused=_NO_SHARE),
+    _key("group.share.min.record.lock.duration.ms", Type.INT, 15000,
+         "Lowest share.record.lock.duration.ms a group may set.", at_least(1000),
+         unused=_NO_SHARE),
+    _key("group.share.max.record.lock.duration.ms", Type.INT, 60000,
+         "Highest share.record.lock.duration.ms a group may set.", at_least(1000),
+         unused=_NO_SHARE),
+]
+
+# Broker synonyms of the topic configs kraft stores but does not act on: dynamic in
+# Kafka (DynamicLogConfig), so they can be set, stored and described.
+_UNUSED_TOPIC_SYNONYMS: Final = [
+    _synonym(topic, default=None if topic == "segment.jitter.ms" else ...)
+    for topic in ("compression.type", "compression.gzip.level", "compression.lz4.level",
+                  "compression.zstd.level", "file.delete.delay.ms", "preallocate",
+                  "segment.jitter.ms", "message.timestamp.before.max.ms",
+                  "message.timestamp.after.max.ms")
+]
+
+# Kafka's tuning keys (thread pools, buffers, rates) that a trio broker has no use for.
+_TUNING: Final = [
+    _key("num.network.threads", Type.INT, 3, "Threads receiving requests.", at_least(1),
+         dynamic=True, unused=_THREADS),
+    _key("num.io.threads", Type.INT, 8, "Threads processing requests.", at_least(1),
+         dynamic=True, unused=_THREADS),
+    _key("background.threads", Type.INT, 10, "Threads for background tasks.", at_least(1),
+         dynamic=True, unused=_THREADS),
+    _key("num.recovery.threads.per.data.dir", Type.INT, 2,
+         "Threads per log dir recovering logs at startup.", at_least(1), dynamic=True,
+         unused=_THREADS),
+    _key("num.replica.fetchers", Type.INT, 1, "Fetcher threads per source broker.",
+         dynamic=True, unused=_THREADS),
+    _key("num.replica.alter.log.dirs.threads", Type.INT, None,
+         "Threads moving replicas between log dirs.", unused=_THREADS),
+    _key("group.coordinator.threads", Type.INT, 1, "Threads of the group coordinator.",
+         at_least(1), unused=_THREADS),
+    _key("log.cleaner.threads", Type.INT, 1, "Threads of the log cleaner.", at_least(0),
+         dynamic=True, unused=_CLEANER),
+    _key("log.cleaner.io.buffer.size", Type.INT, 512 * 1024, "I/O buffer of the log cleaner.",
+         at_least(0), dynamic=True, unused=_CLEANER),
+    _key("log.cleaner.io.buffer.load.factor", Type.DOUBLE, 0.9,
+         "Load factor of the cleaner's offset map.", dynamic=True, unused=_CLEANER),
+    _key("log.cleaner.io.max.bytes.per.second", Type.DOUBLE, 1.7976931348623157e308,
+         "I/O throttle of the log cleaner.", dynamic=True, unused=_CLEANER),
+    _key("queued.max.requests", Type.INT, 500, "Requests queued for the I/O threads.",
+         at_least(1), unused=_THREADS),
+    _key("queued.max.request.bytes", Type.LONG, -1, "Bytes of queued requests.",
+         unused=_THREADS),
+    _key("socket.send.buffer.bytes", Type.INT, 100 * 1024, "SO_SNDBUF of broker sockets.",
+         unused=_BUFFERS),
+    _key("socket.receive.buffer.bytes", Type.INT, 100 * 1024, "SO_RCVBUF of broker sockets.",
+         unused=_BUFFERS),
+    _key("socket.listen.backlog.size", Type.INT, 50, "Backlog of listening sockets.",
+         at_least(1), unused=_BUFFERS),
+    _key("replica.socket.receive.buffer.bytes", Type.INT, 64 * 1024,
+         "SO_RCVBUF of follower fetch sockets.", unused=_BUFFERS),
+    _key("offsets.load.buffer.size", Type.INT, 5 * _MB,
+         "Read buffer used to load __consumer_offsets.", at_least(1), unused=_BUFFERS),
+    _key("max.connections.per.ip", Type.INT, INT_MAX, "Most connections from one address.",
+         at_least(0), dynamic=True, unused=_NO_QUOTAS),
+    _key("max.connections.per.ip.overrides", Type.STRING, "",
+         "Per-address overrides of max.connections.per.ip.", dynamic=True, unused=_NO_QUOTAS),
+    _key("max.connection.creation.rate", Type.INT, INT_MAX,
+         "New connections a listener accepts per second.", at_least(0), dynamic=True,
+         unused=_NO_QUOTAS),
+    _key("leader.replication.throttled.rate", Type.LONG, LONG_MAX,
+         "Replication throttle of leaders, bytes per second.", at_least(0), dynamic=True,
+         unused=_NO_QUOTAS),
+    _key("follower.replication.throttled.rate", Type.LONG, LONG_MAX,
+         "Replication throttle of followers, bytes per second.", at_least(0), dynamic=True,
+         unused=_NO_QUOTAS),
+    _key("replica.alter.log.dirs.io.max.bytes.per.second", Type.LONG, LONG_MAX,
+         "Throttle of replica moves between log dirs.", at_least(0), dynamic=True,
+         unused=_NO_QUOTAS),
+    _key("metric.reporters", Type.LIST, [], "Classes receiving the broker's metrics.",
+         dynamic=True, unused="kraft has no metrics reporters"),
+    _key("transaction.partition.verification.enable", Type.BOOLEAN, True,
+         "Verify transactional produces (KIP-890).", dynamic=True,
+         unused="kraft has no transactions yet"),
+]
+
+
+def _listener(name: str, type_: Type, default: Any, doc: str, validator: Any = None, *,
+              listener_only: bool = False) -> ConfigKey:
+    return ConfigKey(name, type_, default, doc, validator, dynamic=True, per_broker=True,
+                     listener_only=listener_only, unused=_NO_TLS)
+
+
+# Kafka's non-password DynamicListenerConfig keys (BrokerSecurityConfigs, SslConfigs,
+# SaslConfigs); `listener_only` ones are SslConfigs.RECONFIGURABLE_CONFIGS.
+_SECURITY: Final = [
+    _listener("principal.builder.class", Type.CLASS,
+              "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder",
+              "Builds the principal of an authenticated connection."),
+    _listener("ssl.protocol", Type.STRING, "TLSv1.3", "TLS protocol of the SSLContext."),
+    _listener("ssl.provider", Type.STRING, None, "Security provider of the SSLContext."),
+    _listener("ssl.cipher.suites", Type.LIST, [], "Allowed TLS cipher suites."),
+    _listener("ssl.enabled.protocols", Type.LIST, ["TLSv1.2", "TLSv1.3"],
+              "Allowed TLS protocols."),
+    _listener("ssl.keystore.type", Type.STRING, "JKS", "Format of the key store.",
+              listener_only=True),
+    _listener("ssl.keystore.location", Type.STRING, None, "Path of the key store.",
+              listener_only=True),
+    _listener("ssl.truststore.type", Type.STRING, "JKS", "Format of the trust store.",
+              listener_only=True),
+    _listener("ssl.truststore.location", Type.STRING, None, "Path of the trust store.",
+              listener_only=True),
+    _listener("ssl.keymanager.algorithm", Type.STRING, "SunX509", "Key manager algorithm."),
+    _listener("ssl.trustmanager.algorithm", Type.STRING, "PKIX", "Trust manager algorithm."),
+    _listener("ssl.endpoint.identification.algorithm", Type.STRING, "https",
+              "Host name verification of peers."),
+    _listener("ssl.secure.random.implementation", Type.STRING, None,
+              "SecureRandom of TLS operations."),
+    _listener("ssl.client.auth", Type.STRING, "none", "Whether clients must present a certificate.",
+              one_of("required", "requested", "none")),
+    _listener("ssl.engine.factory.class", Type.CLASS, None, "Custom SSLEngine factory."),
+    _listener("sasl.mechanism.inter.broker.protocol", Type.STRING, "GSSAPI",
+              "SASL mechanism between brokers."),
+    _listener("sasl.enabled.mechanisms", Type.LIST, ["GSSAPI"], "SASL mechanisms served."),
+    _listener("sasl.kerberos.service.name", Type.STRING, None, "Kerberos principal name."),
+    _listener("sasl.kerberos.kinit.cmd", Type.STRING, "/usr/bin/kinit", "Kerberos kinit command."),
+    _listener("sasl.kerberos.ticket.renew.window.factor", Type.DOUBLE, 0.8,
+              "Share of a ticket's life after which it is renewed."),
+    _listener("sasl.kerberos.ticket.renew.jitter", Type.DOUBLE, 0.05,
+              "Random jitter added to the renewal time."),
+    _listener("sasl.kerberos.min.time.before.relogin", Type.LONG, 60000,
+              "Shortest time between refresh attempts of the login thread."),
+    _listener("sasl.kerberos.principal.to.local.rules", Type.LIST, ["DEFAULT"],
+              "Rules mapping principal names to short names."),
+    _listener("sasl.login.refresh.window.factor", Type.DOUBLE, 0.8,
+              "Share of a credential's life after which it is refreshed."),
+    _listener("sasl.login.refresh.window.jitter", Type.DOUBLE, 0.05,
+              "Random jitter added to the refresh time."),
+    _listener("sasl.login.refresh.min.period.seconds", Type.SHORT, 60,
+              "Shortest time between credential refreshes."),
+    _listener("sasl.login.refresh.buffer.seconds", Type.SHORT, 300,
+              "Time kept before a credential expires when refreshing it."),
+]
+
+KEYS: Final[dict[str, ConfigKey]] = {
+    k.name: k for k in [*_CORE, *_GROUP_BOUNDS, *_UNUSED_TOPIC_SYNONYMS, *_TUNING, *_SECURITY]
+}
+
+# DynamicBrokerConfig.ClusterLevelListenerConfigs: listener-prefixed, yet settable as the
+# cluster-wide default.
+CLUSTER_LEVEL_LISTENER_CONFIGS: Final = frozenset(
+    {"max.connections", "max.connection.creation.rate", "num.network.threads"})
+
+# Kafka's dynamic password keys, which kraft does not declare (see the module docstring).
+PASSWORD_CONFIGS: Final = frozenset({
+    "ssl.keystore.password", "ssl.key.password", "ssl.truststore.password", "ssl.keystore.key",
+    "ssl.keystore.certificate.chain", "ssl.truststore.certificates", "sasl.jaas.config",
+})
+
+assert len(KEYS) == len(_CORE) + len(_GROUP_BOUNDS) + len(_UNUSED_TOPIC_SYNONYMS) + len(
+    _TUNING) + len(_SECURITY), "a key is declared twice"
