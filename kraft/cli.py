@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run.dev_main(rest) if args.command == "dev" else run.start_main(rest)
     if args.command == "raft-test-server":
-        from kraft.raft import workload
+        from kraft.tools import raft_test_server
 
-        return workload.main(rest)
+        return raft_test_server.main(rest)
     if args.command == "metadata":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

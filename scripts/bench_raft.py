@@ -20,11 +20,14 @@ import argparse
 import os
 import re
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from kraft.raft.local_quorum import LocalQuorum
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.raft.local_quorum import LocalQuorum
 
 LINE = re.compile(r"latency p50=([\d.]+)ms p99=([\d.]+)ms committed/s=(\d+)")
 

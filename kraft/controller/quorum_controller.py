@@ -8,8 +8,9 @@ Theory of operation (Kafka's QuorumController, without timeline structures):
   is committed: by then every record of earlier epochs is committed and
   replayed, so `committed_image` is the whole truth. It stops being active the
   moment raft reports another leader or epoch.
-- Commands are serialised through one queue (`run_command`), processed by one
-  task. A command is a pure function `(image, ctx) -> ControllerResult`
+- Commands are serialised through one bounded queue (`run_command` puts a
+  `RunCommand` event on it), processed by one task with a `match` over the
+  event types. A command is a pure function `(image, ctx) -> ControllerResult`
   evaluated against the *speculative* image: the committed image plus every
   record this controller has appended but not yet seen committed, so two
   commands in a row see each other's effects (two CreateTopics of one name).
@@ -46,12 +47,11 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 import trio
 
@@ -117,6 +117,30 @@ class _Waiting:
         self.done.set()
 
 
+QUEUE_SIZE = 64
+"""Commands buffered before `run_command` callers wait. Every caller waits for
+its answer anyway (a request handler on the controller listener, or the
+periodic task), so the bound only turns a burst (a heartbeat from every broker,
+forwarded admin requests) into callers waiting in order instead of a growing
+queue; the processing task never sends to its own queue, so a full queue
+cannot deadlock it. 64 holds one heartbeat from each broker of a cluster of a
+few dozen plus the odd admin request without anyone waiting."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunCommand:
+    """Run `command`; its `_Waiting` (None: not the active controller) goes to
+    `reply` (buffer 1, exactly one answer)."""
+
+    command: Command
+    reply: trio.MemorySendChannel[_Waiting | None]
+
+
+ControllerEvent = RunCommand
+"""What the controller's queue carries (one kind today; the processing loop
+matches on it, so a new kind is one more case)."""
+
+
 class QuorumController:
     """The controller of one node; active while the node leads the quorum."""
 
@@ -143,7 +167,7 @@ class QuorumController:
         self._leader_changes: deque[LeaderChange] = deque(maxlen=LEADER_CHANGES_KEPT)
         self._last_write_ms = 0
         self._next_balance_ms = 0
-        self._queue_send, self._queue = trio.open_memory_channel[tuple[Any, ...]](math.inf)
+        self._queue_send, self._queue = trio.open_memory_channel[ControllerEvent](QUEUE_SIZE)
         self.activated = trio.Event()
 
     @property
@@ -257,9 +281,9 @@ class QuorumController:
         because this node is not (or stopped being) the active controller;
         `unknown()` (default: `not_controller()`) if leadership was lost and
         whether its records commit cannot be told (module docstring)."""
-        reply_send, reply = trio.open_memory_channel[Any](1)
-        await self._queue_send.send((command, reply_send))
-        waiting: _Waiting | None = await reply.receive()
+        reply_send, reply = trio.open_memory_channel[_Waiting | None](1)
+        await self._queue_send.send(RunCommand(command, reply_send))
+        waiting = await reply.receive()
         if waiting is None:
             return not_controller()
         await waiting.done.wait()
@@ -326,8 +350,12 @@ class QuorumController:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._periodic)
             task_status.started()
-            async for command, reply in self._queue:
-                reply.send_nowait(await self._process(command))
+            async for event in self._queue:
+                match event:
+                    case RunCommand(command, reply):
+                        reply.send_nowait(await self._process(command))
+                    case _:
+                        assert_never(event)
 
     # --- periodic work -------------------------------------------------------------------
 

@@ -14,6 +14,10 @@ proposals) and acts on the `Ready` values it returns. Modules by concern:
 - `core` (inputs, role changes, timers), `elections` (votes, epochs,
   Begin/EndQuorumEpoch) and `replication` (fetching, flushing, committing,
   snapshots) make up `RaftCore`; `ready`: its output.
+
+Around the core: `rpc` declares each raft RPC once (key, versions, codecs to
+and from kio), `driver` is the trio shell (`RaftNode`: one task, one inbox of
+typed events), `disk_log`/`batches`/`quorum_state_file` are the on-disk forms.
 """
 
 from kraft.raft.config import QuorumConfig

@@ -1,24 +1,35 @@
 """The trio driver: the only async code around the pure raft core.
 
 Theory of operation. One task (`RaftNode.run`) owns the `RaftCore`. Every
-input reaches it through one memory channel (the inbox), so the core sees a
-single ordered stream of events:
+input reaches it through one bounded memory channel (the inbox) as one of a
+few small frozen event types, handled by one `match` in `_loop`, so the core
+sees a single ordered stream of events:
 
-- inbound requests: the controller-listener handlers registered by
-  `register` convert the kio request, put it in the inbox with a fresh token,
-  and wait for the core's response carrying that token (a parked Fetch waits
-  until data arrives or its max wait ends);
-- responses to our own requests: each outbound request is sent by a short
-  task through the pooled `KafkaClient`; its response, or its failure, goes
-  back into the inbox;
-- flush completions, proposals, snapshot notifications, shutdown.
+- `m.Inbound`: a request from a peer or a tool (the controller-listener
+  handlers registered by `register` decode the kio request, put it in the
+  inbox with a fresh token, and wait for the core's response carrying that
+  token; a parked Fetch waits until data arrives or its max wait ends), or the
+  response to one of our own requests (each is sent by a short task through
+  the pooled `KafkaClient`);
+- `RequestFailed`: one of our requests got no usable response;
+- `Flushed`, `Propose`, `Resign`, `Stop`: a flush's fsyncs returned, the layer
+  above appends records, graceful shutdown begins, the driver stops.
 
 After each input the driver drains `take_ready()` and acts on each Ready in
 the order `kraft.raft.ready` prescribes: persist quorum-state (fsync, in a
 worker thread) before sending anything; send; start a flush (one at a time,
-fsync in a worker thread, then `flushed`); tell the listener about loaded
+fsync in a worker thread, then `Flushed`); tell the listener about loaded
 snapshots, committed entries and snapshot requests; publish leader changes.
 Then it sleeps until the next input or the core's deadline.
+
+Backpressure. A full inbox makes its senders wait (in order), never the
+driver: the driver awaits nothing but its inbox and the quorum-state write,
+and its own callbacks into the listener are synchronous. The one input raised
+from inside the driver task, `snapshot_created_nowait` (called by the
+listener while the driver acts on a snapshot request), therefore bypasses the
+inbox: the driver could not wait for room in its own inbox. When the driver
+stops, everything still queued or waiting for room is answered (a proposal
+with NotLeaderError, a request with BROKER_NOT_AVAILABLE): no reply is lost.
 
 A storage error (OSError from the log or the quorum-state file) is not
 handled: it propagates, the nursery cancels everything and the node stops
@@ -31,13 +42,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import math
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, assert_never, runtime_checkable
 
 import trio
 from kio.schema.errors import ErrorCode
@@ -95,6 +106,60 @@ class _Waiter:
     response: m.Response | None = None
 
 
+# --- the inbox -------------------------------------------------------------------------
+
+INBOX_SIZE = 64
+"""Events buffered before senders wait. Each sender is a task that waits for its
+answer anyway (a peer's request handler, a proposer, one of our request or
+flush tasks), so the inbox never holds more than those tasks; the bound keeps a
+burst (one Fetch per observer broker, responses from each voter, tool requests)
+from queueing unboundedly behind a slow quorum-state fsync. 64 covers a quorum
+with tens of observers without anyone waiting in steady state; past it,
+senders wait in order, which slows peers' requests, never the driver."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    """Our request to `destination` got no usable response (connection lost,
+    timeout, unsupported version, malformed answer)."""
+
+    destination: int
+    correlation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Flushed:
+    """The fsyncs of the flush begun at `end_offset` returned (in a worker thread)."""
+
+    end_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Propose:
+    """Append `payloads` (as leader of `epoch`, if given). `reply` (buffer 1) gets
+    exactly one answer: the offset of the last record, or the exception."""
+
+    payloads: tuple[bytes, ...]
+    epoch: int | None
+    reply: trio.MemorySendChannel[int | Exception]
+
+
+@dataclass(frozen=True, slots=True)
+class Resign:
+    """Graceful shutdown begins; `done` is set once the resignation is acknowledged
+    (or the driver stopped)."""
+
+    done: trio.Event
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop the driver now."""
+
+
+InboxEvent = m.Inbound | RequestFailed | Flushed | Propose | Resign | Stop
+
+
 class RaftNode:
     """One member of the metadata quorum, driven by trio."""
 
@@ -114,7 +179,8 @@ class RaftNode:
         self.voter_addresses = voter_addresses
         self.listener = listener
         self._rng = rng or random.Random()
-        self._inbox_send, self._inbox = trio.open_memory_channel[tuple[Any, ...]](math.inf)
+        self._inbox_send, self._inbox = trio.open_memory_channel[InboxEvent](INBOX_SIZE)
+        self._snapshots_created: list[OffsetAndEpoch] = []
         self._tokens = itertools.count(1)
         self._waiters: dict[int, _Waiter] = {}
         self._flushing = False
@@ -158,9 +224,10 @@ class RaftNode:
         """
         if self._closed:
             raise NotLeaderError(None, self._leader.epoch)
-        reply: trio.MemorySendChannel[Any]
-        reply, result = trio.open_memory_channel[Any](1)
-        await self._inbox_send.send(("propose", list(payloads), epoch, reply))
+        reply, result = trio.open_memory_channel[int | Exception](1)
+        # No checkpoint since the `_closed` check: the inbox is still open. If the
+        # driver stops while we wait for room, it answers us when it drains the inbox.
+        await self._inbox_send.send(Propose(tuple(payloads), epoch, reply))
         outcome = await result.receive()
         if isinstance(outcome, Exception):
             raise outcome
@@ -177,13 +244,19 @@ class RaftNode:
 
     def snapshot_created_nowait(self, snapshot_id: OffsetAndEpoch) -> None:
         """The listener stored a snapshot in the log (after `snapshot_requested`).
-        Callable from the listener's synchronous callbacks."""
-        self._inbox_send.send_nowait(("snapshot_created", snapshot_id))
+
+        Called from the listener's synchronous callbacks, which run in the
+        driver task: the driver hands it to the core before it next waits for
+        input. (Not an inbox event: the driver cannot wait for room in its own
+        inbox.)"""
+        self._snapshots_created.append(snapshot_id)
 
     def register(self, registry: ApiRegistry) -> None:
-        """Serve the raft RPCs on the controller listener's registry."""
-        for key, (lo, hi) in rpc.VERSIONS.items():
-            registry.register(key, lo, hi, self._handle_request)
+        """Serve the raft RPCs (every declaration in `rpc.RPCS`) on the controller
+        listener's registry."""
+        for spec in rpc.RPCS:
+            registry.register(spec.api_key, spec.min_version, spec.max_version,
+                              partial(self._handle_request, spec))
 
     # --- the driver task -------------------------------------------------------------
 
@@ -192,41 +265,61 @@ class RaftNode:
         stored = quorum_state_file.read(self.metadata_dir)
         core = RaftCore(self.config, self.log, stored, self._rng, self._now())
         self._core = core
-        async with KafkaClient(f"raft-{self.config.node_id}") as client, trio.open_nursery() as n:
-            self._client = client
-            self._nursery = n
-            task_status.started()
-            try:
-                await self._loop(core)
-            finally:
-                n.cancel_scope.cancel()  # a flush in a thread is waited for, not abandoned
-                self._stop_waiters()
-        self._stopped.set()
+        try:
+            async with (KafkaClient(f"raft-{self.config.node_id}") as client,
+                        trio.open_nursery() as n):
+                self._client = client
+                self._nursery = n
+                task_status.started()
+                try:
+                    await self._loop(core)
+                finally:
+                    n.cancel_scope.cancel()  # a flush in a thread is waited for, not abandoned
+                    self._stop_waiters()
+        finally:
+            self._stopped.set()
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:
         """Resign gracefully (EndQuorumEpoch to the other voters), stop `run` and
         return once it has stopped (no flush still running): then the log may
         be closed."""
         done = trio.Event()
-        await self._inbox_send.send(("resign", done))
-        with trio.move_on_after(timeout_s):
-            await done.wait()
-        await self._inbox_send.send(("stop",))
+        try:
+            await self._inbox_send.send(Resign(done))
+            with trio.move_on_after(timeout_s):
+                await done.wait()
+            await self._inbox_send.send(Stop())
+        except trio.BrokenResourceError:
+            pass  # the driver has stopped already
         await self._stopped.wait()
 
     def _stop_waiters(self) -> None:
-        """Answer everyone still waiting on the core: it will not answer now."""
+        """Answer everyone still waiting on the core: it will not answer now.
+
+        Request handlers are released through their waiters (they answer
+        BROKER_NOT_AVAILABLE). Draining the inbox also takes in, one by one,
+        the senders still waiting for room, so every proposal queued or
+        waiting gets NotLeaderError and a pending resignation is released.
+        The inbox is then closed: `propose` and the handlers see `_closed`
+        first, and a later `shutdown` fails its send at once instead of
+        waiting for a reader that is gone."""
         self._closed = True
         for waiter in self._waiters.values():
             waiter.event.set()
         self._waiters.clear()
         while True:
             try:
-                item = self._inbox.receive_nowait()
+                event = self._inbox.receive_nowait()
             except trio.WouldBlock:
                 break
-            if item[0] == "propose":
-                item[3].send_nowait(NotLeaderError(None, self._leader.epoch))
+            match event:
+                case Propose(reply=reply):
+                    reply.send_nowait(NotLeaderError(None, self._leader.epoch))
+                case Resign(done):
+                    done.set()  # nothing left to wait for
+                case _:
+                    pass  # requests were answered through their waiters above
+        self._inbox.close()
 
     @staticmethod
     def _now() -> int:
@@ -234,52 +327,48 @@ class RaftNode:
 
     async def _loop(self, core: RaftCore) -> None:
         resigned: trio.Event | None = None
-        deadline = core.poll(self._now())
         while True:
+            now = self._now()
+            for snapshot_id in self._snapshots_created:
+                core.snapshot_created(snapshot_id.offset, snapshot_id.epoch, now)
+            self._snapshots_created.clear()
+            deadline = core.poll(now)
             await self._drain(core)
+            if self._snapshots_created:
+                continue  # the listener wrote a snapshot while we acted: feed it first
             if resigned is not None and core.resignation_acknowledged:
                 resigned.set()
-            item: tuple[Any, ...] | None = None
+            event: InboxEvent | None = None
             with trio.move_on_at(deadline / 1000):
-                item = await self._inbox.receive()
+                event = await self._inbox.receive()
+            if event is None:
+                continue
             now = self._now()
-            if item is not None:
-                kind = item[0]
-                if kind == "stop":
-                    return
-                if kind == "resign":
-                    resigned = item[1]
+            match event:
+                case m.Inbound():
+                    core.handle(event, now)
+                case RequestFailed(destination, correlation_id):
+                    core.request_failed(destination, correlation_id, now)
+                case Flushed(end_offset):
+                    self._flushing = False
+                    assert isinstance(self.log, Flushable)
+                    self.log.complete_flush(end_offset)
+                    core.flushed(end_offset, now)
+                    if self._flush_wanted:
+                        self._flush_wanted = False
+                        self._start_flush(core)
+                case Propose(payloads, epoch, reply):
+                    try:
+                        reply.send_nowait(core.propose(payloads, now, epoch=epoch))
+                    except (NotLeaderError, ValueError) as e:
+                        reply.send_nowait(e)
+                case Resign(done):
+                    resigned = done
                     core.resign(now)
-                else:
-                    self._feed(core, item, now)
-            deadline = core.poll(self._now())
-
-    def _feed(self, core: RaftCore, item: tuple[Any, ...], now: int) -> None:
-        kind = item[0]
-        if kind == "inbound":
-            core.handle(item[1], now)
-        elif kind == "failed":
-            core.request_failed(item[1], item[2], now)
-        elif kind == "flushed":
-            _, end_offset = item
-            self._flushing = False
-            assert isinstance(self.log, Flushable)
-            self.log.complete_flush(end_offset)
-            core.flushed(end_offset, now)
-            if self._flush_wanted:
-                self._flush_wanted = False
-                self._start_flush(core)
-        elif kind == "propose":
-            _, payloads, epoch, reply = item
-            try:
-                reply.send_nowait(core.propose(payloads, now, epoch=epoch))
-            except (NotLeaderError, ValueError) as e:
-                reply.send_nowait(e)
-        elif kind == "snapshot_created":
-            snapshot_id: OffsetAndEpoch = item[1]
-            core.snapshot_created(snapshot_id.offset, snapshot_id.epoch, now)
-        else:
-            raise AssertionError(f"unknown inbox item {kind!r}")
+                case Stop():
+                    return
+                case _:
+                    assert_never(event)
 
     async def _drain(self, core: RaftCore) -> None:
         while core.has_ready():
@@ -347,7 +436,7 @@ class RaftNode:
 
     async def _flush_in_thread(self, end_offset: int, fsyncs: Any) -> None:
         await trio.to_thread.run_sync(fsyncs)
-        await self._inbox_send.send(("flushed", end_offset))
+        await self._inbox_send.send(Flushed(end_offset))
 
     # --- outbound messages -------------------------------------------------------------
 
@@ -366,63 +455,58 @@ class RaftNode:
         address = self.voter_addresses.get(out.destination)
         message = out.message
         assert isinstance(message, m.Request)
-        key = _API_KEY[type(message)]
+        spec = rpc.for_request(message)
         try:
             if address is None:
                 raise ConnectionFailed(f"no address for node {out.destination}")
             assert self._client is not None
-            request = rpc.request_to_kio(message, self._now())
+            request = spec.request_to_kio(message)
             timeout = self.config.request_timeout_ms / 1000
             # Connecting and negotiating count against the request timeout too,
             # so requests to a paused peer do not pile up behind its connect.
             with trio.fail_after(timeout):
                 response = await self._client.request(address, request, timeout=timeout)
-            inbound = m.Inbound(out.destination, out.correlation_id,
-                                rpc.response_from_kio(key, response))
+            event: InboxEvent = m.Inbound(out.destination, out.correlation_id,
+                                          spec.response_from_kio(response))
         except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError,
                 trio.TooSlowError) as e:
             log.debug("node %d: %s to node %d failed: %s", self.config.node_id,
-                      type(message).__name__, out.destination, e)
-            await self._inbox_send.send(("failed", out.destination, out.correlation_id))
-            return
-        await self._inbox_send.send(("inbound", inbound))
+                      spec.name, out.destination, e)
+            event = RequestFailed(out.destination, out.correlation_id)
+        # Cancelled (not BrokenResourceError) if the driver stops meanwhile: this
+        # task is in the driver's nursery, which is cancelled before the inbox closes.
+        await self._inbox_send.send(event)
 
     # --- inbound requests (controller listener) ------------------------------------
 
-    async def _handle_request(self, ctx: RequestContext, header: RequestHeader, req: Any) -> Any:
-        key, version = header.api_key, header.api_version
+    async def _handle_request(
+        self, spec: rpc.RaftRpc[Any, Any], ctx: RequestContext, header: RequestHeader, req: Any
+    ) -> Any:
+        version = header.api_version
         try:
-            message = rpc.request_from_kio(key, req)
+            message = spec.request_from_kio(req)
         except rpc.PeerError as e:
             log.info("node %d: bad %s from %s: %s", self.config.node_id,
                      type(req).__name__, ctx.peer, e)
-            return rpc.error_response(key, version, ErrorCode.invalid_request, str(e))
+            return spec.error_response(version, ErrorCode.invalid_request, str(e))
         if self._closed:
-            return rpc.error_response(key, version, ErrorCode.broker_not_available)
+            return spec.error_response(version, ErrorCode.broker_not_available)
         token = next(self._tokens)
         waiter = _Waiter(trio.Event())
         self._waiters[token] = waiter
         try:
-            await self._inbox_send.send(("inbound", m.Inbound(_source(message), token, message)))
+            # As in `propose`: the inbox is open, and a driver that stops answers us
+            # through the waiter even if we are still waiting for room.
+            await self._inbox_send.send(m.Inbound(spec.source(message), token, message))
             await waiter.event.wait()
         finally:
             self._waiters.pop(token, None)
         if waiter.response is None:  # the node stopped
-            return rpc.error_response(key, version, ErrorCode.broker_not_available)
+            return spec.error_response(version, ErrorCode.broker_not_available)
         response = waiter.response
         if isinstance(response, m.DescribeQuorumResponse):
             response = _to_wall_clock(response, int(time.time() * 1000) - self._now())
-        return rpc.response_to_kio(key, version, response, self._now(), self.voter_addresses)
-
-
-_API_KEY: dict[type, int] = {
-    m.FetchRequest: rpc.FETCH,
-    m.VoteRequest: rpc.VOTE,
-    m.BeginQuorumEpochRequest: rpc.BEGIN,
-    m.EndQuorumEpochRequest: rpc.END,
-    m.FetchSnapshotRequest: rpc.FETCH_SNAPSHOT,
-    m.DescribeQuorumRequest: rpc.DESCRIBE,
-}
+        return spec.response_to_kio(version, response, self._now(), self.voter_addresses)
 
 
 def _to_wall_clock(d: m.DescribeQuorumResponse, shift_ms: int) -> m.DescribeQuorumResponse:
@@ -442,12 +526,3 @@ def _to_wall_clock(d: m.DescribeQuorumResponse, shift_ms: int) -> m.DescribeQuor
         current_voters=tuple(shift(r) for r in d.current_voters),
         observers=tuple(shift(r) for r in d.observers),
     )
-
-
-def _source(message: m.Request) -> int:
-    """The node a request comes from, as far as its fields tell (-1: a tool)."""
-    if isinstance(message, m.FetchRequest | m.FetchSnapshotRequest | m.VoteRequest):
-        return message.replica_id
-    if isinstance(message, m.BeginQuorumEpochRequest | m.EndQuorumEpochRequest):
-        return message.leader_id
-    return -1

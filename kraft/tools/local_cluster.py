@@ -503,13 +503,13 @@ async def _describe_quorum(addresses: list[tuple[str, int]]) -> m.DescribeQuorum
     answer, which still names the leader and epoch it knows; None if nobody
     answers. Controllers are asked directly, never through a redirect, so a
     paused leader costs nothing."""
-    request = rpc.request_to_kio(m.DescribeQuorumRequest(), 0)
+    request = rpc.DESCRIBE_QUORUM.request_to_kio(m.DescribeQuorumRequest())
     fallback = None
     async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S) as client:
         for address in addresses:
             try:
                 response = await client.request(address, request, REQUEST_TIMEOUT_S)
-                answer = rpc.response_from_kio(rpc.DESCRIBE, response)
+                answer = rpc.DESCRIBE_QUORUM.response_from_kio(response)
             except (ConnectionFailed, rpc.PeerError):
                 continue
             assert isinstance(answer, m.DescribeQuorumResponse)

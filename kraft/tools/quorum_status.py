@@ -42,7 +42,7 @@ async def describe(address: tuple[str, int], timeout: float = 5.0) -> m.Describe
     """DescribeQuorum from the controller at `address`; if that one is not the
     leader, from the leader it names (found in the response's Nodes).
     Raises ConnectionFailed."""
-    request = rpc.request_to_kio(m.DescribeQuorumRequest(), 0)
+    request = rpc.DESCRIBE_QUORUM.request_to_kio(m.DescribeQuorumRequest())
     failure: Exception | None = None
     # Failures are caught inside the client's nursery and raised after it, so
     # callers see ConnectionFailed rather than an ExceptionGroup.
@@ -50,7 +50,7 @@ async def describe(address: tuple[str, int], timeout: float = 5.0) -> m.Describe
         try:
             with trio.fail_after(timeout):
                 response = await client.request(address, request, timeout=timeout)
-            d = rpc.response_from_kio(rpc.DESCRIBE, response)
+            d = rpc.DESCRIBE_QUORUM.response_from_kio(response)
             assert isinstance(d, m.DescribeQuorumResponse)
             if d.error_code == ErrorCode.not_leader_or_follower and d.leader_id >= 0:
                 leader = next(
@@ -61,7 +61,7 @@ async def describe(address: tuple[str, int], timeout: float = 5.0) -> m.Describe
                     with trio.fail_after(timeout):
                         response = await client.request((listener.host, listener.port),
                                                         request, timeout=timeout)
-                    d = rpc.response_from_kio(rpc.DESCRIBE, response)
+                    d = rpc.DESCRIBE_QUORUM.response_from_kio(response)
                     assert isinstance(d, m.DescribeQuorumResponse)
         except (ConnectionFailed, rpc.PeerError, trio.TooSlowError) as e:
             failure = e

@@ -11,7 +11,11 @@ from pathlib import Path
 import trio
 
 from kraft.config import KafkaConfig
-from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL, QuorumController
+from kraft.controller.quorum_controller import (
+    METADATA_VERSION_LEVEL,
+    QUEUE_SIZE,
+    QuorumController,
+)
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.loader import MetadataLoader
@@ -145,3 +149,21 @@ async def test_a_read_waits_for_the_records_it_saw(tmp_path: Path) -> None:
             seen = await controller.run_command(read, lambda: "NC")
             assert seen == "1"
             assert controller.committed_offset >= controller.image.provenance.offset
+
+
+async def test_more_commands_than_the_queue_holds_are_all_answered(tmp_path: Path) -> None:
+    """Three queues' worth of concurrent commands: callers wait for room, and each
+    command runs once, in its own turn, and is answered after its record commits."""
+    async with controller_node(tmp_path) as (controller, _raft, loader):
+        offsets: list[int] = []
+
+        async def run(i: int) -> None:
+            _seen, offset = await controller.run_command(set_config(f"k{i}", "v"), lambda: "NC")
+            assert controller.committed_offset >= offset
+            offsets.append(offset)
+
+        async with trio.open_nursery() as nursery:
+            for i in range(3 * QUEUE_SIZE):
+                nursery.start_soon(run, i)
+        assert len(set(offsets)) == 3 * QUEUE_SIZE
+        assert set(loader.image.configs.get(RESOURCE)) == {f"k{i}" for i in range(3 * QUEUE_SIZE)}

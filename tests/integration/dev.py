@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from kraft.raft.local_quorum import free_port
+from tests.ports import free_port
 
 READY = re.compile(r"ready: bootstrap\.servers=(\S+)")
 START_TIMEOUT_S = 30.0

@@ -48,9 +48,9 @@ from kraft.net.client import Connection
 from kraft.net.framing import frame
 
 from kraft import meta_properties
-from kraft.raft.local_quorum import free_port
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
+from tests.ports import free_port
 
 T = p.TIMEOUT_S
 EPOCHS_TOPIC = "epochs"

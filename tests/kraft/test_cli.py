@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from kraft import meta_properties
-from kraft.raft.local_quorum import free_port
 from kraft.run import LOG_LEVELS, UsageError, _setup_logging
+from tests.ports import free_port
 
 KRAFT = [sys.executable, "-m", "kraft"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import confluent_kafka
 import pytest
 
-from kraft.raft.local_quorum import free_port
+from tests.ports import free_port
 
 KRAFT = [sys.executable, "-m", "kraft.cli"]
 

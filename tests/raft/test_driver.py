@@ -1,17 +1,23 @@
 """The trio driver: three in-process voters over real loopback sockets."""
 
+import math
 import random
+import threading
 
 import pytest
 import trio
+import trio.testing
 from kraft.net import api_versions
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer
 
+from kraft.raft import quorum_state_file
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
-from kraft.raft.driver import RaftNode
+from kraft.raft.driver import INBOX_SIZE, RaftNode
 from kraft.raft.memory_log import MemoryLog
+from kraft.raft.state import Leader
+from kraft.raft.types import NotLeaderError
 
 
 class Collector:
@@ -83,3 +89,129 @@ async def test_three_voters_elect_and_commit(nursery, tmp_path, disk):
     assert payloads[0] == payloads[1] == payloads[2]
     assert leader.high_watermark > offset
     assert (tmp_path / f"n{leader.config.node_id}" / "quorum-state").exists()
+
+
+# The tests below run on the real clock: quorum-state writes run in a worker thread,
+# and an autojump clock would race ahead of them.
+
+SINGLE = {"node_id": 1, "voters": (1,), "election_timeout_ms": 300, "fetch_timeout_ms": 600}
+
+
+async def _leading(node):
+    """Wait until the one-voter `node` leads (a generous hang guard, not a timing check)."""
+    with trio.fail_after(20):
+        while not isinstance(node.role, Leader):
+            await trio.sleep(0.01)
+
+
+async def _single_voter(nursery, tmp_path):
+    """A one-voter quorum on a MemoryLog, once it leads."""
+    node = RaftNode(QuorumConfig(**SINGLE), MemoryLog(), tmp_path, {}, Collector(),
+                    rng=random.Random(1))
+    await nursery.start(node.run)
+    await _leading(node)
+    return node
+
+
+async def test_more_proposals_than_the_inbox_holds_all_commit(nursery, tmp_path):
+    """Three inboxes' worth of concurrent proposals: senders wait for room, and every
+    proposal gets its own offset and is committed, none lost or answered twice."""
+    node = await _single_voter(nursery, tmp_path)
+    offsets = []
+
+    async def propose(i):
+        offsets.append(await node.propose([f"p{i}".encode()]))
+
+    async with trio.open_nursery() as proposers:
+        for i in range(3 * INBOX_SIZE):
+            proposers.start_soon(propose, i)
+    assert len(set(offsets)) == 3 * INBOX_SIZE
+    await node.wait_high_watermark(max(offsets))
+    committed = sorted(e.payload for e in node.listener.entries)
+    assert committed == sorted(f"p{i}".encode() for i in range(3 * INBOX_SIZE))
+
+
+async def test_stopping_answers_proposals_waiting_for_room(tmp_path, monkeypatch):
+    """While the driver is stuck in a quorum-state fsync, twice an inbox of proposals
+    arrive; when it then stops, every one of them (queued or still waiting for room in
+    the inbox) is answered NotLeaderError, none is left hanging."""
+    release, writing = threading.Event(), threading.Event()
+
+    def stuck_write(*args):
+        writing.set()
+        release.wait()
+
+    monkeypatch.setattr(quorum_state_file, "write", stuck_write)
+    node = RaftNode(QuorumConfig(**SINGLE), MemoryLog(), tmp_path, {}, Collector(),
+                    rng=random.Random(1))
+    outcomes = []
+
+    async def propose():
+        try:
+            outcomes.append(await node.propose([b"x"]))
+        except NotLeaderError as e:
+            outcomes.append(e)
+
+    with trio.fail_after(20):  # a hang guard: a proposer left waiting would hang here
+        async with trio.open_nursery() as nursery:
+            run_scope = trio.CancelScope()
+
+            async def run():
+                with run_scope:
+                    await node.run()
+
+            nursery.start_soon(run)
+            while not writing.is_set():
+                await trio.sleep(0.01)
+            for _ in range(2 * INBOX_SIZE):
+                nursery.start_soon(propose)
+            await trio.testing.wait_all_tasks_blocked()
+            run_scope.cancel()
+            release.set()
+    assert len(outcomes) == 2 * INBOX_SIZE
+    assert all(isinstance(o, NotLeaderError) for o in outcomes)
+
+
+class Snapshotter(Collector):
+    """Stores a snapshot whenever asked, from the callback, as the metadata loader does."""
+
+    def __init__(self, raft_log):
+        super().__init__()
+        self.raft_log = raft_log
+        self.node = None
+        self.snapshots = []
+
+    def snapshot_requested(self, snapshot_id):
+        self.raft_log.create_snapshot(snapshot_id, b"state")
+        self.snapshots.append(snapshot_id)
+        self.node.snapshot_created_nowait(snapshot_id)
+
+
+async def test_snapshot_created_from_the_listener_reaches_the_core(nursery, tmp_path):
+    """A snapshot the listener stores from inside its callback reaches the core: the
+    log start moves up to it and later snapshots are requested again."""
+    raft_log = MemoryLog()
+    listener = Snapshotter(raft_log)
+    config = QuorumConfig(**SINGLE, log_max_record_bytes_between_snapshots=200)
+    node = RaftNode(config, raft_log, tmp_path, {}, listener, rng=random.Random(1))
+    listener.node = node
+    await nursery.start(node.run)
+    await _leading(node)
+    with trio.fail_after(20):
+        for _ in range(20):
+            await node.wait_high_watermark(await node.propose([b"x" * 100]))
+        while raft_log.log_start_offset != listener.snapshots[-1].offset:
+            await trio.sleep(0.01)
+    assert len(listener.snapshots) >= 2
+
+
+async def test_shutdown_after_the_driver_stopped_returns(tmp_path):
+    """`shutdown` on a driver that has already stopped returns at once instead of
+    waiting for a resignation nobody will process (even with no timeout)."""
+    node = RaftNode(QuorumConfig(**SINGLE), MemoryLog(), tmp_path, {}, Collector(),
+                    rng=random.Random(1))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        nursery.cancel_scope.cancel()
+    with trio.fail_after(20):  # a hang guard
+        await node.shutdown(timeout_s=math.inf)

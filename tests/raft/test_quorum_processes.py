@@ -15,7 +15,7 @@ from kraft.net.client import ConnectionFailed, KafkaClient
 
 from kraft.raft import messages as m
 from kraft.raft import rpc
-from kraft.raft.local_quorum import LocalQuorum
+from tests.raft.local_quorum import LocalQuorum
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +26,11 @@ def describe(address: tuple[str, int]) -> m.DescribeQuorumResponse | None:
     async def ask() -> m.DescribeQuorumResponse | None:
         async with KafkaClient("test") as client:
             try:
-                resp = await client.request(
-                    address, rpc.request_to_kio(m.DescribeQuorumRequest(), 0), timeout=2
-                )
+                request = rpc.DESCRIBE_QUORUM.request_to_kio(m.DescribeQuorumRequest())
+                resp = await client.request(address, request, timeout=2)
             except ConnectionFailed:
                 return None
-            return rpc.response_from_kio(rpc.DESCRIBE, resp)
+            return rpc.DESCRIBE_QUORUM.response_from_kio(resp)
 
     return trio.run(ask)
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import uuid
+from typing import get_args
 
 import pytest
 from kio.schema.errors import ErrorCode
@@ -88,8 +89,14 @@ RESPONSES = [
         rpc.VOTE,
         m.VoteResponse(error_code=ErrorCode.none, leader_id=-1, leader_epoch=8, vote_granted=True),
     ),
-    (rpc.BEGIN, m.BeginQuorumEpochResponse(error_code=ErrorCode.none, leader_id=2, leader_epoch=8)),
-    (rpc.END, m.EndQuorumEpochResponse(error_code=ErrorCode.none, leader_id=2, leader_epoch=8)),
+    (
+        rpc.BEGIN_QUORUM_EPOCH,
+        m.BeginQuorumEpochResponse(error_code=ErrorCode.none, leader_id=2, leader_epoch=8),
+    ),
+    (
+        rpc.END_QUORUM_EPOCH,
+        m.EndQuorumEpochResponse(error_code=ErrorCode.none, leader_id=2, leader_epoch=8),
+    ),
     (
         rpc.FETCH_SNAPSHOT,
         m.FetchSnapshotResponse(
@@ -102,7 +109,7 @@ RESPONSES = [
         ),
     ),
     (
-        rpc.DESCRIBE,
+        rpc.DESCRIBE_QUORUM,
         m.DescribeQuorumResponse(
             error_code=ErrorCode.none,
             error_message=None,
@@ -126,24 +133,48 @@ RESPONSES = [
 @pytest.mark.parametrize("msg", REQUESTS, ids=lambda r: type(r).__name__)
 def test_request_round_trip(msg):
     """core request -> kio -> bytes -> kio -> core gives the same request."""
-    wire = encode_request(1, "n1", rpc.request_to_kio(msg, now_ms=0))
+    wire = encode_request(1, "n1", rpc.for_request(msg).request_to_kio(msg))
     header, decoded = decode_request(wire[4:])
-    assert rpc.request_from_kio(header.api_key, decoded) == msg
+    assert rpc.BY_KEY[header.api_key].request_from_kio(decoded) == msg
 
 
-@pytest.mark.parametrize(("key", "msg"), RESPONSES, ids=lambda r: getattr(r, "__name__", ""))
-def test_response_round_trip(key, msg):
+@pytest.mark.parametrize(("spec", "msg"), RESPONSES, ids=lambda r: getattr(r, "name", ""))
+def test_response_round_trip(spec, msg):
     """core response -> kio -> bytes -> kio -> core gives the same response."""
-    version = rpc.VERSIONS[key][1]
-    kio_msg = rpc.response_to_kio(key, version, msg, now_ms=0)
+    kio_msg = spec.response_to_kio(spec.max_version, msg, now_ms=0)
     _, decoded = decode_response(encode_response(1, kio_msg)[4:], type(kio_msg))
-    assert rpc.response_from_kio(key, decoded) == msg
+    assert spec.response_from_kio(decoded) == msg
 
 
 def test_fetch_for_another_topic_is_a_peer_error():
     """A Fetch naming another topic id on the controller listener is refused."""
-    req = rpc.request_to_kio(REQUESTS[0], 0)
+    req = rpc.FETCH.request_to_kio(REQUESTS[0])
     other = dataclasses.replace(req.topics[0], topic_id=uuid.UUID(int=5))
     bad = dataclasses.replace(req, topics=(other,))
     with pytest.raises(rpc.PeerError):
-        rpc.request_from_kio(rpc.FETCH, bad)
+        rpc.FETCH.request_from_kio(bad)
+
+
+def test_every_core_rpc_is_declared_once():
+    """Each core request and response type belongs to exactly one declaration, keys are
+    unique, and every request in this module's cases maps back to its own declaration."""
+    assert len(rpc.BY_KEY) == len(rpc.RPCS)
+    requests = [spec.request for spec in rpc.RPCS]
+    responses = [spec.response for spec in rpc.RPCS]
+    assert sorted(t.__name__ for t in requests) == sorted(t.__name__ for t in get_args(m.Request))
+    assert sorted(t.__name__ for t in responses) == sorted(
+        t.__name__ for t in get_args(m.Response))
+    for msg in REQUESTS:
+        assert rpc.for_request(msg).request is type(msg)
+
+
+@pytest.mark.parametrize("spec", rpc.RPCS, ids=lambda s: s.name)
+def test_error_response_encodes_at_every_version(spec):
+    """Each RPC's top-level error response encodes at every version it serves and
+    carries the error, which `response_from_kio` reports as a PeerError."""
+    for version in range(spec.min_version, spec.max_version + 1):
+        kio_msg = spec.error_response(version, ErrorCode.broker_not_available, "stopped")
+        _, decoded = decode_response(encode_response(1, kio_msg)[4:], type(kio_msg))
+        assert decoded.error_code == ErrorCode.broker_not_available
+        with pytest.raises(rpc.PeerError):
+            spec.response_from_kio(decoded)

@@ -1,6 +1,7 @@
 """Run a quorum of `kraft raft-test-server` processes on loopback.
 
-Used by the real-process tests and the raft benchmarks. Each node gets its
+A test harness (not part of the installed package): used by the real-process
+tests (tests/raft/test_quorum_processes.py) and scripts/bench_raft.py. Each node gets its
 own directory under `root` (server.properties, meta.properties, the metadata
 log, stdout/stderr logs) and a free controller port. Processes are real: kill
 sends SIGKILL, and `close` (also on exceptions, via the context manager)
@@ -11,19 +12,13 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
 
 from kraft import meta_properties
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 class LocalQuorum:

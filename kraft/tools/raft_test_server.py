@@ -15,6 +15,12 @@ unique across leaders, so lost or duplicated commits show up in a diff.
 
 Commit latency (propose to committed, on the leader) is printed once a second
 as `latency p50=.. p99=.. committed/s=..` for the benchmark script.
+
+Why it lives in kraft/tools, not in the raft package or under tests: it is a
+subcommand of the installed `kraft` command, started as a separate process
+(tests/raft/local_quorum.py runs three for the real-process raft tests and
+scripts/bench_raft.py), as Kafka ships its TestRaftServer with
+bin/test-kraft-server-start.sh; nothing in the node imports it.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from kraft.raft.driver import RaftNode
 from kraft.raft.state import Leader
 from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
 
-log = logging.getLogger("kraft.raft.workload")
+log = logging.getLogger("kraft.tools.raft_test_server")
 
 
 class CommittedRecords:
