@@ -13,8 +13,9 @@
 Startup refuses to run on directories that are not formatted, or formatted
 for another cluster or node id (meta.properties), with a message that says
 what to do. Shutdown (`stop`): the broker first asks for a controlled
-shutdown so leadership moves away, then the raft member resigns, then logs
-are closed; a second signal is not needed.
+shutdown so leadership moves away, then stops serving clients (as Kafka's
+stopProcessingRequests), then the raft member resigns, then logs are
+closed; a second signal is not needed.
 
 Readiness: `ready` is set when the node can serve what its roles promise:
 the broker is unfenced (clients can produce), or for a controller-only node
@@ -79,6 +80,7 @@ class Node:
         self._stop = trio.Event()
         self.controller: QuorumController | None = None
         self.broker: BrokerServer | None = None
+        self._client_servers: list[KafkaServer] = []
 
     def _check_directories(self) -> str:
         """Check every directory's meta.properties and lock it (Kafka's `.lock`),
@@ -170,6 +172,7 @@ class Node:
                 bound = await nursery.start(server.serve, listener.host or "0.0.0.0",
                                             listener.port)
                 self.bound[listener.name] = bound[0]
+                self._client_servers.append(server)
             advertised = self._advertised(listeners)
             self.broker.advertised = advertised
             self.broker.lifecycle.listeners = advertised
@@ -204,9 +207,14 @@ class Node:
         log.info("node %d: shutting down", self.node_id)
         if self.broker is not None:
             with trio.move_on_after(CONTROLLED_SHUTDOWN_TIMEOUT_S + 1):
-                await self.broker.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_S)
+                await self.broker.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_S,
+                                           stop_serving=self._stop_client_listeners)
         await raft.shutdown()
         log.info("node %d: stopped", self.node_id)
+
+    def _stop_client_listeners(self) -> None:
+        for server in self._client_servers:
+            server.stop()
 
 
 def _lock(directory: Path) -> int:

@@ -105,6 +105,12 @@ class KafkaServer:
         self.max_connections = max_connections
         self.idle_timeout_s = connections_max_idle_ms / 1000
         self.connections = 0
+        self._serving = trio.CancelScope()
+
+    def stop(self) -> None:
+        """Stop serving: close the listening sockets and every connection, with
+        whatever requests they have in flight (`serve` returns). Idempotent."""
+        self._serving.cancel()
 
     async def serve(
         self,
@@ -113,15 +119,18 @@ class KafkaServer:
         *,
         task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on host:port (0 picks a free port) until cancelled."""
+        """Listen on host:port (0 picks a free port) until cancelled or `stop`."""
         listeners = await trio.open_tcp_listeners(port, host=host)
         bound = [tuple(ln.socket.getsockname()[:2]) for ln in listeners]
         log.debug("%s listening on %s", self.listener_name, bound)
-        await trio.serve_listeners(
-            self._handle_connection,
-            listeners,
-            task_status=_Rewrap(task_status, bound),
-        )
+        with self._serving:
+            await trio.serve_listeners(
+                self._handle_connection,
+                listeners,
+                task_status=_Rewrap(task_status, bound),
+            )
+        for listener in listeners:
+            await listener.aclose()
 
     async def _handle_connection(self, stream: trio.SocketStream) -> None:
         peer = _peer_of(stream)

@@ -199,16 +199,24 @@ class BrokerServer:
         finally:
             self._background_done.set()
 
-    async def shutdown(self, timeout_s: float) -> None:
-        """Controlled shutdown (leadership moves away first); then stop fetching,
-        cleaning and coordinating (a worker thread still reading a log is waited
-        for), then flush and close the logs."""
+    async def shutdown(self, timeout_s: float,
+                       stop_serving: Callable[[], None] = lambda: None) -> None:
+        """Controlled shutdown (leadership moves away first); then `stop_serving`
+        (the node closes its client listeners); then stop fetching, cleaning and
+        coordinating (a worker thread still reading a log is waited for), then
+        flush and close the logs.
+
+        Clients are cut off right after the controlled shutdown, as Kafka's
+        stopProcessingRequests: from then on this broker is fenced, and a
+        Metadata answer from it would list no live broker at all (librdkafka,
+        told that, drops its only bootstrap broker and never recovers)."""
         try:
             agreed = await self.lifecycle.controlled_shutdown(timeout_s)
             if not agreed:
                 log.warning("node %d: controlled shutdown not acknowledged within %.1f s",
                             self.node_id, timeout_s)
         finally:
+            stop_serving()
             # Whatever happened above, the logs are flushed and closed, and never
             # while a background task may still touch them.
             with trio.CancelScope(shield=True):
