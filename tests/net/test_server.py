@@ -251,3 +251,16 @@ async def test_deferred_responses_keep_request_order(nursery):
         first, second = await peer.frame(), await peer.frame()
     assert decode_response(first, response_type(3, 12))[0] == 1
     assert decode_response(second, response_type(3, 12))[0] == 2
+
+
+async def test_stop_closes_the_listener_and_every_connection(nursery):
+    """After stop(), open connections are closed and new ones are refused (a broker
+    that finished its controlled shutdown answers nobody, as Kafka's does)."""
+    server, addr = await _start(nursery, _registry())
+    peer = await RawPeer.connect(addr)
+    await peer.api_versions()
+    server.stop()
+    with trio.fail_after(5):
+        assert await peer.frame() is None
+    with pytest.raises(OSError):
+        await trio.open_tcp_stream(*addr)
