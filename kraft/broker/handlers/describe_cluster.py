@@ -6,7 +6,8 @@ fenced ones, flagged). Clients send admin requests to `controller_id`, which
 for KRaft brokers is any live broker (it forwards them): the same choice as
 Metadata. endpoint_type 2 (controllers, v1+) is served only by the controller
 listener in Kafka; a broker answers UNSUPPORTED_ENDPOINT_TYPE, as Kafka's does.
-Authorized operations are reported as not requested (no ACLs).
+Authorized operations, when asked for, are every operation the cluster
+supports, as Kafka answers without an authorizer.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import authorized_operations as ops
 from kraft.broker.context import BrokerContext
-from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
@@ -35,7 +36,8 @@ async def handle(
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT_TYPE)
     common = dict(throttle_time=timedelta(0), endpoint_type=endpoint_type,
                   cluster_id=broker.cluster_id,
-                  cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED)
+                  cluster_authorized_operations=ops.authorized(
+                      request.include_cluster_authorized_operations, ops.CLUSTER))
     if endpoint_type != BROKERS_ENDPOINT_TYPE:
         return build(cls, **common, error_code=ErrorCode.unsupported_endpoint_type,
                      error_message="brokers only describe broker endpoints",

@@ -8,8 +8,9 @@ Kafka). A group that does not exist is answered NONE with state "Dead"
 (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS)
 come with empty state and protocol fields, as Kafka's groupError.
 
-Not done: authorized operations (v3+) are never computed; the field carries
-Kafka's "not requested" value, as the other handlers do (no authorizer).
+Authorized operations (v3+, when asked for) are every operation a group
+supports, as Kafka answers without an authorizer; groups in error keep
+"not requested", as Kafka's.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import authorized_operations as ops
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
-from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
@@ -52,6 +53,7 @@ async def handle(
                                 client_host=m.client_host, member_metadata=m.metadata,
                                 member_assignment=m.assignment)
                           for m in summary.members) if ok else (),
-            authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+            authorized_operations=ops.authorized(
+                ok and getattr(request, "include_authorized_operations", False), ops.GROUP),
         ))
     return build(cls, throttle_time=timedelta(0), groups=tuple(described))

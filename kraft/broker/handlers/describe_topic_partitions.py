@@ -15,7 +15,8 @@ UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an illegal name);
 unknown topics are simply absent when all are listed. A partition without a
 leader has leader -1 and no error (unlike Metadata). Eligible leader
 replicas (ELR, KIP-966) are not implemented: their lists are empty.
-Authorized operations are "not requested", as in Metadata.
+Authorized operations are always answered for the topics found (every
+operation a topic supports: no authorizer), as Kafka does.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from typing import Any, Final
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import authorized_operations as ops
 from kraft.broker.context import BrokerContext
-from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED, partition_fields
+from kraft.broker.handlers.metadata import partition_fields
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import MetadataImage, PartitionRegistration
@@ -57,7 +59,7 @@ async def handle(
     def error_topic(name: str, code: ErrorCode) -> Any:
         return build(topic_cls, error_code=code, name=name, topic_id=uuid.UUID(int=0),
                      is_internal=False, partitions=(),
-                     topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED)
+                     topic_authorized_operations=ops.NOT_REQUESTED)
 
     if cursor is not None and (cursor.partition_index < 0
                                or (not every_topic and cursor_topic not in names)):
@@ -85,7 +87,8 @@ async def handle(
         topics.append(build(
             topic_cls, error_code=ErrorCode.none, name=name, topic_id=topic.topic_id,
             is_internal=name in INTERNAL_TOPICS,
-            topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+            # Always answered, as Kafka's DescribeTopicPartitionsRequestHandler.
+            topic_authorized_operations=ops.bit_field(ops.TOPIC),
             partitions=tuple(_partition(partition_cls, image, i, topic.partitions[i])
                              for i in taken),
         ))

@@ -18,18 +18,21 @@ Answers from the broker's current image:
   every auto-created topic. Invalid names get INVALID_TOPIC_EXCEPTION,
   unknown ids UNKNOWN_TOPIC_ID, and the rest UNKNOWN_TOPIC_OR_PARTITION.
 
-Not done: authorized operations are reported as "not requested" (no ACLs),
-racks are passed through as registered.
+Authorized operations, when asked for (v8+), are every operation the
+resource supports, as Kafka answers without an authorizer
+(kraft.broker.authorized_operations). Racks are passed through as registered.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import authorized_operations as ops
 from kraft.broker import topic_creation
 from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import INTERNAL_TOPICS
@@ -42,7 +45,6 @@ from kraft.net.registry import ApiSpec, RequestContext
 
 API = ApiSpec(ApiKey.METADATA, 0, 13)
 AUTO_CREATE_WAIT_S = 2.0
-AUTHORIZED_OPERATIONS_NOT_REQUESTED = -(2**31)
 
 
 async def handle(
@@ -97,6 +99,9 @@ async def handle(
                         if code in (ErrorCode.none, ErrorCode.topic_already_exists):
                             code = ErrorCode.leader_not_available
                         results[i] = _error_topic(cls, item, code)
+    if getattr(request, "include_topic_authorized_operations", False):
+        every_op = ops.bit_field(ops.TOPIC)
+        results = [dataclasses.replace(t, topic_authorized_operations=every_op) for t in results]
     alive = _alive_brokers(image, ctx.listener)
     return build(
         cls,
@@ -108,7 +113,9 @@ async def handle(
         cluster_id=broker.cluster_id,
         controller_id=_controller_id(broker.node_id, alive),
         topics=tuple(results),
-        cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+        # v8-10 only (build drops it elsewhere), as Kafka.
+        cluster_authorized_operations=ops.authorized(
+            getattr(request, "include_cluster_authorized_operations", False), ops.CLUSTER),
         error_code=ErrorCode.none,
     )
 
@@ -159,7 +166,7 @@ def _topic(cls: type, image: MetadataImage, topic: TopicImage) -> Any:
         topic_id=topic.topic_id,
         is_internal=topic.name in INTERNAL_TOPICS,
         partitions=tuple(partitions),
-        topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+        topic_authorized_operations=ops.NOT_REQUESTED,
     )
 
 
@@ -173,5 +180,5 @@ def _error_topic(
         topic_id=topic_id or uuid.UUID(int=0),
         is_internal=False,
         partitions=(),
-        topic_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+        topic_authorized_operations=ops.NOT_REQUESTED,
     )
