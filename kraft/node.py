@@ -19,13 +19,16 @@ closed; a second signal is not needed.
 
 Readiness: `ready` is set when the node can serve what its roles promise:
 the broker is unfenced (clients can produce), or for a controller-only node
-the controller listener is up.
+the controller listener is up. Client listeners are bound at start but accept
+connections only once the broker is unfenced, as Kafka's acceptors: a client
+that connects early waits instead of being told there is no live broker.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import logging
 import os
 import random
@@ -169,8 +172,12 @@ class Node:
                     max_connections=config["max.connections"],
                     is_fatal=_is_storage_failure,
                 )
-                bound = await nursery.start(server.serve, listener.host or "0.0.0.0",
-                                            listener.port)
+                # Bound now, accepting once unfenced (Kafka's order): until then a
+                # Metadata answer would list no live broker, and librdkafka, told
+                # that, drops its bootstrap broker for good.
+                bound = await nursery.start(functools.partial(
+                    server.serve, listener.host or "0.0.0.0", listener.port,
+                    accept_after=self.broker.lifecycle.unfenced))
                 self.bound[listener.name] = bound[0]
                 self._client_servers.append(server)
             advertised = self._advertised(listeners)

@@ -117,18 +117,29 @@ class KafkaServer:
         host: str,
         port: int,
         *,
+        accept_after: trio.Event | None = None,
         task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on host:port (0 picks a free port) until cancelled or `stop`."""
+        """Listen on host:port (0 picks a free port) until cancelled or `stop`.
+
+        With `accept_after`, the port is bound at once (started reports it) but
+        connections are accepted only once the event is set; until then they
+        wait in the kernel's backlog, their requests unanswered, as Kafka's
+        acceptors start only once the broker is unfenced."""
         listeners = await trio.open_tcp_listeners(port, host=host)
         bound = [tuple(ln.socket.getsockname()[:2]) for ln in listeners]
         log.debug("%s listening on %s", self.listener_name, bound)
         with self._serving:
-            await trio.serve_listeners(
-                self._handle_connection,
-                listeners,
-                task_status=_Rewrap(task_status, bound),
-            )
+            if accept_after is not None:
+                task_status.started(list(bound))
+                await accept_after.wait()
+                await trio.serve_listeners(self._handle_connection, listeners)
+            else:
+                await trio.serve_listeners(
+                    self._handle_connection,
+                    listeners,
+                    task_status=_Rewrap(task_status, bound),
+                )
         for listener in listeners:
             await listener.aclose()
 

@@ -379,8 +379,11 @@ class LogManager:
                 shutil.rmtree(path, ignore_errors=True)
             self._close_after_cleaning.clear()
         if result is not None and not result.aborted:
-            log.info("node %d: compacted %s up to offset %d", self.node_id, name,
-                     cleaner.last_clean_offset)
+            log.info("node %d: compacted %s up to offset %d: kept %d of %d records, "
+                     "%s -> %s in %d segment%s", self.node_id, name, cleaner.last_clean_offset,
+                     result.records_read - result.records_removed, result.records_read,
+                     _size(result.bytes_read), _size(result.bytes_written),
+                     result.segments_written, "" if result.segments_written == 1 else "s")
 
     # --- checkpoints -------------------------------------------------------------------
 
@@ -455,3 +458,13 @@ def _stored_topic_id(path: Path) -> uuid.UUID | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def _size(count: int) -> str:
+    """A byte count for people: 512 B, 1.5 KiB, 3.2 MiB."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

@@ -200,7 +200,7 @@ class Partition:
             }
             if registration.leader_epoch != self.log.latest_epoch:
                 self.log.assign_epoch_start_offset(registration.leader_epoch, self.log_end_offset)
-            log.info("node %d: leader of %s in epoch %d (ISR %s)", self.node_id, self.name,
+            log.debug("node %d: leader of %s in epoch %d (ISR %s)", self.node_id, self.name,
                      registration.leader_epoch, list(registration.isr))
         if changed:
             self._maybe_increment_high_watermark()
@@ -219,7 +219,7 @@ class Partition:
         self.remote = {}
         self.pending_isr = None
         if changed:
-            log.info("node %d: follower of %s (leader %d, epoch %d)", self.node_id, self.name,
+            log.debug("node %d: follower of %s (leader %d, epoch %d)", self.node_id, self.name,
                      registration.leader, registration.leader_epoch)
             self._state_changed()
         return changed
@@ -374,7 +374,11 @@ class Partition:
         the new log start offset. Followers follow it from fetch responses."""
         if not 0 <= offset <= self.high_watermark:
             raise OffsetOutOfRangeError(offset, self.log.log_start_offset, self.high_watermark)
+        before = self.log.log_start_offset
         start = self.log.delete_records_before(offset)
+        if start > before:
+            log.info("node %d: DeleteRecords moved the log start offset of %s from %d to %d",
+                     self.node_id, self.name, before, start)
         self._state_changed()
         return start
 

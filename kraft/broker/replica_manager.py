@@ -42,6 +42,7 @@ import trio
 from kraft import topic_configs
 from kraft.broker.fetcher import ReplicaFetcherManager
 from kraft.broker.isr import IsrManager
+from kraft.broker.leadership_log import LeadershipChanges
 from kraft.broker.log_manager import LogManager, TopicPartition
 from kraft.broker.partition import Partition, PartitionKey
 from kraft.broker.purgatory import DelayedOperationPurgatory
@@ -77,6 +78,7 @@ class ReplicaManager:
         self.image: MetadataImage | None = None
         self._initialised = False
         self.on_leadership_change: list[Callable[[Partition], None]] = []
+        self._changes = LeadershipChanges()  # of the update being applied
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -104,6 +106,14 @@ class ReplicaManager:
         """Follow the image: open, lead, follow, retire and delete local replicas."""
         image = update.image
         self.image = image
+        self._changes = LeadershipChanges()
+        try:
+            self._apply(update)
+        finally:
+            self._changes.log(log, self.node_id)
+
+    def _apply(self, update: MetadataUpdate) -> None:
+        image = update.image
         if not self._initialised or update.delta is None:
             self._reconcile_all(image)
             if not self._initialised:
@@ -159,6 +169,9 @@ class ReplicaManager:
                 if changed and self.fetchers is not None:
                     self.fetchers.follow(local)
             if changed:
+                role = (self._changes.leader if registration.leader == self.node_id
+                        else self._changes.follower)
+                role.append((topic.name, index))
                 for callback in self.on_leadership_change:
                     callback(local)
 

@@ -34,12 +34,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
+from kraft.config_keys import PASSWORD_CONFIGS
 from kraft.log.results import wall_clock_ms
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage, Provenance
-from kraft.metadata.records import decode, encode
+from kraft.metadata.records import TOPIC_RESOURCE, decode, encode
 from kraft.metadata.snapshot import image_to_records, load_snapshot
 from kraft.raft.batches import decode_snapshot, encode_snapshot
 from kraft.raft.disk_log import DiskLog
@@ -174,9 +175,24 @@ class MetadataLoader:
             publisher.leader_changed(leader)
 
 
+def _shown(name: str, value: str | None) -> str:
+    """A config value as logged: secrets hidden (as Kafka's [hidden]), a deletion
+    as the default coming back."""
+    if value is None:
+        return "(default)"
+    if name.rsplit(".", 1)[-1] in _SECRET_SUFFIXES or any(
+            name.endswith(secret) for secret in PASSWORD_CONFIGS):
+        return "[hidden]"
+    return value
+
+
+_SECRET_SUFFIXES: Final = frozenset({"password", "secret"})
+
+
 def _log_changes(node_id: int, delta: MetadataDelta, image: MetadataImage) -> None:
-    """One line per significant metadata event: topics created and deleted,
-    brokers registered, fenced, unfenced, shutting down or gone."""
+    """One line per significant metadata event: topics created, grown and deleted,
+    configs changed (secrets hidden), brokers registered, fenced, unfenced,
+    shutting down or gone."""
     base = delta.image
     topics = delta.topics_delta
     if topics is not None:
@@ -185,10 +201,23 @@ def _log_changes(node_id: int, delta: MetadataDelta, image: MetadataImage) -> No
             if old is not None:
                 log.info("node %d: topic %s deleted (id %s)", node_id, old.name, topic_id)
         for topic_id in topics.changed_topics:
-            if topic_id not in base.topics.by_id:
-                topic = image.topics.by_id[topic_id]
+            topic = image.topics.by_id[topic_id]
+            before = base.topics.by_id.get(topic_id)
+            if before is None:
                 log.info("node %d: topic %s created (id %s, %d partitions)", node_id,
                          topic.name, topic_id, len(topic.partitions))
+            elif len(topic.partitions) > len(before.partitions):
+                log.info("node %d: topic %s grew from %d to %d partitions", node_id,
+                         topic.name, len(before.partitions), len(topic.partitions))
+    configs = delta.configs_delta
+    if configs is not None:
+        for resource, changes in configs.changes.items():
+            if resource.type == TOPIC_RESOURCE and resource.name not in image.topics.by_name:
+                continue  # the topic's deletion, logged above
+            what = (f"topic {resource.name}" if resource.type == TOPIC_RESOURCE
+                    else f"broker {resource.name}" if resource.name else "the cluster")
+            log.info("node %d: configs of %s changed: %s", node_id, what, ", ".join(
+                f"{name}={_shown(name, value)}" for name, value in sorted(changes.items())))
     cluster = delta.cluster_delta
     if cluster is not None:
         for broker_id, registration in cluster.changed_brokers.items():

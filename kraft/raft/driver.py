@@ -63,7 +63,7 @@ from kraft.raft.config import QuorumConfig
 from kraft.raft.core import RaftCore
 from kraft.raft.log import ReplicatedLog
 from kraft.raft.ready import Ready
-from kraft.raft.state import Resigned, Role
+from kraft.raft.state import Leader, Resigned, Role
 from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
 
 log = logging.getLogger("kraft.raft")
@@ -403,7 +403,7 @@ class RaftNode:
         leader_change = ready.leader_change
         if ready.role is not None:
             self.role = ready.role
-            log.info("node %d: %s", self.config.node_id, ready.role)
+            _log_role(self.config.node_id, ready.role)
             if (
                 isinstance(ready.role, Resigned)
                 and leader_change is None
@@ -415,11 +415,8 @@ class RaftNode:
                 # next leader is known.
                 leader_change = LeaderAndEpoch(None, ready.role.epoch)
         if leader_change is not None:
+            _log_leader_change(self.config.node_id, self._leader, leader_change)
             self._leader = leader_change
-            log.info(
-                "node %d: leader is %s in epoch %d",
-                self.config.node_id, leader_change.leader_id, leader_change.epoch,
-            )
             self.listener.leader_changed(leader_change)
             self._leader_changed.set()
             self._leader_changed = trio.Event()
@@ -526,3 +523,30 @@ def _to_wall_clock(d: m.DescribeQuorumResponse, shift_ms: int) -> m.DescribeQuor
         current_voters=tuple(shift(r) for r in d.current_voters),
         observers=tuple(shift(r) for r in d.observers),
     )
+
+
+def _log_role(node_id: int, role: Role) -> None:
+    """Becoming leader or resigning at INFO, in words; the steps of an election
+    (prospective, candidate, unattached, follower) at DEBUG, so a node that lost
+    its quorum does not fill the log with a flip every election timeout."""
+    if isinstance(role, Leader):
+        log.info("node %d: elected leader of the metadata quorum in epoch %d", node_id,
+                 role.epoch)
+    elif isinstance(role, Resigned):
+        log.info("node %d: resigned as leader of the metadata quorum in epoch %d", node_id,
+                 role.epoch)
+    else:
+        log.debug("node %d: %s", node_id, role)
+
+
+def _log_leader_change(node_id: int, old: LeaderAndEpoch, new: LeaderAndEpoch) -> None:
+    """A new known leader at INFO; losing the known leader once at INFO; each
+    further epoch of an election without a leader at DEBUG."""
+    if new.leader_id is not None:
+        log.info("node %d: the metadata quorum leader is node %d in epoch %d", node_id,
+                 new.leader_id, new.epoch)
+    elif old.leader_id is not None:
+        log.info("node %d: the metadata quorum has no leader (was node %d in epoch %d)",
+                 node_id, old.leader_id, old.epoch)
+    else:
+        log.debug("node %d: no metadata quorum leader in epoch %d", node_id, new.epoch)

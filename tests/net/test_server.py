@@ -264,3 +264,26 @@ async def test_stop_closes_the_listener_and_every_connection(nursery):
         assert await peer.frame() is None
     with pytest.raises(OSError):
         await trio.open_tcp_stream(*addr)
+
+
+async def test_accept_after_holds_connections_until_the_event(nursery):
+    """With accept_after, the port is bound at once, but a request is answered only
+    once the event is set (a broker accepts clients once it is unfenced)."""
+    unfenced = trio.Event()
+    server = KafkaServer(_registry())
+    bound = await nursery.start(
+        lambda task_status: server.serve("127.0.0.1", 0, accept_after=unfenced,
+                                         task_status=task_status))
+    peer = await RawPeer.connect(bound[0])  # the kernel's backlog takes it
+    answered = trio.Event()
+
+    async def ask() -> None:
+        await peer.api_versions()
+        answered.set()
+
+    nursery.start_soon(ask)
+    await trio.sleep(1)
+    assert not answered.is_set()
+    unfenced.set()
+    with trio.fail_after(5):
+        await answered.wait()
