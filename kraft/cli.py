@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "quorum":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        from kraft.tools import quorum_status
+        from kraft.tools import quorum_status as quorum_status_tool
 
-        return quorum_status.main(args.bootstrap_controller, args.json)
+        return quorum_status_tool.main(args.bootstrap_controller, args.json)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _format(args)

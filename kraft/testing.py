@@ -387,13 +387,17 @@ async def _create_topic(addresses: list[tuple[str, int]], name: str, partitions:
                         replication_factor: int, config: dict[str, str]) -> None:
     from kio.schema.create_topics.v7 import request as req
     from kio.schema.errors import ErrorCode
+    from kio.schema.types import TopicName
+    from kio.static.primitive import i16, i32, i32Timedelta
 
     request = req.CreateTopicsRequest(
         topics=(req.CreatableTopic(
-            name=name, num_partitions=partitions, replication_factor=replication_factor,
+            name=TopicName(name), num_partitions=i32(partitions),
+            replication_factor=i16(replication_factor),
             assignments=(), configs=tuple(req.CreatableTopicConfig(name=k, value=v)
                                           for k, v in config.items())),),
-        timeout=timedelta(seconds=REQUEST_TIMEOUT_S), validate_only=False,
+        timeout=i32Timedelta.parse(timedelta(seconds=REQUEST_TIMEOUT_S)),
+        validate_only=False,
     )
     response = await _request(addresses, request)
     result = response.topics[0]

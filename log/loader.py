@@ -258,12 +258,12 @@ def _swap_next_offset(path: Path) -> int | None:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             return None
-        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm, memoryview(mm) as view:
             next_offset = None
             valid = 0
             try:
-                for pos, header in iter_batches(mm, allow_partial_tail=True):
-                    if not crc_is_valid(mm, pos, header):
+                for pos, header in iter_batches(view, allow_partial_tail=True):
+                    if not crc_is_valid(view, pos, header):
                         break
                     next_offset = header.next_offset
                     valid = pos + header.size

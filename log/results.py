@@ -52,9 +52,13 @@ class AppendOrigin(enum.Enum):
 
 
 class LogAppendInfo(NamedTuple):
-    """Outcome of an append. On error nothing was written and offsets are -1."""
+    """Outcome of an append. On error nothing was written and offsets are -1.
 
-    error_code: ErrorCode = ErrorCode.NONE
+    `error_code` is a Kafka error code: one of the log's own (ErrorCode), or,
+    from the broker's partition, a producer-state error such as
+    OUT_OF_ORDER_SEQUENCE_NUMBER that the log does not know."""
+
+    error_code: int = ErrorCode.NONE
     error_message: str | None = None
     base_offset: int = -1  # first offset appended
     last_offset: int = -1

@@ -68,15 +68,32 @@ class RequestHeader:
 
 
 @cache
-def request_type(api_key: int, api_version: int) -> type | None:
+def find_request_type(api_key: int, api_version: int) -> type | None:
     """The kio request class for (key, version), or None if kio has none."""
     return _entity(api_key, api_version, EntityType.request)
 
 
 @cache
-def response_type(api_key: int, api_version: int) -> type | None:
+def find_response_type(api_key: int, api_version: int) -> type | None:
     """The kio response class for (key, version), or None if kio has none."""
     return _entity(api_key, api_version, EntityType.response)
+
+
+def request_type(api_key: int, api_version: int) -> type:
+    """The kio request class for (key, version); LookupError if kio has none
+    (a bug: callers ask for versions they declared)."""
+    cls = find_request_type(api_key, api_version)
+    if cls is None:
+        raise LookupError(f"kio has no request type for API key {api_key} v{api_version}")
+    return cls
+
+
+def response_type(api_key: int, api_version: int) -> type:
+    """The kio response class for (key, version); LookupError if kio has none."""
+    cls = find_response_type(api_key, api_version)
+    if cls is None:
+        raise LookupError(f"kio has no response type for API key {api_key} v{api_version}")
+    return cls
 
 
 def _entity(api_key: int, api_version: int, kind: EntityType) -> type | None:
@@ -162,7 +179,7 @@ def decode_request(frame: bytes | memoryview) -> tuple[RequestHeader, Any]:
     InvalidRequest for anything malformed.
     """
     api_key, api_version, correlation_id = peek_header_fixed(frame)
-    cls = request_type(api_key, api_version)
+    cls: Any = find_request_type(api_key, api_version)  # kio's classes carry dunder metadata
     if cls is None:
         raise UnsupportedVersion(RequestHeader(api_key, api_version, correlation_id, None))
     header, pos = decode_request_header(
@@ -186,7 +203,7 @@ def encode_response(correlation_id: int, response: Any) -> bytes:
     buf.write(_INT32.pack(correlation_id))
     if flexible:
         buf.write(b"\0")  # no tagged fields
-    _writer(type(response))(buf, response)
+    _writer(response.__class__)(buf, response)
     out = buf.getbuffer()
     _INT32.pack_into(out, 0, len(out) - 4)
     del out
@@ -206,14 +223,14 @@ def encode_request(correlation_id: int, client_id: str | None, request: Any) -> 
         buf.write(raw)
     if request.__flexible__:
         buf.write(b"\0")
-    _writer(type(request))(buf, request)
+    _writer(request.__class__)(buf, request)
     out = buf.getbuffer()
     _INT32.pack_into(out, 0, len(out) - 4)
     del out
     return buf.getvalue()
 
 
-def decode_response(frame: bytes | memoryview, cls: type) -> tuple[int, Any]:
+def decode_response(frame: bytes | memoryview, cls: Any) -> tuple[int, Any]:
     """Decode a response frame whose body is of kio response class `cls`.
 
     Returns (correlation_id, response). Raises InvalidRequest (the peer sent
@@ -227,7 +244,7 @@ def decode_response(frame: bytes | memoryview, cls: type) -> tuple[int, Any]:
             # was asked; the error code comes first in every version.
             (error_code,) = _INT16.unpack_from(frame, pos)
             if error_code == _UNSUPPORTED_VERSION:
-                cls = response_type(API_VERSIONS_KEY, 0)  # type: ignore[assignment]
+                cls = response_type(API_VERSIONS_KEY, 0)
         elif cls.__flexible__:
             pos = _skip_tagged_fields(frame, pos)
         frame = guard.check(cls, frame, pos) or frame

@@ -276,7 +276,7 @@ class _Fetcher:
                 # Bytes from the leader that do not validate: do not take its high
                 # watermark, and do not spin on the same offset.
                 log.warning("node %d: %s: records from broker %d rejected: %s (%s)", node,
-                            partition.name, self.leader_id, info.error_code.name,
+                            partition.name, self.leader_id, ErrorCode(info.error_code).name,
                             info.error_message)
                 state.delayed_until = trio.current_time() + self.manager.backoff_s
                 return

@@ -21,6 +21,8 @@ from kio.schema.create_topics.v7.request import (
     CreateTopicsRequest,
 )
 from kio.schema.errors import ErrorCode
+from kio.schema.types import TopicName
+from kio.static.primitive import i16, i32, i32Timedelta
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.config import KafkaConfig
@@ -66,15 +68,15 @@ async def create_offsets_topic(
     request = CreateTopicsRequest(
         topics=(
             CreatableTopic(
-                name=GROUP_METADATA_TOPIC,
-                num_partitions=config["offsets.topic.num.partitions"],
-                replication_factor=replication,
+                name=TopicName(GROUP_METADATA_TOPIC),
+                num_partitions=i32(config["offsets.topic.num.partitions"]),
+                replication_factor=i16(replication),
                 assignments=(),
                 configs=tuple(CreatableTopicConfig(name=k, value=v)
                               for k, v in OFFSETS_TOPIC_CONFIGS.items()),
             ),
         ),
-        timeout=timedelta(seconds=timeout_s),
+        timeout=i32Timedelta.parse(timedelta(seconds=timeout_s)),
         validate_only=False,
     )
     try:

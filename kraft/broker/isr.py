@@ -38,6 +38,8 @@ from kio.schema.alter_partition.v3.request import (
     TopicData,
 )
 from kio.schema.errors import ErrorCode
+from kio.schema.types import BrokerId
+from kio.static.primitive import i8, i32, i64
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.partition import Partition
@@ -118,16 +120,16 @@ class IsrManager:
         for p in partitions:
             assert p.pending_isr is not None
             members = tuple(
-                BrokerState(broker_id=r, broker_epoch=self._epoch_of(image, r))
+                BrokerState(broker_id=BrokerId(r), broker_epoch=i64(self._epoch_of(image, r)))
                 for r in p.pending_isr
             )
             by_topic.setdefault(p.topic_id, []).append(PartitionData(
-                partition_index=p.partition, leader_epoch=p.leader_epoch,
-                new_isr_with_epochs=members, leader_recovery_state=0,
-                partition_epoch=p.partition_epoch,
+                partition_index=i32(p.partition), leader_epoch=i32(p.leader_epoch),
+                new_isr_with_epochs=members, leader_recovery_state=i8(0),
+                partition_epoch=i32(p.partition_epoch),
             ))
         request = AlterPartitionRequest(
-            broker_id=self.node_id, broker_epoch=self.broker_epoch(),
+            broker_id=BrokerId(self.node_id), broker_epoch=i64(self.broker_epoch()),
             topics=tuple(TopicData(topic_id=t, partitions=tuple(ps))  # type: ignore[arg-type]
                          for t, ps in by_topic.items()),
         )

@@ -40,6 +40,8 @@ from kio.schema.broker_registration.v4.request import (
     Listener,
 )
 from kio.schema.errors import ErrorCode
+from kio.schema.types import BrokerId
+from kio.static.primitive import i16, i64, u16
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
@@ -118,19 +120,19 @@ class BrokerLifecycleManager:
 
     async def _register(self) -> None:
         request = BrokerRegistrationRequest(
-            broker_id=self.node_id,
+            broker_id=BrokerId(self.node_id),
             cluster_id=self.cluster_id,
             incarnation_id=self.incarnation_id,
             listeners=tuple(
-                Listener(name=name, host=host, port=port, security_protocol=0)
+                Listener(name=name, host=host, port=u16(port), security_protocol=i16(0))
                 for name, host, port in self.listeners
             ),
             features=(
-                Feature(name=METADATA_VERSION, min_supported_version=METADATA_VERSION_LEVEL,
-                        max_supported_version=METADATA_VERSION_LEVEL),
+                Feature(name=METADATA_VERSION, min_supported_version=i16(METADATA_VERSION_LEVEL),
+                        max_supported_version=i16(METADATA_VERSION_LEVEL)),
             ),
             rack=self.rack,
-            previous_broker_epoch=self.broker_epoch,
+            previous_broker_epoch=i64(self.broker_epoch),
         )
         while True:
             try:
@@ -157,9 +159,9 @@ class BrokerLifecycleManager:
         """Heartbeat; False when the registration is lost, True after shutdown."""
         while True:
             request = BrokerHeartbeatRequest(
-                broker_id=self.node_id,
-                broker_epoch=self.broker_epoch,
-                current_metadata_offset=self.metadata_offset(),
+                broker_id=BrokerId(self.node_id),
+                broker_epoch=i64(self.broker_epoch),
+                current_metadata_offset=i64(self.metadata_offset()),
                 want_fence=not self.ready_to_unfence.is_set(),
                 want_shut_down=self._want_shutdown,
             )

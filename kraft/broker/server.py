@@ -33,6 +33,8 @@ from typing import Protocol
 import trio
 from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
 from kio.schema.errors import ErrorCode
+from kio.schema.types import BrokerId
+from kio.static.primitive import i64
 
 from kraft.broker import handlers
 from kraft.broker.context import BrokerContext
@@ -166,7 +168,7 @@ class BrokerServer:
         await self.lifecycle.registered.wait()
         response = await self.channel.send(
             AllocateProducerIdsRequest(
-                broker_id=self.node_id, broker_epoch=self.lifecycle.broker_epoch
+                broker_id=BrokerId(self.node_id), broker_epoch=i64(self.lifecycle.broker_epoch)
             ),
             timeout_s=5.0,
         )

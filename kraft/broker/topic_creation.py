@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from kio.schema.create_topics.v7.request import CreatableTopic, CreateTopicsRequest
 from kio.schema.errors import ErrorCode
+from kio.schema.types import TopicName
+from kio.static.primitive import i16, i32, i32Timedelta
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.metadata_cache import MetadataCache
@@ -33,11 +35,12 @@ async def auto_create(
     request = CreateTopicsRequest(
         topics=tuple(
             CreatableTopic(
-                name=name, num_partitions=-1, replication_factor=-1, assignments=(), configs=()
+                name=TopicName(name), num_partitions=i32(-1), replication_factor=i16(-1),
+                assignments=(), configs=()
             )
             for name in dict.fromkeys(names)
         ),
-        timeout=timedelta(seconds=wait_s),
+        timeout=i32Timedelta.parse(timedelta(seconds=wait_s)),
         validate_only=False,
     )
     try:

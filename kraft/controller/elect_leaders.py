@@ -128,19 +128,20 @@ def elect_leaders(
     result_cls = nested(cls, "ReplicaElectionResult")
     partition_cls = nested(cls, "PartitionResult")
     if election_type not in (PREFERRED, UNCLEAN):
-        message = f"Unknown election type {election_type}"
+        unknown = f"Unknown election type {election_type}"
         return ControllerResult((), build(
             cls, throttle_time=_NO_THROTTLE, error_code=ErrorCode.invalid_request,
             replica_election_results=tuple(
                 build(result_cls, topic=t.topic, partition_result=tuple(
                     build(partition_cls, partition_id=p, error_code=ErrorCode.invalid_request,
-                          error_message=message)
+                          error_message=unknown)
                     for p in t.partitions))
                 for t in request.topic_partitions or ())))
     every_partition = request.topic_partitions is None
     records: list[PartitionChangeRecord] = []
     by_topic: dict[str, list[Any]] = {}
     for name, partition_id in _requested(image, request):
+        message: str | None
         topic = image.topics.by_name.get(name)
         partition = topic.partitions.get(partition_id) if topic is not None else None
         if topic is None:

@@ -197,9 +197,9 @@ def _log_changes(node_id: int, delta: MetadataDelta, image: MetadataImage) -> No
     topics = delta.topics_delta
     if topics is not None:
         for topic_id in topics.deleted_topic_ids:
-            old = base.topics.by_id.get(topic_id)
-            if old is not None:
-                log.info("node %d: topic %s deleted (id %s)", node_id, old.name, topic_id)
+            gone = base.topics.by_id.get(topic_id)
+            if gone is not None:
+                log.info("node %d: topic %s deleted (id %s)", node_id, gone.name, topic_id)
         for topic_id in topics.changed_topics:
             topic = image.topics.by_id[topic_id]
             before = base.topics.by_id.get(topic_id)

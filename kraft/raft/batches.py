@@ -33,7 +33,9 @@ from kio.schema.leader_change_message.v0.data import LeaderChangeMessage as KioL
 from kio.schema.leader_change_message.v0.data import Voter as KioVoter
 from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
 from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
+from kio.schema.types import BrokerId
 from kio.serial import entity_reader, entity_writer
+from kio.static.primitive import i16, i32, i64
 
 from kraft.log.batch import BatchHeader, crc_is_valid, iter_batches
 from kraft.log.errors import InvalidBatchError
@@ -61,7 +63,7 @@ def _write(entity: Any) -> bytes:
 def _read(cls: type, data: bytes) -> Any:
     try:
         data = guard.check(cls, data, 0) or data  # kio alone aborts on huge lengths
-        value, _ = entity_reader(cls)(data, 0)
+        value, _ = entity_reader(cls)(data, 0)  # type: ignore[var-annotated]
     except Exception as e:  # guard.Malformed, or kio's several types for bad input
         raise MalformedBatch(f"bad {cls.__name__}: {e}") from e
     return value
@@ -74,10 +76,10 @@ def control_record(kind: int, value: bytes, timestamp: int) -> Record:
 def encode_leader_change(msg: LeaderChangeMessage) -> bytes:
     return _write(
         KioLeaderChange(
-            version=0,
-            leader_id=msg.leader_id,
-            voters=tuple(KioVoter(voter_id=v) for v in msg.voters),
-            granting_voters=tuple(KioVoter(voter_id=v) for v in msg.granting_voters),
+            version=i16(0),
+            leader_id=BrokerId(msg.leader_id),
+            voters=tuple(KioVoter(voter_id=i32(v)) for v in msg.voters),
+            granting_voters=tuple(KioVoter(voter_id=i32(v)) for v in msg.granting_voters),
         )
     )
 
@@ -183,7 +185,8 @@ def encode_snapshot(payloads: Iterable[bytes], last_contained_timestamp: int) ->
     """A snapshot file's content: header, data batches, footer."""
     out = bytearray()
     header = _write(
-        SnapshotHeaderRecord(version=0, last_contained_log_timestamp=last_contained_timestamp)
+        SnapshotHeaderRecord(version=i16(0),
+                             last_contained_log_timestamp=i64(last_contained_timestamp))
     )
     out += build_batch(
         [control_record(SNAPSHOT_HEADER, header, last_contained_timestamp)],
@@ -193,7 +196,7 @@ def encode_snapshot(payloads: Iterable[bytes], last_contained_timestamp: int) ->
     )
     entries = [Entry(i + 1, 0, p) for i, p in enumerate(payloads)]
     out += encode_entries(entries, last_contained_timestamp)
-    footer = _write(SnapshotFooterRecord(version=0))
+    footer = _write(SnapshotFooterRecord(version=i16(0)))
     out += build_batch(
         [control_record(SNAPSHOT_FOOTER, footer, last_contained_timestamp)],
         base_offset=len(entries) + 1,

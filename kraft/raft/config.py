@@ -87,7 +87,7 @@ class QuorumConfig:
 
         Raises ConfigError, in Kafka's words, for a value that does not parse or
         check, or for a combination a quorum cannot run with."""
-        values: dict[str, int] = {}
+        values: dict[str, Any] = {}
         try:
             for name, key in KAFKA_KEYS.items():
                 if key in properties:

@@ -466,9 +466,9 @@ class LocalCluster:
         rows = [(n, self.pid(n), self.is_paused(n)) for n in self.ids]
         live = {n for n, pid, paused in rows if pid and not paused}
         answer = trio.run(_describe_quorum, [self.controller_address(n) for n in sorted(live)])
-        full = answer is not None and answer.error_code == ErrorCode.none
-        voters = {r.replica_id: r.log_end_offset for r in answer.current_voters} if full else {}
-        hwm = answer.high_watermark if full else None
+        full = answer if answer is not None and answer.error_code == ErrorCode.none else None
+        voters = {r.replica_id: r.log_end_offset for r in full.current_voters} if full else {}
+        hwm = full.high_watermark if full else None
         leader = answer.leader_id if answer is not None and answer.leader_id in live else None
         return [NodeStatus(
             node_id=n, pid=pid, up=pid is not None, paused=paused,
@@ -608,7 +608,7 @@ def from_environment(env: dict[str, str] | None = None) -> LocalCluster:
     current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS;
     without that, on the ports each node's own server.properties names (a
     cluster started with other ports is still found), else the fixed ports."""
-    env = os.environ if env is None else env
+    env = dict(os.environ) if env is None else env
     root = Path(env["KRAFT_CLUSTER_DIR"]) if env.get("KRAFT_CLUSTER_DIR") else (
         REPO_ROOT / ".cluster")
     if env.get("KRAFT_CLUSTER_PORTS"):

@@ -435,7 +435,8 @@ class GroupCoordinator:
         """Tombstone committed offsets whose topic `topic_gone` (deleted topics)."""
         for shard in self.loaded_shards() if shards is None else shards:
             for group in list(shard.groups.values()):
-                doomed = {tp: None for tp in group.offsets if topic_gone(tp[0])}
+                doomed: dict[tuple[str, int], OffsetCommitValue | None] = {
+                    tp: None for tp in group.offsets if topic_gone(tp[0])}
                 if doomed:
                     log.info("node %d: removing %d offsets of group %s (%s)",
                              self.node_id, len(doomed), group.group_id, why)
