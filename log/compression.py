@@ -1,6 +1,6 @@
 """Opening and re-sealing record batches: codecs, raw records, rebuilt batches.
 
-The produce and fetch paths never open a batch (DESIGN.md); only the log
+The produce and fetch paths never open a batch (docs/design.md); only the log
 cleaner (log.cleaner) must, to drop records from a batch and write it back.
 This module is what it needs:
 

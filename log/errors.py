@@ -4,7 +4,7 @@ The log knows only the handful of Kafka error codes that storage can cause. The
 numeric values are Kafka's (and equal to `kio.schema.errors.ErrorCode`), so the
 broker converts with `kio.schema.errors.ErrorCode(int(code))`.
 
-Two kinds of failure, following DESIGN.md "Errors":
+Two kinds of failure, following docs/design.md ("Errors"):
 
 * Bad input from a peer (a producer's or a leader's bytes) is reported as an
   `ErrorCode` -- in `LogAppendInfo.error_code` for appends, or as a `LogError`

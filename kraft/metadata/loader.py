@@ -23,7 +23,7 @@ it would delete "stray" partitions that a later record recreates) wait for
 
 A payload that is not a metadata record, or a record that does not replay
 on the image, means a corrupt log or a bug: the exception propagates through
-the raft driver and the node stops, as DESIGN.md requires.
+the raft driver and the node stops, as docs/design.md requires.
 
 All calls come from the raft driver task and must not block for long:
 publishers hand slow work to their own tasks.

@@ -33,7 +33,7 @@ with NotLeaderError, a request with BROKER_NOT_AVAILABLE): no reply is lost.
 
 A storage error (OSError from the log or the quorum-state file) is not
 handled: it propagates, the nursery cancels everything and the node stops
-loudly, as DESIGN.md requires. Time is `trio.current_time()` in ms, so
+loudly, as docs/design.md requires. Time is `trio.current_time()` in ms, so
 tests can use trio's MockClock.
 """
 

@@ -1,7 +1,7 @@
 """A local cluster of kraft nodes on loopback: `scripts/cluster` and the fault tests.
 
 Every node has both roles (`process.roles=broker,controller`) and is a voter
-of one quorum; node N has node.id N. With the fixed ports (DESIGN.md) node N
+of one quorum; node N has node.id N. With the fixed ports (docs/design.md) node N
 listens for clients on 9092 + 3(N-1) and for controllers on 9093 + 3(N-1);
 tests pass ports from `LocalCluster.free_ports()` instead.
 
@@ -63,7 +63,7 @@ from kraft.raft import rpc
 
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
-RESERVED_PORTS = range(9092, 9101)  # the fixed ports of DESIGN.md: never handed to tests
+RESERVED_PORTS = range(9092, 9101)  # the fixed ports of docs/design.md: never handed to tests
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30
