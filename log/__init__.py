@@ -1,13 +1,14 @@
 """One partition's log on disk, in Kafka's layout. Knows nothing of Raft or brokers.
 
-Entry point: `log.log.PartitionLog` (open, append as leader/follower, read,
-ListOffsets, truncation, retention, flush), configured by `log.config.LogConfig`.
-Below it: `log.segment` (one `.log` + `.index` + `.timeindex`), `log.index`,
-`log.loader` (crash recovery on open), `log.read`, `log.retention`,
-`log.epoch` (leader-epoch-checkpoint), `log.checkpoint` (Kafka's checkpoint
+Entry point: `kraft.log.log.PartitionLog` (open, append as leader/follower, read,
+ListOffsets, truncation, retention, flush), configured by `kraft.log.config.LogConfig`.
+Below it: `kraft.log.segment` (one `.log` + `.index` + `.timeindex`), `kraft.log.index`,
+`kraft.log.loader` (crash recovery on open), `kraft.log.read`, `kraft.log.retention`,
+`kraft.log.epoch` (leader-epoch-checkpoint), `kraft.log.checkpoint` (Kafka's checkpoint
 file format, also for the broker's per-log-dir offset checkpoints),
-`log.batch` / `log.records` (record batch v2 format, validation, builder),
-`log.fileio`, `log.results` and `log.errors`.
+`kraft.log.batch` / `kraft.log.records` (record batch v2 format, validation, builder),
+`kraft.log.fileio`, `kraft.log.results` and `kraft.log.errors`.
 
-Never imports `kraft` or `net`.
+Never imports the rest of kraft (`kraft.net` included): it installs as `kraft.log`
+only so that a user's own `log` module cannot shadow it (docs/design.md).
 """

@@ -40,11 +40,11 @@ What a pass does (Kafka's `Cleaner.doClean`, KIP-58 / KIP-354 / KIP-534):
   A pass therefore costs at most 61 bytes per run of dropped batches, and
   the next pass merges adjacent gaps. A lagging follower whose log end
   offset lies inside a leader's gap batch appends its part from there on
-  (`PartitionLog.append_as_follower`, `log.compression.trim_gap_batch`).
+  (`PartitionLog.append_as_follower`, `kraft.log.compression.trim_gap_batch`).
 
 Crash safety (Kafka's `replaceSegments`): the worker writes a group as
 `.cleaned` files and fsyncs them; the owner swaps it in with
-`log.loader.swap_steps`, whose commit point is a rename to `.log.swap`, and
+`kraft.log.loader.swap_steps`, whose commit point is a rename to `.log.swap`, and
 which log.loader finishes or undoes on open. A crash at any step leaves each
 group wholly old or wholly new: no record is lost or duplicated.
 

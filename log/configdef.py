@@ -2,7 +2,7 @@
 
 One `ConfigKey` declares one config: its name, Kafka type, default, validator,
 a one-line doc, and how kraft treats it (dynamic or not, broker synonyms,
-whether kraft acts on it). Topic configs are declared in `log.config`,
+whether kraft acts on it). Topic configs are declared in `kraft.log.config`,
 server.properties keys in `kraft.config_keys`, group configs in
 `kraft.group_configs`; everything else (KafkaConfig, LogConfig, QuorumConfig,
 DescribeConfigs, the config commands) is built from those declarations.

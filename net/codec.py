@@ -16,7 +16,7 @@ Header versions (Kafka's `ApiMessageType.requestHeaderVersion`):
 
 Message bodies are kio dataclasses. kio's native reader does NOT check array
 lengths against the bytes that remain (it aborts the process trying to
-allocate), so every body first passes `net.guard.check` (the CVE-2022-34917
+allocate), so every body first passes `kraft.net.guard.check` (the CVE-2022-34917
 class of bug); kio then raises on anything else short or malformed. Any exception while decoding
 a request is the peer's fault: `decode_request` wraps it in `InvalidRequest`
 and the server closes that connection. Trailing bytes after a body are ignored,

@@ -87,7 +87,7 @@ after every batch below N::
                   batches: [[first_seq, last_seq, first_offset,
                              last_offset, max_timestamp], ...]}, ...]}
 
-Files are written with `log.checkpoint.atomic_write` (tmp, fsync, rename,
+Files are written with `kraft.log.checkpoint.atomic_write` (tmp, fsync, rename,
 fsync dir) and the latest `SNAPSHOTS_TO_RETAIN` (2) are kept. Unlike Kafka's
 (which keeps one batch per producer) a snapshot keeps all 5 retained batches,
 so duplicates are still recognised after a restart.

@@ -1,4 +1,4 @@
-"""The metadata log on disk: `ReplicatedLog` over `log.PartitionLog`.
+"""The metadata log on disk: `ReplicatedLog` over `kraft.log.PartitionLog`.
 
 Directory `<metadata.log.dir>/__cluster_metadata-0/`::
 
