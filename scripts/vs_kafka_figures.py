@@ -233,8 +233,10 @@ def load_single(system: str, kafka: KafkaDist, work: Path, args: argparse.Namesp
     # One unmeasured run first: a JVM compiles its hot paths during its first
     # seconds of load, and neither system should be measured cold.
     log(f"{system}: warm-up, {sizes[1][1]:,} x 1 KiB")
-    bb.kcat_produce(bootstrap, "vs-warm-up", bb.payload_file(work, 1024, sizes[1][1]), "1") \
-        if kcat else bb.python_produce(bootstrap, "vs-warm-up", 1024, sizes[1][1], "1")
+    if kcat:
+        bb.kcat_produce(bootstrap, "vs-warm-up", bb.payload_file(work, 1024, sizes[1][1]), "1")
+    else:
+        bb.python_produce(bootstrap, "vs-warm-up", 1024, sizes[1][1], "1")
     for client in clients:
         for size, count in sizes:
             for acks in ("1", "all"):
