@@ -87,7 +87,8 @@ def progress(name: str) -> None:
 
 
 def run_differential(kafka: KafkaDist, work: Path, args: argparse.Namespace) -> check.Report:
-    scenarios = [s for s in check.all_scenarios() if args.scenarios in s.name]
+    wanted = [w.strip() for w in args.scenarios.split(",")]
+    scenarios = [s for s in check.all_scenarios() if any(w in s.name for w in wanted)]
     print(f"differential check: {len(scenarios)} scenarios, kraft then Kafka {kafka.version}",
           file=sys.stderr, flush=True)
     report = check.differential(kafka, work, scenarios, progress if args.verbose else None)
@@ -197,7 +198,8 @@ def main() -> int:
     parser.add_argument("--only", choices=("diff", "figures"), help="run only one part")
     parser.add_argument("--single-only", action="store_true",
                         help="figures of one node only (no three-node runs)")
-    parser.add_argument("--scenarios", default="", help="only scenarios whose name has TEXT")
+    parser.add_argument("--scenarios", default="", metavar="TEXT[,TEXT...]",
+                        help="only scenarios whose name contains one of these")
     parser.add_argument("--json", default=str(DEFAULT_JSON), help="the differential report")
     parser.add_argument("--write-docs", action="store_true",
                         help="update docs/compat.md and docs/benchmarks.md")
