@@ -208,7 +208,8 @@ def version_text(versions: list[int]) -> str:
 
 def api_name(key: int) -> str:
     name = api_key_map.get(key)
-    return "".join(part.capitalize() for part in name.split("_")) if name else f"api {key}"
+    return ("".join(part.capitalize() for part in name.split("_")) if name
+            else "(not in kio's schemas)")
 
 
 def render_summary(report: Report) -> str:
@@ -263,11 +264,16 @@ def render_advertised(report: Report) -> str:
                                       report.kraft.controller_ranges)]
         mark = " **" if row[0] != row[1] or row[2] != row[3] else ""
         lines.append(f"| {api_name(key)} ({key}){mark.strip() and ' *'} | {' | '.join(row)} |")
-    lines += ["", "`*`: the two sides differ on this row.",
-              f"Features (ApiVersions v3): Kafka supported {report.kafka.features['supported']},"
-              f" finalized {report.kafka.features['finalized']}; kraft supported "
-              f"{report.kraft.features['supported']}, finalized "
-              f"{report.kraft.features['finalized']}."]
+    def features(side: Side) -> str:
+        def ranges(found: dict[str, list[int]]) -> str:
+            return ", ".join(f"`{k}` {lo}-{hi}" if lo != hi else f"`{k}` {lo}"
+                             for k, (lo, hi) in sorted(found.items())) or "none"
+        return (f"supported {ranges(side.features['supported'])}; finalized "
+                f"{ranges(side.features['finalized'])}")
+
+    lines += ["", "`*`: the two sides differ on this row.", "",
+              f"Features in ApiVersions v3: Kafka {features(report.kafka)}. kraft "
+              f"{features(report.kraft)}."]
     return "\n".join(lines)
 
 

@@ -41,7 +41,8 @@ def metadata_body(*names: str, auto_create: bool = False, by_id: bool = False,
 
 scenario("metadata/known-topic", METADATA, metadata_body("{name}"), setup=topic_with(0, 2))
 scenario("metadata/unknown-topic", METADATA, metadata_body("vs-no-such-topic"),
-         note="allow_auto_topic_creation=false (v4+); v0-3 always ask for creation")
+         versions=range(4, 14), note="allow_auto_topic_creation=false; v0-3 always ask "
+         "for creation (metadata/auto-create)")
 scenario("metadata/auto-create", METADATA, metadata_body("{name}-v{v}", auto_create=True),
          note="auto.create.topics.enable is true by default on both")
 scenario("metadata/illegal-name-auto-create", METADATA,
