@@ -109,7 +109,7 @@ def run_figures(kafka: KafkaDist, work: Path, args: argparse.Namespace
                 ) -> dict[str, dict[str, vf.Figure]]:
     kcat = None if args.no_kcat else kcat_version()
     results: dict[str, dict[str, vf.Figure]] = {"kraft": {}, "kafka": {}}
-    for system in ("kraft", "kafka"):
+    for system in ("kraft", "kafka") if not args.three_only else ():
         print(f"figures: {system}, one node", file=sys.stderr, flush=True)
         results[system].update(vf.single_node(system, kafka, work, args, kcat))
     if not args.single_only:
@@ -128,7 +128,7 @@ def ratio(kraft: vf.Figure | None, kafka: vf.Figure | None) -> str:
 def render_figures(results: dict[str, dict[str, vf.Figure]], args: argparse.Namespace,
                    kafka: KafkaDist, seconds: float) -> str:
     kcat = None if args.no_kcat else kcat_version()
-    rows = SINGLE_ROWS + ([] if args.single_only else CLUSTER_ROWS)
+    rows = ([] if args.three_only else SINGLE_ROWS) + ([] if args.single_only else CLUSTER_ROWS)
     lines = ["| figure | kraft | Kafka | kraft/Kafka |", "| --- | ---: | ---: | ---: |"]
     for key, label, lower in rows:
         a, b = results["kraft"].get(key), results["kafka"].get(key)
@@ -198,6 +198,8 @@ def main() -> int:
     parser.add_argument("--only", choices=("diff", "figures"), help="run only one part")
     parser.add_argument("--single-only", action="store_true",
                         help="figures of one node only (no three-node runs)")
+    parser.add_argument("--three-only", action="store_true",
+                        help="figures of three nodes only (no one-node runs)")
     parser.add_argument("--scenarios", default="", metavar="TEXT[,TEXT...]",
                         help="only scenarios whose name contains one of these")
     parser.add_argument("--json", default=str(DEFAULT_JSON), help="the differential report")

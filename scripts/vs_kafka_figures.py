@@ -351,6 +351,14 @@ def failover(system: str, cluster: Cluster, work: Path,
     out = {f"failover {k}": fig(statistics.median(v), "{:.2f}") for k, v in samples.items()}
     for k, v in samples.items():
         out[f"failover {k} max"] = fig(nearest_rank(v, 1.0), "{:.2f}")
-    verdict = report.summary().splitlines()[0]
-    out["checker"] = Figure(None, verdict if report.valid else f"ANOMALIES: {verdict}")
+    summary = report.summary()
+    verdict = summary.splitlines()[0]
+    if not report.valid:
+        # Keep the evidence: the history outlives the run's temporary directory.
+        kept = ROOT / ".vs-kafka" / f"{system}-failover.jsonl"
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copyfile(work / f"{system}-failover.jsonl", kept)
+        log(f"{system}: the checker found anomalies (history kept in {kept}):\n{summary}")
+        verdict = f"{'; '.join(summary.splitlines()[:2])}; history kept in .vs-kafka/"
+    out["checker"] = Figure(None, verdict)
     return out

@@ -10,10 +10,11 @@ A `Scenario` is a setup, a request and what to normalise:
 function of the `Ctx` returning one: it may read `ctx.version` and what setup
 stored in `ctx.state`, and may send preparatory requests of its own with
 `ctx.call`); `wire.make` keeps the fields each version has. `setup(ctx)` runs
-once per broker before the first version. `versions` defaults to every version
-kraft advertises for the API (and kio can encode); `raw(ctx)` replaces the
-body with bytes sent as they are (garbage, unknown versions), decoded as
-`raw_response`. `rules` are added to tree.DEFAULT_RULES.
+once per broker before the first version. The versions sent are those kraft
+advertises for the API and kio can encode, narrowed to `versions` when given;
+`raw(ctx)` replaces the body with bytes sent as they are (garbage, unknown
+versions), at exactly `versions`, decoded as `raw_response`. `rules` are added
+to tree.DEFAULT_RULES; `listener` picks the client or the controller listener.
 
 `run(addresses, scenarios, versions_of)` runs every scenario against one
 broker (its client and controller listeners), each on a connection of its
@@ -56,6 +57,9 @@ class SetupFailed(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
+    """One setup and request sequence, sent alike to both systems (see the module
+    docstring for the fields)."""
+
     name: str
     api: int
     body: Body | None = None
