@@ -61,7 +61,7 @@ async def handle(
         results = [_topic(cls, image, image.topics.by_name[n]) for n in names]
     else:
         allow_create = (
-            broker.config["auto.create.topics.enable"]
+            broker.config.auto_create_topics_enable
             and (version < 4 or request.allow_auto_topic_creation)
         )
         missing: list[str] = []
