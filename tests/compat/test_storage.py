@@ -1,0 +1,51 @@
+"""The bootstrap checkpoint both ways: what Kafka 4.4's kafka-storage format --standalone
+writes, kraft reads as the voter set; what `kraft storage format` writes, Kafka's
+DumpLogSegments decodes as the same KRaftVersion and KRaftVoters records."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from kraft.raft import bootstrap_checkpoint
+from kraft.raft.bootstrap_checkpoint import Voter
+from tests.compat.conftest import TOOL_TIMEOUT_S, run_tool
+from tests.compat.kafka_dist import KafkaDist
+from tests.kraft.test_storage_tool import CLUSTER_ID, controller_port, quickstart, storage
+
+
+def test_kraft_reads_the_voter_set_kafka_formatted(kafka: KafkaDist, tmp_path: Path) -> None:
+    """kafka-storage format --standalone on the quickstart config records this node with
+    its metadata directory's id and advertised controller endpoint, as kraft reads it."""
+    config = quickstart(tmp_path)
+    run_tool(kafka, "kafka-storage", "format", "-t", CLUSTER_ID, "-c", str(config),
+             "--standalone")
+    meta = (tmp_path / "logs1" / "meta.properties").read_text()
+    directory_id = re.search(r"directory\.id=(\S+)", meta)
+    assert directory_id is not None
+    assert bootstrap_checkpoint.read(tmp_path / "logs1") == [
+        Voter(1, directory_id[1], "CONTROLLER", "localhost", controller_port(config))]
+
+
+def test_kafka_decodes_the_checkpoint_kraft_wrote(kafka: KafkaDist, tmp_path: Path) -> None:
+    """Kafka's DumpLogSegments reads kraft's bootstrap checkpoint as a snapshot at 0-0
+    with a header, kraft.version 1, the voters given to --initial-controllers, a footer."""
+    config = quickstart(tmp_path)
+    listed = "1@localhost:19093:4znU-ou9Taa06bmEJxsjnw,2@c2:19096:MkU3OEVBNTcwNTJENDM2Qg"
+    assert storage("format", "-t", CLUSTER_ID, "-c", str(config), "-I", listed).returncode == 0
+    file = bootstrap_checkpoint.path(tmp_path / "logs1")
+    out = subprocess.run(
+        kafka.command("org.apache.kafka.tools.DumpLogSegments", "--cluster-metadata-decoder",
+                      "--files", str(file)),
+        capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=True).stdout
+    assert "Snapshot end offset: 0, epoch: 0" in out
+    kinds = re.findall(r"headerKeys: \[\] (\w+) ", out)
+    assert kinds == ["SnapshotHeader", "KRaftVersion", "KRaftVoters", "SnapshotFooter"]
+    assert 'KRaftVersion {"version":0,"kRaftVersion":1}' in out
+    voters = json.loads(out.split("KRaftVoters ", 1)[1].splitlines()[0])["voters"]
+    assert [(v["voterId"], v["voterDirectoryId"], v["endpoints"]) for v in voters] == [
+        (1, "4znU-ou9Taa06bmEJxsjnw", [{"name": "CONTROLLER", "host": "localhost",
+                                        "port": 19093}]),
+        (2, "MkU3OEVBNTcwNTJENDM2Qg", [{"name": "CONTROLLER", "host": "c2", "port": 19096}])]
