@@ -1,0 +1,50 @@
+"""`kraft metadata-quorum` prints what Kafka 4.4's kafka-metadata-quorum prints for the
+same quorum: the same --status fields and values (but the moving high watermark) and
+the same --replication header and row layout, through the brokers and the controllers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.compat.conftest import Target, run_tool
+from tests.compat.kafka_dist import KafkaDist
+from tests.kraft.test_cli import kraft
+
+
+def fields(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^(\w+):\s+(.*)$", text, re.MULTILINE))
+
+
+@pytest.mark.parametrize("via", ["--bootstrap-server", "--bootstrap-controller"])
+def test_status_and_replication_as_kafka_prints_them(via: str, kafka: KafkaDist,
+                                                     target: Target) -> None:
+    """Both tools name the --status fields alike, in the same order and layout, and agree
+    on the quorum (cluster, leader, epoch, voters with endpoints, observers; on one node
+    also the lags); they print the same --replication header and rows."""
+    address = target.bootstrap if via == "--bootstrap-server" else target.controllers
+    theirs = run_tool(kafka, "kafka-metadata-quorum", via, address, "describe",
+                      "--status").stdout
+    ours = kraft("metadata-quorum", via, address, "describe", "--status").stdout
+    kafka_fields, kraft_fields = fields(theirs), fields(ours)
+    assert list(kraft_fields) == list(kafka_fields)
+    moving = ["HighWatermark"]
+    if target.brokers > 1:  # followers' lag moves between the two runs
+        moving += ["MaxFollowerLag", "MaxFollowerLagTimeMs"]
+    for name in moving:
+        kafka_fields.pop(name), kraft_fields.pop(name)
+    assert kraft_fields == kafka_fields
+    assert [len(line) - len(line.split(":", 1)[1].lstrip()) for line in ours.splitlines()] == \
+        [len(line) - len(line.split(":", 1)[1].lstrip()) for line in theirs.splitlines()]
+    kafka_table = run_tool(kafka, "kafka-metadata-quorum", via, address, "describe",
+                           "--replication").stdout.splitlines()
+    kraft_table = kraft("metadata-quorum", via, address, "describe",
+                        "--replication").stdout.splitlines()
+    assert kraft_table[0] == kafka_table[0]
+    assert len(kraft_table) == len(kafka_table)
+    def cells(row: str) -> tuple[str, ...]:  # NodeId, DirectoryId, Status
+        c = [cell.strip() for cell in row.split("\t")]
+        return c[0], c[1], c[6]
+
+    assert sorted(map(cells, kraft_table[1:])) == sorted(map(cells, kafka_table[1:]))
