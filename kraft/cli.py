@@ -1,5 +1,5 @@
 """The `kraft` command: dev, start, storage, format, random-uuid, metadata,
-metadata-quorum, quorum.
+metadata-quorum, quorum, cluster.
 
 `python -m kraft ...` is the same command; `kraft --version` prints the
 installed version.
@@ -27,7 +27,7 @@ from typing import Any
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig, check_config
-from kraft.tools import metadata_quorum, storage
+from kraft.tools import cluster, metadata_quorum, storage
 
 
 class _Version(argparse.Action):
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="skip directories already formatted for this cluster and node")
     storage.add_parsers(sub)
     metadata_quorum.add_parsers(sub)
+    cluster.add_parsers(sub)
     sub.add_parser("dev", add_help=False,
                    help="single-node dev mode on 127.0.0.1:9092 (broker + controller); see --help")
     sub.add_parser("start", add_help=False, help="run a node from server.properties; see --help")
@@ -135,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return storage.main(args)
+    if args.command == "cluster":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return cluster.main(args)
     if args.command == "metadata-quorum":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

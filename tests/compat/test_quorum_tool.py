@@ -5,10 +5,11 @@ the same --replication header and row layout, through the brokers and the contro
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
-from tests.compat.conftest import Target, run_tool
+from tests.compat.conftest import TOOL_TIMEOUT_S, Target, run_tool
 from tests.compat.kafka_dist import KafkaDist
 from tests.kraft.test_cli import kraft
 
@@ -48,3 +49,20 @@ def test_status_and_replication_as_kafka_prints_them(via: str, kafka: KafkaDist,
         return c[0], c[1], c[6]
 
     assert sorted(map(cells, kraft_table[1:])) == sorted(map(cells, kafka_table[1:]))
+
+
+@pytest.mark.parametrize("via", ["--bootstrap-server", "--bootstrap-controller"])
+def test_kafka_cluster_tool(via: str, kafka: KafkaDist, dev: Target) -> None:
+    """Kafka's kafka-cluster reads the cluster id and gets BrokerIdNotRegisteredException
+    for an unknown broker, through a broker (which forwards UnregisterBroker) or the
+    controllers."""
+    address = dev.bootstrap if via == "--bootstrap-server" else dev.controllers
+    tool = "org.apache.kafka.tools.ClusterTool"
+    shown = subprocess.run(kafka.command(tool, "cluster-id", via, address),
+                           capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+    assert shown.returncode == 0 and shown.stdout == f"Cluster ID: {dev.cluster_id}\n"
+    unknown = subprocess.run(kafka.command(tool, "unregister", via, address, "--id", "7"),
+                             capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+    assert unknown.returncode == 1
+    assert ("BrokerIdNotRegisteredException: Broker ID 7 is not currently registered"
+            in unknown.stderr)

@@ -19,8 +19,7 @@ Each module of this package ends with its declaration, `API = ControllerApi(...)
   created topic has leaders there), so a client can use the result at once.
   The others are served on the controller listener only: brokers send
   BrokerRegistration, BrokerHeartbeat, AlterPartition and
-  AllocateProducerIds; UnregisterBroker comes from tools that reach the
-  controller listener (kraft's brokers do not forward it).
+  AllocateProducerIds.
 
 Everything else is derived from these declarations (`declarations()` finds
 the modules): the controller listener's registry (`register`, next to the
