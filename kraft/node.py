@@ -48,6 +48,7 @@ from kraft.net import api_versions
 from kraft.net.client import KafkaClient
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer
+from kraft.quorum_bootstrap import discover_voters
 from kraft.raft import bootstrap_checkpoint
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
@@ -105,7 +106,9 @@ class Node:
         """The quorum's voters, {id: controller (host, port)}: controller.quorum.voters
         (kraft.version 0), else the set `kraft storage format --standalone` or
         `--initial-controllers` recorded in the bootstrap checkpoint (KIP-853;
-        fixed after format until AddRaftVoter/RemoveRaftVoter exist)."""
+        fixed after format until AddRaftVoter/RemoveRaftVoter exist). Empty for a
+        broker formatted without one: it asks controller.quorum.bootstrap.servers
+        when it runs (kraft.quorum_bootstrap)."""
         config = self.config
         if config.quorum_voters:
             return config.quorum_voters
@@ -114,6 +117,8 @@ class Node:
             recorded = bootstrap_checkpoint.read(metadata_dir)
         except bootstrap_checkpoint.BootstrapCheckpointError as e:
             raise ConfigError(str(e)) from None
+        if recorded is None and "controller" not in self.roles:
+            return {}  # a broker asks controller.quorum.bootstrap.servers (run)
         if recorded is None:
             raise ConfigError(
                 f"{metadata_dir} holds no voter set (formatted with --no-initial-controllers, "
@@ -137,6 +142,23 @@ class Node:
                     "not vote (KIP-853)")
         return {v.node_id: (v.host, v.port) for v in recorded}
 
+    async def _discover_voters(self, client: KafkaClient) -> dict[int, tuple[str, int]] | None:
+        """The voters, asked of controller.quorum.bootstrap.servers (a broker formatted
+        without a voter set); None if the node is stopped first."""
+        found: list[dict[int, tuple[str, int]]] = []
+        async with trio.open_nursery() as nursery:
+            async def discover() -> None:
+                found.append(await discover_voters(client, self.config.quorum_bootstrap_servers))
+                nursery.cancel_scope.cancel()
+
+            async def stopped() -> None:
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(discover)
+            nursery.start_soon(stopped)
+        return found[0] if found else None
+
     def stop(self) -> None:
         """Begin a graceful shutdown; `run` returns when it is done."""
         self._stop.set()
@@ -144,7 +166,9 @@ class Node:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
         voters = self.voters
-        quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)), config.raw)
+        # A broker that will discover its voters starts from a placeholder set.
+        quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)) or (-1,),
+                                              config.raw)
         quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id)
         raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
         raft: RaftNode | None = None
@@ -155,6 +179,12 @@ class Node:
             async with KafkaClient(f"kraft-node-{self.node_id}") as client, \
                     KafkaClient(f"kraft-forward-{self.node_id}") as forward_client, \
                     trio.open_nursery() as nursery:
+                if not voters:
+                    voters = await self._discover_voters(client)
+                    if voters is None:  # stopped while waiting for the controllers
+                        task_status.started()
+                        return
+                    quorum = dataclasses.replace(quorum, voters=tuple(sorted(voters)))
                 raft = await self._start(nursery, client, forward_client, quorum, raft_log,
                                          voters)
                 task_status.started()

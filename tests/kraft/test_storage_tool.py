@@ -268,3 +268,48 @@ def test_the_metadata_log_leaves_the_bootstrap_checkpoint_alone(tmp_path: Path) 
     finally:
         log.close()
     assert file.exists() and bootstrap_checkpoint.read(tmp_path) == voters
+
+
+def test_a_broker_finds_the_voters_from_the_bootstrap_servers(tmp_path: Path) -> None:
+    """A controller-only node formatted --standalone and a broker-only node formatted
+    without a voter set, both with only controller.quorum.bootstrap.servers: the broker
+    learns the voters from the controller (DescribeCluster), registers, takes a produce
+    with acks=all, and both stop on SIGTERM."""
+    controller_dir, broker_dir = tmp_path / "controller", tmp_path / "broker"
+    controller_dir.mkdir()
+    broker_dir.mkdir()
+    port = free_port()
+    controller = quickstart(controller_dir, roles="controller",
+                            listeners=f"CONTROLLER://:{port}",
+                            **{"advertised.listeners": f"CONTROLLER://localhost:{port}",
+                               "controller.quorum.bootstrap.servers": f"localhost:{port}",
+                               "inter.broker.listener.name": None})
+    client = free_port()
+    broker = quickstart(broker_dir, roles="broker", listeners=f"PLAINTEXT://:{client}",
+                        **{"node.id": "2",
+                           "advertised.listeners": f"PLAINTEXT://localhost:{client}",
+                           "controller.quorum.bootstrap.servers": f"localhost:{port}"})
+    assert storage("format", "-t", CLUSTER_ID, "-c", str(controller), "-s").returncode == 0
+    formatted = storage("format", "-t", CLUSTER_ID, "-c", str(broker))
+    assert formatted.returncode == 0, formatted.stderr
+    procs = []
+    try:
+        for config in (broker, controller):  # the broker first: it waits for the controller
+            out = config.parent / "stdout.log"
+            with open(out, "wb") as stdout:
+                procs.append((subprocess.Popen([*KRAFT, "start", str(config)], stdout=stdout,
+                                               stderr=subprocess.DEVNULL), out))
+        for proc, out in procs:
+            wait_ready(proc, out)
+        producer = confluent_kafka.Producer({"bootstrap.servers": f"localhost:{client}",
+                                             "acks": "all"})
+        producer.produce("from-bootstrap", b"x")
+        assert producer.flush(30) == 0
+        for proc, _ in procs:
+            proc.send_signal(signal.SIGTERM)
+        assert [proc.wait(30) for proc, _ in procs] == [0, 0]
+    finally:
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
