@@ -49,3 +49,14 @@ def test_kafka_decodes_the_checkpoint_kraft_wrote(kafka: KafkaDist, tmp_path: Pa
         (1, "4znU-ou9Taa06bmEJxsjnw", [{"name": "CONTROLLER", "host": "localhost",
                                         "port": 19093}]),
         (2, "MkU3OEVBNTcwNTJENDM2Qg", [{"name": "CONTROLLER", "host": "c2", "port": 19096}])]
+
+
+def test_kafka_storage_info_reads_what_kraft_formatted(kafka: KafkaDist, tmp_path: Path) -> None:
+    """kafka-storage info on directories kraft formatted prints what `kraft storage info`
+    prints: the directories and their meta.properties (directory.id included)."""
+    config = quickstart(tmp_path)
+    assert storage("format", "-t", CLUSTER_ID, "-c", str(config), "-s").returncode == 0
+    theirs = run_tool(kafka, "kafka-storage", "info", "-c", str(config)).stdout
+    ours = storage("info", "-c", str(config))
+    assert ours.returncode == 0
+    assert ours.stdout.strip() == theirs.strip()
