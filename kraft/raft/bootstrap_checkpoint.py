@@ -79,6 +79,8 @@ def parse_dynamic_voters(text: str, listener: str) -> list[Voter]:
     """`--initial-controllers`: comma-separated id@host:port:directory-id.
 
     ValueError in Kafka's words (DynamicVoter.parse) for a malformed entry."""
+    if not text.strip():
+        raise ValueError("No voters given.")
     voters = [_parse_voter(entry.strip(), listener) for entry in text.split(",")]
     ids = [v.node_id for v in voters]
     if len(set(ids)) != len(ids):

@@ -132,6 +132,9 @@ def test_initial_controllers_give_the_metadata_directory_its_id(tmp_path: Path) 
      "Failed to parse node id in dynamic voter string."),
     ({}, ["-I", "1@localhost:19093:nope"],
      "Failed to parse directory ID in dynamic voter string."),
+    ({}, ["-I", "1@a:1:4znU-ou9Taa06bmEJxsjnw,1@b:2:MkU3OEVBNTcwNTJENDM2Qg"],
+     "Node id 1 was specified more than once."),
+    ({}, ["-I", ""], "No voters given."),
     ({}, ["-s", "--release-version", "2.8"],
      "Unknown metadata.version '2.8'. Supported metadata.version are: 3.3-IV3, 3.4-IV0, "
      "3.5-IV0, 3.5-IV1, 3.5-IV2, 3.6-IV0, 3.6-IV1, 3.6-IV2, 3.7-IV0, 3.7-IV1, 3.7-IV2, "
