@@ -8,6 +8,7 @@ same configs. Started nodes are killed in `finally`, also when a test fails.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -311,6 +312,53 @@ def test_a_broker_finds_the_voters_from_the_bootstrap_servers(tmp_path: Path) ->
         for proc, _ in procs:
             proc.send_signal(signal.SIGTERM)
         assert [proc.wait(30) for proc, _ in procs] == [0, 0]
+    finally:
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.mark.slow
+def test_three_controllers_from_initial_controllers(tmp_path: Path) -> None:
+    """Three combined nodes formatted with the same --initial-controllers list (each
+    metadata directory taking its listed id) and started with only
+    controller.quorum.bootstrap.servers elect one leader of the three recorded voters;
+    `kraft metadata-quorum` lists the three with their controller endpoints."""
+    ports = {n: (free_port(), free_port()) for n in (1, 2, 3)}
+    ids = {n: meta_properties.random_uuid() for n in ports}
+    listed = ",".join(f"{n}@localhost:{c}:{ids[n]}" for n, (_, c) in ports.items())
+    bootstrap = ",".join(f"localhost:{c}" for _, c in ports.values())
+    procs = []
+    try:
+        for n, (client, controller) in ports.items():
+            d = tmp_path / f"node{n}"
+            d.mkdir()
+            config = quickstart(d, **{
+                "node.id": str(n), "controller.quorum.bootstrap.servers": bootstrap,
+                "listeners": f"PLAINTEXT://:{client},CONTROLLER://:{controller}",
+                "advertised.listeners": f"PLAINTEXT://localhost:{client},"
+                                        f"CONTROLLER://localhost:{controller}"})
+            assert storage("format", "-t", CLUSTER_ID, "-c", str(config), "-I",
+                           listed).returncode == 0
+            meta = meta_properties.read(d / "logs1")
+            assert meta is not None and meta.directory_id == ids[n]
+            out = d / "stdout.log"
+            with open(out, "wb") as stdout:
+                procs.append((subprocess.Popen([*KRAFT, "start", str(config)], stdout=stdout,
+                                               stderr=subprocess.DEVNULL), out))
+        for proc, out in procs:
+            wait_ready(proc, out)
+        result = kraft("metadata-quorum", "--bootstrap-controller", bootstrap, "describe",
+                       "--status", "--json")
+        assert result.returncode == 0, result.stderr
+        status = json.loads(result.stdout)
+        assert status["clusterId"] == CLUSTER_ID and status["leaderId"] in ports
+        assert sorted((v["id"], v["endpoints"]) for v in status["currentVoters"]) == [
+            (n, [f"CONTROLLER://localhost:{c}"]) for n, (_, c) in ports.items()]
+        for proc, _ in procs:
+            proc.send_signal(signal.SIGTERM)
+        assert [proc.wait(60) for proc, _ in procs] == [0, 0, 0]
     finally:
         for proc, _ in procs:
             if proc.poll() is None:
