@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from tests.compat.conftest import TOOL_TIMEOUT_S, Target, run_tool
 from tests.compat.kafka_dist import KafkaDist
 from tests.kraft.test_cli import kraft
+from tests.kraft.test_storage_tool import CLUSTER_ID, controller_port, quickstart
 
 
 def fields(text: str) -> dict[str, str]:
@@ -66,3 +69,50 @@ def test_kafka_cluster_tool(via: str, kafka: KafkaDist, dev: Target) -> None:
     assert unknown.returncode == 1
     assert ("BrokerIdNotRegisteredException: Broker ID 7 is not currently registered"
             in unknown.stderr)
+
+
+@pytest.mark.slow
+def test_kraft_tool_against_a_kafka_node(kafka: KafkaDist, tmp_path: Path) -> None:
+    """Against a real Kafka 4.4 node (the quickstart config, formatted --standalone by
+    kafka-storage), `kraft metadata-quorum` prints what kafka-metadata-quorum prints:
+    the same --status fields (directoryId included) but the moving high watermark, and
+    the same replication rows but the moving offsets and times; and kraft reads the
+    voter set Kafka recorded."""
+    config = quickstart(tmp_path)
+    run_tool(kafka, "kafka-storage", "format", "-t", CLUSTER_ID, "-c", str(config),
+             "--standalone")
+    text = config.read_text()
+    client = text.split("PLAINTEXT://localhost:")[1].split(",")[0].split()[0]
+    logs = tmp_path / "kafka-logs"
+    logs.mkdir()
+    broker = subprocess.Popen(kafka.broker_command(config, logs), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        address = f"localhost:{controller_port(config)}"
+        deadline = time.monotonic() + 120
+        while kraft("metadata-quorum", "--bootstrap-controller", address, "describe",
+                    "--status").returncode != 0:
+            assert broker.poll() is None and time.monotonic() < deadline
+            time.sleep(1)
+        for via, where in (("--bootstrap-server", f"localhost:{client}"),
+                           ("--bootstrap-controller", address)):
+            theirs = fields(run_tool(kafka, "kafka-metadata-quorum", via, where, "describe",
+                                     "--status").stdout)
+            ours = fields(kraft("metadata-quorum", via, where, "describe", "--status").stdout)
+            theirs.pop("HighWatermark"), ours.pop("HighWatermark")
+            assert ours == theirs
+            assert '"directoryId": "' in ours["CurrentVoters"]
+            kafka_rows = run_tool(kafka, "kafka-metadata-quorum", via, where, "describe",
+                                  "--replication").stdout.splitlines()
+            kraft_rows = kraft("metadata-quorum", via, where, "describe",
+                               "--replication").stdout.splitlines()
+            assert kraft_rows[0] == kafka_rows[0]
+            assert [r.split("\t")[:2] + r.split("\t")[6:] for r in kraft_rows[1:]] == \
+                [r.split("\t")[:2] + r.split("\t")[6:] for r in kafka_rows[1:]]
+    finally:
+        broker.terminate()
+        try:
+            broker.wait(60)
+        except subprocess.TimeoutExpired:
+            broker.kill()
+            broker.wait()
