@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 from pathlib import Path
+
+import confluent_kafka
 
 from kraft.raft import bootstrap_checkpoint
 from kraft.raft.bootstrap_checkpoint import Voter
 from tests.compat.conftest import TOOL_TIMEOUT_S, run_tool
 from tests.compat.kafka_dist import KafkaDist
-from tests.kraft.test_storage_tool import CLUSTER_ID, controller_port, quickstart, storage
+from tests.kraft.test_cli import KRAFT
+from tests.kraft.test_storage_tool import (
+    CLUSTER_ID,
+    controller_port,
+    quickstart,
+    storage,
+    wait_ready,
+)
 
 
 def test_kraft_reads_the_voter_set_kafka_formatted(kafka: KafkaDist, tmp_path: Path) -> None:
@@ -60,3 +70,28 @@ def test_kafka_storage_info_reads_what_kraft_formatted(kafka: KafkaDist, tmp_pat
     ours = storage("info", "-c", str(config))
     assert ours.returncode == 0
     assert ours.stdout.strip() == theirs.strip()
+
+
+def test_kraft_starts_on_directories_kafka_formatted(kafka: KafkaDist, tmp_path: Path) -> None:
+    """A node formatted by Kafka 4.4's kafka-storage format --standalone (its bootstrap
+    checkpoint also holds Kafka's feature levels) starts under kraft as the one voter
+    and takes a produce."""
+    config = quickstart(tmp_path)
+    run_tool(kafka, "kafka-storage", "format", "-t", CLUSTER_ID, "-c", str(config),
+             "--standalone")
+    out = tmp_path / "stdout.log"
+    with open(out, "wb") as stdout:
+        proc = subprocess.Popen([*KRAFT, "start", str(config)], stdout=stdout,
+                                stderr=subprocess.DEVNULL)
+    try:
+        line = wait_ready(proc, out)
+        port = line.split("PLAINTEXT=")[1].split(",")[0].split()[0].rsplit(":", 1)[1]
+        producer = confluent_kafka.Producer({"bootstrap.servers": f"localhost:{port}"})
+        producer.produce("formatted-by-kafka", b"x")
+        assert producer.flush(30) == 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
