@@ -29,6 +29,7 @@ import struct
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
 from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
@@ -173,6 +174,23 @@ def write(metadata_log_dir: str | Path, voters: list[Voter], timestamp_ms: int) 
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, bytes(data))
     return target
+
+
+def decode_kraft_version(value: bytes) -> int:
+    """The kraft.version of a KRaftVersionRecord's value. Raises MalformedBatch."""
+    if len(value) < 4:
+        raise batches.MalformedBatch("KRaftVersionRecord too short")
+    _version, kraft_version = struct.unpack_from(">hh", value)
+    return int(kraft_version)
+
+
+def decode_voters(value: bytes) -> list[dict[str, Any]]:
+    """A VotersRecord's voters, as Kafka's tools show them. Raises MalformedBatch."""
+    record = batches._read(VotersRecord, value)
+    return [{"voter_id": v.voter_id,
+             "voter_directory_id": kafka_uuid.encode(v.voter_directory_id or uuid.UUID(int=0)),
+             "endpoints": [f"{e.name}://{e.host}:{e.port}" for e in v.endpoints]}
+            for v in record.voters]
 
 
 def read(metadata_log_dir: str | Path) -> list[Voter] | None:

@@ -364,3 +364,21 @@ def test_three_controllers_from_initial_controllers(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_metadata_dump_shows_the_recorded_voter_set(tmp_path: Path) -> None:
+    """`kraft metadata dump --json` on a directory formatted --standalone shows the
+    bootstrap checkpoint's kraft.version and voters by name, with their values."""
+    config = quickstart(tmp_path)
+    assert storage("format", "-t", CLUSTER_ID, "-c", str(config), "-s").returncode == 0
+    meta = meta_properties.read(tmp_path / "logs1")
+    assert meta is not None
+    dumped = kraft("metadata", "dump", str(tmp_path / "logs1"), "--json")
+    assert dumped.returncode == 0, dumped.stderr
+    records = [json.loads(line) for line in dumped.stdout.splitlines()]
+    assert [(r["type"], r["record"]) for r in records] == [
+        ("SnapshotHeader", {}), ("KRaftVersion", {"kraft_version": 1}),
+        ("KRaftVoters", {"voters": [{
+            "voter_id": 1, "voter_directory_id": meta.directory_id,
+            "endpoints": [f"CONTROLLER://localhost:{controller_port(config)}"]}]}),
+        ("SnapshotFooter", {})]
