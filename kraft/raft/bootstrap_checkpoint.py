@@ -194,10 +194,10 @@ def decode_voters(value: bytes) -> list[dict[str, Any]]:
 
 
 def read(metadata_log_dir: str | Path) -> list[Voter] | None:
-    """The voter set recorded at format, or None when there is no bootstrap checkpoint.
+    """The voter set recorded at format, or None when there is no bootstrap
+    checkpoint or it holds no VotersRecord.
 
-    BootstrapCheckpointError, naming the file, if it is damaged or has no
-    VotersRecord."""
+    BootstrapCheckpointError, naming the file, if it is damaged."""
     file = path(metadata_log_dir)
     try:
         data = file.read_bytes()
@@ -211,7 +211,9 @@ def read(metadata_log_dir: str | Path) -> list[Voter] | None:
     except batches.MalformedBatch as e:
         raise BootstrapCheckpointError(f"{file} is damaged: {e}") from None
     if found is None:
-        raise BootstrapCheckpointError(f"{file} holds no VotersRecord")
+        # Kafka's kafka-storage writes the file for every metadata directory, with
+        # only its bootstrap feature levels when no voter set is given (-N, static).
+        return None
     voters = []
     for v in found.voters:
         directory = kafka_uuid.encode(v.voter_directory_id or uuid.UUID(int=0))

@@ -95,3 +95,19 @@ def test_kraft_starts_on_directories_kafka_formatted(kafka: KafkaDist, tmp_path:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_kafka_checkpoint_without_voters_is_no_voter_set(kafka: KafkaDist,
+                                                          tmp_path: Path) -> None:
+    """Kafka writes its bootstrap checkpoint also for --no-initial-controllers (feature
+    levels only): kraft reads that as no recorded voter set, and a controller formatted
+    so is refused at start in one line (it would need AddRaftVoter)."""
+    config = quickstart(tmp_path)
+    run_tool(kafka, "kafka-storage", "format", "-t", CLUSTER_ID, "-c", str(config),
+             "--no-initial-controllers")
+    assert bootstrap_checkpoint.path(tmp_path / "logs1").exists()
+    assert bootstrap_checkpoint.read(tmp_path / "logs1") is None
+    started = subprocess.run([*KRAFT, "start", str(config)], capture_output=True, text=True,
+                             timeout=60)
+    assert started.returncode == 1
+    assert "no voter set" in started.stderr and "Traceback" not in started.stderr
