@@ -382,3 +382,16 @@ def test_metadata_dump_shows_the_recorded_voter_set(tmp_path: Path) -> None:
             "voter_id": 1, "voter_directory_id": meta.directory_id,
             "endpoints": [f"CONTROLLER://localhost:{controller_port(config)}"]}]}),
         ("SnapshotFooter", {})]
+
+
+def test_a_static_quorum_formats_without_quorum_flags(tmp_path: Path) -> None:
+    """With controller.quorum.voters (kraft.version 0) `storage format` needs no quorum
+    flag, records no voter set, and prints kafka-storage's lines."""
+    config = quickstart(tmp_path, **{"controller.quorum.bootstrap.servers": None,
+                                     "controller.quorum.voters": "1@localhost:19093"})
+    result = storage("format", "-t", CLUSTER_ID, "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"Formatting metadata directory {tmp_path / 'logs1'} with metadata.version 3.6-IV0.",
+        f"Formatting data directory {tmp_path / 'logs2'} with metadata.version 3.6-IV0."]
+    assert not bootstrap_checkpoint.path(tmp_path / "logs1").exists()
