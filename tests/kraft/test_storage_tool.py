@@ -274,6 +274,7 @@ def test_the_metadata_log_leaves_the_bootstrap_checkpoint_alone(tmp_path: Path) 
     assert file.exists() and bootstrap_checkpoint.read(tmp_path) == voters
 
 
+@pytest.mark.slow
 def test_a_broker_finds_the_voters_from_the_bootstrap_servers(tmp_path: Path) -> None:
     """A controller-only node formatted --standalone and a broker-only node formatted
     without a voter set, both with only controller.quorum.bootstrap.servers: the broker
