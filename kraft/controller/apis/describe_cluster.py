@@ -32,24 +32,22 @@ from kraft.net.registry import ApiSpec, RequestContext
 CONTROLLERS_ENDPOINT_TYPE = 2
 
 
-def _common(version: int, request: Any, cluster_id: str) -> dict[str, Any]:
-    common: dict[str, Any] = dict(
-        throttle_time=timedelta(0), cluster_id=cluster_id,
-        cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
-        endpoint_type=getattr(request, "endpoint_type", CONTROLLERS_ENDPOINT_TYPE))
-    return common
+def _common(request: Any, cluster_id: str) -> dict[str, Any]:
+    return dict(throttle_time=timedelta(0), cluster_id=cluster_id,
+                cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+                endpoint_type=getattr(request, "endpoint_type", CONTROLLERS_ENDPOINT_TYPE))
 
 
 def _error_response(version: int, request: Any, code: ErrorCode, message: str | None) -> Any:
     cls = response_type(ApiKey.DESCRIBE_CLUSTER, version)
-    return build(cls, **_common(version, request, ""), error_code=code, error_message=message,
+    return build(cls, **_common(request, ""), error_code=code, error_message=message,
                  controller_id=-1, brokers=())
 
 
 def describe_controllers(controller: QuorumController, ctx: RequestContext,
                          header: RequestHeader, request: Any) -> Any:
     cls = response_class(header)
-    common = _common(header.api_version, request, controller.cluster_id)
+    common = _common(request, controller.cluster_id)
     if common["endpoint_type"] != CONTROLLERS_ENDPOINT_TYPE:
         return build(cls, **common, error_code=ErrorCode.unsupported_endpoint_type,
                      error_message="The controller can only describe controller endpoints.",
