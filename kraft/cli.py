@@ -1,4 +1,5 @@
-"""The `kraft` command: dev, start, format, random-uuid, metadata, quorum.
+"""The `kraft` command: dev, start, storage, format, random-uuid, metadata,
+metadata-quorum, quorum, cluster.
 
 `python -m kraft ...` is the same command; `kraft --version` prints the
 installed version.
@@ -7,11 +8,14 @@ Subcommands that run a server (`dev`, `start`, `raft-test-server`) parse
 their own arguments (see kraft/run.py); their modules are imported only when
 used, so the tools start fast.
 
-`kraft format` checks what kafka-storage format checks: the cluster id must
-be a Kafka Uuid as `kraft random-uuid` prints it, the config must be one
-`kraft start` would run (kraft.config.check_config), and a directory already
-formatted is refused with Kafka's advice (or skipped with --ignore-formatted
-when it belongs to the same cluster and node).
+`kraft storage format|info|random-uuid` is Kafka's kafka-storage, with its
+flags and messages (kraft/tools/storage.py). `kraft format` is the older
+short form for static quorums (controller.quorum.voters); it checks what
+kafka-storage format checks: the cluster id must be a Kafka Uuid as
+`kraft random-uuid` prints it, the config must be one `kraft start` would
+run (kraft.config.check_config), and a directory already formatted is
+refused with Kafka's advice (or skipped with --ignore-formatted when it
+belongs to the same cluster and node).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig, check_config
+from kraft.tools import cluster, metadata_quorum, storage
 
 
 class _Version(argparse.Action):
@@ -55,6 +60,11 @@ def _format(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kraft format: {e.strerror}: {e.filename}", file=sys.stderr)
         return 1
+    if "controller" in config.process_roles and not config.quorum_voters:
+        print("kraft format: controller.quorum.voters is not set, so this controller needs a "
+              "dynamic quorum: run `kraft storage format` with --standalone, "
+              "--initial-controllers or --no-initial-controllers", file=sys.stderr)
+        return 1
     node_id = config.node_id
     directories = list(dict.fromkeys([*config.log_dirs, config.metadata_log_dir]))
     try:
@@ -84,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     fmt.add_argument("--cluster-id", "-t", required=True, help="from `kraft random-uuid`")
     fmt.add_argument("--ignore-formatted", "-g", action="store_true",
                      help="skip directories already formatted for this cluster and node")
+    storage.add_parsers(sub)
+    metadata_quorum.add_parsers(sub)
+    cluster.add_parsers(sub)
     sub.add_parser("dev", add_help=False,
                    help="single-node dev mode on 127.0.0.1:9092 (broker + controller); see --help")
     sub.add_parser("start", add_help=False, help="run a node from server.properties; see --help")
@@ -119,6 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         from kraft.tools import raft_test_server
 
         return raft_test_server.main(rest)
+    if args.command == "storage":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return storage.main(args)
+    if args.command == "cluster":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return cluster.main(args)
+    if args.command == "metadata-quorum":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return metadata_quorum.main(args)
     if args.command == "metadata":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

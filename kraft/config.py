@@ -224,6 +224,7 @@ class KafkaConfig:
         _report_undeclared(props, where)
         # Malformed voters or listeners are reported now, not when first used.
         self._voters = self._parse_voters()
+        self.quorum_bootstrap_servers  # noqa: B018 (checks the entries)
         self.listeners()
         self.listeners("advertised.listeners")
 
@@ -321,6 +322,19 @@ class KafkaConfig:
         """controller.quorum.voters as {node id: (host, port)}."""
         return dict(self._voters)
 
+    @property
+    def quorum_bootstrap_servers(self) -> list[tuple[str, int]]:
+        """controller.quorum.bootstrap.servers as [(host, port)] (KIP-853)."""
+        out = []
+        for entry in self["controller.quorum.bootstrap.servers"]:
+            m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+)", entry)
+            if not m:
+                raise ConfigError(
+                    f"{_prefix(self._where('controller.quorum.bootstrap.servers'))}"
+                    f"controller.quorum.bootstrap.servers entry {entry!r} is not host:port")
+            out.append((m.group(1).strip("[]"), int(m.group(2))))
+        return out
+
     def _parse_voters(self) -> dict[int, tuple[str, int]]:
         voters: dict[int, tuple[str, int]] = {}
         for entry in self["controller.quorum.voters"]:
@@ -364,8 +378,9 @@ def check_config(config: KafkaConfig) -> None:
         raise ConfigError(f"{at}process.roles must be broker, controller or both")
     if config.node_id < 0:
         raise ConfigError(f"{at}node.id must be set")
-    if not config.quorum_voters:
-        raise ConfigError(f"{at}controller.quorum.voters must be set (id@host:port)")
+    if not config.quorum_voters and not config.quorum_bootstrap_servers:
+        raise ConfigError(f"{at}controller.quorum.voters (id@host:port) or "
+                          "controller.quorum.bootstrap.servers (host:port) must be set")
     if not config.controller_listener_names:
         raise ConfigError(f"{at}controller.listener.names must be set")
     protocols = dict(item.split(":", 1) for item in config["listener.security.protocol.map"])
@@ -378,7 +393,9 @@ def check_config(config: KafkaConfig) -> None:
     if "controller" in roles:
         if controller_name not in listeners:
             raise ConfigError(f"{at}listeners has no {controller_name} listener")
-        if config.node_id not in config.quorum_voters:
+        # With controller.quorum.bootstrap.servers the voter set is the one format
+        # recorded (kraft.raft.bootstrap_checkpoint), checked when the node starts.
+        if config.quorum_voters and config.node_id not in config.quorum_voters:
             raise ConfigError(f"{at}a controller's node.id must be in controller.quorum.voters")
     if "broker" in roles and not client_listeners(config):
         raise ConfigError(f"{at}a broker needs a listener other than "
@@ -387,7 +404,11 @@ def check_config(config: KafkaConfig) -> None:
     from kraft.raft.config import QuorumConfig
 
     try:
-        QuorumConfig.from_properties(config.node_id, tuple(config.quorum_voters), config.raw)
+        # The voter set only matters for the timing checks here; a dynamic quorum's
+        # is read from the bootstrap checkpoint at start-up.
+        QuorumConfig.from_properties(config.node_id,
+                                     tuple(config.quorum_voters) or (config.node_id,),
+                                     config.raw)
     except ConfigError as e:
         raise ConfigError(f"{at}{e}") from None
 

@@ -77,8 +77,8 @@ _CORE: Final = [
     _key("controller.quorum.voters", Type.LIST, [],
          "The static controller quorum: id@host:port of each voter."),
     _key("controller.quorum.bootstrap.servers", Type.LIST, [],
-         "host:port of controllers to discover a dynamic quorum from (KIP-853).",
-         unused="kraft runs a static quorum (controller.quorum.voters)"),
+         "host:port of controllers to discover a dynamic quorum from (KIP-853); the "
+         "voter set is the one `kraft storage format` recorded."),
     _key("controller.listener.names", Type.STRING, None,
          "Listeners the controllers use; the first is the one brokers connect to.", csv=True),
     # listeners (SocketServerConfigs)
@@ -197,6 +197,19 @@ _CORE: Final = [
          at_least(1)),
     _key("offsets.topic.replication.factor", Type.SHORT, 3,
          "Replication factor of __consumer_offsets.", at_least(1)),
+    # Kafka 4.x's quickstart server.properties sets these (issue 14: it must start
+    # unmodified). The transaction keys are left to the transaction coordinator
+    # to act on; share groups do not exist in kraft.
+    _key("transaction.state.log.replication.factor", Type.SHORT, 3,
+         "Replication factor of __transaction_state.", at_least(1),
+         unused="kraft does not create __transaction_state with this replication factor yet"),
+    _key("transaction.state.log.min.isr", Type.INT, 2,
+         "min.insync.replicas of __transaction_state.", at_least(1),
+         unused="kraft does not create __transaction_state with this min.isr yet"),
+    _key("share.coordinator.state.topic.replication.factor", Type.SHORT, 3,
+         "Replication factor of __share_group_state.", at_least(1), unused=_NO_SHARE),
+    _key("share.coordinator.state.topic.min.isr", Type.SHORT, 2,
+         "min.insync.replicas of __share_group_state.", at_least(1), unused=_NO_SHARE),
     _key("offsets.retention.minutes", Type.INT, 10080,
          "How long committed offsets of an empty group are kept.", at_least(1)),
     _key("offsets.retention.check.interval.ms", Type.LONG, 600000,

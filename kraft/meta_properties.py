@@ -25,6 +25,7 @@ Written atomically: temp file, fsync, rename, fsync of the directory.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,9 @@ def write(directory: str | Path, meta: MetaProperties) -> None:
 
 
 def format_directories(
-    directories: list[str], cluster_id: str, node_id: int, *, ignore_formatted: bool = False
+    directories: list[str], cluster_id: str, node_id: int, *, ignore_formatted: bool = False,
+    directory_ids: Mapping[str, str] | None = None,
+    before_write: Callable[[list[str]], None] | None = None,
 ) -> list[Path]:
     """Format each directory for (cluster_id, node_id); return those written.
 
@@ -142,6 +145,12 @@ def format_directories(
     ("Log directory X is already formatted. Use --ignore-formatted to ignore
     this directory and format the others."); with it, those are left alone.
     Nothing is written when there is an error.
+
+    `directory_ids` gives the directory.id of some directories (KIP-1035:
+    `--initial-controllers` names the metadata directory's); the others get
+    a random one. `before_write`, if given, is called with the directories
+    about to be formatted before any meta.properties is written (the
+    bootstrap checkpoint goes first, so a formatted directory always has it).
     """
     existing = {d: read(d) for d in directories}
     for directory, meta in existing.items():
@@ -165,12 +174,13 @@ def format_directories(
         raise MetaPropertiesError(
             f"Log directory {formatted[0]} is already formatted. Use --ignore-formatted to "
             "ignore this directory and format the others.")
-    written = []
-    for directory, meta in existing.items():
-        if meta is None:
-            write(directory, MetaProperties(cluster_id, node_id, random_uuid()))
-            written.append(Path(directory))
-    return written
+    todo = [d for d, meta in existing.items() if meta is None]
+    if before_write is not None and todo:
+        before_write(todo)
+    ids = directory_ids or {}
+    for directory in todo:
+        write(directory, MetaProperties(cluster_id, node_id, ids.get(directory) or random_uuid()))
+    return [Path(d) for d in todo]
 
 
 def check(

@@ -1,7 +1,7 @@
 """Node: one kraft process, assembled from `process.roles`.
 
 - Every node runs a raft member of the metadata quorum (a voter if its id is
-  in controller.quorum.voters, else an observer) and a MetadataLoader that
+  in the voter set, else an observer) and a MetadataLoader that
   turns committed metadata records into images.
 - `controller` role: a QuorumController publishing from the loader, and the
   controller listener (first of controller.listener.names) serving the raft
@@ -9,6 +9,10 @@
 - `broker` role: a BrokerServer publishing from the loader, serving every
   other listener with the client APIs, registering and heartbeating with the
   active controller through the controller listeners of the voters.
+
+The voter set is controller.quorum.voters, else (controller.quorum.bootstrap.servers,
+KIP-853) the one `kraft storage format` recorded in the bootstrap checkpoint
+(kraft.raft.bootstrap_checkpoint).
 
 Startup refuses to run on directories that are not formatted, or formatted
 for another cluster or node id (meta.properties), with a message that says
@@ -40,7 +44,7 @@ import trio
 from kraft import meta_properties
 from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.server import BrokerServer
-from kraft.config import KafkaConfig, Listener, check_config, client_listeners
+from kraft.config import ConfigError, KafkaConfig, Listener, check_config, client_listeners
 from kraft.controller import apis as controller_apis
 from kraft.controller.quorum_controller import QuorumController
 from kraft.metadata.loader import MetadataLoader
@@ -48,6 +52,8 @@ from kraft.net import api_versions
 from kraft.net.client import KafkaClient
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer
+from kraft.quorum_bootstrap import discover_voters
+from kraft.raft import bootstrap_checkpoint
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
@@ -78,6 +84,7 @@ class Node:
         self.node_id: int = config["node.id"]
         self.roles = set(config["process.roles"])
         self.cluster_id = self._check_directories()
+        self.voters = self._voter_set()
         self.ready = trio.Event()
         self.bound: dict[str, tuple[str, int]] = {}
         self._stop = trio.Event()
@@ -100,14 +107,73 @@ class Node:
         assert cluster_id is not None
         return cluster_id
 
+    def _voter_set(self) -> dict[int, tuple[str, int]]:
+        """The quorum's voters, {id: controller (host, port)}: controller.quorum.voters
+        (kraft.version 0), else the set `kraft storage format --standalone` or
+        `--initial-controllers` recorded in the bootstrap checkpoint (KIP-853;
+        fixed after format until AddRaftVoter/RemoveRaftVoter exist). Empty for a
+        broker formatted without one: it asks controller.quorum.bootstrap.servers
+        when it runs (kraft.quorum_bootstrap)."""
+        config = self.config
+        if config.quorum_voters:
+            return config.quorum_voters
+        metadata_dir = config.metadata_log_dir
+        try:
+            recorded = bootstrap_checkpoint.read(metadata_dir)
+        except bootstrap_checkpoint.BootstrapCheckpointError as e:
+            raise ConfigError(str(e)) from None
+        if recorded is None and "controller" not in self.roles:
+            return {}  # a broker asks controller.quorum.bootstrap.servers (run)
+        if recorded is None:
+            raise ConfigError(
+                f"{metadata_dir} holds no voter set (formatted with --no-initial-controllers, "
+                "or with kraft format): joining a dynamic quorum through "
+                "controller.quorum.bootstrap.servers (AddRaftVoter) is not supported yet; "
+                "format the controllers with `kraft storage format --standalone` or "
+                "--initial-controllers, or set controller.quorum.voters")
+        mine = next((v for v in recorded if v.node_id == self.node_id), None)
+        if "controller" in self.roles and mine is None:
+            raise ConfigError(
+                f"node {self.node_id} is not in the voter set recorded at format "
+                f"({', '.join(map(str, recorded))}): adding a controller "
+                "(kafka-metadata-quorum add-controller) is not supported yet")
+        if mine is not None:
+            meta = meta_properties.read(metadata_dir)
+            if meta is not None and meta.directory_id != mine.directory_id:
+                raise ConfigError(
+                    f"{metadata_dir} has directory.id {meta.directory_id}, but the voter set "
+                    f"records node {self.node_id} with directory id {mine.directory_id}: "
+                    "the directory was formatted again, and a voter that lost its log must "
+                    "not vote (KIP-853)")
+        return {v.node_id: (v.host, v.port) for v in recorded}
+
+    async def _discover_voters(self, client: KafkaClient) -> dict[int, tuple[str, int]] | None:
+        """The voters, asked of controller.quorum.bootstrap.servers (a broker formatted
+        without a voter set); None if the node is stopped first."""
+        found: list[dict[int, tuple[str, int]]] = []
+        async with trio.open_nursery() as nursery:
+            async def discover() -> None:
+                found.append(await discover_voters(client, self.config.quorum_bootstrap_servers))
+                nursery.cancel_scope.cancel()
+
+            async def stopped() -> None:
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(discover)
+            nursery.start_soon(stopped)
+        return found[0] if found else None
+
     def stop(self) -> None:
         """Begin a graceful shutdown; `run` returns when it is done."""
         self._stop.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
-        voters = config.quorum_voters
-        quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)), config.raw)
+        voters = self.voters
+        # A broker that will discover its voters starts from a placeholder set.
+        quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)) or (-1,),
+                                              config.raw)
         quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id)
         raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
         raft: RaftNode | None = None
@@ -118,6 +184,12 @@ class Node:
             async with KafkaClient(f"kraft-node-{self.node_id}") as client, \
                     KafkaClient(f"kraft-forward-{self.node_id}") as forward_client, \
                     trio.open_nursery() as nursery:
+                if not voters:
+                    voters = await self._discover_voters(client)
+                    if voters is None:  # stopped while waiting for the controllers
+                        task_status.started()
+                        return
+                    quorum = dataclasses.replace(quorum, voters=tuple(sorted(voters)))
                 raft = await self._start(nursery, client, forward_client, quorum, raft_log,
                                          voters)
                 task_status.started()

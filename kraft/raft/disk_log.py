@@ -6,6 +6,8 @@ Directory `<metadata.log.dir>/__cluster_metadata-0/`::
     leader-epoch-checkpoint                      epoch -> start offset
     00000000000000001234-0000000007.checkpoint   snapshot: end offset 1234, epoch 7
     00000000000000005678-0000000009.checkpoint.part   a download in progress
+    00000000000000000000-0000000000.checkpoint   bootstrap voter set (not a snapshot;
+                                                 kraft.raft.bootstrap_checkpoint)
     quorum-state                                 (written by the raft driver)
 
 Entries are stored as Kafka record batches (`kraft.raft.batches`); control
@@ -65,6 +67,10 @@ class DiskLog:
             if path.name.endswith((".checkpoint.part", ".checkpoint.deleted")):
                 path.unlink()
             elif (match := SNAPSHOT_RE.fullmatch(path.name)) is not None:
+                if int(match[1]) == 0:
+                    # The bootstrap checkpoint (kraft.raft.bootstrap_checkpoint):
+                    # the voter set format recorded, not a snapshot of entries.
+                    continue
                 self._snapshots.append(OffsetAndEpoch(int(match[1]), int(match[2])))
         self._snapshots.sort(key=lambda s: s.offset)
         config = LogConfig.from_properties({"segment.bytes": segment_bytes})

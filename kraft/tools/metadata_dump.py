@@ -9,7 +9,8 @@ read-only, so it is safe on a stopped or a running node:
 - each batch's framing and CRC32C are checked; the first torn or corrupt
   batch ends the dump with a note saying where (a running node may be
   writing it, a crashed one leaves it for recovery to cut), never an error;
-- control records are shown by name (LeaderChange, SnapshotHeader/Footer);
+- control records are shown by name (LeaderChange, SnapshotHeader/Footer,
+  KRaftVersion and KRaftVoters of the bootstrap checkpoint);
   values that are not metadata records (e.g. `kraft raft-test-server`
   payloads) are shown as raw bytes.
 
@@ -35,6 +36,7 @@ from kraft.log.records import iter_records
 from kraft.metadata import records as mr
 from kraft.metadata.delta import MetadataDelta, MetadataReplayError
 from kraft.metadata.image import EMPTY, MetadataImage
+from kraft.raft import bootstrap_checkpoint as bc
 from kraft.raft.batches import (
     LEADER_CHANGE,
     SNAPSHOT_FOOTER,
@@ -46,7 +48,8 @@ from kraft.raft.batches import (
 from kraft.raft.disk_log import PARTITION_DIR, SNAPSHOT_RE
 
 _CONTROL_NAMES = {LEADER_CHANGE: "LeaderChange", SNAPSHOT_HEADER: "SnapshotHeader",
-                  SNAPSHOT_FOOTER: "SnapshotFooter"}
+                  SNAPSHOT_FOOTER: "SnapshotFooter", bc.KRAFT_VERSION: "KRaftVersion",
+                  bc.KRAFT_VOTERS: "KRaftVoters"}
 
 
 class DumpedRecord(msgspec.Struct):
@@ -99,11 +102,15 @@ def _records(path: Path, source: str, start: int, notes: list[str]) -> Iterator[
                         continue
                     name = _CONTROL_NAMES.get(kind, f"Control{kind}")
                     fields: Any = {}
-                    if kind == LEADER_CHANGE:
-                        try:
+                    try:
+                        if kind == LEADER_CHANGE:
                             fields = msgspec.to_builtins(decode_leader_change(payload))
-                        except MalformedBatch as e:
-                            fields = {"error": str(e)}
+                        elif kind == bc.KRAFT_VERSION:
+                            fields = {"kraft_version": bc.decode_kraft_version(payload)}
+                        elif kind == bc.KRAFT_VOTERS:
+                            fields = {"voters": bc.decode_voters(payload)}
+                    except MalformedBatch as e:
+                        fields = {"error": str(e)}
                     yield DumpedRecord(source, rec.offset, header.partition_leader_epoch,
                                        rec.timestamp, name, fields)
                     continue

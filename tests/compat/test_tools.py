@@ -314,7 +314,6 @@ def test_metadata_quorum(kafka: KafkaDist, target: Target) -> None:
     assert sorted(r[-1] for r in rows) == sorted(["Leader"] + ["Follower"] * (len(ids) - 1))
 
 
-@pytest.mark.xfail(reason="docs/compat.md: --bootstrap-controller (KIP-919)", strict=True)
 def test_metadata_quorum_through_the_controllers(kafka: KafkaDist, dev: Target) -> None:
     """kafka-metadata-quorum --bootstrap-controller asks the controller quorum directly."""
     out = run_tool(kafka, "kafka-metadata-quorum", "--bootstrap-controller", dev.controllers,

@@ -6,8 +6,10 @@ Each module of this package ends with its declaration, `API = ControllerApi(...)
 - `command`: the controller command that answers it (a function of the
   speculative image, the request, its version and a ControllerContext;
   kraft.controller.result), `UsesHeartbeats(command)` for a command that also
-  reads and updates the broker heartbeat soft state, or `SERVED_BY_RAFT` for
-  DescribeQuorum, which the raft driver answers (RaftNode.register);
+  reads and updates the broker heartbeat soft state, `SERVED_BY_RAFT` for
+  DescribeQuorum, which the raft driver answers (RaftNode.register), or
+  `EveryController(handler)` for what every controller answers itself,
+  active or not (DescribeCluster for `--bootstrap-controller`, KIP-919);
 - `error_response`: the response answering every item of a request with one
   error code, per version: NOT_CONTROLLER from a controller that is not
   active, REQUEST_TIMED_OUT from a broker that could not get an answer;
@@ -17,8 +19,7 @@ Each module of this package ends with its declaration, `API = ControllerApi(...)
   created topic has leaders there), so a client can use the result at once.
   The others are served on the controller listener only: brokers send
   BrokerRegistration, BrokerHeartbeat, AlterPartition and
-  AllocateProducerIds; UnregisterBroker comes from tools that reach the
-  controller listener (kraft's brokers do not forward it).
+  AllocateProducerIds.
 
 Everything else is derived from these declarations (`declarations()` finds
 the modules): the controller listener's registry (`register`, next to the
@@ -60,6 +61,7 @@ __all__ = [
     "SERVED_BY_RAFT",
     "ControllerApi",
     "ErrorShape",
+    "EveryController",
     "Forwarded",
     "RequestCommand",
     "ServedByRaft",
@@ -98,6 +100,17 @@ class ServedByRaft:
 
 SERVED_BY_RAFT: Final = ServedByRaft()
 
+LocalHandler = Callable[[QuorumController, RequestContext, RequestHeader, Any], Any]
+"""(this node's controller, request context, header, request) -> the response."""
+
+
+@dataclass(frozen=True, slots=True)
+class EveryController:
+    """Answered by every controller from what it knows, active or not, without a
+    controller command (no records, no speculative image)."""
+
+    handler: LocalHandler
+
 
 @dataclass(frozen=True, slots=True)
 class Forwarded:
@@ -111,7 +124,7 @@ class ControllerApi:
     """The one declaration of a controller-bound API (see the module docstring)."""
 
     spec: ApiSpec
-    command: RequestCommand | UsesHeartbeats | ServedByRaft
+    command: RequestCommand | UsesHeartbeats | ServedByRaft | EveryController
     error_response: ErrorShape
     forwarded: Forwarded | None = None
 
@@ -144,8 +157,15 @@ def register(registry: ApiRegistry, controller: QuorumController) -> None:
     listener's registry. The raft driver registers the rest (SERVED_BY_RAFT)."""
     results = RecentResults(controller)
     for api in declarations():
-        if not isinstance(api.command, ServedByRaft):
+        if isinstance(api.command, EveryController):
+            registry.add(api.spec, partial(_handle_locally, controller, api.command))
+        elif not isinstance(api.command, ServedByRaft):
             registry.add(api.spec, partial(_handle, controller, results, api))
+
+
+async def _handle_locally(controller: QuorumController, local: EveryController,
+                          ctx: RequestContext, header: RequestHeader, request: Any) -> Any:
+    return local.handler(controller, ctx, header, request)
 
 
 def bind(
@@ -159,6 +179,8 @@ def bind(
                                                   controller.heartbeats)
     if isinstance(command, ServedByRaft):
         raise TypeError(f"{api.spec.key.name} is served by the raft driver")
+    if isinstance(command, EveryController):
+        raise TypeError(f"{api.spec.key.name} is answered by every controller, not a command")
     return lambda image, ctx: command(image, request, version, ctx)
 
 

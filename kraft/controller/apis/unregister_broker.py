@@ -1,6 +1,7 @@
-"""UnregisterBroker (64), version 0: remove a broker's registration; served on the
-controller listener only (kraft's brokers do not forward it);
-kraft.controller.cluster.unregister_broker.
+"""UnregisterBroker (64), version 0: remove a broker's registration;
+kraft.controller.cluster.unregister_broker. Served on the controller listener and
+forwarded by brokers, as Kafka's do (`kafka-cluster unregister --bootstrap-server`);
+the broker answers once its own image no longer lists the broker.
 
 Error shape: the top-level error and message.
 """
@@ -13,7 +14,8 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from kraft.controller import cluster
-from kraft.controller.apis import ControllerApi, UsesHeartbeats
+from kraft.controller.apis import ControllerApi, Forwarded, UsesHeartbeats
+from kraft.metadata.image import MetadataImage
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build
@@ -25,8 +27,16 @@ def _error_response(version: int, request: Any, code: ErrorCode, message: str | 
     return build(cls, throttle_time=timedelta(0), error_code=code, error_message=message)
 
 
+def _visible(before: MetadataImage, request: Any, response: Any) -> Any:
+    if response.error_code != ErrorCode.none:
+        return None
+    broker_id = request.broker_id
+    return lambda image: broker_id not in image.cluster.brokers
+
+
 API = ControllerApi(
     ApiSpec(ApiKey.UNREGISTER_BROKER, 0, 0),
     command=UsesHeartbeats(cluster.unregister_broker),
     error_response=_error_response,
+    forwarded=Forwarded(visible=_visible),
 )

@@ -1,0 +1,61 @@
+"""Finding the voters from `controller.quorum.bootstrap.servers` (KIP-853, KIP-919).
+
+A broker-only node configured with controller.quorum.bootstrap.servers and no
+recorded voter set (Kafka's brokers are formatted without one) asks the
+bootstrap servers, in turn, DescribeCluster for controller endpoints: any
+controller answers with every voter and its controller endpoint. The node
+then fetches the metadata log from them as an observer and reaches the
+active controller through them, as with controller.quorum.voters. The voter
+set is fixed after format (no AddRaftVoter yet), so it is read once, at
+start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+from kio.schema.errors import ErrorCode
+
+from kraft.net.api_keys import ApiKey
+from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent, RequestTimedOut
+from kraft.net.codec import request_type
+from kraft.net.messages import build
+
+log = logging.getLogger("kraft.node")
+
+CONTROLLERS = 2  # DescribeCluster endpoint type
+REQUEST_TIMEOUT_S = 5.0
+RETRY_BACKOFF_S = (0.1, 2.0)  # first and largest wait between rounds
+
+
+async def discover_voters(client: KafkaClient, servers: list[tuple[str, int]]
+                          ) -> dict[int, tuple[str, int]]:
+    """{voter id: controller (host, port)} from the first bootstrap server that
+    answers; retries every server, with backoff, until one does (a broker
+    waits for its controllers, as Kafka's does). Cancel to give up."""
+    request = build(request_type(ApiKey.DESCRIBE_CLUSTER, 1),
+                    include_cluster_authorized_operations=False, endpoint_type=CONTROLLERS)
+    wait = RETRY_BACKOFF_S[0]
+    rounds = 0
+    while True:
+        problems = []
+        for address in servers:
+            try:
+                with trio.fail_after(REQUEST_TIMEOUT_S * 2):
+                    response = await client.request(address, request, timeout=REQUEST_TIMEOUT_S)
+            except (ConnectionFailed, RequestNotSent, RequestTimedOut, trio.TooSlowError) as e:
+                problems.append(f"{address[0]}:{address[1]}: {e or 'no answer'}")
+                continue
+            if response.error_code == ErrorCode.none and response.brokers:
+                voters = {n.broker_id: (n.host, n.port) for n in response.brokers}
+                log.info("voters from controller.quorum.bootstrap.servers: %s",
+                         ", ".join(f"{i}@{h}:{p}" for i, (h, p) in sorted(voters.items())))
+                return voters
+            problems.append(f"{address[0]}:{address[1]}: {response.error_code.name}")
+        rounds += 1
+        if rounds == 1 or rounds % 10 == 0:
+            log.warning("no controller in controller.quorum.bootstrap.servers answered yet "
+                        "(%s); retrying", "; ".join(problems))
+        await trio.sleep(wait)
+        wait = min(wait * 2, RETRY_BACKOFF_S[1])

@@ -1,0 +1,312 @@
+"""`kraft metadata-quorum`: Kafka's kafka-metadata-quorum, flags and output.
+
+    kraft metadata-quorum (--bootstrap-server HOST:PORT[,...] |
+                           --bootstrap-controller HOST:PORT[,...])
+        describe (--status | --replication [--human-readable]) [--json]
+        add-controller --command-config FILE
+        remove-controller --controller-id N --controller-directory-id ID
+
+How it asks, as Kafka's admin client does:
+- `--bootstrap-server`: DescribeCluster (the cluster id) and DescribeQuorum
+  from a broker, which forwards DescribeQuorum to the active controller.
+- `--bootstrap-controller` (KIP-919): DescribeCluster with endpoint type
+  "controllers" from a controller gives the cluster id, the quorum leader and
+  every controller's endpoint; DescribeQuorum goes to the leader (or, while
+  none is known, to the controller asked, which names the leader).
+The addresses of a list are tried in order until one answers.
+
+Output is Kafka's: `--status` the ClusterId/LeaderId/.../CurrentObservers
+lines (voters and observers as Kafka's JSON-ish lists: id, directoryId unless
+zero, endpoints when known); `--replication` the NodeId/DirectoryId/... table
+(leader, then the other voters, then observers; tab-separated columns padded
+to their widest cell), `--human-readable` giving times as "N ms ago".
+`--json` (kraft's) prints one JSON object instead, for scripts.
+
+add-controller and remove-controller change the voter set (AddRaftVoter,
+RemoveRaftVoter); kraft's voter set is fixed after format, so they answer
+that they are not supported yet, in one line, and change nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from kio.schema.errors import ErrorCode
+
+from kraft import kafka_uuid
+from kraft.net.api_keys import ApiKey
+from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent, RequestTimedOut
+from kraft.net.codec import request_type
+from kraft.net.messages import build
+from kraft.raft import messages as m
+from kraft.raft import rpc
+
+PROG = "kraft metadata-quorum"
+TIMEOUT_S = 10.0
+BROKERS, CONTROLLERS = 1, 2  # DescribeCluster endpoint types
+ZERO_UUID = kafka_uuid.encode(uuid.UUID(int=0))
+
+
+class QuorumToolError(Exception):
+    """What the tool tells the person, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    node_id: int
+    directory_id: str
+    log_end_offset: int
+    last_fetch_timestamp: int
+    last_caught_up_timestamp: int
+    endpoints: tuple[str, ...]  # LISTENER://host:port, when the response names them
+
+
+@dataclass(frozen=True, slots=True)
+class QuorumInfo:
+    cluster_id: str
+    leader_id: int
+    leader_epoch: int
+    high_watermark: int
+    voters: tuple[Replica, ...]
+    observers: tuple[Replica, ...]
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    tool = sub.add_parser("metadata-quorum", help="the metadata quorum "
+                          "(Kafka's kafka-metadata-quorum)")
+    where = tool.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bootstrap-server", metavar="HOST:PORT[,...]",
+                       help="brokers to ask (they forward to the active controller)")
+    where.add_argument("--bootstrap-controller", metavar="HOST:PORT[,...]",
+                       help="controllers to ask directly (KIP-919)")
+    tool_sub = tool.add_subparsers(dest="quorum_command", required=True)
+    describe = tool_sub.add_parser("describe", help="Describe the metadata quorum info")
+    describe.add_argument("--status", action="store_true",
+                          help="a short summary of the quorum status")
+    describe.add_argument("--replication", action="store_true",
+                          help="detailed information about the status of replication")
+    describe.add_argument("--human-readable", action="store_true",
+                          help="with --replication: times as 'N ms ago'")
+    describe.add_argument("--json", action="store_true", help="one JSON object (for scripts)")
+    add = tool_sub.add_parser("add-controller",
+                              help="Add a controller to the KRaft controller cluster")
+    add.add_argument("--command-config", required=True,
+                     help="the new controller's server.properties")
+    remove = tool_sub.add_parser("remove-controller",
+                                 help="Remove a controller from the KRaft controller cluster")
+    remove.add_argument("--controller-id", type=int, required=True)
+    remove.add_argument("--controller-directory-id", required=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except QuorumToolError as e:
+        print(e, file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.quorum_command == "add-controller":
+        raise QuorumToolError("add-controller is not supported yet: kraft's voter set is fixed "
+                              "when the controllers are formatted (AddRaftVoter, KIP-853, is "
+                              "not implemented)")
+    if args.quorum_command == "remove-controller":
+        if args.controller_id < 0:
+            raise QuorumToolError(f"Invalid negative --controller-id: {args.controller_id}")
+        raise QuorumToolError("remove-controller is not supported yet: kraft's voter set is "
+                              "fixed when the controllers are formatted (RemoveRaftVoter, "
+                              "KIP-853, is not implemented)")
+    if not args.status and not args.replication:
+        raise QuorumToolError("One of --status or --replication must be specified with "
+                              "describe sub-command")
+    if args.status and args.replication:
+        raise QuorumToolError("Only one of --status or --replication should be specified "
+                              "with describe sub-command")
+    if args.human_readable and not args.replication:
+        raise QuorumToolError("The option --human-readable is only supported along with "
+                              "--replication")
+    controller = args.bootstrap_controller is not None
+    servers = parse_servers(args.bootstrap_controller if controller else args.bootstrap_server)
+    info = trio.run(describe_quorum, servers, controller)
+    now_ms = int(time.time() * 1000)
+    if args.status:
+        print(json.dumps(status_json(info)) if args.json else render_status(info))
+    else:
+        rows = replication_rows(info)
+        if args.json:
+            print(json.dumps({"replicas": rows}))
+        else:
+            print(render_replication(rows, now_ms if args.human_readable else None))
+    return 0
+
+
+def parse_servers(text: str) -> list[tuple[str, int]]:
+    out = []
+    for entry in text.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise QuorumToolError(f"Invalid url in bootstrap servers: {entry.strip()}")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+async def describe_quorum(servers: list[tuple[str, int]], controller: bool) -> QuorumInfo:
+    """Ask the first server of `servers` that answers. Raises QuorumToolError."""
+    failures: list[str] = []
+    async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S) as client:
+        for address in servers:
+            try:
+                with trio.fail_after(TIMEOUT_S * 2):
+                    return await _describe_from(client, address, controller)
+            except (ConnectionFailed, RequestNotSent, RequestTimedOut, rpc.PeerError,
+                    trio.TooSlowError) as e:
+                failures.append(f"{address[0]}:{address[1]} ({e or 'no answer'})")
+    raise QuorumToolError(f"no {'controller' if controller else 'broker'} answered: "
+                          + "; ".join(failures))
+
+
+async def _describe_from(client: KafkaClient, address: tuple[str, int],
+                         controller: bool) -> QuorumInfo:
+    cluster = await client.request(address, build(
+        request_type(ApiKey.DESCRIBE_CLUSTER, 1), include_cluster_authorized_operations=False,
+        endpoint_type=CONTROLLERS if controller else BROKERS), timeout=TIMEOUT_S)
+    if cluster.error_code != ErrorCode.none:
+        raise QuorumToolError(f"{address[0]}:{address[1]} answered DescribeCluster with "
+                              f"{cluster.error_code.name}"
+                              f"{f': {cluster.error_message}' if cluster.error_message else ''}")
+    target = address
+    if controller and cluster.controller_id >= 0:
+        leader = next((n for n in cluster.brokers if n.broker_id == cluster.controller_id), None)
+        if leader is not None:
+            target = (leader.host, leader.port)
+    request = rpc.DESCRIBE_QUORUM.request_to_kio(m.DescribeQuorumRequest())
+    response = await client.request(target, request, timeout=TIMEOUT_S)
+    partition = _partition(response)
+    if controller and partition.error_code == ErrorCode.not_leader_or_follower:
+        # No leader was known when DescribeCluster answered: ask the one it names now.
+        leader = next((n for n in response.nodes if n.node_id == partition.leader_id), None)
+        if leader is not None and leader.listeners:
+            listener = leader.listeners[0]
+            response = await client.request((listener.host, listener.port), request,
+                                            timeout=TIMEOUT_S)
+            partition = _partition(response)
+    if partition.error_code != ErrorCode.none:
+        message = getattr(partition, "error_message", None)
+        raise QuorumToolError(f"DescribeQuorum answered {partition.error_code.name}"
+                              f"{f': {message}' if message else ''}")
+    endpoints = {n.node_id: tuple(f"{lst.name}://{lst.host}:{lst.port}" for lst in n.listeners)
+                 for n in getattr(response, "nodes", ())}
+
+    def replica(r: Any) -> Replica:
+        directory = r.replica_directory_id or uuid.UUID(int=0)
+        return Replica(r.replica_id, kafka_uuid.encode(directory), r.log_end_offset,
+                       r.last_fetch_timestamp, r.last_caught_up_timestamp,
+                       endpoints.get(r.replica_id, ()))
+
+    return QuorumInfo(cluster.cluster_id, partition.leader_id, partition.leader_epoch,
+                      partition.high_watermark,
+                      tuple(replica(r) for r in partition.current_voters),
+                      tuple(replica(r) for r in partition.observers))
+
+
+def _partition(response: Any) -> Any:
+    if response.error_code != ErrorCode.none:
+        message = getattr(response, "error_message", None)
+        raise QuorumToolError(f"DescribeQuorum answered {response.error_code.name}"
+                              f"{f': {message}' if message else ''}")
+    return response.topics[0].partitions[0]
+
+
+def _max_follower_lag(info: QuorumInfo) -> tuple[int, int]:
+    """(MaxFollowerLag, MaxFollowerLagTimeMs) as Kafka computes them: the voter with the
+    lowest log end offset against the leader."""
+    leader = next((v for v in info.voters if v.node_id == info.leader_id), None)
+    if leader is None or not info.voters:
+        return -1, -1
+    laggard = min(info.voters, key=lambda v: v.log_end_offset)
+    lag = leader.log_end_offset - laggard.log_end_offset
+    if laggard is leader or laggard.log_end_offset == leader.log_end_offset:
+        return lag, 0
+    if leader.last_caught_up_timestamp >= 0 and laggard.last_caught_up_timestamp >= 0:
+        return lag, leader.last_caught_up_timestamp - laggard.last_caught_up_timestamp
+    return lag, -1
+
+
+def _node_text(r: Replica) -> str:
+    parts = [f'"id": {r.node_id}']
+    if r.directory_id != ZERO_UUID:
+        parts.append(f'"directoryId": "{r.directory_id}"')
+    if r.endpoints:
+        parts.append('"endpoints": [' + ", ".join(f'"{e}"' for e in r.endpoints) + "]")
+    return "{" + ", ".join(parts) + "}"
+
+
+def render_status(info: QuorumInfo) -> str:
+    lag, lag_ms = _max_follower_lag(info)
+    fields = [("ClusterId", info.cluster_id), ("LeaderId", info.leader_id),
+              ("LeaderEpoch", info.leader_epoch), ("HighWatermark", info.high_watermark),
+              ("MaxFollowerLag", lag), ("MaxFollowerLagTimeMs", lag_ms),
+              ("CurrentVoters", "[" + ", ".join(map(_node_text, info.voters)) + "]"),
+              ("CurrentObservers", "[" + ", ".join(map(_node_text, info.observers)) + "]")]
+    return "\n".join(f"{name + ':':<24}{value}" for name, value in fields)
+
+
+def status_json(info: QuorumInfo) -> dict[str, Any]:
+    lag, lag_ms = _max_follower_lag(info)
+
+    def node(r: Replica) -> dict[str, Any]:
+        return {"id": r.node_id, "directoryId": r.directory_id, "endpoints": list(r.endpoints)}
+
+    return {"clusterId": info.cluster_id, "leaderId": info.leader_id,
+            "leaderEpoch": info.leader_epoch, "highWatermark": info.high_watermark,
+            "maxFollowerLag": lag, "maxFollowerLagTimeMs": lag_ms,
+            "currentVoters": [node(v) for v in info.voters],
+            "currentObservers": [node(o) for o in info.observers]}
+
+
+def replication_rows(info: QuorumInfo) -> list[dict[str, Any]]:
+    """Leader, then the other voters, then observers, as Kafka lists them."""
+    leader = next((v for v in info.voters if v.node_id == info.leader_id), None)
+    leader_end = leader.log_end_offset if leader is not None else info.high_watermark
+
+    def row(r: Replica, status: str) -> dict[str, Any]:
+        # Kafka's column names, as the JSON keys.
+        return {"nodeId": r.node_id, "directoryId": r.directory_id,
+                "logEndOffset": r.log_end_offset, "lag": max(0, leader_end - r.log_end_offset),
+                "lastFetchTimestamp": r.last_fetch_timestamp,
+                "lastCaughtUpTimestamp": r.last_caught_up_timestamp, "status": status}
+
+    rows = [row(leader, "Leader")] if leader is not None else []
+    rows += [row(v, "Follower") for v in info.voters if v is not leader]
+    rows += [row(o, "Observer") for o in info.observers]
+    return rows
+
+
+HEADERS = ("NodeId", "DirectoryId", "LogEndOffset", "Lag", "LastFetchTimestamp",
+           "LastCaughtUpTimestamp", "Status")
+
+
+def render_replication(rows: list[dict[str, Any]], now_ms: int | None) -> str:
+    """Kafka's table: each column padded to its widest cell, cells tab-separated,
+    each line ending in a tab; `now_ms` for times as "N ms ago"."""
+
+    def when(ts: int) -> str:
+        if now_ms is None or ts < 0:
+            return str(ts)
+        return f"{max(0, now_ms - ts)} ms ago"
+
+    table = [list(HEADERS)] + [
+        [str(r["nodeId"]), r["directoryId"], str(r["logEndOffset"]), str(r["lag"]),
+         when(r["lastFetchTimestamp"]), when(r["lastCaughtUpTimestamp"]), r["status"]]
+        for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
+    return "\n".join("".join(f"{cell:<{w}}\t" for cell, w in zip(line, widths, strict=True))
+                     for line in table)
