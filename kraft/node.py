@@ -185,10 +185,11 @@ class Node:
                     KafkaClient(f"kraft-forward-{self.node_id}") as forward_client, \
                     trio.open_nursery() as nursery:
                 if not voters:
-                    voters = await self._discover_voters(client)
-                    if voters is None:  # stopped while waiting for the controllers
+                    discovered = await self._discover_voters(client)
+                    if discovered is None:  # stopped while waiting for the controllers
                         task_status.started()
                         return
+                    voters = discovered
                     quorum = dataclasses.replace(quorum, voters=tuple(sorted(voters)))
                 raft = await self._start(nursery, client, forward_client, quorum, raft_log,
                                          voters)

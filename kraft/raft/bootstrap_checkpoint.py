@@ -33,10 +33,11 @@ from typing import Any
 
 from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
 from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
+from kio.schema.types import BrokerId
 from kio.schema.voters_record.v0.data import Endpoint as KioEndpoint
 from kio.schema.voters_record.v0.data import KRaftVersionFeature, VotersRecord
 from kio.schema.voters_record.v0.data import Voter as KioVoter
-from kio.static.primitive import i16, i32, u16
+from kio.static.primitive import i16, i64, u16
 
 from kraft import kafka_uuid
 from kraft.log.checkpoint import atomic_write
@@ -150,11 +151,11 @@ def decode_uuid(text: str) -> uuid.UUID:
 
 def write(metadata_log_dir: str | Path, voters: list[Voter], timestamp_ms: int) -> Path:
     """Write the bootstrap checkpoint (durably) and return its path."""
-    header = SnapshotHeaderRecord(version=i16(0), last_contained_log_timestamp=timestamp_ms)
+    header = SnapshotHeaderRecord(version=i16(0), last_contained_log_timestamp=i64(timestamp_ms))
     kraft_version = _KRAFT_VERSION_VALUE.pack(0, KRAFT_VERSION_DYNAMIC, 0)
     voters_record = VotersRecord(version=i16(0), voters=tuple(
         KioVoter(
-            voter_id=i32(v.node_id),
+            voter_id=BrokerId(v.node_id),
             voter_directory_id=decode_uuid(v.directory_id),
             endpoints=(KioEndpoint(name=v.listener, host=v.host, port=u16(v.port)),),
             k_raft_version_feature=KRaftVersionFeature(

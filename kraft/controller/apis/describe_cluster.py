@@ -21,7 +21,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from kraft.broker.handlers.metadata import AUTHORIZED_OPERATIONS_NOT_REQUESTED
+from kraft.broker import authorized_operations as ops
 from kraft.controller.apis import ControllerApi, EveryController
 from kraft.controller.quorum_controller import QuorumController
 from kraft.net.api_keys import ApiKey
@@ -34,7 +34,9 @@ CONTROLLERS_ENDPOINT_TYPE = 2
 
 def _common(request: Any, cluster_id: str) -> dict[str, Any]:
     return dict(throttle_time=timedelta(0), cluster_id=cluster_id,
-                cluster_authorized_operations=AUTHORIZED_OPERATIONS_NOT_REQUESTED,
+                cluster_authorized_operations=ops.authorized(
+                    getattr(request, "include_cluster_authorized_operations", False),
+                    ops.CLUSTER),
                 endpoint_type=getattr(request, "endpoint_type", CONTROLLERS_ENDPOINT_TYPE))
 
 
