@@ -168,6 +168,26 @@ async def test_delete_unknown_topic(broker: DevNode) -> None:
 # --- topic creation -----------------------------------------------------------------------
 
 
+async def test_metadata_by_topic_id_before_v12(broker: DevNode) -> None:
+    """Metadata v10-11 naming a topic by id alone (names are not nullable there) is
+    answered as Kafka 4.4 answers it (INVALID_REQUEST for the topic, no brokers,
+    no cluster id), on a connection that keeps serving; before, the answer could
+    not be encoded and the connection was closed."""
+    from kio.schema.metadata.v10.request import MetadataRequest, MetadataRequestTopic
+
+    async with p.connect(broker.bootstrap) as conn:
+        topic_id = uuid.uuid4()
+        response = await conn.request(MetadataRequest(
+            topics=(MetadataRequestTopic(topic_id=topic_id, name=None),),
+            allow_auto_topic_creation=False, include_cluster_authorized_operations=False,
+            include_topic_authorized_operations=False), T)
+        (topic,) = response.topics
+        assert (topic.error_code, topic.name, topic.topic_id) == (
+            ErrorCode.invalid_request, "", topic_id)
+        assert (response.brokers, response.cluster_id, response.controller_id) == ((), None, -1)
+        assert await p.topic_names(conn) is not None  # the connection still serves
+
+
 @pytest.mark.parametrize("name", INVALID_NAMES)
 async def test_metadata_invalid_topic_name(auto_broker: DevNode, name: str) -> None:
     """Metadata for an illegal topic name, with auto-creation on, is

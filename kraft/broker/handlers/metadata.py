@@ -54,6 +54,8 @@ async def handle(
     cls = response_class(header)
     image = broker.image
     requested = request.topics
+    if version < 12 and requested and any(item.name is None for item in requested):
+        return _by_id_before_v12(cls, requested)
     all_topics = requested is None or (version == 0 and not requested)
     results: list[Any] = []
     if all_topics:
@@ -118,6 +120,20 @@ async def handle(
             getattr(request, "include_cluster_authorized_operations", False), ops.CLUSTER),
         error_code=ErrorCode.none,
     )
+
+
+def _by_id_before_v12(cls: type, requested: Any) -> Any:
+    """Kafka's answer to topics named by id alone before v12 (names are not
+    nullable there): the whole request is invalid, each topic INVALID_REQUEST
+    with an empty name, no brokers, no cluster id, no controller."""
+    return build(
+        cls, throttle_time=timedelta(0), brokers=(), cluster_id=None, controller_id=-1,
+        topics=tuple(build(
+            nested(cls, "MetadataResponseTopic"), error_code=ErrorCode.invalid_request,
+            name=item.name or "", topic_id=getattr(item, "topic_id", None) or uuid.UUID(int=0),
+            is_internal=False, partitions=(), topic_authorized_operations=ops.NOT_REQUESTED)
+            for item in requested),
+        cluster_authorized_operations=ops.NOT_REQUESTED, error_code=ErrorCode.none)
 
 
 def _alive_brokers(image: MetadataImage, listener: str) -> list[tuple[int, str, int, str | None]]:
