@@ -188,6 +188,24 @@ async def test_metadata_by_topic_id_before_v12(broker: DevNode) -> None:
         assert await p.topic_names(conn) is not None  # the connection still serves
 
 
+@pytest.mark.parametrize(("endpoint_type", "code", "message"), [
+    (2, ErrorCode.mismatched_endpoint_type, "The request was sent to an endpoint of type "
+     "BROKER, but we wanted an endpoint of type CONTROLLER"),
+    (9, ErrorCode.unsupported_endpoint_type, "Unsupported endpoint type 9"),
+])
+async def test_describe_cluster_other_endpoint_type(broker: DevNode, endpoint_type: int,
+                                                    code: ErrorCode, message: str) -> None:
+    """DescribeCluster on the broker listener for controller endpoints, or an unknown
+    type, gets Kafka 4.4's error and message, with the broker's own endpoint type."""
+    from kio.schema.describe_cluster.v1.request import DescribeClusterRequest
+
+    async with p.connect(broker.bootstrap) as conn:
+        response = await conn.request(DescribeClusterRequest(
+            include_cluster_authorized_operations=False, endpoint_type=endpoint_type), T)
+        assert (response.error_code, response.error_message) == (code, message)
+        assert (response.endpoint_type, response.brokers) == (1, ())
+
+
 @pytest.mark.parametrize("name", INVALID_NAMES)
 async def test_metadata_invalid_topic_name(auto_broker: DevNode, name: str) -> None:
     """Metadata for an illegal topic name, with auto-creation on, is

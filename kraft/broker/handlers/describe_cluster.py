@@ -5,7 +5,9 @@ listener the request came in on (v2 with include_fenced_brokers adds the
 fenced ones, flagged). Clients send admin requests to `controller_id`, which
 for KRaft brokers is any live broker (it forwards them): the same choice as
 Metadata. endpoint_type 2 (controllers, v1+) is served only by the controller
-listener in Kafka; a broker answers UNSUPPORTED_ENDPOINT_TYPE, as Kafka's does.
+listener (kraft.controller.apis.describe_cluster); a broker answers
+MISMATCHED_ENDPOINT_TYPE for it, UNSUPPORTED_ENDPOINT_TYPE for an unknown type,
+with Kafka 4.4's messages.
 Authorized operations, when asked for, are every operation the cluster
 supports, as Kafka answers without an authorizer.
 """
@@ -26,6 +28,7 @@ from kraft.net.registry import ApiSpec, RequestContext
 
 API = ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2)
 BROKERS_ENDPOINT_TYPE = 1
+CONTROLLERS_ENDPOINT_TYPE = 2
 
 
 async def handle(
@@ -39,9 +42,19 @@ async def handle(
                   cluster_authorized_operations=ops.authorized(
                       request.include_cluster_authorized_operations, ops.CLUSTER))
     if endpoint_type != BROKERS_ENDPOINT_TYPE:
-        return build(cls, **common, error_code=ErrorCode.unsupported_endpoint_type,
-                     error_message="brokers only describe broker endpoints",
-                     controller_id=-1, brokers=())
+        # Kafka's answer: the broker's own endpoint type, no cluster id, and
+        # MISMATCHED_ENDPOINT_TYPE for controllers (asked of the controller
+        # listener instead), UNSUPPORTED_ENDPOINT_TYPE for anything else.
+        if endpoint_type == CONTROLLERS_ENDPOINT_TYPE:
+            code, message = ErrorCode.mismatched_endpoint_type, (
+                "The request was sent to an endpoint of type BROKER, but we wanted an "
+                "endpoint of type CONTROLLER")
+        else:
+            code = ErrorCode.unsupported_endpoint_type
+            message = f"Unsupported endpoint type {endpoint_type}"
+        return build(cls, **{**common, "endpoint_type": BROKERS_ENDPOINT_TYPE,
+                             "cluster_id": ""},
+                     error_code=code, error_message=message, controller_id=-1, brokers=())
     include_fenced = getattr(request, "include_fenced_brokers", False)
     image = broker.image
     brokers = []
