@@ -1,0 +1,139 @@
+"""Transactions on the partition side against a real `kraft dev` process (KIP-98).
+
+The test plays the transaction coordinator's part by hand: two producers
+write transactional batches (Produce with a transactional id), WriteTxnMarkers
+aborts one transaction and commits the other. Raw requests check the last
+stable offset (ListOffsets and Fetch with isolation levels) and the aborted
+transactions a read_committed Fetch lists; librdkafka (confluent-kafka)
+consumers then read the partition as Kafka's would: read_committed sees only
+committed and non-transactional records, read_uncommitted every data record,
+neither the markers.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import confluent_kafka
+from kio.schema.errors import ErrorCode
+from kio.schema.fetch.v12 import request as fetch_v12
+from kio.schema.list_offsets.v7 import request as list_offsets_v7
+from kio.schema.produce.v12 import request as produce_v12
+from kio.schema.write_txn_markers.v1 import request as markers_v1
+from kraft.log.records import Record, build_batch
+
+from tests.integration import protocol as p
+from tests.integration.dev import DevNode
+
+TOPIC = "txn"
+T = p.TIMEOUT_S
+
+
+def _batch(values: list[bytes], producer_id: int = -1, sequence: int = -1,
+           transactional: bool = False) -> bytes:
+    return build_batch([Record(None, v, (), 1_700_000_000_000) for v in values],
+                       producer_id=producer_id, producer_epoch=0 if producer_id >= 0 else -1,
+                       base_sequence=sequence, is_transactional=transactional)
+
+
+def _produce(records: bytes, transactional_id: str | None = None) -> produce_v12.ProduceRequest:
+    return produce_v12.ProduceRequest(
+        transactional_id=transactional_id, acks=-1, timeout=timedelta(seconds=30),
+        topic_data=(produce_v12.TopicProduceData(name=TOPIC, partition_data=(
+            produce_v12.PartitionProduceData(index=0, records=records),)),))
+
+
+def _list_latest(isolation_level: int) -> list_offsets_v7.ListOffsetsRequest:
+    return list_offsets_v7.ListOffsetsRequest(
+        replica_id=-1, isolation_level=isolation_level,
+        topics=(list_offsets_v7.ListOffsetsTopic(name=TOPIC, partitions=(
+            list_offsets_v7.ListOffsetsPartition(partition_index=0, current_leader_epoch=-1,
+                                                 timestamp=-1),)),))
+
+
+def _fetch(isolation_level: int) -> fetch_v12.FetchRequest:
+    request = p.fetch_v12(TOPIC, 0, 0)
+    return fetch_v12.FetchRequest(
+        max_wait=request.max_wait, min_bytes=0, max_bytes=request.max_bytes,
+        isolation_level=isolation_level, topics=request.topics, forgotten_topics_data=())
+
+
+def _markers(*ends: tuple[int, bool]) -> markers_v1.WriteTxnMarkersRequest:
+    return markers_v1.WriteTxnMarkersRequest(markers=tuple(
+        markers_v1.WritableTxnMarker(
+            producer_id=pid, producer_epoch=0, transaction_result=commit, coordinator_epoch=0,
+            topics=(markers_v1.WritableTxnMarkerTopic(name=TOPIC, partition_indexes=(0,)),))
+        for pid, commit in ends))
+
+
+def _consume(bootstrap: str, isolation: str, expected: int) -> list[bytes]:
+    consumer = confluent_kafka.Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"txn-{isolation}",
+        "enable.auto.commit": False, "isolation.level": isolation,
+        "auto.offset.reset": "earliest", "enable.partition.eof": True,
+    })
+    consumer.assign([confluent_kafka.TopicPartition(TOPIC, 0, 0)])
+    got: list[bytes] = []
+    deadline = time.monotonic() + T
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    if len(got) >= expected:
+                        break
+                    continue
+                raise AssertionError(message.error())
+            got.append(message.value())
+    finally:
+        consumer.close()
+    return got
+
+
+async def test_read_committed_sees_committed_transactions_only(dev_node: DevNode) -> None:
+    """While a transaction is open, read_committed offsets stop at its start; after
+    an abort and a commit, read_committed consumers see committed and plain records
+    only, with the aborted transaction listed; read_uncommitted sees every record."""
+    bootstrap = dev_node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+        pids = []
+        for _ in range(2):
+            answer = await conn.request(p.init_producer_id_v4(), T)
+            pids.append(answer.producer_id)
+        aborted, committed = pids
+
+        async def send(records: bytes, transactional_id: str | None = None) -> int:
+            answer = p.only_partition(await conn.request(_produce(records, transactional_id), T))
+            assert answer.error_code == ErrorCode.none, answer
+            return answer.base_offset
+
+        assert await send(_batch([b"plain-0"])) == 0
+        assert await send(_batch([b"abort-0", b"abort-1"], aborted, 0, True), "a") == 1
+        assert await send(_batch([b"commit-0", b"commit-1"], committed, 0, True), "c") == 3
+        lso = p.only_partition(await conn.request(_list_latest(1), T))
+        hwm = p.only_partition(await conn.request(_list_latest(0), T))
+        assert (lso.offset, hwm.offset) == (1, 5)
+        refused = p.only_partition(await conn.request(
+            _produce(_batch([b"x"], aborted, 2, False)), T))
+        assert refused.error_code == ErrorCode.invalid_txn_state
+
+        response = await conn.request(_markers((aborted, False), (committed, True)), T)
+        errors = [part.error_code for m in response.markers for t in m.topics
+                  for part in t.partitions]
+        assert errors == [ErrorCode.none, ErrorCode.none]
+        assert await send(_batch([b"plain-1"])) == 7
+
+        fetched = p.only_partition(await conn.request(_fetch(1), T))
+        assert fetched.last_stable_offset == fetched.high_watermark == 8
+        assert [(a.producer_id, a.first_offset) for a in fetched.aborted_transactions] == [
+            (aborted, 1)]
+        assert p.only_partition(await conn.request(_fetch(0), T)).aborted_transactions is None
+
+    assert _consume(bootstrap, "read_committed", 4) == [
+        b"plain-0", b"commit-0", b"commit-1", b"plain-1"]
+    assert _consume(bootstrap, "read_uncommitted", 6) == [
+        b"plain-0", b"abort-0", b"abort-1", b"commit-0", b"commit-1", b"plain-1"]
