@@ -254,14 +254,18 @@ class Partition:
 
     # --- produce ---------------------------------------------------------------------
 
-    def append_as_leader(self, records: memoryview) -> AppendResult:
+    def append_as_leader(
+        self, records: memoryview, origin: AppendOrigin = AppendOrigin.CLIENT
+    ) -> AppendResult:
         """Append a produce request's records at the current leader epoch.
 
         The log validates every batch; then, before anything is written, the
         idempotence checks run on batches that carry a producer id: a retry of
         one of the producer's last 5 batches is not written again and answers
         with the original offsets (`duplicate`), a sequence gap or a fenced
-        producer epoch is an error. Call only while leading.
+        producer epoch is an error. A coordinator's transactional writes
+        (`origin` COORDINATOR: TxnOffsetCommit) carry no sequence: only the epoch
+        and the transaction state are checked. Call only while leading.
         """
         pending: list[tuple[int, BatchHeader]] = []
         duplicate: list[bool] = []
@@ -273,6 +277,7 @@ class Partition:
                 check = self.producer_state.check(
                     header.producer_id, header.producer_epoch, header.base_sequence,
                     header.last_offset_delta, header.is_transactional,
+                    check_sequence=origin is AppendOrigin.CLIENT,
                 )
                 if check.error is not None:
                     return LogAppendInfo(check.error, check.message,
@@ -289,7 +294,8 @@ class Partition:
             return None
 
         active = self.log.active_segment
-        info = self.log.append_as_leader(records, self.leader_epoch, before_write=before_write)
+        info = self.log.append_as_leader(records, self.leader_epoch, origin=origin,
+                                         before_write=before_write)
         if duplicate or info.error_code != LogErrorCode.NONE:
             return AppendResult(info, duplicate=bool(duplicate))
         if self.log.active_segment is not active:

@@ -353,12 +353,27 @@ class ProducerStateManager:
         base_sequence: int,
         last_offset_delta: int,
         is_transactional: bool = False,
+        *,
+        check_sequence: bool = True,
     ) -> Check:
         """The verdict on one batch (header fields) before it is appended; no state change.
 
         `producer_id` must be >= 0 (batches without a producer id need no check).
+        `check_sequence=False` (a coordinator's own transactional writes, Kafka's
+        AppendOrigin.COORDINATOR) checks the epoch and transaction state only.
         """
-        verdict = self._check(producer_id, producer_epoch, base_sequence, last_offset_delta, None)
+        if check_sequence:
+            verdict = self._check(producer_id, producer_epoch, base_sequence,
+                                  last_offset_delta, None)
+        else:
+            entry = self._producers.get(producer_id)
+            verdict = APPEND
+            if entry is not None and producer_epoch < entry.producer_epoch:
+                verdict = _error(
+                    ErrorCode.invalid_producer_epoch,
+                    f"producer {producer_id} epoch {producer_epoch} is older than the current "
+                    f"epoch {entry.producer_epoch}",
+                )
         if verdict.outcome is CheckOutcome.APPEND and not is_transactional:
             entry = self._producers.get(producer_id)
             if entry is not None and entry.current_txn_first_offset >= 0:

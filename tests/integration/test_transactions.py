@@ -22,6 +22,7 @@ from kio.schema.list_offsets.v7 import request as list_offsets_v7
 from kio.schema.produce.v12 import request as produce_v12
 from kio.schema.write_txn_markers.v1 import request as markers_v1
 from kraft.log.records import Record, build_batch
+from trio import sleep as trio_sleep
 
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
@@ -167,3 +168,108 @@ async def test_confluent_transactional_producer_commit_and_abort(dev_node: DevNo
             producer.abort_transaction(T)
     assert _consume(bootstrap, "read_committed", 3) == [b"c-0", b"c-1", b"c-2"]
     assert _consume(bootstrap, "read_uncommitted", 4) == [b"c-0", b"c-1", b"a-0", b"c-2"]
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                                         "enable.auto.commit": False})
+    try:
+        (tp,) = consumer.committed([confluent_kafka.TopicPartition(topic, 0)], timeout=T)
+        return tp.offset
+    finally:
+        consumer.close()
+
+
+async def test_send_offsets_to_transaction(dev_node: DevNode) -> None:
+    """Consume-transform-produce: offsets sent in a committed transaction become the
+    group's committed offsets together with the output; an aborted transaction
+    changes neither."""
+    bootstrap = dev_node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, "in")
+        await p.create_topic(conn, TOPIC)
+    source = confluent_kafka.Producer({"bootstrap.servers": bootstrap})
+    for i in range(4):
+        source.produce("in", b"in-%d" % i, partition=0)
+    source.flush(T)
+    consumer = confluent_kafka.Consumer({
+        "bootstrap.servers": bootstrap, "group.id": "ctp", "enable.auto.commit": False,
+        "isolation.level": "read_committed"})
+    consumer.assign([confluent_kafka.TopicPartition("in", 0, 0)])
+    producer = _transactional_producer(bootstrap, "ctp-processor")
+    try:
+        for outcome in ("commit", "abort", "commit"):
+            records = []
+            while len(records) < 2:
+                message = consumer.poll(1.0)
+                if message is not None and not message.error():
+                    records.append(message)
+            producer.begin_transaction()
+            for record in records:
+                producer.produce(TOPIC, b"out-" + record.value(), partition=0)
+            offsets = [confluent_kafka.TopicPartition("in", 0, records[-1].offset() + 1)]
+            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), T)
+            if outcome == "commit":
+                producer.commit_transaction(T)
+            else:
+                producer.flush(T)
+                producer.abort_transaction(T)
+                assert _committed(bootstrap, "ctp", "in") == 2
+                consumer.seek(confluent_kafka.TopicPartition("in", 0, 2))
+    finally:
+        consumer.close()
+    assert _committed(bootstrap, "ctp", "in") == 4
+    assert _consume(bootstrap, "read_committed", 4) == [
+        b"out-in-0", b"out-in-1", b"out-in-2", b"out-in-3"]
+
+
+async def test_a_second_instance_fences_the_zombie(dev_node: DevNode) -> None:
+    """A new instance with the same transactional id aborts the old one's open
+    transaction and fences it: the old one cannot commit, and read_committed
+    consumers see only the new instance's records."""
+    bootstrap = dev_node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+    zombie = _transactional_producer(bootstrap, "fenced-id")
+    zombie.begin_transaction()
+    zombie.produce(TOPIC, b"zombie", partition=0)
+    zombie.flush(T)
+    successor = _transactional_producer(bootstrap, "fenced-id")
+    successor.begin_transaction()
+    successor.produce(TOPIC, b"successor", partition=0)
+    successor.commit_transaction(T)
+    try:
+        zombie.commit_transaction(T)
+        raise AssertionError("the fenced producer committed")
+    except confluent_kafka.KafkaException as e:
+        assert e.args[0].fatal(), e
+    assert _consume(bootstrap, "read_committed", 1) == [b"successor"]
+
+
+async def test_a_timed_out_transaction_is_aborted(dev_factory: type) -> None:
+    """An open transaction older than its timeout is aborted by the coordinator: the
+    last stable offset moves past it and read_committed consumers never see it."""
+    node = dev_factory("transaction.abort.timed.out.transaction.cleanup.interval.ms=100")
+    bootstrap = node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+        producer = confluent_kafka.Producer({
+            "bootstrap.servers": bootstrap, "transactional.id": "slow",
+            "transaction.timeout.ms": 1000})
+        producer.init_transactions(T)
+        producer.begin_transaction()
+        producer.produce(TOPIC, b"never", partition=0)
+        producer.flush(T)
+        deadline = time.monotonic() + T
+        while True:
+            lso = p.only_partition(await conn.request(_list_latest(1), T)).offset
+            if lso == 2:  # the record and the abort marker
+                break
+            assert time.monotonic() < deadline, f"the transaction was not aborted (LSO {lso})"
+            await trio_sleep(0.1)
+    try:
+        producer.commit_transaction(T)
+        raise AssertionError("a timed-out transaction committed")
+    except confluent_kafka.KafkaException:
+        pass
+    assert _consume(bootstrap, "read_committed", 0) == []

@@ -11,7 +11,8 @@ else NOT_ENOUGH_REPLICAS. The partition then appends a control batch
 older than the partition last saw (INVALID_PRODUCER_EPOCH) or the coordinator
 epoch older than that of the last marker (TRANSACTION_COORDINATOR_FENCED):
 a zombie coordinator or a late retry writes nothing. Internal topics accept
-markers (`__consumer_offsets` carries transactional offset commits).
+markers (`__consumer_offsets` carries transactional offset commits: once its
+marker is replicated the group coordinator applies or drops them).
 
 As Kafka's (acks=-1) the answer waits until every appended marker is below
 the high watermark, as one delayed operation in the broker's purgatory, or
@@ -19,9 +20,7 @@ answers NOT_LEADER_OR_FOLLOWER / NOT_ENOUGH_REPLICAS_AFTER_APPEND /
 REQUEST_TIMED_OUT (after Kafka's request.timeout.ms default, 30 s).
 
 Not done: the CLUSTER_ACTION authorization Kafka requires (any client may
-send it today; the security work adds the caller check), and completing
-pending transactional offset commits on `__consumer_offsets` (the
-transaction coordinator slice).
+send it today; the security work adds the caller check).
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
+from kraft.broker.internal_topics import GROUP_METADATA_TOPIC
 from kraft.broker.partition import Partition
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
@@ -45,13 +45,16 @@ REQUEST_TIMEOUT_S = 30.0  # Kafka's request.timeout.ms default, which it waits h
 
 
 class _Outcome:
-    __slots__ = ("error", "partition", "wait_offset")
+    __slots__ = ("commit", "error", "partition", "producer_id", "wait_offset", "written")
 
     def __init__(self, error: ErrorCode, partition: Partition | None = None,
                  wait_offset: int = -1) -> None:
         self.error = error
         self.partition = partition  # set while the answer waits for the ISR
+        self.written = partition  # the partition, once its marker was appended
         self.wait_offset = wait_offset
+        self.producer_id = -1
+        self.commit = False
 
 
 Results = list[tuple[int, list[tuple[str, list[tuple[int, _Outcome]]]]]]
@@ -74,6 +77,8 @@ async def handle(
                if o.partition is not None]
     if not waiting:
         return _response(header, results)
+    offsets = [o for o in waiting if o.written is not None
+               and o.written.topic == GROUP_METADATA_TOPIC]
     keys = [o.partition.key for o in waiting if o.partition is not None]
 
     def try_complete() -> bool:
@@ -88,6 +93,10 @@ async def handle(
             if outcome.partition is not None:
                 outcome.error = ErrorCode.request_timed_out
                 outcome.partition = None
+        for outcome in offsets:  # the group coordinator applies or drops the offsets
+            if outcome.error == ErrorCode.none and outcome.written is not None:
+                broker.group_coordinator.complete_transaction(
+                    outcome.written.partition, outcome.producer_id, outcome.commit)
         return _response(header, results)
 
     return Deferred(replicated)
@@ -108,7 +117,10 @@ def _write(broker: BrokerContext, marker: Any, name: str, index: int, now_ms: in
     error = ErrorCode(int(info.error_code))
     if error != ErrorCode.none:
         return _Outcome(error)
-    return _Outcome(ErrorCode.none, partition, info.last_offset)
+    outcome = _Outcome(ErrorCode.none, partition, info.last_offset)
+    outcome.producer_id = marker.producer_id
+    outcome.commit = bool(marker.transaction_result)
+    return outcome
 
 
 def _check_replicated(outcome: _Outcome) -> None:
