@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import confluent_kafka
 from kio.schema.errors import ErrorCode
@@ -32,9 +33,9 @@ T = p.TIMEOUT_S
 
 
 def _batch(values: list[bytes], producer_id: int = -1, sequence: int = -1,
-           transactional: bool = False) -> bytes:
+           transactional: bool = False, epoch: int = 0) -> bytes:
     return build_batch([Record(None, v, (), 1_700_000_000_000) for v in values],
-                       producer_id=producer_id, producer_epoch=0 if producer_id >= 0 else -1,
+                       producer_id=producer_id, producer_epoch=epoch if producer_id >= 0 else -1,
                        base_sequence=sequence, is_transactional=transactional)
 
 
@@ -273,3 +274,90 @@ async def test_a_timed_out_transaction_is_aborted(dev_factory: type) -> None:
     except confluent_kafka.KafkaException:
         pass
     assert _consume(bootstrap, "read_committed", 0) == []
+
+
+async def _coordinator_call(conn: Any, request: Any, error_of: Any) -> Any:
+    """Send `request`, retrying while the coordinator is not ready yet."""
+    deadline = time.monotonic() + T
+    while True:
+        response = await conn.request(request, T)
+        if error_of(response) not in (ErrorCode.coordinator_load_in_progress,
+                                      ErrorCode.coordinator_not_available,
+                                      ErrorCode.not_coordinator,
+                                      ErrorCode.concurrent_transactions):
+            return response
+        assert time.monotonic() < deadline, response
+        await trio_sleep(0.1)
+
+
+async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -> None:
+    """Unknown producers, past epochs, a timeout above the maximum, unknown topics,
+    EndTxn without a transaction, a stale generation and a fenced marker each get
+    Kafka's error code, and nothing is written."""
+    from kio.schema.add_partitions_to_txn.v3 import request as add_v3
+    from kio.schema.end_txn.v3 import request as end_v3
+    from kio.schema.find_coordinator.v4 import request as find_v4
+    from kio.schema.init_producer_id.v4 import request as init_v4
+    from kio.schema.txn_offset_commit.v3 import request as toc_v3
+
+    def init(txn_id: str, timeout_ms: int = 60_000) -> Any:
+        return init_v4.InitProducerIdRequest(
+            transactional_id=txn_id, transaction_timeout=timedelta(milliseconds=timeout_ms),
+            producer_id=-1, producer_epoch=-1)
+
+    def end(txn_id: str, pid: int, epoch: int, commit: bool = True) -> Any:
+        return end_v3.EndTxnRequest(transactional_id=txn_id, producer_id=pid,
+                                    producer_epoch=epoch, committed=commit)
+
+    bootstrap = dev_node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+        found = await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=1, coordinator_keys=("bad",)), lambda r: r.coordinators[0].error_code)
+        assert found.coordinators[0].error_code == ErrorCode.none
+        too_long = await conn.request(init("bad", 900_001), T)
+        assert too_long.error_code == ErrorCode.invalid_transaction_timeout
+        unknown = await _coordinator_call(conn, end("bad", 1, 0), lambda r: r.error_code)
+        assert unknown.error_code == ErrorCode.invalid_producer_id_mapping
+        first = await _coordinator_call(conn, init("bad"), lambda r: r.error_code)
+        second = await _coordinator_call(conn, init("bad"), lambda r: r.error_code)
+        pid = first.producer_id
+        assert (second.producer_id, second.producer_epoch) == (pid, first.producer_epoch + 1)
+        stale = await conn.request(end("bad", pid, first.producer_epoch), T)
+        assert stale.error_code == ErrorCode.producer_fenced
+        no_txn = await conn.request(end("bad", pid, second.producer_epoch), T)
+        assert no_txn.error_code == ErrorCode.invalid_txn_state
+        added = await conn.request(add_v3.AddPartitionsToTxnRequest(
+            v3_and_below_transactional_id="bad", v3_and_below_producer_id=pid,
+            v3_and_below_producer_epoch=second.producer_epoch, v3_and_below_topics=(
+                add_v3.AddPartitionsToTxnTopic(name=TOPIC, partitions=(0,)),
+                add_v3.AddPartitionsToTxnTopic(name="no-such-topic", partitions=(0,)))), T)
+        errors = {(t.name, r.partition_index): r.partition_error_code
+                  for t in added.results_by_topic_v3_and_below for r in t.results_by_partition}
+        assert errors == {(TOPIC, 0): ErrorCode.operation_not_attempted,
+                          ("no-such-topic", 0): ErrorCode.unknown_topic_or_partition}
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=0, coordinator_keys=("no-such-group",)),
+            lambda r: r.coordinators[0].error_code)
+        commit = await _coordinator_call(conn, toc_v3.TxnOffsetCommitRequest(
+            transactional_id="bad", group_id="no-such-group", producer_id=pid,
+            producer_epoch=second.producer_epoch, generation_id=5, member_id="m",
+            group_instance_id=None, topics=(toc_v3.TxnOffsetCommitRequestTopic(
+                name=TOPIC, partitions=(toc_v3.TxnOffsetCommitRequestPartition(
+                    partition_index=0, committed_offset=1, committed_leader_epoch=-1,
+                    committed_metadata=""),)),)),
+            lambda r: r.topics[0].partitions[0].error_code)
+        assert commit.topics[0].partitions[0].error_code == ErrorCode.illegal_generation
+        # A marker with an epoch older than the partition has seen writes nothing.
+        written = await conn.request(
+            _produce(_batch([b"t"], pid, 0, True, second.producer_epoch), "bad"), T)
+        assert p.only_partition(written).error_code == ErrorCode.none
+        fenced = await conn.request(markers_v1.WriteTxnMarkersRequest(markers=(
+            markers_v1.WritableTxnMarker(
+                producer_id=pid, producer_epoch=first.producer_epoch, transaction_result=True,
+                coordinator_epoch=0, topics=(markers_v1.WritableTxnMarkerTopic(
+                    name=TOPIC, partition_indexes=(0,)),)),)), T)
+        assert fenced.markers[0].topics[0].partitions[0].error_code == (
+            ErrorCode.invalid_producer_epoch)
+        hwm = p.only_partition(await conn.request(_list_latest(0), T))
+        assert hwm.offset == 1
