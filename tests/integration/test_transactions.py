@@ -169,6 +169,23 @@ async def test_confluent_transactional_producer_commit_and_abort(dev_node: DevNo
             producer.abort_transaction(T)
     assert _consume(bootstrap, "read_committed", 3) == [b"c-0", b"c-1", b"c-2"]
     assert _consume(bootstrap, "read_uncommitted", 4) == [b"c-0", b"c-1", b"a-0", b"c-2"]
+    from kio.schema.describe_transactions.v0 import request as describe_v0
+    from kio.schema.list_transactions.v1 import request as list_v1
+
+    async with p.connect(bootstrap) as conn:
+        # (An unknown id is answered TRANSACTIONAL_ID_NOT_FOUND with start time -1,
+        # as Kafka does, which kio's decoder cannot read back: not asked here.)
+        described = await conn.request(describe_v0.DescribeTransactionsRequest(
+            transactional_ids=("tx-commit-abort",)), T)
+        (state,) = described.transaction_states
+        assert (state.error_code, state.transaction_state, state.topics) == (
+            ErrorCode.none, "CompleteCommit", ())
+        listed = await conn.request(list_v1.ListTransactionsRequest(
+            state_filters=("CompleteCommit", "Bogus"), producer_id_filters=(),
+            duration_filter=-1), T)
+        assert listed.unknown_state_filters == ("Bogus",)
+        assert [(t.transactional_id, t.producer_id) for t in listed.transaction_states] == [
+            ("tx-commit-abort", state.producer_id)]
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> int:
