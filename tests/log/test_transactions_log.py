@@ -100,3 +100,27 @@ def test_log_indexes_aborts_per_segment_and_collects_across_segments(tmp_path: P
     assert reopened.collect_aborted_txns(0, 6) == []
     reopened.truncate_to(2)
     assert not (tmp_path / "00000000000000000003.txnindex").exists()
+
+
+def test_compaction_keeps_the_aborted_transaction_index(tmp_path: Path) -> None:
+    """Cleaning segments moves their aborted-transaction entries to the replacement
+    segment, so a read_committed lookup still finds them."""
+    from kraft.log.cleaner import PartitionCleaner
+
+    log = PartitionLog.open(tmp_path, LogConfig(cleanup_policy="compact", segment_bytes=300))
+    for i in range(6):
+        batch = build_batch([Record(b"k%d" % (i % 2), b"v%d" % i, timestamp=1)],
+                            producer_id=4, producer_epoch=0, base_sequence=i,
+                            is_transactional=True)
+        log.append_as_leader(batch, 0)
+    marker = build_end_txn_marker(producer_id=4, producer_epoch=0, coordinator_epoch=0,
+                                  commit=False, timestamp=1)
+    info = log.append_as_leader(marker, 0, origin=AppendOrigin.COORDINATOR)
+    assert log.append_aborted_txn(AbortedTxn(4, 0, info.base_offset, info.base_offset + 1))
+    log.roll()
+    log.update_high_watermark(log.log_end_offset)
+    before = log.collect_aborted_txns(0, log.log_end_offset)
+    assert before
+    result = PartitionCleaner(log).clean(log.log_end_offset, force=True)
+    assert result is not None and result.segments_replaced > 1 and result.records_removed > 0
+    assert log.collect_aborted_txns(0, log.log_end_offset) == before
