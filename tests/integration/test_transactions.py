@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import confluent_kafka
+import pytest
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12 import request as fetch_v12
 from kio.schema.list_offsets.v7 import request as list_offsets_v7
@@ -378,3 +379,64 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
             ErrorCode.invalid_producer_epoch)
         hwm = p.only_partition(await conn.request(_list_latest(0), T))
         assert hwm.offset == 1
+
+
+@pytest.mark.slow
+async def test_an_open_transaction_survives_kill_9(dev_factory: type, tmp_path: Any) -> None:
+    """After kill -9 and a restart, the partition still holds the last stable offset
+    at the open transaction (producer state rebuilt from the log) and the new
+    coordinator knows it (state rebuilt from __transaction_state): the producer can
+    still abort it, and read_committed consumers never see it."""
+    from kio.schema.add_partitions_to_txn.v3 import request as add_v3
+    from kio.schema.describe_transactions.v0 import request as describe_v0
+    from kio.schema.end_txn.v3 import request as end_v3
+    from kio.schema.init_producer_id.v4 import request as init_v4
+
+    node: DevNode = dev_factory("broker.session.timeout.ms=2000",
+                                "broker.heartbeat.interval.ms=500", data_dir=tmp_path / "kept")
+    bootstrap = node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+    committer = _transactional_producer(bootstrap, "before-crash")
+    committer.begin_transaction()
+    committer.produce(TOPIC, b"committed", partition=0)
+    committer.commit_transaction(T)
+    async with p.connect(bootstrap) as conn:
+        init = await _coordinator_call(conn, init_v4.InitProducerIdRequest(
+            transactional_id="open", transaction_timeout=timedelta(minutes=5),
+            producer_id=-1, producer_epoch=-1), lambda r: r.error_code)
+        pid, epoch = init.producer_id, init.producer_epoch
+        added = await _coordinator_call(conn, add_v3.AddPartitionsToTxnRequest(
+            v3_and_below_transactional_id="open", v3_and_below_producer_id=pid,
+            v3_and_below_producer_epoch=epoch, v3_and_below_topics=(
+                add_v3.AddPartitionsToTxnTopic(name=TOPIC, partitions=(0,)),)),
+            lambda r: r.results_by_topic_v3_and_below[0].results_by_partition[0]
+            .partition_error_code)
+        assert added.results_by_topic_v3_and_below[0].results_by_partition[0] \
+            .partition_error_code == ErrorCode.none
+        sent = await conn.request(_produce(_batch([b"open"], pid, 0, True, epoch), "open"), T)
+        first_open = p.only_partition(sent).base_offset
+    node.kill()
+    node.start()
+    async with p.connect(bootstrap) as conn:
+        deadline = time.monotonic() + T
+        while True:  # the partition is led again once the broker is unfenced
+            answer = p.only_partition(await conn.request(_list_latest(1), T))
+            if answer.error_code == ErrorCode.none:
+                break
+            assert time.monotonic() < deadline, answer
+            await trio_sleep(0.1)
+        assert answer.offset == first_open
+        described = await _coordinator_call(conn, describe_v0.DescribeTransactionsRequest(
+            transactional_ids=("open",)), lambda r: r.transaction_states[0].error_code)
+        (state,) = described.transaction_states
+        assert (state.transaction_state, state.producer_id, state.producer_epoch) == (
+            "Ongoing", pid, epoch)
+        ended = await _coordinator_call(conn, end_v3.EndTxnRequest(
+            transactional_id="open", producer_id=pid, producer_epoch=epoch, committed=False),
+            lambda r: r.error_code)
+        assert ended.error_code == ErrorCode.none
+        while p.only_partition(await conn.request(_list_latest(1), T)).offset == first_open:
+            assert time.monotonic() < deadline, "the abort marker was not written"
+            await trio_sleep(0.1)
+    assert _consume(bootstrap, "read_committed", 1) == [b"committed"]
