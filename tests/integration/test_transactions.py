@@ -440,3 +440,31 @@ async def test_an_open_transaction_survives_kill_9(dev_factory: type, tmp_path: 
             assert time.monotonic() < deadline, "the abort marker was not written"
             await trio_sleep(0.1)
     assert _consume(bootstrap, "read_committed", 1) == [b"committed"]
+
+
+@pytest.mark.slow
+async def test_kafka_python_transactional_producer(dev_node: DevNode) -> None:
+    """kafka-python's transactional producer commits and aborts through our
+    coordinator; a read_committed consumer sees only the committed records."""
+    import kafka
+
+    bootstrap = dev_node.bootstrap
+    async with p.connect(bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap,
+                                   transactional_id="kafka-python-tx")
+    try:
+        producer.init_transactions()
+        for commit in (True, False, True):
+            producer.begin_transaction()
+            producer.send(TOPIC, b"kp-commit" if commit else b"kp-abort", partition=0)
+            producer.flush()
+            if commit:
+                producer.commit_transaction()
+            else:
+                producer.abort_transaction()
+    finally:
+        producer.close()
+    assert _consume(bootstrap, "read_committed", 2) == [b"kp-commit", b"kp-commit"]
+    assert _consume(bootstrap, "read_uncommitted", 3) == [
+        b"kp-commit", b"kp-abort", b"kp-commit"]
