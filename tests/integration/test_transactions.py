@@ -1,13 +1,15 @@
-"""Transactions on the partition side against a real `kraft dev` process (KIP-98).
+"""Transactions against a real `kraft dev` process (KIP-98, KIP-447).
 
-The test plays the transaction coordinator's part by hand: two producers
-write transactional batches (Produce with a transactional id), WriteTxnMarkers
-aborts one transaction and commits the other. Raw requests check the last
-stable offset (ListOffsets and Fetch with isolation levels) and the aborted
-transactions a read_committed Fetch lists; librdkafka (confluent-kafka)
-consumers then read the partition as Kafka's would: read_committed sees only
-committed and non-transactional records, read_uncommitted every data record,
-neither the markers.
+The first test plays the transaction coordinator's part by hand (Produce with
+a transactional id, then WriteTxnMarkers) to check the partition side: the
+last stable offset in ListOffsets and Fetch, the aborted transactions a
+read_committed Fetch lists, and librdkafka consumers of both isolation levels
+reading exactly what Kafka's would. The others go through our coordinator
+with real clients: confluent-kafka's and kafka-python's transactional
+producers (commit, abort), send_offsets_to_transaction, zombie fencing by a
+second instance, a timed-out transaction aborted by the coordinator, an open
+transaction surviving kill -9, DescribeTransactions / ListTransactions, and
+Kafka's error codes for bad transactional requests.
 """
 
 from __future__ import annotations
