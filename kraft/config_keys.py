@@ -229,6 +229,23 @@ _CORE: Final = [
          "Time after which an idle producer id's state is dropped.", at_least(1), dynamic=True),
     _key("producer.id.expiration.check.interval.ms", Type.INT, 600000,
          "How often idle producer ids are looked for.", at_least(1)),
+    # transaction coordinator (TransactionStateManagerConfig, TransactionLogConfig)
+    _key("transaction.state.log.num.partitions", Type.INT, 50,
+         "Partitions of __transaction_state.", at_least(1)),
+    _key("transaction.state.log.replication.factor", Type.SHORT, 3,
+         "Replication factor of __transaction_state.", at_least(1)),
+    _key("transaction.state.log.min.isr", Type.INT, 2,
+         "min.insync.replicas of __transaction_state.", at_least(1)),
+    _key("transaction.state.log.segment.bytes", Type.INT, 104857600,
+         "Segment size of __transaction_state.", at_least(1)),
+    _key("transaction.max.timeout.ms", Type.INT, 900000,
+         "Largest transaction timeout a producer may ask for.", at_least(1)),
+    _key("transaction.abort.timed.out.transaction.cleanup.interval.ms", Type.INT, 10000,
+         "How often timed-out transactions are looked for and aborted.", at_least(1)),
+    _key("transactional.id.expiration.ms", Type.INT, 604800000,
+         "Time after which an idle transactional id is forgotten.", at_least(1)),
+    _key("transaction.remove.expired.transaction.cleanup.interval.ms", Type.INT, 3600000,
+         "How often expired transactional ids are looked for.", at_least(1)),
 ]
 
 # Defaults and bounds of the GROUP resource configs (kraft.group_configs).
@@ -340,7 +357,7 @@ _TUNING: Final = [
          dynamic=True, unused="kraft has no metrics reporters"),
     _key("transaction.partition.verification.enable", Type.BOOLEAN, True,
          "Verify transactional produces (KIP-890).", dynamic=True,
-         unused="kraft has no transactions yet"),
+         unused="kraft does not verify transactional produces yet (KIP-890 part 1)"),
 ]
 
 

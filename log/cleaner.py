@@ -22,8 +22,11 @@ What a pass does (Kafka's `Cleaner.doClean`, KIP-58 / KIP-354 / KIP-534):
   dropped by the first pass after that horizon. Records with a null key
   cannot be produced to a compacted topic (Kafka refuses them); if one is
   found it is kept -- Kafka's cleaner would drop it. Control batches are kept
-  whole. Transactional batches are compacted like any other (no
-  transactions exist yet: no aborted data to drop, no markers to expire).
+  whole, and the aborted-transaction index entries of the replaced segments
+  go to their replacement (log.txnindex), so read_committed readers still
+  skip aborted data. Not done (Kafka does both): aborted transactional data
+  is compacted like committed data -- a newer aborted record can make an
+  older committed one of its key go -- and markers never expire.
 * Batches. A batch whose records all survive (and whose tombstones need no
   new horizon) is copied byte for byte; otherwise it is rebuilt by
   log.compression (same codec, baseOffset, lastOffsetDelta and producer
@@ -553,10 +556,15 @@ class PartitionCleaner:
             if not self._still_replaceable(task, old):
                 self.abort(task)
                 return self._result(task)
+            # The aborted-transaction entries of the old segments go to the
+            # replacement (the cleaner keeps markers and transactional data).
+            aborted = [entry for segment in old for entry in segment.txn_index.entries]
             for step in swap_steps(task.directory, written.base_offset, old):
                 step()
             written.swapped = True
-            self._log.replace_segments(old)
+            replacement = self._log.replace_segments(old)
+            for entry in aborted:
+                replacement.txn_index.append(entry)
             task.stats[0] += len(old)
             task.written = None
         if not task.finished:

@@ -64,6 +64,7 @@ from kraft.log.segment import (
     parse_segment_file_name,
     segment_file_name,
 )
+from kraft.log.txnindex import TXN_INDEX_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +323,7 @@ def _clean_directory(directory: Path) -> list[int]:
         base, suffix = parsed
         if suffix == LOG_SUFFIX:
             logs.add(base)
-        elif suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+        elif suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
             indexes.append((base, path))
     for base, path in indexes:
         if base not in logs:

@@ -116,6 +116,7 @@ from kraft.log.retention import (
     retention_ms_breached,
 )
 from kraft.log.segment import I32_MAX, BatchInfo, LogSegment
+from kraft.log.txnindex import AbortedTxn
 
 __all__ = [
     "EARLIEST_LOCAL_TIMESTAMP",
@@ -519,6 +520,28 @@ class PartitionLog:
     def assign_epoch_start_offset(self, leader_epoch: int, start_offset: int) -> None:
         """Record that `leader_epoch` starts at `start_offset` (on becoming leader)."""
         self._epochs.assign(leader_epoch, start_offset)
+
+    # -- transactions -----------------------------------------------------------
+
+    def append_aborted_txn(self, entry: AbortedTxn) -> bool:
+        """Index an aborted transaction in the segment holding its abort marker
+        (`entry.last_offset`); False when that segment already has it or is gone."""
+        i = bisect.bisect_right(self._bases, entry.last_offset) - 1
+        if i < 0 or entry.last_offset >= self.log_end_offset:
+            return False
+        return self._segments[i].txn_index.append(entry)
+
+    def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """The aborted transactions overlapping [fetch_offset, upper_bound), from the
+        segment holding `fetch_offset` on (Kafka's `collectAbortedTransactions`)."""
+        i = max(bisect.bisect_right(self._bases, fetch_offset) - 1, 0)
+        found: list[AbortedTxn] = []
+        for segment in self._segments[i:]:
+            entries, complete = segment.txn_index.collect(fetch_offset, upper_bound)
+            found += entries
+            if complete:
+                break
+        return found
 
     # -- read -------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ zero-padded, e.g. `00000000000000001234.log`)::
                       (after offset assignment); no header, no padding
     <base>.index      sparse offset index (log.index)
     <base>.timeindex  sparse time index (log.index)
+    <base>.txnindex   aborted transactions whose abort marker is in this
+                      segment (log.txnindex), only once there is one
 
 The first batch starts at the segment's base offset and every batch starts
 right after the previous one's last offset: offsets are contiguous (this log
@@ -51,6 +53,7 @@ from kraft.log.errors import CorruptSegmentError, InvalidBatchError
 from kraft.log.fileio import FileHandle, FileSlice, read_exactly, write_all
 from kraft.log.index import OffsetIndex, TimeIndex
 from kraft.log.records import Record, iter_records
+from kraft.log.txnindex import TXN_INDEX_SUFFIX, TransactionIndex
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -94,6 +97,9 @@ class LogSegment:
             directory / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
             base_offset,
             config.segment_index_bytes,
+        )
+        self.txn_index = TransactionIndex(
+            directory / segment_file_name(base_offset, TXN_INDEX_SUFFIX), base_offset
         )
         self.created_ms = now_ms
         self.bytes_since_last_index_entry = 0
@@ -348,6 +354,7 @@ class LogSegment:
             os.fsync(fd)
         self.offset_index.fsync()
         self.time_index.fsync()
+        self.txn_index.fsync()
 
     def truncate_to(self, offset: int, now_ms: int) -> int:
         """Remove the batch holding `offset` and everything after; return bytes removed.
@@ -361,6 +368,7 @@ class LogSegment:
         position, _ = found
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
+        self.txn_index.truncate_to(offset)
         os.ftruncate(self.handle.fileno(), position)
         removed = self.size - position
         self.size = position
@@ -400,6 +408,9 @@ class LogSegment:
                 pos += header.size
         if pos < file_size:
             os.ftruncate(fd, pos)
+        # Entries of markers that were cut off go; missing ones come back when the
+        # producer state replays the recovered batches (kraft.broker.producer_state).
+        self.txn_index.truncate_to(valid[-1][1] + 1 if valid else self.base_offset)
         if valid:
             self._index_recovered(valid)
         self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
@@ -542,3 +553,4 @@ class LogSegment:
         self.path.unlink(missing_ok=True)
         self.offset_index.delete()
         self.time_index.delete()
+        self.txn_index.delete()

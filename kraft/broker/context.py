@@ -6,9 +6,10 @@ identity and config, its metadata image (`image`, `wait_for_image`), and the
 parts that serve requests: the log manager (log dirs), the replica manager
 (partitions, their logs and the purgatory where requests wait for them),
 the ISR manager (follower fetches may expand an ISR), the fetch session
-cache, the producer-id blocks, the channel to the active controller and the
-group coordinator. BrokerServer builds it once; nothing in it is replaced
-afterwards, so a handler may keep references across awaits.
+cache, the producer-id blocks, the channel to the active controller, the
+group coordinator and the transaction coordinator. BrokerServer builds it
+once; nothing in it is replaced afterwards, so a handler may keep references
+across awaits.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kraft.broker.log_manager import LogManager
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
+from kraft.broker.txn.coordinator import TransactionCoordinator
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
 
@@ -45,6 +47,7 @@ class BrokerContext:
     producer_ids: ProducerIdManager
     channel: ControllerChannel
     group_coordinator: GroupCoordinator
+    txn_coordinator: TransactionCoordinator
 
     @property
     def image(self) -> MetadataImage:

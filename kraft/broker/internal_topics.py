@@ -1,4 +1,5 @@
-"""Internal topics: `__consumer_offsets`, and which of its partitions a group maps to.
+"""Internal topics: `__consumer_offsets` and `__transaction_state`, and which of their
+partitions a group or a transactional id maps to (the same hash).
 
 A group's coordinator is the leader of partition
 `abs(java_hash(group_id)) % offsets.topic.num.partitions` of
@@ -77,6 +78,50 @@ async def create_offsets_topic(
             ),
         ),
         timeout=i32Timedelta.parse(timedelta(seconds=timeout_s)),
+        validate_only=False,
+    )
+    try:
+        response = await channel.send(request, timeout_s)
+    except ControllerUnavailable:
+        return ErrorCode.coordinator_not_available
+    return response.topics[0].error_code
+
+
+def transaction_state_configs(config: KafkaConfig, replication: int) -> dict[str, str]:
+    """The topic configs Kafka gives `__transaction_state` (TransactionLog): compacted,
+    uncompressed, transaction.state.log.segment.bytes segments, min.insync.replicas
+    transaction.state.log.min.isr -- lowered to the replication factor, as the
+    replication factor is lowered to the live brokers, so a dev cluster of one can
+    commit transactions without configuration."""
+    return {
+        "cleanup.policy": "compact",
+        "compression.type": "uncompressed",
+        "segment.bytes": str(config["transaction.state.log.segment.bytes"]),
+        "min.insync.replicas": str(min(config["transaction.state.log.min.isr"], replication)),
+        "unclean.leader.election.enable": "false",
+    }
+
+
+async def create_transaction_state_topic(
+    channel: ControllerChannel, image: MetadataImage, config: KafkaConfig, timeout_s: float
+) -> ErrorCode:
+    """Ask the controller to create `__transaction_state` (Kafka does on the first
+    FindCoordinator for a transactional id); its error code as for
+    `create_offsets_topic`."""
+    alive = sum(1 for b in image.cluster.brokers.values() if not b.fenced)
+    replication = max(1, min(config["transaction.state.log.replication.factor"], alive))
+    request = CreateTopicsRequest(
+        topics=(
+            CreatableTopic(
+                name=TRANSACTION_STATE_TOPIC,
+                num_partitions=config["transaction.state.log.num.partitions"],
+                replication_factor=replication,
+                assignments=(),
+                configs=tuple(CreatableTopicConfig(name=k, value=v) for k, v in
+                              transaction_state_configs(config, replication).items()),
+            ),
+        ),
+        timeout=timedelta(seconds=timeout_s),
         validate_only=False,
     )
     try:

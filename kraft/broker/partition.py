@@ -30,6 +30,13 @@ high watermark, log start offset (DeleteRecords, a follower's report),
 leadership, ISR, `min_insync_replicas`, leaving the broker -- the partition
 calls `purgatory.check_and_complete(key)`, once the change is whole.
 
+Transactions: the last stable offset (LSO) is min(first unstable offset,
+high watermark) (kraft.broker.producer_state says when a transaction stops
+being unstable); read_committed consumers read below it. Markers come from
+the transaction coordinator (WriteTxnMarkers: `append_marker`) or, on a
+follower, from the leader; an abort marker adds an entry to the
+aborted-transaction index of its segment (log.txnindex).
+
 The high watermark is stored in the log (`PartitionLog.high_watermark`, as
 Kafka's UnifiedLog holds it) so the log manager can bound retention and
 cleaning by it and checkpoint it; only this class moves it.
@@ -51,9 +58,11 @@ from kraft.broker.producer_state import ProducerStateManager
 from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.log.batch import BatchHeader, iter_batches
 from kraft.log.config import LogConfig
+from kraft.log.control import build_end_txn_marker
 from kraft.log.errors import ErrorCode as LogErrorCode
 from kraft.log.errors import OffsetOutOfRangeError
-from kraft.log.log import FetchDataInfo, LogAppendInfo, PartitionLog
+from kraft.log.log import AppendOrigin, FetchDataInfo, LogAppendInfo, PartitionLog
+from kraft.log.txnindex import AbortedTxn
 from kraft.metadata.image import PartitionRegistration
 
 log = logging.getLogger("kraft.broker")
@@ -157,6 +166,18 @@ class Partition:
     def high_watermark(self) -> int:
         return self.log.high_watermark
 
+    def _set_high_watermark(self, offset: int) -> None:
+        self.log.update_high_watermark(offset)
+        self.producer_state.on_high_watermark_updated(self.log.high_watermark)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """Where read_committed consumers stop: the first offset of the oldest
+        transaction not yet decided and replicated, at most the high watermark."""
+        unstable = self.producer_state.first_unstable_offset
+        hwm = self.log.high_watermark
+        return hwm if unstable is None else min(unstable, hwm)
+
     def leader_epoch_error(self, current_leader_epoch: int) -> ErrorCode | None:
         """KIP-320's check of a client's current leader epoch (-1: none given):
         older than ours is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH."""
@@ -233,14 +254,18 @@ class Partition:
 
     # --- produce ---------------------------------------------------------------------
 
-    def append_as_leader(self, records: memoryview) -> AppendResult:
+    def append_as_leader(
+        self, records: memoryview, origin: AppendOrigin = AppendOrigin.CLIENT
+    ) -> AppendResult:
         """Append a produce request's records at the current leader epoch.
 
         The log validates every batch; then, before anything is written, the
         idempotence checks run on batches that carry a producer id: a retry of
         one of the producer's last 5 batches is not written again and answers
         with the original offsets (`duplicate`), a sequence gap or a fenced
-        producer epoch is an error. Call only while leading.
+        producer epoch is an error. A coordinator's transactional writes
+        (`origin` COORDINATOR: TxnOffsetCommit) carry no sequence: only the epoch
+        and the transaction state are checked. Call only while leading.
         """
         pending: list[tuple[int, BatchHeader]] = []
         duplicate: list[bool] = []
@@ -251,7 +276,8 @@ class Partition:
                     continue
                 check = self.producer_state.check(
                     header.producer_id, header.producer_epoch, header.base_sequence,
-                    header.last_offset_delta,
+                    header.last_offset_delta, header.is_transactional,
+                    check_sequence=origin is AppendOrigin.CLIENT,
                 )
                 if check.error is not None:
                     return LogAppendInfo(check.error, check.message,
@@ -268,7 +294,8 @@ class Partition:
             return None
 
         active = self.log.active_segment
-        info = self.log.append_as_leader(records, self.leader_epoch, before_write=before_write)
+        info = self.log.append_as_leader(records, self.leader_epoch, origin=origin,
+                                         before_write=before_write)
         if duplicate or info.error_code != LogErrorCode.NONE:
             return AppendResult(info, duplicate=bool(duplicate))
         if self.log.active_segment is not active:
@@ -279,12 +306,53 @@ class Partition:
             timestamp = info.log_append_time if info.log_append_time >= 0 else header.max_timestamp
             self.producer_state.update(
                 header.producer_id, header.producer_epoch, header.base_sequence,
-                header.last_offset_delta, offset, timestamp,
+                header.last_offset_delta, offset, timestamp, header.is_transactional,
             )
             offset += header.last_offset_delta + 1
         self._maybe_increment_high_watermark()
         self._state_changed()
         return AppendResult(info, duplicate=False)
+
+    def append_marker(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+        timestamp: int,
+    ) -> LogAppendInfo:
+        """Append the coordinator's commit or abort marker for `producer_id` at the
+        current leader epoch (WriteTxnMarkers). An older producer epoch is
+        INVALID_PRODUCER_EPOCH, an older coordinator epoch
+        TRANSACTION_COORDINATOR_FENCED; nothing is written then. Call only while
+        leading."""
+        verdict = self.producer_state.check_marker(producer_id, producer_epoch, coordinator_epoch)
+        if verdict.error is not None:
+            return LogAppendInfo(verdict.error, verdict.message,  # type: ignore[arg-type]
+                                 log_start_offset=self.log.log_start_offset)
+        batch = build_end_txn_marker(
+            producer_id=producer_id, producer_epoch=producer_epoch,
+            coordinator_epoch=coordinator_epoch, commit=commit, timestamp=timestamp)
+        active = self.log.active_segment
+        info = self.log.append_as_leader(batch, self.leader_epoch, origin=AppendOrigin.COORDINATOR)
+        if info.error_code != LogErrorCode.NONE:
+            return info
+        if self.log.active_segment is not active:
+            self._snapshot_at(self.log.active_segment.base_offset)
+        header = next(iter_batches(batch))[1]
+        completed = self.producer_state.update_batch(
+            header._replace(base_offset=info.base_offset, max_timestamp=info.max_timestamp),
+            batch)
+        if completed is not None and completed.aborted:
+            self.log.append_aborted_txn(completed.aborted_txn())
+        self._maybe_increment_high_watermark()
+        self._state_changed()
+        return info
+
+    def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """Aborted transactions a read_committed fetch of [fetch_offset, upper_bound)
+        must report."""
+        return self.log.collect_aborted_txns(fetch_offset, upper_bound)
 
     # --- high watermark ---------------------------------------------------------------
 
@@ -306,7 +374,7 @@ class Partition:
             state = self.remote.get(replica)
             candidate = min(candidate, state.log_end_offset if state else -1)
         if candidate > self.log.high_watermark:
-            self.log.update_high_watermark(candidate)
+            self._set_high_watermark(candidate)
             return True
         return False
 
@@ -395,11 +463,13 @@ class Partition:
             # at the new segment's base, once the batches below it are recorded.
             rolled_at = (self.log.active_segment.base_offset
                          if self.log.active_segment is not active else None)
-            for _pos, header in iter_batches(records, end=info.valid_bytes):
+            for pos, header in iter_batches(records, end=info.valid_bytes):
                 if rolled_at is not None and header.base_offset >= rolled_at:
                     self._snapshot_at(rolled_at)
                     rolled_at = None
-                self.producer_state.update_batch(header)
+                completed = self.producer_state.update_batch(header, records, pos)
+                if completed is not None and completed.aborted:
+                    self.log.append_aborted_txn(completed.aborted_txn())
             self._state_changed()
         return info
 
@@ -414,7 +484,7 @@ class Partition:
     def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
         hwm = min(leader_high_watermark, self.log.log_end_offset)
         if hwm != self.high_watermark:
-            self.log.update_high_watermark(hwm)
+            self._set_high_watermark(hwm)
             self._state_changed()
 
     def truncate_to(self, offset: int) -> None:
@@ -431,14 +501,14 @@ class Partition:
         # divergence again, and the truncation above would change nothing: a
         # livelock. Drop it; the next fetch then names our real last epoch.
         self.log.leader_epoch_cache.truncate_from_end(self.log.log_end_offset)
-        self.log.update_high_watermark(min(high_watermark, self.log.log_end_offset))
+        self._set_high_watermark(min(high_watermark, self.log.log_end_offset))
         self._state_changed()
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Empty the log and restart it at `offset` (we fell below the leader's log start)."""
         self.log.truncate_fully_and_start_at(offset)
         self.producer_state.truncate_fully()
-        self.log.update_high_watermark(offset)
+        self._set_high_watermark(offset)
         self._state_changed()
 
     def _state_changed(self) -> None:
@@ -449,14 +519,17 @@ class Partition:
 
     # --- fetch -----------------------------------------------------------------------
 
-    def read(self, fetch_offset: int, max_bytes: int, *, min_one_message: bool) -> FetchDataInfo:
-        """Records from `fetch_offset` below the high watermark (consumers).
+    def read(
+        self, fetch_offset: int, max_bytes: int, *, min_one_message: bool,
+        read_committed: bool = False,
+    ) -> FetchDataInfo:
+        """Records from `fetch_offset` below the high watermark (consumers), or
+        below the last stable offset for `read_committed`.
 
         Raises log.errors.OffsetOutOfRangeError outside [log start, log end].
         """
-        return self.log.read(
-            fetch_offset, max_bytes, self.high_watermark, min_one_message=min_one_message
-        )
+        bound = self.last_stable_offset if read_committed else self.high_watermark
+        return self.log.read(fetch_offset, max_bytes, bound, min_one_message=min_one_message)
 
     def retire(self) -> None:
         """The replica left this broker: it is no longer led here, and waiters

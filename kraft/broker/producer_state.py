@@ -104,6 +104,32 @@ a producer id skipped), so a lost or stale snapshot only costs time. Producer
 state below the log start offset survives only in snapshots (KIP-360 keeps
 state when segments are deleted). Stale `*.snapshot.tmp` files are removed.
 
+Transactions (KIP-98; Kafka's `ProducerAppendInfo.appendDataBatch`,
+`appendEndTxnMarker`, `ProducerStateManager.completeTxn`). A transactional
+batch from a producer without an ongoing transaction begins one at its first
+offset (`current_txn_first_offset`); a non-transactional batch while one is
+ongoing is INVALID_TXN_STATE. A marker (control batch, log.control) from the
+coordinator ends it: `check_marker` refuses an older producer epoch
+(INVALID_PRODUCER_EPOCH) or coordinator epoch (TRANSACTION_COORDINATOR_FENCED);
+`update_marker` returns the `CompletedTxn` (None for a marker without data:
+it changes no offset). A completed transaction stays "unreplicated", and so
+still holds the last stable offset back, until the high watermark passes its
+marker (`on_high_watermark_updated`): a read_committed consumer never sees
+the data of a transaction whose marker could still be truncated away.
+`first_unstable_offset` is the first offset of the oldest ongoing or
+unreplicated transaction; the partition's last stable offset is
+min(that, high watermark). The aborted-transaction index entries (log.
+txnindex) are the caller's to append, with `CompletedTxn.last_stable_offset`;
+`load` appends those of the markers it replays, which rebuilds entries lost
+with unflushed data. To replay every unflushed marker, `load` starts from
+the newest snapshot at or below the log's recovery point when there is one
+(snapshots are taken at every roll); otherwise from the newest, and a marker
+between the recovery point and that snapshot whose entry was lost in a
+machine crash is not indexed again (not done). Producers with
+an ongoing transaction never expire (Kafka's `isProducerExpired`). Snapshots
+carry `current_txn_first_offset` and `coordinator_epoch` (fields default to
+-1, so older snapshots still load).
+
 Thread-safety: single owner. Every method must be called by the task that
 owns the partition; nothing here awaits or locks.
 """
@@ -124,9 +150,12 @@ import crc32c
 import msgspec
 from kio.schema.errors import ErrorCode
 
-from kraft.log.batch import BatchHeader, iter_batches
+from kraft.log.batch import BatchHeader, Buffer, iter_batches
 from kraft.log.checkpoint import TMP_SUFFIX, atomic_write, fsync_dir
+from kraft.log.control import EndTxnMarker, read_end_txn_marker
+from kraft.log.errors import InvalidBatchError
 from kraft.log.log import PartitionLog
+from kraft.log.txnindex import AbortedTxn
 
 __all__ = [
     "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
@@ -135,6 +164,7 @@ __all__ = [
     "BatchMetadata",
     "Check",
     "CheckOutcome",
+    "CompletedTxn",
     "ProducerStateEntry",
     "ProducerStateManager",
     "increment_sequence",
@@ -177,16 +207,22 @@ class BatchMetadata(msgspec.Struct, frozen=True, array_like=True):
 
 
 class ProducerStateEntry(msgspec.Struct, frozen=True):
-    """What we know of one producer id. `batches` is oldest first, 1..5 long."""
+    """What we know of one producer id. `batches` is oldest first, 0..5 long (0 when
+    only a marker was seen at this epoch); `current_txn_first_offset` is the first
+    offset of its ongoing transaction (-1: none); `coordinator_epoch` that of the
+    last marker (-1: none)."""
 
     producer_id: int
     producer_epoch: int
     last_timestamp: int
     batches: tuple[BatchMetadata, ...]
+    current_txn_first_offset: int = -1
+    coordinator_epoch: int = -1
 
     @property
     def last_sequence(self) -> int:
-        return self.batches[-1].last_sequence
+        """Last sequence at this epoch, -1 (so 0 comes next) when none."""
+        return self.batches[-1].last_sequence if self.batches else -1
 
     def find_duplicate(self, first_sequence: int, last_sequence: int) -> BatchMetadata | None:
         """The retained batch with exactly this sequence range (the oldest if several)."""
@@ -194,6 +230,22 @@ class ProducerStateEntry(msgspec.Struct, frozen=True):
             if batch.first_sequence == first_sequence and batch.last_sequence == last_sequence:
                 return batch
         return None
+
+
+class CompletedTxn(msgspec.Struct, frozen=True):
+    """A transaction ended by a marker at `last_offset` (Kafka's CompletedTxn);
+    `last_stable_offset` is the partition's once it completed (for log.txnindex)."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int
+    aborted: bool
+    last_stable_offset: int
+
+    def aborted_txn(self) -> AbortedTxn:
+        return AbortedTxn(
+            self.producer_id, self.first_offset, self.last_offset, self.last_stable_offset
+        )
 
 
 class _Snapshot(msgspec.Struct):
@@ -254,6 +306,10 @@ class ProducerStateManager:
         self.producer_id_expiration_ms = producer_id_expiration_ms
         self._producers: dict[int, ProducerStateEntry] = {}
         self._map_end_offset = 0
+        # first offset -> producer id, of ongoing transactions (ascending offsets)
+        self._ongoing: dict[int, int] = {}
+        # first offset -> last offset, of completed ones not yet below the high watermark
+        self._unreplicated: dict[int, int] = {}
 
     # -- state ------------------------------------------------------------------
 
@@ -266,6 +322,24 @@ class ProducerStateManager:
         return self._producers.get(producer_id)
 
     @property
+    def first_unstable_offset(self) -> int | None:
+        """First offset of the oldest ongoing or unreplicated transaction, None if none."""
+        firsts = [*self._ongoing, *self._unreplicated]
+        return min(firsts) if firsts else None
+
+    @property
+    def ongoing_transactions(self) -> Mapping[int, int]:
+        """Read-only view: first offset -> producer id of each ongoing transaction."""
+        return MappingProxyType(self._ongoing)
+
+    def on_high_watermark_updated(self, high_watermark: int) -> None:
+        """Completed transactions whose marker is below `high_watermark` stop holding
+        the last stable offset back."""
+        done = [first for first, last in self._unreplicated.items() if last < high_watermark]
+        for first in done:
+            del self._unreplicated[first]
+
+    @property
     def map_end_offset(self) -> int:
         """Every batch below this offset has been recorded (Kafka's mapEndOffset)."""
         return self._map_end_offset
@@ -273,13 +347,64 @@ class ProducerStateManager:
     # -- check --------------------------------------------------------------------
 
     def check(
-        self, producer_id: int, producer_epoch: int, base_sequence: int, last_offset_delta: int
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        base_sequence: int,
+        last_offset_delta: int,
+        is_transactional: bool = False,
+        *,
+        check_sequence: bool = True,
     ) -> Check:
         """The verdict on one batch (header fields) before it is appended; no state change.
 
         `producer_id` must be >= 0 (batches without a producer id need no check).
+        `check_sequence=False` (a coordinator's own transactional writes, Kafka's
+        AppendOrigin.COORDINATOR) checks the epoch and transaction state only.
         """
-        return self._check(producer_id, producer_epoch, base_sequence, last_offset_delta, None)
+        if check_sequence:
+            verdict = self._check(producer_id, producer_epoch, base_sequence,
+                                  last_offset_delta, None)
+        else:
+            entry = self._producers.get(producer_id)
+            verdict = APPEND
+            if entry is not None and producer_epoch < entry.producer_epoch:
+                verdict = _error(
+                    ErrorCode.invalid_producer_epoch,
+                    f"producer {producer_id} epoch {producer_epoch} is older than the current "
+                    f"epoch {entry.producer_epoch}",
+                )
+        if verdict.outcome is CheckOutcome.APPEND and not is_transactional:
+            entry = self._producers.get(producer_id)
+            if entry is not None and entry.current_txn_first_offset >= 0:
+                return _error(
+                    ErrorCode.invalid_txn_state,
+                    f"Expected transactional write from producer {producer_id}: its "
+                    f"transaction began at offset {entry.current_txn_first_offset}",
+                )
+        return verdict
+
+    def check_marker(
+        self, producer_id: int, producer_epoch: int, coordinator_epoch: int
+    ) -> Check:
+        """The verdict on a transaction marker from the coordinator (WriteTxnMarkers);
+        no state change. Kafka's `checkProducerEpoch` and `checkCoordinatorEpoch`."""
+        entry = self._producers.get(producer_id)
+        if entry is None:
+            return APPEND
+        if producer_epoch < entry.producer_epoch:
+            return _error(
+                ErrorCode.invalid_producer_epoch,
+                f"marker epoch {producer_epoch} of producer {producer_id} is older than "
+                f"the last seen epoch {entry.producer_epoch}",
+            )
+        if coordinator_epoch < entry.coordinator_epoch:
+            return _error(
+                ErrorCode.transaction_coordinator_fenced,
+                f"Invalid coordinator epoch for producerId {producer_id}: "
+                f"{coordinator_epoch} (zombie), {entry.coordinator_epoch} (current)",
+            )
+        return APPEND
 
     def check_batches(self, headers: Iterable[BatchHeader]) -> Check:
         """The verdict on a request's batches, in order, each checked as if the earlier
@@ -369,9 +494,11 @@ class ProducerStateManager:
         last_offset_delta: int,
         first_offset: int,
         max_timestamp: int,
+        is_transactional: bool = False,
     ) -> None:
         """Record a batch appended at offsets [first_offset, first_offset +
-        last_offset_delta] with the header's maxTimestamp as stored in the log.
+        last_offset_delta] with the header's maxTimestamp as stored in the log;
+        a transactional one begins a transaction if none is ongoing.
 
         Calls must come in offset order (ValueError otherwise: a bug of the
         caller). No validation: the leader checked first, and a follower or
@@ -397,16 +524,82 @@ class ProducerStateManager:
             batches: tuple[BatchMetadata, ...] = (batch,)
         else:
             batches = (*entry.batches[-(NUM_BATCHES_TO_RETAIN - 1) :], batch)
+        txn_first = entry.current_txn_first_offset if entry is not None else -1
+        if is_transactional and txn_first < 0:
+            txn_first = first_offset
+            self._ongoing[first_offset] = producer_id
         self._producers[producer_id] = ProducerStateEntry(
-            producer_id, producer_epoch, max_timestamp, batches
+            producer_id,
+            producer_epoch,
+            max_timestamp,
+            batches,
+            txn_first,
+            entry.coordinator_epoch if entry is not None else -1,
         )
         self._map_end_offset = last_offset + 1
 
-    def update_batch(self, header: BatchHeader) -> None:
-        """`update` from a header that carries its log offsets (follower append,
-        replay); control batches and batches without a producer id are ignored."""
-        if header.producer_id < 0 or header.is_control:
-            return
+    def update_marker(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        marker: EndTxnMarker,
+        offset: int,
+        timestamp: int,
+    ) -> CompletedTxn | None:
+        """Record the marker appended at `offset`; return the transaction it ends
+        (None if the producer had no data in one here). An epoch change clears the
+        retained batches, as any new epoch does."""
+        if offset < self._map_end_offset:
+            raise ValueError(f"marker at {offset} is below the recorded end {self._map_end_offset}")
+        entry = self._producers.get(producer_id)
+        completed = None
+        if entry is not None and entry.current_txn_first_offset >= 0:
+            first = entry.current_txn_first_offset
+            # Kafka's lastStableOffset(completedTxn): the next ongoing transaction's start.
+            others = [f for f, pid in self._ongoing.items() if pid != producer_id]
+            completed = CompletedTxn(
+                producer_id,
+                first,
+                offset,
+                not marker.committed,
+                min(others) if others else offset + 1,
+            )
+            self._ongoing.pop(first, None)
+            self._unreplicated[first] = offset
+        batches = (
+            entry.batches if entry is not None and entry.producer_epoch == producer_epoch else ()
+        )
+        self._producers[producer_id] = ProducerStateEntry(
+            producer_id, producer_epoch, timestamp, batches, -1, marker.coordinator_epoch
+        )
+        self._map_end_offset = offset + 1
+        return completed
+
+    def update_batch(
+        self, header: BatchHeader, data: Buffer | None = None, pos: int = 0
+    ) -> CompletedTxn | None:
+        """`update` (or `update_marker`) from a header that carries its log offsets
+        (follower append, replay). `data[pos:]` holds the batch, needed for a
+        control batch, whose marker it reads; batches without a producer id, and
+        control batches that are not markers (or given without their data), are
+        ignored. Returns the transaction a marker ended."""
+        if header.producer_id < 0:
+            return None
+        if header.is_control:
+            if data is None:
+                return None
+            try:
+                marker = read_end_txn_marker(data, pos)
+            except InvalidBatchError as e:
+                logger.warning("%s: unreadable control batch at %d: %s", self.dir,
+                               header.base_offset, e)
+                return None
+            if marker is None:
+                return None
+            return self.update_marker(
+                header.producer_id, header.producer_epoch, marker, header.base_offset,
+                header.max_timestamp,
+            )
         self.update(
             header.producer_id,
             header.producer_epoch,
@@ -414,12 +607,18 @@ class ProducerStateManager:
             header.last_offset_delta,
             header.base_offset,
             header.max_timestamp,
+            header.is_transactional,
         )
+        return None
 
     def remove_expired(self, now_ms: int) -> int:
         """Forget producers idle for producer.id.expiration.ms; return how many."""
         limit = now_ms - self.producer_id_expiration_ms
-        expired = [pid for pid, e in self._producers.items() if e.last_timestamp <= limit]
+        expired = [
+            pid
+            for pid, e in self._producers.items()
+            if e.last_timestamp <= limit and e.current_txn_first_offset < 0
+        ]
         for producer_id in expired:
             del self._producers[producer_id]
         return len(expired)
@@ -484,7 +683,7 @@ class ProducerStateManager:
             )
         seen = set()
         for entry in snapshot.producers:
-            if not 1 <= len(entry.batches) <= NUM_BATCHES_TO_RETAIN or entry.producer_id in seen:
+            if len(entry.batches) > NUM_BATCHES_TO_RETAIN or entry.producer_id in seen:
                 raise CorruptSnapshotError(f"{path}: bad entry for producer {entry.producer_id}")
             seen.add(entry.producer_id)
         return snapshot.producers
@@ -496,11 +695,20 @@ class ProducerStateManager:
         or below its log end offset, then its batches from there (see module doc)."""
         self._producers = {}
         self._map_end_offset = 0
+        self._ongoing = {}
+        self._unreplicated = {}
         self._remove_stale_tmp_files()
         log_end = partition_log.log_end_offset
         start = partition_log.log_start_offset
+        # Prefer a snapshot at or below the recovery point: replaying every unflushed
+        # batch puts back the txnindex entries lost with unflushed data.
+        offsets = self.snapshot_offsets()
+        limit = min(partition_log.recovery_point, log_end)
+        flushed = [o for o in offsets if o <= limit]
+        if flushed:
+            offsets = [o for o in offsets if o <= flushed[-1] or o > log_end]
         deleted = False
-        for offset in reversed(self.snapshot_offsets()):
+        for offset in reversed(offsets):
             if offset > log_end:
                 logger.info("%s: deleting producer snapshot %d above the log end", self.dir, offset)
                 self._delete_snapshot(offset)
@@ -514,6 +722,10 @@ class ProducerStateManager:
                 deleted = True
                 continue
             self._producers = {e.producer_id: e for e in entries}
+            self._ongoing = dict(sorted(
+                (e.current_txn_first_offset, e.producer_id)
+                for e in entries if e.current_txn_first_offset >= 0
+            ))
             self._map_end_offset = offset
             start = max(offset, start)
             break
@@ -523,6 +735,7 @@ class ProducerStateManager:
             fsync_dir(self.dir)
         self._replay(partition_log, start, log_end)
         self._map_end_offset = max(self._map_end_offset, log_end)
+        self.on_high_watermark_updated(partition_log.high_watermark)
 
     def _replay(self, partition_log: PartitionLog, start: int, end: int) -> None:
         """Record the header of every batch holding an offset in [start, end)."""
@@ -530,10 +743,12 @@ class ProducerStateManager:
         while offset < end:
             data = partition_log.read(offset, _REPLAY_READ_BYTES).to_bytes()
             next_offset = offset
-            for _, header in iter_batches(data, allow_partial_tail=True):
+            for pos, header in iter_batches(data, allow_partial_tail=True):
                 if header.last_offset < offset:
                     continue  # wholly below the snapshot / log start
-                self.update_batch(header)
+                completed = self.update_batch(header, data, pos)
+                if completed is not None and completed.aborted:
+                    partition_log.append_aborted_txn(completed.aborted_txn())
                 next_offset = header.next_offset
             if next_offset == offset:
                 raise RuntimeError(f"{self.dir}: no whole batch readable at offset {offset}")
@@ -563,3 +778,5 @@ class ProducerStateManager:
         fsync_dir(self.dir)
         self._producers = {}
         self._map_end_offset = 0
+        self._ongoing = {}
+        self._unreplicated = {}

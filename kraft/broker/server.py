@@ -6,15 +6,15 @@ cache (the latest image; kraft.broker.metadata_cache), the log manager (log
 dirs and the logs in them), the replica manager (which partitions it leads
 and follows, with the purgatory where requests wait for them), the replica
 fetchers and ISR manager, the lifecycle manager (registration and
-heartbeats), the producer-id blocks, the fetch session cache and the group
-coordinator; it uses the channel to the active controller it is given. The
-request handlers (kraft/broker/handlers, one module per API, and the
-forwarded admin APIs) get a BrokerContext (kraft.broker.context) naming the
+heartbeats), the producer-id blocks, the fetch session cache, the group
+coordinator and the transaction coordinator; it uses the channel to the active
+controller it is given. The request handlers (kraft/broker/handlers, one
+module per API, and the forwarded admin APIs) get a BrokerContext (kraft.broker.context) naming the
 parts they may use, not this object.
 
 It publishes metadata images from the loader to the replica manager, then to
 the metadata cache, then to the services (parts that follow the metadata and
-run in the background: the group coordinator, later a transaction
+run in the background: the group coordinator and the transaction
 coordinator).
 
 Readiness: the broker tells the controller it is ready to be unfenced once
@@ -48,6 +48,8 @@ from kraft.broker.log_manager import LogManager
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
+from kraft.broker.txn.coordinator import TransactionCoordinator, TxnConfig
+from kraft.broker.txn.markers import MarkerSender
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
@@ -117,7 +119,11 @@ class BrokerServer:
         self.group_coordinator = GroupCoordinator(
             self.node_id, CoordinatorConfig.from_config(config), self.replica_manager,
             current_image)
-        self.services: list[BrokerService] = [self.group_coordinator]
+        self.txn_coordinator = TransactionCoordinator(
+            self.node_id, TxnConfig.from_config(config), self.replica_manager, current_image,
+            self.producer_ids,
+            MarkerSender(self.node_id, current_image, inter_broker_listener(config)))
+        self.services: list[BrokerService] = [self.group_coordinator, self.txn_coordinator]
         self.context = BrokerContext(
             node_id=self.node_id,
             cluster_id=cluster_id,
@@ -130,6 +136,7 @@ class BrokerServer:
             producer_ids=self.producer_ids,
             channel=channel,
             group_coordinator=self.group_coordinator,
+            txn_coordinator=self.txn_coordinator,
         )
         self.registry = ApiRegistry()
         handlers.register(self.registry, self.context)

@@ -83,7 +83,6 @@ def test_word_count_at_least_once(kafka: KafkaDist, target: Target, tmp_path: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="docs/compat.md: transactions (issue 15)", strict=True)
 def test_word_count_exactly_once_v2(kafka: KafkaDist, dev: Target, tmp_path: Path) -> None:
     """With processing.guarantee=exactly_once_v2 the application runs and its
     committed output holds exactly the counts of the words sent."""

@@ -219,6 +219,68 @@ async def commit_offsets(
     return errors
 
 
+async def txn_commit_offsets(
+    coordinator: GroupCoordinator,
+    group_id: str,
+    *,
+    producer_id: int,
+    producer_epoch: int,
+    member_id: str,
+    group_instance_id: str | None,
+    generation_id: int,
+    entries: Sequence[OffsetCommitEntry],
+) -> list[ErrorCode]:
+    """TxnOffsetCommit: one error per entry. The group checks are OffsetCommit's
+    (KIP-447: a generation, member id or instance id must be current); the
+    offsets become visible when the transaction commits."""
+    n = len(entries)
+    route = _route(coordinator, group_id, require_id=True)
+    if route.shard is None:
+        return [route.error] * n
+    shard = route.shard
+    now = coordinator.clock()
+    group = shard.groups.get(group_id)
+    if group is None:
+        if generation_id >= 0:
+            return [ErrorCode.illegal_generation] * n
+        group = shard.groups[group_id] = coordinator.new_group(group_id, now, simple=True)
+    error = group.validate_offset_commit(now, member_id=member_id,
+                                         group_instance_id=group_instance_id,
+                                         generation_id=generation_id)
+    coordinator.schedule(shard, group)
+    if error != ErrorCode.none:
+        return [error] * n
+    errors: list[ErrorCode] = []
+    commits: dict[TopicPartition, OffsetCommitValue] = {}
+    for e in entries:
+        if e.metadata is not None and len(e.metadata) > coordinator.offset_metadata_max_bytes:
+            errors.append(ErrorCode.offset_metadata_too_large)
+            continue
+        errors.append(ErrorCode.none)
+        commits[(e.topic, e.partition)] = OffsetCommitValue(
+            offset=e.offset, metadata=e.metadata or "", commit_timestamp=now,
+            leader_epoch=e.leader_epoch)
+    if commits:
+        waiter = Waiter()
+        coordinator.write_txn_offsets(shard, group_id, (producer_id, producer_epoch), commits,
+                                      waiter.set)
+        write_error: ErrorCode = await waiter.wait()
+        errors = [write_error if e == ErrorCode.none else e for e in errors]
+    return errors
+
+
+def unstable_partitions(
+    coordinator: GroupCoordinator, group_id: str, partitions: Sequence[TopicPartition]
+) -> set[TopicPartition]:
+    """Partitions of `group_id` with transactional offset commits not yet decided
+    (OffsetFetch require_stable answers UNSTABLE_OFFSET_COMMIT for them)."""
+    route = _route(coordinator, group_id, require_id=False)
+    if route.shard is None:
+        return set()
+    return {tp for tp in partitions
+            if coordinator.has_pending_txn_offsets(route.shard, group_id, tp)}
+
+
 async def fetch_offsets(
     coordinator: GroupCoordinator,
     group_id: str,

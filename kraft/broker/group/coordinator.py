@@ -273,6 +273,7 @@ class GroupCoordinator:
                 group.offsets = loaded.offsets.get(group_id, {})
                 shard.groups[group_id] = group
                 self.schedule(shard, group)
+            shard.pending_txn_offsets = loaded.pending_offsets()
             shard.loading = False
             log.log(logging.INFO if loaded.records else logging.DEBUG,
                     "node %d: loaded %d groups (%d records) from %s-%d in epoch %d in %.3f s",
@@ -393,6 +394,47 @@ class GroupCoordinator:
             shard.append(records, done)
         else:
             done(ErrorCode.none)
+
+    def write_txn_offsets(
+        self,
+        shard: CoordinatorShard,
+        group_id: str,
+        producer: tuple[int, int],
+        commits: dict[TopicPartition, OffsetCommitValue],
+        on_done: Callable[[ErrorCode], None],
+    ) -> None:
+        """TxnOffsetCommit: write `commits` as a transactional batch of `producer`
+        (id, epoch); once replicated they are pending until the transaction's
+        marker (`complete_transaction`) applies or drops them."""
+        now = self.clock()
+        records = [Record(encode_key(OffsetCommitKey(group_id, topic, partition)),
+                          encode_offset_commit_value(value), (), now)
+                   for (topic, partition), value in commits.items()]
+
+        def done(error: ErrorCode) -> None:
+            if error == ErrorCode.none:
+                pending = shard.pending_txn_offsets.setdefault(producer[0], {})
+                pending.setdefault(group_id, {}).update(commits)
+            on_done(coordinator_error(error))
+
+        shard.append(records, done, producer=producer)
+
+    def complete_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
+        """A marker of `producer_id` was written to `__consumer_offsets` partition
+        `partition` (Kafka's onTransactionCompleted): apply its pending offset
+        commits (commit) or forget them (abort)."""
+        shard = self.shards.get(partition)
+        if shard is None:
+            return
+        pending = shard.pending_txn_offsets.pop(producer_id, {})
+        if commit:
+            for group_id, commits in pending.items():
+                self._apply_offsets(shard, group_id, dict(commits), False)
+
+    def has_pending_txn_offsets(self, shard: CoordinatorShard, group_id: str,
+                                tp: TopicPartition) -> bool:
+        return any(tp in groups.get(group_id, {})
+                   for groups in shard.pending_txn_offsets.values())
 
     def _apply_offsets(
         self,

@@ -13,10 +13,13 @@ leader our log is the truth, and what lies above the high watermark becomes
 committed unless we lose leadership, in which case this state is dropped.
 
 Reading is chunked (LOAD_CHUNK_BYTES per read, file reads in a worker
-thread); replay runs on the trio loop between reads. Control batches are
-skipped. Compressed batches are never written by the coordinator; one found
-here is logged and skipped rather than guessed at. Records whose key is not
-a classic-group record (KIP-848 and later types) are skipped.
+thread); replay runs on the trio loop between reads. Records of
+transactional batches (TxnOffsetCommit) are held per producer until its
+marker: a commit replays them there, an abort drops them; those still open
+at the end are the shard's pending transactional offsets. Compressed
+batches are never written by the coordinator; one found here is logged
+and skipped rather than guessed at. Records whose key is not a classic-group
+record (KIP-848 and later types) are skipped.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from kraft.broker.group.records import (
     decode_offset_commit_value,
 )
 from kraft.log.batch import Buffer, iter_batches
+from kraft.log.control import read_end_txn_marker
 from kraft.log.errors import InvalidBatchError
 from kraft.log.log import PartitionLog
 from kraft.log.records import iter_records
@@ -55,6 +59,9 @@ class LoadedState:
     offsets: dict[str, dict[TopicPartition, OffsetCommitValue]] = field(default_factory=dict)
     records: int = 0
     skipped: int = 0
+    # producer id -> records of its open transaction (TxnOffsetCommit), in order
+    pending_txn: dict[int, list[tuple[bytes | None, bytes | None]]] = field(
+        default_factory=dict)
 
     def group_ids(self) -> set[str]:
         """Groups with metadata or offsets (a group with only offsets is a
@@ -89,6 +96,7 @@ class LoadedState:
         for pos, header in iter_batches(data, allow_partial_tail=True):
             next_offset = header.last_offset + 1
             if header.is_control:
+                self._end_transaction(data, pos, header.producer_id)
                 continue
             if header.compression:
                 log.error("skipping a compressed batch at offset %d of __consumer_offsets",
@@ -96,6 +104,10 @@ class LoadedState:
                 self.skipped += header.records_count
                 continue
             for record in iter_records(data, pos):
+                if header.is_transactional:
+                    self.pending_txn.setdefault(header.producer_id, []).append(
+                        (record.key, record.value))
+                    continue
                 try:
                     self.replay(record.key, record.value)
                 except RecordFormatError as e:
@@ -103,6 +115,39 @@ class LoadedState:
                               record.offset, e)
                     self.skipped += 1
         return next_offset
+
+
+    def _end_transaction(self, data: Buffer, pos: int, producer_id: int) -> None:
+        """A marker: a commit replays the producer's pending offset commits, an
+        abort drops them."""
+        try:
+            marker = read_end_txn_marker(data, pos)
+        except InvalidBatchError as e:
+            log.error("skipping an unreadable control batch of __consumer_offsets: %s", e)
+            return
+        if marker is None:
+            return
+        for key, value in self.pending_txn.pop(producer_id, []) if marker.committed else []:
+            try:
+                self.replay(key, value)
+            except RecordFormatError as e:
+                log.error("skipping malformed transactional __consumer_offsets record: %s", e)
+                self.skipped += 1
+        self.pending_txn.pop(producer_id, None)
+
+    def pending_offsets(self) -> dict[int, dict[str, dict[TopicPartition, OffsetCommitValue]]]:
+        """The offset commits of transactions still open at the end of the log."""
+        out: dict[int, dict[str, dict[TopicPartition, OffsetCommitValue]]] = {}
+        for producer_id, records in self.pending_txn.items():
+            for key_bytes, value in records:
+                try:
+                    key = decode_key(key_bytes) if key_bytes is not None else None
+                    if isinstance(key, OffsetCommitKey) and value is not None:
+                        out.setdefault(producer_id, {}).setdefault(key.group, {})[
+                            (key.topic, key.partition)] = decode_offset_commit_value(value)
+                except RecordFormatError as e:
+                    log.error("skipping malformed transactional offset commit: %s", e)
+        return out
 
 
 async def load_partition(partition_log: PartitionLog) -> LoadedState:

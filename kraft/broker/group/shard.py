@@ -34,6 +34,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
@@ -42,6 +43,7 @@ from kraft.broker.group.group import ClassicGroup
 from kraft.broker.partition import Partition, PartitionKey
 from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.log.records import Record, build_batch
+from kraft.log.results import AppendOrigin
 
 Callback = Callable[[ErrorCode], None]
 
@@ -69,6 +71,10 @@ class CoordinatorShard:
         self.loading = True
         self.failed = False
         self.groups: dict[str, ClassicGroup] = {}
+        # Transactional offset commits written but not yet decided by a marker:
+        # producer id -> group -> partition -> offset (Kafka's
+        # pendingTransactionalOffsetCommits).
+        self.pending_txn_offsets: dict[int, dict[str, dict[tuple[str, int], Any]]] = {}
         self.scope = trio.CancelScope()
         self._purgatory = purgatory
         self._timeout_s = timeout_s
@@ -82,16 +88,26 @@ class CoordinatorShard:
         p = self.partition
         return not self._closed and p.is_leader and p.leader_epoch == self.epoch
 
-    def append(self, records: Sequence[Record], on_done: Callback) -> None:
+    def append(self, records: Sequence[Record], on_done: Callback, *,
+               producer: tuple[int, int] | None = None) -> None:
         """Write `records` as one batch; `on_done(error)` runs exactly once, in log
-        order with every other write of this shard (maybe before this returns)."""
+        order with every other write of this shard (maybe before this returns).
+        `producer` (id, epoch) makes it a transactional batch of that producer
+        (TxnOffsetCommit), decided later by the transaction's marker."""
         if not self.is_current:
             on_done(ErrorCode.not_leader_or_follower)
             return
         if len(self.partition.isr) < self.partition.min_insync_replicas:
             on_done(ErrorCode.not_enough_replicas)
             return
-        result = self.partition.append_as_leader(memoryview(build_batch(records)))
+        if producer is None:
+            batch = build_batch(records)
+            origin = AppendOrigin.CLIENT
+        else:
+            batch = build_batch(records, producer_id=producer[0], producer_epoch=producer[1],
+                                is_transactional=True)
+            origin = AppendOrigin.COORDINATOR
+        result = self.partition.append_as_leader(memoryview(batch), origin)
         info = result.info
         if int(info.error_code) != 0:
             on_done(ErrorCode(int(info.error_code)))

@@ -6,9 +6,9 @@ Per partition, as Kafka's ReplicaManager.activeProducerState: unknown topic or
 partition is UNKNOWN_TOPIC_OR_PARTITION, a partition not led here
 NOT_LEADER_OR_FOLLOWER; else one entry per producer id in the partition's
 producer state (kraft.broker.producer_state): its epoch, last sequence and
-last timestamp. Without transactions, coordinator_epoch and
-current_txn_start_offset are -1, as Kafka reports for producers outside a
-transaction.
+last timestamp, the coordinator epoch of its last transaction marker and the
+first offset of its ongoing transaction (-1 for none, as Kafka reports;
+`kafka-transactions.sh find-hanging` reads it).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ async def handle(
                 producers = tuple(
                     build(state_cls, producer_id=e.producer_id, producer_epoch=e.producer_epoch,
                           last_sequence=e.last_sequence, last_timestamp=e.last_timestamp,
-                          coordinator_epoch=-1, current_txn_start_offset=-1)
+                          coordinator_epoch=e.coordinator_epoch,
+                          current_txn_start_offset=e.current_txn_first_offset)
                     for _, e in sorted(partition.producer_state.producers.items()))
             partitions.append(build(partition_cls, partition_index=index, error_code=error,
                                     error_message=None, active_producers=producers))

@@ -10,10 +10,14 @@ records (KIP-595/KIP-320 truncation detection); a fetch offset outside
 
 Records come from the log up to the high watermark (read_uncommitted) or the
 last stable offset (read_committed), which equals the high watermark while
-there are no transactions. Sizes: each partition gets at most its
-partition_max_bytes and the response at most max_bytes, except that the
-first partition with data always gets its first whole batch (Kafka's
-minOneMessage), so one large batch cannot stall a consumer.
+there are no transactions. A read_committed answer lists the aborted
+transactions (producer id, first offset) overlapping the records returned,
+from the segments' aborted-transaction indexes (log.txnindex), so the
+consumer drops their records; every answer carries the last stable offset.
+Sizes: each partition gets at most its partition_max_bytes and the response
+at most max_bytes, except that the first partition with data always gets its
+first whole batch (Kafka's minOneMessage), so one large batch cannot stall a
+consumer.
 
 Long poll: while fewer than min_bytes are available and max_wait has not
 passed, the request waits as a delayed operation in the broker's purgatory
@@ -49,6 +53,7 @@ from kio.schema.errors import ErrorCode
 from kraft.broker.context import BrokerContext
 from kraft.broker.fetch_session import FetchContext
 from kraft.broker.partition import Partition
+from kraft.log.batch import iter_batches
 from kraft.log.errors import OffsetOutOfRangeError
 from kraft.metadata.image import MetadataImage
 from kraft.net.api_keys import ApiKey
@@ -61,13 +66,15 @@ READ_COMMITTED = 1
 
 
 class _Read:
-    __slots__ = ("diverging", "error", "high_watermark", "log_start_offset", "partition",
-                 "records", "size")
+    __slots__ = ("aborted", "diverging", "error", "high_watermark", "last_stable_offset",
+                 "log_start_offset", "partition", "records", "size")
 
     def __init__(self, error: ErrorCode = ErrorCode.none) -> None:
         self.error = error
         self.high_watermark = -1
+        self.last_stable_offset = -1
         self.log_start_offset = -1
+        self.aborted: list[tuple[int, int]] = []  # (producer id, first offset)
         self.records: bytes = b""  # not read by a probe
         self.size = 0  # bytes the read returns
         self.diverging: tuple[int, int] | None = None
@@ -169,7 +176,9 @@ def _read_partition(
     read = _Read()
     read.partition = partition
     read.high_watermark = partition.high_watermark
+    read.last_stable_offset = partition.last_stable_offset
     read.log_start_offset = partition.log_start_offset
+    read_committed = request.isolation_level == READ_COMMITTED
     last_fetched_epoch = getattr(fp, "last_fetched_epoch", -1)
     if last_fetched_epoch >= 0:
         epoch, end_offset = partition.log.end_offset_for_epoch(last_fetched_epoch)
@@ -191,7 +200,8 @@ def _read_partition(
                 read.high_watermark = partition.high_watermark
             data = partition.log.read(fp.fetch_offset, max_bytes, min_one_message=first)
         else:
-            data = partition.read(fp.fetch_offset, max_bytes, min_one_message=first)
+            data = partition.read(fp.fetch_offset, max_bytes, min_one_message=first,
+                                  read_committed=read_committed)
     except OffsetOutOfRangeError:
         read.error = ErrorCode.offset_out_of_range
         read.partition = None
@@ -201,7 +211,23 @@ def _read_partition(
     else:
         read.records = data.to_bytes()
         read.size = len(read.records)
+        if read_committed and replica_id < 0 and read.records:
+            read.aborted = _aborted_transactions(partition, fp.fetch_offset, read.records)
     return read
+
+
+def _aborted_transactions(
+    partition: Partition, fetch_offset: int, records: bytes
+) -> list[tuple[int, int]]:
+    """(producer id, first offset) of the aborted transactions overlapping the whole
+    batches in `records` (a cut last batch is not the consumer's to read yet)."""
+    upper = -1
+    for _, header in iter_batches(records, allow_partial_tail=True):
+        upper = header.next_offset
+    if upper < 0:
+        return []
+    return [(t.producer_id, t.first_offset)
+            for t in partition.collect_aborted_txns(fetch_offset, upper)]
 
 
 def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _Read]]]],
@@ -209,6 +235,7 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
     topic_cls = nested(cls, "FetchableTopicResponse")
     partition_cls = nested(cls, "PartitionData")
     epoch_cls = _optional(cls, "EpochEndOffset")
+    aborted_cls = nested(cls, "AbortedTransaction")
     read_committed = request.isolation_level == READ_COMMITTED
     topics = []
     for key, parts in reads:
@@ -224,9 +251,11 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
                     partition_index=index,
                     error_code=r.error,
                     high_watermark=r.high_watermark,
-                    last_stable_offset=r.high_watermark,
+                    last_stable_offset=r.last_stable_offset,
                     log_start_offset=r.log_start_offset,
-                    aborted_transactions=() if read_committed else None,
+                    aborted_transactions=tuple(
+                        aborted_cls(producer_id=pid, first_offset=first)
+                        for pid, first in r.aborted) if read_committed else None,
                     preferred_read_replica=-1,
                     # Never null: librdkafka cannot parse a null record set and
                     # would not see the error (Kafka sends MemoryRecords.EMPTY).

@@ -9,10 +9,11 @@ that so the first lookup usually succeeds. v4+ look up several keys at once
 (KIP-699); a key not answered for any other reason gets the same per-key
 error codes.
 
-Not done: transactions (key type 1) and share groups (key type 2) have no
-coordinator here: answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED and
-INVALID_REQUEST respectively, both fatal for the client, rather than a
-retriable code that would make it wait forever.
+A transactional id (key type 1) is coordinated the same way by the leader of
+its `__transaction_state` partition, created on first use with the
+transaction.state.log.* settings. Not done: share groups (key type 2) have no
+coordinator here: answered INVALID_REQUEST, fatal for the client, rather
+than a retriable code that would make it wait forever.
 
 The answer only names the leader; whether that broker has loaded the
 group's partition yet is for the group APIs to say
@@ -63,15 +64,18 @@ async def handle(
 
 async def _find(broker: BrokerContext, ctx: RequestContext, key_type: int, key: str) -> Answer:
     if key_type == TRANSACTION_KEY_TYPE:
-        return _error(ErrorCode.transactional_id_authorization_failed,
-                      "transactions are not supported by this broker")
-    if key_type != GROUP_KEY_TYPE:
+        topic_name = internal_topics.TRANSACTION_STATE_TOPIC
+        create = internal_topics.create_transaction_state_topic
+    elif key_type == GROUP_KEY_TYPE:
+        topic_name = internal_topics.GROUP_METADATA_TOPIC
+        create = internal_topics.create_offsets_topic
+    else:
         return _error(ErrorCode.invalid_request,
                       f"coordinator key type {key_type} is not supported")
-    topic_name = internal_topics.GROUP_METADATA_TOPIC
+    if key_type == TRANSACTION_KEY_TYPE and not key:
+        return _error(ErrorCode.invalid_request, "an empty transactional id")
     if topic_name not in broker.image.topics.by_name:
-        code = await internal_topics.create_offsets_topic(broker.channel, broker.image,
-                                                          broker.config, CREATE_WAIT_S)
+        code = await create(broker.channel, broker.image, broker.config, CREATE_WAIT_S)
         if code not in (ErrorCode.none, ErrorCode.topic_already_exists):
             return _error(ErrorCode.coordinator_not_available,
                           f"{topic_name} could not be created: {code.name}")

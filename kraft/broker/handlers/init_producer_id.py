@@ -9,10 +9,14 @@ time; kraft.broker.producer_ids); if no block arrives within
 ALLOCATION_TIMEOUT_S the answer is COORDINATOR_NOT_AVAILABLE, which clients
 retry.
 
-Not done: transactions. A transactional id is answered
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED (fatal for the client, with no retry
-loop) because there is no transaction coordinator; clients normally stop
-earlier, at FindCoordinator.
+With a transactional id the transaction coordinator answers
+(kraft.broker.txn.coordinator.init_producer_id): the id's producer id with
+its epoch bumped (a new id the first time, or when the epoch is exhausted),
+after fencing the previous incarnation and aborting its open transaction
+(CONCURRENT_TRANSACTIONS until that is done, which clients retry);
+INVALID_TRANSACTION_TIMEOUT above transaction.max.timeout.ms; KIP-360's
+producer id and epoch (v3+) must name the current producer, else
+PRODUCER_FENCED.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ async def handle(
 ) -> Any:
     cls = response_class(header)
     if request.transactional_id is not None:
-        return build(cls, throttle_time=timedelta(0),
-                     error_code=ErrorCode.transactional_id_authorization_failed,
-                     producer_id=-1, producer_epoch=-1)
+        timeout_ms = int(request.transaction_timeout.total_seconds() * 1000)
+        error, producer_id, epoch = await broker.txn_coordinator.init_producer_id(
+            request.transactional_id, timeout_ms, getattr(request, "producer_id", -1),
+            getattr(request, "producer_epoch", -1))
+        return build(cls, throttle_time=timedelta(0), error_code=error,
+                     producer_id=producer_id, producer_epoch=epoch)
     producer_id = None
     with trio.move_on_after(ALLOCATION_TIMEOUT_S):
         producer_id = await broker.producer_ids.generate()

@@ -12,7 +12,8 @@ leader epoch; -3 max timestamp (v7+) is the record with the largest
 timestamp; -5 latest-tiered (v9+) has no answer without tiered storage
 (offset -1); a real timestamp finds the first record at or after it, with the
 epoch of that record (not the current leader epoch: Redpanda's CORE-12505),
-and no answer (offset -1) when it lies at or above the high watermark.
+and no answer (offset -1) when it lies at or above the high watermark (the
+last stable offset for read_committed).
 Requests from a replica (replica_id >= 0) or the debugging id (-2) are not
 bound by the high watermark: latest is the log end offset (Kafka's
 isolation "none" for followers).
@@ -41,6 +42,7 @@ from kraft.net.registry import ApiSpec, RequestContext
 API = ApiSpec(ApiKey.LIST_OFFSETS, 1, 11)
 LATEST_TIERED_TIMESTAMP = -5
 CONSUMER = -1
+READ_COMMITTED = 1
 
 
 async def handle(
@@ -65,7 +67,8 @@ async def handle(
                 error = ErrorCode.invalid_request
             else:
                 partition = broker.replica_manager.get_by_id(topic.topic_id, p.partition_index)
-                error, timestamp, offset, epoch = _lookup(partition, p, request.replica_id)
+                error, timestamp, offset, epoch = _lookup(
+                    partition, p, request.replica_id, request.isolation_level)
             partitions.append(build(
                 partition_cls, partition_index=p.partition_index, error_code=error,
                 timestamp=timestamp, offset=offset, leader_epoch=epoch,
@@ -75,7 +78,7 @@ async def handle(
 
 
 def _lookup(
-    partition: Partition | None, p: Any, replica_id: int
+    partition: Partition | None, p: Any, replica_id: int, isolation_level: int
 ) -> tuple[ErrorCode, int, int, int]:
     """(error, timestamp, offset, leader epoch) for one partition."""
     if partition is None or not partition.is_leader:
@@ -84,7 +87,12 @@ def _lookup(
     if epoch_error is not None:
         return epoch_error, -1, -1, -1
     timestamp = p.timestamp
-    bound = partition.high_watermark if replica_id == CONSUMER else partition.log_end_offset
+    if replica_id != CONSUMER:
+        bound = partition.log_end_offset
+    elif isolation_level == READ_COMMITTED:
+        bound = partition.last_stable_offset
+    else:
+        bound = partition.high_watermark
     if timestamp == LATEST_TIMESTAMP:
         return ErrorCode.none, -1, bound, partition.leader_epoch
     if timestamp == LATEST_TIERED_TIMESTAMP:

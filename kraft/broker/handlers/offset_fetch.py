@@ -7,8 +7,10 @@ and topics (no error, as Kafka). v2+ report group errors at the top level
 (v1 in every partition); v8+ ask for several groups at once, each answered
 on its own (KIP-709); v9's member id and epoch belong to KIP-848 groups and
 are ignored for classic groups, as Kafka does. With require_stable (v7+)
-the answer waits for commits still being replicated (Kafka 4 waits too,
-rather than answering UNSTABLE_OFFSET_COMMIT).
+the answer waits for commits still being replicated (Kafka 4 waits too),
+and a partition with a transactional commit not yet decided by its marker
+(TxnOffsetCommit, KIP-447) answers UNSTABLE_OFFSET_COMMIT, which the
+consumer retries.
 
 Errors (per group): COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
 COORDINATOR_LOAD_IN_PROGRESS.
@@ -77,8 +79,15 @@ async def _fetch(
             return error, ()
         # v1 has no group error: every partition asked carries it.
         offsets = [(tp, None) for tp in wanted or ()]
+    unstable = (api.unstable_partitions(broker.group_coordinator, group_id,
+                                        [tp for tp, _ in offsets])
+                if require_stable and error == ErrorCode.none else set())
     by_topic: dict[str, list[Any]] = {}
     for (topic, partition), value in offsets:
+        if (topic, partition) in unstable:
+            by_topic.setdefault(topic, []).append(_partition(
+                partition_cls, partition, None, ErrorCode.unstable_offset_commit))
+            continue
         by_topic.setdefault(topic, []).append(_partition(partition_cls, partition, value,
                                                          error if version < 2 else None))
     return ErrorCode.none, tuple(build(topic_cls, name=name, partitions=tuple(parts))

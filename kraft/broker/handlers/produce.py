@@ -25,9 +25,11 @@ An acks=all answer is a `Deferred` (net.server): the append happens in
 request order, and the connection goes on with the next request while this
 one waits for the ISR.
 
-Not done: transactions. A request with a transactional id is answered
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED per partition (no transaction
-coordinator exists, so no client can have begun a transaction here).
+Transactional batches (KIP-98) begin or continue the producer's transaction on
+the partition (kraft.broker.producer_state); a non-transactional batch from a
+producer with an ongoing transaction is INVALID_TXN_STATE. Not done: KIP-890
+verification that the producer added the partition to its transaction (the
+transaction coordinator slice), and the TRANSACTIONAL_ID WRITE authorization.
 """
 
 from __future__ import annotations
@@ -83,9 +85,6 @@ async def handle(
         for data in topic_data.partition_data:
             if acks not in (0, 1, -1):
                 outcome = _Outcome(ErrorCode.invalid_required_acks)
-            elif request.transactional_id is not None:
-                outcome = _Outcome(ErrorCode.transactional_id_authorization_failed,
-                                   "transactions are not supported by this broker")
             else:
                 outcome = _append(broker, image, key, by_id, data.index, data.records, acks)
             results.append((data.index, outcome))

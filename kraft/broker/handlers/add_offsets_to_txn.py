@@ -1,0 +1,40 @@
+"""AddOffsetsToTxn (key 25), versions 0-4: a consumer group's offsets join the
+producer's transaction (KIP-98, send_offsets_to_transaction).
+
+The group's `__consumer_offsets` partition (partition_for(group id,
+offsets.topic.num.partitions)) is added to the transaction like any
+partition (kraft.broker.txn.coordinator.add_partitions), so the transaction's
+markers reach it; the client then sends TxnOffsetCommit to the group
+coordinator. Errors as for AddPartitionsToTxn.
+
+Not done: the GROUP READ and TRANSACTIONAL_ID WRITE authorizations.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.context import BrokerContext
+from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
+from kraft.net.api_keys import ApiKey
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, response_class
+from kraft.net.registry import ApiSpec, RequestContext
+
+API = ApiSpec(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
+
+
+async def handle(
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    if not request.group_id:
+        error = ErrorCode.invalid_group_id
+    else:
+        partition = partition_for(request.group_id, broker.config["offsets.topic.num.partitions"])
+        error = await broker.txn_coordinator.add_partitions(
+            request.transactional_id, request.producer_id, request.producer_epoch,
+            [(GROUP_METADATA_TOPIC, partition)])
+    return build(response_class(header), throttle_time=timedelta(0), error_code=error)

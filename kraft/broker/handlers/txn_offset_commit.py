@@ -1,0 +1,71 @@
+"""TxnOffsetCommit (key 28), versions 0-4: a transactional producer commits a
+consumer group's offsets inside its transaction (KIP-98, KIP-447).
+
+Sent to the group's coordinator after AddOffsetsToTxn. Per partition: the
+topic and partition must exist (UNKNOWN_TOPIC_OR_PARTITION); the group
+checks are OffsetCommit's (kraft.broker.group.api.txn_commit_offsets):
+COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS,
+and from v3 (KIP-447) a generation, member id or group instance id that is
+not the group's current one is ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID /
+FENCED_INSTANCE_ID, so a zombie of a rebalanced consumer cannot commit.
+The offsets are written to `__consumer_offsets` as a transactional batch of
+the producer (an older producer epoch there is INVALID_PRODUCER_EPOCH) and
+stay pending -- invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT with
+require_stable -- until the transaction's marker commits or aborts them.
+
+Not done: KIP-890 verification that the group's partition is in the
+transaction, and the GROUP READ / TRANSACTIONAL_ID WRITE authorizations.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from kraft.broker.context import BrokerContext
+from kraft.broker.group import api
+from kraft.net.api_keys import ApiKey
+from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
+from kraft.net.registry import ApiSpec, RequestContext
+
+API = ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
+
+
+async def handle(
+    broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
+) -> Any:
+    image = broker.image
+    answers: dict[tuple[str, int], ErrorCode] = {}
+    entries: list[api.OffsetCommitEntry] = []
+    for topic in request.topics:
+        known = image.topics.by_name.get(topic.name)
+        for p in topic.partitions:
+            if known is None or p.partition_index not in known.partitions:
+                answers[(topic.name, p.partition_index)] = ErrorCode.unknown_topic_or_partition
+            else:
+                entries.append(api.OffsetCommitEntry(
+                    topic.name, p.partition_index, p.committed_offset,
+                    getattr(p, "committed_leader_epoch", -1), p.committed_metadata))
+    if entries:
+        errors = await api.txn_commit_offsets(
+            broker.group_coordinator, request.group_id,
+            producer_id=request.producer_id, producer_epoch=request.producer_epoch,
+            member_id=getattr(request, "member_id", ""),
+            group_instance_id=getattr(request, "group_instance_id", None),
+            generation_id=getattr(request, "generation_id", -1), entries=entries)
+        for entry, error in zip(entries, errors, strict=True):
+            answers[(entry.topic, entry.partition)] = error
+    cls = response_class(header)
+    topic_cls = nested(cls, "TxnOffsetCommitResponseTopic")
+    partition_cls = nested(cls, "TxnOffsetCommitResponsePartition")
+    by_topic: dict[str, list[Any]] = {}
+    for topic in request.topics:
+        for p in topic.partitions:
+            by_topic.setdefault(topic.name, []).append(build(
+                partition_cls, partition_index=p.partition_index,
+                error_code=answers[(topic.name, p.partition_index)]))
+    return build(cls, throttle_time=timedelta(0), topics=tuple(
+        build(topic_cls, name=name, partitions=tuple(parts)) for name, parts in by_topic.items()))
