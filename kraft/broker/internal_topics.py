@@ -113,15 +113,15 @@ async def create_transaction_state_topic(
     request = CreateTopicsRequest(
         topics=(
             CreatableTopic(
-                name=TRANSACTION_STATE_TOPIC,
-                num_partitions=config["transaction.state.log.num.partitions"],
-                replication_factor=replication,
+                name=TopicName(TRANSACTION_STATE_TOPIC),
+                num_partitions=i32(config["transaction.state.log.num.partitions"]),
+                replication_factor=i16(replication),
                 assignments=(),
                 configs=tuple(CreatableTopicConfig(name=k, value=v) for k, v in
                               transaction_state_configs(config, replication).items()),
             ),
         ),
-        timeout=timedelta(seconds=timeout_s),
+        timeout=i32Timedelta.parse(timedelta(seconds=timeout_s)),
         validate_only=False,
     )
     try:

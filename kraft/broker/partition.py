@@ -328,7 +328,7 @@ class Partition:
         leading."""
         verdict = self.producer_state.check_marker(producer_id, producer_epoch, coordinator_epoch)
         if verdict.error is not None:
-            return LogAppendInfo(verdict.error, verdict.message,  # type: ignore[arg-type]
+            return LogAppendInfo(verdict.error, verdict.message,
                                  log_start_offset=self.log.log_start_offset)
         batch = build_end_txn_marker(
             producer_id=producer_id, producer_epoch=producer_epoch,

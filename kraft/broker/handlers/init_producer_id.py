@@ -48,12 +48,12 @@ async def handle(
             getattr(request, "producer_epoch", -1))
         return build(cls, throttle_time=timedelta(0), error_code=error,
                      producer_id=producer_id, producer_epoch=epoch)
-    producer_id = None
+    allocated: int | None = None
     with trio.move_on_after(ALLOCATION_TIMEOUT_S):
-        producer_id = await broker.producer_ids.generate()
-    if producer_id is None:
+        allocated = await broker.producer_ids.generate()
+    if allocated is None:
         return build(cls, throttle_time=timedelta(0),
                      error_code=ErrorCode.coordinator_not_available,
                      producer_id=-1, producer_epoch=-1)
     return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none,
-                 producer_id=producer_id, producer_epoch=0)
+                 producer_id=allocated, producer_epoch=0)

@@ -28,7 +28,9 @@ from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
+from kio.schema.types import ProducerId, TopicName
 from kio.schema.write_txn_markers.v1 import request as markers_v1
+from kio.static.primitive import i16, i32
 
 from kraft.metadata.image import MetadataImage
 from kraft.net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
@@ -117,9 +119,10 @@ class MarkerSender:
         for topic, index in partitions:
             by_topic.setdefault(topic, []).append(index)
         request = markers_v1.WriteTxnMarkersRequest(markers=(markers_v1.WritableTxnMarker(
-            producer_id=producer_id, producer_epoch=producer_epoch, transaction_result=commit,
-            coordinator_epoch=coordinator_epoch,
-            topics=tuple(markers_v1.WritableTxnMarkerTopic(name=t, partition_indexes=tuple(ps))
+            producer_id=ProducerId(producer_id), producer_epoch=i16(producer_epoch),
+            transaction_result=commit, coordinator_epoch=i32(coordinator_epoch),
+            topics=tuple(markers_v1.WritableTxnMarkerTopic(
+                name=TopicName(t), partition_indexes=tuple(i32(p) for p in ps))
                          for t, ps in by_topic.items())),))
         try:
             response = await self.client.request((endpoint.host, endpoint.port), request,
