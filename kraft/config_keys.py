@@ -173,6 +173,11 @@ _CORE: Final = [
          "Backoff before a failed quorum request is retried."),
     _key("controller.quorum.append.linger.ms", Type.INT, 25,
          "How long the leader gathers records before appending a batch."),
+    # kraft's own failover keys (not Kafka's; docs/failover.md gives the reasoning)
+    _key("kraft.quorum.election.on.leader.connection.loss.enable", Type.BOOLEAN, True,
+         "A voter whose connection to the quorum leader is refused or reset (not timed out) "
+         "starts a pre-vote within a quarter of the election timeout, instead of waiting for "
+         "controller.quorum.fetch.timeout.ms."),
     # metadata log and snapshots (KIP-630, KIP-835)
     _key("metadata.log.max.record.bytes.between.snapshots", Type.LONG, 20 * _MB,
          "Bytes of new metadata records after which a snapshot is taken.", at_least(1)),
