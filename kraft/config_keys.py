@@ -160,6 +160,11 @@ _CORE: Final = [
          "Interval of broker heartbeats to the controller."),
     _key("broker.session.timeout.ms", Type.INT, 9000,
          "A broker without a heartbeat for this long is fenced."),
+    _key("kraft.broker.session.disconnect.grace.ms", Type.INT, 500,
+         "kraft: a broker whose heartbeat connection to the active controller closed (its "
+         "process died: the kernel closed it) and that has not heartbeated on a new one "
+         "within this grace is fenced without waiting for broker.session.timeout.ms; "
+         "-1 turns this off."),
     # quorum (QuorumConfig, KIP-595)
     _key("controller.quorum.election.timeout.ms", Type.INT, 1000,
          "Time without a leader before a voter starts an election."),

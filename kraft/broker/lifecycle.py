@@ -134,7 +134,7 @@ class BrokerLifecycleManager:
         )
         while True:
             try:
-                response = await self.channel.send(request, REQUEST_TIMEOUT_S)
+                response = await self.channel.send(request, REQUEST_TIMEOUT_S, heartbeat=True)
             except ControllerUnavailable as e:
                 log.info("node %d: registration pending: %s", self.node_id, e)
                 continue
@@ -165,7 +165,7 @@ class BrokerLifecycleManager:
             )
             self._wake = trio.Event()
             try:
-                response = await self.channel.send(request, REQUEST_TIMEOUT_S)
+                response = await self.channel.send(request, REQUEST_TIMEOUT_S, heartbeat=True)
             except ControllerUnavailable as e:
                 log.info("node %d: heartbeat failed: %s", self.node_id, e)
                 continue

@@ -246,11 +246,29 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         """
         self._now = now_ms
         in_flight = self.requests.fail(destination, correlation_id, now_ms)
-        if in_flight and connection_lost:
+        if in_flight is not None and connection_lost:
             self._leader_connection_lost(destination)
+            self._voter_connection_lost(destination, in_flight.request)
         if self._shutting_down and isinstance(self.quorum.role, Resigned):
             self._end_quorum_unacked.discard(destination)
         self._settle()
+
+    def _voter_connection_lost(self, destination: int, request: Request) -> None:
+        """A Vote request of our current election could not reach `destination`:
+        its process is down, so it will not grant this vote; count it as refused.
+        Only liveness is at stake: a refused election ends sooner (a Candidate
+        backs off and retries, a Prospective goes back) instead of waiting out
+        the election timeout when another voter refused too (a split vote)."""
+        role = self.quorum.role
+        if (
+            self.config.election_on_leader_connection_loss
+            and self._election is not None
+            and isinstance(request, VoteRequest)
+            and isinstance(role, Prospective | Candidate)
+            and request.replica_epoch == role.epoch
+            and request.pre_vote == isinstance(role, Prospective)
+        ):
+            self._election.record(destination, granted=False)
 
     def _leader_connection_lost(self, destination: int) -> None:
         """A request of the current role to `destination` failed with a refused or
