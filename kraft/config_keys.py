@@ -155,6 +155,11 @@ _CORE: Final = [
     _key("replica.fetch.min.bytes", Type.INT, 1, "Bytes a follower's fetch waits for."),
     _key("replica.fetch.backoff.ms", Type.INT, 1000,
          "Sleep of a follower after a failed fetch.", at_least(0)),
+    _key("kraft.replica.fetch.response.timeout.ms", Type.INT, 5000,
+         "kraft: how long a follower waits for a fetch response beyond "
+         "replica.fetch.wait.max.ms before it closes that connection and fetches again on a "
+         "new one (Kafka waits replica.socket.timeout.ms, 30 s): bounds how long a fetch "
+         "sent into a network partition holds the follower after the heal.", at_least(1)),
     # broker lifecycle (KRaftConfigs)
     _key("broker.heartbeat.interval.ms", Type.INT, 2000,
          "Interval of broker heartbeats to the controller."),
@@ -165,6 +170,11 @@ _CORE: Final = [
          "process died: the kernel closed it) and that has not heartbeated on a new one "
          "within this grace is fenced without waiting for broker.session.timeout.ms; "
          "-1 turns this off."),
+    _key("kraft.broker.session.self.fence.enable", Type.BOOLEAN, True,
+         "kraft: a broker whose heartbeats have gone unanswered for broker.session.timeout.ms "
+         "(counted from the send of the last answered one) presumes the controller fenced it "
+         "and answers produce requests to the partitions it leads NOT_LEADER_OR_FOLLOWER, "
+         "including acks=all requests still waiting, until a heartbeat is answered again."),
     # quorum (QuorumConfig, KIP-595)
     _key("controller.quorum.election.timeout.ms", Type.INT, 1000,
          "Time without a leader before a voter starts an election."),

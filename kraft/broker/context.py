@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.fetch_session import FetchSessionCache
@@ -27,7 +28,16 @@ from kraft.broker.replica_manager import ReplicaManager
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
 
-__all__ = ["BrokerContext"]
+__all__ = ["BrokerContext", "BrokerSession"]
+
+
+class BrokerSession(Protocol):
+    """What handlers may ask the broker lifecycle (kraft.broker.lifecycle)."""
+
+    @property
+    def session_valid_until(self) -> float | None: ...
+
+    def presumed_fenced(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,7 @@ class BrokerContext:
     producer_ids: ProducerIdManager
     channel: ControllerChannel
     group_coordinator: GroupCoordinator
+    session: BrokerSession | None = None  # the broker's lifecycle: is it presumed fenced?
 
     @property
     def image(self) -> MetadataImage:
