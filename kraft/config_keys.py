@@ -155,11 +155,26 @@ _CORE: Final = [
     _key("replica.fetch.min.bytes", Type.INT, 1, "Bytes a follower's fetch waits for."),
     _key("replica.fetch.backoff.ms", Type.INT, 1000,
          "Sleep of a follower after a failed fetch.", at_least(0)),
+    _key("kraft.replica.fetch.response.timeout.ms", Type.INT, 5000,
+         "kraft: how long a follower waits for a fetch response beyond "
+         "replica.fetch.wait.max.ms before it closes that connection and fetches again on a "
+         "new one (Kafka waits replica.socket.timeout.ms, 30 s): bounds how long a fetch "
+         "sent into a network partition holds the follower after the heal.", at_least(1)),
     # broker lifecycle (KRaftConfigs)
     _key("broker.heartbeat.interval.ms", Type.INT, 2000,
          "Interval of broker heartbeats to the controller."),
     _key("broker.session.timeout.ms", Type.INT, 9000,
          "A broker without a heartbeat for this long is fenced."),
+    _key("kraft.broker.session.disconnect.grace.ms", Type.INT, 500,
+         "kraft: a broker whose heartbeat connection to the active controller closed (its "
+         "process died: the kernel closed it) and that has not heartbeated on a new one "
+         "within this grace is fenced without waiting for broker.session.timeout.ms; "
+         "-1 turns this off."),
+    _key("kraft.broker.session.self.fence.enable", Type.BOOLEAN, False,
+         "kraft: a broker whose heartbeats have gone unanswered for broker.session.timeout.ms "
+         "(counted from the send of the last answered one) presumes the controller fenced it "
+         "and answers produce requests to the partitions it leads NOT_LEADER_OR_FOLLOWER, "
+         "including acks=all requests still waiting, until a heartbeat is answered again."),
     # quorum (QuorumConfig, KIP-595)
     _key("controller.quorum.election.timeout.ms", Type.INT, 1000,
          "Time without a leader before a voter starts an election."),
@@ -173,6 +188,11 @@ _CORE: Final = [
          "Backoff before a failed quorum request is retried."),
     _key("controller.quorum.append.linger.ms", Type.INT, 25,
          "How long the leader gathers records before appending a batch."),
+    # kraft's own failover keys (not Kafka's; docs/failover.md gives the reasoning)
+    _key("kraft.quorum.election.on.leader.connection.loss.enable", Type.BOOLEAN, True,
+         "A voter whose connection to the quorum leader is refused or reset (not timed out) "
+         "starts a pre-vote within a quarter of the election timeout, instead of waiting for "
+         "controller.quorum.fetch.timeout.ms."),
     # metadata log and snapshots (KIP-630, KIP-835)
     _key("metadata.log.max.record.bytes.between.snapshots", Type.LONG, 20 * _MB,
          "Bytes of new metadata records after which a snapshot is taken.", at_least(1)),

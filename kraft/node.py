@@ -181,8 +181,11 @@ class Node:
             # Forwarded client requests get connections of their own (Kafka's separate
             # "forwarding" channel): another request timing out on a shared connection
             # would close it under them, leaving their outcome unknown.
+            # Heartbeats get a connection of their own too: the controller fences a
+            # broker soon after it closes (kraft.controller.heartbeats).
             async with KafkaClient(f"kraft-node-{self.node_id}") as client, \
                     KafkaClient(f"kraft-forward-{self.node_id}") as forward_client, \
+                    KafkaClient(f"kraft-heartbeat-{self.node_id}") as heartbeat_client, \
                     trio.open_nursery() as nursery:
                 if not voters:
                     discovered = await self._discover_voters(client)
@@ -191,8 +194,8 @@ class Node:
                         return
                     voters = discovered
                     quorum = dataclasses.replace(quorum, voters=tuple(sorted(voters)))
-                raft = await self._start(nursery, client, forward_client, quorum, raft_log,
-                                         voters)
+                raft = await self._start(nursery, (client, forward_client, heartbeat_client),
+                                         quorum, raft_log, voters)
                 task_status.started()
                 await self._stop.wait()
                 await self._shutdown(raft)
@@ -203,13 +206,13 @@ class Node:
     async def _start(
         self,
         nursery: trio.Nursery,
-        client: KafkaClient,
-        forward_client: KafkaClient,
+        clients: tuple[KafkaClient, KafkaClient, KafkaClient],
         quorum: QuorumConfig,
         raft_log: DiskLog,
         voters: dict[int, tuple[str, int]],
     ) -> RaftNode:
         config = self.config
+        client, forward_client, heartbeat_client = clients
         loader_hwm: list[RaftNode] = []
         loader = MetadataLoader(raft_log, lambda: loader_hwm[0].high_watermark, self.node_id)
         raft = RaftNode(quorum, raft_log, raft_log.dir, voters, loader, rng=random.Random())
@@ -232,6 +235,7 @@ class Node:
             channel = ControllerChannel(
                 client, voters, lambda: raft.leader, raft.wait_leader_change,
                 node_id=self.node_id, forward_client=forward_client,
+                heartbeat_client=heartbeat_client,
                 attempt_timeout_s=config["controller.quorum.request.timeout.ms"] / 1000,
             )
             listeners = client_listeners(config)

@@ -21,7 +21,7 @@ error codes; a handler raises only for bugs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kraft.net.api_keys import ApiKey
@@ -30,10 +30,20 @@ from kraft.net.codec import RequestHeader, kio_versions
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What a handler knows about the request's origin."""
+    """What a handler knows about the request's origin. One per connection: a
+    handler may append to `on_close` a callable the server calls once the
+    connection has closed (the peer closed or reset it, or the server did);
+    equal callables are the handler's business (see `watch_close`)."""
 
     peer: str
     listener: str
+    on_close: list[Callable[[], None]] = field(default_factory=list, compare=False)
+
+    def watch_close(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when this connection closes, unless an equal one is
+        already registered."""
+        if callback not in self.on_close:
+            self.on_close.append(callback)
 
 
 Handler = Callable[[RequestContext, RequestHeader, Any], Awaitable[Any | None]]

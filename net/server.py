@@ -153,12 +153,18 @@ class KafkaServer:
             await stream.aclose()
             return
         self.connections += 1
+        ctx = RequestContext(peer, self.listener_name)
         try:
-            await self._serve_connection(stream, RequestContext(peer, self.listener_name))
+            await self._serve_connection(stream, ctx)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the peer went away mid-response
         finally:
             self.connections -= 1
+            for callback in ctx.on_close:
+                try:
+                    callback()
+                except Exception:  # a handler's bug must not hide the others' callbacks
+                    log.exception("on-close callback of a connection from %s failed", peer)
             await stream.aclose()
 
     async def _serve_connection(self, stream: trio.SocketStream, ctx: RequestContext) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.fetch_session import FetchSessionCache
@@ -29,7 +30,16 @@ from kraft.broker.txn.coordinator import TransactionCoordinator
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
 
-__all__ = ["BrokerContext"]
+__all__ = ["BrokerContext", "BrokerSession"]
+
+
+class BrokerSession(Protocol):
+    """What handlers may ask the broker lifecycle (kraft.broker.lifecycle)."""
+
+    @property
+    def session_valid_until(self) -> float | None: ...
+
+    def presumed_fenced(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,7 @@ class BrokerContext:
     channel: ControllerChannel
     group_coordinator: GroupCoordinator
     txn_coordinator: TransactionCoordinator
+    session: BrokerSession | None = None  # the broker's lifecycle: is it presumed fenced?
 
     @property
     def image(self) -> MetadataImage:

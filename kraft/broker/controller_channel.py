@@ -76,9 +76,11 @@ class ControllerChannel:
         node_id: int = -1,
         attempt_timeout_s: float = 2.0,
         forward_client: KafkaClient | None = None,
+        heartbeat_client: KafkaClient | None = None,
     ) -> None:
         self.client = client
         self.forward_client = forward_client or client
+        self.heartbeat_client = heartbeat_client or client
         self.voters = voters
         self._leader = leader
         self._wait_leader_change = wait_leader_change
@@ -87,11 +89,18 @@ class ControllerChannel:
         self._incarnation = uuid.uuid4().hex[:16]
         self._sequence = itertools.count()
 
-    async def send(self, request: Any, timeout_s: float) -> Any:
+    async def send(self, request: Any, timeout_s: float, *, heartbeat: bool = False) -> Any:
         """The active controller's response to `request`, a request safe to repeat.
+
+        `heartbeat`: over the heartbeat client's connection, which carries
+        nothing else (BrokerRegistration and BrokerHeartbeat), so that it
+        closes only when this process dies or one of its own requests times
+        out; the controller fences a broker soon after that connection closes
+        (kraft.controller.heartbeats).
 
         Raises ControllerUnavailable if none answered within `timeout_s`.
         """
+        client = self.heartbeat_client if heartbeat else self.client
         last_problem = "no quorum leader known"
         with trio.move_on_after(timeout_s):
             while True:
@@ -101,7 +110,7 @@ class ControllerChannel:
                     continue
                 address = self._address(leader)
                 try:
-                    response = await self._attempt(address, request)
+                    response = await self._attempt(address, request, client)
                 except ConnectionFailed as e:
                     last_problem = f"controller {leader.leader_id}: {e}"
                     await trio.sleep(RETRY_BACKOFF_S)
@@ -175,7 +184,7 @@ class ControllerChannel:
         with trio.move_on_after(RETRY_BACKOFF_S * 10):
             await self._wait_leader_change()
 
-    async def _attempt(self, address: Address, request: Any) -> Any | None:
+    async def _attempt(self, address: Address, request: Any, client: KafkaClient) -> Any | None:
         """One try: the response, or None if the leader changed or the attempt
         timed out first. Raises ConnectionFailed."""
         outcome: list[Any] = []
@@ -185,7 +194,7 @@ class ControllerChannel:
 
                 async def ask() -> None:
                     try:
-                        outcome.append(await self.client.request(
+                        outcome.append(await client.request(
                             address, request, timeout=self.attempt_timeout_s))
                     except ConnectionFailed as e:
                         failure.append(e)

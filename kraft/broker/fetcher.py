@@ -86,7 +86,11 @@ class ReplicaFetcherManager:
         partition_max_bytes: int = 1048576,
         response_max_bytes: int = 10485760,
         backoff_ms: int = 1000,
+        response_timeout_ms: int = 5000,
     ) -> None:
+        """`response_timeout_ms`: how long past `max_wait_ms` a fetch may go
+        unanswered before its connection is closed (the request fails, the
+        next fetch opens a new connection); at most REQUEST_TIMEOUT_S in all."""
         self.node_id = node_id
         self.client: KafkaClient | None = None
         self.broker_epoch = broker_epoch
@@ -98,6 +102,8 @@ class ReplicaFetcherManager:
         self.partition_max_bytes = partition_max_bytes
         self.response_max_bytes = response_max_bytes
         self.backoff_s = backoff_ms / 1000
+        self.request_timeout_s = min(REQUEST_TIMEOUT_S,
+                                     (max_wait_ms + response_timeout_ms) / 1000)
         self._fetchers: dict[int, _Fetcher] = {}
         self._by_partition: dict[tuple[uuid.UUID, int], int] = {}
         self._nursery: trio.Nursery | None = None
@@ -185,7 +191,10 @@ class _Fetcher:
             conn = await manager.client.connection(address)
             version = conn.pick_version(FETCH_KEY, MAX_FETCH_VERSION)
             request = self._request(version, fetching)
-            response = await conn.request(request, REQUEST_TIMEOUT_S)
+            # A fetch is answered within max_wait_ms by a leader that is alive and
+            # reachable; waiting much longer only holds on to a connection that a
+            # network partition may have left dead (Connection closes it on timeout).
+            response = await conn.request(request, manager.request_timeout_s)
         except (ConnectionFailed, UnsupportedVersion, InvalidRequest) as e:
             log.debug("node %d: fetch from broker %d failed: %s", manager.node_id,
                       self.leader_id, e)

@@ -73,15 +73,20 @@ class BrokerLifecycleManager:
         metadata_offset: Callable[[], int],
         *,
         heartbeat_interval_ms: int = 2000,
+        session_timeout_ms: int | None = None,
         rack: str | None = None,
         epoch_file: Path | None = None,
     ) -> None:
+        """`session_timeout_ms`: with it, `presumed_fenced` tells when the
+        controller may have fenced this broker (None: never presumed)."""
         self.node_id = node_id
         self.cluster_id = cluster_id
         self.channel = channel
         self.listeners = listeners
         self.metadata_offset = metadata_offset
         self.heartbeat_interval_s = heartbeat_interval_ms / 1000
+        self.session_timeout_s = None if session_timeout_ms is None else session_timeout_ms / 1000
+        self._session_valid_until: float | None = None
         self.rack = rack
         self.incarnation_id = uuid.uuid4()
         self.epoch_file = epoch_file
@@ -93,6 +98,21 @@ class BrokerLifecycleManager:
         self._want_shutdown = False
         self._shutdown_acknowledged = trio.Event()
         self._wake = trio.Event()
+
+    @property
+    def session_valid_until(self) -> float | None:
+        """The trio time until which the controller cannot have fenced this broker
+        for silence: a session timeout after the *send* of the last heartbeat it
+        answered unfenced (the controller heard it no earlier). None before
+        the first such answer, while fenced, or without a session timeout."""
+        return self._session_valid_until
+
+    def presumed_fenced(self) -> bool:
+        """True once heartbeats have gone unanswered past `session_valid_until`:
+        the controller may have fenced this broker and moved its partitions, so
+        it must not acknowledge writes as their leader (kraft; docs/failover.md)."""
+        until = self._session_valid_until
+        return until is not None and trio.current_time() > until
 
     def wake(self) -> None:
         """Send the next heartbeat now (the broker became ready, or the metadata moved)."""
@@ -136,7 +156,7 @@ class BrokerLifecycleManager:
         )
         while True:
             try:
-                response = await self.channel.send(request, REQUEST_TIMEOUT_S)
+                response = await self.channel.send(request, REQUEST_TIMEOUT_S, heartbeat=True)
             except ControllerUnavailable as e:
                 log.info("node %d: registration pending: %s", self.node_id, e)
                 continue
@@ -166,11 +186,15 @@ class BrokerLifecycleManager:
                 want_shut_down=self._want_shutdown,
             )
             self._wake = trio.Event()
+            sent_at = trio.current_time()
             try:
-                response = await self.channel.send(request, REQUEST_TIMEOUT_S)
+                response = await self.channel.send(request, REQUEST_TIMEOUT_S, heartbeat=True)
             except ControllerUnavailable as e:
                 log.info("node %d: heartbeat failed: %s", self.node_id, e)
                 continue
+            if (response.error_code == ErrorCode.none and not response.is_fenced
+                    and self.session_timeout_s is not None):
+                self._session_valid_until = sent_at + self.session_timeout_s
             if response.error_code in _REREGISTER:
                 log.info("node %d: controller lost our registration (%s); registering again",
                          self.node_id, response.error_code.name)
@@ -192,6 +216,7 @@ class BrokerLifecycleManager:
                 await self._wake.wait()
 
     def _fenced(self) -> None:
+        self._session_valid_until = None
         if self.state is BrokerState.RUNNING:
             log.info("node %d: fenced by the controller", self.node_id)
             self.unfenced = trio.Event()

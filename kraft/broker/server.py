@@ -96,6 +96,8 @@ class BrokerServer:
             advertised,
             metadata_offset,
             heartbeat_interval_ms=config["broker.heartbeat.interval.ms"],
+            session_timeout_ms=(config["broker.session.timeout.ms"]
+                                if config["kraft.broker.session.self.fence.enable"] else None),
             epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
         )
         broker_epoch = lambda: self.lifecycle.broker_epoch  # noqa: E731
@@ -109,6 +111,7 @@ class BrokerServer:
             min_bytes=config["replica.fetch.min.bytes"],
             partition_max_bytes=config["replica.fetch.max.bytes"],
             backoff_ms=config["replica.fetch.backoff.ms"],
+            response_timeout_ms=config["kraft.replica.fetch.response.timeout.ms"],
         )
         self.log_manager = LogManager(config)
         self.replica_manager = ReplicaManager(config, self.node_id, self.log_manager,
@@ -137,6 +140,7 @@ class BrokerServer:
             channel=channel,
             group_coordinator=self.group_coordinator,
             txn_coordinator=self.txn_coordinator,
+            session=self.lifecycle,
         )
         self.registry = ApiRegistry()
         handlers.register(self.registry, self.context)

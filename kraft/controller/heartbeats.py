@@ -32,8 +32,22 @@ by records this controller replayed without writing) are treated by `expired`
 as contacted at the time of that call, as Kafka's replay does by registering
 them with the heartbeat manager.
 
+Connection loss (kraft, not Kafka; `disconnect_grace_ms`, key
+kraft.broker.session.disconnect.grace.ms). A broker heartbeats over a
+connection of its own (kraft.broker.controller_channel). `connected` records
+the connection each heartbeat arrives on, when it arrives; `disconnected`
+records that this connection closed. The kernel closes a dead process's
+connections at once, so a broker whose heartbeat connection closed and that
+has not heartbeated on another one within the grace is dead: `expired` names
+it then, without waiting out the session timeout. A live broker that closed
+its connection itself (a request timed out) sends its next heartbeat on a
+new connection at once, well within the grace; a slow or paused broker, or
+one behind a network partition, closes nothing and keeps the full session
+timeout: only the kernel's word shortens it. A negative grace turns this off.
+
 All times are the controller's monotonic clock in milliseconds. Not
-thread-safe; the active controller's single command task owns it.
+thread-safe; the active controller's single command task owns it (and the
+connection callbacks, which run on the same trio thread).
 """
 
 from __future__ import annotations
@@ -53,15 +67,18 @@ class BrokerHeartbeatState:
     metadata_offset: int = -1
     controlled_shutdown_offset: int = -1
     registration_offset: int = -1
+    connection: object | None = None  # the connection its last heartbeat arrived on
+    disconnected_ms: int = -1  # when that connection closed; -1 while open or unknown
 
 
 class BrokerHeartbeatManager:
     """Liveness and controlled-shutdown progress of brokers, on the active controller only."""
 
-    def __init__(self, session_timeout_ms: int) -> None:
+    def __init__(self, session_timeout_ms: int, disconnect_grace_ms: int = -1) -> None:
         if session_timeout_ms <= 0:
             raise ValueError(f"session timeout must be positive, got {session_timeout_ms}")
         self.session_timeout_ms = session_timeout_ms
+        self.disconnect_grace_ms = disconnect_grace_ms
         self._brokers: dict[int, BrokerHeartbeatState] = {}
 
     def state(self, broker_id: int) -> BrokerHeartbeatState | None:
@@ -111,6 +128,34 @@ class BrokerHeartbeatManager:
         state.last_contact_ms = now_ms
         state.registration_offset = registration_offset
 
+    def connected(self, broker_id: int, connection: object, now_ms: int) -> bool:
+        """A heartbeat of the broker arrived on `connection` (any object that
+        identifies it). True if this is a connection not seen for the broker
+        before, which the caller watches (`disconnected` when it closes)."""
+        state = self._brokers.get(broker_id)
+        if state is None:
+            state = self._brokers[broker_id] = BrokerHeartbeatState(now_ms)
+        if state.connection is connection:
+            return False
+        state.connection = connection
+        state.disconnected_ms = -1
+        return True
+
+    def disconnected(self, broker_id: int, connection: object, now_ms: int) -> None:
+        """`connection` closed at `now_ms`; it counts only if the broker's last
+        heartbeat arrived on it."""
+        state = self._brokers.get(broker_id)
+        if state is not None and state.connection is connection:
+            state.disconnected_ms = now_ms
+
+    def _deadline_ms(self, state: BrokerHeartbeatState) -> int:
+        """When the broker's session ends: a session timeout after the last
+        contact, or the grace after its heartbeat connection closed, if sooner."""
+        deadline = state.last_contact_ms + self.session_timeout_ms
+        if self.disconnect_grace_ms >= 0 and state.disconnected_ms >= 0:
+            deadline = min(deadline, state.disconnected_ms + self.disconnect_grace_ms)
+        return deadline
+
     def remove(self, broker_id: int) -> None:
         """Forget the broker (it was unregistered)."""
         self._brokers.pop(broker_id, None)
@@ -131,7 +176,13 @@ class BrokerHeartbeatManager:
         state = self._brokers.get(broker_id)
         if registration is None or registration.fenced or state is None:
             return False
-        return state.last_contact_ms + self.session_timeout_ms >= now_ms
+        return self._deadline_ms(state) >= now_ms
+
+    def connection_lost(self, broker_id: int) -> bool:
+        """Whether the broker's heartbeat connection closed and no heartbeat came
+        on another one since (for log lines)."""
+        state = self._brokers.get(broker_id)
+        return state is not None and state.disconnected_ms >= 0
 
     def expired(self, image: MetadataImage, now_ms: int) -> list[int]:
         """Registered, unfenced brokers of `image` whose session has expired at `now_ms`,
@@ -147,7 +198,7 @@ class BrokerHeartbeatManager:
             if state is None:
                 self._brokers[broker_id] = BrokerHeartbeatState(now_ms)
                 continue
-            if state.last_contact_ms + self.session_timeout_ms < now_ms:
+            if self._deadline_ms(state) < now_ms:
                 out.append((state.last_contact_ms, broker_id))
         return [broker_id for _, broker_id in sorted(out)]
 
@@ -155,7 +206,7 @@ class BrokerHeartbeatManager:
         """The earliest time at which `expired(image, t)` would name a broker this manager
         knows, or None if no registered broker is unfenced."""
         deadlines = [
-            state.last_contact_ms + self.session_timeout_ms + 1
+            self._deadline_ms(state) + 1
             for broker_id, registration in image.cluster.brokers.items()
             if not registration.fenced and (state := self._brokers.get(broker_id)) is not None
         ]

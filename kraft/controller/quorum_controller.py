@@ -160,7 +160,9 @@ class QuorumController:
         self.committed_image: MetadataImage = EMPTY
         self.committed_offset = -1
         self.image: MetadataImage = EMPTY  # speculative: committed + our appended records
-        self.heartbeats = BrokerHeartbeatManager(config["broker.session.timeout.ms"])
+        self.heartbeats = BrokerHeartbeatManager(
+            config["broker.session.timeout.ms"],
+            config["kraft.broker.session.disconnect.grace.ms"])
         self.active_epoch: int | None = None
         self._claiming_epoch: int | None = None
         self._waiting: list[_Waiting] = []
@@ -391,10 +393,23 @@ class QuorumController:
     ) -> ControllerResult[None]:
         """Fence brokers whose session expired, judged on the image the command runs on."""
         expired = self.heartbeats.expired(image, ctx.now_ms)
-        if expired:
-            log.info("node %d: fencing brokers %s: no heartbeat within %d ms",
-                     self.node_id, expired, self.config["broker.session.timeout.ms"])
+        for broker_id in expired:
+            if self.heartbeats.connection_lost(broker_id):
+                log.info("node %d: fencing broker %d: its heartbeat connection closed and it "
+                         "did not heartbeat again within %d ms", self.node_id, broker_id,
+                         self.heartbeats.disconnect_grace_ms)
+            else:
+                log.info("node %d: fencing broker %d: no heartbeat within %d ms", self.node_id,
+                         broker_id, self.config["broker.session.timeout.ms"])
         return cluster.fence_brokers(image, tuple(expired), ctx)
+
+    def heartbeat_arrived(self, broker_id: int, connection: Any) -> None:
+        """A BrokerHeartbeat of `broker_id` arrived on `connection` (the server's
+        RequestContext): remember it and watch it for closing (see
+        kraft.controller.heartbeats). Called on arrival, before the command
+        runs, so a broker that reconnects counts as back at once."""
+        if self.heartbeats.connected(broker_id, connection, _now_ms()):
+            connection.watch_close(_ConnectionClosed(self.heartbeats, broker_id, connection))
 
     async def _internal(self, command: Command) -> None:
         """Run a command of the controller's own; its outcome needs no answer."""
@@ -411,6 +426,19 @@ def _bootstrap(image: MetadataImage, ctx: ControllerContext) -> ControllerResult
 
 def _noop(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
     return ControllerResult((NoOpRecord(),), None)
+
+
+@dataclass(frozen=True, eq=True)
+class _ConnectionClosed:
+    """Callback for a broker's heartbeat connection closing (equal callbacks are
+    registered once per connection)."""
+
+    heartbeats: BrokerHeartbeatManager = field(compare=False)
+    broker_id: int
+    connection: Any = field(compare=False)
+
+    def __call__(self) -> None:
+        self.heartbeats.disconnected(self.broker_id, self.connection, _now_ms())
 
 
 def _now_ms() -> int:

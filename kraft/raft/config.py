@@ -33,6 +33,7 @@ KAFKA_KEYS: dict[str, str] = {
     "retry_backoff_ms": "controller.quorum.retry.backoff.ms",
     "append_linger_ms": "controller.quorum.append.linger.ms",
     "log_max_record_bytes_between_snapshots": "metadata.log.max.record.bytes.between.snapshots",
+    "election_on_leader_connection_loss": "kraft.quorum.election.on.leader.connection.loss.enable",
 }
 
 
@@ -64,6 +65,7 @@ class QuorumConfig:
     log_max_record_bytes_between_snapshots: int = _default(
         "log_max_record_bytes_between_snapshots")
     max_committed_bytes_per_ready: int = MAX_BATCH_SIZE_BYTES
+    election_on_leader_connection_loss: bool = _default("election_on_leader_connection_loss")
 
     def __post_init__(self) -> None:
         if not self.voters:

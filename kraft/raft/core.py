@@ -8,6 +8,7 @@ metadata quorum. Inputs are method calls that carry the current time:
     propose(payloads, now)        leader only: append records
     flushed(end_offset, now)      the driver made the log durable this far
     request_failed(dst, id, now)  an outbound request could not be delivered
+                                  (connection_lost=True: refused or reset by the peer)
     resign(now)                   leader steps down (graceful shutdown)
     snapshot_created(o, e, now)   the listener stored a snapshot in the log
 
@@ -227,18 +228,72 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self._acknowledge_flush(end_offset)
         self._settle()
 
-    def request_failed(self, destination: int, correlation_id: int, now_ms: int) -> None:
+    def request_failed(
+        self, destination: int, correlation_id: int, now_ms: int, *,
+        connection_lost: bool = False,
+    ) -> None:
         """The driver could not send a request or lost its connection.
+
+        `connection_lost`: the peer's kernel refused or reset the connection
+        (or closed it): the process is gone or restarting, as opposed to a
+        timeout, which says nothing. A voter that follows `destination` then
+        stops vouching for it and starts a pre-vote soon (see
+        `_leader_connection_lost`).
 
         While a resigned leader shuts down, a voter it cannot reach no longer
         holds the shutdown up: EndQuorumEpoch only speeds up the next election,
         and a voter that is down learns the new epoch when it returns.
         """
         self._now = now_ms
-        self.requests.fail(destination, correlation_id, now_ms)
+        in_flight = self.requests.fail(destination, correlation_id, now_ms)
+        if in_flight is not None and connection_lost:
+            self._leader_connection_lost(destination)
+            self._voter_connection_lost(destination, in_flight.request)
         if self._shutting_down and isinstance(self.quorum.role, Resigned):
             self._end_quorum_unacked.discard(destination)
         self._settle()
+
+    def _voter_connection_lost(self, destination: int, request: Request) -> None:
+        """A Vote request of our current election could not reach `destination`:
+        its process is down, so it will not grant this vote; count it as refused.
+        Only liveness is at stake: a refused election ends sooner (a Candidate
+        backs off and retries, a Prospective goes back) instead of waiting out
+        the election timeout when another voter refused too (a split vote)."""
+        role = self.quorum.role
+        if (
+            self.config.election_on_leader_connection_loss
+            and self._election is not None
+            and isinstance(request, VoteRequest)
+            and isinstance(role, Prospective | Candidate)
+            and request.replica_epoch == role.epoch
+            and request.pre_vote == isinstance(role, Prospective)
+        ):
+            self._election.record(destination, granted=False)
+
+    def _leader_connection_lost(self, destination: int) -> None:
+        """A request of the current role to `destination` failed with a refused or
+        reset connection. If we are a voter following `destination`, the leader
+        process is dead or restarting: start a pre-vote within a random quarter
+        of the election timeout (the spread lets one follower win the pre-vote
+        and the election before the other starts its own, so the two do not
+        split the vote), and grant pre-votes meanwhile (`has_fetched` off), as
+        after EndQuorumEpoch. Safe whatever the cause: a pre-vote changes no
+        epoch and no vote, and a leader that is in fact alive keeps its
+        followers, which refuse the pre-vote; a successful fetch before the
+        deadline puts the fetch timeout back."""
+        role = self.quorum.role
+        if (
+            not self.config.election_on_leader_connection_loss
+            or not isinstance(role, Follower)
+            or role.leader_id != destination
+            or not self.quorum.is_voter
+            or self._shutting_down
+        ):
+            return
+        spread = max(1, self.config.election_timeout_ms // 4)
+        deadline = self._now + self.rng.randrange(spread)
+        self._fetch_deadline = min(self._fetch_deadline or deadline, deadline)
+        self._has_fetched = False
 
     def resign(self, now_ms: int) -> None:
         """Graceful shutdown. A leader becomes Resigned and asks the other voters,

@@ -11,7 +11,9 @@ sees a single ordered stream of events:
   token; a parked Fetch waits until data arrives or its max wait ends), or the
   response to one of our own requests (each is sent by a short task through
   the pooled `KafkaClient`);
-- `RequestFailed`: one of our requests got no usable response;
+- `RequestFailed`: one of our requests got no usable response; `connection_lost`
+  when the peer's kernel refused or closed the connection (the process is
+  gone), not when it timed out (`is_connection_loss`);
 - `Flushed`, `Propose`, `Resign`, `Stop`: a flush's fsyncs returned, the layer
   above appends records, graceful shutdown begins, the driver stops.
 
@@ -53,7 +55,7 @@ from typing import Any, Protocol, assert_never, runtime_checkable
 import trio
 from kio.schema.errors import ErrorCode
 
-from kraft.net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
+from kraft.net.client import ConnectionFailed, KafkaClient, RequestTimedOut, UnsupportedVersion
 from kraft.net.codec import InvalidRequest, RequestHeader
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import RequestContext
@@ -121,10 +123,12 @@ senders wait in order, which slows peers' requests, never the driver."""
 @dataclass(frozen=True, slots=True)
 class RequestFailed:
     """Our request to `destination` got no usable response (connection lost,
-    timeout, unsupported version, malformed answer)."""
+    timeout, unsupported version, malformed answer); `connection_lost` if the
+    peer refused or closed the connection (`is_connection_loss`)."""
 
     destination: int
     correlation_id: int
+    connection_lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,8 +351,9 @@ class RaftNode:
             match event:
                 case m.Inbound():
                     core.handle(event, now)
-                case RequestFailed(destination, correlation_id):
-                    core.request_failed(destination, correlation_id, now)
+                case RequestFailed(destination, correlation_id, connection_lost):
+                    core.request_failed(destination, correlation_id, now,
+                                        connection_lost=connection_lost)
                 case Flushed(end_offset):
                     self._flushing = False
                     assert isinstance(self.log, Flushable)
@@ -469,7 +474,8 @@ class RaftNode:
                 trio.TooSlowError) as e:
             log.debug("node %d: %s to node %d failed: %s", self.config.node_id,
                       spec.name, out.destination, e)
-            event = RequestFailed(out.destination, out.correlation_id)
+            event = RequestFailed(out.destination, out.correlation_id,
+                                  connection_lost=is_connection_loss(e))
         # Cancelled (not BrokenResourceError) if the driver stops meanwhile: this
         # task is in the driver's nursery, which is cancelled before the inbox closes.
         await self._inbox_send.send(event)
@@ -504,6 +510,24 @@ class RaftNode:
         if isinstance(response, m.DescribeQuorumResponse):
             response = _to_wall_clock(response, int(time.time() * 1000) - self._now())
         return spec.response_to_kio(version, response, self._now(), self.voter_addresses)
+
+
+def is_connection_loss(error: BaseException) -> bool:
+    """Whether a failed request means the peer's kernel refused, reset or closed
+    the connection (the peer process is gone or restarting), as opposed to no
+    answer in time, which a slow or partitioned peer also gives.
+
+    Timeouts are `trio.TooSlowError`, `RequestTimedOut`, or a connect that
+    timed out (its cause is TooSlowError); version and decoding errors come
+    from a live peer."""
+    if not isinstance(error, ConnectionFailed) or isinstance(error, RequestTimedOut):
+        return False
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, trio.TooSlowError | RequestTimedOut | TimeoutError):
+            return False
+        cause = cause.__cause__
+    return True
 
 
 def _to_wall_clock(d: m.DescribeQuorumResponse, shift_ms: int) -> m.DescribeQuorumResponse:

@@ -60,12 +60,12 @@ class RequestManager:
     def back_off(self, destination: int, now_ms: int) -> None:
         self._backoff_until[destination] = now_ms + self._retry_backoff_ms
 
-    def fail(self, destination: int, correlation_id: int, now_ms: int) -> bool:
-        """The driver could not deliver or got no answer; True if it was in flight."""
-        if self.complete(destination, correlation_id) is None:
-            return False
-        self.back_off(destination, now_ms)
-        return True
+    def fail(self, destination: int, correlation_id: int, now_ms: int) -> InFlight | None:
+        """The driver could not deliver or got no answer; the request, if it was in flight."""
+        in_flight = self.complete(destination, correlation_id)
+        if in_flight is not None:
+            self.back_off(destination, now_ms)
+        return in_flight
 
     def expire(self, now_ms: int) -> list[InFlight]:
         """Time out requests past `request.timeout.ms` (they then back off)."""

@@ -139,11 +139,16 @@ class LocalCluster:
 
     # --- where things are ----------------------------------------------------------------
 
+    def host(self, node_id: int) -> str:
+        """The address node `node_id` listens on (subclasses may place nodes elsewhere)."""
+        self._known(node_id)
+        return HOST
+
     def client_address(self, node_id: int) -> tuple[str, int]:
-        return HOST, self.ports[self._known(node_id)][0]
+        return self.host(node_id), self.ports[self._known(node_id)][0]
 
     def controller_address(self, node_id: int) -> tuple[str, int]:
-        return HOST, self.ports[self._known(node_id)][1]
+        return self.host(node_id), self.ports[self._known(node_id)][1]
 
     def node_dir(self, node_id: int) -> Path:
         return self.root / f"node{self._known(node_id)}"
@@ -196,9 +201,10 @@ class LocalCluster:
             "node.id": str(node_id),
             "process.roles": "broker,controller",
             "controller.quorum.voters": ",".join(
-                f"{n}@{HOST}:{self.ports[n][1]}" for n in self.ids
+                f"{n}@{self.host(n)}:{self.ports[n][1]}" for n in self.ids
             ),
-            "listeners": f"PLAINTEXT://{HOST}:{client},CONTROLLER://{HOST}:{controller}",
+            "listeners": f"PLAINTEXT://{self.host(node_id)}:{client},"
+                         f"CONTROLLER://{self.host(node_id)}:{controller}",
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.node_dir(node_id) / "data"),
             **self.overrides,
@@ -266,13 +272,18 @@ class LocalCluster:
             out.flush()
             self._marks[node_id] = out.tell()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "kraft.cli", "start", str(config)],
+                self.command(node_id, config),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlive the script; no Ctrl-C from its terminal
                 preexec_fn=die_with_parent if self.die_with_parent else None,
             )
         self._procs[node_id] = proc
         self._pid_path(node_id).write_text(f"{proc.pid}\n")
+
+    def command(self, node_id: int, config: Path) -> list[str]:
+        """The command line that runs node `node_id` (`kraft start` on its
+        server.properties); subclasses may wrap it (e.g. in a network namespace)."""
+        return [sys.executable, "-m", "kraft.cli", "start", str(config)]
 
     def _check_ports(self, node_id: int) -> None:
         for port, what in zip(self.ports[node_id], ("client", "controller"), strict=True):

@@ -26,9 +26,10 @@ CTX = RequestContext("test", "PLAINTEXT")
 FOLLOWER = 2
 
 
-def broker_of(script: Script) -> Any:
+def broker_of(script: Script, session: Any = None) -> Any:
     """What the handlers read from BrokerServer."""
-    return SimpleNamespace(image=script.image, replica_manager=script.manager, isr=None)
+    return SimpleNamespace(image=script.image, replica_manager=script.manager, isr=None,
+                           session=session)
 
 
 def leader(script: Script) -> Partition:
@@ -37,17 +38,18 @@ def leader(script: Script) -> Partition:
     return partition
 
 
-async def produce_all(script: Script, timeout_s: float = 5) -> Any:
+async def produce_all(script: Script, timeout_s: float = 5, session: Any = None) -> Any:
     """One acks=all Produce v9 of three records to t-0; its (deferred) answer."""
     records = build_batch([Record(None, b"v%d" % i, timestamp=1) for i in range(3)])
     request = SimpleNamespace(
         acks=-1, transactional_id=None, timeout=timedelta(seconds=timeout_s),
         topic_data=[SimpleNamespace(name="t", partition_data=[
             SimpleNamespace(index=0, records=records)])])
-    deferred = await produce.handle(broker_of(script), CTX, RequestHeader(0, 9, 1, None),
-                                    request)
-    assert isinstance(deferred, Deferred)
-    response = await deferred.wait()
+    deferred = await produce.handle(broker_of(script, session), CTX,
+                                    RequestHeader(0, 9, 1, None), request)
+    if session is None:
+        assert isinstance(deferred, Deferred)
+    response = await deferred.wait() if isinstance(deferred, Deferred) else deferred
     return response.responses[0].partition_responses[0]
 
 
@@ -121,6 +123,59 @@ async def test_acks_all_fails_when_min_insync_replicas_rises_above_the_isr(
         lambda: script.step(ConfigRecord(resource_type=TOPIC_RESOURCE, resource_name="t",
                                          name="min.insync.replicas", value="3")))
     assert (answer.error_code, took) == (ErrorCode.not_enough_replicas_after_append, 1)
+    script.close()
+
+
+class Session:
+    """A broker session valid until `until` (trio time), as the lifecycle reports it."""
+
+    def __init__(self, until: float) -> None:
+        self.session_valid_until: float | None = until
+
+    def presumed_fenced(self) -> bool:
+        until = self.session_valid_until
+        return until is not None and trio.current_time() > until
+
+
+async def test_acks_all_answers_not_leader_once_the_broker_presumes_itself_fenced(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """A produce waiting when the broker's session runs out (heartbeats unanswered
+    for a session timeout) answers NOT_LEADER_OR_FOLLOWER then, not at its
+    timeout; a new produce is refused at once without being written."""
+    script = Script(tmp_path)
+    script.step(*topic())
+    session = Session(trio.current_time() + 2)
+    start = trio.current_time()
+    answer = await produce_all(script, timeout_s=30, session=session)
+    assert answer.error_code == ErrorCode.not_leader_or_follower
+    assert 2 < trio.current_time() - start < 30
+    assert len(script.manager.purgatory) == 0
+    end = leader(script).log_end_offset
+    answer = await produce_all(script, timeout_s=30, session=session)
+    assert answer.error_code == ErrorCode.not_leader_or_follower
+    assert leader(script).log_end_offset == end
+    script.close()
+
+
+async def test_acks_all_waits_on_while_the_session_is_renewed(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """A session renewed before it runs out changes nothing: the produce completes
+    when the follower catches up."""
+    script = Script(tmp_path)
+    script.step(*topic())
+    session = Session(trio.current_time() + 2)
+    partition = leader(script)
+
+    async def later() -> None:
+        await trio.sleep(1.5)
+        session.session_valid_until = trio.current_time() + 9
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(later)
+        answer, took = await run_with(script, lambda: produce_all(script, session=session),
+                                      lambda: partition.update_follower_fetch_state(
+                                          FOLLOWER, 3, now_ms=1), after_s=4)
+    assert (answer.error_code, answer.base_offset, took) == (ErrorCode.none, 0, 4)
     script.close()
 
 

@@ -146,3 +146,53 @@ def test_next_expiry_is_the_first_time_something_expires(contacts: dict[int, int
     for now in {first, first + 1000, max(contacts.values()) + TIMEOUT + 1}:
         expected = sorted((t, b) for b, t in contacts.items() if t + TIMEOUT < now)
         assert hb.expired(image, now) == [b for _, b in expected]
+
+
+GRACE = 500
+
+
+def test_closed_heartbeat_connection_expires_after_the_grace() -> None:
+    """A broker whose heartbeat connection closed, with no heartbeat on another
+    connection since, expires a grace after the close, not a session timeout later."""
+    image = cluster_image(broker(1), broker(2))
+    hb = BrokerHeartbeatManager(TIMEOUT, GRACE)
+    hb.reset(image, 0)
+    conn = object()
+    assert hb.connected(1, conn, 100)
+    assert not hb.connected(1, conn, 200)  # the same connection is watched once
+    hb.touch(1, 200, 3)
+    hb.disconnected(1, conn, 1000)
+    assert hb.expired(image, 1000 + GRACE) == []
+    assert hb.next_expiry_ms(image) == 1000 + GRACE + 1
+    assert hb.expired(image, 1000 + GRACE + 1) == [1]
+    assert hb.connection_lost(1) and not hb.connection_lost(2)
+    assert not hb.has_valid_session(image, 1, 1000 + GRACE + 1)
+
+
+def test_heartbeat_on_a_new_connection_cancels_the_grace() -> None:
+    """A broker that reconnects (a heartbeat arrives on another connection) within
+    the grace keeps its session; a close of a connection it no longer uses is ignored."""
+    image = cluster_image(broker(1))
+    hb = BrokerHeartbeatManager(TIMEOUT, GRACE)
+    hb.reset(image, 0)
+    old, new = object(), object()
+    hb.connected(1, old, 0)
+    hb.disconnected(1, old, 100)
+    assert hb.connected(1, new, 300)
+    hb.touch(1, 300, 3)
+    hb.disconnected(1, old, 400)
+    assert hb.expired(image, 300 + TIMEOUT) == []
+    assert hb.expired(image, 300 + TIMEOUT + 1) == [1]
+
+
+def test_negative_grace_keeps_the_session_timeout() -> None:
+    """With the grace off (-1) a closed connection changes nothing: only the
+    session timeout fences."""
+    image = cluster_image(broker(1))
+    hb = BrokerHeartbeatManager(TIMEOUT, -1)
+    hb.reset(image, 0)
+    conn = object()
+    hb.connected(1, conn, 0)
+    hb.disconnected(1, conn, 10)
+    assert hb.expired(image, TIMEOUT) == []
+    assert hb.expired(image, TIMEOUT + 1) == [1]

@@ -20,8 +20,8 @@ Every wait is a liveness bound (`LIVENESS_TIMEOUT_S`, generous for a loaded
 2-core machine) whose expiry raises `ScheduleError` naming what did not
 happen; nothing here asserts how fast the cluster is.
 
-`FAST_FAILOVER` is the broker configuration the fault tests and
-scripts/bench_failover.py run with: a broker that stops heartbeating is
+`FAST_FAILOVER` is the broker configuration the fault tests (and
+scripts/bench_failover.py with --fast) run with: a broker that stops heartbeating is
 fenced after broker.session.timeout.ms (Kafka's default 9 s; 3 s here) and
 its partitions get new leaders from their ISR.
 """

@@ -287,3 +287,40 @@ async def test_accept_after_holds_connections_until_the_event(nursery):
     unfenced.set()
     with trio.fail_after(5):
         await answered.wait()
+
+
+async def test_on_close_callbacks_run_once_when_the_peer_closes(nursery):
+    """A callback a handler registers on its connection runs when the peer closes
+    that connection; an equal callback registered again runs once."""
+    closed: list[str] = []
+    seen = trio.Event()
+
+    class Closed:
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Closed)
+
+        __hash__ = object.__hash__
+
+        def __call__(self) -> None:
+            closed.append("closed")
+
+    async def handler(ctx, header, request):
+        ctx.watch_close(Closed())
+        ctx.watch_close(Closed())
+        seen.set()
+        return None
+
+    registry = _registry()
+    registry.register(60, 0, 1, handler)  # DescribeCluster: any API will do
+    _, addr = await _start(nursery, registry)
+    peer = await RawPeer.connect(addr)
+    request = request_type(60, 1)(include_cluster_authorized_operations=False, endpoint_type=1)
+    await peer.send(encode_request(1, "c", request))
+    await seen.wait()
+    assert closed == []
+    await peer.stream.aclose()
+    with trio.fail_after(5):
+        while not closed:
+            await trio.sleep(0.01)
+    await trio.sleep(0.05)
+    assert closed == ["closed"]

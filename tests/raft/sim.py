@@ -369,7 +369,8 @@ class Simulation:
         node = self.nodes[src]
         if node.core is None or node.incarnation != incarnation:
             return
-        node.core.request_failed(dst, correlation_id, self.now)
+        # A crashed process's kernel refuses connections: a definite loss.
+        node.core.request_failed(dst, correlation_id, self.now, connection_lost=True)
         self._drive(node)
 
     def _on_timer(self, node_id: int, incarnation: int, token: int) -> None:

@@ -28,8 +28,10 @@ def test_from_properties_reads_kafka_keys() -> None:
     """server.properties keys map onto the fields; other keys are left alone."""
     properties = {key: "7" for key in KAFKA_KEYS.values()} | {"log.dirs": "/tmp/x"}
     properties["controller.quorum.request.timeout.ms"] = "9000"
+    properties["kraft.quorum.election.on.leader.connection.loss.enable"] = "false"
     config = QuorumConfig.from_properties(2, (1, 2), properties)
     assert config.election_timeout_ms == 7
+    assert config.election_on_leader_connection_loss is False
     assert config.request_timeout_ms == 9000
     assert config.log_max_record_bytes_between_snapshots == 7
 

@@ -742,3 +742,98 @@ def test_end_quorum_epoch_rank_sets_the_election_delay() -> None:
     assert isinstance(h[others[2]].role, Follower)
     h.tick(1)
     assert isinstance(h[others[2]].role, Prospective)
+
+
+# --- election on a lost connection to the leader (kraft.quorum.election.on.leader.connection.loss)
+
+
+def _steady(h: Harness) -> tuple[int, list[int]]:
+    """Elect a leader and run until both followers have fetched from it and have
+    a fetch in flight to it; returns (leader, followers)."""
+    leader = h.elect()
+    followers = [i for i in (1, 2, 3) if i != leader]
+    h.run_until(lambda: all(h[f].leader_and_epoch.leader_id == leader for f in followers))
+    h.tick(1)
+    h.run_until(lambda: all(_fetch_to(h, f, leader) for f in followers))
+    return leader, followers
+
+
+def _fetch_to(h: Harness, source: int, destination: int) -> Pending | None:
+    return next((p for p in h.pending if p.source == source and p.out.destination == destination
+                 and isinstance(p.out.message, FetchRequest)), None)
+
+
+def _take_fetches(h: Harness, leader: int, followers: list[int]) -> list[Pending]:
+    """Take each follower's in-flight fetch to `leader` off the network."""
+    taken = []
+    for f in followers:
+        pending = _fetch_to(h, f, leader)
+        assert pending is not None
+        h.pending.remove(pending)
+        taken.append(pending)
+    return taken
+
+
+def _fail(h: Harness, taken: list[Pending], *, lost: bool) -> None:
+    """Fail the taken fetches as the driver reports a closed connection (`lost`)
+    or a timeout."""
+    for p in taken:
+        h[p.source].request_failed(p.out.destination, p.out.correlation_id, h.now,
+                                   connection_lost=lost)
+        h.pump(p.source)
+
+
+def test_leader_crash_seen_as_connection_loss_elects_before_the_fetch_timeout() -> None:
+    """Followers whose fetch connections the dead leader's kernel closed elect a new
+    leader, which commits in its epoch, long before controller.quorum.fetch.timeout.ms."""
+    h = Harness()
+    leader, followers = _steady(h)
+    epoch = h[followers[0]].epoch
+    crashed_at = h.now
+    taken = _take_fetches(h, leader, followers)
+    h.crash(leader)
+    _fail(h, taken, lost=True)
+    h.run_until(lambda: h.leader() in followers and h[h.leader()].high_watermark > 0
+                and h[h.leader()].epoch > epoch, max_ms=2000)
+    assert h.now - crashed_at < h[followers[0]].config.fetch_timeout_ms
+    new = h.leader()
+    assert h[new].epoch == epoch + 1  # one election, no split vote
+
+
+def test_connection_loss_to_a_live_leader_does_not_disturb_it() -> None:
+    """A follower whose connection to a live leader was reset runs a pre-vote that the
+    leader and the other follower refuse; it follows the same leader in the same epoch."""
+    h = Harness()
+    leader, followers = _steady(h)
+    epoch = h[leader].epoch
+    _fail(h, _take_fetches(h, leader, followers[:1]), lost=True)
+    h.run_until(lambda: isinstance(h[followers[0]].role, Prospective), max_ms=1000)
+    h.run_until(lambda: isinstance(h[followers[0]].role, Follower), max_ms=1000)
+    until = h.now + 5000
+    h.run_until(lambda: h.now >= until)
+    assert h.leader() == leader
+    assert all(h[i].epoch == epoch for i in (1, 2, 3))
+    assert h[followers[0]].leader_and_epoch.leader_id == leader
+
+
+@pytest.mark.parametrize("lost, enabled", [(False, True), (True, False)])
+def test_timeouts_and_the_disabled_key_wait_for_the_fetch_timeout(lost: bool,
+                                                                  enabled: bool) -> None:
+    """A fetch that timed out (not a closed connection), or any failure with the key
+    off, leaves the follower following until controller.quorum.fetch.timeout.ms."""
+    h = Harness(election_on_leader_connection_loss=enabled)
+    leader, followers = _steady(h)
+    last_fetch = h.now
+    taken = _take_fetches(h, leader, followers)
+    h.crash(leader)
+    _fail(h, taken, lost=lost)
+    timeout = h[followers[0]].config.fetch_timeout_ms
+    # Retried fetches fail the same way until the fetch timeout.
+    while h.now < last_fetch + timeout - 50:
+        for f in followers:
+            pending = _fetch_to(h, f, leader)
+            if pending is not None:
+                h.pending.remove(pending)
+                _fail(h, [pending], lost=lost)
+        h.tick(10)
+        assert all(isinstance(h[f].role, Follower) for f in followers)

@@ -215,3 +215,20 @@ async def test_shutdown_after_the_driver_stopped_returns(tmp_path):
         nursery.cancel_scope.cancel()
     with trio.fail_after(20):  # a hang guard
         await node.shutdown(timeout_s=math.inf)
+
+
+def test_is_connection_loss_tells_a_closed_connection_from_a_timeout() -> None:
+    """Refused, reset or closed connections are losses; every kind of timeout is not."""
+    from kraft.net.client import ConnectionFailed, RequestNotSent, RequestTimedOut
+
+    from kraft.raft.driver import is_connection_loss
+
+    refused = RequestNotSent("connect to 127.0.0.1:1: refused")
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    connect_timeout = RequestNotSent("connect to 10.0.0.1:1: timed out")
+    connect_timeout.__cause__ = trio.TooSlowError()
+    assert is_connection_loss(refused)
+    assert is_connection_loss(ConnectionFailed("connection to x closed"))
+    assert not is_connection_loss(connect_timeout)
+    assert not is_connection_loss(RequestTimedOut("no answer in 2 s"))
+    assert not is_connection_loss(trio.TooSlowError())

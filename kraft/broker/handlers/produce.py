@@ -122,6 +122,10 @@ def _append(
     partition = broker.replica_manager.get_by_id(topic.topic_id, index)
     if partition is None or not partition.is_leader:
         return _Outcome(ErrorCode.not_leader_or_follower)
+    if broker.session is not None and broker.session.presumed_fenced():
+        return _Outcome(ErrorCode.not_leader_or_follower,
+                        "this broker's heartbeats went unanswered for its session timeout: "
+                        "the controller may have moved leadership")
     if not records:
         return _Outcome(ErrorCode.invalid_record, "produce request without records")
     view = memoryview(records)
@@ -172,7 +176,21 @@ async def _await_replication(
         return all(o.partition is None for o in waiting)
 
     deadline = trio.current_time() + max(timeout.total_seconds(), 0)
-    await broker.replica_manager.purgatory.wait(keys, try_complete, deadline)
+    session = broker.session
+    while True:
+        # Wake at the end of the broker's session too: past it, the controller may
+        # have fenced this broker and moved leadership (kraft; docs/failover.md).
+        until = session.session_valid_until if session is not None else None
+        wake = deadline if until is None else min(deadline, until + 0.001)
+        await broker.replica_manager.purgatory.wait(keys, try_complete, wake)
+        if all(o.partition is None for o in waiting) or wake >= deadline:
+            break
+        if session is not None and session.presumed_fenced():
+            for outcome in waiting:
+                if outcome.partition is not None:
+                    outcome.error = ErrorCode.not_leader_or_follower
+                    outcome.partition = None
+            return
     for outcome in waiting:
         if outcome.partition is not None:
             outcome.error = ErrorCode.request_timed_out

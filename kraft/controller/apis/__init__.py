@@ -54,6 +54,7 @@ from kraft.controller.quorum_controller import QuorumController
 from kraft.controller.recent_results import RecentResults, request_identity
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.registry import ApiRegistry, ApiSpec, RequestContext
 
@@ -193,6 +194,8 @@ async def _handle(
     request: Any,
 ) -> Any:
     version = header.api_version
+    if api.spec.key == ApiKey.BROKER_HEARTBEAT:
+        controller.heartbeat_arrived(request.broker_id, ctx)
 
     async def execute() -> tuple[Any, bool]:
         ran = True
