@@ -188,7 +188,7 @@ _CORE: Final = [
          "Backoff before a failed quorum request is retried."),
     _key("controller.quorum.append.linger.ms", Type.INT, 25,
          "How long the leader gathers records before appending a batch."),
-    # kraft's own failover keys (not Kafka's; docs/design.md, "Failing over faster" gives the reasoning)
+    # kraft's own failover keys, not Kafka's (reasoning: docs/design.md, "Failing over")
     _key("kraft.quorum.election.on.leader.connection.loss.enable", Type.BOOLEAN, True,
          "A voter whose connection to the quorum leader is refused or reset (not timed out) "
          "starts a pre-vote within a quarter of the election timeout, instead of waiting for "

@@ -110,7 +110,7 @@ class BrokerLifecycleManager:
     def presumed_fenced(self) -> bool:
         """True once heartbeats have gone unanswered past `session_valid_until`:
         the controller may have fenced this broker and moved its partitions, so
-        it must not acknowledge writes as their leader (kraft; docs/design.md, "Failing over faster")."""
+        it must not acknowledge writes as their leader (docs/design.md, "Failing over")."""
         until = self._session_valid_until
         return until is not None and trio.current_time() > until
 

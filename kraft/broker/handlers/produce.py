@@ -179,7 +179,7 @@ async def _await_replication(
     session = broker.session
     while True:
         # Wake at the end of the broker's session too: past it, the controller may
-        # have fenced this broker and moved leadership (kraft; docs/design.md, "Failing over faster").
+        # have fenced this broker and moved leadership (docs/design.md, "Failing over").
         until = session.session_valid_until if session is not None else None
         wake = deadline if until is None else min(deadline, until + 0.001)
         await broker.replica_manager.purgatory.wait(keys, try_complete, wake)
