@@ -218,14 +218,8 @@ _CORE: Final = [
     _key("offsets.topic.replication.factor", Type.SHORT, 3,
          "Replication factor of __consumer_offsets.", at_least(1)),
     # Kafka 4.x's quickstart server.properties sets these (issue 14: it must start
-    # unmodified). The transaction keys are left to the transaction coordinator
-    # to act on; share groups do not exist in kraft.
-    _key("transaction.state.log.replication.factor", Type.SHORT, 3,
-         "Replication factor of __transaction_state.", at_least(1),
-         unused="kraft does not create __transaction_state with this replication factor yet"),
-    _key("transaction.state.log.min.isr", Type.INT, 2,
-         "min.insync.replicas of __transaction_state.", at_least(1),
-         unused="kraft does not create __transaction_state with this min.isr yet"),
+    # unmodified); share groups do not exist in kraft. (Its transaction.state.log.*
+    # keys are declared with the transaction coordinator's below.)
     _key("share.coordinator.state.topic.replication.factor", Type.SHORT, 3,
          "Replication factor of __share_group_state.", at_least(1), unused=_NO_SHARE),
     _key("share.coordinator.state.topic.min.isr", Type.SHORT, 2,

@@ -28,7 +28,9 @@ Which topic configs act
 - The log (kraft.log.config.LogConfig, built by `log_config`):
   segment.bytes, segment.ms, retention.ms, retention.bytes,
   max.message.bytes, index.interval.bytes, segment.index.bytes,
-  flush.messages, flush.ms, message.timestamp.type; and for compaction
+  flush.messages, flush.ms, message.timestamp.type,
+  message.timestamp.before.max.ms, message.timestamp.after.max.ms (CreateTime
+  bounds: INVALID_TIMESTAMP outside them); and for compaction
   cleanup.policy ("compact" lets log.cleaner clean the log; without
   "delete" neither retention applies and DeleteRecords is refused),
   delete.retention.ms (how long tombstones survive cleaning),
@@ -40,8 +42,7 @@ Which topic configs act
 - Stored, validated and described like Kafka's, but not acted on:
   compression.type and the three compression.*.level (batches are kept as
   the producer compressed them), file.delete.delay.ms, preallocate,
-  segment.jitter.ms, message.timestamp.before.max.ms,
-  message.timestamp.after.max.ms, leader.replication.throttled.replicas and
+  segment.jitter.ms, leader.replication.throttled.replicas and
   follower.replication.throttled.replicas. (`TOPIC_CONFIGS[name].unused`
   says why; tests/test_topic_configs.py keeps this list and that field
   equal.)

@@ -133,10 +133,10 @@ TOPIC_CONFIGS: Final[dict[str, ConfigKey]] = {k.name: k for k in [
            "Largest record batch the topic accepts.", "message.max.bytes"),
     _topic("message.timestamp.after.max.ms", Type.LONG, LONG_MAX, at_least(0),
            "How far in the future of the broker's clock a CreateTime timestamp may be.",
-           "log.message.timestamp.after.max.ms", unused=_NOT_IN_LOG),
+           "log.message.timestamp.after.max.ms"),
     _topic("message.timestamp.before.max.ms", Type.LONG, LONG_MAX, at_least(0),
            "How far in the past of the broker's clock a CreateTime timestamp may be.",
-           "log.message.timestamp.before.max.ms", unused=_NOT_IN_LOG),
+           "log.message.timestamp.before.max.ms"),
     _topic("message.timestamp.type", Type.STRING, CREATE_TIME, one_of(CREATE_TIME, LOG_APPEND_TIME),
            "Whether record timestamps are the producer's (CreateTime) or the broker's.",
            "log.message.timestamp.type"),
@@ -201,6 +201,8 @@ class LogConfig:
     flush_messages: int = _default("flush.messages")
     flush_ms: int = _default("flush.ms")
     message_timestamp_type: str = _default("message.timestamp.type")
+    message_timestamp_before_max_ms: int = _default("message.timestamp.before.max.ms")
+    message_timestamp_after_max_ms: int = _default("message.timestamp.after.max.ms")
     cleanup_policy: str = _default("cleanup.policy")  # comma-separated "delete", "compact"
     delete_retention_ms: int = _default("delete.retention.ms")  # tombstones
     min_compaction_lag_ms: int = _default("min.compaction.lag.ms")

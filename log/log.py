@@ -78,6 +78,7 @@ from kraft.log.batch import (
     HEADER_SIZE,
     MAGIC,
     MAGIC_OFFSET,
+    NO_TIMESTAMP,
     BatchHeader,
     Buffer,
     log_append_time_header,
@@ -86,6 +87,7 @@ from kraft.log.batch import (
 from kraft.log.checkpoint import fsync_dir
 from kraft.log.compression import open_records, trim_gap_batch
 from kraft.log.config import LogConfig
+from kraft.log.configdef import LONG_MAX
 from kraft.log.epoch import FILE_NAME as EPOCH_FILE_NAME
 from kraft.log.epoch import LeaderEpochCache
 from kraft.log.errors import (
@@ -295,6 +297,41 @@ class PartitionLog:
             f"total, and only showing the first three errors at most: [{shown}]",
             log_start_offset=self._log_start_offset, record_errors=tuple(errors))
 
+    def _records_out_of_time_range(
+        self, view: memoryview, batches: list[tuple[int, BatchHeader]]
+    ) -> LogAppendInfo | None:
+        """Kafka's LogValidator.validateTimestamp (KIP-937): a CreateTime timestamp
+        more than message.timestamp.before.max.ms before the broker's clock, or
+        after.max.ms after it, is refused (INVALID_TIMESTAMP, one RecordError per
+        such record, nothing written). The batches are opened only for topics that
+        set either bound."""
+        config = self._config
+        now = self._clock()
+        low = now - config.message_timestamp_before_max_ms
+        high = now + config.message_timestamp_after_max_ms
+        errors: list[tuple[int, str]] = []
+        for pos, header in batches:
+            if header.is_control:
+                continue
+            try:
+                records = open_records(view[pos : pos + header.size], header)
+            except InvalidBatchError as e:
+                return LogAppendInfo(e.error_code, str(e), log_start_offset=self._log_start_offset)
+            for index, record in enumerate(records):
+                timestamp = header.base_timestamp + record.timestamp_delta
+                if timestamp != NO_TIMESTAMP and not low <= timestamp <= high:
+                    # The offset as the producer sent it, as Kafka's message has it.
+                    errors.append((index, f"Timestamp {timestamp} of message with offset "
+                                          f"{header.base_offset + record.offset_delta} is out of "
+                                          "range. The "
+                                          f"timestamp should be within [{low}, {high}]"))
+        if not errors:
+            return None
+        return LogAppendInfo(
+            ErrorCode.INVALID_TIMESTAMP,
+            "One or more records have been rejected due to invalid timestamp",
+            log_start_offset=self._log_start_offset, record_errors=tuple(errors))
+
     def append_as_leader(
         self,
         records: Buffer,
@@ -330,6 +367,12 @@ class PartitionLog:
             return LogAppendInfo(e.error_code, str(e), log_start_offset=self._log_start_offset)
         if config.compact and origin is AppendOrigin.CLIENT:
             refused = self._records_without_key(view, batches)
+            if refused is not None:
+                return refused
+        if origin is AppendOrigin.CLIENT and not config.log_append_time and (
+                config.message_timestamp_before_max_ms < LONG_MAX
+                or config.message_timestamp_after_max_ms < LONG_MAX):
+            refused = self._records_out_of_time_range(view, batches)
             if refused is not None:
                 return refused
         total = view.nbytes

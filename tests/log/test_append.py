@@ -266,3 +266,32 @@ def test_keyless_records_are_fine_on_a_delete_log_and_from_replication(tmp_path:
     info = compacted.append_as_leader(keyless, 0, origin=AppendOrigin.COORDINATOR)
     assert info.error_code == ErrorCode.NONE
     compacted.close()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_timestamps_outside_the_topic_bounds_are_refused(tmp_path: Path, compressed: bool) -> None:
+    """Kafka's validateTimestamp (KIP-937): with message.timestamp.before.max.ms and
+    after.max.ms set, each CreateTime record outside [now - before, now + after] is a
+    RecordError with Kafka's message, the append is INVALID_TIMESTAMP, nothing is
+    written; timestamps inside the bounds are taken."""
+    directory = tmp_path / "events-0"
+    directory.mkdir()
+    config = LogConfig(message_timestamp_before_max_ms=1000,
+                       message_timestamp_after_max_ms=500)
+    log = PartitionLog.open(directory, config, clock=lambda: 10_000)
+    records = [Record(b"k", b"old", (), 8_999), Record(b"k", b"ok", (), 9_000),
+               Record(b"k", b"ok", (), 10_500), Record(b"k", b"new", (), 10_501)]
+    batch = _gzipped(records) if compressed else build_batch(records)
+    before = _snapshot(directory)
+    info = log.append_as_leader(batch, 0)
+    assert info.error_code == ErrorCode.INVALID_TIMESTAMP
+    assert info.error_message == "One or more records have been rejected due to invalid timestamp"
+    assert info.record_errors == (
+        (0, "Timestamp 8999 of message with offset 0 is out of range. The timestamp should be "
+            "within [9000, 10500]"),
+        (3, "Timestamp 10501 of message with offset 3 is out of range. The timestamp should be "
+            "within [9000, 10500]"))
+    assert log.log_end_offset == 0 and _snapshot(directory) == before
+    fine = build_batch([Record(b"k", b"ok", (), 9_000), Record(b"k", b"ok", (), 10_500)])
+    assert log.append_as_leader(fine, 0).error_code == ErrorCode.NONE
+    log.close()
