@@ -19,10 +19,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig, check_config
+from kraft.metadata import bootstrap
+from kraft.security.scram_format import parse_add_scram
 
 
 class _Version(argparse.Action):
@@ -55,6 +58,11 @@ def _format(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kraft format: {e.strerror}: {e.filename}", file=sys.stderr)
         return 1
+    try:
+        scram_records = [parse_add_scram(text) for text in args.add_scram or ()]
+    except ValueError as e:
+        print(f"kraft format: {e}", file=sys.stderr)
+        return 1
     node_id = config.node_id
     directories = list(dict.fromkeys([*config.log_dirs, config.metadata_log_dir]))
     try:
@@ -67,6 +75,10 @@ def _format(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kraft format: {e.strerror}: {e.filename}", file=sys.stderr)
         return 1
+    if scram_records and Path(config.metadata_log_dir) in written:
+        bootstrap.write(config.metadata_log_dir, scram_records)
+        print(f"Bootstrap SCRAM credentials for {len(scram_records)} user(s) written to "
+              f"{config.metadata_log_dir}")
     for d in written:
         print(f"Formatted {d} for cluster {args.cluster_id}, node {node_id}")
     if not written:
@@ -84,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     fmt.add_argument("--cluster-id", "-t", required=True, help="from `kraft random-uuid`")
     fmt.add_argument("--ignore-formatted", "-g", action="store_true",
                      help="skip directories already formatted for this cluster and node")
+    fmt.add_argument("--add-scram", "-S", action="append", metavar="SCRAM",
+                     help="a SCRAM user for the new cluster, as kafka-storage takes it: "
+                          "'SCRAM-SHA-512=[name=alice,password=alice-secret]' (repeatable)")
     sub.add_parser("dev", add_help=False,
                    help="single-node dev mode on 127.0.0.1:9092 (broker + controller); see --help")
     sub.add_parser("start", add_help=False, help="run a node from server.properties; see --help")

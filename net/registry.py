@@ -30,10 +30,14 @@ from kraft.net.codec import RequestHeader, kio_versions
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What a handler knows about the request's origin."""
+    """What a handler knows about the request's origin: the peer's address, the
+    listener, its security protocol and the authenticated principal
+    (`type:name`, Kafka's KafkaPrincipal; User:ANONYMOUS when unauthenticated)."""
 
     peer: str
     listener: str
+    principal: str = "User:ANONYMOUS"
+    security_protocol: str = "PLAINTEXT"
 
 
 Handler = Callable[[RequestContext, RequestHeader, Any], Awaitable[Any | None]]

@@ -23,7 +23,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net import api_versions
+from kraft.net import api_versions, sasl
 from kraft.net.api_keys import ApiKey
 from kraft.net.client import KafkaClient
 from kraft.net.codec import RequestHeader, encode_response, request_type
@@ -61,7 +61,10 @@ def declared(spec: ApiSpec) -> tuple[int, int]:
     return lo, spec.max_version
 
 
-API_VERSIONS_RANGE = {ApiKey.API_VERSIONS: (api_versions.MIN_VERSION, api_versions.MAX_VERSION)}
+# Served by the net layer on every listener: ApiVersions and the SASL APIs (kraft.net.sasl).
+API_VERSIONS_RANGE = {ApiKey.API_VERSIONS: (api_versions.MIN_VERSION, api_versions.MAX_VERSION),
+                      ApiKey.SASL_HANDSHAKE: declared(sasl.HANDSHAKE),
+                      ApiKey.SASL_AUTHENTICATE: declared(sasl.AUTHENTICATE)}
 
 
 async def _never() -> LeaderAndEpoch:
