@@ -197,3 +197,34 @@ def test_mtls_listener_refuses_a_client_without_certificate(node: Node) -> None:
     with pytest.raises(confluent_kafka.KafkaException):
         admin.list_topics(timeout=5)
 
+
+
+def test_scram_users_altered_and_described_at_run_time(node: Node) -> None:
+    """AlterUserScramCredentials creates a user who can authenticate at once;
+    DescribeUserScramCredentials shows mechanism and iterations; deleting it locks it out."""
+    from confluent_kafka.admin import (
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = AdminClient(_ck_settings(node, "scram"))
+    user = f"carol-{uuid.uuid4().hex[:6]}"
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+    futures = admin.alter_user_scram_credentials(
+        [UserScramCredentialUpsertion(user, info, b"carol-secret")])
+    for future in futures.values():
+        future.result(30)
+    described = admin.describe_user_scram_credentials([user])[user].result(30)
+    infos = described.scram_credential_infos
+    assert [(i.mechanism, i.iterations) for i in infos] == [(ScramMechanism.SCRAM_SHA_512, 8192)]
+    settings = {**_ck_settings(node, "scram"), "sasl.username": user,
+                "sasl.password": "carol-secret"}
+    assert AdminClient(settings).list_topics(timeout=10).topics is not None
+    futures = admin.alter_user_scram_credentials(
+        [UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)])
+    for future in futures.values():
+        future.result(30)
+    with pytest.raises(confluent_kafka.KafkaException, match="does not exist"):
+        admin.describe_user_scram_credentials([user])[user].result(30)
