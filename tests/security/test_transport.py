@@ -294,3 +294,42 @@ async def test_scram_replayed_nonce_fails(nursery: trio.Nursery, pki: Pki) -> No
 def test_scram_mechanism_ids() -> None:
     """The mechanism ids are Kafka's ScramMechanism types (1 SHA-256, 2 SHA-512)."""
     assert MECHANISMS["SCRAM-SHA-256"][1] == 1 and MECHANISMS["SCRAM-SHA-512"][1] == 2
+
+
+def _vm_hwm_kib() -> int:
+    """Peak resident set size of this process (Linux VmHWM), KiB."""
+    for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+@pytest.mark.slow
+async def test_unauthenticated_peers_cannot_grow_memory(nursery: trio.Nursery, pki: Pki) -> None:
+    """200 unauthenticated connections at once, each starting a 50 MiB frame (under
+    socket.request.max.bytes, over sasl.server.max.receive.size) with 1 MiB of it, and
+    1,000 connections sending garbage: each is closed by the server, the peak RSS stays
+    within 64 MiB of where it was (without the pre-authentication cap the partial frames
+    alone would hold 200 MiB), and the listener then still authenticates a good client."""
+    config = _sasl_config(pki, "SASL_PLAINTEXT", "PLAIN")
+    address = await _serve(nursery, config, "SECURE")
+    partial = struct.pack(">i", 50 * 2**20) + b"\xff" * 2**20
+    garbage = struct.pack(">i", 4096) + bytes(range(256)) * 16
+    before = _vm_hwm_kib()
+
+    async def send_until_closed(data: bytes) -> None:
+        stream = await trio.open_tcp_stream(*address)
+        with contextlib.suppress(trio.BrokenResourceError):
+            await stream.send_all(data)
+            while await stream.receive_some(65536):
+                pass
+        await stream.aclose()
+
+    async with trio.open_nursery() as senders:
+        for _ in range(200):
+            senders.start_soon(send_until_closed, partial)
+    for _ in range(1000):
+        await send_until_closed(garbage)
+    assert _vm_hwm_kib() - before < 64 * 1024
+    client = _sasl_client(pki, "SASL_PLAINTEXT", "PLAIN", "alice", "alice-secret")
+    assert await _whoami(address, client, "SECURE") == "User:alice"
