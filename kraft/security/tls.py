@@ -286,13 +286,13 @@ def _pkcs12() -> object:
 
 
 def _pkcs12_keystore(s: SslSettings) -> tuple[str, str]:
+    pkcs12 = _pkcs12()  # first: says what to install when the package is missing
     from cryptography.hazmat.primitives.serialization import (
         Encoding,
         NoEncryption,
         PrivateFormat,
     )
 
-    pkcs12 = _pkcs12()
     assert s.keystore_location is not None
     data = _read(s.keystore_location, s.where, "ssl.keystore.location")
     password = (s.keystore_password or "").encode() or None
@@ -309,9 +309,9 @@ def _pkcs12_keystore(s: SslSettings) -> tuple[str, str]:
 
 
 def _pkcs12_truststore(s: SslSettings) -> list[str]:
+    pkcs12 = _pkcs12()  # first: says what to install when the package is missing
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    pkcs12 = _pkcs12()
     if not s.truststore_location:
         raise ConfigError(f"{s.where}: a PKCS12 truststore needs ssl.truststore.location")
     data = _read(s.truststore_location, s.where, "ssl.truststore.location")
