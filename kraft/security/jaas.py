@@ -40,7 +40,8 @@ def _tokens(text: str, key: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise ConfigError(f"{key}: cannot parse the JAAS config at {text[pos:pos + 20]!r}")
+            # The position only: the text may hold passwords.
+            raise ConfigError(f"{key}: cannot parse the JAAS config at character {pos}")
         quoted, word, eq, semi = m.groups()
         if quoted is not None:
             out.append(("quoted", re.sub(r"\\(.)", r"\1", quoted)))

@@ -39,7 +39,7 @@ import re
 import ssl
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kraft.config_keys import ConfigError
@@ -55,18 +55,18 @@ _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re
 @dataclass(frozen=True, slots=True)
 class SslSettings:
     """One listener's ssl.* values (after listener.name.<l>. overrides); `where`
-    prefixes error messages (the listener)."""
+    prefixes error messages (the listener). Secrets are left out of repr()."""
 
     where: str
     keystore_type: str = "JKS"
     keystore_location: str | None = None
-    keystore_password: str | None = None
-    keystore_key: str | None = None
+    keystore_password: str | None = field(default=None, repr=False)  # secret
+    keystore_key: str | None = field(default=None, repr=False)  # secret
     keystore_certificate_chain: str | None = None
-    key_password: str | None = None
+    key_password: str | None = field(default=None, repr=False)  # secret
     truststore_type: str = "JKS"
     truststore_location: str | None = None
-    truststore_password: str | None = None
+    truststore_password: str | None = field(default=None, repr=False)  # secret
     truststore_certificates: str | None = None
     enabled_protocols: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
     cipher_suites: tuple[str, ...] = ()
