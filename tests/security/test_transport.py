@@ -333,3 +333,21 @@ async def test_unauthenticated_peers_cannot_grow_memory(nursery: trio.Nursery, p
     assert _vm_hwm_kib() - before < 64 * 1024
     client = _sasl_client(pki, "SASL_PLAINTEXT", "PLAIN", "alice", "alice-secret")
     assert await _whoami(address, client, "SECURE") == "User:alice"
+
+
+async def test_handshake_v0_then_raw_tokens(nursery: trio.Nursery, pki: Pki) -> None:
+    """After SaslHandshake v0 the PLAIN token travels as a bare frame, answered by a bare
+    (empty) frame; the connection is then authenticated; a wrong password closes it."""
+    from kio.schema.sasl_handshake.v0.request import SaslHandshakeRequest as HandshakeV0
+
+    address = await _serve(nursery, _sasl_config(pki, "SASL_PLAINTEXT", "PLAIN"), "SECURE")
+    raw = await _raw(address)
+    assert (await raw.call(HandshakeV0(mechanism="PLAIN"))).error_code == ErrorCode.none
+    await raw.stream.send_all(struct.pack(">i", 19) + b"\0alice\0alice-secret")
+    assert await raw.stream.receive_some(4) == struct.pack(">i", 0)
+    who = await raw.call(DescribeClusterRequest(include_cluster_authorized_operations=False))
+    assert who.cluster_id == "User:alice"
+    bad = await _raw(address)
+    assert (await bad.call(HandshakeV0(mechanism="PLAIN"))).error_code == ErrorCode.none
+    await bad.stream.send_all(struct.pack(">i", 12) + b"\0alice\0wrong")
+    assert await bad.receive(HandshakeV0(mechanism="PLAIN")) is None
