@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig, check_config
+from kraft.metadata import bootstrap
+from kraft.security.scram_format import parse_add_scram
 from kraft.tools import cluster, metadata_quorum, storage
 
 
@@ -65,6 +68,11 @@ def _format(args: argparse.Namespace) -> int:
               "dynamic quorum: run `kraft storage format` with --standalone, "
               "--initial-controllers or --no-initial-controllers", file=sys.stderr)
         return 1
+    try:
+        scram_records = [parse_add_scram(text) for text in args.add_scram or ()]
+    except ValueError as e:
+        print(f"kraft format: {e}", file=sys.stderr)
+        return 1
     node_id = config.node_id
     directories = list(dict.fromkeys([*config.log_dirs, config.metadata_log_dir]))
     try:
@@ -77,6 +85,10 @@ def _format(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kraft format: {e.strerror}: {e.filename}", file=sys.stderr)
         return 1
+    if scram_records and Path(config.metadata_log_dir) in written:
+        bootstrap.write(config.metadata_log_dir, scram_records)
+        print(f"Bootstrap SCRAM credentials for {len(scram_records)} user(s) written to "
+              f"{config.metadata_log_dir}")
     for d in written:
         print(f"Formatted {d} for cluster {args.cluster_id}, node {node_id}")
     if not written:
@@ -97,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     storage.add_parsers(sub)
     metadata_quorum.add_parsers(sub)
     cluster.add_parsers(sub)
+    fmt.add_argument("--add-scram", "-S", action="append", metavar="SCRAM",
+                     help="a SCRAM user for the new cluster, as kafka-storage takes it: "
+                          "'SCRAM-SHA-512=[name=alice,password=alice-secret]' (repeatable)")
     sub.add_parser("dev", add_help=False,
                    help="single-node dev mode on 127.0.0.1:9092 (broker + controller); see --help")
     sub.add_parser("start", add_help=False, help="run a node from server.properties; see --help")

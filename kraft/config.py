@@ -23,8 +23,8 @@ follow Kafka's precedence (log.retention.ms beats .minutes beats .hours;
 log.dirs beats log.dir) and are properties too.
 
 `check_config` holds what a node needs to start (roles, node.id, voters,
-controller listener, PLAINTEXT only); `kraft start` and `kraft format` both
-run it.
+controller listener, every listener's security: kraft.security.listener);
+`kraft start` and `kraft format` both run it.
 """
 
 from __future__ import annotations
@@ -153,9 +153,7 @@ def _report_undeclared(props: Mapping[str, str], where: Mapping[str, str]) -> No
             continue
         _reported.add(name)
         if is_password_config(name):
-            log.warning("%sThe configuration '%s' was supplied but kraft serves PLAINTEXT "
-                        "listeners only (no TLS or SASL); it is ignored", origin, name)
-            continue
+            continue  # read by kraft.security from the raw properties; never logged
         import difflib  # only for a key kraft does not know
 
         close = difflib.get_close_matches(name, KEYS, n=1, cutoff=0.85)
@@ -383,12 +381,7 @@ def check_config(config: KafkaConfig) -> None:
                           "controller.quorum.bootstrap.servers (host:port) must be set")
     if not config.controller_listener_names:
         raise ConfigError(f"{at}controller.listener.names must be set")
-    protocols = dict(item.split(":", 1) for item in config["listener.security.protocol.map"])
     listeners = config.listeners()
-    for name in listeners:
-        protocol = protocols.get(name, name)
-        if protocol != "PLAINTEXT":
-            raise ConfigError(f"{at}listener {name} uses {protocol}; only PLAINTEXT is supported")
     controller_name = config.controller_listener_names[0]
     if "controller" in roles:
         if controller_name not in listeners:
@@ -400,6 +393,12 @@ def check_config(config: KafkaConfig) -> None:
     if "broker" in roles and not client_listeners(config):
         raise ConfigError(f"{at}a broker needs a listener other than "
                           f"{', '.join(config.controller_listener_names)}")
+    from kraft.security import listener as security
+
+    served = [name for name in listeners
+              if name not in config.controller_listener_names or "controller" in roles]
+    security.check(config, served,
+                   security.inter_broker_listener(config) if "broker" in roles else None)
     # Loaded here, not at the top: only a node (or its format) needs the raft package.
     from kraft.raft.config import QuorumConfig
 

@@ -14,11 +14,11 @@ A broker key that is a synonym of a topic config (log.segment.bytes for
 segment.bytes, ...) is declared from that topic config (kraft.log.config),
 so type, default and check are written once. Kafka keys kraft does not act
 on are declared with the reason (`unused`): the thread-pool and buffer
-tuning keys a trio broker has no use for, and the security keys of
-listeners kraft does not serve (only PLAINTEXT). They parse, validate,
-store and describe like the rest; setting them is logged at DEBUG.
-Password-type keys are not declared: kraft serves no TLS or SASL and
-stores no secrets.
+tuning keys a trio broker has no use for, and the Java-only security keys
+(Kerberos, JSSE providers). They parse, validate, store and describe like
+the rest; setting them is logged at DEBUG. Password-type keys
+(PASSWORD_CONFIGS, and JAAS configs) are not declared, so DescribeConfigs
+never shows them; kraft.security reads them from the raw properties.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ _MB = 1024 * 1024
 _THREADS = "kraft runs every listener, request and log task on one trio event loop"
 _BUFFERS = "kraft leaves socket buffer sizes and backlogs to the operating system"
 _CLEANER = "kraft's log cleaner runs as one task of the event loop, without I/O buffers or limits"
-_NO_TLS = "kraft serves PLAINTEXT listeners only (no TLS or SASL)"
+_JAVA_TLS = "Java's JSSE setting; kraft's TLS is Python's ssl module (OpenSSL)"
+_NO_KERBEROS = "kraft serves no GSSAPI (Kerberos) and no OAUTHBEARER"
 _NO_QUOTAS = "kraft does not throttle replication or connections"
 _NO_KIP_848 = ("kraft serves the classic group protocol; this is a default and bound of the "
                "KIP-848 group configs, which are stored and described")
@@ -91,6 +92,20 @@ _CORE: Final = [
          "Security protocol of each listener name.", dynamic=True, per_broker=True, csv=True),
     _key("inter.broker.listener.name", Type.STRING, None,
          "Listener that brokers use to reach each other."),
+    _key("security.inter.broker.protocol", Type.STRING, "PLAINTEXT",
+         "Security protocol between brokers (the listener of that name); exclusive with "
+         "inter.broker.listener.name.",
+         one_of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")),
+    _key("sasl.mechanism.controller.protocol", Type.STRING, "GSSAPI",
+         "SASL mechanism used to reach the controllers."),
+    # authorization (KafkaConfig's authorizer.class.name; StandardAuthorizer's own keys)
+    _key("authorizer.class.name", Type.STRING, "",
+         "The authorizer: empty (none) or org.apache.kafka.metadata.authorizer."
+         "StandardAuthorizer."),
+    _key("super.users", Type.STRING, None,
+         "Principals (User:name) separated by ';' that every ACL check allows."),
+    _key("allow.everyone.if.no.acl.found", Type.BOOLEAN, False,
+         "Allow an operation on a resource no ACL matches."),
     _key("socket.request.max.bytes", Type.INT, 100 * _MB,
          "Largest request the broker reads.", at_least(1)),
     _key("max.connections", Type.INT, INT_MAX, "Most connections a listener accepts.",
@@ -376,9 +391,9 @@ _TUNING: Final = [
 
 
 def _listener(name: str, type_: Type, default: Any, doc: str, validator: Any = None, *,
-              listener_only: bool = False) -> ConfigKey:
+              listener_only: bool = False, unused: str | None = None) -> ConfigKey:
     return ConfigKey(name, type_, default, doc, validator, dynamic=True, per_broker=True,
-                     listener_only=listener_only, unused=_NO_TLS)
+                     listener_only=listener_only, unused=unused)
 
 
 # Kafka's non-password DynamicListenerConfig keys (BrokerSecurityConfigs, SslConfigs,
@@ -387,8 +402,10 @@ _SECURITY: Final = [
     _listener("principal.builder.class", Type.CLASS,
               "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder",
               "Builds the principal of an authenticated connection."),
-    _listener("ssl.protocol", Type.STRING, "TLSv1.3", "TLS protocol of the SSLContext."),
-    _listener("ssl.provider", Type.STRING, None, "Security provider of the SSLContext."),
+    _listener("ssl.protocol", Type.STRING, "TLSv1.3", "TLS protocol of the SSLContext.",
+              unused="the versions are those of ssl.enabled.protocols"),
+    _listener("ssl.provider", Type.STRING, None, "Security provider of the SSLContext.",
+              unused=_JAVA_TLS),
     _listener("ssl.cipher.suites", Type.LIST, [], "Allowed TLS cipher suites."),
     _listener("ssl.enabled.protocols", Type.LIST, ["TLSv1.2", "TLSv1.3"],
               "Allowed TLS protocols."),
@@ -400,36 +417,52 @@ _SECURITY: Final = [
               listener_only=True),
     _listener("ssl.truststore.location", Type.STRING, None, "Path of the trust store.",
               listener_only=True),
-    _listener("ssl.keymanager.algorithm", Type.STRING, "SunX509", "Key manager algorithm."),
-    _listener("ssl.trustmanager.algorithm", Type.STRING, "PKIX", "Trust manager algorithm."),
+    _listener("ssl.keymanager.algorithm", Type.STRING, "SunX509", "Key manager algorithm.",
+              unused=_JAVA_TLS),
+    _listener("ssl.trustmanager.algorithm", Type.STRING, "PKIX", "Trust manager algorithm.",
+              unused=_JAVA_TLS),
     _listener("ssl.endpoint.identification.algorithm", Type.STRING, "https",
               "Host name verification of peers."),
     _listener("ssl.secure.random.implementation", Type.STRING, None,
-              "SecureRandom of TLS operations."),
+              "SecureRandom of TLS operations.", unused=_JAVA_TLS),
     _listener("ssl.client.auth", Type.STRING, "none", "Whether clients must present a certificate.",
               one_of("required", "requested", "none")),
     _listener("ssl.engine.factory.class", Type.CLASS, None, "Custom SSLEngine factory."),
     _listener("sasl.mechanism.inter.broker.protocol", Type.STRING, "GSSAPI",
               "SASL mechanism between brokers."),
+    _listener("ssl.principal.mapping.rules", Type.STRING, "DEFAULT",
+              "Rules mapping a client certificate's subject to a principal name."),
+    _listener("sasl.server.max.receive.size", Type.INT, 524288,
+              "Largest frame accepted before a connection has authenticated.", at_least(1)),
+    _listener("connections.max.reauth.ms", Type.LONG, 0,
+              "Session lifetime of SASL connections before re-authentication (KIP-368)."),
+    _listener("connection.failed.authentication.delay.ms", Type.INT, 100,
+              "Delay before a failed authentication's connection is closed.", at_least(0)),
     _listener("sasl.enabled.mechanisms", Type.LIST, ["GSSAPI"], "SASL mechanisms served."),
-    _listener("sasl.kerberos.service.name", Type.STRING, None, "Kerberos principal name."),
-    _listener("sasl.kerberos.kinit.cmd", Type.STRING, "/usr/bin/kinit", "Kerberos kinit command."),
+    _listener("sasl.kerberos.service.name", Type.STRING, None, "Kerberos principal name.",
+              unused=_NO_KERBEROS),
+    _listener("sasl.kerberos.kinit.cmd", Type.STRING, "/usr/bin/kinit", "Kerberos kinit command.",
+              unused=_NO_KERBEROS),
     _listener("sasl.kerberos.ticket.renew.window.factor", Type.DOUBLE, 0.8,
-              "Share of a ticket's life after which it is renewed."),
+              "Share of a ticket's life after which it is renewed.", unused=_NO_KERBEROS),
     _listener("sasl.kerberos.ticket.renew.jitter", Type.DOUBLE, 0.05,
-              "Random jitter added to the renewal time."),
+              "Random jitter added to the renewal time.", unused=_NO_KERBEROS),
     _listener("sasl.kerberos.min.time.before.relogin", Type.LONG, 60000,
-              "Shortest time between refresh attempts of the login thread."),
+              "Shortest time between refresh attempts of the login thread.",
+              unused=_NO_KERBEROS),
     _listener("sasl.kerberos.principal.to.local.rules", Type.LIST, ["DEFAULT"],
-              "Rules mapping principal names to short names."),
+              "Rules mapping principal names to short names.", unused=_NO_KERBEROS),
     _listener("sasl.login.refresh.window.factor", Type.DOUBLE, 0.8,
-              "Share of a credential's life after which it is refreshed."),
+              "Share of a credential's life after which it is refreshed.",
+              unused=_NO_KERBEROS),
     _listener("sasl.login.refresh.window.jitter", Type.DOUBLE, 0.05,
-              "Random jitter added to the refresh time."),
+              "Random jitter added to the refresh time.", unused=_NO_KERBEROS),
     _listener("sasl.login.refresh.min.period.seconds", Type.SHORT, 60,
-              "Shortest time between credential refreshes."),
+              "Shortest time between credential refreshes.",
+              unused=_NO_KERBEROS),
     _listener("sasl.login.refresh.buffer.seconds", Type.SHORT, 300,
-              "Time kept before a credential expires when refreshing it."),
+              "Time kept before a credential expires when refreshing it.",
+              unused=_NO_KERBEROS),
 ]
 
 KEYS: Final[dict[str, ConfigKey]] = {

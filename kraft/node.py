@@ -47,8 +47,9 @@ from kraft.broker.server import BrokerServer
 from kraft.config import ConfigError, KafkaConfig, Listener, check_config, client_listeners
 from kraft.controller import apis as controller_apis
 from kraft.controller.quorum_controller import QuorumController
+from kraft.metadata import bootstrap
 from kraft.metadata.loader import MetadataLoader
-from kraft.net import api_versions
+from kraft.net import api_versions, sasl
 from kraft.net.client import KafkaClient
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer
@@ -57,6 +58,7 @@ from kraft.raft import bootstrap_checkpoint
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
+from kraft.security import listener as security
 from kraft.storage_failure import find_storage_failure
 
 log = logging.getLogger("kraft.node")
@@ -70,6 +72,7 @@ def controller_registry(raft: RaftNode, controller: QuorumController) -> ApiRegi
     driver's) and the controller-bound APIs (kraft/controller/apis)."""
     registry = ApiRegistry()
     api_versions.register(registry)
+    sasl.register(registry)
     raft.register(registry)
     controller_apis.register(registry, controller)
     return registry
@@ -105,6 +108,11 @@ class Node:
             cluster_id = meta.cluster_id
             self._locks.append(_lock(Path(directory)))
         assert cluster_id is not None
+        if "controller" in self.roles:
+            try:  # a damaged bootstrap file stops the node now, not at first activation
+                bootstrap.read(self.config.metadata_log_dir)
+            except bootstrap.BootstrapError as e:
+                raise meta_properties.MetaPropertiesError(str(e)) from None
         return cluster_id
 
     def _voter_set(self) -> dict[int, tuple[str, int]]:
@@ -183,9 +191,13 @@ class Node:
             # would close it under them, leaving their outcome unknown.
             # Heartbeats get a connection of their own too: the controller fences a
             # broker soon after it closes (kraft.controller.heartbeats).
-            async with KafkaClient(f"kraft-node-{self.node_id}") as client, \
-                    KafkaClient(f"kraft-forward-{self.node_id}") as forward_client, \
-                    KafkaClient(f"kraft-heartbeat-{self.node_id}") as heartbeat_client, \
+            to_controllers = security.controller_client_security(config)
+            async with KafkaClient(f"kraft-node-{self.node_id}",
+                                   security=to_controllers) as client, \
+                    KafkaClient(f"kraft-forward-{self.node_id}",
+                                security=to_controllers) as forward_client, \
+                    KafkaClient(f"kraft-heartbeat-{self.node_id}",
+                                security=to_controllers) as heartbeat_client, \
                     trio.open_nursery() as nursery:
                 if not voters:
                     discovered = await self._discover_voters(client)
@@ -215,7 +227,8 @@ class Node:
         client, forward_client, heartbeat_client = clients
         loader_hwm: list[RaftNode] = []
         loader = MetadataLoader(raft_log, lambda: loader_hwm[0].high_watermark, self.node_id)
-        raft = RaftNode(quorum, raft_log, raft_log.dir, voters, loader, rng=random.Random())
+        raft = RaftNode(quorum, raft_log, raft_log.dir, voters, loader, rng=random.Random(),
+                        client_security=security.controller_client_security(config))
         loader_hwm.append(raft)
         loader.snapshot_created = raft.snapshot_created_nowait
         controller_name = config["controller.listener.names"][0]
@@ -228,6 +241,7 @@ class Node:
                 registry, listener_name=controller_name,
                 max_frame_bytes=config["socket.request.max.bytes"],
                 is_fatal=_is_storage_failure,
+                security=security.server_security(config, controller_name),
             )
             bound = await nursery.start(server.serve, host or "0.0.0.0", port)
             self.bound[controller_name] = bound[0]
@@ -248,6 +262,8 @@ class Node:
                     max_frame_bytes=config["socket.request.max.bytes"],
                     max_connections=config["max.connections"],
                     is_fatal=_is_storage_failure,
+                    security=security.server_security(config, listener.name,
+                                                      self.broker.scram_credential),
                 )
                 # Bound now, accepting once unfenced (Kafka's order): until then a
                 # Metadata answer would list no live broker, and librdkafka, told

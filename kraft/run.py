@@ -8,7 +8,10 @@ quorum (node id 1) on 127.0.0.1:9092, controller listener 9093. Without
 with `--data-dir DIR` it formats DIR on first use (a new cluster id) and
 reuses it afterwards, so data survives restarts. It prints one line
 containing `ready` and `bootstrap.servers=HOST:PORT` once a client can
-produce, and exits cleanly on Ctrl-C or SIGTERM.
+produce, and exits cleanly on Ctrl-C or SIGTERM. `--sasl-ssl USER:PASSWORD`
+serves the client port as SASL_SSL with SCRAM-SHA-512 instead: a CA and a
+node certificate are made in the data dir (kraft.security.dev_tls), USER is
+created at format time, and the ready line carries the client settings.
 
 Both log one line per significant event to stderr (`--log-level`, Kafka's
 level names TRACE, DEBUG, INFO, WARN, ERROR in any case). Whatever stops them
@@ -195,10 +198,14 @@ def dev_main(argv: list[str]) -> int:
                         help="any server.properties key (repeatable)")
     parser.add_argument("--log-level", default="INFO",
                         help="TRACE, DEBUG, INFO, WARN or ERROR (default INFO)")
+    parser.add_argument("--sasl-ssl", metavar="USER:PASSWORD",
+                        help="serve SASL_SSL with SCRAM-SHA-512 for this user (certificates "
+                             "are made in the data dir)")
     args = parser.parse_args(argv)
     try:
         _setup_logging(args.log_level)
         overrides = _overrides(args.override)
+        secure = _sasl_ssl_user(args.sasl_ssl)
     except (UsageError, ConfigError) as e:
         print(f"kraft dev: {e}", file=sys.stderr)
         return 2
@@ -214,20 +221,32 @@ def dev_main(argv: list[str]) -> int:
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(data_dir),
             "offsets.topic.replication.factor": "1",
-            **overrides,
         }
+        client_settings = ""
+        if secure is not None:
+            props, client_settings = _sasl_ssl_props(props, data_dir, args.host, *secure)
+        props.update(overrides)
+        listener = "SASL_SSL" if secure is not None else "PLAINTEXT"
         config = KafkaConfig(props, source="", origins={k: "--override" for k in overrides})
         meta = meta_properties.read(data_dir)
         cluster_id = meta.cluster_id if meta is not None else meta_properties.random_uuid()
-        meta_properties.format_directories(
+        written = meta_properties.format_directories(
             [str(data_dir)], cluster_id, DEV_NODE_ID, ignore_formatted=True
         )
+        if secure is not None and written:
+            from kraft.metadata import bootstrap
+            from kraft.security.scram_format import parse_add_scram
+
+            user, password = secure
+            bootstrap.write(data_dir, [parse_add_scram(
+                f'SCRAM-SHA-512=[name="{user}",password="{password}"]')])
         note = ", temporary" if temporary else ""
 
         def announce(node: Node, elapsed: float) -> str:
-            host, port = node.bound["PLAINTEXT"]
-            return (f"kraft dev ready: bootstrap.servers={host}:{port} (node {DEV_NODE_ID}, "
-                    f"cluster {cluster_id}, data {data_dir}{note}) in {elapsed:.2f} s")
+            host, port = node.bound[listener]
+            return (f"kraft dev ready: bootstrap.servers={host}:{port}{client_settings} "
+                    f"(node {DEV_NODE_ID}, cluster {cluster_id}, data {data_dir}{note}) in "
+                    f"{elapsed:.2f} s")
 
         return _run("kraft dev", config, started_at, announce, temporary=temporary)
     except (ConfigError, meta_properties.MetaPropertiesError) as e:
@@ -239,6 +258,42 @@ def dev_main(argv: list[str]) -> int:
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _sasl_ssl_user(value: str | None) -> tuple[str, str] | None:
+    """--sasl-ssl USER:PASSWORD as (user, password)."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password or '"' in value or "\\" in value:
+        raise UsageError("--sasl-ssl takes USER:PASSWORD (both non-empty, without '\"' or '\\')")
+    return user, password
+
+
+def _sasl_ssl_props(props: dict[str, str], data_dir: Path, host: str, user: str,
+                    password: str) -> tuple[dict[str, str], str]:
+    """Dev props with the client port as SASL_SSL (SCRAM-SHA-512), and the client
+    settings for the ready line."""
+    from kraft.security.dev_tls import dev_certificates
+
+    ca, keystore = dev_certificates(data_dir, host)
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            f'username="{user}" password="{password}";')
+    secure = {
+        **props,
+        "listeners": props["listeners"].replace("PLAINTEXT://", "SASL_SSL://", 1),
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(ca),
+    }
+    settings = (f" security.protocol=SASL_SSL sasl.mechanism=SCRAM-SHA-512 "
+                f"sasl.username={user} ssl.ca.location={ca}")
+    return secure, settings
 
 
 def start_main(argv: list[str]) -> int:

@@ -17,6 +17,12 @@ Theory of operation:
   request was written: a partial frame is never acted on) means it did not,
   so sending it again is safe; any other `ConnectionFailed`, including
   `RequestTimedOut`, means it may have been executed.
+- Security (kraft.net.security.ClientSecurity): over SSL / SASL_SSL the TLS
+  handshake comes first (the server's certificate and, unless disabled, its
+  host name verified); over SASL the connection then authenticates with
+  SaslHandshake v1 and SaslAuthenticate before it is handed out. A failed
+  authentication fails the connection (and is logged as a warning: it
+  will not heal by itself).
 - `KafkaClient` keeps one connection per address, reuses it while healthy and
   reconnects with exponential backoff (reconnect.backoff.ms 50 doubling to
   reconnect.backoff.max.ms 1000, with 20 % jitter). All tasks live in the
@@ -34,6 +40,8 @@ from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
+from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import (
     API_VERSIONS_KEY,
     InvalidRequest,
@@ -44,6 +52,7 @@ from kraft.net.codec import (
     response_type,
 )
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
+from kraft.net.security import AuthenticationFailed, ClientSecurity
 
 log = logging.getLogger("kraft.net.client")
 
@@ -78,7 +87,7 @@ class _Pending:
 class Connection:
     """One pipelined connection. Create with `Connection.open`."""
 
-    def __init__(self, stream: trio.SocketStream, address: Address, client_id: str) -> None:
+    def __init__(self, stream: trio.abc.Stream, address: Address, client_id: str) -> None:
         self.address = address
         self.client_id = client_id
         self.api_versions: dict[int, tuple[int, int]] = {}
@@ -95,17 +104,34 @@ class Connection:
         address: Address,
         client_id: str,
         timeout: float,
+        security: ClientSecurity | None = None,
     ) -> Connection:
-        """Connect, start the reader task, negotiate versions. Raises RequestNotSent."""
+        """Connect (with TLS if `security` says so), start the reader task,
+        negotiate versions, authenticate (SASL). Raises RequestNotSent."""
+        stream: trio.abc.Stream
         try:
             with trio.fail_after(timeout):
-                stream = await trio.open_tcp_stream(*address)
+                stream = tcp = await trio.open_tcp_stream(*address)
+                if security is not None and security.ssl_context is not None:
+                    stream = trio.SSLStream(tcp, security.ssl_context,
+                                            server_hostname=address[0])
+                    try:
+                        await stream.do_handshake()
+                    except BaseException:
+                        await trio.aclose_forcefully(tcp)
+                        raise
+        except trio.BrokenResourceError as e:
+            raise RequestNotSent(f"TLS handshake with {address[0]}:{address[1]} failed: "
+                                 f"{e.__cause__ or e}") from e
         except (OSError, trio.TooSlowError) as e:
             raise RequestNotSent(f"connect to {address[0]}:{address[1]}: {e}") from e
         conn = cls(stream, address, client_id)
         nursery.start_soon(conn._read_loop)
         try:
             await conn._negotiate(timeout)
+            if security is not None and security.new_sasl_client is not None:
+                assert security.sasl_mechanism is not None
+                await conn._authenticate(security, timeout)
         except ConnectionFailed as e:
             await conn.aclose()
             raise RequestNotSent(str(e)) from e
@@ -197,6 +223,33 @@ class Connection:
                 continue
             raise ConnectionFailed(f"ApiVersions to {self.address}: {response.error_code!r}")
 
+    async def _authenticate(self, security: ClientSecurity, timeout: float) -> None:
+        """SaslHandshake v1 then SaslAuthenticate until the mechanism is done."""
+        assert security.new_sasl_client is not None and security.sasl_mechanism is not None
+        where = f"SASL {security.sasl_mechanism} with {self.address[0]}:{self.address[1]}"
+        handshake = await self.request(SaslHandshakeRequest(mechanism=security.sasl_mechanism),
+                                       timeout)
+        if handshake.error_code != ErrorCode.none:
+            error = handshake.error_code.name.upper()
+            log.warning("%s: %s (it offers %s)", where, error, ", ".join(handshake.mechanisms))
+            raise ConnectionFailed(f"{where}: {error}")
+        version = self.pick_version(ApiKey.SASL_AUTHENTICATE)
+        cls = request_type(ApiKey.SASL_AUTHENTICATE, version)
+        assert cls is not None
+        mechanism = security.new_sasl_client()
+        token: bytes | None = mechanism.initial_response()
+        while token is not None:
+            response = await self.request(cls(auth_bytes=token), timeout)
+            if response.error_code != ErrorCode.none:
+                error = f"{response.error_code.name.upper()}: {response.error_message}"
+                log.warning("%s failed: %s", where, error)
+                raise ConnectionFailed(f"{where}: {error}")
+            try:
+                token = mechanism.evaluate(response.auth_bytes)
+            except (AuthenticationFailed, ValueError) as e:
+                log.warning("%s failed: %s", where, e)
+                raise ConnectionFailed(f"{where}: {e}") from e
+
     async def _read_loop(self) -> None:
         decoder = FrameDecoder(DEFAULT_MAX_FRAME_BYTES)
         try:
@@ -233,7 +286,11 @@ class Connection:
         """Close the socket (waking the reader) and fail every waiter. Idempotent."""
         if not self._closed:
             self._closed = True
-            self._stream.socket.close()
+            stream = self._stream
+            if isinstance(stream, trio.SSLStream):
+                stream = stream.transport_stream
+            assert isinstance(stream, trio.SocketStream)
+            stream.socket.close()
         while self._pending:
             pending = self._pending.popleft()
             pending.error = error
@@ -248,12 +305,14 @@ class KafkaClient:
         client_id: str = "kraft",
         *,
         connect_timeout: float = 10.0,
+        security: ClientSecurity | None = None,
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
         rng: random.Random | None = None,
     ) -> None:
         self.client_id = client_id
         self.connect_timeout = connect_timeout
+        self.security = security
         self._backoff_ms = reconnect_backoff_ms
         self._backoff_max_ms = reconnect_backoff_max_ms
         self._rng = rng or random.Random()
@@ -292,7 +351,8 @@ class KafkaClient:
             assert self._nursery is not None, "use KafkaClient as an async context manager"
             try:
                 conn = await Connection.open(
-                    self._nursery, address, self.client_id, self.connect_timeout
+                    self._nursery, address, self.client_id, self.connect_timeout,
+                    self.security,
                 )
             except ConnectionFailed:
                 self._failures[address] = (count + 1, trio.current_time() + self._delay(count))

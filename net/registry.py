@@ -30,13 +30,18 @@ from kraft.net.codec import RequestHeader, kio_versions
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What a handler knows about the request's origin. One per connection: a
-    handler may append to `on_close` a callable the server calls once the
-    connection has closed (the peer closed or reset it, or the server did);
-    equal callables are the handler's business (see `watch_close`)."""
+    """What a handler knows about the request's origin: the peer's address, the
+    listener, its security protocol and the authenticated principal
+    (`type:name`, Kafka's KafkaPrincipal; User:ANONYMOUS when unauthenticated).
+    One per connection (copies made as authentication completes share
+    `on_close`): a handler may append to `on_close` a callable the server calls
+    once the connection has closed (the peer closed or reset it, or the server
+    did); equal callables are the handler's business (see `watch_close`)."""
 
     peer: str
     listener: str
+    principal: str = "User:ANONYMOUS"
+    security_protocol: str = "PLAINTEXT"
     on_close: list[Callable[[], None]] = field(default_factory=list, compare=False)
 
     def watch_close(self, callback: Callable[[], None]) -> None:

@@ -28,6 +28,14 @@ Theory of operation:
   not the request's fault and propagates, ending `serve`.
 - With the logger `kraft.request` at DEBUG, every request served is logged
   in one line (kraft.net.request_log; Kafka's request logger).
+- Security (kraft.net.security.ServerSecurity): on an SSL or SASL_SSL
+  listener the TLS handshake comes first (a failed one is logged and the
+  connection closed); on SSL the client certificate's subject gives the
+  principal. On a SASL listener the connection then authenticates
+  (kraft.net.sasl): until it has, only ApiVersions, SaslHandshake and
+  SaslAuthenticate are served and frames are capped at
+  sasl.server.max.receive.size. Handlers see the principal in the
+  RequestContext.
 - Connections beyond `max_connections` are closed on accept with a log line;
   a connection with no request for `connections.max.idle.ms` (Kafka's 10
   minutes) is closed, so silent peers cannot hold slots forever.
@@ -36,6 +44,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +52,7 @@ from typing import Any
 
 import trio
 from kraft.net import api_versions, request_log
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import (
     API_VERSIONS_KEY,
     InvalidRequest,
@@ -52,8 +62,10 @@ from kraft.net.codec import (
     encode_response,
     peek_header_fixed,
 )
-from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError
+from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, frame
 from kraft.net.registry import ApiRegistry, RequestContext
+from kraft.net.sasl import IllegalSaslState, SaslAuthenticator, State
+from kraft.net.security import AuthenticationFailed, ServerSecurity
 
 __all__ = ["Deferred", "KafkaServer", "RequestContext"]
 
@@ -77,7 +89,7 @@ class Deferred:
         self.wait = wait
 
 
-def _peer_of(stream: trio.SocketStream) -> str:
+def _peer_of(stream: trio.SocketStream) -> str:  # the TCP stream, before any TLS
     try:
         host, port, *_ = stream.socket.getpeername()
         return f"{host}:{port}"
@@ -97,8 +109,10 @@ class KafkaServer:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         connections_max_idle_ms: int = DEFAULT_CONNECTIONS_MAX_IDLE_MS,
         is_fatal: Callable[[BaseException], bool] = lambda e: False,
+        security: ServerSecurity | None = None,
     ) -> None:
         self.registry = registry
+        self.security = security or ServerSecurity()
         self.is_fatal = is_fatal
         self.listener_name = listener_name
         self.max_frame_bytes = max_frame_bytes
@@ -153,9 +167,17 @@ class KafkaServer:
             await stream.aclose()
             return
         self.connections += 1
-        ctx = RequestContext(peer, self.listener_name)
+        secured: trio.abc.Stream = stream
+        ctx = RequestContext(peer, self.listener_name, security_protocol=self.security.protocol)
         try:
-            await self._serve_connection(stream, ctx)
+            if self.security.ssl_context is not None:
+                tls = trio.SSLStream(stream, self.security.ssl_context, server_side=True)
+                secured = tls
+                authenticated = await self._tls_handshake(tls, ctx)
+                if authenticated is None:
+                    return
+                ctx = authenticated
+            await self._serve_connection(secured, ctx)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the peer went away mid-response
         finally:
@@ -165,9 +187,37 @@ class KafkaServer:
                     callback()
                 except Exception:  # a handler's bug must not hide the others' callbacks
                     log.exception("on-close callback of a connection from %s failed", peer)
-            await stream.aclose()
+            # Forcefully: a TLS close_notify must not wait on a peer that reads nothing.
+            await trio.aclose_forcefully(secured)
 
-    async def _serve_connection(self, stream: trio.SocketStream, ctx: RequestContext) -> None:
+    async def _tls_handshake(self, tls: trio.SSLStream[trio.SocketStream],
+                             ctx: RequestContext) -> RequestContext | None:
+        """Complete the handshake; the context with the certificate's principal
+        (SSL), or None when the connection is to be closed (logged)."""
+        with trio.move_on_after(self.idle_timeout_s) as scope:
+            try:
+                await tls.do_handshake()
+            except trio.BrokenResourceError as e:
+                log.info("closing connection from %s: TLS handshake failed: %s", ctx.peer,
+                         e.__cause__ or e)
+                return None
+        if scope.cancelled_caught:
+            log.info("closing connection from %s: no TLS handshake within %.0f s", ctx.peer,
+                     self.idle_timeout_s)
+            return None
+        if self.security.protocol != "SSL":
+            return ctx  # SASL_SSL: the principal comes from SASL
+        cert = tls.getpeercert()
+        if not cert or self.security.certificate_principal is None:
+            return ctx
+        try:
+            principal = self.security.certificate_principal(cert)
+        except AuthenticationFailed as e:
+            log.info("closing connection from %s: %s", ctx.peer, e)
+            return None
+        return dataclasses.replace(ctx, principal=principal)
+
+    async def _serve_connection(self, stream: trio.abc.Stream, ctx: RequestContext) -> None:
         outbox_send, outbox = trio.open_memory_channel[_Outgoing](MAX_DEFERRED)
         async with trio.open_nursery() as nursery:
             sender = _Sender(stream, outbox, ctx, nursery.cancel_scope, self.is_fatal)
@@ -177,14 +227,18 @@ class KafkaServer:
 
     async def _read_requests(
         self,
-        stream: trio.SocketStream,
+        stream: trio.abc.Stream,
         ctx: RequestContext,
         sender: _Sender,
         outbox: trio.MemorySendChannel[_Outgoing],
     ) -> None:
-        decoder = FrameDecoder(self.max_frame_bytes)
+        auth: SaslAuthenticator | None = None
+        if self.security.uses_sasl:
+            auth = SaslAuthenticator(self.security, ctx.peer)
+        decoder = FrameDecoder(self.security.sasl_max_receive_size if auth is not None
+                               else self.max_frame_bytes)
         while True:
-            data = b""
+            data: bytes | bytearray = b""
             with trio.move_on_after(self.idle_timeout_s):
                 try:
                     data = await stream.receive_some(_RECEIVE_BYTES)
@@ -196,8 +250,17 @@ class KafkaServer:
                 return  # closed by the peer, or idle for connections.max.idle.ms
             try:
                 decoder.receive_data(data)
-                while (frame := decoder.next_frame()) is not None:
-                    response = await self._dispatch(ctx, frame)
+                while (request := decoder.next_frame()) is not None:
+                    if auth is not None:
+                        if not await self._authenticate(stream, ctx, auth, request):
+                            return
+                        if auth.state is State.COMPLETE:
+                            assert auth.principal is not None
+                            ctx = dataclasses.replace(ctx, principal=auth.principal)
+                            decoder.max_frame_bytes = self.max_frame_bytes
+                            auth = None
+                        continue
+                    response = await self._dispatch(ctx, request)
                     if response is None:
                         continue
                     if isinstance(response, bytes) and not sender.pending:
@@ -206,7 +269,7 @@ class KafkaServer:
                         sender.pending += 1
                         sender.drained = trio.Event()
                         await outbox.send(response)
-            except (FrameError, InvalidRequest) as e:
+            except (FrameError, InvalidRequest, IllegalSaslState) as e:
                 log.info("closing connection from %s: %s", ctx.peer, e)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -216,6 +279,48 @@ class KafkaServer:
                     raise
                 log.exception("bug while serving %s; closing its connection", ctx.peer)
                 return
+
+    async def _authenticate(self, stream: trio.abc.Stream, ctx: RequestContext,
+                            auth: SaslAuthenticator, request: bytes) -> bool:
+        """Serve one frame of an unauthenticated connection (kraft.net.sasl); False
+        when the connection is to be closed. Nothing is pipelined before
+        authentication, so responses are sent at once."""
+        if auth.raw_tokens:
+            try:
+                token = auth.raw(request)
+            except AuthenticationFailed:
+                await trio.sleep(self.security.failed_authentication_delay_s)
+                return False
+            await stream.send_all(frame(token))
+            return True
+        api_key, _version, correlation_id = peek_header_fixed(request)
+        auth.check_allowed(api_key)
+        if api_key == API_VERSIONS_KEY:
+            response = await self._dispatch(ctx, request)
+            assert isinstance(response, bytes)
+            await stream.send_all(response)
+            return True
+        header, body = self._decode(request)
+        if api_key == ApiKey.SASL_HANDSHAKE:
+            answer = auth.handshake(header, body)
+        else:
+            answer = auth.authenticate(header, body)
+            if auth.state is State.FAILED:
+                # Kafka's connection.failed.authentication.delay.ms: slows down guessing.
+                await trio.sleep(self.security.failed_authentication_delay_s)
+        await stream.send_all(encode_response(correlation_id, answer))
+        return auth.state is not State.FAILED
+
+    def _decode(self, request: bytes) -> tuple[RequestHeader, Any]:
+        """Header and body of a request of a registered API and version (else InvalidRequest)."""
+        api_key, api_version, _ = peek_header_fixed(request)
+        entry = self.registry.get(api_key)
+        if entry is None or not entry.decodes(api_version):
+            raise InvalidRequest(f"unsupported api_key={api_key} version={api_version}")
+        try:
+            return decode_request(request)
+        except UnsupportedVersion as e:  # registry and kio disagree: our bug
+            raise AssertionError(str(e)) from e
 
     async def _dispatch(self, ctx: RequestContext, frame: bytes) -> _Outgoing | None:
         api_key, api_version, correlation_id = peek_header_fixed(frame)
@@ -227,14 +332,8 @@ class KafkaServer:
         ):
             body = api_versions.unsupported_version_body(self.registry)
             return encode_response(correlation_id, body)
-        if entry is None or not entry.decodes(api_version):
-            raise InvalidRequest(
-                f"unsupported api_key={api_key} version={api_version}"
-            )
-        try:
-            header, request = decode_request(frame)
-        except UnsupportedVersion as e:  # registry and kio disagree: our bug
-            raise AssertionError(str(e)) from e
+        header, request = self._decode(frame)
+        assert entry is not None
         started = time.perf_counter()
         response = await entry.handler(ctx, header, request)
         if request_log.enabled():
@@ -276,7 +375,7 @@ class _Sender:
 
     def __init__(
         self,
-        stream: trio.SocketStream,
+        stream: trio.abc.Stream,
         outbox: trio.MemoryReceiveChannel[_Outgoing],
         ctx: RequestContext,
         scope: trio.CancelScope,

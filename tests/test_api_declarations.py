@@ -23,7 +23,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net import api_versions
+from kraft.net import api_versions, sasl
 from kraft.net.api_keys import ApiKey
 from kraft.net.client import KafkaClient
 from kraft.net.codec import RequestHeader, encode_response, request_type
@@ -61,7 +61,10 @@ def declared(spec: ApiSpec) -> tuple[int, int]:
     return lo, spec.max_version
 
 
-API_VERSIONS_RANGE = {ApiKey.API_VERSIONS: (api_versions.MIN_VERSION, api_versions.MAX_VERSION)}
+# Served by the net layer on every listener: ApiVersions and the SASL APIs (kraft.net.sasl).
+API_VERSIONS_RANGE = {ApiKey.API_VERSIONS: (api_versions.MIN_VERSION, api_versions.MAX_VERSION),
+                      ApiKey.SASL_HANDSHAKE: declared(sasl.HANDSHAKE),
+                      ApiKey.SASL_AUTHENTICATE: declared(sasl.AUTHENTICATE)}
 
 
 async def _never() -> LeaderAndEpoch:
@@ -187,7 +190,11 @@ def test_error_shape_answers_every_item_with_the_code(
     response = api.error_response(version, request, ErrorCode.request_timed_out, "m")
     encode_response(7, response)
     assert set(_error_codes(response)) <= {ErrorCode.request_timed_out}
-    if getattr(response, "error_code", None) != ErrorCode.request_timed_out:
+    if api.spec.key == ApiKey.ALTER_USER_SCRAM_CREDENTIALS:
+        # Kafka answers per user, whatever the number of alterations of each.
+        users = {a.name for a in (*request.deletions, *request.upsertions)}
+        assert {r.user for r in response.results} == users
+    elif getattr(response, "error_code", None) != ErrorCode.request_timed_out:
         answered = {len(v) for v in _lists(response)}
         assert all(len(items) in answered for items in _lists(request) if items)
 

@@ -46,6 +46,7 @@ from kraft.metadata.image import MetadataImage
 from kraft.net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
 from kraft.net.codec import InvalidRequest, request_type
 from kraft.net.messages import build, nested
+from kraft.net.security import ClientSecurity
 
 log = logging.getLogger("kraft.broker")
 
@@ -87,11 +88,13 @@ class ReplicaFetcherManager:
         response_max_bytes: int = 10485760,
         backoff_ms: int = 1000,
         response_timeout_ms: int = 5000,
+        security: ClientSecurity | None = None,
     ) -> None:
         """`response_timeout_ms`: how long past `max_wait_ms` a fetch may go
         unanswered before its connection is closed (the request fails, the
         next fetch opens a new connection); at most REQUEST_TIMEOUT_S in all."""
         self.node_id = node_id
+        self.security = security  # how to reach the leaders' inter-broker listener
         self.client: KafkaClient | None = None
         self.broker_epoch = broker_epoch
         self.image = image
@@ -109,7 +112,8 @@ class ReplicaFetcherManager:
         self._nursery: trio.Nursery | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with KafkaClient(f"replica-fetcher-{self.node_id}") as client, \
+        async with KafkaClient(f"replica-fetcher-{self.node_id}",
+                                security=self.security) as client, \
                 trio.open_nursery() as nursery:
             self.client = client
             self._nursery = nursery

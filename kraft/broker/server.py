@@ -55,6 +55,9 @@ from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
 from kraft.net.registry import ApiRegistry
 from kraft.raft.types import LeaderAndEpoch
+from kraft.security import listener as security_listener
+from kraft.security import scram
+from kraft.security.scram import ScramCredential
 
 log = logging.getLogger("kraft.broker")
 
@@ -112,6 +115,8 @@ class BrokerServer:
             partition_max_bytes=config["replica.fetch.max.bytes"],
             backoff_ms=config["replica.fetch.backoff.ms"],
             response_timeout_ms=config["kraft.replica.fetch.response.timeout.ms"],
+            security=security_listener.inter_broker_client_security(
+                config, inter_broker_listener(config)),
         )
         self.log_manager = LogManager(config)
         self.replica_manager = ReplicaManager(config, self.node_id, self.log_manager,
@@ -151,6 +156,13 @@ class BrokerServer:
     def image(self) -> MetadataImage:
         """The latest image the broker has applied."""
         return self.metadata.image
+
+    def scram_credential(self, mechanism: str, user: str) -> ScramCredential | None:
+        """`user`'s SCRAM credential for `mechanism` in the latest image (SASL listeners)."""
+        data = self.metadata.image.scram.get(scram.MECHANISMS[mechanism][1], user)
+        if data is None:
+            return None
+        return ScramCredential(data.salt, data.stored_key, data.server_key, data.iterations)
 
     # --- metadata publisher -------------------------------------------------------------
 
@@ -240,13 +252,5 @@ class BrokerServer:
 
 
 def inter_broker_listener(config: KafkaConfig) -> str:
-    """The listener brokers replicate over: inter.broker.listener.name, else the
-    first listener that is not a controller listener (Kafka's default is
-    the PLAINTEXT listener)."""
-    if config["inter.broker.listener.name"]:
-        return config["inter.broker.listener.name"].upper()
-    controller_names = set(config["controller.listener.names"])
-    for name in config.listeners():
-        if name not in controller_names:
-            return name
-    return "PLAINTEXT"
+    """The listener brokers replicate over (kraft.security.listener.inter_broker_listener)."""
+    return security_listener.inter_broker_listener(config)

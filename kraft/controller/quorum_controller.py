@@ -64,6 +64,7 @@ from kraft.controller.elect_leaders import (
 )
 from kraft.controller.heartbeats import BrokerHeartbeatManager
 from kraft.controller.result import ControllerContext, ControllerResult
+from kraft.metadata import bootstrap
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage
 from kraft.metadata.loader import LeaderChange, MetadataUpdate
@@ -368,7 +369,7 @@ class QuorumController:
             image = self.image
             now = _now_ms()
             if image.features.metadata_version == 0:
-                await self._internal(_bootstrap)
+                await self._internal(self._bootstrap)
             if self.heartbeats.expired(self.image, now):
                 await self._internal(self._fence_expired)
             if idle_ms > 0 and now - self._last_write_ms >= idle_ms:
@@ -416,12 +417,14 @@ class QuorumController:
         await self.run_command(command, lambda: None)
 
 
-def _bootstrap(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
-    if image.features.metadata_version != 0:
-        return ControllerResult((), None)
-    return ControllerResult(
-        (FeatureLevelRecord(name=METADATA_VERSION, feature_level=METADATA_VERSION_LEVEL),), None
-    )
+    def _bootstrap(self, image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
+        """metadata.version, then what `kraft format` left (kraft.metadata.bootstrap)."""
+        if image.features.metadata_version != 0:
+            return ControllerResult((), None)
+        extra = bootstrap.read(self.config.metadata_log_dir)
+        return ControllerResult(
+            (FeatureLevelRecord(name=METADATA_VERSION, feature_level=METADATA_VERSION_LEVEL),
+             *extra), None)
 
 
 def _noop(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:

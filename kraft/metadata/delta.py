@@ -34,12 +34,15 @@ Record semantics (beyond the record docstrings in kraft.metadata.records):
 - ProducerIdsRecord must move next_producer_id strictly forward (the check
   Kafka's ProducerIdControlManager makes on replay).
 - NoOpRecord changes only the provenance.
+- SCRAM and ACL records: kraft.metadata.security_delta.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from kraft.metadata import security_delta
 from kraft.metadata.image import (
     BrokerRegistration,
     ClusterImage,
@@ -56,6 +59,7 @@ from kraft.metadata.image import (
 )
 from kraft.metadata.records import (
     TOPIC_RESOURCE,
+    AccessControlEntryRecord,
     BrokerRegistrationChangeRecord,
     ConfigRecord,
     FeatureLevelRecord,
@@ -65,9 +69,12 @@ from kraft.metadata.records import (
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RemoveAccessControlEntryRecord,
     RemoveTopicRecord,
+    RemoveUserScramCredentialRecord,
     TopicRecord,
     UnregisterBrokerRecord,
+    UserScramCredentialRecord,
 )
 
 __all__ = [
@@ -345,6 +352,18 @@ class MetadataDelta:
         self.topics_delta: TopicsDelta | None = None
         self.configs_delta: ConfigurationsDelta | None = None
         self.producer_ids_delta: ProducerIdsDelta | None = None
+        self.scram_delta: security_delta.ScramDelta | None = None
+        self.acls_delta: security_delta.AclsDelta | None = None
+
+    def _scram(self) -> security_delta.ScramDelta:
+        if self.scram_delta is None:
+            self.scram_delta = security_delta.ScramDelta(self.image.scram)
+        return self.scram_delta
+
+    def _acls(self) -> security_delta.AclsDelta:
+        if self.acls_delta is None:
+            self.acls_delta = security_delta.AclsDelta(self.image.acls)
+        return self.acls_delta
 
     def _features(self) -> FeaturesDelta:
         if self.features_delta is None:
@@ -407,9 +426,24 @@ class MetadataDelta:
                 self._features().replay(record)
             case NoOpRecord():
                 pass
+            case UserScramCredentialRecord():
+                self._scram().replay_set(record)
+            case RemoveUserScramCredentialRecord():
+                self._replay_security(self._scram().replay_remove, record)
+            case AccessControlEntryRecord():
+                self._replay_security(self._acls().replay_create, record)
+            case RemoveAccessControlEntryRecord():
+                self._replay_security(self._acls().replay_remove, record)
             case _:
                 raise MetadataReplayError(f"cannot replay {type(record).__name__}")
         self.provenance = Provenance(offset, epoch)
+
+    @staticmethod
+    def _replay_security(replay: Any, record: MetadataRecord) -> None:
+        try:
+            replay(record)
+        except security_delta.ReplayError as e:
+            raise MetadataReplayError(str(e)) from None
 
     def apply(self) -> MetadataImage:
         """The image after every record replayed so far; untouched areas are shared."""
@@ -425,4 +459,6 @@ class MetadataDelta:
                 if self.producer_ids_delta is None
                 else self.producer_ids_delta.apply()
             ),
+            scram=image.scram if self.scram_delta is None else self.scram_delta.apply(),
+            acls=image.acls if self.acls_delta is None else self.acls_delta.apply(),
         )

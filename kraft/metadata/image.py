@@ -21,8 +21,9 @@ Contracts:
 Sub-images mirror Kafka's: FeaturesImage, ClusterImage (brokers by id),
 TopicsImage (topics by id and by name, each with its partitions),
 ConfigurationsImage (configs by (resource type, resource name)) and
-ProducerIdsImage (next producer id). ACLs, quotas, SCRAM and delegation
-tokens are not modelled yet.
+ProducerIdsImage (next producer id), ScramImage (SCRAM credentials by
+mechanism and user) and AclsImage (ACLs by id). Quotas and delegation tokens
+are not modelled yet.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from kraft.metadata.records import (
 __all__ = [
     "EMPTY",
     "EMPTY_MAPPING",
+    "AclEntry",
+    "AclsImage",
     "BrokerRegistration",
     "ClusterImage",
     "ConfigResource",
@@ -56,6 +59,8 @@ __all__ = [
     "PartitionRegistration",
     "ProducerIdsImage",
     "Provenance",
+    "ScramCredentialData",
+    "ScramImage",
     "TopicImage",
     "TopicsImage",
     "frozen_mapping",
@@ -267,6 +272,42 @@ class ProducerIdsImage(msgspec.Struct, frozen=True):
     next_producer_id: int = -1
 
 
+class ScramCredentialData(msgspec.Struct, frozen=True):
+    """A stored SCRAM credential (UserScramCredentialRecord without its keys)."""
+
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+    iterations: int
+
+
+class ScramImage(msgspec.Struct, frozen=True):
+    """SCRAM credentials by (mechanism type, user name)."""
+
+    credentials: Mapping[tuple[int, str], ScramCredentialData] = EMPTY_MAPPING
+
+    def get(self, mechanism: int, name: str) -> ScramCredentialData | None:
+        return self.credentials.get((mechanism, name))
+
+
+class AclEntry(msgspec.Struct, frozen=True):
+    """One ACL (AccessControlEntryRecord's fields, with Kafka's ids)."""
+
+    resource_type: int
+    resource_name: str
+    pattern_type: int
+    principal: str
+    host: str
+    operation: int
+    permission_type: int
+
+
+class AclsImage(msgspec.Struct, frozen=True):
+    """Every ACL, by its id."""
+
+    acls: Mapping[uuid.UUID, AclEntry] = EMPTY_MAPPING
+
+
 class MetadataImage(msgspec.Struct, frozen=True, kw_only=True):
     """The whole cluster metadata state at `provenance`."""
 
@@ -276,6 +317,8 @@ class MetadataImage(msgspec.Struct, frozen=True, kw_only=True):
     topics: TopicsImage = TopicsImage()
     configs: ConfigurationsImage = ConfigurationsImage()
     producer_ids: ProducerIdsImage = ProducerIdsImage()
+    scram: ScramImage = ScramImage()
+    acls: AclsImage = AclsImage()
 
     def is_empty(self) -> bool:
         """True if the image holds no state (provenance aside)."""

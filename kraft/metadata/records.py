@@ -56,6 +56,7 @@ __all__ = [
     "NO_LEADER",
     "RECORD_TYPES",
     "TOPIC_RESOURCE",
+    "AccessControlEntryRecord",
     "BrokerEndpoint",
     "BrokerFeature",
     "BrokerRegistrationChangeRecord",
@@ -69,9 +70,12 @@ __all__ = [
     "Record",
     "RecordDecodeError",
     "RegisterBrokerRecord",
+    "RemoveAccessControlEntryRecord",
     "RemoveTopicRecord",
+    "RemoveUserScramCredentialRecord",
     "TopicRecord",
     "UnregisterBrokerRecord",
+    "UserScramCredentialRecord",
     "decode",
     "encode",
 ]
@@ -251,9 +255,55 @@ class BrokerRegistrationChangeRecord(MetadataRecord, frozen=True, tag=17):
     version: int = 0
 
 
+class UserScramCredentialRecord(MetadataRecord, frozen=True, tag=11):
+    """A user's SCRAM credential for one mechanism (1 = SCRAM-SHA-256, 2 =
+    SCRAM-SHA-512) was set, replacing any earlier one: salt, StoredKey and
+    ServerKey (RFC 5802), never the password. Tools print it redacted."""
+
+    name: str
+    mechanism: int
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+    iterations: int
+    version: int = 0
+
+
+class AccessControlEntryRecord(MetadataRecord, frozen=True, tag=18):
+    """An ACL was created, with Kafka's ids: resource type (2 TOPIC, 3 GROUP, 4 CLUSTER,
+    5 TRANSACTIONAL_ID, 6 DELEGATION_TOKEN, 7 USER), pattern type (3 LITERAL,
+    4 PREFIXED), operation (2 ALL .. 14 DESCRIBE_TOKENS) and permission
+    (2 DENY, 3 ALLOW). `id` names it for its removal."""
+
+    id: uuid.UUID
+    resource_type: int
+    resource_name: str
+    pattern_type: int
+    principal: str
+    host: str
+    operation: int
+    permission_type: int
+    version: int = 0
+
+
+class RemoveAccessControlEntryRecord(MetadataRecord, frozen=True, tag=19):
+    """The ACL `id` was deleted."""
+
+    id: uuid.UUID
+    version: int = 0
+
+
 class NoOpRecord(MetadataRecord, frozen=True, tag=20):
     """Written by the active controller to advance the high watermark; no state."""
 
+    version: int = 0
+
+
+class RemoveUserScramCredentialRecord(MetadataRecord, frozen=True, tag=22):
+    """A user's SCRAM credential for one mechanism was deleted."""
+
+    name: str
+    mechanism: int
     version: int = 0
 
 
@@ -269,6 +319,10 @@ Record = Union[  # noqa: UP007 -- a runtime value msgspec decodes into
     ProducerIdsRecord,
     BrokerRegistrationChangeRecord,
     NoOpRecord,
+    UserScramCredentialRecord,
+    RemoveUserScramCredentialRecord,
+    AccessControlEntryRecord,
+    RemoveAccessControlEntryRecord,
 ]
 
 # Every record type, by its `type` tag (Kafka apiKey).

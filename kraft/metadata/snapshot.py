@@ -24,11 +24,13 @@ from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage, Provenance
 from kraft.metadata.records import (
     METADATA_VERSION,
+    AccessControlEntryRecord,
     ConfigRecord,
     FeatureLevelRecord,
     MetadataRecord,
     ProducerIdsRecord,
     TopicRecord,
+    UserScramCredentialRecord,
 )
 
 __all__ = ["image_to_records", "load_snapshot"]
@@ -66,6 +68,15 @@ def image_to_records(image: MetadataImage) -> list[MetadataRecord]:
                 next_producer_id=image.producer_ids.next_producer_id,
             )
         )
+    for (mechanism, name), cred in sorted(image.scram.credentials.items()):
+        records.append(UserScramCredentialRecord(
+            name=name, mechanism=mechanism, salt=cred.salt, stored_key=cred.stored_key,
+            server_key=cred.server_key, iterations=cred.iterations))
+    for acl_id, acl in sorted(image.acls.acls.items()):
+        records.append(AccessControlEntryRecord(
+            id=acl_id, resource_type=acl.resource_type, resource_name=acl.resource_name,
+            pattern_type=acl.pattern_type, principal=acl.principal, host=acl.host,
+            operation=acl.operation, permission_type=acl.permission_type))
     return records
 
 

@@ -58,6 +58,7 @@ from kio.schema.errors import ErrorCode
 from kraft.net.client import ConnectionFailed, KafkaClient, RequestTimedOut, UnsupportedVersion
 from kraft.net.codec import InvalidRequest, RequestHeader
 from kraft.net.registry import ApiRegistry
+from kraft.net.security import ClientSecurity
 from kraft.net.server import RequestContext
 from kraft.raft import messages as m
 from kraft.raft import quorum_state_file, rpc
@@ -176,8 +177,10 @@ class RaftNode:
         listener: RaftListener,
         *,
         rng: random.Random | None = None,
+        client_security: ClientSecurity | None = None,
     ) -> None:
         self.config = config
+        self.client_security = client_security  # how to reach the other voters (TLS, SASL)
         self.log = raft_log
         self.metadata_dir = Path(metadata_dir)
         self.voter_addresses = voter_addresses
@@ -270,7 +273,8 @@ class RaftNode:
         core = RaftCore(self.config, self.log, stored, self._rng, self._now())
         self._core = core
         try:
-            async with (KafkaClient(f"raft-{self.config.node_id}") as client,
+            async with (KafkaClient(f"raft-{self.config.node_id}",
+                                    security=self.client_security) as client,
                         trio.open_nursery() as n):
                 self._client = client
                 self._nursery = n

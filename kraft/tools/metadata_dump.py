@@ -14,7 +14,9 @@ read-only, so it is safe on a stopped or a running node:
   values that are not metadata records (e.g. `kraft raft-test-server`
   payloads) are shown as raw bytes.
 
-`dump` prints one line per record: offset, epoch, timestamp, type, fields;
+`dump` prints one line per record: offset, epoch, timestamp, type, fields
+(a UserScramCredentialRecord's salt and keys redacted, as Kafka's
+MetadataShell does: they would let anyone with the dump log in);
 `--json` prints one JSON object per record instead. `show` replays the
 records into a MetadataImage (kraft.metadata) and prints brokers, topics and
 partitions, configs, features and the quorum-state file as tables.
@@ -52,6 +54,9 @@ _CONTROL_NAMES = {LEADER_CHANGE: "LeaderChange", SNAPSHOT_HEADER: "SnapshotHeade
                   bc.KRAFT_VOTERS: "KRaftVoters"}
 
 
+REDACTED = "[redacted]"
+
+
 class DumpedRecord(msgspec.Struct):
     source: str  # "snapshot" or "log"
     offset: int
@@ -76,7 +81,10 @@ def _value(payload: bytes) -> tuple[str, Any, mr.MetadataRecord | None]:
     except mr.RecordDecodeError:
         return "Raw", {"bytes": payload.hex() if len(payload) > 40 else payload.decode(
             "utf-8", "backslashreplace")}, None
-    return type(record).__name__, msgspec.to_builtins(record), record
+    fields = msgspec.to_builtins(record)
+    if isinstance(record, mr.UserScramCredentialRecord):
+        fields.update(salt=REDACTED, stored_key=REDACTED, server_key=REDACTED)
+    return type(record).__name__, fields, record
 
 
 def _records(path: Path, source: str, start: int, notes: list[str]) -> Iterator[DumpedRecord]:

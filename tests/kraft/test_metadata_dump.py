@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from pathlib import Path
@@ -89,3 +90,22 @@ def test_snapshot_comes_first(tmp_path: Path, capsys) -> None:
     kinds = [line.split()[4] for line in out if not line.startswith("#")]
     assert kinds == ["SnapshotHeader", "TopicRecord", "SnapshotFooter", "NoOpRecord"]
     assert out[0].startswith("snapshot")
+
+
+def test_dump_redacts_scram_secrets(tmp_path: Path, capsys) -> None:
+    """A SCRAM credential is dumped with its user, mechanism and iterations, never its
+    salt or keys."""
+    log = DiskLog(tmp_path)
+    record = mr.UserScramCredentialRecord(name="alice", mechanism=2, salt=b"SALTSALT",
+                                          stored_key=b"STOREDKEY", server_key=b"SERVERKEY",
+                                          iterations=4096)
+    log.append([Entry(0, 1, mr.encode(record))])
+    log.flush()
+    log.close()
+    assert main(["metadata", "dump", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "alice" in out and "4096" in out and "[redacted]" in out
+    for secret in (b"SALTSALT", b"STOREDKEY", b"SERVERKEY"):
+        assert secret.decode() not in out
+        assert secret.hex() not in out
+        assert base64.b64encode(secret).decode() not in out

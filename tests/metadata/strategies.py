@@ -23,6 +23,7 @@ from kraft.metadata.records import (
     METADATA_VERSION,
     NO_LEADER,
     TOPIC_RESOURCE,
+    AccessControlEntryRecord,
     BrokerEndpoint,
     BrokerFeature,
     BrokerRegistrationChangeRecord,
@@ -34,9 +35,12 @@ from kraft.metadata.records import (
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RemoveAccessControlEntryRecord,
     RemoveTopicRecord,
+    RemoveUserScramCredentialRecord,
     TopicRecord,
     UnregisterBrokerRecord,
+    UserScramCredentialRecord,
 )
 
 int32 = st.integers(-(2**31), 2**31 - 1)
@@ -138,6 +142,16 @@ RECORD_STRATEGIES: dict[type[MetadataRecord], st.SearchStrategy[MetadataRecord]]
             FeatureLevelRecord, name=names, feature_level=st.integers(0, 32767), version=versions
         ),
         _builds(NoOpRecord, version=versions),
+        _builds(UserScramCredentialRecord, name=names, mechanism=st.sampled_from([1, 2]),
+                salt=st.binary(max_size=32), stored_key=st.binary(max_size=64),
+                server_key=st.binary(max_size=64), iterations=int32, version=versions),
+        _builds(RemoveUserScramCredentialRecord, name=names,
+                mechanism=st.sampled_from([1, 2]), version=versions),
+        _builds(AccessControlEntryRecord, id=st.uuids(), resource_type=st.integers(2, 7),
+                resource_name=names, pattern_type=st.integers(3, 4), principal=names,
+                host=names, operation=st.integers(2, 14), permission_type=st.integers(2, 3),
+                version=versions),
+        _builds(RemoveAccessControlEntryRecord, id=st.uuids(), version=versions),
     )
 )
 
@@ -164,6 +178,9 @@ class _Model:
     topics: dict[uuid.UUID, tuple[str, set[int]]] = field(default_factory=dict)
     topic_ids_used: int = 0
     next_producer_id: int = -1
+    scram: set[tuple[int, str]] = field(default_factory=set)
+    acls: set[uuid.UUID] = field(default_factory=set)
+    acl_ids_used: int = 0
 
     def live_names(self) -> set[str]:
         return {name for name, _ in self.topics.values()}
@@ -176,7 +193,11 @@ BROKER_IDS = (0, 1, 2, 3)
 
 
 def _draw_record(draw: st.DrawFn, model: _Model, offset: int) -> MetadataRecord:
-    kinds = ["register", "topic", "config", "producer_ids", "feature", "noop"]
+    kinds = ["register", "topic", "config", "producer_ids", "feature", "noop", "scram", "acl"]
+    if model.scram:
+        kinds.append("remove_scram")
+    if model.acls:
+        kinds.append("remove_acl")
     if model.brokers:
         kinds += ["unregister", "broker_change"]
     if model.topics:
@@ -268,6 +289,28 @@ def _draw_record(draw: st.DrawFn, model: _Model, offset: int) -> MetadataRecord:
             broker_epoch=offset,
             next_producer_id=model.next_producer_id,
         )
+    if kind == "scram":
+        key = (draw(st.sampled_from([1, 2])), draw(st.sampled_from(["alice", "bob"])))
+        model.scram.add(key)
+        return UserScramCredentialRecord(name=key[1], mechanism=key[0], salt=b"s" * 8,
+                                         stored_key=draw(st.binary(min_size=1, max_size=4)),
+                                         server_key=b"k", iterations=4096)
+    if kind == "remove_scram":
+        mechanism, name = draw(st.sampled_from(sorted(model.scram)))
+        model.scram.discard((mechanism, name))
+        return RemoveUserScramCredentialRecord(name=name, mechanism=mechanism)
+    if kind == "acl":
+        model.acl_ids_used += 1
+        acl_id = uuid.UUID(int=(1 << 64) + model.acl_ids_used)
+        model.acls.add(acl_id)
+        return AccessControlEntryRecord(
+            id=acl_id, resource_type=2, resource_name=draw(st.sampled_from(TOPIC_NAMES)),
+            pattern_type=draw(st.sampled_from([3, 4])), principal="User:alice", host="*",
+            operation=draw(st.sampled_from([3, 4])), permission_type=draw(st.sampled_from([2, 3])))
+    if kind == "remove_acl":
+        acl_id = draw(st.sampled_from(sorted(model.acls)))
+        model.acls.discard(acl_id)
+        return RemoveAccessControlEntryRecord(id=acl_id)
     if kind == "feature":
         return FeatureLevelRecord(
             name=draw(st.sampled_from(FEATURES)), feature_level=draw(st.integers(0, 3))

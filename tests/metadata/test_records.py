@@ -36,6 +36,10 @@ KAFKA_API_KEYS = {
     "ProducerIdsRecord": 15,
     "BrokerRegistrationChangeRecord": 17,
     "NoOpRecord": 20,
+    "UserScramCredentialRecord": 11,
+    "RemoveUserScramCredentialRecord": 22,
+    "AccessControlEntryRecord": 18,
+    "RemoveAccessControlEntryRecord": 19,
 }
 
 

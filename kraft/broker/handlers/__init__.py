@@ -26,7 +26,7 @@ from kraft.broker import forwarding
 from kraft.broker.context import BrokerContext
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.metadata.records import METADATA_VERSION
-from kraft.net import api_versions
+from kraft.net import api_versions, sasl
 from kraft.net.registry import ApiRegistry, ApiSpec
 
 __all__ = ["modules", "register"]
@@ -60,6 +60,7 @@ def register(registry: ApiRegistry, broker: BrokerContext) -> None:
         )
 
     api_versions.register(registry, features)
+    sasl.register(registry)
     for module in modules():
         registry.add(module.API, partial(module.handle, broker))
     forwarding.register(registry, broker.channel, broker.metadata)

@@ -1,0 +1,110 @@
+"""StandardAuthorizer's decisions over the ACLs of a metadata image.
+
+`authorize(principal, host, operation, resource type, name)`, as Kafka's
+StandardAuthorizerData decides:
+
+1. A super user (`super.users`, `User:a;User:b`) may do everything.
+2. The ACLs that apply: same resource type; a LITERAL ACL on the name or on
+   `*`, or a PREFIXED ACL that the name starts with; principal equal or
+   `User:*`; host equal or `*`.
+3. A DENY that applies to the operation (or ALL) denies: DENY beats ALLOW.
+4. An ALLOW of the operation, of ALL, or of an operation that implies it
+   allows: DESCRIBE is implied by READ, WRITE, DELETE and ALTER;
+   DESCRIBE_CONFIGS by ALTER_CONFIGS.
+5. Otherwise denied, except that with `allow.everyone.if.no.acl.found` a
+   resource that no ACL at all applies to is open to everyone.
+
+The ACLs are indexed per image (rebuilt when the broker or controller applies
+an image with other ACLs), so a check costs a dictionary lookup plus the
+prefixes of the name. An ACL change takes effect on a node once it has
+replayed the record.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from kraft.metadata.image import AclEntry, AclsImage
+from kraft.security.acl import (
+    WILDCARD,
+    WILDCARD_PRINCIPAL,
+    AclOperation,
+    PatternType,
+    PermissionType,
+)
+
+__all__ = ["Authorizer", "parse_super_users"]
+
+_IMPLIES: dict[AclOperation, frozenset[int]] = {
+    AclOperation.DESCRIBE: frozenset({AclOperation.DESCRIBE, AclOperation.READ,
+                                      AclOperation.WRITE, AclOperation.DELETE,
+                                      AclOperation.ALTER, AclOperation.ALL}),
+    AclOperation.DESCRIBE_CONFIGS: frozenset({AclOperation.DESCRIBE_CONFIGS,
+                                              AclOperation.ALTER_CONFIGS, AclOperation.ALL}),
+}
+
+
+def parse_super_users(value: str | None) -> frozenset[str]:
+    """`super.users` (principals separated by ';') as a set."""
+    return frozenset(p.strip() for p in (value or "").split(";") if p.strip())
+
+
+@dataclass
+class _Index:
+    literal: dict[tuple[int, str], list[AclEntry]]
+    prefixed: dict[int, list[AclEntry]]
+
+
+class Authorizer:
+    """Decides requests against the ACLs of the latest image it was given."""
+
+    def __init__(self, super_users: frozenset[str], allow_if_no_acl: bool) -> None:
+        self.super_users = super_users
+        self.allow_if_no_acl = allow_if_no_acl
+        self._acls: AclsImage | None = None
+        self._index = _Index({}, {})
+
+    def update(self, acls: AclsImage) -> None:
+        """Use the ACLs of a new image (cheap when they did not change)."""
+        if acls is self._acls:
+            return
+        literal: dict[tuple[int, str], list[AclEntry]] = defaultdict(list)
+        prefixed: dict[int, list[AclEntry]] = defaultdict(list)
+        for acl in acls.acls.values():
+            if acl.pattern_type == PatternType.LITERAL:
+                literal[(acl.resource_type, acl.resource_name)].append(acl)
+            elif acl.pattern_type == PatternType.PREFIXED:
+                prefixed[acl.resource_type].append(acl)
+        self._acls = acls
+        self._index = _Index(dict(literal), dict(prefixed))
+
+    def _applicable(self, resource_type: int, name: str) -> list[AclEntry]:
+        index = self._index
+        found = list(index.literal.get((resource_type, name), ()))
+        if name != WILDCARD:
+            found += index.literal.get((resource_type, WILDCARD), ())
+        found += [a for a in index.prefixed.get(resource_type, ())
+                  if name.startswith(a.resource_name)]
+        return found
+
+    def authorize(self, principal: str, host: str, operation: AclOperation,
+                  resource_type: int, name: str) -> bool:
+        if principal in self.super_users:
+            return True
+        acls = self._applicable(resource_type, name)
+        allowed = False
+        implied = _IMPLIES.get(operation, frozenset({operation, AclOperation.ALL}))
+        for acl in acls:
+            if acl.principal not in (principal, WILDCARD_PRINCIPAL):
+                continue
+            if acl.host not in (host, WILDCARD):
+                continue
+            if acl.permission_type == PermissionType.DENY:
+                if acl.operation in (operation, AclOperation.ALL):
+                    return False
+            elif acl.operation in implied:
+                allowed = True
+        if allowed:
+            return True
+        return self.allow_if_no_acl and not acls
