@@ -53,6 +53,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import crc32c
+
 from kraft.log.errors import ErrorCode, InvalidBatchError
 
 Buffer = bytes | bytearray | memoryview

@@ -95,6 +95,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import crc32c
+
 from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     DELETE_HORIZON_FLAG,

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import crc32c
+
 from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     CONTROL_FLAG,

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import crc32c
+
 from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     CONTROL_FLAG,

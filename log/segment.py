@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import crc32c
+
 from kraft.log.batch import ATTRIBUTES_OFFSET, HEADER_SIZE, MAGIC, BatchHeader, parse_header
 from kraft.log.config import LogConfig
 from kraft.log.errors import CorruptSegmentError, InvalidBatchError

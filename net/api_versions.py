@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from kio.schema.errors import ErrorCode
+
 from kraft.net.codec import API_VERSIONS_KEY, RequestHeader, response_type
 from kraft.net.registry import ApiRegistry
 

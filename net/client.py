@@ -41,6 +41,7 @@ from typing import Any
 import trio
 from kio.schema.errors import ErrorCode
 from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import (
     API_VERSIONS_KEY,

@@ -35,6 +35,7 @@ from kio.index import load_entity_schema
 from kio.schema.index import api_key_map, schema_name_map
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
+
 from kraft.net import guard
 
 API_VERSIONS_KEY = 18

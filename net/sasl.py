@@ -35,6 +35,7 @@ from datetime import timedelta
 from typing import Any
 
 from kio.schema.errors import ErrorCode
+
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader, response_type
 from kraft.net.messages import build

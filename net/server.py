@@ -51,6 +51,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
+
 from kraft.net import api_versions, request_log
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import (

@@ -68,6 +68,7 @@ from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
+
 from kraft.log.batch import crc_is_valid, iter_batches
 from kraft.log.errors import InvalidBatchError
 from kraft.net import api_versions

@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))  # the harness lives in tests/faults
 import confluent_kafka  # noqa: E402
 import trio  # noqa: E402
 from kio.schema.errors import ErrorCode  # noqa: E402
-from kraft.net.client import ConnectionFailed  # noqa: E402
 
+from kraft.net.client import ConnectionFailed  # noqa: E402
 from kraft.raft import messages as m  # noqa: E402
 from kraft.raft import rpc  # noqa: E402
 from kraft.tools import quorum_status  # noqa: E402

@@ -62,8 +62,8 @@ from kio.schema.heartbeat.v3.request import HeartbeatRequest  # noqa: E402
 from kio.schema.join_group.v5 import request as join_v5  # noqa: E402
 from kio.schema.leave_group.v3 import request as leave_v3  # noqa: E402
 from kio.schema.sync_group.v3 import request as sync_v3  # noqa: E402
-from kraft.net.client import Connection  # noqa: E402
 
+from kraft.net.client import Connection  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 READY = re.compile(r"ready: bootstrap\.servers=(\S+)")

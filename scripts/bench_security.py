@@ -26,9 +26,8 @@ import trio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kraft.net.client import Connection  # noqa: E402
-
 from kraft.config import KafkaConfig  # noqa: E402
+from kraft.net.client import Connection  # noqa: E402
 from kraft.security.listener import client_security  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 from tests.security.certs import make_pki  # noqa: E402

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
+
 from kraft.log.records import Record, build_batch
 
 # Timestamps: NO_TIMESTAMP (-1) or milliseconds around "now", so deltas vary in sign.

@@ -23,12 +23,6 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net import api_versions, sasl
-from kraft.net.api_keys import ApiKey
-from kraft.net.client import KafkaClient
-from kraft.net.codec import RequestHeader, encode_response, request_type
-from kraft.net.registry import ApiRegistry, ApiSpec, RequestContext
-from kraft.net.server import KafkaServer
 
 import kraft.controller.apis as controller_apis
 from kraft.broker import forwarding, handlers
@@ -39,6 +33,12 @@ from kraft.config import KafkaConfig
 from kraft.controller.apis import SERVED_BY_RAFT, ControllerApi
 from kraft.controller.quorum_controller import QuorumController
 from kraft.metadata.loader import MetadataLoader
+from kraft.net import api_versions, sasl
+from kraft.net.api_keys import ApiKey
+from kraft.net.client import KafkaClient
+from kraft.net.codec import RequestHeader, encode_response, request_type
+from kraft.net.registry import ApiRegistry, ApiSpec, RequestContext
+from kraft.net.server import KafkaServer
 from kraft.node import controller_registry
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog

@@ -19,6 +19,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
+
 from kraft.log.batch import ATTRIBUTES_OFFSET, iter_batches
 from kraft.log.records import Record, build_batch, iter_records
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kraft.log.config import LogConfig
 
 from kraft.config import KEYS, KafkaConfig
+from kraft.log.config import LogConfig
 from kraft.topic_configs import (
     BROKER_DYNAMIC_CONFIGS,
     DEFAULT_CONFIG,

@@ -7,12 +7,12 @@ import uuid
 from pathlib import Path
 
 import trio
-from kraft.log.records import Record, build_batch
 
 from kraft.broker.log_manager import LogManager
 from kraft.broker.partition import Partition
 from kraft.broker.replica_manager import ReplicaManager
 from kraft.config import KafkaConfig
+from kraft.log.records import Record, build_batch
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage
 from kraft.metadata.loader import MetadataUpdate

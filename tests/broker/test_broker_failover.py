@@ -11,10 +11,10 @@ import trio.testing
 from kio.schema.broker_heartbeat.v2.response import BrokerHeartbeatResponse
 from kio.schema.broker_registration.v4.response import BrokerRegistrationResponse
 from kio.schema.errors import ErrorCode
-from kraft.net.messages import build
 
 from kraft.broker.controller_channel import ControllerUnavailable
 from kraft.broker.lifecycle import BrokerLifecycleManager
+from kraft.net.messages import build
 
 SESSION_MS = 9000
 

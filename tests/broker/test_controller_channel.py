@@ -17,10 +17,10 @@ import trio.testing
 from kio.schema.create_topics.v7.request import CreatableTopic, CreateTopicsRequest
 from kio.schema.create_topics.v7.response import CreatableTopicResult, CreateTopicsResponse
 from kio.schema.errors import ErrorCode
-from kraft.net.client import ConnectionFailed, RequestNotSent, RequestTimedOut
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.controller.recent_results import request_identity
+from kraft.net.client import ConnectionFailed, RequestNotSent, RequestTimedOut
 from kraft.raft.types import LeaderAndEpoch
 
 VOTERS = {1: ("c1", 1), 2: ("c2", 2), 3: ("c3", 3)}

@@ -13,13 +13,13 @@ from typing import Any
 import trio
 import trio.testing
 from kio.schema.errors import ErrorCode
-from kraft.log.records import Record, build_batch
-from kraft.net.codec import RequestHeader
-from kraft.net.server import Deferred, RequestContext
 
 from kraft.broker.handlers import delete_records, fetch, produce
 from kraft.broker.partition import Partition
+from kraft.log.records import Record, build_batch
 from kraft.metadata.records import TOPIC_RESOURCE, ConfigRecord, PartitionChangeRecord
+from kraft.net.codec import RequestHeader
+from kraft.net.server import Deferred, RequestContext
 from tests.broker.replica_harness import NODE, OLD, Script, topic
 
 CTX = RequestContext("test", "PLAINTEXT")

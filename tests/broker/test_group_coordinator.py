@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import trio
 from kio.schema.errors import ErrorCode
-from kraft.log.config import LogConfig
 
 from kraft.broker.group import api, loader
 from kraft.broker.group.coordinator import CoordinatorConfig, GroupCoordinator
@@ -24,6 +23,7 @@ from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition, PartitionKey
 from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.config import KafkaConfig
+from kraft.log.config import LogConfig
 from kraft.metadata.image import PartitionRegistration
 from kraft.metadata.loader import MetadataUpdate
 

@@ -8,7 +8,6 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kraft.log.records import Record, build_batch
 
 from kraft.broker.group.loader import LoadedState
 from kraft.broker.group.records import (
@@ -26,6 +25,7 @@ from kraft.broker.group.records import (
     encode_offset_commit_value,
     subscribed_topics,
 )
+from kraft.log.records import Record, build_batch
 
 names = st.text(max_size=12)
 i32 = st.integers(-(2**31), 2**31 - 1)

@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from kraft.log.checkpoint import read_offset_checkpoint, write_offset_checkpoint
-from kraft.log.config import LogConfig
-from kraft.log.records import Record, build_batch
 
 from kraft.broker import log_manager as log_manager_module
 from kraft.broker.log_manager import (
@@ -28,6 +25,9 @@ from kraft.broker.log_manager import (
     ReplicaLog,
 )
 from kraft.config import KafkaConfig
+from kraft.log.checkpoint import read_offset_checkpoint, write_offset_checkpoint
+from kraft.log.config import LogConfig
+from kraft.log.records import Record, build_batch
 
 TOPIC_ID = uuid.UUID(int=5)
 

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.log.config import LogConfig
-from kraft.log.records import Record, build_batch
 
 from kraft.broker.fetcher import ReplicaFetcherManager, _Fetcher, _Fetching
 from kraft.broker.partition import Partition
+from kraft.log.config import LogConfig
+from kraft.log.records import Record, build_batch
 from kraft.metadata.image import EMPTY, PartitionRegistration
 from tests.log.helpers import scratch_dir
 

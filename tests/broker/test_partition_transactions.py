@@ -8,11 +8,11 @@ import uuid
 from pathlib import Path
 
 from kio.schema.errors import ErrorCode
+
+from kraft.broker.partition import Partition
 from kraft.log.config import LogConfig
 from kraft.log.records import Record, build_batch
 from kraft.log.txnindex import AbortedTxn
-
-from kraft.broker.partition import Partition
 from kraft.metadata.image import PartitionRegistration
 
 TOPIC_ID = uuid.UUID(int=9)

@@ -19,10 +19,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.log.batch import BatchHeader, parse_header
-from kraft.log.config import LogConfig
-from kraft.log.log import PartitionLog
-from kraft.log.records import Record, build_batch
 
 from kraft.broker.producer_state import (
     SEQUENCE_MAX,
@@ -33,6 +29,10 @@ from kraft.broker.producer_state import (
     increment_sequence,
     snapshot_file_name,
 )
+from kraft.log.batch import BatchHeader, parse_header
+from kraft.log.config import LogConfig
+from kraft.log.log import PartitionLog
+from kraft.log.records import Record, build_batch
 from tests.log.helpers import scratch_dir
 
 APPEND, DUPLICATE, ERROR = CheckOutcome.APPEND, CheckOutcome.DUPLICATE, CheckOutcome.ERROR

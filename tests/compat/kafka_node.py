@@ -39,9 +39,9 @@ from types import TracebackType
 import trio
 from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
 from kio.schema.errors import ErrorCode
-from kraft.net.client import ConnectionFailed, KafkaClient
 
 from kraft import meta_properties
+from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.tools.local_cluster import ClusterError, LocalCluster, die_with_parent
 from tests.compat.kafka_dist import KafkaDist
 

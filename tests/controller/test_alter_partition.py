@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import encode_response, request_type
-from kraft.net.messages import build, nested
 
 from kraft.controller.alter_partition import alter_partition
 from kraft.controller.partition_change import RECOVERED, RECOVERING
 from kraft.controller.result import apply_records
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChangeRecord, PartitionRecord
+from kraft.net.codec import encode_response, request_type
+from kraft.net.messages import build, nested
 from tests.controller.test_partition_change import (
     broker,
     cluster_image,

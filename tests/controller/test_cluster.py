@@ -11,8 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import encode_response, request_type
-from kraft.net.messages import build, nested
 
 from kraft.controller.cluster import (
     BrokerControlState,
@@ -39,6 +37,8 @@ from kraft.metadata.records import (
     RegisterBrokerRecord,
     UnregisterBrokerRecord,
 )
+from kraft.net.codec import encode_response, request_type
+from kraft.net.messages import build, nested
 from tests.controller.test_partition_change import (
     CLUSTER_ID,
     METADATA_VERSION_LEVEL,

@@ -8,8 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import request_type
-from kraft.net.messages import nested
 
 from kraft.controller.configs import (
     APPEND,
@@ -22,6 +20,8 @@ from kraft.controller.configs import (
 from kraft.controller.result import ControllerResult, apply_records
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE, ConfigRecord
+from kraft.net.codec import request_type
+from kraft.net.messages import nested
 from tests.controller.test_topics import cluster, context, roundtrip, wire, with_topic
 
 Op = tuple[str, int, str | None]

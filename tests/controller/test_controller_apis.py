@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import RequestHeader, request_type
-from kraft.net.registry import ApiRegistry, RequestContext
 
 import kraft.controller.apis as controller_apis
 from kraft.broker import forwarding
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.controller.apis import ControllerApi, ServedByRaft
 from kraft.controller.recent_results import RecentResults, forward_client_id
+from kraft.net.codec import RequestHeader, request_type
+from kraft.net.registry import ApiRegistry, RequestContext
 
 CTX = RequestContext("test", "CONTROLLER")
 FORWARDED = [api for api in controller_apis.forwarded()]

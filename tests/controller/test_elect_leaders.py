@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import encode_response, request_type
-from kraft.net.messages import build, nested
 
 from kraft.controller.apis.elect_leaders import API as ELECT_LEADERS
 from kraft.controller.elect_leaders import (
@@ -25,6 +23,8 @@ from kraft.controller.partition_change import RECOVERING
 from kraft.controller.result import apply_records
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import NO_LEADER, PartitionChangeRecord
+from kraft.net.codec import encode_response, request_type
+from kraft.net.messages import build, nested
 from tests.controller.test_partition_change import (
     broker,
     cluster_image,

@@ -7,13 +7,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import encode_response, request_type
-from kraft.net.messages import build
 
 from kraft.controller.producer_ids import PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids
 from kraft.controller.result import apply_records
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import ProducerIdsRecord
+from kraft.net.codec import encode_response, request_type
+from kraft.net.messages import build
 from tests.controller.test_partition_change import broker, cluster_image, context, replay
 
 

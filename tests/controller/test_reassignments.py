@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import encode_response, request_type
-from kraft.net.messages import build, nested
 
 from kraft.controller.alter_partition import alter_partition
 from kraft.controller.reassignments import (
@@ -20,6 +18,8 @@ from kraft.controller.reassignments import (
 from kraft.controller.result import apply_records
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.records import PartitionChangeRecord
+from kraft.net.codec import encode_response, request_type
+from kraft.net.messages import build, nested
 from tests.controller.test_partition_change import (
     broker,
     cluster_image,

@@ -17,15 +17,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import (
-    decode_request,
-    decode_response,
-    encode_request,
-    encode_response,
-    request_type,
-    response_type,
-)
-from kraft.net.messages import nested
 
 from kraft.config import KafkaConfig
 from kraft.controller.result import ControllerContext, ControllerResult, apply_records
@@ -48,6 +39,15 @@ from kraft.metadata.records import (
     RemoveTopicRecord,
     TopicRecord,
 )
+from kraft.net.codec import (
+    decode_request,
+    decode_response,
+    encode_request,
+    encode_response,
+    request_type,
+    response_type,
+)
+from kraft.net.messages import nested
 
 TIMEOUT = timedelta(seconds=30)
 

@@ -37,8 +37,8 @@ from typing import TypeVar
 import kafka
 import trio
 from kio.schema.errors import ErrorCode
-from kraft.net.client import ConnectionFailed, KafkaClient
 
+from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.tools import quorum_status

@@ -41,6 +41,7 @@ from kio.schema.metadata.v13.request import MetadataRequestTopic as MetadataTopi
 from kio.schema.offset_for_leader_epoch.v4 import request as _ofle_v4
 from kio.schema.produce.v12 import request as _produce_v12
 from kio.schema.produce.v13 import request as _produce_v13
+
 from kraft.log.batch import iter_batches
 from kraft.log.records import Record, build_batch, iter_records
 from kraft.net.client import Connection

@@ -44,10 +44,10 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
-from kraft.net.client import Connection
-from kraft.net.framing import frame
 
 from kraft import meta_properties
+from kraft.net.client import Connection
+from kraft.net.framing import frame
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
 from tests.ports import free_port

@@ -31,9 +31,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import AlterConfigOp, ConfigResourceType
 from kafka.admin import ConfigResource as KafkaPythonConfigResource
 from kio.schema.errors import ErrorCode
+
 from kraft.net.codec import request_type
 from kraft.net.messages import nested
-
 from tests.integration.dev import DevNode
 from tests.integration.helpers import AdminError, wait_until
 from tests.integration.protocol import call_sync

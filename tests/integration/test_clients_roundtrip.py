@@ -34,8 +34,8 @@ import confluent_kafka
 import kafka
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
-from kraft.log.batch import BatchHeader, iter_batches
 
+from kraft.log.batch import BatchHeader, iter_batches
 from tests.integration.dev import DevNode
 
 PARTITIONS = 4

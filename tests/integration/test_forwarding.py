@@ -30,8 +30,8 @@ from kio.schema.create_topics.v7.request import CreatableTopic, CreateTopicsRequ
 from kio.schema.delete_topics.v6.request import DeleteTopicsRequest, DeleteTopicState
 from kio.schema.errors import ErrorCode
 from kio.schema.metadata.v12.request import MetadataRequest, MetadataRequestTopic
-from kraft.net.client import KafkaClient
 
+from kraft.net.client import KafkaClient
 from kraft.tools.local_cluster import LocalCluster
 
 pytestmark = pytest.mark.slow

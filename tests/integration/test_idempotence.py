@@ -33,8 +33,8 @@ import kafka
 import pytest
 import trio
 from kio.schema.errors import ErrorCode
-from kraft.net.client import Connection
 
+from kraft.net.client import Connection
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
 

@@ -25,9 +25,9 @@ from kio.schema.fetch.v12 import request as fetch_v12
 from kio.schema.list_offsets.v7 import request as list_offsets_v7
 from kio.schema.produce.v12 import request as produce_v12
 from kio.schema.write_txn_markers.v1 import request as markers_v1
-from kraft.log.records import Record, build_batch
 from trio import sleep as trio_sleep
 
+from kraft.log.records import Record, build_batch
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
 

@@ -121,9 +121,8 @@ def test_kafka_tuning_keys_are_quiet_with_the_reason_at_debug(caplog):
 
 def test_typed_attributes_are_the_declared_keys():
     """Each typed attribute reads the key of the same name, with its declared type."""
-    from kraft.log.configdef import Type
-
     from kraft.config import _Key
+    from kraft.log.configdef import Type
 
     python_type = {Type.INT: int, Type.LONG: int, Type.SHORT: int, Type.BOOLEAN: bool,
                    Type.LIST: list, Type.STRING: str}
@@ -142,7 +141,6 @@ def test_one_declaration_per_key():
     """QuorumConfig, LogConfig and the broker synonyms of topic configs take their defaults
     and checks from the one declaration of each key."""
     from kraft.log.config import TOPIC_CONFIGS, LogConfig
-
     from kraft.raft.config import KAFKA_KEYS, QuorumConfig
 
     quorum = QuorumConfig(node_id=1, voters=(1,))

@@ -25,10 +25,10 @@ import trio
 from confluent_kafka.admin import AdminClient, NewTopic
 from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
 from kio.schema.errors import ErrorCode
-from kraft.net.client import KafkaClient
 
 from kraft import meta_properties
 from kraft.config import KafkaConfig
+from kraft.net.client import KafkaClient
 from kraft.tools import local_cluster
 from kraft.tools.local_cluster import ClusterError, LocalCluster
 

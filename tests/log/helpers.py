@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import crc32c
+
 from kraft.log.batch import ATTRIBUTES_OFFSET, CRC_OFFSET, BatchHeader, iter_batches, parse_header
 from kraft.log.log import PartitionLog
 from kraft.log.records import iter_records

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.log.batch import crc_is_valid, parse_header, split_batches
 from kraft.log.config import LOG_APPEND_TIME, LogConfig
 from kraft.log.errors import ErrorCode, UnexpectedAppendOffsetError
 from kraft.log.log import AppendOrigin, PartitionLog
 from kraft.log.records import Record, build_batch, iter_records
-
 from tests.log.helpers import FakeClock, all_bytes, batches_of, fix_crc, scratch_dir
 from tests.strategies import record_batches
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kio.records.readers import read_batch
+
 from kraft.log.batch import (
     CRC_OFFSET,
     HEADER_SIZE,
@@ -25,7 +26,6 @@ from kraft.log.batch import (
 )
 from kraft.log.errors import ErrorCode, InvalidBatchError
 from kraft.log.records import Record, build_batch, decode_varint, encode_varint, iter_records
-
 from tests.log.helpers import fix_crc
 from tests.strategies import BatchSpec, batch_specs, record_batches, record_lists
 

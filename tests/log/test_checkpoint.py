@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.log.checkpoint import (
     read_epoch_checkpoint,
     read_offset_checkpoint,
@@ -14,7 +15,6 @@ from kraft.log.checkpoint import (
     write_offset_checkpoint,
 )
 from kraft.log.errors import CorruptCheckpointError
-
 from tests.log.helpers import scratch_dir
 
 topics = st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=10)

@@ -14,6 +14,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+
 from kraft.log.batch import DELETE_HORIZON_FLAG, BatchHeader, iter_batches
 from kraft.log.cleaner import DEFAULT_MAP_BUDGET_BYTES, PartitionCleaner
 from kraft.log.compression import CodecUnavailableError
@@ -21,7 +22,6 @@ from kraft.log.config import LogConfig
 from kraft.log.loader import swap_steps
 from kraft.log.log import AppendOrigin, PartitionLog
 from kraft.log.records import Record, build_batch
-
 from tests.log.helpers import FakeClock, all_bytes, linear_translate, scratch_dir
 
 Entry = tuple[int, bytes | None, bytes | None]  # offset, key, value

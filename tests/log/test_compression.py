@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka import codec as kp_codec
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+
 from kraft.log.batch import DELETE_HORIZON_FLAG, crc_is_valid, parse_header
 from kraft.log.compression import (
     GZIP,
@@ -32,7 +33,6 @@ from kraft.log.compression import (
 )
 from kraft.log.errors import InvalidBatchError
 from kraft.log.records import Record, build_batch, iter_records
-
 from tests.strategies import records
 
 CODECS = [GZIP, SNAPPY, LZ4, ZSTD]

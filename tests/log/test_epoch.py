@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.log.epoch import EpochEntry, LeaderEpochCache
 from kraft.log.errors import CorruptCheckpointError
-
 from tests.log.helpers import scratch_dir
 
 

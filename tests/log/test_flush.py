@@ -8,7 +8,6 @@ from pathlib import Path
 from kraft.log.config import LogConfig
 from kraft.log.log import PartitionLog
 from kraft.log.records import Record, build_batch
-
 from tests.log.helpers import FakeClock, check_indexes_against_data
 
 

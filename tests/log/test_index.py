@@ -7,8 +7,8 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-from kraft.log.index import OffsetIndex, TimeIndex
 
+from kraft.log.index import OffsetIndex, TimeIndex
 from tests.log.helpers import scratch_dir
 
 BASE = 1000

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.log.config import LogConfig
 from kraft.log.errors import OffsetOutOfRangeError
 from kraft.log.log import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, PartitionLog
 from kraft.log.records import Record, build_batch, iter_records
-
 from tests.log.helpers import all_bytes, batches_of, scratch_dir
 from tests.strategies import record_batches
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.log.batch import PARTITION_LEADER_EPOCH_OFFSET, BatchHeader, iter_batches
 from kraft.log.config import LogConfig
 from kraft.log.log import PartitionLog
 from kraft.log.records import Record, build_batch
-
 from tests.log.helpers import all_bytes, batches_of, check_indexes_against_data, scratch_dir
 from tests.strategies import record_batches
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.log.batch import iter_batches
 from kraft.log.config import LogConfig
 from kraft.log.log import AppendOrigin, PartitionLog
 from kraft.log.records import Record, build_batch
-
 from tests.log.helpers import (
     FakeClock,
     all_bytes,

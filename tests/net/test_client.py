@@ -2,6 +2,7 @@
 
 import pytest
 import trio
+
 from kraft.net import api_versions
 from kraft.net.client import ConnectionFailed, KafkaClient, RequestTimedOut, UnsupportedVersion
 from kraft.net.codec import request_type

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
 from kio.schema.index import api_key_map, schema_name_map
 from kio.static.primitive import Records, i64Timedelta
+
 from kraft.net import api_versions
 from kraft.net.codec import (
     InvalidRequest,

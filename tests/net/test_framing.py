@@ -5,6 +5,7 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kraft.net.framing import FrameDecoder, FrameError, frame
 
 payloads = st.lists(st.binary(max_size=300), max_size=8)

@@ -15,6 +15,7 @@ import confluent_kafka
 import kafka
 import pytest
 import trio
+
 from kraft.net import api_versions
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer

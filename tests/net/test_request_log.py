@@ -12,8 +12,8 @@ from confluent_kafka import Producer
 from kio.schema.errors import ErrorCode
 from kio.schema.produce.v9 import request as preq
 from kio.schema.produce.v9 import response as presp
-from kraft.net import request_log
 
+from kraft.net import request_log
 from kraft.testing import Broker
 
 

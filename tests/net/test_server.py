@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import trio
 from kio.schema.errors import ErrorCode
+
 from kraft.net import api_versions
 from kraft.net.codec import decode_response, encode_request, request_type, response_type
 from kraft.net.framing import FrameDecoder

@@ -72,7 +72,6 @@ def test_truncated_snapshot_is_rejected():
 def test_leader_change_with_a_huge_voter_count_is_rejected():
     """A CRC-valid LeaderChange claiming 2**34 voters is MalformedBatch, not a crash."""
     from kraft.log.records import build_batch
-
     from kraft.raft.batches import LEADER_CHANGE, control_record
 
     value = b"\x00\x00\x00\x00\x00\x01" + bytes([0x81, 0x80, 0x80, 0x80, 0x40]) + b"\0" * 8

@@ -7,10 +7,10 @@ import threading
 import pytest
 import trio
 import trio.testing
+
 from kraft.net import api_versions
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer
-
 from kraft.raft import quorum_state_file
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
@@ -220,7 +220,6 @@ async def test_shutdown_after_the_driver_stopped_returns(tmp_path):
 def test_is_connection_loss_tells_a_closed_connection_from_a_timeout() -> None:
     """Refused, reset or closed connections are losses; every kind of timeout is not."""
     from kraft.net.client import ConnectionFailed, RequestNotSent, RequestTimedOut
-
     from kraft.raft.driver import is_connection_loss
 
     refused = RequestNotSent("connect to 127.0.0.1:1: refused")

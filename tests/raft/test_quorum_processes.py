@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import trio
-from kraft.net.client import ConnectionFailed, KafkaClient
 
+from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from tests.raft.local_quorum import LocalQuorum

@@ -6,8 +6,8 @@ from typing import get_args
 
 import pytest
 from kio.schema.errors import ErrorCode
-from kraft.net.codec import decode_request, decode_response, encode_request, encode_response
 
+from kraft.net.codec import decode_request, decode_response, encode_request, encode_response
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.raft.types import Entry, LeaderChangeMessage

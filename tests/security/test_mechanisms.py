@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from kraft.net.security import AuthenticationFailed
 
 from kraft.config_keys import ConfigError
 from kraft.metadata import bootstrap
+from kraft.net.security import AuthenticationFailed
 from kraft.security import jaas
 from kraft.security.plain import PlainServer
 from kraft.security.principal import NoMatchingRule, PrincipalMapper, subject_dn

@@ -14,6 +14,8 @@ from kio.schema.errors import ErrorCode
 from kio.schema.metadata.v12.request import MetadataRequest
 from kio.schema.sasl_authenticate.v2.request import SaslAuthenticateRequest
 from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
+
+from kraft.config import KafkaConfig
 from kraft.net import api_versions, sasl
 from kraft.net.api_keys import ApiKey
 from kraft.net.client import ConnectionFailed, KafkaClient
@@ -22,8 +24,6 @@ from kraft.net.framing import FrameDecoder
 from kraft.net.messages import build, response_class
 from kraft.net.registry import ApiRegistry, ApiSpec
 from kraft.net.server import KafkaServer
-
-from kraft.config import KafkaConfig
 from kraft.security.listener import client_security, server_security
 from kraft.security.scram import MECHANISMS, ScramCredential, make_credential
 from tests.security.certs import Pki

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from kio.schema.index import api_key_map
-from kraft.net.codec import kio_versions
 
+from kraft.net.codec import kio_versions
 from tests.compat.differential import wire
 from tests.compat.differential.engine import SCENARIOS, RunResult, Scenario, run
 from tests.compat.differential.tree import DEFAULT_RULES, diff, normalise

@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kio.schema.errors import ErrorCode
-from kraft.log.records import Record, build_batch
 
+from kraft.log.records import Record, build_batch
 from tests.compat.differential import wire
 from tests.compat.differential.tree import to_tree
 

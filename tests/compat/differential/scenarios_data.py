@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from kraft.log.batch import CRC_OFFSET
-
 from tests.compat.differential.engine import BASE_TIME, ZERO, Ctx, records, scenario
 
 PRODUCE, FETCH, LIST_OFFSETS, DELETE_RECORDS, INIT_PRODUCER_ID = 0, 1, 2, 21, 22

@@ -6,7 +6,6 @@ from __future__ import annotations
 import struct
 
 from kraft.net.codec import encode_request, response_type
-
 from tests.compat.differential import wire
 from tests.compat.differential.engine import Ctx, scenario
 

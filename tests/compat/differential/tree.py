@@ -41,10 +41,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from kraft.kafka_uuid import encode as encode_uuid
 from kraft.log.batch import iter_batches
 from kraft.log.records import iter_records
-
-from kraft.kafka_uuid import encode as encode_uuid
 
 ZERO_UUID_TEXT = encode_uuid(uuid.UUID(int=0))
 FIXED_TIME_LIMIT = 1_650_000_000_000  # scenarios write timestamps below this (2022-04)
