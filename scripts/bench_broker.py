@@ -619,6 +619,16 @@ class Run:
         p50, worst = statistics.median(times), max(times)
         self.figures["ready p50"] = Figure(p50, f"{p50:.3f}")
         self.figures["ready max"] = Figure(worst, f"{worst:.3f}")
+        # The floor, measured beside it: an interpreter that only imports trio.
+        floor = statistics.median(_import_trio_seconds() for _ in range(self.args.ready_runs))
+        self.figures["import trio p50"] = Figure(floor, f"{floor:.3f}")
+
+
+def _import_trio_seconds() -> float:
+    """Spawn to exit of `python -c "import trio"` (the start-up floor, issue 12)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import trio"], check=True)
+    return time.perf_counter() - start
 
     def held(self, topic: str) -> int | None:
         """Records the target holds for `topic`: the sink's file since the last check
@@ -717,7 +727,8 @@ def rows(args: argparse.Namespace, kcat: str | None) -> list[tuple[str, str, str
     """(figure key, label, client) in table order."""
     tc, tc_label = ("kcat", "kcat") if kcat else ("python", "confluent-kafka")
     out = [("ready p50", "start to ready, p50 (s)", "-"),
-           ("ready max", "start to ready, max (s)", "-")]
+           ("ready max", "start to ready, max (s)", "-"),
+           ("import trio p50", "reference: `python -c \"import trio\"`, p50 (s)", "-")]
     for (size, count), unit in zip(counts(args), ("rec/s", "MB/s"), strict=True):
         what = f"{count:,} x {size} B"
         out += [(f"produce {size} acks={a} {tc}", f"produce {what}, acks={a} ({unit})", tc_label)
