@@ -624,12 +624,6 @@ class Run:
         self.figures["import trio p50"] = Figure(floor, f"{floor:.3f}")
 
 
-def _import_trio_seconds() -> float:
-    """Spawn to exit of `python -c "import trio"` (the start-up floor, issue 12)."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import trio"], check=True)
-    return time.perf_counter() - start
-
     def held(self, topic: str) -> int | None:
         """Records the target holds for `topic`: the sink's file since the last check
         (negative: that many bad CRCs), or the broker's high watermark."""
@@ -721,6 +715,13 @@ def bench(runs: list[Run], args: argparse.Namespace, kcat: str | None) -> None:
     for acks in ("1", "all"):
         for run in runs:
             run.latency(acks)
+
+
+def _import_trio_seconds() -> float:
+    """Spawn to exit of `python -c "import trio"` (the start-up floor, issue 12)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import trio"], check=True)
+    return time.perf_counter() - start
 
 
 def rows(args: argparse.Namespace, kcat: str | None) -> list[tuple[str, str, str]]:
