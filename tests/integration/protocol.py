@@ -32,6 +32,7 @@ from kio.schema.create_topics.v7 import request as _create_topics_v7
 from kio.schema.delete_topics.v6 import request as _delete_topics_v6
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12 import request as _fetch_v12
+from kio.schema.fetch.v16 import request as _fetch_v16
 from kio.schema.init_producer_id.v4.request import InitProducerIdRequest
 from kio.schema.list_offsets.v7 import request as _list_offsets_v7
 from kio.schema.metadata.v12.request import MetadataRequest as MetadataRequestV12
@@ -175,6 +176,30 @@ def fetch_v12(
             partition=partition,
             current_leader_epoch=current_leader_epoch,
             fetch_offset=offset,
+            partition_max_bytes=max_bytes,
+        ),)),),
+        forgotten_topics_data=(),
+    )
+
+
+def fetch_v16(
+    topic_id: uuid.UUID,
+    partition: int,
+    offset: int,
+    *,
+    last_fetched_epoch: int = -1,
+    max_bytes: int = 1 << 20,
+) -> _fetch_v16.FetchRequest:
+    """Fetch v16 (topics by id; KIP-951 leader hints in the answer) of one
+    partition, no long poll (max_wait 0)."""
+    return _fetch_v16.FetchRequest(
+        max_wait=timedelta(0),
+        min_bytes=0,
+        max_bytes=max_bytes,
+        topics=(_fetch_v16.FetchTopic(topic_id=topic_id, partitions=(_fetch_v16.FetchPartition(
+            partition=partition,
+            fetch_offset=offset,
+            last_fetched_epoch=last_fetched_epoch,
             partition_max_bytes=max_bytes,
         ),)),),
         forgotten_topics_data=(),

@@ -421,22 +421,34 @@ async def test_current_leader_epoch_checked(broker: DevNode, api: str) -> None:
 
 async def test_fetch_offset_out_of_range(broker: DevNode) -> None:
     """A fetch offset past the log end offset or below the log start offset is
-    OFFSET_OUT_OF_RANGE with no records; the log end offset itself is an empty read."""
+    OFFSET_OUT_OF_RANGE with no records and, as Kafka, -1 for the high watermark,
+    last stable and log start offsets and an empty aborted-transactions list; the
+    log end offset itself is an empty read; a last fetched epoch newer than any
+    in the log is OFFSET_OUT_OF_RANGE too (no end offset to diverge from)."""
     async with p.connect(broker.bootstrap) as conn:
-        await p.create_topic(conn, "range")
+        topic_id = await p.create_topic(conn, "range")
         await _produce(conn, "range", p.batch(3))
         got = {}
         for offset in (4, 1000, -1, 3):
             answer = p.only_partition(await conn.request(p.fetch_v12("range", 0, offset), T))
-            got[offset] = (answer.error_code, answer.records)
+            got[offset] = (answer.error_code, answer.records, answer.high_watermark,
+                           answer.last_stable_offset, answer.log_start_offset,
+                           answer.aborted_transactions)
         # An empty record set, never null: librdkafka fails to parse a null one and
         # then never sees the error (so it would never reset its offset).
+        out_of_range = (ErrorCode.offset_out_of_range, b"", -1, -1, -1, ())
         assert got == {
-            4: (ErrorCode.offset_out_of_range, b""),
-            1000: (ErrorCode.offset_out_of_range, b""),
-            -1: (ErrorCode.offset_out_of_range, b""),
-            3: (ErrorCode.none, b""),
+            4: out_of_range,
+            1000: out_of_range,
+            -1: out_of_range,
+            3: (ErrorCode.none, b"", 3, 3, 0, None),
         }
+        epoch = await p.leader_epoch(conn, "range")
+        answers = {}
+        for last_fetched in (epoch, epoch + 3):
+            request = p.fetch_v16(topic_id, 0, 3, last_fetched_epoch=last_fetched)
+            answers[last_fetched] = p.only_partition(await conn.request(request, T)).error_code
+        assert answers == {epoch: ErrorCode.none, epoch + 3: ErrorCode.offset_out_of_range}
 
 
 # --- garbage on the wire --------------------------------------------------------------------
@@ -575,16 +587,20 @@ def two_brokers(dev_factory: Any, tmp_path: Path) -> Iterator[tuple[DevNode, Bro
 
 async def test_not_leader_or_follower(two_brokers: tuple[DevNode, BrokerOnlyNode]) -> None:
     """Produce, Fetch, ListOffsets and OffsetForLeaderEpoch sent to a broker that
-    does not lead the partition are NOT_LEADER_OR_FOLLOWER (Produce v10+ naming the
-    real leader); nothing is written, and the leader itself accepts the produce."""
+    does not lead the partition are NOT_LEADER_OR_FOLLOWER (Produce v10+ and Fetch
+    v16+ naming the real leader and its endpoint, KIP-951); nothing is written, and
+    the leader itself accepts the produce."""
     dev, other = two_brokers
     topic = "led-by-2"
     async with p.connect(dev.bootstrap) as conn:
-        await p.create_topic(conn, topic, partitions=-1, replication_factor=-1,
-                             assignments={0: [2]})
-        answer = await _produce(conn, topic, p.batch(1))
+        topic_id = await p.create_topic(conn, topic, partitions=-1, replication_factor=-1,
+                                        assignments={0: [2]})
+        produced = await conn.request(p.produce_v12(topic, 0, p.batch(1)), T)
+        answer = p.only_partition(produced)
         assert answer.error_code == ErrorCode.not_leader_or_follower
+        # KIP-951: the real leader, and its endpoint on this listener.
         assert answer.current_leader.leader_id == 2
+        assert [(n.node_id, n.port) for n in produced.node_endpoints] == [(2, other.port)]
         got = {}
         for name, request in {
             "Fetch": p.fetch_v12(topic, 0, 0),
@@ -593,6 +609,10 @@ async def test_not_leader_or_follower(two_brokers: tuple[DevNode, BrokerOnlyNode
         }.items():
             got[name] = p.only_partition(await conn.request(request, T)).error_code
         assert got == dict.fromkeys(got, ErrorCode.not_leader_or_follower)
+        fetched = await conn.request(p.fetch_v16(topic_id, 0, 0), T)
+        hint = p.only_partition(fetched).current_leader
+        assert (hint.leader_id, hint.leader_epoch) == (2, await p.leader_epoch(conn, topic))
+        assert [(n.node_id, n.port) for n in fetched.node_endpoints] == [(2, other.port)]
     async with p.connect(other.bootstrap) as leader:
         assert await p.latest_offset(leader, topic) == 0
         answer = await _produce(leader, topic, p.batch(2))

@@ -51,6 +51,7 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
+from kraft.broker.current_leader import LeaderHints
 from kraft.broker.fetch_session import FetchContext
 from kraft.broker.partition import Partition
 from kraft.log.batch import iter_batches
@@ -63,6 +64,7 @@ from kraft.net.registry import ApiSpec, RequestContext
 
 API = ApiSpec(ApiKey.FETCH, 4, 17)
 READ_COMMITTED = 1
+_LEADER_HINT_ERRORS = (ErrorCode.not_leader_or_follower, ErrorCode.fenced_leader_epoch)
 
 
 class _Read:
@@ -113,7 +115,8 @@ async def handle(
         else:
             await trio.sleep_until(deadline)
         reads = _read_all(broker, broker.image, requested, request, by_id, replica)
-    return _response(cls, request, context.answer(reads), context.session_id)
+    return _response(cls, request, context.answer(reads), context.session_id,
+                     LeaderHints(broker.image, ctx.listener) if version >= 16 else None)
 
 
 def _complete(reads: list[tuple[Any, list[tuple[int, _Read]]]], min_bytes: int) -> bool:
@@ -182,6 +185,13 @@ def _read_partition(
     last_fetched_epoch = getattr(fp, "last_fetched_epoch", -1)
     if last_fetched_epoch >= 0:
         epoch, end_offset = partition.log.end_offset_for_epoch(last_fetched_epoch)
+        if epoch < 0 or end_offset < 0:
+            # An epoch newer than any this log has seen: no end offset to
+            # compare with, so Kafka answers OFFSET_OUT_OF_RANGE.
+            read.error = ErrorCode.offset_out_of_range
+            read.partition = None
+            read.high_watermark = read.last_stable_offset = read.log_start_offset = -1
+            return read
         if epoch < last_fetched_epoch or end_offset < fp.fetch_offset:
             read.diverging = (epoch, end_offset)
             return read
@@ -205,6 +215,12 @@ def _read_partition(
     except OffsetOutOfRangeError:
         read.error = ErrorCode.offset_out_of_range
         read.partition = None
+        if replica_id < 0:
+            # Kafka answers a consumer's out-of-range fetch with -1 for all
+            # three offsets. A follower keeps the real values: our fetcher
+            # (kraft/broker/fetcher.py) restarts or truncates from them where
+            # Kafka's asks again with ListOffsets.
+            read.high_watermark = read.last_stable_offset = read.log_start_offset = -1
         return read
     if probe:
         read.size = data.size
@@ -231,7 +247,9 @@ def _aborted_transactions(
 
 
 def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _Read]]]],
-              session_id: int) -> Any:
+              session_id: int, hints: LeaderHints | None) -> Any:
+    """The FetchResponse; with `hints` (v16+), NOT_LEADER_OR_FOLLOWER and
+    FENCED_LEADER_EPOCH partitions name the current leader (KIP-951)."""
     topic_cls = nested(cls, "FetchableTopicResponse")
     partition_cls = nested(cls, "PartitionData")
     epoch_cls = _optional(cls, "EpochEndOffset")
@@ -239,12 +257,28 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
     read_committed = request.isolation_level == READ_COMMITTED
     topics = []
     for key, parts in reads:
+        topic = None
+        if hints is not None:
+            topic = hints.topic(key)
         partitions = []
         for index, r in parts:
             fields: dict[str, Any] = {}
             if r.diverging is not None and epoch_cls is not None:
                 fields["diverging_epoch"] = epoch_cls(epoch=r.diverging[0],
                                                       end_offset=r.diverging[1])
+            if hints is not None and r.error in _LEADER_HINT_ERRORS:
+                leader_id, leader_epoch = hints.leader(topic, index)
+                fields["current_leader"] = nested(cls, "LeaderIdAndEpoch")(
+                    leader_id=leader_id, leader_epoch=leader_epoch)
+            # Kafka lists aborted transactions for a read_committed read, null
+            # for read_uncommitted, and an empty list with an error.
+            if r.error != ErrorCode.none:
+                aborted: tuple[Any, ...] | None = ()
+            elif read_committed:
+                aborted = tuple(aborted_cls(producer_id=pid, first_offset=first)
+                                for pid, first in r.aborted)
+            else:
+                aborted = None
             partitions.append(
                 build(
                     partition_cls,
@@ -253,9 +287,7 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
                     high_watermark=r.high_watermark,
                     last_stable_offset=r.last_stable_offset,
                     log_start_offset=r.log_start_offset,
-                    aborted_transactions=tuple(
-                        aborted_cls(producer_id=pid, first_offset=first)
-                        for pid, first in r.aborted) if read_committed else None,
+                    aborted_transactions=aborted,
                     preferred_read_replica=-1,
                     # Never null: librdkafka cannot parse a null record set and
                     # would not see the error (Kafka sends MemoryRecords.EMPTY).
@@ -266,8 +298,11 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
         name = key if isinstance(key, str) else None
         topic_id = key if isinstance(key, uuid.UUID) else None
         topics.append(build(topic_cls, topic=name, topic_id=topic_id, partitions=tuple(partitions)))
+    extra: dict[str, Any] = {}
+    if hints is not None:
+        extra["node_endpoints"] = hints.node_endpoints(nested(cls, "NodeEndpoint"))
     return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none,
-                 session_id=session_id, responses=tuple(topics))
+                 session_id=session_id, responses=tuple(topics), **extra)
 
 
 def _optional(cls: type, name: str) -> Any:

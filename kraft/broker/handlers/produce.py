@@ -34,7 +34,6 @@ transaction coordinator slice), and the TRANSACTIONAL_ID WRITE authorization.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +41,7 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
+from kraft.broker.current_leader import LeaderHints
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
 from kraft.log.batch import iter_batches
@@ -95,12 +95,12 @@ async def handle(
 
         async def replicated() -> Any:
             await _await_replication(broker, outcomes, request.timeout)
-            return _response(header, image, outcomes)
+            return _response(header, image, outcomes, ctx.listener)
 
         # The appends are done, in request order; the connection may go on
         # with the next request while this one waits for the ISR.
         return Deferred(replicated)
-    return _response(header, image, outcomes)
+    return _response(header, image, outcomes, ctx.listener)
 
 
 def _append(
@@ -223,8 +223,12 @@ def _response(
     header: RequestHeader,
     image: MetadataImage,
     outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]],
+    listener: str,
 ) -> Any:
+    """The ProduceResponse; from v10, NOT_LEADER_OR_FOLLOWER partitions name the
+    current leader and its endpoint on `listener` (KIP-951)."""
     cls = response_class(header)
+    hints = LeaderHints(image, listener)
     topic_cls = nested(cls, "TopicProduceResponse")
     partition_cls = nested(cls, "PartitionProduceResponse")
     leader_cls = nested(cls, "LeaderIdAndEpoch") if header.api_version >= 10 else None
@@ -232,17 +236,14 @@ def _response(
                         if header.api_version >= 8 else None)
     topics = []
     for key, results in outcomes:
-        topic = image.topics.by_id.get(key) if isinstance(key, uuid.UUID) else (
-            image.topics.by_name.get(key))
+        topic = hints.topic(key)
         partitions = []
         for index, o in results:
             fields: dict[str, Any] = {}
-            if leader_cls is not None and o.error == ErrorCode.not_leader_or_follower and topic:
-                registration = topic.partitions.get(index)
-                if registration is not None:
-                    fields["current_leader"] = leader_cls(
-                        leader_id=registration.leader, leader_epoch=registration.leader_epoch
-                    )
+            if leader_cls is not None and o.error == ErrorCode.not_leader_or_follower:
+                leader_id, leader_epoch = hints.leader(topic, index)
+                fields["current_leader"] = leader_cls(leader_id=leader_id,
+                                                      leader_epoch=leader_epoch)
             partitions.append(
                 build(
                     partition_cls,
@@ -264,4 +265,7 @@ def _response(
         topics.append(
             build(topic_cls, name=key, topic_id=key, partition_responses=tuple(partitions))
         )
-    return build(cls, responses=tuple(topics), throttle_time=timedelta(0))
+    extra: dict[str, Any] = {}
+    if leader_cls is not None:
+        extra["node_endpoints"] = hints.node_endpoints(nested(cls, "NodeEndpoint"))
+    return build(cls, responses=tuple(topics), throttle_time=timedelta(0), **extra)
