@@ -419,6 +419,26 @@ async def test_current_leader_epoch_checked(broker: DevNode, api: str) -> None:
         assert await p.latest_offset(conn, EPOCHS_TOPIC) == 3
 
 
+async def test_list_offsets_special_timestamps_by_version(broker: DevNode) -> None:
+    """ListOffsets v7 answers the special timestamps it knows (-1 latest, -2
+    earliest, -3 max timestamp) and, as Kafka, UNSUPPORTED_VERSION for those
+    introduced later (-4 earliest-local v8, -5 latest-tiered v9, -6 v11) and for
+    any other negative timestamp."""
+    async with p.connect(broker.bootstrap) as conn:
+        await p.create_topic(conn, "specials")
+        await _produce(conn, "specials", p.batch(2))
+        got = {}
+        for timestamp in (-1, -2, -3, -4, -5, -6, -7, -100):
+            request = p.list_offsets_v7("specials", 0, timestamp)
+            answer = p.only_partition(await conn.request(request, T))
+            got[timestamp] = (answer.error_code, answer.offset)
+        unsupported = (ErrorCode.unsupported_version, -1)
+        assert got == {-1: (ErrorCode.none, 2), -2: (ErrorCode.none, 0),
+                       -3: (ErrorCode.none, 0),  # one timestamp: the first record
+                       -4: unsupported, -5: unsupported,
+                       -6: unsupported, -7: unsupported, -100: unsupported}
+
+
 async def test_fetch_offset_out_of_range(broker: DevNode) -> None:
     """A fetch offset past the log end offset or below the log start offset is
     OFFSET_OUT_OF_RANGE with no records and, as Kafka, -1 for the high watermark,

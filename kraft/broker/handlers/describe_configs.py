@@ -4,10 +4,12 @@ Resources:
 - TOPIC (2): every topic config Kafka has (kraft.topic_configs) with its
   effective value and where it came from: the topic's dynamic config, this
   broker's or the cluster's dynamic broker config, server.properties, or
-  Kafka's default. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION.
+  Kafka's default. An illegal name is INVALID_TOPIC_EXCEPTION with Kafka's
+  reason, an unknown topic UNKNOWN_TOPIC_OR_PARTITION.
 - BROKER (4): every server.properties key kraft knows, for this broker's id,
   or the cluster-wide dynamic defaults for the empty name. Another broker's
-  id is INVALID_REQUEST (clients send it to that broker, as Kafka requires).
+  id is INVALID_REQUEST (clients send it to that broker, as Kafka requires),
+  as is a name that is not a number, with Kafka's messages.
 - GROUP (32): every group config of Kafka 4.0 (kraft.group_configs) for that
   group id, set on the group (GROUP_CONFIG) or the broker's default for it
   (DEFAULT_CONFIG); the group need not exist. An empty name is INVALID_REQUEST.
@@ -27,6 +29,7 @@ from kio.schema.errors import ErrorCode
 
 from kraft import group_configs, topic_configs
 from kraft.broker.context import BrokerContext
+from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import ConfigResource
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from kraft.net.api_keys import ApiKey
@@ -64,7 +67,8 @@ async def handle(
             )
             for e in entries
         )
-        results.append(build(result_cls, error_code=error, error_message=message,
+        # Kafka answers "" where there is no message (also for an unknown topic).
+        results.append(build(result_cls, error_code=error, error_message=message or "",
                              resource_type=resource.resource_type,
                              resource_name=resource.resource_name, configs=configs))
     return build(cls, throttle_time=timedelta(0), results=tuple(results))
@@ -79,8 +83,10 @@ def _describe(
     dynamic_broker = configs.get(ConfigResource(BROKER_RESOURCE, str(broker.node_id)))
     name = resource.resource_name
     if resource.resource_type == TOPIC_RESOURCE:
+        if (invalid := invalid_name(name)) is not None:
+            return ErrorCode.invalid_topic_exception, invalid, []
         if name not in image.topics.by_name:
-            return ErrorCode.unknown_topic_or_partition, f"topic {name!r} does not exist", []
+            return ErrorCode.unknown_topic_or_partition, None, []
         overrides = configs.get(ConfigResource(TOPIC_RESOURCE, name))
         return ErrorCode.none, None, topic_configs.describe_topic_configs(
             broker.config, overrides, dynamic_broker, dynamic_default
@@ -91,6 +97,9 @@ def _describe(
                 e for e in topic_configs.describe_broker_configs(broker.config, dynamic_default, {})
                 if e.source == topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
             ]
+        if not name.lstrip("-").isdigit():
+            return (ErrorCode.invalid_request,
+                    f"Broker id must be an integer, but it is: {name}", [])
         if name != str(broker.node_id):
             return (ErrorCode.invalid_request, f"Unexpected broker id, expected "
                     f"{broker.node_id} or empty string, but received {name}", [])

@@ -41,8 +41,10 @@ async def handle(
         partitions = []
         for index in t.partition_indexes:
             producers: tuple[Any, ...] = ()
+            message = None
             if topic is None or index not in topic.partitions:
                 error = ErrorCode.unknown_topic_or_partition
+                message = "This server does not host this topic-partition."  # Kafka's
             elif ((partition := broker.replica_manager.get_by_id(topic.topic_id, index)) is None
                   or not partition.is_leader):
                 error = ErrorCode.not_leader_or_follower
@@ -55,6 +57,6 @@ async def handle(
                           current_txn_start_offset=e.current_txn_first_offset)
                     for _, e in sorted(partition.producer_state.producers.items()))
             partitions.append(build(partition_cls, partition_index=index, error_code=error,
-                                    error_message=None, active_producers=producers))
+                                    error_message=message, active_producers=producers))
         topics.append(build(topic_cls, name=t.name, partitions=tuple(partitions)))
     return build(cls, throttle_time=timedelta(0), topics=tuple(topics))

@@ -58,6 +58,8 @@ async def handle(
             for key, (error, message, node, host, port) in zip(keys, answers, strict=True)
         ))
     error, message, node, host, port = answers[0]
+    if error == ErrorCode.none and version >= 1:
+        message = "NONE"  # Kafka's v1-3 answer: Errors.NONE.message()
     return build(cls, throttle_time=timedelta(0), error_code=error, error_message=message,
                  node_id=node, host=host, port=port)
 
@@ -90,7 +92,7 @@ async def _find(broker: BrokerContext, ctx: RequestContext, key_type: int, key: 
         return _error(ErrorCode.coordinator_not_available, "the coordinator has no leader")
     endpoint = leader.endpoint(ctx.listener)
     if endpoint is not None:
-        return ErrorCode.none, None, leader.broker_id, endpoint.host, endpoint.port
+        return ErrorCode.none, "", leader.broker_id, endpoint.host, endpoint.port
     return _error(ErrorCode.coordinator_not_available,
                   f"the coordinator has no {ctx.listener} listener")
 

@@ -1,19 +1,23 @@
 """ListOffsets (key 2), versions 1-11: offsets by timestamp for consumers.
 
-Per partition, in Kafka's order: UNKNOWN_TOPIC_OR_PARTITION; a partition named
-twice in one request is INVALID_REQUEST (Kafka's duplicate check); this broker
+Per partition, in Kafka's order: a partition named twice in one request is
+INVALID_REQUEST (Kafka's duplicate check); an unsupported special timestamp
+(below) is UNSUPPORTED_VERSION; then UNKNOWN_TOPIC_OR_PARTITION; this broker
 must lead it (NOT_LEADER_OR_FOLLOWER); a current leader epoch (v4+) older than
 ours is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
 
-Timestamps: -2 earliest (and -4 earliest-local, v8+) is the log start offset;
--1 latest is the high watermark (read_uncommitted) or the last stable offset
+Timestamps: -2 earliest (and -4 earliest-local, v8+) is the log start offset; -1
+latest is the high watermark (read_uncommitted) or the last stable offset
 (read_committed, v2+), which are equal without transactions, with the current
-leader epoch; -3 max timestamp (v7+) is the record with the largest
-timestamp; -5 latest-tiered (v9+) has no answer without tiered storage
-(offset -1); a real timestamp finds the first record at or after it, with the
-epoch of that record (not the current leader epoch: Redpanda's CORE-12505),
-and no answer (offset -1) when it lies at or above the high watermark (the
-last stable offset for read_committed).
+leader epoch; -3 max timestamp (v7+) is the record with the largest timestamp;
+-5 latest-tiered (v9+) and -6 earliest-pending-upload (v11+) have no answer
+without tiered storage (offset -1); a special timestamp at a version older than
+the one that introduced it, or any other negative timestamp, is
+UNSUPPORTED_VERSION for that partition (Kafka's ReplicaManager); a real
+timestamp finds the first record at or after it, with the epoch of that record
+(not the current leader epoch: Redpanda's CORE-12505), and no answer (offset -1)
+when it lies at or above the high watermark (the last stable offset for
+read_committed).
 Requests from a replica (replica_id >= 0) or the debugging id (-2) are not
 bound by the high watermark: latest is the log end offset (Kafka's
 isolation "none" for followers).
@@ -41,6 +45,18 @@ from kraft.net.registry import ApiSpec, RequestContext
 
 API = ApiSpec(ApiKey.LIST_OFFSETS, 1, 11)
 LATEST_TIERED_TIMESTAMP = -5
+EARLIEST_PENDING_UPLOAD_TIMESTAMP = -6
+# The first version that may ask for each special timestamp (Kafka's
+# ReplicaManager.timestampMinSupportedVersion): asked earlier, or any other
+# negative timestamp, that partition is UNSUPPORTED_VERSION.
+_SPECIAL_SINCE = {
+    EARLIEST_TIMESTAMP: 1,
+    LATEST_TIMESTAMP: 1,
+    MAX_TIMESTAMP: 7,
+    EARLIEST_LOCAL_TIMESTAMP: 8,
+    LATEST_TIERED_TIMESTAMP: 9,
+    EARLIEST_PENDING_UPLOAD_TIMESTAMP: 11,
+}
 CONSUMER = -1
 READ_COMMITTED = 1
 
@@ -61,10 +77,13 @@ async def handle(
         partitions = []
         for p in topic_request.partitions:
             error, timestamp, offset, epoch = ErrorCode.none, -1, -1, -1
-            if topic is None or p.partition_index not in topic.partitions:
-                error = ErrorCode.unknown_topic_or_partition
-            elif counts[p.partition_index] > 1:
+            # Kafka's order: duplicates, unsupported timestamps, then the topic.
+            if counts[p.partition_index] > 1:
                 error = ErrorCode.invalid_request
+            elif p.timestamp < 0 and header.api_version < _SPECIAL_SINCE.get(p.timestamp, 1 << 15):
+                error = ErrorCode.unsupported_version
+            elif topic is None or p.partition_index not in topic.partitions:
+                error = ErrorCode.unknown_topic_or_partition
             else:
                 partition = broker.replica_manager.get_by_id(topic.topic_id, p.partition_index)
                 error, timestamp, offset, epoch = _lookup(
@@ -95,11 +114,8 @@ def _lookup(
         bound = partition.high_watermark
     if timestamp == LATEST_TIMESTAMP:
         return ErrorCode.none, -1, bound, partition.leader_epoch
-    if timestamp == LATEST_TIERED_TIMESTAMP:
-        return ErrorCode.none, -1, -1, -1
-    if timestamp < 0 and timestamp not in (EARLIEST_TIMESTAMP, EARLIEST_LOCAL_TIMESTAMP,
-                                           MAX_TIMESTAMP):
-        return ErrorCode.none, -1, -1, -1
+    if timestamp in (LATEST_TIERED_TIMESTAMP, EARLIEST_PENDING_UPLOAD_TIMESTAMP):
+        return ErrorCode.none, -1, -1, -1  # no tiered storage: nothing uploaded
     found = partition.log.offset_for_timestamp(timestamp)
     if found is None or (timestamp >= 0 and found.offset >= bound):
         return ErrorCode.none, -1, -1, -1
