@@ -1,4 +1,5 @@
-"""Certificates for `kraft dev --sasl-ssl`: a throw-away CA and a node certificate.
+"""Certificates for `kraft dev --sasl-ssl` and `scripts/cluster start --sasl-ssl`: a
+throw-away CA and a node certificate.
 
 Made with the `openssl` command (kraft has no X.509 writer and adds no
 dependency for one) into `<data dir>/tls/`: `ca.pem` (give it to clients as
@@ -39,8 +40,8 @@ def dev_certificates(data_dir: Path, host: str) -> tuple[Path, Path]:
         return ca, keystore
     openssl = shutil.which("openssl")
     if openssl is None:
-        raise ConfigError("kraft dev --sasl-ssl makes its certificates with the openssl "
-                          "command, which is not on PATH")
+        raise ConfigError("--sasl-ssl makes its certificates with the openssl command, "
+                          "which is not on PATH")
     tls.mkdir(parents=True, exist_ok=True)
     (tls / "san.ext").write_text(f"subjectAltName={_san(host)}\n")
     steps = [

@@ -8,6 +8,8 @@ tests pass ports from `LocalCluster.free_ports()` instead.
 Layout under `root` (`.cluster/` for the script):
 
     cluster.id              the cluster id, chosen when the cluster is first formatted
+    sasl-ssl, tls/          only for `start --sasl-ssl USER:PASSWORD`: the user and the
+                            generated CA and certificate (kraft.tools.cluster_security)
     nodeN/server.properties written by every start of the node (ports, overrides)
     nodeN/data/             log.dirs: meta.properties, __cluster_metadata-0/, partitions
     nodeN/node.log          the node's stdout and stderr, appended; each start
@@ -57,9 +59,12 @@ from kio.schema.describe_cluster.v2.request import DescribeClusterRequest
 from kio.schema.errors import ErrorCode
 
 from kraft import meta_properties
+from kraft.config_keys import ConfigError
 from kraft.net.client import ConnectionFailed, KafkaClient
+from kraft.net.security import ClientSecurity
 from kraft.raft import messages as m
 from kraft.raft import rpc
+from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
 
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
@@ -107,8 +112,10 @@ class LocalCluster:
         ports: dict[int, tuple[int, int]] | None = None,
         overrides: dict[str, str] | None = None,
         die_with_parent: bool = False,
+        sasl_ssl: SaslSsl | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self.sasl_ssl = self._security(sasl_ssl)
         # kraft.testing: nodes die with the thread that started them (see die_with_parent()).
         self.die_with_parent = die_with_parent
         self.ids: list[int] = list(range(1, nodes + 1))
@@ -122,6 +129,44 @@ class LocalCluster:
         self.bootstrap: str = ",".join(f"{HOST}:{self.ports[n][0]}" for n in self.ids)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._marks: dict[int, int] = {}  # node id -> log offset where its current start began
+
+    def _security(self, asked: SaslSsl | None) -> SaslSsl | None:
+        """The cluster's SASL_SSL user: the one recorded at its first format, or
+        `asked` for a new cluster. A cluster keeps what it was made with."""
+        try:
+            recorded = SaslSsl.load(self.root)
+        except ConfigError as e:
+            raise ClusterError(f"{self.root / 'sasl-ssl'}: {e}") from None
+        formatted = (self.root / "cluster.id").exists()
+        if asked is not None and formatted and asked != recorded:
+            made = (f"with --sasl-ssl for user {recorded.user}" if recorded
+                    else "without --sasl-ssl (PLAINTEXT)")
+            raise ClusterError(f"the cluster in {self.root} was made {made}; stop it and "
+                               f"remove {self.root} to make it anew")
+        return recorded if formatted else asked
+
+    @property
+    def client_listener(self) -> str:
+        """The name of the nodes' client listener."""
+        return CLIENT_LISTENER if self.sasl_ssl else "PLAINTEXT"
+
+    def tool_security(self, listener: str) -> ClientSecurity | None:
+        """How this tool's own clients reach `listener` (client listener or
+        CONTROLLER) of the nodes: as a node does; None for PLAINTEXT."""
+        if self.sasl_ssl is None:
+            return None
+        from kraft.config import KafkaConfig
+        from kraft.security.listener import client_security
+
+        client, controller = self.ports[self.ids[0]]
+        props = {"node.id": "1", "process.roles": "broker,controller",
+                 "controller.listener.names": "CONTROLLER",
+                 "controller.quorum.voters": f"1@{HOST}:{controller}", "log.dirs": "/",
+                 **self.sasl_ssl.node_props(self.root, HOST, client, controller)}
+        mechanism_key = ("sasl.mechanism.controller.protocol" if listener == "CONTROLLER"
+                         else "sasl.mechanism.inter.broker.protocol")
+        return client_security(KafkaConfig(props, source="scripts/cluster"), listener,
+                               mechanism_key)
 
     @staticmethod
     def free_ports(nodes: int = 3) -> dict[int, tuple[int, int]]:
@@ -185,14 +230,21 @@ class LocalCluster:
             found = next((meta.cluster_id for meta in metas if meta is not None), None)
             cluster_id = found or meta_properties.random_uuid()
             self.root.mkdir(parents=True, exist_ok=True)
+            if self.sasl_ssl is not None:
+                self.sasl_ssl.save(self.root)
             (self.root / "cluster.id").write_text(cluster_id + "\n")
         for n in self.ids:
+            data = self.node_dir(n) / "data"
             try:
-                meta_properties.format_directories(
-                    [str(self.node_dir(n) / "data")], cluster_id, n, ignore_formatted=True
+                written = meta_properties.format_directories(
+                    [str(data)], cluster_id, n, ignore_formatted=True
                 )
             except meta_properties.MetaPropertiesError as e:
                 raise ClusterError(f"node {n}: {e}") from None
+            if written and self.sasl_ssl is not None:
+                from kraft.metadata import bootstrap
+
+                bootstrap.write(data, [self.sasl_ssl.scram_record()])
         return cluster_id
 
     def _write_config(self, node_id: int) -> Path:
@@ -207,8 +259,11 @@ class LocalCluster:
                          f"CONTROLLER://{self.host(node_id)}:{controller}",
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.node_dir(node_id) / "data"),
-            **self.overrides,
         }
+        if self.sasl_ssl is not None:
+            props.update(self.sasl_ssl.node_props(self.root, self.host(node_id), client,
+                                                  controller))
+        props.update(self.overrides)
         path = self.config_path(node_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -431,7 +486,8 @@ class LocalCluster:
     async def _wait_unfenced(self, targets: list[int], timeout: float) -> str | None:
         """None once the targets are ready, else why they never will be."""
         deadline = trio.current_time() + timeout
-        async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S) as client:
+        async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S,
+                               security=self.tool_security(self.client_listener)) as client:
             while True:
                 if failure := self._hopeless(targets):
                     return failure
@@ -476,7 +532,8 @@ class LocalCluster:
         paused: a node that is down or paused is never shown as leading."""
         rows = [(n, self.pid(n), self.is_paused(n)) for n in self.ids]
         live = {n for n, pid, paused in rows if pid and not paused}
-        answer = trio.run(_describe_quorum, [self.controller_address(n) for n in sorted(live)])
+        answer = trio.run(_describe_quorum, [self.controller_address(n) for n in sorted(live)],
+                          self.tool_security("CONTROLLER"))
         full = answer if answer is not None and answer.error_code == ErrorCode.none else None
         voters = {r.replica_id: r.log_end_offset for r in full.current_voters} if full else {}
         hwm = full.high_watermark if full else None
@@ -508,7 +565,9 @@ async def _unfenced_brokers(
     return {b.broker_id for b in response.brokers if not b.is_fenced}
 
 
-async def _describe_quorum(addresses: list[tuple[str, int]]) -> m.DescribeQuorumResponse | None:
+async def _describe_quorum(
+    addresses: list[tuple[str, int]], security: ClientSecurity | None = None,
+) -> m.DescribeQuorumResponse | None:
     """DescribeQuorum from the first of `addresses` that leads the quorum. If
     none does (the leader is down or paused), a follower's NOT_LEADER_OR_FOLLOWER
     answer, which still names the leader and epoch it knows; None if nobody
@@ -516,7 +575,8 @@ async def _describe_quorum(addresses: list[tuple[str, int]]) -> m.DescribeQuorum
     paused leader costs nothing."""
     request = rpc.DESCRIBE_QUORUM.request_to_kio(m.DescribeQuorumRequest())
     fallback = None
-    async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S) as client:
+    async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S,
+                           security=security) as client:
         for address in addresses:
             try:
                 response = await client.request(address, request, REQUEST_TIMEOUT_S)
@@ -614,7 +674,8 @@ def parse_ports(text: str) -> dict[int, tuple[int, int]]:
     return ports
 
 
-def from_environment(env: dict[str, str] | None = None) -> LocalCluster:
+def from_environment(env: dict[str, str] | None = None, *,
+                     sasl_ssl: SaslSsl | None = None) -> LocalCluster:
     """The cluster the script manages: KRAFT_CLUSTER_DIR (relative to the
     current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS;
     without that, on the ports each node's own server.properties names (a
@@ -626,7 +687,7 @@ def from_environment(env: dict[str, str] | None = None) -> LocalCluster:
         ports: dict[int, tuple[int, int]] | None = parse_ports(env["KRAFT_CLUSTER_PORTS"])
     else:
         ports = configured_ports(root)
-    return LocalCluster(root, nodes=len(ports) if ports else 3, ports=ports)
+    return LocalCluster(root, nodes=len(ports) if ports else 3, ports=ports, sasl_ssl=sasl_ssl)
 
 
 def configured_ports(root: Path) -> dict[int, tuple[int, int]] | None:
@@ -641,7 +702,8 @@ def configured_ports(root: Path) -> dict[int, tuple[int, int]] | None:
             break
         try:
             listeners = KafkaConfig.load(path).listeners()
-            ports[node_id] = (listeners["PLAINTEXT"][1], listeners["CONTROLLER"][1])
+            client = listeners.get("PLAINTEXT") or listeners[CLIENT_LISTENER]
+            ports[node_id] = (client[1], listeners["CONTROLLER"][1])
         except (ConfigError, OSError, KeyError) as e:
             raise ClusterError(f"cannot read node {node_id}'s ports from {path}: {e}") from None
     return ports or None
@@ -702,8 +764,12 @@ def main(argv: list[str] | None = None) -> int:
         description="a local kraft cluster: three nodes with both roles, a three-voter quorum",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("start", help="format on first use, start the nodes, wait until all are "
-                                 "unfenced")
+    start = sub.add_parser("start", help="format on first use, start the nodes, wait until all "
+                                         "are unfenced")
+    start.add_argument("--sasl-ssl", metavar="USER:PASSWORD",
+                       help="a new cluster speaks SASL_SSL on every listener (SCRAM-SHA-512 "
+                            "for clients and replication, PLAIN between controllers) with "
+                            "this user; certificates are made in the cluster directory")
     sub.add_parser("stop", help="stop every node gracefully (SIGTERM)")
     sub.add_parser("status", help="each node's pid and state, the quorum leader, epoch and lag")
     for name, text in [("kill", "kill -9 node N"), ("restart", "restart node N on its data"),
@@ -715,8 +781,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
     args = parser.parse_args(argv)
     try:
-        _run(from_environment(), args)
-    except ClusterError as e:
+        sasl_ssl = getattr(args, "sasl_ssl", None)
+        _run(from_environment(sasl_ssl=SaslSsl.parse(sasl_ssl) if sasl_ssl else None), args)
+    except (ClusterError, ConfigError) as e:
         print(f"scripts/cluster {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -732,7 +799,8 @@ def _run(cluster: LocalCluster, args: argparse.Namespace) -> None:
         print(f"cluster {cluster.cluster_id}: nodes {_ids(cluster.ids)} up and "
               f"unfenced in {time.monotonic() - started:.1f} s")
         print(f"data and logs: {cluster.root}")
-        print(f"bootstrap.servers={cluster.bootstrap}")
+        settings = cluster.sasl_ssl.client_settings(cluster.root) if cluster.sasl_ssl else ""
+        print(f"bootstrap.servers={cluster.bootstrap}" + (f" {settings}" if settings else ""))
     elif command == "stop":
         running = [n for n in cluster.ids if cluster.is_up(n)]
         cluster.stop()

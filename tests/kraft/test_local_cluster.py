@@ -355,3 +355,36 @@ def test_status_never_names_a_dead_or_paused_leader(cluster: LocalCluster) -> No
     role_of_dead = next(line for line in text.splitlines()
                         if line.strip().startswith(f"{leader} "))
     assert "leader" not in role_of_dead and " down " in role_of_dead
+
+
+def test_a_sasl_ssl_cluster_keeps_its_security(tmp_path: Path) -> None:
+    """`start --sasl-ssl` makes every listener SASL_SSL (SCRAM-SHA-512 for clients and
+    replication, PLAIN between controllers, one generated CA), puts the user's SCRAM
+    credential in each node's bootstrap, records the choice so a later instance
+    (restart, status) speaks SASL_SSL too, and refuses to change a cluster's mind."""
+    from kraft.metadata import bootstrap
+    from kraft.metadata.records import UserScramCredentialRecord
+    from kraft.tools.cluster_security import SaslSsl
+
+    root = tmp_path / "cluster"
+    alice = SaslSsl("alice", "alice-secret")
+    made = LocalCluster(root, ports=LocalCluster.free_ports(), sasl_ssl=alice)
+    made.format()
+    for n in made.ids:
+        config = KafkaConfig.load(made._write_config(n))
+        assert set(config.listeners()) == {"SASL_SSL", "CONTROLLER"}
+        assert config["inter.broker.listener.name"] == "SASL_SSL"
+        records = bootstrap.read(made.node_dir(n) / "data")
+        assert [r.name for r in records if isinstance(r, UserScramCredentialRecord)] == ["alice"]
+    assert (root / "tls" / "ca.pem").exists()
+    again = local_cluster.from_environment({"KRAFT_CLUSTER_DIR": str(root)})
+    assert again.sasl_ssl == alice and again.client_listener == "SASL_SSL"
+    assert again.ports == made.ports  # read from the SASL_SSL listeners
+    assert again.tool_security("CONTROLLER").sasl_mechanism == "PLAIN"
+    assert again.tool_security("SASL_SSL").sasl_mechanism == "SCRAM-SHA-512"
+    with pytest.raises(ClusterError, match="was made with --sasl-ssl for user alice"):
+        LocalCluster(root, ports=made.ports, sasl_ssl=SaslSsl("bob", "bob-secret"))
+    plain = LocalCluster(tmp_path / "plain", ports=LocalCluster.free_ports())
+    plain.format()
+    with pytest.raises(ClusterError, match="without --sasl-ssl"):
+        LocalCluster(tmp_path / "plain", ports=plain.ports, sasl_ssl=alice)
