@@ -19,6 +19,7 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.net.client import ConnectionFailed, KafkaClient
+from kraft.net.security import ClientSecurity
 from kraft.raft import messages as m
 from kraft.raft import rpc
 
@@ -38,15 +39,17 @@ class QuorumStatus(msgspec.Struct):
     replicas: list[ReplicaStatus]
 
 
-async def describe(address: tuple[str, int], timeout: float = 5.0) -> m.DescribeQuorumResponse:
-    """DescribeQuorum from the controller at `address`; if that one is not the
-    leader, from the leader it names (found in the response's Nodes).
-    Raises ConnectionFailed."""
+async def describe(address: tuple[str, int], timeout: float = 5.0,
+                   security: ClientSecurity | None = None) -> m.DescribeQuorumResponse:
+    """DescribeQuorum from the controller at `address` (over `security`, default
+    PLAINTEXT); if that one is not the leader, from the leader it names (found in
+    the response's Nodes). Raises ConnectionFailed."""
     request = rpc.DESCRIBE_QUORUM.request_to_kio(m.DescribeQuorumRequest())
     failure: Exception | None = None
     # Failures are caught inside the client's nursery and raised after it, so
     # callers see ConnectionFailed rather than an ExceptionGroup.
-    async with KafkaClient("kraft-quorum-status", connect_timeout=timeout) as client:
+    async with KafkaClient("kraft-quorum-status", connect_timeout=timeout,
+                           security=security) as client:
         try:
             with trio.fail_after(timeout):
                 response = await client.request(address, request, timeout=timeout)

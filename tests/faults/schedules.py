@@ -39,13 +39,20 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.net.client import ConnectionFailed, KafkaClient
+from kraft.net.security import ClientSecurity
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.tools import quorum_status
 from kraft.tools.local_cluster import LocalCluster
 from tests.faults.checker import Report
 from tests.faults.history import History
-from tests.faults.workload import Workload, WorkloadConfig, create_topic, read_and_check
+from tests.faults.workload import (
+    Workload,
+    WorkloadConfig,
+    create_topic,
+    kafka_python_security,
+    read_and_check,
+)
 from tests.integration.protocol import metadata_v12
 
 T = TypeVar("T")
@@ -87,8 +94,10 @@ class PartitionState:
         return len(self.replicas) > 0 and set(self.isr) == set(self.replicas)
 
 
-async def _metadata(address: tuple[str, int], topic: str) -> dict[int, PartitionState] | None:
-    async with KafkaClient("kraft-faults", connect_timeout=REQUEST_TIMEOUT_S) as client:
+async def _metadata(address: tuple[str, int], topic: str,
+                    security: ClientSecurity | None) -> dict[int, PartitionState] | None:
+    async with KafkaClient("kraft-faults", connect_timeout=REQUEST_TIMEOUT_S,
+                           security=security) as client:
         try:
             response = await client.request(
                 address, metadata_v12([topic], allow_auto_topic_creation=False),
@@ -103,15 +112,17 @@ async def _metadata(address: tuple[str, int], topic: str) -> dict[int, Partition
             for p in found[0].partitions}
 
 
-def topic_state(address: tuple[str, int], topic: str) -> dict[int, PartitionState] | None:
+def topic_state(address: tuple[str, int], topic: str,
+                security: ClientSecurity | None = None) -> dict[int, PartitionState] | None:
     """`topic`'s partitions as the broker at `address` sees them; None if it does
     not answer (in REQUEST_TIMEOUT_S) or does not know the topic."""
-    return trio.run(_metadata, address, topic)
+    return trio.run(_metadata, address, topic, security)
 
 
-async def _describe_quorum(address: tuple[str, int]) -> m.DescribeQuorumResponse | None:
+async def _describe_quorum(address: tuple[str, int],
+                           security: ClientSecurity | None) -> m.DescribeQuorumResponse | None:
     try:
-        return await quorum_status.describe(address, REQUEST_TIMEOUT_S)
+        return await quorum_status.describe(address, REQUEST_TIMEOUT_S, security)
     except* (ConnectionFailed, rpc.PeerError):
         # `address`, or the leader it names, is dead or paused. except* also
         # unwraps the failure if it arrives inside a client nursery's group.
@@ -119,10 +130,10 @@ async def _describe_quorum(address: tuple[str, int]) -> m.DescribeQuorumResponse
     return None
 
 
-def quorum_leader(address: tuple[str, int]) -> int | None:
+def quorum_leader(address: tuple[str, int], security: ClientSecurity | None = None) -> int | None:
     """The active controller (quorum leader) per DescribeQuorum to the controller
     at `address` (which forwards us to the leader it knows); None if no answer."""
-    answer = trio.run(_describe_quorum, address)
+    answer = trio.run(_describe_quorum, address, security)
     if answer is None or answer.error_code != ErrorCode.none or answer.leader_id < 0:
         return None
     return answer.leader_id
@@ -165,7 +176,8 @@ class Faults:
     def state(self) -> dict[int, PartitionState] | None:
         """The topic as the first live node that answers sees it."""
         for n in self.live():
-            found = topic_state(self.cluster.client_address(n), self.topic)
+            found = topic_state(self.cluster.client_address(n), self.topic,
+                                self.cluster.tool_security(self.cluster.client_listener))
             if found is not None:
                 return found
         return None
@@ -183,7 +195,8 @@ class Faults:
         """The live active controller (waiting for one)."""
         def probe() -> int | None:
             for n in self.live():
-                leader = quorum_leader(self.cluster.controller_address(n))
+                leader = quorum_leader(self.cluster.controller_address(n),
+                                       self.cluster.tool_security("CONTROLLER"))
                 if leader is not None and leader in self.live():
                     return leader
             return None
@@ -205,7 +218,8 @@ class Faults:
         the active controller and each partition's leader and ISR."""
         paused = [n for n in self.cluster.ids if self.cluster.is_paused(n)]
         quorum = next((q for n in self.live()
-                       if (q := quorum_leader(self.cluster.controller_address(n))) is not None),
+                       if (q := quorum_leader(self.cluster.controller_address(n),
+                                       self.cluster.tool_security("CONTROLLER"))) is not None),
                       None)
         state = self.state()
         partitions = ("no live node answers Metadata" if state is None else ", ".join(
@@ -218,7 +232,8 @@ class Faults:
         found = self.state() or {}
         led = [p for p, s in sorted(found.items()) if s.leader == node]
         quorum = next((q for n in self.live()
-                       if (q := quorum_leader(self.cluster.controller_address(n))) is not None),
+                       if (q := quorum_leader(self.cluster.controller_address(n),
+                                       self.cluster.tool_security("CONTROLLER"))) is not None),
                       None)
         return (f"leader of partitions {led}, "
                 f"{'the' if quorum == node else 'not the'} active controller")
@@ -263,7 +278,8 @@ class Faults:
     def reassign(self, partition: int, target: list[int]) -> None:
         """AlterPartitionReassignments (kafka-python's admin) of `partition` to `target`."""
         self.history.note(f"reassign {self.topic}-{partition} to {target}")
-        client = kafka.KafkaAdminClient(bootstrap_servers=self.cluster.bootstrap)
+        client = kafka.KafkaAdminClient(bootstrap_servers=self.cluster.bootstrap,
+                                        **kafka_python_security(client_security(self.cluster)))
         try:
             result = client.alter_partition_reassignments(
                 {kafka.TopicPartition(self.topic, partition): target})
@@ -299,7 +315,8 @@ class Faults:
     def wait_controller_not(self, node: int) -> int:
         def probe() -> int | None:
             for n in self.live():
-                leader = quorum_leader(self.cluster.controller_address(n))
+                leader = quorum_leader(self.cluster.controller_address(n),
+                                       self.cluster.tool_security("CONTROLLER"))
                 if leader is not None and leader != node and leader in self.live():
                     return leader
             return None
@@ -551,7 +568,17 @@ def workload_config(cluster: LocalCluster, topic: str) -> WorkloadConfig:
     kafka-python producers side by side."""
     return WorkloadConfig(bootstrap=cluster.bootstrap, topic=topic, partitions=3,
                           replication_factor=3, min_insync_replicas=2, producers=3, rate=30.0,
-                          client="mixed")
+                          client="mixed", security=client_security(cluster))
+
+
+def client_security(cluster: LocalCluster) -> dict[str, str]:
+    """librdkafka's settings for the cluster's client listener ({} for PLAINTEXT)."""
+    if cluster.sasl_ssl is None:
+        return {}
+    ca, _ = cluster.sasl_ssl.certificates(cluster.root)
+    return {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": cluster.sasl_ssl.user, "sasl.password": cluster.sasl_ssl.password,
+            "ssl.ca.location": str(ca)}
 
 
 def run_schedule(cluster: LocalCluster, schedule: Schedule, workdir: Path,

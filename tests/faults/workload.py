@@ -93,6 +93,9 @@ class WorkloadConfig:
     drain_timeout_s: float = 45.0
     read_timeout_s: float = 60.0
     linger_ms: int = 2
+    # librdkafka's security settings (security.protocol, sasl.*, ssl.ca.location);
+    # kafka-python gets the same through kafka_python_security.
+    security: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS:
@@ -102,7 +105,7 @@ class WorkloadConfig:
 def create_topic(config: WorkloadConfig, timeout_s: float = 60.0) -> None:
     """Create the workload's topic (replication factor, min.insync.replicas as
     configured) and wait until every partition has a leader in Metadata."""
-    admin = AdminClient({"bootstrap.servers": config.bootstrap})
+    admin = AdminClient({"bootstrap.servers": config.bootstrap, **config.security})
     topic = NewTopic(config.topic, num_partitions=config.partitions,
                      replication_factor=config.replication_factor,
                      config={"min.insync.replicas": str(config.min_insync_replicas)})
@@ -122,6 +125,18 @@ def create_topic(config: WorkloadConfig, timeout_s: float = 60.0) -> None:
 
 
 # --- clients ------------------------------------------------------------------------------
+
+_KAFKA_PYTHON_KEYS = {"security.protocol": "security_protocol",
+                      "sasl.mechanism": "sasl_mechanism",
+                      "sasl.username": "sasl_plain_username",
+                      "sasl.password": "sasl_plain_password",
+                      "ssl.ca.location": "ssl_cafile"}
+
+
+def kafka_python_security(security: dict[str, str]) -> dict[str, Any]:
+    """librdkafka's security settings as kafka-python's keyword arguments."""
+    return {_KAFKA_PYTHON_KEYS[k]: v for k, v in security.items()}
+
 
 Done = Callable[[int | None, str | None, bool], None]
 """Delivery callback: (offset if ok, error name if not, True if certainly not written)."""
@@ -168,6 +183,7 @@ class ConfluentClient:
             "retry.backoff.max.ms": 500,
             "reconnect.backoff.max.ms": 500,
             "error_cb": self._on_error,
+            **config.security,
             **(extra or {}),
         })
 
@@ -216,6 +232,7 @@ class KafkaPythonClient:
             retry_backoff_ms=50,
             reconnect_backoff_max_ms=500,
             max_block_ms=2000,  # send() waits this long for metadata, then refuses
+            **kafka_python_security(config.security),
         )
 
     def send(self, topic: str, partition: int, value: bytes, done: Done) -> None:
@@ -413,6 +430,7 @@ def final_read(config: WorkloadConfig, history: History) -> list[Read]:
         request_timeout_ms=int(max(config.request_timeout_s, 5.0) * 1000),
         fetch_max_wait_ms=100,
         max_poll_records=10_000,
+        **kafka_python_security(config.security),
     )
     try:
         tps = [kafka.TopicPartition(config.topic, p) for p in range(config.partitions)]
