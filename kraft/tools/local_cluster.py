@@ -69,6 +69,7 @@ from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
 RESERVED_PORTS = range(9092, 9101)  # the fixed ports of docs/design.md: never handed to tests
+MAX_NODES = 9  # voters of one local quorum
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30
@@ -260,6 +261,13 @@ class LocalCluster:
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.node_dir(node_id) / "data"),
         }
+        if len(self.ids) < 3:
+            # Kafka's defaults (3 replicas, min ISR 2) cannot be met by fewer
+            # nodes: the internal topics could never be created.
+            replicas = str(len(self.ids))
+            props["offsets.topic.replication.factor"] = replicas
+            props["transaction.state.log.replication.factor"] = replicas
+            props["transaction.state.log.min.isr"] = "1"
         if self.sasl_ssl is not None:
             props.update(self.sasl_ssl.node_props(self.root, self.host(node_id), client,
                                                   controller))
@@ -674,20 +682,29 @@ def parse_ports(text: str) -> dict[int, tuple[int, int]]:
     return ports
 
 
-def from_environment(env: dict[str, str] | None = None, *,
-                     sasl_ssl: SaslSsl | None = None) -> LocalCluster:
+def from_environment(env: dict[str, str] | None = None, *, sasl_ssl: SaslSsl | None = None,
+                     nodes: int | None = None) -> LocalCluster:
     """The cluster the script manages: KRAFT_CLUSTER_DIR (relative to the
     current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS;
     without that, on the ports each node's own server.properties names (a
-    cluster started with other ports is still found), else the fixed ports."""
+    cluster started with other ports is still found), else the fixed ports of
+    `nodes` nodes (default 3). `nodes` must agree with an existing cluster."""
     env = dict(os.environ) if env is None else env
     root = Path(env["KRAFT_CLUSTER_DIR"]) if env.get("KRAFT_CLUSTER_DIR") else (
         REPO_ROOT / ".cluster")
+    if nodes is not None and not 1 <= nodes <= MAX_NODES:
+        raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
     if env.get("KRAFT_CLUSTER_PORTS"):
         ports: dict[int, tuple[int, int]] | None = parse_ports(env["KRAFT_CLUSTER_PORTS"])
+        where = "KRAFT_CLUSTER_PORTS names"
     else:
         ports = configured_ports(root)
-    return LocalCluster(root, nodes=len(ports) if ports else 3, ports=ports, sasl_ssl=sasl_ssl)
+        where = f"the cluster in {root} has"
+    if ports and nodes is not None and nodes != len(ports):
+        raise ClusterError(f"{where} {len(ports)} nodes, not {nodes}: --nodes only sizes a new "
+                           f"cluster (adding voters to a quorum is not supported yet)")
+    count = len(ports) if ports else nodes or 3
+    return LocalCluster(root, nodes=count, ports=ports, sasl_ssl=sasl_ssl)
 
 
 def configured_ports(root: Path) -> dict[int, tuple[int, int]] | None:
@@ -761,11 +778,15 @@ def _follow(path: Path, offset: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/cluster", epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="a local kraft cluster: three nodes with both roles, a three-voter quorum",
+        description="a local kraft cluster: nodes with both roles (three by default), all "
+                    "voters of one quorum",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start = sub.add_parser("start", help="format on first use, start the nodes, wait until all "
                                          "are unfenced")
+    start.add_argument("--nodes", type=int, metavar="N",
+                       help=f"how many nodes a new cluster has (1-{MAX_NODES}, default 3), all "
+                            "voters; node N's ports are 9092+3(N-1) and the next one")
     start.add_argument("--sasl-ssl", metavar="USER:PASSWORD",
                        help="a new cluster speaks SASL_SSL on every listener (SCRAM-SHA-512 "
                             "for clients and replication, PLAIN between controllers) with "
@@ -782,7 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         sasl_ssl = getattr(args, "sasl_ssl", None)
-        _run(from_environment(sasl_ssl=SaslSsl.parse(sasl_ssl) if sasl_ssl else None), args)
+        _run(from_environment(sasl_ssl=SaslSsl.parse(sasl_ssl) if sasl_ssl else None,
+                              nodes=getattr(args, "nodes", None)), args)
     except (ClusterError, ConfigError) as e:
         print(f"scripts/cluster {args.command}: {e}", file=sys.stderr)
         return 1
