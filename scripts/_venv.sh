@@ -16,3 +16,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${extras:+[$extras]}"
     echo "$want" > "$stamp"
 fi
+# Python reads __pycache__ even where PYTHONDONTWRITEBYTECODE forbids writing
+# it; without a compiled copy every kraft process (the nodes each test starts,
+# too) compiles ~200 modules from source at start, ~0.25 s of CPU each time.
+# compileall rewrites only what changed (~0.15 s when nothing did).
+if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
+    "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/kraft" "$ROOT/log" "$ROOT/net" \
+        "$ROOT/tests" >/dev/null || true
+fi
