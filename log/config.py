@@ -131,7 +131,8 @@ TOPIC_CONFIGS: Final[dict[str, ConfigKey]] = {k.name: k for k in [
            "log.cleaner.max.compaction.lag.ms"),
     _topic("max.message.bytes", Type.INT, 1048588, at_least(0),
            "Largest record batch the topic accepts.", "message.max.bytes"),
-    _topic("message.timestamp.after.max.ms", Type.LONG, LONG_MAX, at_least(0),
+    # Kafka 4.0 lowered this default from Long.MAX_VALUE to one hour (KIP-1030).
+    _topic("message.timestamp.after.max.ms", Type.LONG, _HOUR, at_least(0),
            "How far in the future of the broker's clock a CreateTime timestamp may be.",
            "log.message.timestamp.after.max.ms"),
     _topic("message.timestamp.before.max.ms", Type.LONG, LONG_MAX, at_least(0),
