@@ -286,17 +286,19 @@ async def test_replication_factor_above_broker_count(broker: DevNode) -> None:
 
 
 async def test_batch_above_max_message_bytes(broker: DevNode) -> None:
-    """A batch larger than the topic's max.message.bytes is MESSAGE_TOO_LARGE and
-    not written; a batch within the limit is."""
+    """A batch larger than the topic's max.message.bytes is MESSAGE_TOO_LARGE (log
+    start offset -1, as Kafka answers a refused batch) and not written; a batch
+    within the limit is."""
     async with p.connect(broker.bootstrap) as conn:
         await p.create_topic(conn, "small-messages", configs={"max.message.bytes": "1024"})
         big = p.batch(1, value_size=2000)
         assert len(big) > 1024
         answer = await _produce(conn, "small-messages", big)
-        assert answer.error_code == ErrorCode.message_too_large
+        assert (answer.error_code, answer.log_start_offset) == (ErrorCode.message_too_large, -1)
         assert await p.latest_offset(conn, "small-messages") == 0
         answer = await _produce(conn, "small-messages", p.batch(1, value_size=500))
-        assert (answer.error_code, answer.base_offset) == (ErrorCode.none, 0)
+        assert (answer.error_code, answer.base_offset, answer.log_start_offset) == (
+            ErrorCode.none, 0, 0)
 
 
 async def test_records_above_segment_bytes(broker: DevNode) -> None:

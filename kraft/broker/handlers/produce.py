@@ -147,9 +147,11 @@ def _append(
     result = partition.append_as_leader(view)
     info = result.info
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
-    outcome.log_start_offset = info.log_start_offset
     outcome.record_errors = info.record_errors
     if outcome.error == ErrorCode.none:
+        # A refused batch answers log start offset -1, as Kafka's
+        # LogAppendInfo.UNKNOWN_LOG_APPEND_INFO.
+        outcome.log_start_offset = info.log_start_offset
         outcome.base_offset = info.base_offset
         outcome.log_append_time = info.log_append_time
         outcome.partition = partition
