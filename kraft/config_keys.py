@@ -324,7 +324,9 @@ _UNUSED_TOPIC_SYNONYMS: Final = [
     for topic in ("compression.type", "compression.gzip.level", "compression.lz4.level",
                   "compression.zstd.level", "file.delete.delay.ms", "preallocate",
                   "segment.jitter.ms", "message.timestamp.before.max.ms",
-                  "message.timestamp.after.max.ms")
+                  "message.timestamp.after.max.ms", "local.retention.bytes",
+                  "local.retention.ms", "max.decompressed.message.bytes",
+                  "remote.copy.lag.bytes", "remote.copy.lag.ms")
 ]
 
 # Kafka's tuning keys (thread pools, buffers, rates) that a trio broker has no use for.

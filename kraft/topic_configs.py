@@ -42,12 +42,16 @@ Which topic configs act
 - Stored, validated and described like Kafka's, but not acted on:
   compression.type and the three compression.*.level (batches are kept as
   the producer compressed them), file.delete.delay.ms, preallocate,
-  segment.jitter.ms, leader.replication.throttled.replicas and
-  follower.replication.throttled.replicas. (`TOPIC_CONFIGS[name].unused`
+  segment.jitter.ms, leader.replication.throttled.replicas,
+  follower.replication.throttled.replicas, max.decompressed.message.bytes,
+  errors.deadletterqueue.group.enable (no share groups) and the tiered-storage
+  keys local.retention.ms, local.retention.bytes, remote.copy.lag.ms,
+  remote.copy.lag.bytes, remote.log.copy.disable, remote.log.delete.on.disable
+  and remote.storage.enable, which may not be set to true: kraft refuses it as
+  a Kafka broker without tiered storage does. (`TOPIC_CONFIGS[name].unused`
   says why; tests/test_topic_configs.py keeps this list and that field
   equal.)
-Tiered-storage configs are not declared (they are unknown names, so they are
-rejected), nor are those Kafka 4.0 removed (message.format.version,
+Not declared: the configs Kafka 4.0 removed (message.format.version,
 message.downconversion.enable, message.timestamp.difference.max.ms).
 
 Validation follows Kafka's ConfigDef: the same types, ranges and wording
@@ -157,6 +161,12 @@ def validate_topic_configs(configs: Mapping[str, str | None]) -> str | None:
         error = validate_topic_config(name, value)
         if error is not None:
             return error
+    if TOPIC_CONFIGS["remote.storage.enable"].parse(configs.get("remote.storage.enable")
+                                                    or "false"):
+        # Kafka's LogConfig.validateRemoteStorageOnlyIfSystemEnabled, on a broker
+        # with remote.log.storage.system.enable=false: kraft has no tiered storage.
+        return ("Tiered Storage functionality is disabled in the broker. Topic cannot be "
+                "configured with remote log storage.")
     lags = []
     for name in ("min.compaction.lag.ms", "max.compaction.lag.ms"):
         text = configs.get(name)

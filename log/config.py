@@ -1,12 +1,12 @@
 """Topic configs: Kafka's topic-level keys (its `LogConfig` schema), and the log's view of them.
 
-`TOPIC_CONFIGS` declares every topic config Kafka 4.0 has (tiered storage
-aside): its type, default, validator, a one-line doc, the broker keys whose
-value is its default (Kafka's ServerTopicConfigSynonyms, in precedence
-order, with the unit multiplier), and for the configs kraft does not act on
-the reason why. This table is the single source: `LogConfig`'s defaults and
-checks, kraft.topic_configs' validation and DescribeConfigs, and the broker
-keys that are synonyms (kraft.config_keys) are built from it.
+`TOPIC_CONFIGS` declares every topic config Kafka 4.x has: its type, default,
+validator, a one-line doc, the broker keys whose value is its default (Kafka's
+ServerTopicConfigSynonyms, in precedence order, with the unit multiplier), and
+for the configs kraft does not act on the reason why. This table is the single
+source: `LogConfig`'s defaults and checks, kraft.topic_configs' validation and
+DescribeConfigs, and the broker keys that are synonyms (kraft.config_keys) are
+built from it.
 
 `LogConfig` holds the topic configs the log implements, as typed attributes
 named like the config in snake_case (segment.bytes -> segment_bytes).
@@ -77,6 +77,7 @@ def _throttled_replicas(name: str, value: Any) -> None:
 
 _NOT_IN_LOG = "stored, validated and described, but kraft's log does not act on it"
 _NO_THROTTLE = "stored, validated and described; kraft does not throttle replication"
+_NO_TIERING = "stored, validated and described; kraft has no tiered storage"
 
 
 def _topic(name: str, type_: Type, default: Any, validator: Any, doc: str,
@@ -171,6 +172,35 @@ TOPIC_CONFIGS: Final[dict[str, ConfigKey]] = {k.name: k for k in [
     _topic("unclean.leader.election.enable", Type.BOOLEAN, False, None,
            "Allow a replica outside the ISR to become leader when no ISR member is left.",
            "unclean.leader.election.enable"),
+    # Kafka 4.x keys for features kraft does not have: tiered storage (KIP-405),
+    # share-group dead-letter queues (KIP-1191), a decompressed-size bound.
+    # Described with Kafka's defaults; remote.storage.enable=true is refused as a
+    # Kafka broker without tiered storage refuses it (kraft.topic_configs).
+    _topic("errors.deadletterqueue.group.enable", Type.BOOLEAN, False, None,
+           "Allow share groups to use this topic as a dead-letter queue.",
+           unused="stored, validated and described; kraft has no share groups"),
+    _topic("local.retention.bytes", Type.LONG, -2, at_least(-2),
+           "Largest size of the local log before deletion; -2 uses retention.bytes.",
+           "log.local.retention.bytes", unused=_NO_TIERING),
+    _topic("local.retention.ms", Type.LONG, -2, at_least(-2),
+           "Longest time a local segment is kept; -2 uses retention.ms.",
+           "log.local.retention.ms", unused=_NO_TIERING),
+    _topic("max.decompressed.message.bytes", Type.INT, 2147483639, at_least(0),
+           "Largest decompressed size of a single record the broker accepts.",
+           "max.decompressed.message.bytes", unused=_NOT_IN_LOG),
+    _topic("remote.copy.lag.bytes", Type.LONG, -1, at_least(-1),
+           "Size lag after which a segment may be copied to remote storage.",
+           "log.remote.copy.lag.bytes", unused=_NO_TIERING),
+    _topic("remote.copy.lag.ms", Type.LONG, 0, at_least(0),
+           "Time lag after which a segment may be copied to remote storage.",
+           "log.remote.copy.lag.ms", unused=_NO_TIERING),
+    _topic("remote.log.copy.disable", Type.BOOLEAN, False, None,
+           "Make the topic's tiered data read only: no more uploads.", unused=_NO_TIERING),
+    _topic("remote.log.delete.on.disable", Type.BOOLEAN, False, None,
+           "Delete the tiered data when tiered storage is disabled on the topic.",
+           unused=_NO_TIERING),
+    _topic("remote.storage.enable", Type.BOOLEAN, False, None,
+           "Enable tiered storage for the topic.", unused=_NO_TIERING),
 ]}
 
 

@@ -81,7 +81,11 @@ VALIDATION = [
      "[partitionId]:[brokerId],[partitionId]:[brokerId],..."),
     ("segment.index.bytes", "11", "Invalid value 11 for configuration segment.index.bytes: "
      "Value must be at least 12"),
-    ("remote.storage.enable", "true", "Unknown topic config name: remote.storage.enable"),
+    ("remote.storage.enable", "maybe", "Invalid value maybe for configuration "
+     "remote.storage.enable: Expected value to be either true or false"),
+    ("local.retention.ms", "-3", "Invalid value -3 for configuration local.retention.ms: "
+     "Value must be at least -2"),
+    ("no.such.config", "1", "Unknown topic config name: no.such.config"),
     ("retention.ms", None, "Null value not supported for topic configs: retention.ms"),
 ]
 
@@ -90,6 +94,16 @@ VALIDATION = [
 def test_validate_topic_config(name: str, value: str | None, message: str | None) -> None:
     """Values are accepted or rejected with ConfigDef's wording."""
     assert validate_topic_config(name, value) == message
+
+
+def test_tiered_storage_is_refused_as_by_a_kafka_broker_without_it() -> None:
+    """remote.storage.enable=true is refused with the message of a Kafka broker whose
+    remote.log.storage.system.enable is false; false and the other tiered keys pass."""
+    assert validate_topic_configs({"remote.storage.enable": "true"}) == (
+        "Tiered Storage functionality is disabled in the broker. Topic cannot be "
+        "configured with remote log storage.")
+    assert validate_topic_configs({"remote.storage.enable": "false",
+                                   "local.retention.ms": "1000"}) is None
 
 
 def test_validate_topic_configs_relates_compaction_lags() -> None:
