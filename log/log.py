@@ -303,15 +303,24 @@ class PartitionLog:
         """Kafka's LogValidator.validateTimestamp (KIP-937): a CreateTime timestamp
         more than message.timestamp.before.max.ms before the broker's clock, or
         after.max.ms after it, is refused (INVALID_TIMESTAMP, one RecordError per
-        such record, nothing written). The batches are opened only for topics that
-        set either bound."""
+        such record, nothing written). A batch is opened only when a bound could
+        refuse one of its records: with no lower bound, only when its header's max
+        timestamp lies beyond the upper one."""
         config = self._config
         now = self._clock()
         low = now - config.message_timestamp_before_max_ms
         high = now + config.message_timestamp_after_max_ms
+        no_lower_bound = config.message_timestamp_before_max_ms == LONG_MAX
         errors: list[tuple[int, str]] = []
         for pos, header in batches:
             if header.is_control:
+                continue
+            if no_lower_bound and header.max_timestamp <= high:
+                # Only the upper bound applies (Kafka 4's default: after.max.ms one
+                # hour, before.max.ms unbounded) and the batch's max timestamp is
+                # within it: no record can be refused, so the batch is not opened
+                # (a Python walk over every record of every produce would cost
+                # more than the append).
                 continue
             try:
                 records = open_records(view[pos : pos + header.size], header)

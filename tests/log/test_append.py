@@ -295,3 +295,27 @@ def test_timestamps_outside_the_topic_bounds_are_refused(tmp_path: Path, compres
     fine = build_batch([Record(b"k", b"ok", (), 9_000), Record(b"k", b"ok", (), 10_500)])
     assert log.append_as_leader(fine, 0).error_code == ErrorCode.NONE
     log.close()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_kafka_4_default_refuses_records_more_than_an_hour_ahead(
+    tmp_path: Path, compressed: bool
+) -> None:
+    """With Kafka 4's defaults (after.max.ms one hour, no lower bound) a record
+    stamped more than an hour after the broker's clock is refused wherever it sits
+    in its batch, and old or near-future records are taken."""
+    directory = tmp_path / "events-0"
+    directory.mkdir()
+    hour = 3_600_000
+    log = PartitionLog.open(directory, LogConfig(), clock=lambda: 10 * hour)
+    ahead = [Record(b"k", b"ok", (), 5), Record(b"k", b"far", (), 11 * hour + 1),
+             Record(b"k", b"ok", (), 10 * hour)]
+    batch = _gzipped(ahead) if compressed else build_batch(ahead)
+    info = log.append_as_leader(batch, 0)
+    assert info.error_code == ErrorCode.INVALID_TIMESTAMP
+    assert [index for index, _ in info.record_errors] == [1]
+    within = [Record(b"k", b"old", (), 5), Record(b"k", b"soon", (), 11 * hour)]
+    batch = _gzipped(within) if compressed else build_batch(within)
+    assert log.append_as_leader(batch, 0).error_code == ErrorCode.NONE
+    assert log.log_end_offset == 2
+    log.close()
