@@ -23,6 +23,8 @@ import pytest
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12 import request as fetch_v12
 from kio.schema.list_offsets.v7 import request as list_offsets_v7
+from kio.schema.produce.v10 import request as produce_v10
+from kio.schema.produce.v11 import request as produce_v11
 from kio.schema.produce.v12 import request as produce_v12
 from kio.schema.write_txn_markers.v1 import request as markers_v1
 from trio import sleep as trio_sleep
@@ -42,11 +44,12 @@ def _batch(values: list[bytes], producer_id: int = -1, sequence: int = -1,
                        base_sequence=sequence, is_transactional=transactional)
 
 
-def _produce(records: bytes, transactional_id: str | None = None) -> produce_v12.ProduceRequest:
-    return produce_v12.ProduceRequest(
+def _produce(records: bytes, transactional_id: str | None = None, version: int = 12) -> Any:
+    schema = {10: produce_v10, 11: produce_v11, 12: produce_v12}[version]
+    return schema.ProduceRequest(
         transactional_id=transactional_id, acks=-1, timeout=timedelta(seconds=30),
-        topic_data=(produce_v12.TopicProduceData(name=TOPIC, partition_data=(
-            produce_v12.PartitionProduceData(index=0, records=records),)),))
+        topic_data=(schema.TopicProduceData(name=TOPIC, partition_data=(
+            schema.PartitionProduceData(index=0, records=records),)),))
 
 
 def _list_latest(isolation_level: int) -> list_offsets_v7.ListOffsetsRequest:
@@ -102,12 +105,21 @@ async def test_read_committed_sees_committed_transactions_only(dev_node: DevNode
     """While a transaction is open, read_committed offsets stop at its start; after
     an abort and a commit, read_committed consumers see committed and plain records
     only, with the aborted transaction listed; read_uncommitted sees every record."""
+    from kio.schema.find_coordinator.v4 import request as find_v4
+    from kio.schema.init_producer_id.v4 import request as init_v4
+
     bootstrap = dev_node.bootstrap
     async with p.connect(bootstrap) as conn:
         await p.create_topic(conn, TOPIC)
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=1, coordinator_keys=("a",)), lambda r: r.coordinators[0].error_code)
         pids = []
-        for _ in range(2):
-            answer = await conn.request(p.init_producer_id_v4(), T)
+        for txn_id in ("a", "c"):
+            # Produce v12 (transaction version 2) adds the partition to the transaction.
+            answer = await _coordinator_call(conn, init_v4.InitProducerIdRequest(
+                transactional_id=txn_id, transaction_timeout=timedelta(minutes=1),
+                producer_id=-1, producer_epoch=-1), lambda r: r.error_code)
+            assert answer.producer_epoch == 0
             pids.append(answer.producer_id)
         aborted, committed = pids
 
@@ -368,6 +380,15 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
                     committed_metadata=""),)),)),
             lambda r: r.topics[0].partitions[0].error_code)
         assert commit.topics[0].partitions[0].error_code == ErrorCode.illegal_generation
+        # KIP-890: a transactional produce (transaction version 1) to a partition not
+        # in the transaction is refused and writes nothing: INVALID_TXN_STATE before
+        # Produce v11, TRANSACTION_ABORTABLE from v11.
+        answers = [p.only_partition(await conn.request(_produce(
+            _batch([b"t"], pid, 0, True, second.producer_epoch), "bad", version), T))
+            for version in (10, 11)]
+        assert [(a.error_code, a.error_message) for a in answers] == [
+            (ErrorCode.invalid_txn_state, "Partition was not added to the transaction"),
+            (ErrorCode.transaction_abortable, None)]
         # A marker with an epoch older than the partition has seen writes nothing.
         written = await conn.request(
             _produce(_batch([b"t"], pid, 0, True, second.producer_epoch), "bad"), T)

@@ -11,7 +11,9 @@ committed to `__transaction_state`.
 
 v4+ (KIP-890, broker to broker): several transactions; `verify_only` only
 checks that each partition is already in the producer's ongoing transaction
-(INVALID_TXN_STATE if not), without adding it. Kafka requires CLUSTER_ACTION
+(TRANSACTION_ABORTABLE if not, CONCURRENT_TRANSACTIONS while it completes),
+without adding it; partition leaders ask it before a transactional produce
+(kraft.broker.txn.verification). Kafka requires CLUSTER_ACTION
 for v4+; not checked yet (the security work adds it).
 """
 

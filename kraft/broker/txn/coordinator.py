@@ -397,20 +397,25 @@ class TransactionCoordinator:
 
     def verify_partitions(self, transactional_id: str, producer_id: int, epoch: int,
                           partitions: Iterable[TopicPartition]) -> dict[TopicPartition, ErrorCode]:
-        """AddPartitionsToTxn v4+ verify_only (KIP-890): each partition NONE when it is
-        in the producer's ongoing transaction, else INVALID_TXN_STATE."""
+        """AddPartitionsToTxn v4+ verify_only (KIP-890, Kafka's
+        handleVerifyPartitionsInTransaction): each partition NONE when it is in the
+        producer's transaction, else TRANSACTION_ABORTABLE; CONCURRENT_TRANSACTIONS
+        for all while the transaction is being committed or aborted."""
         wanted = list(partitions)
+        if not transactional_id:
+            return dict.fromkeys(wanted, ErrorCode.invalid_request)
         shard, error = self.route(transactional_id)
         meta = None if shard is None else shard.transactions.get(transactional_id)
         if shard is None:
             return dict.fromkeys(wanted, error)
-        if meta is None or meta.producer_id != producer_id:
+        if meta is None or meta.state is TxnState.DEAD or meta.producer_id != producer_id:
             return dict.fromkeys(wanted, ErrorCode.invalid_producer_id_mapping)
         if meta.producer_epoch != epoch:
             return dict.fromkeys(wanted, ErrorCode.producer_fenced)
-        ongoing = meta.state is TxnState.ONGOING
-        return {tp: ErrorCode.none if ongoing and tp in meta.partitions
-                else ErrorCode.invalid_txn_state for tp in wanted}
+        if meta.state in PREPARED:
+            return dict.fromkeys(wanted, ErrorCode.concurrent_transactions)
+        return {tp: ErrorCode.none if tp in meta.partitions else ErrorCode.transaction_abortable
+                for tp in wanted}
 
     async def end_txn(self, transactional_id: str, producer_id: int, epoch: int,
                       commit: bool) -> ErrorCode:
