@@ -109,7 +109,8 @@ async def _local(coordinator: TransactionCoordinator, transactional_id: str, pro
                  epoch: int, wanted: list[TopicPartition], add: bool
                  ) -> dict[TopicPartition, ErrorCode]:
     if add:
-        error = await coordinator.add_partitions(transactional_id, producer_id, epoch, wanted)
+        error = await coordinator.add_partitions(transactional_id, producer_id, epoch, wanted,
+                                                 client_tv=2)
         return dict.fromkeys(wanted, error)
     return coordinator.verify_partitions(transactional_id, producer_id, epoch, wanted)
 
