@@ -135,7 +135,7 @@ Before the first transactional batch of a producer's transaction is appended
 here, the partition leader asks the transaction coordinator whether the
 partition is in the producer's ongoing transaction. `start_verification`
 hands out the guard for that question (None when the producer already has an
-ongoing transaction here: nothing to verify); the append passes it back to
+ongoing transaction here at the batch's epoch: nothing to verify); the append passes it back to
 `check`, which refuses a transactional batch that would begin a transaction
 unless its guard is the one still stored (INVALID_TXN_STATE, "Record was not
 part of an ongoing transaction"). Any transactional batch or marker of the
@@ -389,8 +389,7 @@ class ProducerStateManager:
         append, or None if its transaction is already ongoing here (no verification
         needed). An existing guard of the same or a newer epoch is reused (several
         requests may verify at once); an older one is replaced."""
-        entry = self._producers.get(producer_id)
-        if entry is not None and entry.current_txn_first_offset >= 0:
+        if self.has_ongoing_transaction(producer_id, producer_epoch):
             return None
         current = self._verifications.get(producer_id)
         if current is not None and current[1] >= producer_epoch:
@@ -398,6 +397,14 @@ class ProducerStateManager:
         guard = VerificationGuard()
         self._verifications[producer_id] = (guard, producer_epoch)
         return guard
+
+    def has_ongoing_transaction(self, producer_id: int, producer_epoch: int) -> bool:
+        """The producer has a transaction ongoing here at this epoch (Kafka 4's
+        hasOngoingTransaction: a batch of a newer epoch -- transaction version 2's
+        next transaction -- must not join the ongoing one before its marker)."""
+        entry = self._producers.get(producer_id)
+        return (entry is not None and entry.current_txn_first_offset >= 0
+                and entry.producer_epoch == producer_epoch)
 
     def verification_guard(self, producer_id: int) -> VerificationGuard | None:
         """The stored guard of `producer_id`, None if none."""
@@ -440,8 +447,7 @@ class ProducerStateManager:
                 )
         if (verdict.outcome is CheckOutcome.APPEND and is_transactional
                 and not isinstance(verification, NotRequired)):
-            entry = self._producers.get(producer_id)
-            ongoing = entry is not None and entry.current_txn_first_offset >= 0
+            ongoing = self.has_ongoing_transaction(producer_id, producer_epoch)
             if not ongoing and (verification is None
                                 or verification is not self.verification_guard(producer_id)):
                 return _error(ErrorCode.invalid_txn_state,

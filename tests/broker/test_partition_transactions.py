@@ -189,3 +189,19 @@ def test_verification_guards_the_first_batch_of_a_transaction(tmp_path: Path) ->
     assert send(p, 1, 4, verification=fresh) == (6, ErrorCode.none)
     # A non-transactional produce or an unverified path (NOT_REQUIRED) is unaffected.
     assert send(p, 2, 0, transactional=False, verification=None) == (8, ErrorCode.none)
+
+
+def test_a_newer_epoch_does_not_join_the_ongoing_transaction(tmp_path: Path) -> None:
+    """Transaction version 2: a batch of the next transaction (epoch + 1) arriving
+    before the previous transaction's marker needs its own verification; without it
+    it is refused instead of joining the open transaction."""
+    p = leader(tmp_path)
+    state = p.producer_state
+    guard = state.start_verification(1, 0)
+    assert send(p, 1, 0, verification=guard) == (0, ErrorCode.none)
+    assert state.start_verification(1, 0) is None
+    assert send(p, 1, 0, epoch=1, verification=None) == (-1, ErrorCode.invalid_txn_state)
+    assert state.start_verification(1, 1) is not None
+    assert end(p, 1, commit=True, epoch=1) == (2, ErrorCode.none)
+    assert send(p, 1, 0, epoch=1, verification=state.start_verification(1, 1)) == (
+        3, ErrorCode.none)
