@@ -133,3 +133,18 @@ def test_flexible_value_carries_the_tags() -> None:
     assert encode_value(empty, 1)[17] == 0  # null compact array
     assert encode_value(empty, 0)[17:21] == struct.pack(">i", -1)
     assert decode_value(encode_value(empty, 1)) == decode_value(encode_value(empty, 0)) == empty
+
+
+def test_a_prepared_rotation_survives_failover() -> None:
+    """A PrepareCommit written with a next producer id (epoch exhausted) reloads from
+    its record with that id and the client transaction version, so the new
+    coordinator completes it onto the new id at epoch 0."""
+    meta = _ongoing(MAX_EPOCH - 1)
+    transit = meta.prepare_end(True, 30, client_tv=2, next_producer_id=NEW_ID)
+    record = encode_value(transit.to_value(), value_version(2))
+    loaded = TransactionMetadata.from_value("x", decode_value(record))
+    assert (loaded.state, loaded.producer_epoch, loaded.next_producer_id, loaded.client_tv) == (
+        TxnState.PREPARE_COMMIT, MAX_EPOCH, NEW_ID, 2)
+    loaded.complete(loaded.prepare_complete(40))
+    assert (loaded.state, loaded.producer_id, loaded.producer_epoch, loaded.last_producer_id) == (
+        TxnState.COMPLETE_COMMIT, NEW_ID, 0, 7)
