@@ -387,8 +387,7 @@ _TUNING: Final = [
     _key("metric.reporters", Type.LIST, [], "Classes receiving the broker's metrics.",
          dynamic=True, unused="kraft has no metrics reporters"),
     _key("transaction.partition.verification.enable", Type.BOOLEAN, True,
-         "Verify transactional produces (KIP-890).", dynamic=True,
-         unused="kraft does not verify transactional produces yet (KIP-890 part 1)"),
+         "Verify transactional produces (KIP-890).", dynamic=True),
 ]
 
 

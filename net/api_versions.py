@@ -81,8 +81,11 @@ def build_response(
     if version >= 3 and features is not None:
         supported = _nested(cls, "SupportedFeatureKey")
         finalized = _nested(cls, "FinalizedFeatureKey")
+        # KIP-1022: v3 and older omit features whose minimum is 0 (old clients
+        # read a 0 minimum as "not supported").
         kwargs["supported_features"] = tuple(
             supported(name=n, min_version=lo, max_version=hi) for n, lo, hi in features.supported
+            if version >= 4 or lo != 0
         )
         kwargs["finalized_features_epoch"] = features.finalized_epoch
         kwargs["finalized_features"] = tuple(

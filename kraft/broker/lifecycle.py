@@ -46,7 +46,7 @@ from kio.static.primitive import i16, i64, u16
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.log.checkpoint import atomic_write
-from kraft.metadata.records import METADATA_VERSION
+from kraft.metadata.records import METADATA_VERSION, TRANSACTION_VERSION, TRANSACTION_VERSION_LEVEL
 
 log = logging.getLogger("kraft.broker")
 
@@ -150,6 +150,8 @@ class BrokerLifecycleManager:
             features=(
                 Feature(name=METADATA_VERSION, min_supported_version=i16(METADATA_VERSION_LEVEL),
                         max_supported_version=i16(METADATA_VERSION_LEVEL)),
+                Feature(name=TRANSACTION_VERSION, min_supported_version=i16(0),
+                        max_supported_version=i16(TRANSACTION_VERSION_LEVEL)),
             ),
             rack=self.rack,
             previous_broker_epoch=i64(self.broker_epoch),

@@ -54,7 +54,12 @@ from pathlib import Path
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.log_manager import open_log
-from kraft.broker.producer_state import ProducerStateManager
+from kraft.broker.producer_state import (
+    NOT_REQUIRED,
+    NotRequired,
+    ProducerStateManager,
+    VerificationGuard,
+)
 from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.log.batch import BatchHeader, iter_batches
 from kraft.log.config import LogConfig
@@ -255,7 +260,8 @@ class Partition:
     # --- produce ---------------------------------------------------------------------
 
     def append_as_leader(
-        self, records: memoryview, origin: AppendOrigin = AppendOrigin.CLIENT
+        self, records: memoryview, origin: AppendOrigin = AppendOrigin.CLIENT,
+        verification: VerificationGuard | NotRequired | None = NOT_REQUIRED,
     ) -> AppendResult:
         """Append a produce request's records at the current leader epoch.
 
@@ -265,7 +271,10 @@ class Partition:
         with the original offsets (`duplicate`), a sequence gap or a fenced
         producer epoch is an error. A coordinator's transactional writes
         (`origin` COORDINATOR: TxnOffsetCommit) carry no sequence: only the epoch
-        and the transaction state are checked. Call only while leading.
+        and the transaction state are checked. `verification` (KIP-890): the
+        guard a transactional produce was verified with (None: none), checked by
+        the producer state when the batch would begin a transaction here; the
+        default NOT_REQUIRED checks nothing. Call only while leading.
         """
         pending: list[tuple[int, BatchHeader]] = []
         duplicate: list[bool] = []
@@ -277,7 +286,7 @@ class Partition:
                 check = self.producer_state.check(
                     header.producer_id, header.producer_epoch, header.base_sequence,
                     header.last_offset_delta, header.is_transactional,
-                    check_sequence=origin is AppendOrigin.CLIENT,
+                    check_sequence=origin is AppendOrigin.CLIENT, verification=verification,
                 )
                 if check.error is not None:
                     return LogAppendInfo(check.error, check.message,

@@ -130,6 +130,21 @@ an ongoing transaction never expire (Kafka's `isProducerExpired`). Snapshots
 carry `current_txn_first_offset` and `coordinator_epoch` (fields default to
 -1, so older snapshots still load).
 
+Transaction verification (KIP-890 part 1; Kafka's VerificationStateEntry).
+Before the first transactional batch of a producer's transaction is appended
+here, the partition leader asks the transaction coordinator whether the
+partition is in the producer's ongoing transaction. `start_verification`
+hands out the guard for that question (None when the producer already has an
+ongoing transaction here at the batch's epoch: nothing to verify); the append passes it back to
+`check`, which refuses a transactional batch that would begin a transaction
+unless its guard is the one still stored (INVALID_TXN_STATE, "Record was not
+part of an ongoing transaction"). Any transactional batch or marker of the
+producer clears the guard: a request verified for a transaction whose marker
+has landed meanwhile can no longer begin a new transaction here (the
+Bufstream / KAFKA-17754 hazard of a delayed produce joining the next
+transaction). Guards live in memory only; losing them (a restart, a new
+leader) costs a re-verification, never a wrong append.
+
 Thread-safety: single owner. Every method must be called by the task that
 owns the partition; nothing here awaits or locks.
 """
@@ -159,14 +174,17 @@ from kraft.log.txnindex import AbortedTxn
 
 __all__ = [
     "DEFAULT_PRODUCER_ID_EXPIRATION_MS",
+    "NOT_REQUIRED",
     "NUM_BATCHES_TO_RETAIN",
     "SNAPSHOTS_TO_RETAIN",
     "BatchMetadata",
     "Check",
     "CheckOutcome",
     "CompletedTxn",
+    "NotRequired",
     "ProducerStateEntry",
     "ProducerStateManager",
+    "VerificationGuard",
     "increment_sequence",
     "snapshot_file_name",
 ]
@@ -287,6 +305,23 @@ def _error(code: ErrorCode, message: str) -> Check:
     return Check(CheckOutcome.ERROR, code, None, message)
 
 
+class VerificationGuard:
+    """Identity token of one transaction verification (compared with `is`)."""
+
+    __slots__ = ()
+
+
+class NotRequired:
+    """The type of NOT_REQUIRED."""
+
+    __slots__ = ()
+
+
+NOT_REQUIRED = NotRequired()
+"""`check(verification=NOT_REQUIRED)`: no transaction verification (followers,
+the coordinators' own writes, verification disabled)."""
+
+
 class CorruptSnapshotError(Exception):
     """A producer snapshot that fails its CRC or does not parse."""
 
@@ -310,6 +345,8 @@ class ProducerStateManager:
         self._ongoing: dict[int, int] = {}
         # first offset -> last offset, of completed ones not yet below the high watermark
         self._unreplicated: dict[int, int] = {}
+        # producer id -> (guard, epoch) of a transaction verification in progress
+        self._verifications: dict[int, tuple[VerificationGuard, int]] = {}
 
     # -- state ------------------------------------------------------------------
 
@@ -344,6 +381,36 @@ class ProducerStateManager:
         """Every batch below this offset has been recorded (Kafka's mapEndOffset)."""
         return self._map_end_offset
 
+    # -- transaction verification (KIP-890) ---------------------------------------
+
+    def start_verification(self, producer_id: int, producer_epoch: int
+                           ) -> VerificationGuard | None:
+        """The guard for verifying a transactional batch of `producer_id` before its
+        append, or None if its transaction is already ongoing here (no verification
+        needed). An existing guard of the same or a newer epoch is reused (several
+        requests may verify at once); an older one is replaced."""
+        if self.has_ongoing_transaction(producer_id, producer_epoch):
+            return None
+        current = self._verifications.get(producer_id)
+        if current is not None and current[1] >= producer_epoch:
+            return current[0]
+        guard = VerificationGuard()
+        self._verifications[producer_id] = (guard, producer_epoch)
+        return guard
+
+    def has_ongoing_transaction(self, producer_id: int, producer_epoch: int) -> bool:
+        """The producer has a transaction ongoing here at this epoch (Kafka 4's
+        hasOngoingTransaction: a batch of a newer epoch -- transaction version 2's
+        next transaction -- must not join the ongoing one before its marker)."""
+        entry = self._producers.get(producer_id)
+        return (entry is not None and entry.current_txn_first_offset >= 0
+                and entry.producer_epoch == producer_epoch)
+
+    def verification_guard(self, producer_id: int) -> VerificationGuard | None:
+        """The stored guard of `producer_id`, None if none."""
+        current = self._verifications.get(producer_id)
+        return None if current is None else current[0]
+
     # -- check --------------------------------------------------------------------
 
     def check(
@@ -355,12 +422,16 @@ class ProducerStateManager:
         is_transactional: bool = False,
         *,
         check_sequence: bool = True,
+        verification: VerificationGuard | NotRequired | None = NOT_REQUIRED,
     ) -> Check:
         """The verdict on one batch (header fields) before it is appended; no state change.
 
         `producer_id` must be >= 0 (batches without a producer id need no check).
         `check_sequence=False` (a coordinator's own transactional writes, Kafka's
         AppendOrigin.COORDINATOR) checks the epoch and transaction state only.
+        `verification` other than NOT_REQUIRED (the guard from `start_verification`,
+        or None when the caller has none) requires a transactional batch that would
+        begin a transaction here to carry the stored guard (module doc).
         """
         if check_sequence:
             verdict = self._check(producer_id, producer_epoch, base_sequence,
@@ -374,6 +445,13 @@ class ProducerStateManager:
                     f"producer {producer_id} epoch {producer_epoch} is older than the current "
                     f"epoch {entry.producer_epoch}",
                 )
+        if (verdict.outcome is CheckOutcome.APPEND and is_transactional
+                and not isinstance(verification, NotRequired)):
+            ongoing = self.has_ongoing_transaction(producer_id, producer_epoch)
+            if not ongoing and (verification is None
+                                or verification is not self.verification_guard(producer_id)):
+                return _error(ErrorCode.invalid_txn_state,
+                              "Record was not part of an ongoing transaction")
         if verdict.outcome is CheckOutcome.APPEND and not is_transactional:
             entry = self._producers.get(producer_id)
             if entry is not None and entry.current_txn_first_offset >= 0:
@@ -525,6 +603,8 @@ class ProducerStateManager:
         else:
             batches = (*entry.batches[-(NUM_BATCHES_TO_RETAIN - 1) :], batch)
         txn_first = entry.current_txn_first_offset if entry is not None else -1
+        if is_transactional:
+            self._verifications.pop(producer_id, None)
         if is_transactional and txn_first < 0:
             txn_first = first_offset
             self._ongoing[first_offset] = producer_id
@@ -551,6 +631,7 @@ class ProducerStateManager:
         retained batches, as any new epoch does."""
         if offset < self._map_end_offset:
             raise ValueError(f"marker at {offset} is below the recorded end {self._map_end_offset}")
+        self._verifications.pop(producer_id, None)
         entry = self._producers.get(producer_id)
         completed = None
         if entry is not None and entry.current_txn_first_offset >= 0:
@@ -696,6 +777,7 @@ class ProducerStateManager:
         self._producers = {}
         self._map_end_offset = 0
         self._ongoing = {}
+        self._verifications = {}
         self._unreplicated = {}
         self._remove_stale_tmp_files()
         log_end = partition_log.log_end_offset
@@ -779,4 +861,5 @@ class ProducerStateManager:
         self._producers = {}
         self._map_end_offset = 0
         self._ongoing = {}
+        self._verifications = {}
         self._unreplicated = {}

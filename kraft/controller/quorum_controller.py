@@ -68,7 +68,14 @@ from kraft.metadata import bootstrap
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage
 from kraft.metadata.loader import LeaderChange, MetadataUpdate
-from kraft.metadata.records import METADATA_VERSION, FeatureLevelRecord, NoOpRecord, encode
+from kraft.metadata.records import (
+    METADATA_VERSION,
+    TRANSACTION_VERSION,
+    TRANSACTION_VERSION_LEVEL,
+    FeatureLevelRecord,
+    NoOpRecord,
+    encode,
+)
 from kraft.raft.driver import RaftNode
 from kraft.raft.types import LeaderAndEpoch, NotLeaderError
 
@@ -418,12 +425,14 @@ class QuorumController:
 
 
     def _bootstrap(self, image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
-        """metadata.version, then what `kraft format` left (kraft.metadata.bootstrap)."""
+        """metadata.version and transaction.version (2, as Kafka 4.x formats new
+        clusters), then what `kraft format` left (kraft.metadata.bootstrap)."""
         if image.features.metadata_version != 0:
             return ControllerResult((), None)
         extra = bootstrap.read(self.config.metadata_log_dir)
         return ControllerResult(
             (FeatureLevelRecord(name=METADATA_VERSION, feature_level=METADATA_VERSION_LEVEL),
+             FeatureLevelRecord(name=TRANSACTION_VERSION, feature_level=TRANSACTION_VERSION_LEVEL),
              *extra), None)
 
 

@@ -56,6 +56,8 @@ __all__ = [
     "NO_LEADER",
     "RECORD_TYPES",
     "TOPIC_RESOURCE",
+    "TRANSACTION_VERSION",
+    "TRANSACTION_VERSION_LEVEL",
     "AccessControlEntryRecord",
     "BrokerEndpoint",
     "BrokerFeature",
@@ -86,6 +88,12 @@ BROKER_RESOURCE: Final = 4
 
 # The feature whose level is the metadata.version (Kafka's MetadataVersion).
 METADATA_VERSION: Final = "metadata.version"
+
+# Kafka's TransactionVersion feature (KIP-890): 1 flexible __transaction_state
+# values, 2 an epoch bump per transaction. kraft brokers support 0-2 and new
+# clusters are bootstrapped at 2, as Kafka 4.x.
+TRANSACTION_VERSION: Final = "transaction.version"
+TRANSACTION_VERSION_LEVEL: Final = 2
 
 # Leader id meaning "this partition has no leader" (Kafka's LeaderConstants.NO_LEADER).
 NO_LEADER: Final = -1

@@ -10,6 +10,7 @@ from pathlib import Path
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.partition import Partition
+from kraft.broker.producer_state import NOT_REQUIRED, NotRequired, VerificationGuard
 from kraft.log.config import LogConfig
 from kraft.log.records import Record, build_batch
 from kraft.log.txnindex import AbortedTxn
@@ -26,12 +27,14 @@ def leader(directory: Path, isr: tuple[int, ...] = (1,), **kwargs: int) -> Parti
 
 
 def send(partition: Partition, producer_id: int, sequence: int, n: int = 2, *,
-         transactional: bool = True, epoch: int = 0) -> tuple[int, ErrorCode]:
+         transactional: bool = True, epoch: int = 0,
+         verification: VerificationGuard | NotRequired | None = NOT_REQUIRED,
+         ) -> tuple[int, ErrorCode]:
     """Append `n` records of one producer batch; (base offset, error)."""
     batch = build_batch([Record(None, b"v%d" % i, timestamp=5) for i in range(n)],
                         producer_id=producer_id, producer_epoch=epoch, base_sequence=sequence,
                         is_transactional=transactional)
-    info = partition.append_as_leader(memoryview(batch)).info
+    info = partition.append_as_leader(memoryview(batch), verification=verification).info
     return info.base_offset, ErrorCode(int(info.error_code))
 
 
@@ -158,3 +161,47 @@ def test_follower_indexes_aborts_it_replicates(tmp_path: Path) -> None:
     assert f.last_stable_offset == 3, "producer 2's transaction is open again"
     f.close()
     p.close()
+
+
+def test_verification_guards_the_first_batch_of_a_transaction(tmp_path: Path) -> None:
+    """KIP-890: a batch that begins a transaction needs the guard it was verified
+    with; later batches of the ongoing transaction need none; a guard handed out
+    before the transaction's marker cannot begin the next transaction (the delayed
+    produce of KAFKA-17754), and a fresh verification can."""
+    p = leader(tmp_path)
+    state = p.producer_state
+    assert send(p, 1, 0, verification=None) == (-1, ErrorCode.invalid_txn_state)
+    guard = state.start_verification(1, 0)
+    assert guard is not None and state.start_verification(1, 0) is guard
+    assert send(p, 1, 0, verification=VerificationGuard()) == (-1, ErrorCode.invalid_txn_state)
+    assert send(p, 1, 0, verification=guard) == (0, ErrorCode.none)
+    assert state.start_verification(1, 0) is None, "ongoing here: nothing to verify"
+    assert send(p, 1, 2, verification=None) == (2, ErrorCode.none)
+    delayed = state.start_verification(1, 0)
+    assert delayed is None
+    # A verification started while the transaction was ongoing elsewhere, then its
+    # marker lands here before the append: the guard no longer counts.
+    assert end(p, 1, commit=True) == (4, ErrorCode.none)
+    stale = state.start_verification(1, 0)
+    assert end(p, 1, commit=False) == (5, ErrorCode.none)
+    assert send(p, 1, 4, verification=stale) == (-1, ErrorCode.invalid_txn_state)
+    fresh = state.start_verification(1, 0)
+    assert send(p, 1, 4, verification=fresh) == (6, ErrorCode.none)
+    # A non-transactional produce or an unverified path (NOT_REQUIRED) is unaffected.
+    assert send(p, 2, 0, transactional=False, verification=None) == (8, ErrorCode.none)
+
+
+def test_a_newer_epoch_does_not_join_the_ongoing_transaction(tmp_path: Path) -> None:
+    """Transaction version 2: a batch of the next transaction (epoch + 1) arriving
+    before the previous transaction's marker needs its own verification; without it
+    it is refused instead of joining the open transaction."""
+    p = leader(tmp_path)
+    state = p.producer_state
+    guard = state.start_verification(1, 0)
+    assert send(p, 1, 0, verification=guard) == (0, ErrorCode.none)
+    assert state.start_verification(1, 0) is None
+    assert send(p, 1, 0, epoch=1, verification=None) == (-1, ErrorCode.invalid_txn_state)
+    assert state.start_verification(1, 1) is not None
+    assert end(p, 1, commit=True, epoch=1) == (2, ErrorCode.none)
+    assert send(p, 1, 0, epoch=1, verification=state.start_verification(1, 1)) == (
+        3, ErrorCode.none)

@@ -282,8 +282,6 @@ def test_admin_reassignment(facts: dict[str, Any]) -> None:
     assert facts["replicas_final"] == [[2, 3]]
 
 
-@pytest.mark.xfail(reason="docs/compat.md: transactions: transaction version 2 (KIP-890 "
-                          "part 2, issue 15)", strict=True)
 @pytest.mark.parametrize("target", ["dev"], indirect=True)
 def test_produce_transactional(facts: dict[str, Any]) -> None:
     """A transactional producer's committed records are read by read_committed

@@ -23,6 +23,8 @@ import pytest
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12 import request as fetch_v12
 from kio.schema.list_offsets.v7 import request as list_offsets_v7
+from kio.schema.produce.v10 import request as produce_v10
+from kio.schema.produce.v11 import request as produce_v11
 from kio.schema.produce.v12 import request as produce_v12
 from kio.schema.write_txn_markers.v1 import request as markers_v1
 from trio import sleep as trio_sleep
@@ -42,11 +44,12 @@ def _batch(values: list[bytes], producer_id: int = -1, sequence: int = -1,
                        base_sequence=sequence, is_transactional=transactional)
 
 
-def _produce(records: bytes, transactional_id: str | None = None) -> produce_v12.ProduceRequest:
-    return produce_v12.ProduceRequest(
+def _produce(records: bytes, transactional_id: str | None = None, version: int = 12) -> Any:
+    schema = {10: produce_v10, 11: produce_v11, 12: produce_v12}[version]
+    return schema.ProduceRequest(
         transactional_id=transactional_id, acks=-1, timeout=timedelta(seconds=30),
-        topic_data=(produce_v12.TopicProduceData(name=TOPIC, partition_data=(
-            produce_v12.PartitionProduceData(index=0, records=records),)),))
+        topic_data=(schema.TopicProduceData(name=TOPIC, partition_data=(
+            schema.PartitionProduceData(index=0, records=records),)),))
 
 
 def _list_latest(isolation_level: int) -> list_offsets_v7.ListOffsetsRequest:
@@ -102,12 +105,21 @@ async def test_read_committed_sees_committed_transactions_only(dev_node: DevNode
     """While a transaction is open, read_committed offsets stop at its start; after
     an abort and a commit, read_committed consumers see committed and plain records
     only, with the aborted transaction listed; read_uncommitted sees every record."""
+    from kio.schema.find_coordinator.v4 import request as find_v4
+    from kio.schema.init_producer_id.v4 import request as init_v4
+
     bootstrap = dev_node.bootstrap
     async with p.connect(bootstrap) as conn:
         await p.create_topic(conn, TOPIC)
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=1, coordinator_keys=("a",)), lambda r: r.coordinators[0].error_code)
         pids = []
-        for _ in range(2):
-            answer = await conn.request(p.init_producer_id_v4(), T)
+        for txn_id in ("a", "c"):
+            # Produce v12 (transaction version 2) adds the partition to the transaction.
+            answer = await _coordinator_call(conn, init_v4.InitProducerIdRequest(
+                transactional_id=txn_id, transaction_timeout=timedelta(minutes=1),
+                producer_id=-1, producer_epoch=-1), lambda r: r.error_code)
+            assert answer.producer_epoch == 0
             pids.append(answer.producer_id)
         aborted, committed = pids
 
@@ -368,6 +380,15 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
                     committed_metadata=""),)),)),
             lambda r: r.topics[0].partitions[0].error_code)
         assert commit.topics[0].partitions[0].error_code == ErrorCode.illegal_generation
+        # KIP-890: a transactional produce (transaction version 1) to a partition not
+        # in the transaction is refused and writes nothing: INVALID_TXN_STATE before
+        # Produce v11, TRANSACTION_ABORTABLE from v11.
+        answers = [p.only_partition(await conn.request(_produce(
+            _batch([b"t"], pid, 0, True, second.producer_epoch), "bad", version), T))
+            for version in (10, 11)]
+        assert [(a.error_code, a.error_message) for a in answers] == [
+            (ErrorCode.invalid_txn_state, "Partition was not added to the transaction"),
+            (ErrorCode.transaction_abortable, None)]
         # A marker with an epoch older than the partition has seen writes nothing.
         written = await conn.request(
             _produce(_batch([b"t"], pid, 0, True, second.producer_epoch), "bad"), T)
@@ -381,6 +402,84 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
             ErrorCode.invalid_producer_epoch)
         hwm = p.only_partition(await conn.request(_list_latest(0), T))
         assert hwm.offset == 1
+
+
+async def test_transaction_version_2(dev_node: DevNode) -> None:
+    """Transaction version 2 (KIP-890 part 2), as Kafka 4.x: the node finalizes
+    transaction.version 2; Produce v12 adds the partition itself; EndTxn v5 bumps the
+    epoch and answers the new one, and its retry with the old epoch is answered the
+    same; the marker carries the new epoch, which fences a delayed produce of the old
+    one; an epoch that is neither is PRODUCER_FENCED; TxnOffsetCommit v5 adds the
+    group's offsets partition, so its offsets commit with the transaction."""
+    from kio.schema.api_versions.v4 import request as versions_v4
+    from kio.schema.end_txn.v5 import request as end_v5
+    from kio.schema.find_coordinator.v4 import request as find_v4
+    from kio.schema.init_producer_id.v4 import request as init_v4
+    from kio.schema.offset_fetch.v8 import request as fetch_v8
+    from kio.schema.txn_offset_commit.v5 import request as toc_v5
+
+    async with p.connect(dev_node.bootstrap) as conn:
+        versions = await conn.request(versions_v4.ApiVersionsRequest(
+            client_software_name="kraft-tests", client_software_version="1"), T)
+        assert {(f.name, f.min_version_level, f.max_version_level)
+                for f in versions.finalized_features} >= {("transaction.version", 2, 2)}
+        assert ("transaction.version", 0, 2) in {
+            (f.name, f.min_version, f.max_version) for f in versions.supported_features}
+        await p.create_topic(conn, TOPIC)
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=1, coordinator_keys=("tv2",)), lambda r: r.coordinators[0].error_code)
+        init = await _coordinator_call(conn, init_v4.InitProducerIdRequest(
+            transactional_id="tv2", transaction_timeout=timedelta(minutes=1),
+            producer_id=-1, producer_epoch=-1), lambda r: r.error_code)
+        pid, epoch = init.producer_id, init.producer_epoch
+
+        def end(commit: bool, at: int) -> Any:
+            return end_v5.EndTxnRequest(transactional_id="tv2", producer_id=pid,
+                                        producer_epoch=at, committed=commit)
+
+        sent = p.only_partition(await conn.request(
+            _produce(_batch([b"a", b"b"], pid, 0, True, epoch), "tv2"), T))
+        assert (sent.error_code, sent.base_offset) == (ErrorCode.none, 0)
+        ended = await conn.request(end(True, epoch), T)
+        assert (ended.error_code, ended.producer_id, ended.producer_epoch) == (
+            ErrorCode.none, pid, epoch + 1)
+        retried = await _coordinator_call(conn, end(True, epoch), lambda r: r.error_code)
+        assert (retried.error_code, retried.producer_id, retried.producer_epoch) == (
+            ErrorCode.none, pid, epoch + 1)
+        fenced = await conn.request(end(True, epoch + 5), T)
+        assert (fenced.error_code, fenced.producer_id) == (ErrorCode.producer_fenced, -1)
+        # The marker (offset 2) carries epoch + 1: a delayed produce of the old epoch
+        # cannot join the next transaction.
+        delayed = p.only_partition(await conn.request(
+            _produce(_batch([b"late"], pid, 2, True, epoch), "tv2"), T))
+        assert delayed.error_code == ErrorCode.invalid_producer_epoch
+        nxt = p.only_partition(await conn.request(
+            _produce(_batch([b"c"], pid, 0, True, epoch + 1), "tv2"), T))
+        assert (nxt.error_code, nxt.base_offset) == (ErrorCode.none, 3)
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=0, coordinator_keys=("tv2-group",)), lambda r: r.coordinators[0].error_code)
+        committed = await _coordinator_call(conn, toc_v5.TxnOffsetCommitRequest(
+            transactional_id="tv2", group_id="tv2-group", producer_id=pid,
+            producer_epoch=epoch + 1, generation_id=-1, member_id="",
+            group_instance_id=None, topics=(toc_v5.TxnOffsetCommitRequestTopic(
+                name=TOPIC, partitions=(toc_v5.TxnOffsetCommitRequestPartition(
+                    partition_index=0, committed_offset=3, committed_leader_epoch=-1,
+                    committed_metadata=""),)),)),
+            lambda r: r.topics[0].partitions[0].error_code)
+        assert committed.topics[0].partitions[0].error_code == ErrorCode.none
+        ended = await _coordinator_call(conn, end(True, epoch + 1), lambda r: r.error_code)
+        assert (ended.error_code, ended.producer_epoch) == (ErrorCode.none, epoch + 2)
+        request = fetch_v8.OffsetFetchRequest(require_stable=True, groups=(
+            fetch_v8.OffsetFetchRequestGroup(group_id="tv2-group", topics=(
+                fetch_v8.OffsetFetchRequestTopics(name=TOPIC, partition_indexes=(0,)),)),))
+        deadline = time.monotonic() + T
+        while True:  # stable once the commit marker is on __consumer_offsets
+            fetched = (await conn.request(request, T)).groups[0].topics[0].partitions[0]
+            if fetched.error_code != ErrorCode.unstable_offset_commit:
+                break
+            assert time.monotonic() < deadline
+            await trio_sleep(0.05)
+        assert (fetched.error_code, fetched.committed_offset) == (ErrorCode.none, 3)
 
 
 @pytest.mark.slow

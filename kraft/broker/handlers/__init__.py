@@ -25,7 +25,11 @@ from types import ModuleType
 from kraft.broker import forwarding
 from kraft.broker.context import BrokerContext
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
-from kraft.metadata.records import METADATA_VERSION
+from kraft.metadata.records import (
+    METADATA_VERSION,
+    TRANSACTION_VERSION,
+    TRANSACTION_VERSION_LEVEL,
+)
 from kraft.net import api_versions, sasl
 from kraft.net.registry import ApiRegistry, ApiSpec
 
@@ -52,11 +56,13 @@ def register(registry: ApiRegistry, broker: BrokerContext) -> None:
 
     def features() -> api_versions.Features:
         image = broker.image
-        level = image.features.metadata_version
+        levels = image.features.levels
         return api_versions.Features(
-            supported=((METADATA_VERSION, METADATA_VERSION_LEVEL, METADATA_VERSION_LEVEL),),
+            supported=((METADATA_VERSION, METADATA_VERSION_LEVEL, METADATA_VERSION_LEVEL),
+                       (TRANSACTION_VERSION, 0, TRANSACTION_VERSION_LEVEL)),
             finalized_epoch=max(image.provenance.offset, -1),
-            finalized=((METADATA_VERSION, level, level),) if level else (),
+            finalized=tuple((name, level, level) for name, level in sorted(levels.items())
+                            if level),
         )
 
     api_versions.register(registry, features)

@@ -11,7 +11,11 @@ committed to `__transaction_state`.
 
 v4+ (KIP-890, broker to broker): several transactions; `verify_only` only
 checks that each partition is already in the producer's ongoing transaction
-(INVALID_TXN_STATE if not), without adding it. Kafka requires CLUSTER_ACTION
+(TRANSACTION_ABORTABLE if not, CONCURRENT_TRANSACTIONS while it completes),
+without adding it; partition leaders ask it before a transactional produce
+(kraft.broker.txn.verification). v5 without `verify_only` is a partition
+leader adding the partition for a transaction version 2 producer (Produce
+v12+): the transaction follows version 2 (epoch bump at its end). Kafka requires CLUSTER_ACTION
 for v4+; not checked yet (the security work adds it).
 """
 
@@ -48,7 +52,8 @@ async def handle(
     answers = []
     for txn in request.transactions:
         results = await _one(broker, txn.transactional_id, txn.producer_id, txn.producer_epoch,
-                             txn.topics, verify_only=bool(txn.verify_only))
+                             txn.topics, verify_only=bool(txn.verify_only),
+                             client_tv=2 if header.api_version >= 5 else None)
         answers.append(build(result_cls, transactional_id=txn.transactional_id,
                              topic_results=_topic_results(cls, results)))
     return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none,
@@ -56,7 +61,8 @@ async def handle(
 
 
 async def _one(broker: BrokerContext, transactional_id: str, producer_id: int, epoch: int,
-               topics: Any, *, verify_only: bool) -> dict[TopicPartition, ErrorCode]:
+               topics: Any, *, verify_only: bool, client_tv: int | None = None
+               ) -> dict[TopicPartition, ErrorCode]:
     wanted = [(t.name, p) for t in topics for p in t.partitions]
     by_name = broker.image.topics.by_name
     unknown = {tp for tp in wanted
@@ -67,7 +73,8 @@ async def _one(broker: BrokerContext, transactional_id: str, producer_id: int, e
     coordinator = broker.txn_coordinator
     if verify_only:
         return coordinator.verify_partitions(transactional_id, producer_id, epoch, wanted)
-    error = await coordinator.add_partitions(transactional_id, producer_id, epoch, wanted)
+    error = await coordinator.add_partitions(transactional_id, producer_id, epoch, wanted,
+                                             client_tv)
     return dict.fromkeys(wanted, error)
 
 

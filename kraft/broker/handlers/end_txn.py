@@ -5,9 +5,11 @@ producer (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED for another epoch,
 CONCURRENT_TRANSACTIONS while a change is in flight), writes PrepareCommit or
 PrepareAbort to `__transaction_state` and answers once that is committed; the
 markers follow. A retry of a completed EndTxn is NONE, the opposite outcome
-or no transaction INVALID_TXN_STATE. v5 answers carry the producer id and
-epoch (KIP-890 part 2); we keep transaction version 1 semantics (no epoch
-bump per transaction) and answer the current ones.
+or no transaction INVALID_TXN_STATE. v5 is transaction version 2 (KIP-890
+part 2): the coordinator bumps the producer epoch with every commit or abort
+(a new producer id when the epoch is exhausted) and the answer carries the id
+and epoch the producer goes on with; a retry after the bump is recognised
+(see TransactionCoordinator.end_txn). Failed answers carry -1/-1, as Kafka.
 
 Not done: the TRANSACTIONAL_ID WRITE authorization.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+
+from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
 from kraft.net.api_keys import ApiKey
@@ -29,8 +33,10 @@ API = ApiSpec(ApiKey.END_TXN, 0, 5)
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
-    error = await broker.txn_coordinator.end_txn(
+    error, producer_id, producer_epoch = await broker.txn_coordinator.end_txn(
         request.transactional_id, request.producer_id, request.producer_epoch,
-        bool(request.committed))
+        bool(request.committed), client_tv=2 if header.api_version >= 5 else 0)
+    if header.api_version < 2 and error == ErrorCode.producer_fenced:
+        error = ErrorCode.invalid_producer_epoch  # older clients know only this one (Kafka)
     return build(response_class(header), throttle_time=timedelta(0), error_code=error,
-                 producer_id=request.producer_id, producer_epoch=request.producer_epoch)
+                 producer_id=producer_id, producer_epoch=producer_epoch)

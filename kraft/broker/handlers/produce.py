@@ -27,9 +27,18 @@ one waits for the ISR.
 
 Transactional batches (KIP-98) begin or continue the producer's transaction on
 the partition (kraft.broker.producer_state); a non-transactional batch from a
-producer with an ongoing transaction is INVALID_TXN_STATE. Not done: KIP-890
-verification that the producer added the partition to its transaction (the
-transaction coordinator slice), and the TRANSACTIONAL_ID WRITE authorization.
+producer with an ongoing transaction is INVALID_TXN_STATE; a transactional
+batch in a request without a transactional id is
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED (as Kafka, which authorizes the id).
+KIP-890 verification (`transaction.partition.verification.enable`, default
+true): before a batch that would begin the producer's transaction on a
+partition is appended, the coordinator is asked (kraft.broker.txn.
+verification: verify-only for Produce v3-v11, adding the partition for v12+,
+transaction version 2) and the append carries the guard it was asked with, so
+a batch whose transaction ended meanwhile is refused (INVALID_TXN_STATE).
+The request waits for the answer before its appends (they stay in request
+order); non-transactional requests skip all of it. Not done: the
+TRANSACTIONAL_ID WRITE authorization.
 """
 
 from __future__ import annotations
@@ -44,7 +53,9 @@ from kraft.broker.context import BrokerContext
 from kraft.broker.current_leader import LeaderHints
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
-from kraft.log.batch import iter_batches
+from kraft.broker.producer_state import NOT_REQUIRED, NotRequired, VerificationGuard
+from kraft.broker.txn import verification
+from kraft.log.batch import BatchHeader, iter_batches
 from kraft.log.errors import InvalidBatchError
 from kraft.metadata.image import MetadataImage
 from kraft.net.api_keys import ApiKey
@@ -78,15 +89,25 @@ async def handle(
     acks = request.acks
     image = broker.image
     by_id = version >= 13
+    transactional_id = request.transactional_id
+    guards: dict[tuple[Any, int], VerificationGuard | _Outcome | None] | None = None
+    if transactional_id is not None and acks in (0, 1, -1) and (
+            version >= 12 or broker.config["transaction.partition.verification.enable"]):
+        guards = await _verify(broker, version, request, transactional_id, by_id)
+        image = broker.image
     outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]] = []
     for topic_data in request.topic_data:
         key = topic_data.topic_id if by_id else topic_data.name
         results = []
         for data in topic_data.partition_data:
+            guard = NOT_REQUIRED if guards is None else guards.get((key, data.index))
             if acks not in (0, 1, -1):
                 outcome = _Outcome(ErrorCode.invalid_required_acks)
+            elif isinstance(guard, _Outcome):
+                outcome = guard
             else:
-                outcome = _append(broker, image, key, by_id, data.index, data.records, acks)
+                outcome = _append(broker, image, key, by_id, data.index, data.records, acks,
+                                  transactional_id, guard)
             results.append((data.index, outcome))
         outcomes.append((key, results))
     if acks == 0:
@@ -111,6 +132,8 @@ def _append(
     index: int,
     records: bytes | None,
     acks: int,
+    transactional_id: str | None = None,
+    guard: VerificationGuard | NotRequired | None = NOT_REQUIRED,
 ) -> _Outcome:
     topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
     if topic is None or index not in topic.partitions:
@@ -130,21 +153,24 @@ def _append(
         return _Outcome(ErrorCode.invalid_record, "produce request without records")
     view = memoryview(records)
     try:
-        batches = sum(1 for _ in iter_batches(view, allow_partial_tail=True))
+        headers = [header for _, header in iter_batches(view, allow_partial_tail=True)]
     except InvalidBatchError as e:
         return _Outcome(ErrorCode(int(e.error_code)), str(e))
-    if batches != 1:
+    if len(headers) != 1:
         return _Outcome(
             ErrorCode.invalid_record,
-            f"produce v3+ carries exactly one record batch per partition, not {batches}",
+            f"produce v3+ carries exactly one record batch per partition, not {len(headers)}",
         )
+    if transactional_id is None and headers[0].is_transactional:
+        return _Outcome(ErrorCode.transactional_id_authorization_failed,
+                        "transactional records in a produce request without a transactional id")
     min_isr = partition.min_insync_replicas
     if acks == -1 and len(partition.isr) < min_isr:
         return _Outcome(
             ErrorCode.not_enough_replicas,
             f"the ISR {list(partition.isr)} is below min.insync.replicas {min_isr}",
         )
-    result = partition.append_as_leader(view)
+    result = partition.append_as_leader(view, verification=guard)
     info = result.info
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
     outcome.record_errors = info.record_errors
@@ -157,6 +183,60 @@ def _append(
         outcome.partition = partition
         outcome.wait_offset = info.last_offset
     return outcome
+
+
+def _first_header(records: bytes | None) -> BatchHeader | None:
+    if not records:
+        return None
+    try:
+        for _, header in iter_batches(memoryview(records), allow_partial_tail=True):
+            return header
+    except InvalidBatchError:
+        return None  # _append answers it
+    return None
+
+
+async def _verify(
+    broker: BrokerContext, version: int, request: Any, transactional_id: str, by_id: bool
+) -> dict[tuple[Any, int], VerificationGuard | _Outcome | None]:
+    """KIP-890 verification of a transactional request, before its appends: per
+    (topic key, partition) the guard to append with, or the refusal (an
+    `_Outcome`); partitions absent here append with None (they must continue an
+    ongoing transaction). Errors the appends find themselves (unknown topic, not
+    leader, bad batches) are left to them."""
+    image = broker.image
+    producer: tuple[int, int] | None = None
+    pending: dict[tuple[str, int], tuple[Any, int, VerificationGuard]] = {}
+    for topic_data in request.topic_data:
+        key = topic_data.topic_id if by_id else topic_data.name
+        topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
+        if topic is None:
+            continue
+        for data in topic_data.partition_data:
+            partition = broker.replica_manager.get_by_id(topic.topic_id, data.index)
+            header = _first_header(data.records)
+            if (partition is None or not partition.is_leader or header is None
+                    or not header.is_transactional or header.producer_id < 0):
+                continue
+            if producer is None:
+                producer = (header.producer_id, header.producer_epoch)
+            elif producer != (header.producer_id, header.producer_epoch):
+                continue  # one producer per transactional request: the append refuses it
+            guard = partition.producer_state.start_verification(*producer)
+            if guard is not None:
+                pending[(topic.name, data.index)] = (key, data.index, guard)
+    answers: dict[tuple[Any, int], VerificationGuard | _Outcome | None] = {
+        (key, index): guard for key, index, guard in pending.values()}
+    if producer is None or not pending:
+        return answers
+    errors = await verification.verify(
+        broker.txn_coordinator, transactional_id, *producer, pending, add=version >= 12,
+        generic_errors=version >= 11)
+    for tp, error in errors.items():
+        if tp in pending:
+            key, index, _ = pending[tp]
+            answers[(key, index)] = _Outcome(*verification.produce_error(error))
+    return answers
 
 
 async def _await_replication(

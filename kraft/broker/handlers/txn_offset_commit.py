@@ -1,7 +1,12 @@
-"""TxnOffsetCommit (key 28), versions 0-4: a transactional producer commits a
-consumer group's offsets inside its transaction (KIP-98, KIP-447).
+"""TxnOffsetCommit (key 28), versions 0-5: a transactional producer commits a
+consumer group's offsets inside its transaction (KIP-98, KIP-447, KIP-890).
 
-Sent to the group's coordinator after AddOffsetsToTxn. Per partition: the
+Sent to the group's coordinator after AddOffsetsToTxn (v0-v4). v5 is
+transaction version 2: the client sends no AddOffsetsToTxn, and the group
+coordinator first adds the group's `__consumer_offsets` partition to the
+transaction at the transaction coordinator (kraft.broker.txn.verification);
+its errors are mapped as Kafka's (retriable ones COORDINATOR_NOT_AVAILABLE,
+PRODUCER_FENCED INVALID_PRODUCER_EPOCH) and nothing is written then. Per partition: the
 topic and partition must exist (UNKNOWN_TOPIC_OR_PARTITION); the group
 checks are OffsetCommit's (kraft.broker.group.api.txn_commit_offsets):
 COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS,
@@ -13,8 +18,9 @@ the producer (an older producer epoch there is INVALID_PRODUCER_EPOCH) and
 stay pending -- invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT with
 require_stable -- until the transaction's marker commits or aborts them.
 
-Not done: KIP-890 verification that the group's partition is in the
-transaction, and the GROUP READ / TRANSACTIONAL_ID WRITE authorizations.
+Not done: verify-only KIP-890 verification for v0-v4 (Kafka checks the
+partition was added by AddOffsetsToTxn), and the GROUP READ /
+TRANSACTIONAL_ID WRITE authorizations.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
+from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
+from kraft.broker.txn import verification
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
 
-API = ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 4)
+API = ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 5)
 
 
 async def handle(
@@ -49,6 +57,12 @@ async def handle(
                 entries.append(api.OffsetCommitEntry(
                     topic.name, p.partition_index, p.committed_offset,
                     getattr(p, "committed_leader_epoch", -1), p.committed_metadata))
+    if entries and header.api_version >= 5:
+        added = await _add_offsets_partition(broker, request)
+        if added != ErrorCode.none:
+            for entry in entries:
+                answers[(entry.topic, entry.partition)] = added
+            entries = []
     if entries:
         errors = await api.txn_commit_offsets(
             broker.group_coordinator, request.group_id,
@@ -69,3 +83,19 @@ async def handle(
                 error_code=answers[(topic.name, p.partition_index)]))
     return build(cls, throttle_time=timedelta(0), topics=tuple(
         build(topic_cls, name=name, partitions=tuple(parts)) for name, parts in by_topic.items()))
+
+
+async def _add_offsets_partition(broker: BrokerContext, request: Any) -> ErrorCode:
+    """Transaction version 2: add the group's offsets partition to the transaction
+    (Kafka's group coordinator through AddPartitionsToTxnManager)."""
+    if not request.group_id:
+        return ErrorCode.invalid_group_id
+    tp = (GROUP_METADATA_TOPIC,
+          partition_for(request.group_id, broker.config["offsets.topic.num.partitions"]))
+    errors = await verification.verify(
+        broker.txn_coordinator, request.transactional_id, request.producer_id,
+        request.producer_epoch, [tp], add=True, generic_errors=True)
+    error, _ = verification.produce_error(errors.get(tp, ErrorCode.none))
+    if error in (ErrorCode.not_enough_replicas, ErrorCode.request_timed_out):
+        return ErrorCode.coordinator_not_available  # Kafka's normalizeException
+    return error

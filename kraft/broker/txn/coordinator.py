@@ -51,17 +51,19 @@ from kraft.broker.txn.loader import load_transactions
 from kraft.broker.txn.markers import MarkerSender
 from kraft.broker.txn.metadata import (
     COMPLETED,
+    MAX_EPOCH,
     PREPARED,
     TopicPartition,
     TransactionMetadata,
     TxnState,
     TxnTransit,
 )
-from kraft.broker.txn.records import encode_key, encode_value
+from kraft.broker.txn.records import encode_key, encode_value, value_version
 from kraft.config import KafkaConfig
 from kraft.log.records import Record
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
+from kraft.metadata.records import TRANSACTION_VERSION
 from kraft.storage_failure import is_storage_failure
 
 log = logging.getLogger("kraft.broker.txn")
@@ -148,6 +150,10 @@ class TransactionCoordinator:
     @property
     def active(self) -> bool:
         return self._nursery is not None
+
+    def transaction_version(self) -> int:
+        """The finalized `transaction.version` (0 if not set)."""
+        return self.image().features.levels.get(TRANSACTION_VERSION, 0)
 
     # --- service -----------------------------------------------------------------------
 
@@ -247,7 +253,8 @@ class TransactionCoordinator:
         (committed while the shard is current) or drops it, starts the markers of a
         Prepare state, and calls `done` with the error as the transaction APIs
         report it."""
-        value = None if transit.state is TxnState.DEAD else encode_value(transit.to_value())
+        value = None if transit.state is TxnState.DEAD else encode_value(
+            transit.to_value(), value_version(self.transaction_version()))
         record = Record(encode_key(meta.transactional_id), value, (), self.clock())
 
         def on_done(append_error: ErrorCode) -> None:
@@ -371,6 +378,9 @@ class TransactionCoordinator:
         if shard is None:
             return None, None, error
         meta = shard.transactions.get(transactional_id)
+        if (meta is not None and meta.state in PREPARED and producer_id >= 0
+                and producer_id == meta.next_producer_id and epoch == 0):
+            return shard, None, ErrorCode.concurrent_transactions  # the new id, not yet current
         if meta is None or meta.state is TxnState.DEAD or meta.producer_id != producer_id:
             return shard, None, ErrorCode.invalid_producer_id_mapping
         if meta.producer_epoch != epoch:
@@ -380,8 +390,10 @@ class TransactionCoordinator:
         return shard, meta, ErrorCode.none
 
     async def add_partitions(self, transactional_id: str, producer_id: int, epoch: int,
-                             partitions: Iterable[TopicPartition]) -> ErrorCode:
-        """AddPartitionsToTxn / AddOffsetsToTxn: the partitions join the transaction."""
+                             partitions: Iterable[TopicPartition], client_tv: int | None = None
+                             ) -> ErrorCode:
+        """AddPartitionsToTxn / AddOffsetsToTxn: the partitions join the transaction;
+        `client_tv` 2 when a broker adds them for a transaction version 2 produce."""
         shard, meta, error = self._check_producer(transactional_id, producer_id, epoch)
         if shard is None or meta is None:
             return error
@@ -393,39 +405,109 @@ class TransactionCoordinator:
         if meta.state not in (*COMPLETED, TxnState.ONGOING):
             return ErrorCode.invalid_txn_state
         return await self._write_and_wait(
-            shard, meta, meta.prepare_add_partitions(wanted, self.clock()))
+            shard, meta, meta.prepare_add_partitions(wanted, self.clock(), client_tv))
 
     def verify_partitions(self, transactional_id: str, producer_id: int, epoch: int,
                           partitions: Iterable[TopicPartition]) -> dict[TopicPartition, ErrorCode]:
-        """AddPartitionsToTxn v4+ verify_only (KIP-890): each partition NONE when it is
-        in the producer's ongoing transaction, else INVALID_TXN_STATE."""
+        """AddPartitionsToTxn v4+ verify_only (KIP-890, Kafka's
+        handleVerifyPartitionsInTransaction): each partition NONE when it is in the
+        producer's transaction, else TRANSACTION_ABORTABLE; CONCURRENT_TRANSACTIONS
+        for all while the transaction is being committed or aborted."""
         wanted = list(partitions)
+        if not transactional_id:
+            return dict.fromkeys(wanted, ErrorCode.invalid_request)
         shard, error = self.route(transactional_id)
         meta = None if shard is None else shard.transactions.get(transactional_id)
         if shard is None:
             return dict.fromkeys(wanted, error)
-        if meta is None or meta.producer_id != producer_id:
+        if meta is None or meta.state is TxnState.DEAD or meta.producer_id != producer_id:
             return dict.fromkeys(wanted, ErrorCode.invalid_producer_id_mapping)
         if meta.producer_epoch != epoch:
             return dict.fromkeys(wanted, ErrorCode.producer_fenced)
-        ongoing = meta.state is TxnState.ONGOING
-        return {tp: ErrorCode.none if ongoing and tp in meta.partitions
-                else ErrorCode.invalid_txn_state for tp in wanted}
+        if meta.state in PREPARED:
+            return dict.fromkeys(wanted, ErrorCode.concurrent_transactions)
+        return {tp: ErrorCode.none if tp in meta.partitions else ErrorCode.transaction_abortable
+                for tp in wanted}
 
     async def end_txn(self, transactional_id: str, producer_id: int, epoch: int,
-                      commit: bool) -> ErrorCode:
-        """EndTxn (transaction version 1 semantics)."""
-        shard, meta, error = self._check_producer(transactional_id, producer_id, epoch)
-        if shard is None or meta is None:
-            return error
+                      commit: bool, client_tv: int = 0) -> tuple[ErrorCode, int, int]:
+        """EndTxn: (error, producer id, producer epoch the client goes on with).
+
+        Kafka's TransactionCoordinator.endTransaction. `client_tv` 2 (EndTxn v5)
+        bumps the epoch at Prepare (transaction version 2; a new producer id when
+        exhausted, answered at epoch 0). For a transaction under version 2 a retry
+        is recognised by the epoch the client still holds (the current one minus 1,
+        or the last id at the exhausted epoch) and answered NONE with the current
+        id and epoch once complete, CONCURRENT_TRANSACTIONS while prepared; a
+        version 2 end with nothing added (Empty or Complete*, current epoch) still
+        bumps the epoch through Prepare and Complete without markers."""
+        fail = (-1, -1)
+        if not transactional_id:
+            return ErrorCode.invalid_request, *fail
+        shard, error = self.route(transactional_id)
+        if shard is None:
+            return error, *fail
+        meta = shard.transactions.get(transactional_id)
+        if meta is None or meta.state is TxnState.DEAD:
+            return ErrorCode.invalid_producer_id_mapping, *fail
         state = meta.state
-        if state is TxnState.ONGOING:
-            return await self._write_and_wait(shard, meta, meta.prepare_end(commit, self.clock()))
-        if state is (TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT):
-            return ErrorCode.none  # a retry of a completed EndTxn
-        if state is (TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT):
-            return ErrorCode.concurrent_transactions
-        return ErrorCode.invalid_txn_state
+        retry_overflow = (meta.tv2 and meta.last_producer_id == producer_id
+                          and epoch == MAX_EPOCH - 1 and meta.producer_epoch == 0)
+        retry_bump = meta.tv2 and meta.producer_epoch == epoch + 1
+        if meta.tv2:
+            if state in PREPARED:
+                valid = retry_bump
+            elif state in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT):
+                valid = retry_bump or retry_overflow or epoch == meta.producer_epoch
+            else:
+                valid = epoch == meta.producer_epoch
+        else:
+            valid = epoch == meta.producer_epoch
+        if meta.producer_id != producer_id and not retry_overflow:
+            return ErrorCode.invalid_producer_id_mapping, *fail
+        if meta.tv2 and state in PREPARED and epoch == meta.producer_epoch:
+            # The end of the next transaction while the previous one completes.
+            return ErrorCode.concurrent_transactions, *fail
+        if not valid:
+            return ErrorCode.producer_fenced, *fail
+        if meta.pending is not None:
+            return ErrorCode.concurrent_transactions, *fail
+        done = TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
+        prepared = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
+        is_retry = retry_bump or retry_overflow or not meta.tv2
+        if state is TxnState.ONGOING or (
+                client_tv >= 2 and not (meta.tv2 and is_retry)
+                and state in (TxnState.EMPTY, TxnState.COMPLETE_COMMIT,
+                              TxnState.COMPLETE_ABORT)):
+            return await self._prepare_end(shard, meta, commit, client_tv,
+                                           empty=state is not TxnState.ONGOING)
+        if state is done:
+            return ErrorCode.none, meta.producer_id, meta.producer_epoch  # a retry
+        if state is prepared:
+            return ErrorCode.concurrent_transactions, *fail
+        log.info("node %d: EndTxn(%s) of %s in state %s", self.node_id,
+                 "commit" if commit else "abort", transactional_id, state.kafka_name)
+        return ErrorCode.invalid_txn_state, *fail
+
+    async def _prepare_end(self, shard: TxnShard, meta: TransactionMetadata, commit: bool,
+                           client_tv: int, *, empty: bool) -> tuple[ErrorCode, int, int]:
+        next_id = -1
+        if client_tv >= 2 and meta.epoch_exhausted:
+            allocated = await self._new_producer_id()
+            if allocated is None:
+                return ErrorCode.coordinator_not_available, -1, -1
+            if meta.pending is not None or not shard.is_current:
+                return ErrorCode.concurrent_transactions, -1, -1
+            next_id = allocated
+        transit = meta.prepare_end(commit, self.clock(), client_tv=max(client_tv, meta.client_tv)
+                                   if client_tv >= 2 else None,
+                                   next_producer_id=next_id, empty=empty)
+        error = await self._write_and_wait(shard, meta, transit)
+        if error != ErrorCode.none:
+            return error, -1, -1
+        if transit.next_producer_id >= 0:
+            return ErrorCode.none, transit.next_producer_id, 0
+        return ErrorCode.none, transit.producer_id, transit.producer_epoch
 
     def describe(self, transactional_id: str) -> tuple[ErrorCode, TransactionMetadata | None]:
         shard, error = self.route(transactional_id)

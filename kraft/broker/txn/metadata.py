@@ -14,6 +14,12 @@ States (ids as in `__transaction_state`)::
                                               go straight to PrepareAbort with the
                                               bumped epoch (what Kafka then does)
 
+Transaction version 2 (KIP-890 part 2; `client_tv` 2, set by EndTxn v5 and by
+partitions a broker adds for Produce v12+): every commit or abort bumps the
+producer epoch at Prepare, so the markers and the next transaction carry the
+new epoch; when the epoch is exhausted a new producer id is allocated at
+Prepare (`next_producer_id`) and becomes current, at epoch 0, with Complete.
+
 A change is made in two steps, as Kafka's: `prepare_*` returns the new
 state (a `TxnTransit`) and marks the metadata `pending` (any other request
 meanwhile gets CONCURRENT_TRANSACTIONS); once the record is committed to
@@ -65,11 +71,14 @@ class TxnTransit:
     partitions: frozenset[TopicPartition]
     start_ms: int
     update_ms: int
+    next_producer_id: int = -1
+    client_tv: int = 0
 
     def to_value(self) -> TxnLogValue:
         return TxnLogValue(self.producer_id, self.producer_epoch, self.timeout_ms,
                            int(self.state), tuple(sorted(self.partitions)), self.update_ms,
-                           self.start_ms, self.last_producer_id)
+                           self.start_ms, self.last_producer_id, self.next_producer_id,
+                           self.client_tv)
 
 
 @dataclass(slots=True)
@@ -87,20 +96,29 @@ class TransactionMetadata:
     start_ms: int = -1
     update_ms: int = -1
     pending: TxnTransit | None = None
+    next_producer_id: int = -1
+    client_tv: int = 0
 
     @classmethod
     def from_value(cls, transactional_id: str, value: TxnLogValue) -> TransactionMetadata:
         state = TxnState(value.status)
         return cls(transactional_id, value.producer_id, value.previous_producer_id,
                    value.producer_epoch, -1, value.timeout_ms, state, set(value.partitions),
-                   value.start_ms, value.last_update_ms)
+                   value.start_ms, value.last_update_ms, None, value.next_producer_id,
+                   value.client_transaction_version)
+
+    @property
+    def tv2(self) -> bool:
+        """The current transaction follows transaction version 2 (epoch bump per end)."""
+        return self.client_tv >= 2
 
     def _transit(self, **changes: object) -> TxnTransit:
         base = dict(producer_id=self.producer_id, last_producer_id=self.last_producer_id,
                     producer_epoch=self.producer_epoch,
                     last_producer_epoch=self.last_producer_epoch, timeout_ms=self.timeout_ms,
                     state=self.state, partitions=frozenset(self.partitions),
-                    start_ms=self.start_ms, update_ms=self.update_ms)
+                    start_ms=self.start_ms, update_ms=self.update_ms,
+                    next_producer_id=self.next_producer_id, client_tv=self.client_tv)
         base.update(changes)
         transit = TxnTransit(**base)  # type: ignore[arg-type]
         self.pending = transit
@@ -125,27 +143,50 @@ class TransactionMetadata:
                              state=TxnState.EMPTY, partitions=frozenset(), start_ms=-1,
                              update_ms=now_ms)
 
-    def prepare_add_partitions(self, partitions: set[TopicPartition], now_ms: int
-                               ) -> TxnTransit:
-        start = now_ms if self.state in COMPLETED else self.start_ms
+    def prepare_add_partitions(self, partitions: set[TopicPartition], now_ms: int,
+                               client_tv: int | None = None) -> TxnTransit:
+        """-> Ongoing with `partitions` added; a new transaction takes `client_tv`
+        (None: keep the id's)."""
+        begins = self.state in COMPLETED
+        start = now_ms if begins else self.start_ms
+        tv = client_tv if begins and client_tv is not None else self.client_tv
+        if not begins and client_tv is not None:
+            tv = max(tv, client_tv)
         return self._transit(state=TxnState.ONGOING,
                              partitions=frozenset(self.partitions | partitions),
-                             start_ms=start, update_ms=now_ms)
+                             start_ms=start, update_ms=now_ms, client_tv=tv)
 
-    def prepare_end(self, commit: bool, now_ms: int, *, bump_epoch: bool = False
-                    ) -> TxnTransit:
-        """Ongoing -> PrepareCommit/PrepareAbort; `bump_epoch` fences the current
-        producer first (a timed-out transaction, a new incarnation)."""
-        epoch = self.producer_epoch + 1 if bump_epoch else self.producer_epoch
-        last = self.producer_epoch if bump_epoch else self.last_producer_epoch
+    def prepare_end(self, commit: bool, now_ms: int, *, bump_epoch: bool = False,
+                    client_tv: int | None = None, next_producer_id: int = -1,
+                    empty: bool = False) -> TxnTransit:
+        """Ongoing -> PrepareCommit/PrepareAbort. `bump_epoch` fences the current
+        producer first (a timed-out transaction, a new incarnation); `client_tv` 2
+        (EndTxn v5) bumps the epoch as transaction version 2 does, with
+        `next_producer_id` when the epoch is exhausted; `empty`: a transaction
+        version 2 end without partitions (from Empty or Complete*)."""
+        tv = self.client_tv if client_tv is None else client_tv
+        bump = bump_epoch or tv >= 2
+        epoch = self.producer_epoch + 1 if bump else self.producer_epoch
+        last = self.producer_epoch if bump else self.last_producer_epoch
+        changes: dict[str, object] = {}
+        if empty:
+            changes = dict(partitions=frozenset(), start_ms=now_ms)
         return self._transit(producer_epoch=epoch, last_producer_epoch=last,
                              state=TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT,
-                             update_ms=now_ms)
+                             update_ms=now_ms, client_tv=tv, next_producer_id=next_producer_id,
+                             **changes)
 
     def prepare_complete(self, now_ms: int) -> TxnTransit:
-        """PrepareCommit/PrepareAbort -> CompleteCommit/CompleteAbort (markers written)."""
+        """PrepareCommit/PrepareAbort -> CompleteCommit/CompleteAbort (markers written);
+        a next producer id (transaction version 2, epoch exhausted) becomes current
+        at epoch 0, the old id kept as the last one."""
         done = (TxnState.COMPLETE_COMMIT if self.state is TxnState.PREPARE_COMMIT
                 else TxnState.COMPLETE_ABORT)
+        if self.next_producer_id >= 0:
+            return self._transit(state=done, partitions=frozenset(), update_ms=now_ms,
+                                 producer_id=self.next_producer_id,
+                                 last_producer_id=self.producer_id, producer_epoch=0,
+                                 last_producer_epoch=self.producer_epoch, next_producer_id=-1)
         return self._transit(state=done, partitions=frozenset(), update_ms=now_ms)
 
     def prepare_dead(self, now_ms: int) -> TxnTransit:
@@ -162,6 +203,8 @@ class TransactionMetadata:
         self.partitions = set(transit.partitions)
         self.start_ms = transit.start_ms
         self.update_ms = transit.update_ms
+        self.next_producer_id = transit.next_producer_id
+        self.client_tv = transit.client_tv
         if self.pending is transit:
             self.pending = None
 

@@ -14,9 +14,12 @@ Value (version 0; version 1 is flexible, with tagged fields)::
     (v1 tags: 0 previousProducerId, 1 nextProducerId, 2 clientTransactionVersion)
 
 A null value is a tombstone: the transactional id expired. Status ids are
-Kafka's TransactionState ids (kraft.broker.txn.metadata.TxnState). We write
-version 0, which Kafka 4 writes for transaction version 0/1 clients, and read
-0 and 1. Pure functions; a malformed record raises `TxnRecordError`.
+Kafka's TransactionState ids (kraft.broker.txn.metadata.TxnState). As Kafka
+4 (TransactionVersion.transactionLogValueVersion), `encode_value` writes
+version 0 while the finalized `transaction.version` is 0 and the flexible
+version 1 from transaction version 1 on (the three tags written when not at
+their defaults); an Empty state has null partitions. Both versions are read.
+Pure functions; a malformed record raises `TxnRecordError`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import struct
 from dataclasses import dataclass
 
 KEY_VERSION = 0
-VALUE_VERSION = 0
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _I64 = struct.Struct(">q")
@@ -49,6 +51,7 @@ class TxnLogValue:
     start_ms: int
     previous_producer_id: int = -1
     next_producer_id: int = -1
+    client_transaction_version: int = 0
 
 
 def _string(text: str) -> bytes:
@@ -73,20 +76,61 @@ def decode_key(data: bytes) -> str:
     return data[4:].decode()
 
 
-def encode_value(value: TxnLogValue) -> bytes:
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def value_version(transaction_version: int) -> int:
+    """The value version Kafka writes at a finalized `transaction.version`."""
+    return 1 if transaction_version >= 1 else 0
+
+
+def encode_value(value: TxnLogValue, version: int = 0) -> bytes:
+    """`value` in value `version` 0 or 1 (`value_version`). Empty state (status 0)
+    has null partitions, as Kafka's TransactionLog.valueToBytes."""
+    flexible = version >= 1
     by_topic: dict[str, list[int]] = {}
     for topic, partition in sorted(value.partitions):
         by_topic.setdefault(topic, []).append(partition)
-    out = bytearray(_VALUE_HEAD.pack(VALUE_VERSION, value.producer_id, value.producer_epoch,
+
+    def length(n: int) -> bytes:
+        return _uvarint(n + 1) if flexible else _I32.pack(n)
+
+    def string(text: str) -> bytes:
+        data = text.encode()
+        return (_uvarint(len(data) + 1) if flexible else _I16.pack(len(data))) + data
+
+    out = bytearray(_VALUE_HEAD.pack(version, value.producer_id, value.producer_epoch,
                                      value.timeout_ms, value.status))
-    out += _I32.pack(len(by_topic))
-    for topic, partitions in by_topic.items():
-        out += _string(topic)
-        out += _I32.pack(len(partitions))
-        for p in partitions:
-            out += _I32.pack(p)
+    if value.status == 0:
+        out += length(-1)
+    else:
+        out += length(len(by_topic))
+        for topic, partitions in by_topic.items():
+            out += string(topic)
+            out += length(len(partitions))
+            for p in partitions:
+                out += _I32.pack(p)
+            if flexible:
+                out += _uvarint(0)
     out += _I64.pack(value.last_update_ms)
     out += _I64.pack(value.start_ms)
+    if flexible:
+        tags = []
+        if value.previous_producer_id != -1:
+            tags.append((0, _I64.pack(value.previous_producer_id)))
+        if value.next_producer_id != -1:
+            tags.append((1, _I64.pack(value.next_producer_id)))
+        if value.client_transaction_version != 0:
+            tags.append((2, _I16.pack(value.client_transaction_version)))
+        out += _uvarint(len(tags))
+        for tag, data in tags:
+            out += _uvarint(tag) + _uvarint(len(data)) + data
     return bytes(out)
 
 
@@ -161,7 +205,8 @@ def decode_value(data: bytes) -> TxnLogValue:
     tags = r.tags()
     previous = _I64.unpack(tags[0])[0] if len(tags.get(0, b"")) == 8 else -1
     following = _I64.unpack(tags[1])[0] if len(tags.get(1, b"")) == 8 else -1
+    client_tv = _I16.unpack(tags[2])[0] if len(tags.get(2, b"")) == 2 else 0
     if r.pos != len(data):
         raise TxnRecordError(f"{len(data) - r.pos} bytes after the value")
     return TxnLogValue(producer_id, epoch, timeout, status, tuple(sorted(partitions)),
-                       last_update, start, previous, following)
+                       last_update, start, previous, following, client_tv)

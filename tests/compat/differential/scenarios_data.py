@@ -3,11 +3,21 @@ DeleteRecords, InitProducerId, DescribeProducers."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
+from kio.schema.errors import ErrorCode
+
 from kraft.log.batch import CRC_OFFSET
-from tests.compat.differential.engine import BASE_TIME, ZERO, Ctx, records, scenario
+from tests.compat.differential.engine import (
+    BASE_TIME,
+    ZERO,
+    Ctx,
+    SetupFailed,
+    records,
+    scenario,
+)
 
 PRODUCE, FETCH, LIST_OFFSETS, DELETE_RECORDS, INIT_PRODUCER_ID = 0, 1, 2, 21, 22
 OFFSET_FOR_LEADER_EPOCH, DESCRIBE_PRODUCERS = 23, 61
@@ -296,6 +306,72 @@ scenario("init-producer-id/transactional", INIT_PRODUCER_ID,
          init_pid_body(transactional_id="vs-txn"), timeout=40.0)
 scenario("init-producer-id/transaction-timeout-too-large", INIT_PRODUCER_ID,
          init_pid_body(transactional_id="vs-txn-timeout", timeout_ms=3_600_000), timeout=40.0)
+
+
+# ---------------------------------------------------------------- EndTxn v5 (KIP-890 part 2)
+
+END_TXN = 26
+TXN_RULES = ("any:producer_id",)  # ids are each broker's own
+
+
+def tv2_transaction_setup(ctx: Ctx, *, complete: bool = False) -> None:
+    """A transactional producer (one id per version) whose Produce v12 added the
+    topic's partition (transaction version 2); `complete`: then committed, with
+    DescribeTransactions polled until CompleteCommit."""
+    if "topic_id" not in ctx.state:
+        ctx.state["topic_id"] = ctx.create_topic(ctx.name)
+    tid = f"{ctx.name}-v{ctx.version}"
+
+    def find() -> tuple[ErrorCode, Any]:
+        response = ctx.call(10, 4, {"key_type": 1, "coordinator_keys": [tid]})
+        return response.coordinators[0].error_code, response
+
+    ctx.retry("FindCoordinator", find)
+
+    def init() -> tuple[ErrorCode, Any]:
+        response = ctx.call(INIT_PRODUCER_ID, 4, init_pid_body(transactional_id=tid)(ctx))
+        return response.error_code, response
+
+    answer = ctx.retry("InitProducerId", init)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    ctx.state.update(tid=tid, pid=pid, epoch=epoch)
+    body = produce_body(records(2, producer_id=pid, producer_epoch=epoch, base_sequence=0,
+                                is_transactional=True))(ctx)
+    body["transactional_id"] = tid
+    deadline = time.monotonic() + 30
+    while True:  # NOT_ENOUGH_REPLICAS while the coordinator is busy: clients retry
+        code = ctx.call(PRODUCE, 12, body).responses[0].partition_responses[0].error_code
+        if code == ErrorCode.none:
+            break
+        if time.monotonic() > deadline:
+            raise SetupFailed(f"transactional produce: {code.name}")
+        time.sleep(0.1)
+    if complete:
+        ctx.call(END_TXN, 5, end_txn_body(0)(ctx))
+        while True:
+            state = ctx.call(65, 0, {"transactional_ids": [tid]}).transaction_states[0]
+            if state.transaction_state == "CompleteCommit":
+                break
+            if time.monotonic() > deadline:
+                raise SetupFailed(f"transaction state {state.transaction_state}")
+            time.sleep(0.05)
+
+
+def end_txn_body(epoch_offset: int, commit: bool = True) -> Any:
+    def body(ctx: Ctx) -> dict[str, Any]:
+        return {"transactional_id": ctx.state["tid"], "producer_id": ctx.state["pid"],
+                "producer_epoch": ctx.state["epoch"] + epoch_offset, "committed": commit}
+    return body
+
+
+scenario("end-txn/v2-commit", END_TXN, end_txn_body(0), versions=[5], rules=TXN_RULES,
+         setup=tv2_transaction_setup, timeout=40.0,
+         note="Produce v12 added the partition; the answer carries the bumped epoch")
+scenario("end-txn/v2-retry-after-commit", END_TXN, end_txn_body(0), versions=[5],
+         rules=TXN_RULES, setup=lambda ctx: tv2_transaction_setup(ctx, complete=True),
+         timeout=40.0, note="the same EndTxn again once the commit is complete")
+scenario("end-txn/v2-other-epoch", END_TXN, end_txn_body(5), versions=[5], rules=TXN_RULES,
+         setup=tv2_transaction_setup, timeout=40.0, note="an epoch the transaction never had")
 
 
 # ---------------------------------------------------------------- DescribeProducers

@@ -110,8 +110,14 @@ final class ProducerChecks {
                     producer.send(new ProducerRecord<>(topic, 0, null,
                         Common.bytes((commit ? "committed-" : "aborted-") + i)));
                 }
-                if (commit) producer.commitTransaction();
-                else producer.abortTransaction();
+                if (commit) {
+                    producer.commitTransaction();
+                } else {
+                    // Written before the abort: without the flush an abort within
+                    // linger.ms drops the unsent batches (Kafka's client does that too).
+                    producer.flush();
+                    producer.abortTransaction();
+                }
             }
         }
         TopicPartition tp = new TopicPartition(topic, 0);
