@@ -45,7 +45,10 @@ from collections.abc import Sequence
 from kraft.raft.config import QuorumConfig
 from kraft.raft.elections import ElectionsMixin
 from kraft.raft.log import ReplicatedLog
+from kraft.raft.membership import MembershipMixin
 from kraft.raft.messages import (
+    AddRaftVoterRequest,
+    AddRaftVoterResponse,
     BeginQuorumEpochRequest,
     BeginQuorumEpochResponse,
     DescribeQuorumRequest,
@@ -59,8 +62,11 @@ from kraft.raft.messages import (
     FetchSnapshotResponse,
     Inbound,
     Outbound,
+    RemoveRaftVoterRequest,
+    RemoveRaftVoterResponse,
     Request,
     Response,
+    UpdateRaftVoterRequest,
     VoteRequest,
     VoteResponse,
 )
@@ -95,7 +101,7 @@ _MAX_SETTLE_STEPS = 16
 _IDLE_POLL_MS = 60_000
 
 
-class RaftCore(ElectionsMixin, ReplicationMixin):
+class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
     """One quorum member. Not thread-safe: one caller (the driver) at a time."""
 
     def __init__(
@@ -112,10 +118,11 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self.log = log
         self.rng = rng
         self.local_id = config.node_id
-        self.voters = config.voters
         self._now = now_ms
+        self._init_replication()
+        self._init_voters()
         self.quorum = QuorumState.restore(
-            config.node_id, config.voters, stored, log.last_fetched_epoch()
+            config.node_id, self.voters, stored, log.last_fetched_epoch()
         )
         self.requests = RequestManager(config.request_timeout_ms, config.retry_backoff_ms)
         # outbox
@@ -133,7 +140,6 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self._accumulator: ProposalAccumulator | None = None
         self._purgatory = FetchPurgatory()
         self._shutting_down = False
-        self._init_replication()
         self._entered_role()
         if self.quorum.is_only_voter and isinstance(self.quorum.role, Resigned):
             self._transition(Unattached(self.quorum.epoch + 1))
@@ -369,7 +375,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         now = self._now
         timeout = random_election_timeout_ms(self.rng, self.config.election_timeout_ms)
         self._election_deadline = None
-        if self.quorum.is_voter:
+        if self.quorum.is_voter or isinstance(role, Resigned):
             self._election_deadline = (
                 now + timeout if kept_election_deadline is None else kept_election_deadline
             )
@@ -411,6 +417,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
                 parked.correlation_id,
                 self._fetch_error(ErrorCode.not_leader_or_follower),
             )
+        self._finish_change(ErrorCode.not_leader_or_follower, None)
         self._progress = None
         self._accumulator = None
 
@@ -479,7 +486,8 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         elif isinstance(role, Leader):
             assert self._progress is not None and self._accumulator is not None
             deadline = self._progress.check_quorum_deadline
-            if deadline is not None and now >= deadline:
+            removed = self._poll_pending_change()
+            if removed or (deadline is not None and now >= deadline):
                 self._resign()
                 return True
             entries = self._accumulator.drain(self.log.end_offset, now)
@@ -503,8 +511,8 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         candidates = [self.requests.next_deadline(self._now)]
         campaigning = self.quorum.is_voter and not self._shutting_down
         if isinstance(role, Prospective) or (
-            isinstance(role, Unattached | Resigned) and campaigning
-        ):
+            isinstance(role, Unattached) and campaigning
+        ) or (isinstance(role, Resigned) and not self._shutting_down):
             candidates.append(self._election_deadline)
         elif isinstance(role, Candidate):
             candidates.append(self._backoff_deadline or self._election_deadline)
@@ -518,6 +526,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             candidates.append(self._progress.next_begin_quorum_ms(self._now))
             candidates.append(self._accumulator.drain_deadline)
             candidates.append(self._purgatory.next_deadline())
+            candidates.append(self._pending_change_deadline())
         found = [c for c in candidates if c is not None]
         return min(found) if found else self._now + _IDLE_POLL_MS
 
@@ -561,6 +570,12 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             return self._handle_fetch_request(source, correlation_id, request)
         if isinstance(request, FetchSnapshotRequest):
             return self._handle_fetch_snapshot_request(request)
+        if isinstance(request, AddRaftVoterRequest):
+            return self._handle_add_voter(source, correlation_id, request)
+        if isinstance(request, RemoveRaftVoterRequest):
+            return self._handle_remove_voter(source, correlation_id, request)
+        if isinstance(request, UpdateRaftVoterRequest):
+            return self._handle_update_voter(request)
         assert isinstance(request, DescribeQuorumRequest)
         return self._handle_describe_quorum_request()
 
@@ -578,6 +593,12 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             return self._fetch_error(error)
         if isinstance(request, FetchSnapshotRequest):
             return self._fetch_snapshot_error(request, error)
+        if isinstance(request, AddRaftVoterRequest):
+            return AddRaftVoterResponse(error_code=error)
+        if isinstance(request, RemoveRaftVoterRequest):
+            return RemoveRaftVoterResponse(error_code=error)
+        if isinstance(request, UpdateRaftVoterRequest):
+            return self._update_voter_response(error)
         return self._describe_quorum_error(error)
 
     def _handle_describe_quorum_request(self) -> DescribeQuorumResponse:
@@ -606,8 +627,12 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
     # --- responses to our requests -------------------------------------------------
 
     def _handle_response(self, source: int, request: Request, response: Response) -> None:
-        if isinstance(response, DescribeQuorumResponse):
-            return
+        if not isinstance(
+            response,
+            VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse
+            | FetchSnapshotResponse,
+        ):
+            return  # the core never sends DescribeQuorum or voter changes
         if isinstance(response, FetchResponse | FetchSnapshotResponse):
             leader_id = response.current_leader.leader_id
             epoch = response.current_leader.leader_epoch

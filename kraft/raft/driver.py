@@ -64,6 +64,7 @@ from kraft.raft import messages as m
 from kraft.raft import quorum_state_file, rpc
 from kraft.raft.config import QuorumConfig
 from kraft.raft.core import RaftCore
+from kraft.raft.disk_log import DiskLog
 from kraft.raft.log import ReplicatedLog
 from kraft.raft.ready import Ready
 from kraft.raft.state import Leader, Resigned, Role
@@ -272,6 +273,8 @@ class RaftNode:
         stored = quorum_state_file.read(self.metadata_dir)
         core = RaftCore(self.config, self.log, stored, self._rng, self._now())
         self._core = core
+        if isinstance(self.log, DiskLog):  # its snapshots carry the voter set (KIP-853)
+            self.log.quorum_records_provider = core.quorum_records_at
         try:
             async with (KafkaClient(f"raft-{self.config.node_id}",
                                     security=self.client_security) as client,
