@@ -39,6 +39,7 @@ watermark, committed entries and snapshots.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 
@@ -605,6 +606,13 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         if self._progress is None:
             return self._describe_quorum_error(ErrorCode.not_leader_or_follower)
         voters, observers = self._progress.describe()
+        # KIP-853: a voter's directory id is the voter set's (the leader's own too).
+        known = self.voter_history.latest
+        voters = tuple(
+            r if r.replica_directory_id is not None or (node := known.voter(r.replica_id)) is None
+            else dataclasses.replace(r, replica_directory_id=node.directory_id)
+            for r in voters
+        )
         return DescribeQuorumResponse(
             error_code=ErrorCode.none,
             error_message=None,

@@ -1,9 +1,10 @@
 """`kraft metadata-quorum`: Kafka's kafka-metadata-quorum, flags and output.
 
     kraft metadata-quorum (--bootstrap-server HOST:PORT[,...] |
-                           --bootstrap-controller HOST:PORT[,...])
+                           --bootstrap-controller HOST:PORT[,...]) [--command-config FILE]
         describe (--status | --replication [--human-readable]) [--json]
-        add-controller --command-config FILE
+        add-controller             (--command-config: the new controller's properties;
+                                    Kafka's place is before the sub-command, after works too)
         remove-controller --controller-id N --controller-directory-id ID
 
 How it asks, as Kafka's admin client does:
@@ -94,6 +95,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="brokers to ask (they forward to the active controller)")
     where.add_argument("--bootstrap-controller", metavar="HOST:PORT[,...]",
                        help="controllers to ask directly (KIP-919)")
+    tool.add_argument("--command-config", metavar="FILE",
+                      help="add-controller: the new controller's server.properties (Kafka "
+                           "takes it before the sub-command; after it works too)")
     tool_sub = tool.add_subparsers(dest="quorum_command", required=True)
     describe = tool_sub.add_parser("describe", help="Describe the metadata quorum info")
     describe.add_argument("--status", action="store_true",
@@ -105,7 +109,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     describe.add_argument("--json", action="store_true", help="one JSON object (for scripts)")
     add = tool_sub.add_parser("add-controller",
                               help="Add a controller to the KRaft controller cluster")
-    add.add_argument("--command-config", required=True,
+    add.add_argument("--command-config", dest="add_command_config", metavar="FILE",
                      help="the new controller's server.properties")
     remove = tool_sub.add_parser("remove-controller",
                                  help="Remove a controller from the KRaft controller cluster")
@@ -152,7 +156,11 @@ def _change(args: argparse.Namespace) -> int:
     """add-controller / remove-controller: Kafka's checks, then the RPC to the leader."""
     request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest
     if args.quorum_command == "add-controller":
-        voter_id, directory_id, listeners = controller_to_add(args.command_config)
+        config = args.add_command_config or args.command_config
+        if config is None:
+            raise QuorumToolError("You must supply the configuration file of the controller you "
+                                  "are adding when using add-controller.")
+        voter_id, directory_id, listeners = controller_to_add(config)
         request = m.AddRaftVoterRequest(cluster_id=None, timeout_ms=int(TIMEOUT_S * 1000),
                                         voter_id=voter_id, voter_directory_id=directory_id,
                                         listeners=listeners)

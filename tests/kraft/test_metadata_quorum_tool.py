@@ -110,6 +110,8 @@ def test_a_list_is_tried_in_order(node: DevNode) -> None:
      "Failed to parse --controller-directory-id: Invalid UUID string: bogus"),
     (["add-controller", "--command-config", "no-such.properties"],
      "Properties file no-such.properties does not exists!"),
+    (["add-controller"], "You must supply the configuration file of the controller you are "
+                         "adding when using add-controller."),
 ])
 def test_refusals_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     """Usage Kafka's tool refuses (with its words) is one line each, exit 1, with
