@@ -125,6 +125,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         self.quorum = QuorumState.restore(
             config.node_id, self.voters, stored, log.last_fetched_epoch()
         )
+        self._update_electable()
         self.requests = RequestManager(config.request_timeout_ms, config.retry_backoff_ms)
         # outbox
         self._messages: list[Outbound] = []
@@ -293,7 +294,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
             not self.config.election_on_leader_connection_loss
             or not isinstance(role, Follower)
             or role.leader_id != destination
-            or not self.quorum.is_voter
+            or not self.quorum.is_electable
             or self._shutting_down
         ):
             return
@@ -376,7 +377,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         now = self._now
         timeout = random_election_timeout_ms(self.rng, self.config.election_timeout_ms)
         self._election_deadline = None
-        if self.quorum.is_voter or isinstance(role, Resigned):
+        if self.quorum.is_electable or isinstance(role, Resigned):
             self._election_deadline = (
                 now + timeout if kept_election_deadline is None else kept_election_deadline
             )
@@ -434,6 +435,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         # A timed-out request only backs off: role timers (fetch and election
         # timeouts) decide what silence from a peer means.
         self.requests.expire(self._now)
+        self._update_electable()
         for _ in range(_MAX_SETTLE_STEPS):
             if not self._poll_role():
                 break
@@ -448,7 +450,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         now = self._now
         if isinstance(role, Unattached):
             if (
-                self.quorum.is_voter
+                self.quorum.is_electable
                 and not self._shutting_down
                 and (self.quorum.is_only_voter or self._deadline_passed(self._election_deadline))
             ):
@@ -478,7 +480,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
                 return self._poll_role()
         elif isinstance(role, Follower):
             if (
-                self.quorum.is_voter
+                self.quorum.is_electable
                 and not self._shutting_down
                 and self._deadline_passed(self._fetch_deadline)
             ):
@@ -510,7 +512,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         """The earliest time a timer of the settled state can fire (> now)."""
         role = self.quorum.role
         candidates = [self.requests.next_deadline(self._now)]
-        campaigning = self.quorum.is_voter and not self._shutting_down
+        campaigning = self.quorum.is_electable and not self._shutting_down
         if isinstance(role, Prospective) or (
             isinstance(role, Unattached) and campaigning
         ) or (isinstance(role, Resigned) and not self._shutting_down):

@@ -21,7 +21,11 @@ RemoveVoterHandler, UpdateVoterHandler):
   high watermark;
 - AddRaftVoter and RemoveRaftVoter are answered once the VotersRecord
   commits (UpdateRaftVoter at once, as Kafka does); a leader that is not in
-  the committed set resigns.
+  the committed set resigns;
+- a replica the latest, still uncommitted, set removes keeps starting
+  elections (counting only that set's votes) until the change commits, as
+  Raft prescribes: it may hold the only copy of the change (found by the
+  simulation: a set shrunk to one voter who lacks the record stalled).
 
 Any two consecutive sets then share a majority, so two leaders of one epoch
 would need a voter to vote twice.
@@ -129,16 +133,30 @@ class MembershipMixin:
         voters = self.voter_history.latest.ids
         if voters == self.voters:
             return
-        was_voter = self.quorum.is_voter
+        was_voter = self.quorum.is_electable
         self.voters = voters
         self.quorum.voters = voters
+        self._update_electable()
         if self._progress is not None and self._progress.set_voters(voters, self._now):
             self._high_watermark_advanced()
         role: Role = self.quorum.role
-        if self.quorum.is_voter and not was_voter and isinstance(role, Unattached):
+        if self.quorum.is_electable and not was_voter and isinstance(role, Unattached):
             self._election_deadline = self._now + random_election_timeout_ms(
                 self.rng, self.config.election_timeout_ms
             )
+
+    def _update_electable(self) -> None:
+        """Raft's rule for a replica the latest, uncommitted, VotersRecord removes
+        (Ongaro's thesis, 4.2.2): it still starts elections, counting only the
+        votes of that latest set, as it may be needed until the change commits
+        (e.g. it alone holds the record that shrinks the set to one voter who
+        lacks it); once committed it is an observer."""
+        history = self.voter_history
+        self.quorum.removed_pending = (
+            not self.quorum.is_voter
+            and history.latest_offset >= self.high_watermark
+            and self.local_id in history.voters_at(history.latest_offset).ids
+        )
 
     def _quorum_records_appended(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
         if self.voter_history.appended(entries):

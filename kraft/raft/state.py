@@ -231,6 +231,7 @@ class QuorumState:
     def __init__(self, local_id: int, voters: tuple[int, ...], role: Role) -> None:
         self.local_id = local_id
         self.voters = voters
+        self.removed_pending = False
         self._role: Role = role
         self._persisted: ElectionState | None = None
         self.pending_election_state: ElectionState | None = None
@@ -293,6 +294,12 @@ class QuorumState:
         return self.local_id in self.voters
 
     @property
+    def is_electable(self) -> bool:
+        """May start elections: a voter, or one the latest (uncommitted) VotersRecord
+        removes (`removed_pending`, see `MembershipMixin._update_electable`)."""
+        return self.is_voter or self.removed_pending
+
+    @property
     def is_only_voter(self) -> bool:
         return self.voters == (self.local_id,)
 
@@ -312,7 +319,7 @@ class QuorumState:
 
     def transition_to(self, new: Role) -> Role:
         """Move to `new` if the table allows it; note what must be persisted."""
-        check_transition(self._role, new, is_voter=self.is_voter)
+        check_transition(self._role, new, is_voter=self.is_electable)
         if isinstance(new, Follower) and new.leader_id == self.local_id:
             raise RaftInvariantError(f"told that we lead epoch {new.epoch} but we do not")
         if isinstance(new, Candidate | Leader | Resigned) and new.local_id != self.local_id:

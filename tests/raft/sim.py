@@ -529,12 +529,6 @@ class Simulation:
                 listeners=(("CONTROLLER", f"n{new}", 9093),))
         else:
             ids = voters.ids
-            if len(ids) <= 2:
-                # Known gap, not drawn: shrinking to one voter while that voter
-                # lacks the record (down, or behind) can stall: the removed
-                # replica holds the newer log but is no voter by it, the one
-                # voter cannot win the pre-vote against it (see the report).
-                return
             gone = leader.node_id if kind == "remove_leader" else ids[fault.nodes[0] % len(ids)]
             node = voters.voter(gone)
             request = RemoveRaftVoterRequest(

@@ -128,3 +128,23 @@ def test_add_then_remove_the_leader() -> None:
     h.run_until(lambda: isinstance(h[201].role, Leader))
     assert h[201].voters == (201,) and not h[1].is_voter
     commit_everywhere(h, 201, b"after")
+
+
+def test_a_removed_replica_holding_the_only_copy_of_the_change_completes_it() -> None:
+    """Voters {1, 201}; leader 1 removes itself and crashes before 201 fetches the
+    record. 201 (still {1, 201} by its log) cannot win without 1, and 1 is no voter by
+    its own log: 1 still campaigns while the change is uncommitted (Raft's rule),
+    counting only 201's vote, commits the change, resigns, and 201 leads alone."""
+    h = dynamic()
+    commit_everywhere(h, h.elect(), b"x")
+    assert h.ask(1, ADMIN, add(201)) is None
+    assert answer(h) == AddRaftVoterResponse(error_code=ErrorCode.none)
+    h.run_until(lambda: h[201].is_voter)
+    assert h.ask(1, ADMIN, remove(1)) is None
+    h.crash(1, keep_unflushed=1)  # the record survives on 1 only
+    assert h[201].voters == (1, 201)
+    h.start(1)
+    assert not h[1].is_voter and h[1].quorum.is_electable
+    h.run_until(lambda: isinstance(h[201].role, Leader) and h[201].voters == (201,))
+    assert not h[1].is_voter and not h[1].quorum.is_electable
+    commit_everywhere(h, 201, b"after")
