@@ -120,10 +120,11 @@ class Node:
     def _voter_set(self) -> dict[int, tuple[str, int]]:
         """The quorum's voters, {id: controller (host, port)}: controller.quorum.voters
         (kraft.version 0), else the set `kraft storage format --standalone` or
-        `--initial-controllers` recorded in the bootstrap checkpoint (KIP-853;
-        fixed after format until AddRaftVoter/RemoveRaftVoter exist). Empty for a
-        broker formatted without one: it asks controller.quorum.bootstrap.servers
-        when it runs (kraft.quorum_bootstrap)."""
+        `--initial-controllers` recorded in the bootstrap checkpoint (KIP-853:
+        where the log starts; its latest VotersRecord is in force). Empty for a
+        broker, or a controller formatted --no-initial-controllers, formatted
+        without one: it asks controller.quorum.bootstrap.servers when it runs
+        (kraft.quorum_bootstrap)."""
         config = self.config
         if config.quorum_voters:
             return config.quorum_voters
