@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from kraft.raft import batches
+import random
+from pathlib import Path
+
+from kraft.raft import QuorumConfig, RaftCore, batches
+from kraft.raft.disk_log import DiskLog
 from kraft.raft.memory_log import MemoryLog
 from kraft.raft.types import Entry, KRaftVersionRecord, OffsetAndEpoch, VoterNode, VotersRecord
 from kraft.raft.voter_set import VoterSetHistory
@@ -56,3 +60,27 @@ def test_snapshot_carries_quorum_records() -> None:
     log.create_snapshot(OffsetAndEpoch(1, 1), b"state", (KRaftVersionRecord(1), A))
     assert log.snapshot_quorum_records(OffsetAndEpoch(1, 1)) == (KRaftVersionRecord(1), A)
     assert log.snapshot_data(OffsetAndEpoch(1, 1)) == b"state"
+
+
+def test_a_restart_takes_the_voters_from_the_snapshot_and_the_log(tmp_path: Path) -> None:
+    """On disk: a snapshot carrying {1, 2} at the log start and a later VotersRecord
+    {1} in the log. A core restarted over it (bootstrap set {1}) has {1, 2} in force at
+    the snapshot and {1} at the end; the snapshot file gives the records back."""
+    log = DiskLog(tmp_path)
+    log.append([Entry(0, 1, b"a"), Entry(1, 1, control=AB)])
+    log.flush()
+    snapshot = OffsetAndEpoch(2, 1)
+    log.write_snapshot(snapshot, batches.encode_snapshot([b"s"], 0, (KRaftVersionRecord(1), AB)))
+    log.delete_before_snapshot(snapshot)
+    log.append([Entry(2, 1, control=A)])
+    log.flush()
+    log.close()
+    log = DiskLog(tmp_path)
+    try:
+        assert log.snapshot_quorum_records(snapshot) == (KRaftVersionRecord(1), AB)
+        config = QuorumConfig(node_id=1, voters=(1,), kraft_version=1, voter_nodes=A.voters)
+        core = RaftCore(config, log, None, random.Random(0), 0)
+        assert core.voter_history.voters_at(2) == AB and core.voter_set == A
+        assert core.quorum_records_at(2) == (KRaftVersionRecord(1), AB)
+    finally:
+        log.close()
