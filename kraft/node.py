@@ -58,6 +58,7 @@ from kraft.raft import bootstrap_checkpoint
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
+from kraft.raft.types import VoterNode
 from kraft.security import listener as security
 from kraft.storage_failure import find_storage_failure
 
@@ -87,6 +88,7 @@ class Node:
         self.node_id: int = config["node.id"]
         self.roles = set(config["process.roles"])
         self.cluster_id = self._check_directories()
+        self._recorded: list[bootstrap_checkpoint.Voter] = []  # kraft.version 1 (KIP-853)
         self.voters = self._voter_set()
         self.ready = trio.Event()
         self.bound: dict[str, tuple[str, int]] = {}
@@ -118,10 +120,11 @@ class Node:
     def _voter_set(self) -> dict[int, tuple[str, int]]:
         """The quorum's voters, {id: controller (host, port)}: controller.quorum.voters
         (kraft.version 0), else the set `kraft storage format --standalone` or
-        `--initial-controllers` recorded in the bootstrap checkpoint (KIP-853;
-        fixed after format until AddRaftVoter/RemoveRaftVoter exist). Empty for a
-        broker formatted without one: it asks controller.quorum.bootstrap.servers
-        when it runs (kraft.quorum_bootstrap)."""
+        `--initial-controllers` recorded in the bootstrap checkpoint (KIP-853:
+        where the log starts; its latest VotersRecord is in force). Empty for a
+        broker, or a controller formatted --no-initial-controllers, formatted
+        without one: it asks controller.quorum.bootstrap.servers when it runs
+        (kraft.quorum_bootstrap)."""
         config = self.config
         if config.quorum_voters:
             return config.quorum_voters
@@ -130,15 +133,17 @@ class Node:
             recorded = bootstrap_checkpoint.read(metadata_dir)
         except bootstrap_checkpoint.BootstrapCheckpointError as e:
             raise ConfigError(str(e)) from None
-        if recorded is None and "controller" not in self.roles:
-            return {}  # a broker asks controller.quorum.bootstrap.servers (run)
+        if recorded is None and ("controller" not in self.roles
+                                 or config.quorum_bootstrap_servers):
+            # A broker, or a controller formatted --no-initial-controllers that joins
+            # as an observer until added (AddRaftVoter): it asks
+            # controller.quorum.bootstrap.servers (run).
+            return {}
         if recorded is None:
             raise ConfigError(
                 f"{metadata_dir} holds no voter set (formatted with --no-initial-controllers, "
-                "or with kraft format): joining a dynamic quorum through "
-                "controller.quorum.bootstrap.servers (AddRaftVoter) is not supported yet; "
-                "format the controllers with `kraft storage format --standalone` or "
-                "--initial-controllers, or set controller.quorum.voters")
+                "or with kraft format) and controller.quorum.bootstrap.servers is not set: "
+                "set it to join a dynamic quorum, or set controller.quorum.voters")
         mine = next((v for v in recorded if v.node_id == self.node_id), None)
         if "controller" in self.roles and mine is None:
             raise ConfigError(
@@ -153,7 +158,21 @@ class Node:
                     f"records node {self.node_id} with directory id {mine.directory_id}: "
                     "the directory was formatted again, and a voter that lost its log must "
                     "not vote (KIP-853)")
+        self._recorded = recorded
         return {v.node_id: (v.host, v.port) for v in recorded}
+
+    def _directory_id(self) -> str | None:
+        meta = meta_properties.read(self.config.metadata_log_dir)
+        return None if meta is None else meta.directory_id
+
+    def _dynamic_quorum(self, quorum: QuorumConfig) -> QuorumConfig:
+        """kraft.version 1 (KIP-853): the set format recorded is where the log
+        starts; the latest VotersRecord in the log is in force."""
+        return dataclasses.replace(
+            quorum, kraft_version=1, directory_id=self._directory_id(),
+            voter_nodes=tuple(
+                VoterNode(v.node_id, v.directory_id, ((v.listener, v.host, v.port),))
+                for v in sorted(self._recorded, key=lambda v: v.node_id)))
 
     async def _discover_voters(self, client: KafkaClient) -> dict[int, tuple[str, int]] | None:
         """The voters, asked of controller.quorum.bootstrap.servers (a broker formatted
@@ -206,6 +225,15 @@ class Node:
                         return
                     voters = discovered
                     quorum = dataclasses.replace(quorum, voters=tuple(sorted(voters)))
+                    if "controller" in self.roles:
+                        # Formatted --no-initial-controllers: an observer of the
+                        # dynamic quorum (kraft.version 1) until AddRaftVoter.
+                        quorum = dataclasses.replace(
+                            quorum, voters=(), kraft_version=1,
+                            bootstrap_servers=tuple(sorted(voters)),
+                            directory_id=self._directory_id())
+                elif self._recorded:
+                    quorum = self._dynamic_quorum(quorum)
                 raft = await self._start(nursery, (client, forward_client, heartbeat_client),
                                          quorum, raft_log, voters)
                 task_status.started()

@@ -5,9 +5,10 @@ recorded voter set (Kafka's brokers are formatted without one) asks the
 bootstrap servers, in turn, DescribeCluster for controller endpoints: any
 controller answers with every voter and its controller endpoint. The node
 then fetches the metadata log from them as an observer and reaches the
-active controller through them, as with controller.quorum.voters. The voter
-set is fixed after format (no AddRaftVoter yet), so it is read once, at
-start-up.
+active controller through them, as with controller.quorum.voters. A
+controller formatted --no-initial-controllers does the same to join as an
+observer; voters added later are learnt from the log (their VotersRecord
+endpoints, `RaftNode.voter_addresses`).
 """
 
 from __future__ import annotations

@@ -30,13 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--schedule", help="schedule JSON printed by a failing test")
     parser.add_argument("--voters", type=int, default=3, help="voters (with --seed)")
     parser.add_argument("--observers", type=int, default=0, help="observers (with --seed)")
+    parser.add_argument("--spares", type=int, default=0,
+                        help="spare controllers, kraft.version 1 with voter changes (with --seed)")
     parser.add_argument("--tail", type=int, default=200, help="trace lines to print; 0 = all")
     args = parser.parse_args(argv)
 
     if args.schedule is not None:
         schedule = Schedule.from_json(args.schedule)
     else:
-        schedule = Schedule.from_seed(args.seed, args.voters, args.observers)
+        schedule = Schedule.from_seed(args.seed, args.voters, args.observers, args.spares)
     print(f"schedule: {schedule.to_json()}")
     sim = Simulation(schedule, trace=True)
     failure: InvariantViolation | None = None

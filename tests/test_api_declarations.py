@@ -46,7 +46,8 @@ from kraft.raft.driver import RaftNode
 from kraft.raft.types import LeaderAndEpoch
 
 RAFT_RPCS = {ApiKey.FETCH, ApiKey.VOTE, ApiKey.BEGIN_QUORUM_EPOCH, ApiKey.END_QUORUM_EPOCH,
-             ApiKey.FETCH_SNAPSHOT, ApiKey.DESCRIBE_QUORUM}
+             ApiKey.FETCH_SNAPSHOT, ApiKey.DESCRIBE_QUORUM, ApiKey.ADD_RAFT_VOTER,
+             ApiKey.REMOVE_RAFT_VOTER, ApiKey.UPDATE_RAFT_VOTER}
 Ranges = dict[int, tuple[int, int]]
 
 

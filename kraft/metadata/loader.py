@@ -142,9 +142,11 @@ class MetadataLoader:
         delta: MetadataDelta | None = None
         leader_changes: list[LeaderChange] = []
         for entry in entries:
-            if entry.control is not None:
+            if isinstance(entry.control, LeaderChangeMessage):
                 leader_changes.append(LeaderChange(entry.offset, entry.epoch, entry.control))
                 continue
+            if entry.control is not None:
+                continue  # KRaftVersion/Voters records: the raft layer's (KIP-853)
             if delta is None:
                 delta = MetadataDelta(previous)
             delta.replay(decode(entry.payload), entry.offset, entry.epoch)
@@ -164,7 +166,8 @@ class MetadataLoader:
                 f"snapshot {snapshot_id} requested but the image is at offset {self.offset}"
             )
         payloads = [encode(record) for record in image_to_records(self.image)]
-        self.raft_log.write_snapshot(snapshot_id, encode_snapshot(payloads, wall_clock_ms()))
+        self.raft_log.write_snapshot(snapshot_id, encode_snapshot(
+            payloads, wall_clock_ms(), self.raft_log.quorum_records(snapshot_id.offset)))
         log.info("wrote metadata snapshot %d-%d (%d records)",
                  snapshot_id.offset, snapshot_id.epoch, len(payloads))
         if self.snapshot_created is not None:

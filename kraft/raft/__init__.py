@@ -1,4 +1,5 @@
-"""KRaft consensus (KIP-595 Raft, KIP-996 pre-vote, check-quorum, KIP-630 snapshots).
+"""KRaft consensus (KIP-595 Raft, KIP-996 pre-vote, check-quorum, KIP-630 snapshots,
+KIP-853 voter sets in the log and their changes).
 
 `RaftCore` is the pure state machine: no async, no files, no sockets, no
 clock. A driver feeds it inputs (RPCs, time, flush acknowledgements,
@@ -11,9 +12,11 @@ proposals) and acts on the `Ready` values it returns. Modules by concern:
 - `quorum`: vote rules, majorities, high-watermark math, backoffs.
 - `progress`: what a leader tracks (replicas, check-quorum, proposals,
   parked fetches); `requests`: requests in flight.
+- `voter_set`: the voter set and kraft.version as the log defines them.
 - `core` (inputs, role changes, timers), `elections` (votes, epochs,
-  Begin/EndQuorumEpoch) and `replication` (fetching, flushing, committing,
-  snapshots) make up `RaftCore`; `ready`: its output.
+  Begin/EndQuorumEpoch), `replication` (fetching, flushing, committing,
+  snapshots) and `membership` (Add/Remove/UpdateRaftVoter) make up
+  `RaftCore`; `ready`: its output.
 
 Around the core: `rpc` declares each raft RPC once (key, versions, codecs to
 and from kio), `driver` is the trio shell (`RaftNode`: one task, one inbox of

@@ -16,16 +16,23 @@ Kafka v2 record batches, uncompressed, so Kafka's own tools can read them:
                                                 granting_voters}
       SNAPSHOT_HEADER = 3  SnapshotHeaderRecord {version, last_contained_log_timestamp}
       SNAPSHOT_FOOTER = 4  SnapshotFooterRecord {version}
+      KRAFT_VERSION   = 5  KRaftVersionRecord {version, kraft_version}
+      KRAFT_VOTERS    = 6  VotersRecord {version, voters: [{voter_id,
+                             voter_directory_id, endpoints, kraft_version_feature}]}
 
-A snapshot file (`<end offset>-<epoch>.checkpoint`) is: a SNAPSHOT_HEADER
-control batch, data batches of the state's records, a SNAPSHOT_FOOTER control
-batch, with offsets counting from 0 within the file, as Kafka writes it.
+A snapshot file (`<end offset>-<epoch>.checkpoint`) is: a control batch with
+the SNAPSHOT_HEADER (and, with kraft.version 1, the KRAFT_VERSION and
+KRAFT_VOTERS in force at its end offset, as Kafka writes them), data
+batches of the state's records, a SNAPSHOT_FOOTER control batch, with
+offsets counting from 0 within the file, as Kafka writes it.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -34,18 +41,34 @@ from kio.schema.leader_change_message.v0.data import Voter as KioVoter
 from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
 from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
 from kio.schema.types import BrokerId
+from kio.schema.voters_record.v0.data import Endpoint as KioEndpoint
+from kio.schema.voters_record.v0.data import KRaftVersionFeature
+from kio.schema.voters_record.v0.data import Voter as KioVotersVoter
+from kio.schema.voters_record.v0.data import VotersRecord as KioVotersRecord
 from kio.serial import entity_reader, entity_writer
-from kio.static.primitive import i16, i32, i64
+from kio.static.primitive import i16, i32, i64, u16
 
+from kraft import kafka_uuid
 from kraft.log.batch import BatchHeader, crc_is_valid, iter_batches
 from kraft.log.errors import InvalidBatchError
 from kraft.log.records import Record, build_batch, iter_records
 from kraft.net import guard
-from kraft.raft.types import Entry, LeaderChangeMessage
+from kraft.raft.types import (
+    ControlMessage,
+    Entry,
+    KRaftVersionRecord,
+    LeaderChangeMessage,
+    QuorumRecord,
+    VoterNode,
+    VotersRecord,
+)
 
 LEADER_CHANGE = 2
 SNAPSHOT_HEADER = 3
 SNAPSHOT_FOOTER = 4
+KRAFT_VERSION = 5
+KRAFT_VOTERS = 6
+_KRAFT_VERSION_VALUE = struct.Struct(">hhB")  # version, kraft.version, no tagged fields
 _CONTROL_KEY = struct.Struct(">hh")
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # Kafka's KafkaRaftClient.MAX_BATCH_SIZE_BYTES
 
@@ -93,6 +116,65 @@ def decode_leader_change(value: bytes) -> LeaderChangeMessage:
     )
 
 
+def encode_kraft_version(record: KRaftVersionRecord) -> bytes:
+    return _KRAFT_VERSION_VALUE.pack(0, record.kraft_version, 0)
+
+
+def decode_kraft_version(value: bytes) -> KRaftVersionRecord:
+    if len(value) < 4:
+        raise MalformedBatch("KRaftVersionRecord too short")
+    _version, kraft_version = struct.unpack_from(">hh", value)
+    return KRaftVersionRecord(int(kraft_version))
+
+
+def encode_voters(record: VotersRecord) -> bytes:
+    return _write(KioVotersRecord(version=i16(0), voters=tuple(
+        KioVotersVoter(
+            voter_id=BrokerId(v.voter_id),
+            voter_directory_id=(None if v.directory_id is None
+                                else _decode_uuid(v.directory_id)),
+            endpoints=tuple(KioEndpoint(name=n, host=h, port=u16(p)) for n, h, p in v.endpoints),
+            k_raft_version_feature=KRaftVersionFeature(
+                min_supported_version=i16(v.min_kraft_version),
+                max_supported_version=i16(v.max_kraft_version)),
+        ) for v in record.voters)))
+
+
+def _decode_uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(text + "=="))
+
+
+def decode_voters(value: bytes) -> VotersRecord:
+    record = _read(KioVotersRecord, value)
+    return VotersRecord(tuple(
+        VoterNode(
+            voter_id=int(v.voter_id),
+            directory_id=(None if v.voter_directory_id is None or v.voter_directory_id.int == 0
+                          else kafka_uuid.encode(v.voter_directory_id)),
+            endpoints=tuple((e.name, e.host, int(e.port)) for e in v.endpoints),
+            min_kraft_version=int(v.k_raft_version_feature.min_supported_version),
+            max_kraft_version=int(v.k_raft_version_feature.max_supported_version),
+        ) for v in record.voters))
+
+
+def _control_record(control: ControlMessage, timestamp: int) -> Record:
+    if isinstance(control, LeaderChangeMessage):
+        return control_record(LEADER_CHANGE, encode_leader_change(control), timestamp)
+    if isinstance(control, VotersRecord):
+        return control_record(KRAFT_VOTERS, encode_voters(control), timestamp)
+    return control_record(KRAFT_VERSION, encode_kraft_version(control), timestamp)
+
+
+def _decode_control(kind: int, value: bytes) -> ControlMessage | None:
+    if kind == LEADER_CHANGE:
+        return decode_leader_change(value)
+    if kind == KRAFT_VOTERS:
+        return decode_voters(value)
+    if kind == KRAFT_VERSION:
+        return decode_kraft_version(value)
+    return None
+
+
 def encode_entries(entries: Sequence[Entry], timestamp: int) -> bytes:
     """Record batches holding `entries` (contiguous offsets), ready to append."""
     out = bytearray()
@@ -117,7 +199,7 @@ def encode_entries(entries: Sequence[Entry], timestamp: int) -> bytes:
             flush_run()
             out.extend(
                 build_batch(
-                    [control_record(LEADER_CHANGE, encode_leader_change(entry.control), timestamp)],
+                    [_control_record(entry.control, timestamp)],
                     base_offset=entry.offset,
                     partition_leader_epoch=entry.epoch,
                     is_control=True,
@@ -137,7 +219,7 @@ def encode_entries(entries: Sequence[Entry], timestamp: int) -> bytes:
 def decode_entries(data: bytes | memoryview, start_offset: int = 0) -> Iterator[Entry]:
     """The entries in `data` (whole batches; a cut-off last batch is ignored),
     skipping any before `start_offset`. Control records other than
-    LeaderChange (snapshot header/footer) are skipped."""
+    LeaderChange, KRaftVersion and Voters (snapshot header/footer) are skipped."""
     for header, record in _records(data, allow_partial_tail=True):
         if header.last_offset < start_offset:
             continue
@@ -145,13 +227,9 @@ def decode_entries(data: bytes | memoryview, start_offset: int = 0) -> Iterator[
         if offset < start_offset:
             continue
         if header.is_control:
-            if control_kind(record.key) == LEADER_CHANGE:
-                yield Entry(
-                    offset,
-                    header.partition_leader_epoch,
-                    b"",
-                    decode_leader_change(record.value or b""),
-                )
+            control = _decode_control(control_kind(record.key), record.value or b"")
+            if control is not None:
+                yield Entry(offset, header.partition_leader_epoch, b"", control)
             continue
         yield Entry(offset, header.partition_leader_epoch, record.value or b"")
 
@@ -181,25 +259,29 @@ def control_kind(key: bytes | None) -> int:
     return kind
 
 
-def encode_snapshot(payloads: Iterable[bytes], last_contained_timestamp: int) -> bytes:
-    """A snapshot file's content: header, data batches, footer."""
+def encode_snapshot(payloads: Iterable[bytes], last_contained_timestamp: int,
+                    quorum_records: Sequence[QuorumRecord] = ()) -> bytes:
+    """A snapshot file's content: header (with the quorum's records), data
+    batches, footer."""
     out = bytearray()
     header = _write(
         SnapshotHeaderRecord(version=i16(0),
                              last_contained_log_timestamp=i64(last_contained_timestamp))
     )
     out += build_batch(
-        [control_record(SNAPSHOT_HEADER, header, last_contained_timestamp)],
+        [control_record(SNAPSHOT_HEADER, header, last_contained_timestamp),
+         *(_control_record(r, last_contained_timestamp) for r in quorum_records)],
         base_offset=0,
         partition_leader_epoch=0,
         is_control=True,
     )
-    entries = [Entry(i + 1, 0, p) for i, p in enumerate(payloads)]
+    first = 1 + len(quorum_records)
+    entries = [Entry(first + i, 0, p) for i, p in enumerate(payloads)]
     out += encode_entries(entries, last_contained_timestamp)
     footer = _write(SnapshotFooterRecord(version=i16(0)))
     out += build_batch(
         [control_record(SNAPSHOT_FOOTER, footer, last_contained_timestamp)],
-        base_offset=len(entries) + 1,
+        base_offset=first + len(entries),
         partition_leader_epoch=0,
         is_control=True,
     )
@@ -219,3 +301,17 @@ def decode_snapshot(data: bytes) -> list[bytes]:
     if not kinds or kinds[0] != SNAPSHOT_HEADER or kinds[-1] != SNAPSHOT_FOOTER:
         raise MalformedBatch("snapshot is not header, records, footer")
     return payloads
+
+
+def snapshot_quorum_records(data: bytes | memoryview) -> tuple[QuorumRecord, ...]:
+    """The KRaftVersion and Voters records in a snapshot's control batches
+    (Kafka puts them in the header batch, before any data); empty for
+    kraft.version 0."""
+    found: list[QuorumRecord] = []
+    for header, record in _records(data, allow_partial_tail=True):
+        if not header.is_control:
+            break
+        control = _decode_control(control_kind(record.key), record.value or b"")
+        if isinstance(control, VotersRecord | KRaftVersionRecord):
+            found.append(control)
+    return tuple(found)

@@ -14,9 +14,11 @@ kraft's active controller writes metadata.version itself, so the file holds
 only the quorum's records.
 
 A node configured with `controller.quorum.bootstrap.servers` (no
-`controller.quorum.voters`) reads its voter set from this file at start-up
-(`read_voters`). The voter set is fixed after format: AddRaftVoter and
-RemoveRaftVoter are not implemented yet, so nothing ever rewrites it.
+`controller.quorum.voters`) reads this voter set at start-up (`read`) as where
+its log starts (kraft.version 1): the first leader writes it into the log, and
+from then on the latest VotersRecord in the log is in force
+(`kraft.raft.voter_set`); AddRaftVoter/RemoveRaftVoter append new ones,
+nothing rewrites this file.
 `kraft.raft.disk_log` leaves the file alone: it is not a snapshot of log
 entries, and the raft layer never serves or deletes it.
 """

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from kraft.config_keys import KEYS, ConfigError
+from kraft.raft.types import VoterNode
 
 MAX_FETCH_WAIT_MS = 500
 """Long-poll wait a follower asks for (Kafka `KafkaRaftClient.MAX_FETCH_WAIT_MS`)."""
@@ -45,13 +46,26 @@ def _default(field: str) -> Any:
 class QuorumConfig:
     """Static configuration of one node of the metadata quorum.
 
-    `voters` is the static voter set (`controller.quorum.voters` ids); a node
-    whose `node_id` is not in it is an observer.
+    `voters` is the static voter set (`controller.quorum.voters` ids) with
+    `kraft_version` 0. With `kraft_version` 1 (KIP-853) it is only where the
+    log starts from, the bootstrap checkpoint's set (`voter_nodes` gives
+    their directory ids and endpoints; both are empty for a node formatted
+    `--no-initial-controllers`): the set in force is the latest VotersRecord
+    in the log (`kraft.raft.voter_set`). A node whose `node_id` is not in the
+    set in force is an observer. `directory_id` is this node's metadata log
+    directory id (KIP-1035), sent in Fetch so a leader can add it as a voter.
+    `bootstrap_servers` are the ids (the driver's, negative for addresses
+    known only from controller.quorum.bootstrap.servers) an observer that
+    knows no voter asks for the leader.
     """
 
     node_id: int
     voters: tuple[int, ...]
     cluster_id: str | None = None
+    kraft_version: int = 0
+    voter_nodes: tuple[VoterNode, ...] = ()
+    directory_id: str | None = None
+    bootstrap_servers: tuple[int, ...] = ()
     election_timeout_ms: int = _default("election_timeout_ms")
     fetch_timeout_ms: int = _default("fetch_timeout_ms")
     election_backoff_max_ms: int = _default("election_backoff_max_ms")
@@ -68,8 +82,13 @@ class QuorumConfig:
     election_on_leader_connection_loss: bool = _default("election_on_leader_connection_loss")
 
     def __post_init__(self) -> None:
-        if not self.voters:
+        if self.kraft_version not in (0, 1):
+            raise ValueError(f"unsupported kraft.version {self.kraft_version}")
+        if not self.voters and self.kraft_version == 0:
             raise ValueError("controller.quorum.voters must name at least one voter")
+        if self.voter_nodes and tuple(sorted(v.voter_id for v in self.voter_nodes)) != tuple(
+                sorted(self.voters)):
+            raise ValueError(f"voter_nodes {self.voter_nodes} do not match voters {self.voters}")
         if len(set(self.voters)) != len(self.voters):
             raise ValueError(f"duplicate voter ids in {self.voters}")
         if self.fetch_max_wait_ms >= self.request_timeout_ms:

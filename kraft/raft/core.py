@@ -39,13 +39,17 @@ watermark, committed entries and snapshots.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 
 from kraft.raft.config import QuorumConfig
 from kraft.raft.elections import ElectionsMixin
 from kraft.raft.log import ReplicatedLog
+from kraft.raft.membership import MembershipMixin
 from kraft.raft.messages import (
+    AddRaftVoterRequest,
+    AddRaftVoterResponse,
     BeginQuorumEpochRequest,
     BeginQuorumEpochResponse,
     DescribeQuorumRequest,
@@ -59,8 +63,11 @@ from kraft.raft.messages import (
     FetchSnapshotResponse,
     Inbound,
     Outbound,
+    RemoveRaftVoterRequest,
+    RemoveRaftVoterResponse,
     Request,
     Response,
+    UpdateRaftVoterRequest,
     VoteRequest,
     VoteResponse,
 )
@@ -95,7 +102,7 @@ _MAX_SETTLE_STEPS = 16
 _IDLE_POLL_MS = 60_000
 
 
-class RaftCore(ElectionsMixin, ReplicationMixin):
+class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
     """One quorum member. Not thread-safe: one caller (the driver) at a time."""
 
     def __init__(
@@ -112,11 +119,13 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self.log = log
         self.rng = rng
         self.local_id = config.node_id
-        self.voters = config.voters
         self._now = now_ms
+        self._init_replication()
+        self._init_voters()
         self.quorum = QuorumState.restore(
-            config.node_id, config.voters, stored, log.last_fetched_epoch()
+            config.node_id, self.voters, stored, log.last_fetched_epoch()
         )
+        self._update_electable()
         self.requests = RequestManager(config.request_timeout_ms, config.retry_backoff_ms)
         # outbox
         self._messages: list[Outbound] = []
@@ -133,7 +142,6 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         self._accumulator: ProposalAccumulator | None = None
         self._purgatory = FetchPurgatory()
         self._shutting_down = False
-        self._init_replication()
         self._entered_role()
         if self.quorum.is_only_voter and isinstance(self.quorum.role, Resigned):
             self._transition(Unattached(self.quorum.epoch + 1))
@@ -286,7 +294,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             not self.config.election_on_leader_connection_loss
             or not isinstance(role, Follower)
             or role.leader_id != destination
-            or not self.quorum.is_voter
+            or not self.quorum.is_electable
             or self._shutting_down
         ):
             return
@@ -369,7 +377,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         now = self._now
         timeout = random_election_timeout_ms(self.rng, self.config.election_timeout_ms)
         self._election_deadline = None
-        if self.quorum.is_voter:
+        if self.quorum.is_electable or isinstance(role, Resigned):
             self._election_deadline = (
                 now + timeout if kept_election_deadline is None else kept_election_deadline
             )
@@ -411,6 +419,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
                 parked.correlation_id,
                 self._fetch_error(ErrorCode.not_leader_or_follower),
             )
+        self._finish_change(ErrorCode.not_leader_or_follower, None)
         self._progress = None
         self._accumulator = None
 
@@ -426,6 +435,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         # A timed-out request only backs off: role timers (fetch and election
         # timeouts) decide what silence from a peer means.
         self.requests.expire(self._now)
+        self._update_electable()
         for _ in range(_MAX_SETTLE_STEPS):
             if not self._poll_role():
                 break
@@ -440,7 +450,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         now = self._now
         if isinstance(role, Unattached):
             if (
-                self.quorum.is_voter
+                self.quorum.is_electable
                 and not self._shutting_down
                 and (self.quorum.is_only_voter or self._deadline_passed(self._election_deadline))
             ):
@@ -470,7 +480,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
                 return self._poll_role()
         elif isinstance(role, Follower):
             if (
-                self.quorum.is_voter
+                self.quorum.is_electable
                 and not self._shutting_down
                 and self._deadline_passed(self._fetch_deadline)
             ):
@@ -479,7 +489,8 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         elif isinstance(role, Leader):
             assert self._progress is not None and self._accumulator is not None
             deadline = self._progress.check_quorum_deadline
-            if deadline is not None and now >= deadline:
+            removed = self._poll_pending_change()
+            if removed or (deadline is not None and now >= deadline):
                 self._resign()
                 return True
             entries = self._accumulator.drain(self.log.end_offset, now)
@@ -501,10 +512,10 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
         """The earliest time a timer of the settled state can fire (> now)."""
         role = self.quorum.role
         candidates = [self.requests.next_deadline(self._now)]
-        campaigning = self.quorum.is_voter and not self._shutting_down
+        campaigning = self.quorum.is_electable and not self._shutting_down
         if isinstance(role, Prospective) or (
-            isinstance(role, Unattached | Resigned) and campaigning
-        ):
+            isinstance(role, Unattached) and campaigning
+        ) or (isinstance(role, Resigned) and not self._shutting_down):
             candidates.append(self._election_deadline)
         elif isinstance(role, Candidate):
             candidates.append(self._backoff_deadline or self._election_deadline)
@@ -518,6 +529,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             candidates.append(self._progress.next_begin_quorum_ms(self._now))
             candidates.append(self._accumulator.drain_deadline)
             candidates.append(self._purgatory.next_deadline())
+            candidates.append(self._pending_change_deadline())
         found = [c for c in candidates if c is not None]
         return min(found) if found else self._now + _IDLE_POLL_MS
 
@@ -561,6 +573,12 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             return self._handle_fetch_request(source, correlation_id, request)
         if isinstance(request, FetchSnapshotRequest):
             return self._handle_fetch_snapshot_request(request)
+        if isinstance(request, AddRaftVoterRequest):
+            return self._handle_add_voter(source, correlation_id, request)
+        if isinstance(request, RemoveRaftVoterRequest):
+            return self._handle_remove_voter(source, correlation_id, request)
+        if isinstance(request, UpdateRaftVoterRequest):
+            return self._handle_update_voter(request)
         assert isinstance(request, DescribeQuorumRequest)
         return self._handle_describe_quorum_request()
 
@@ -578,12 +596,25 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
             return self._fetch_error(error)
         if isinstance(request, FetchSnapshotRequest):
             return self._fetch_snapshot_error(request, error)
+        if isinstance(request, AddRaftVoterRequest):
+            return AddRaftVoterResponse(error_code=error)
+        if isinstance(request, RemoveRaftVoterRequest):
+            return RemoveRaftVoterResponse(error_code=error)
+        if isinstance(request, UpdateRaftVoterRequest):
+            return self._update_voter_response(error)
         return self._describe_quorum_error(error)
 
     def _handle_describe_quorum_request(self) -> DescribeQuorumResponse:
         if self._progress is None:
             return self._describe_quorum_error(ErrorCode.not_leader_or_follower)
         voters, observers = self._progress.describe()
+        # KIP-853: a voter's directory id is the voter set's (the leader's own too).
+        known = self.voter_history.latest
+        voters = tuple(
+            r if r.replica_directory_id is not None or (node := known.voter(r.replica_id)) is None
+            else dataclasses.replace(r, replica_directory_id=node.directory_id)
+            for r in voters
+        )
         return DescribeQuorumResponse(
             error_code=ErrorCode.none,
             error_message=None,
@@ -606,8 +637,12 @@ class RaftCore(ElectionsMixin, ReplicationMixin):
     # --- responses to our requests -------------------------------------------------
 
     def _handle_response(self, source: int, request: Request, response: Response) -> None:
-        if isinstance(response, DescribeQuorumResponse):
-            return
+        if not isinstance(
+            response,
+            VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse
+            | FetchSnapshotResponse,
+        ):
+            return  # the core never sends DescribeQuorum or voter changes
         if isinstance(response, FetchResponse | FetchSnapshotResponse):
             leader_id = response.current_leader.leader_id
             epoch = response.current_leader.leader_epoch

@@ -44,8 +44,12 @@ from kraft.log.checkpoint import fsync_dir
 from kraft.log.config import LogConfig
 from kraft.log.log import PartitionLog
 from kraft.log.results import FlushTask, wall_clock_ms
+from kraft.raft import batches
 from kraft.raft.batches import decode_entries, encode_entries
-from kraft.raft.types import Entry, OffsetAndEpoch
+from kraft.raft.types import Entry, OffsetAndEpoch, QuorumRecord
+
+_SNAPSHOT_HEAD_BYTES = 1 << 20
+"""Enough of a snapshot file to hold its header batch with the voter set."""
 
 PARTITION_DIR = "__cluster_metadata-0"
 TAIL_CACHE_ENTRIES = 65536
@@ -63,6 +67,7 @@ class DiskLog:
         self.dir = Path(metadata_dir) / PARTITION_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         self._snapshots: list[OffsetAndEpoch] = []
+        self.quorum_records_provider: Callable[[int], tuple[QuorumRecord, ...]] | None = None
         for path in self.dir.iterdir():
             if path.name.endswith((".checkpoint.part", ".checkpoint.deleted")):
                 path.unlink()
@@ -251,6 +256,22 @@ class DiskLog:
         with open(self.snapshot_path(snapshot_id), "rb") as f:
             f.seek(position)
             return f.read(max_bytes)
+
+    def snapshot_quorum_records(self, snapshot_id: OffsetAndEpoch) -> tuple[QuorumRecord, ...]:
+        with open(self.snapshot_path(snapshot_id), "rb") as f:
+            head = f.read(_SNAPSHOT_HEAD_BYTES)
+        try:
+            return batches.snapshot_quorum_records(head)
+        except batches.MalformedBatch as e:
+            raise OSError(f"snapshot {snapshot_id} is damaged: {e}") from None
+
+    def quorum_records(self, end_offset: int) -> tuple[QuorumRecord, ...]:
+        """What a snapshot ending at `end_offset` must carry (the layer above
+        writes it: `batches.encode_snapshot`); the raft driver points this at
+        `RaftCore.quorum_records_at`."""
+        if self.quorum_records_provider is None:
+            return ()
+        return self.quorum_records_provider(end_offset)
 
     def write_snapshot(self, snapshot_id: OffsetAndEpoch, data: bytes) -> None:
         """Store a snapshot the layer above produced (atomically, durably)."""

@@ -64,6 +64,7 @@ from kraft.raft import messages as m
 from kraft.raft import quorum_state_file, rpc
 from kraft.raft.config import QuorumConfig
 from kraft.raft.core import RaftCore
+from kraft.raft.disk_log import DiskLog
 from kraft.raft.log import ReplicatedLog
 from kraft.raft.ready import Ready
 from kraft.raft.state import Leader, Resigned, Role
@@ -183,7 +184,7 @@ class RaftNode:
         self.client_security = client_security  # how to reach the other voters (TLS, SASL)
         self.log = raft_log
         self.metadata_dir = Path(metadata_dir)
-        self.voter_addresses = voter_addresses
+        self._addresses = voter_addresses
         self.listener = listener
         self._rng = rng or random.Random()
         self._inbox_send, self._inbox = trio.open_memory_channel[InboxEvent](INBOX_SIZE)
@@ -272,6 +273,8 @@ class RaftNode:
         stored = quorum_state_file.read(self.metadata_dir)
         core = RaftCore(self.config, self.log, stored, self._rng, self._now())
         self._core = core
+        if isinstance(self.log, DiskLog):  # its snapshots carry the voter set (KIP-853)
+            self.log.quorum_records_provider = core.quorum_records_at
         try:
             async with (KafkaClient(f"raft-{self.config.node_id}",
                                     security=self.client_security) as client,
@@ -328,6 +331,30 @@ class RaftNode:
                 case _:
                     pass  # requests were answered through their waiters above
         self._inbox.close()
+
+    @property
+    def voter_addresses(self) -> dict[int, Address]:
+        """The voters in force and their controller endpoints: the voter set in the
+        log where it names endpoints (kraft.version 1, KIP-853), else the
+        addresses this node was started with (controller.quorum.voters, the
+        bootstrap checkpoint, or what controller.quorum.bootstrap.servers
+        answered)."""
+        core = self._core
+        if core is None:
+            return dict(self._addresses)
+        found: dict[int, Address] = {}
+        for voter in core.voter_set.voters:
+            if voter.endpoints:
+                _name, host, port = voter.endpoints[0]
+                found[voter.voter_id] = (host, port)
+            elif voter.voter_id in self._addresses:
+                found[voter.voter_id] = self._addresses[voter.voter_id]
+        return found
+
+    def _address(self, node_id: int) -> Address | None:
+        """Where to send a request for `node_id`: a voter's endpoint, else any
+        address this node was started with (bootstrap servers, former voters)."""
+        return self.voter_addresses.get(node_id) or self._addresses.get(node_id)
 
     @staticmethod
     def _now() -> int:
@@ -458,7 +485,7 @@ class RaftNode:
             waiter.event.set()
 
     async def _request(self, out: m.Outbound) -> None:
-        address = self.voter_addresses.get(out.destination)
+        address = self._address(out.destination)
         message = out.message
         assert isinstance(message, m.Request)
         spec = rpc.for_request(message)

@@ -59,10 +59,12 @@ from kraft.raft.state import (
 from kraft.raft.types import (
     NO_LEADER,
     Entry,
+    KRaftVersionRecord,
     LeaderChangeMessage,
     OffsetAndEpoch,
     RaftInvariantError,
 )
+from kraft.raft.voter_set import BASE, VoterSetHistory
 
 
 class ElectionsMixin:
@@ -81,6 +83,7 @@ class ElectionsMixin:
     _election: EpochElection | None
     _end_quorum_unacked: set[int]
     _progress: LeaderProgress | None
+    voter_history: VoterSetHistory
 
     if TYPE_CHECKING:
 
@@ -146,7 +149,16 @@ class ElectionsMixin:
         start = self.log.end_offset
         self._transition(Leader(role.epoch, self.local_id, start))
         leader_change = LeaderChangeMessage(self.local_id, self.voters, granting)
-        self._append_as_leader([Entry(start, role.epoch, control=leader_change)])
+        entries = [Entry(start, role.epoch, control=leader_change)]
+        history = self.voter_history
+        if history.kraft_version >= 1 and history.latest_offset == BASE:
+            # KIP-853: the first leader writes the bootstrap set into the log
+            # (Kafka's appendStartOfEpochControlRecords), so replicas formatted
+            # without one (--no-initial-controllers, brokers) learn it by fetching.
+            entries.append(Entry(start + 1, role.epoch,
+                                 control=KRaftVersionRecord(history.kraft_version)))
+            entries.append(Entry(start + 2, role.epoch, control=history.latest))
+        self._append_as_leader(entries)
 
     def _handle_vote_request(self, request: VoteRequest) -> VoteResponse:
         """Grant rules in `quorum.can_grant_vote`. A request from a higher epoch,
@@ -162,10 +174,18 @@ class ElectionsMixin:
             return self._vote_response(ErrorCode.invalid_request, granted=False)
         if request.replica_epoch < self.quorum.epoch:
             return self._vote_response(ErrorCode.fenced_leader_epoch, granted=False)
-        if request.voter_id != self.local_id:
+        if request.voter_id != self.local_id or request.voter_directory_id not in (
+            None, self.config.directory_id
+        ):
             return self._vote_response(ErrorCode.invalid_voter_key, granted=False)
-        if not self.quorum.is_voter or request.replica_id not in self.voters:
+        if self.voter_history.kraft_version == 0 and (
+            not self.quorum.is_voter or request.replica_id not in self.voters
+        ):
             return self._vote_response(ErrorCode.none, granted=False)
+        # kraft.version 1 (KIP-853): grant whatever our voter set says, as Kafka
+        # does. The candidate counts only its own set's votes, and its log may
+        # hold a VotersRecord ours lacks (making it, or us, a voter): refusing
+        # could leave no replica able to win. Safety rests on the log check.
         if request.replica_epoch > self.quorum.epoch:
             self._transition(Unattached(request.replica_epoch), keep_election_deadline=True)
         candidate_end = OffsetAndEpoch(request.last_offset, request.last_offset_epoch)

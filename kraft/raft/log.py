@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from kraft.raft.types import Entry, OffsetAndEpoch
+from kraft.raft.types import Entry, OffsetAndEpoch, QuorumRecord
 
 
 class ReplicatedLog(Protocol):
@@ -85,6 +85,10 @@ class ReplicatedLog(Protocol):
 
     def read_snapshot(self, snapshot_id: OffsetAndEpoch, position: int, max_bytes: int) -> bytes:
         """Up to `max_bytes` bytes of a complete snapshot from `position`."""
+
+    def snapshot_quorum_records(self, snapshot_id: OffsetAndEpoch) -> tuple[QuorumRecord, ...]:
+        """The KRaftVersion and Voters records a complete snapshot carries (KIP-853;
+        empty for kraft.version 0)."""
 
     def begin_snapshot_download(self, snapshot_id: OffsetAndEpoch) -> None:
         """Start (or restart, discarding any partial data) a `.checkpoint.part` file."""

@@ -13,9 +13,19 @@ newer ones exist.
 from __future__ import annotations
 
 import bisect
+import struct
 from collections.abc import Sequence
 
-from kraft.raft.types import Entry, OffsetAndEpoch
+from kraft.raft.batches import encode_entries, snapshot_quorum_records
+from kraft.raft.types import Entry, OffsetAndEpoch, QuorumRecord
+
+_FRAME = struct.Struct(">I")
+
+
+def _unframe(stored: bytes) -> tuple[bytes, bytes]:
+    """(quorum records as control batches, the layer above's data)."""
+    (size,) = _FRAME.unpack_from(stored)
+    return stored[_FRAME.size:_FRAME.size + size], stored[_FRAME.size + size:]
 
 
 class MemoryLog:
@@ -117,18 +127,29 @@ class MemoryLog:
         return self._snapshots[snapshot_id][position : position + max_bytes]
 
     def snapshot_data(self, snapshot_id: OffsetAndEpoch) -> bytes:
-        """A snapshot's bytes, for the layer above to load."""
-        return self._snapshots[snapshot_id]
+        """A snapshot's bytes as the layer above wrote them, for it to load."""
+        return _unframe(self._snapshots[snapshot_id])[1]
 
-    def create_snapshot(self, snapshot_id: OffsetAndEpoch, data: bytes) -> None:
-        """Store a snapshot written by the layer above (durable on return).
+    def snapshot_quorum_records(self, snapshot_id: OffsetAndEpoch) -> tuple[QuorumRecord, ...]:
+        return snapshot_quorum_records(_unframe(self._snapshots[snapshot_id])[0])
+
+    def create_snapshot(
+        self, snapshot_id: OffsetAndEpoch, data: bytes,
+        quorum_records: tuple[QuorumRecord, ...] = (),
+    ) -> None:
+        """Store a snapshot written by the layer above (durable on return), with
+        the quorum records in force at its end (`RaftCore.quorum_records_at`).
 
         It must describe committed state within `[log_start_offset, end_offset]`;
         the log start moves only when the core calls `delete_before_snapshot`.
+        The stored (and served) bytes frame the records, as Kafka batches, in
+        front of `data`, so a follower that downloads the snapshot gets both.
         """
         if snapshot_id.offset > self.end_offset or snapshot_id.offset < self._start:
             raise ValueError(f"snapshot {snapshot_id} outside [{self._start}, {self.end_offset}]")
-        self._snapshots[snapshot_id] = bytes(data)
+        head = encode_entries(
+            [Entry(i, 0, control=r) for i, r in enumerate(quorum_records)], 0)
+        self._snapshots[snapshot_id] = _FRAME.pack(len(head)) + head + bytes(data)
 
     def begin_snapshot_download(self, snapshot_id: OffsetAndEpoch) -> None:
         self._partial = {snapshot_id: bytearray()}

@@ -13,12 +13,16 @@ them to `kio.schema.<api>.vN` one field to one field:
 | DescribeQuorum*          | 55      | kio.schema.describe_quorum.v2        |
 | Fetch*                   | 1       | kio.schema.fetch.v18                 |
 | FetchSnapshot*           | 59      | kio.schema.fetch_snapshot.v1         |
+| AddRaftVoter*            | 80      | kio.schema.add_raft_voter.v1         |
+| RemoveRaftVoter*         | 81      | kio.schema.remove_raft_voter.v0      |
+| UpdateRaftVoter*         | 82      | kio.schema.update_raft_voter.v0      |
 
 Deliberate differences from the wire: optional nested structs that Kafka
 encodes with -1 sentinels (`diverging_epoch`, `snapshot_id`) are `None` here;
 `records` is a tuple of `Entry` that the driver encodes as v2 record batches
-(control batches for LeaderChange); listener endpoints and directory ids are
-left to the driver (static voters, KIP-853 is not implemented).
+(control batches for LeaderChange, KRaftVersion and Voters). Directory ids
+(KIP-853) are Kafka Uuid strings, None where the wire has the zero Uuid;
+listener endpoints are (name, host, port) tuples.
 
 Error codes are kio's `ErrorCode`, Kafka's single table of them.
 
@@ -39,6 +43,8 @@ HIGH_WATERMARK_NOT_SUPPORTED = 2**63 - 1
 
 __all__ = [
     "HIGH_WATERMARK_NOT_SUPPORTED",
+    "AddRaftVoterRequest",
+    "AddRaftVoterResponse",
     "BeginQuorumEpochRequest",
     "BeginQuorumEpochResponse",
     "DescribeQuorumRequest",
@@ -55,10 +61,14 @@ __all__ = [
     "LeaderIdAndEpoch",
     "Message",
     "Outbound",
+    "RemoveRaftVoterRequest",
+    "RemoveRaftVoterResponse",
     "ReplicaState",
     "Request",
     "Response",
     "SnapshotId",
+    "UpdateRaftVoterRequest",
+    "UpdateRaftVoterResponse",
     "VoteRequest",
     "VoteResponse",
 ]
@@ -106,6 +116,8 @@ class VoteRequest:
     last_offset_epoch: int
     last_offset: int
     pre_vote: bool
+    voter_directory_id: str | None = None
+    candidate_directory_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +139,7 @@ class BeginQuorumEpochRequest:
     voter_id: int
     leader_id: int
     leader_epoch: int
+    voter_directory_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,6 +192,7 @@ class FetchRequest:
     last_fetched_epoch: int
     partition_max_bytes: int
     high_watermark: int = HIGH_WATERMARK_NOT_SUPPORTED
+    replica_directory_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,6 +247,7 @@ class ReplicaState:
 
     replica_id: int
     log_end_offset: int
+    replica_directory_id: str | None = None
     last_fetch_timestamp: int = -1
     last_caught_up_timestamp: int = -1
 
@@ -248,6 +263,62 @@ class DescribeQuorumResponse:
     observers: tuple[ReplicaState, ...] = ()
 
 
+# --- AddRaftVoter (80), RemoveRaftVoter (81), UpdateRaftVoter (82): KIP-853 ----
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddRaftVoterRequest:
+    """Add `voter_id` (with its directory id and controller `listeners`) to the
+    voter set, once it is a caught-up observer. Answered when the VotersRecord
+    commits (or fails)."""
+
+    cluster_id: str | None
+    timeout_ms: int
+    voter_id: int
+    voter_directory_id: str | None
+    listeners: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddRaftVoterResponse:
+    error_code: ErrorCode
+    error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveRaftVoterRequest:
+    """Remove the voter `voter_id` whose directory id is `voter_directory_id`."""
+
+    cluster_id: str | None
+    voter_id: int
+    voter_directory_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveRaftVoterResponse:
+    error_code: ErrorCode
+    error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateRaftVoterRequest:
+    """A voter reports its current endpoints and supported kraft.version range."""
+
+    cluster_id: str | None
+    current_leader_epoch: int
+    voter_id: int
+    voter_directory_id: str | None
+    listeners: tuple[tuple[str, str, int], ...]
+    min_supported_version: int
+    max_supported_version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateRaftVoterResponse:
+    error_code: ErrorCode
+    current_leader: LeaderIdAndEpoch
+
+
 Request = (
     VoteRequest
     | BeginQuorumEpochRequest
@@ -255,6 +326,9 @@ Request = (
     | FetchRequest
     | FetchSnapshotRequest
     | DescribeQuorumRequest
+    | AddRaftVoterRequest
+    | RemoveRaftVoterRequest
+    | UpdateRaftVoterRequest
 )
 Response = (
     VoteResponse
@@ -263,6 +337,9 @@ Response = (
     | FetchResponse
     | FetchSnapshotResponse
     | DescribeQuorumResponse
+    | AddRaftVoterResponse
+    | RemoveRaftVoterResponse
+    | UpdateRaftVoterResponse
 )
 Message = Request | Response
 

@@ -19,6 +19,10 @@ from kraft.raft.messages import FetchRequest, ReplicaState
 from kraft.raft.quorum import high_watermark_candidate, majority, next_high_watermark
 from kraft.raft.types import ENTRY_OVERHEAD_BYTES, Entry
 
+CAUGHT_UP_WINDOW_MS = 3_600_000
+"""An observer that fetched within this and once reached the log end counts as
+caught up for AddRaftVoter (Kafka's `LeaderState.isReplicaCaughtUp`: an hour)."""
+
 CHECK_QUORUM_TIMEOUT_FACTOR = 1.5
 """Check-quorum fires after this many fetch timeouts without a fetching majority."""
 
@@ -27,12 +31,14 @@ CHECK_QUORUM_TIMEOUT_FACTOR = 1.5
 class ReplicaProgress:
     replica_id: int
     end_offset: int | None = None
+    directory_id: str | None = None
     last_fetch_ms: int | None = None
     last_caught_up_ms: int | None = None
 
     def describe(self) -> ReplicaState:
         return ReplicaState(
             replica_id=self.replica_id,
+            replica_directory_id=self.directory_id,
             log_end_offset=-1 if self.end_offset is None else self.end_offset,
             last_fetch_timestamp=-1 if self.last_fetch_ms is None else self.last_fetch_ms,
             last_caught_up_timestamp=(
@@ -63,7 +69,7 @@ class LeaderProgress:
         self._check_quorum_timeout_ms = int(fetch_timeout_ms * CHECK_QUORUM_TIMEOUT_FACTOR)
         self._fetched_voters: set[int] = set()
         self.check_quorum_deadline: int | None = (
-            None if len(voters) == 1 else now_ms + self._check_quorum_timeout_ms
+            None if voters == (local_id,) else now_ms + self._check_quorum_timeout_ms
         )
         self._begin_quorum_interval_ms = fetch_timeout_ms // 2
         # Unacknowledged voters and when each is next due a BeginQuorumEpoch.
@@ -73,18 +79,25 @@ class LeaderProgress:
 
     def update_local_end_offset(self, flushed_end_offset: int, now_ms: int) -> bool:
         """The leader's own flushed end offset moved; True if the HWM advanced."""
-        local = self.voter_progress[self.local_id]
+        local = self._progress_of(self.local_id)
         local.end_offset = flushed_end_offset
         local.last_fetch_ms = local.last_caught_up_ms = now_ms
         return self._maybe_advance_high_watermark()
 
-    def update_replica(
-        self, replica_id: int, fetch_offset: int, leader_end_offset: int, now_ms: int
-    ) -> bool:
-        """A valid fetch from `replica_id` at `fetch_offset`; True if the HWM advanced."""
+    def _progress_of(self, replica_id: int) -> ReplicaProgress:
         progress = self.voter_progress.get(replica_id)
         if progress is None:
             progress = self.observer_progress.setdefault(replica_id, ReplicaProgress(replica_id))
+        return progress
+
+    def update_replica(
+        self, replica_id: int, fetch_offset: int, leader_end_offset: int, now_ms: int,
+        directory_id: str | None = None,
+    ) -> bool:
+        """A valid fetch from `replica_id` at `fetch_offset`; True if the HWM advanced."""
+        progress = self._progress_of(replica_id)
+        if directory_id is not None:
+            progress.directory_id = directory_id
         progress.end_offset = fetch_offset
         progress.last_fetch_ms = now_ms
         if fetch_offset >= leader_end_offset:
@@ -100,6 +113,46 @@ class LeaderProgress:
             return False
         self.high_watermark = new
         return True
+
+    def set_voters(self, voters: tuple[int, ...], now_ms: int) -> bool:
+        """The voter set changed (a VotersRecord was appended, KIP-853): replicas
+        move between voters and observers with their progress; a new voter is
+        sent BeginQuorumEpoch; the high watermark and check-quorum count the new
+        set from now on. True if the high watermark advanced."""
+        old = self.voter_progress
+        self.voter_progress = {
+            v: old.get(v) or self.observer_progress.pop(v, None) or ReplicaProgress(v)
+            for v in voters
+        }
+        for v, progress in old.items():
+            if v not in self.voter_progress:
+                self.observer_progress[v] = progress
+        self.voters = voters
+        for v in voters:
+            if v not in old and v != self.local_id:
+                self._begin_quorum_due[v] = now_ms
+        for v in [v for v in self._begin_quorum_due if v not in voters]:
+            del self._begin_quorum_due[v]
+        self._fetched_voters &= set(voters)
+        if voters == (self.local_id,):
+            self.check_quorum_deadline = None
+        elif self.check_quorum_deadline is None:
+            self.check_quorum_deadline = now_ms + self._check_quorum_timeout_ms
+        return self._maybe_advance_high_watermark()
+
+    def is_caught_up_observer(self, replica_id: int, directory_id: str | None,
+                              now_ms: int) -> bool:
+        """Kafka's `isReplicaCaughtUp` for AddRaftVoter: an observer with this
+        directory id that reached the leader's log end at least once and
+        fetched within the last hour."""
+        progress = self.observer_progress.get(replica_id)
+        return (
+            progress is not None
+            and progress.directory_id == directory_id
+            and progress.last_caught_up_ms is not None
+            and progress.last_fetch_ms is not None
+            and progress.last_fetch_ms > now_ms - CAUGHT_UP_WINDOW_MS
+        )
 
     def voters_by_descending_fetch_offset(self) -> tuple[int, ...]:
         """Other voters, most caught-up first (the preferred successors on resign)."""
@@ -123,7 +176,8 @@ class LeaderProgress:
         if self.check_quorum_deadline is None:
             return
         self._fetched_voters.add(voter_id)
-        if len(self._fetched_voters) + 1 >= majority(len(self.voters)):
+        own = 1 if self.local_id in self.voter_progress else 0
+        if len(self._fetched_voters) + own >= majority(len(self.voters)):
             self.check_quorum_deadline = now_ms + self._check_quorum_timeout_ms
             self._fetched_voters.clear()
 

@@ -65,7 +65,8 @@ class EpochElection:
 
     def __init__(self, voters: Iterable[int], local_id: int) -> None:
         self._voters = tuple(voters)
-        self._granted: set[int] = {local_id}
+        # A candidate removed by its latest (uncommitted) set does not vote for itself.
+        self._granted: set[int] = {local_id} if local_id in self._voters else set()
         self._rejected: set[int] = set()
 
     def record(self, voter_id: int, granted: bool) -> None:

@@ -53,7 +53,8 @@ from kraft.raft.messages import (
 from kraft.raft.progress import FetchPurgatory, LeaderProgress, ParkedFetch
 from kraft.raft.requests import RequestManager
 from kraft.raft.state import Follower, Leader, QuorumState, Role, Unattached
-from kraft.raft.types import NO_LEADER, Entry, OffsetAndEpoch, RaftInvariantError
+from kraft.raft.types import NO_LEADER, Entry, OffsetAndEpoch, QuorumRecord, RaftInvariantError
+from kraft.raft.voter_set import VoterSetHistory
 
 
 class ReplicationMixin:
@@ -70,8 +71,15 @@ class ReplicationMixin:
     _fetch_deadline: int | None
     _progress: LeaderProgress | None
     _purgatory: FetchPurgatory
+    voter_history: VoterSetHistory
 
     if TYPE_CHECKING:
+
+        def _quorum_records_appended(self, entries: list[Entry] | tuple[Entry, ...]) -> None: ...
+
+        def _voters_changed(self) -> None: ...
+
+        def _snapshot_installed_records(self, records: tuple[QuorumRecord, ...]) -> None: ...
 
         def _send(self, destination: int, request: Request) -> None: ...
 
@@ -145,6 +153,8 @@ class ReplicationMixin:
                 f"watermark {self._high_watermark}"
             )
         self.log.truncate_to(end_offset)
+        if self.voter_history.truncated(end_offset):
+            self._voters_changed()
         self._durable_end = min(self._durable_end, end_offset)
         for pending in self._outstanding_flushes:
             pending[1] = min(pending[1], end_offset)
@@ -153,6 +163,7 @@ class ReplicationMixin:
 
     def _append_as_leader(self, entries: list[Entry]) -> None:
         self.log.append(entries)
+        self._quorum_records_appended(entries)
         self._request_flush()
         self._parked_dirty = True
 
@@ -247,7 +258,8 @@ class ReplicationMixin:
             max_bytes = min(request.partition_max_bytes, self.config.fetch_max_bytes)
             records = log.read(request.fetch_offset, max_bytes)
         if self._progress.update_replica(
-            request.replica_id, request.fetch_offset, log.end_offset, self._now
+            request.replica_id, request.fetch_offset, log.end_offset, self._now,
+            request.replica_directory_id,
         ):
             self._high_watermark_advanced()
         return FetchResponse(
@@ -310,7 +322,8 @@ class ReplicationMixin:
         if searching:
             if self.requests.has_in_flight():
                 return
-            ready = [v for v in self.voters if self.requests.is_ready(v, now)]
+            targets = self.voters or self.config.bootstrap_servers
+            ready = [v for v in targets if v != self.local_id and self.requests.is_ready(v, now)]
             if ready:
                 self._send(self.rng.choice(ready), self._fetch_request())
             return
@@ -329,7 +342,14 @@ class ReplicationMixin:
                     position=position,
                 ),
             )
-        elif not self.quorum.is_voter or self._durable_end >= self.log.end_offset:
+        elif (
+            (not self.quorum.is_voter and self.voter_history.kraft_version == 0)
+            or self._durable_end >= self.log.end_offset
+        ):
+            # Voters flush before fetching: the offset they report counts toward
+            # the high watermark. With kraft.version 1 observers do too: the
+            # leader may make one a voter, and count its next fetch, before the
+            # observer has even fetched the VotersRecord that says so.
             self._send(role.leader_id, self._fetch_request())
 
     def _fetch_request(self) -> FetchRequest:
@@ -343,6 +363,7 @@ class ReplicationMixin:
             last_fetched_epoch=self.log.last_fetched_epoch(),
             partition_max_bytes=self.config.fetch_max_bytes,
             high_watermark=self._high_watermark,
+            replica_directory_id=self.config.directory_id,
         )
 
     def _is_from_leader(self, source: int, request_epoch: int) -> Follower | None:
@@ -387,6 +408,7 @@ class ReplicationMixin:
                         f"for a fetch at {log.end_offset}"
                     )
                 log.append(response.records)
+                self._quorum_records_appended(response.records)
                 self._request_flush()
             if response.high_watermark >= 0:
                 self._advance_follower_high_watermark(min(log.end_offset, response.high_watermark))
@@ -428,6 +450,7 @@ class ReplicationMixin:
 
     def _install_snapshot(self, snapshot_id: OffsetAndEpoch) -> None:
         self.log.install_snapshot(snapshot_id)
+        self._snapshot_installed_records(self.log.snapshot_quorum_records(snapshot_id))
         self._snapshot_download = None
         self._durable_end = snapshot_id.offset
         for pending in self._outstanding_flushes:
@@ -485,6 +508,7 @@ class ReplicationMixin:
                     f"snapshot {snapshot_id}: entry {last.offset} has epoch {last.epoch}"
                 )
             log.delete_before_snapshot(snapshot_id)
+            self.voter_history.compact_before(log.log_start_offset)
         self._bytes_since_snapshot = 0
         self._snapshot_requested = False
         self._settle()

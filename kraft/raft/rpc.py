@@ -19,8 +19,8 @@ checks the round trip once a case is added there.
 
 Records travel as Kafka v2 record batches (`kraft.raft.batches`). Optional
 structs Kafka encodes with -1 sentinels (DivergingEpoch, SnapshotId) map to
-None. Directory ids are not used (static voters; KIP-853 is not built), and
-endpoint lists are empty: every node knows the voters from its config.
+None. Directory ids (KIP-853) are Kafka Uuid strings in the core, None for
+the zero Uuid; leader endpoint lists in Begin/EndQuorumEpoch stay empty.
 
 Malformed peer messages (wrong partition, bad records, a top-level error in
 a response) raise `PeerError`; the caller drops that message and logs it, as
@@ -29,6 +29,7 @@ Kafka does.
 
 from __future__ import annotations
 
+import base64
 import sys
 import uuid
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from typing import Any, Generic, TypeVar
 
 from kio.schema.errors import ErrorCode
 
+from kraft import kafka_uuid
 from kraft.net.codec import request_type, response_type
 from kraft.raft import messages as m
 from kraft.raft.batches import MalformedBatch, decode_entries, encode_entries
@@ -188,7 +190,7 @@ def _fetch_request(msg: m.FetchRequest, mod: ModuleType) -> Any:
                         last_fetched_epoch=msg.last_fetched_epoch,
                         log_start_offset=-1,
                         partition_max_bytes=msg.partition_max_bytes,
-                        replica_directory_id=None,
+                        replica_directory_id=_uuid(msg.replica_directory_id),
                         high_watermark=msg.high_watermark,
                     ),
                 ),
@@ -214,6 +216,7 @@ def _read_fetch_request(req: Any) -> m.FetchRequest:
         last_fetched_epoch=p.last_fetched_epoch,
         partition_max_bytes=p.partition_max_bytes,
         high_watermark=p.high_watermark,
+        replica_directory_id=_uuid_text(p.replica_directory_id),
     )
 
 
@@ -285,8 +288,8 @@ def _vote_request(msg: m.VoteRequest, mod: ModuleType) -> Any:
             mod,
             replica_epoch=msg.replica_epoch,
             replica_id=msg.replica_id,
-            replica_directory_id=None,
-            voter_directory_id=None,
+            replica_directory_id=_uuid(msg.candidate_directory_id),
+            voter_directory_id=_uuid(msg.voter_directory_id),
             last_offset_epoch=msg.last_offset_epoch,
             last_offset=msg.last_offset,
             pre_vote=msg.pre_vote,
@@ -304,6 +307,8 @@ def _read_vote_request(req: Any) -> m.VoteRequest:
         last_offset_epoch=p.last_offset_epoch,
         last_offset=p.last_offset,
         pre_vote=p.pre_vote,
+        voter_directory_id=_uuid_text(p.voter_directory_id),
+        candidate_directory_id=_uuid_text(p.replica_directory_id),
     )
 
 
@@ -337,7 +342,8 @@ def _begin_request(msg: m.BeginQuorumEpochRequest, mod: ModuleType) -> Any:
     return mod.BeginQuorumEpochRequest(
         cluster_id=msg.cluster_id,
         voter_id=msg.voter_id,
-        topics=_topics(mod, voter_directory_id=None, leader_id=msg.leader_id,
+        topics=_topics(mod, voter_directory_id=_uuid(msg.voter_directory_id),
+                       leader_id=msg.leader_id,
                        leader_epoch=msg.leader_epoch),
         leader_endpoints=(),
     )
@@ -346,7 +352,8 @@ def _begin_request(msg: m.BeginQuorumEpochRequest, mod: ModuleType) -> Any:
 def _read_begin_request(req: Any) -> m.BeginQuorumEpochRequest:
     p = _partition(req.topics, "BeginQuorumEpoch")
     return m.BeginQuorumEpochRequest(cluster_id=req.cluster_id, voter_id=req.voter_id,
-                                     leader_id=p.leader_id, leader_epoch=p.leader_epoch)
+                                     leader_id=p.leader_id, leader_epoch=p.leader_epoch,
+                                     voter_directory_id=_uuid_text(p.voter_directory_id))
 
 
 def _begin_response(msg: m.BeginQuorumEpochResponse, mod: ModuleType,
@@ -442,7 +449,7 @@ def _describe_response(msg: m.DescribeQuorumResponse, mod: ModuleType,
             kwargs.update(last_fetch_timestamp=r.last_fetch_timestamp,
                           last_caught_up_timestamp=r.last_caught_up_timestamp)
         if version >= 2:
-            kwargs.update(replica_directory_id=None)
+            kwargs.update(replica_directory_id=_uuid(r.replica_directory_id))
         return mod.ReplicaState(**kwargs)
 
     pkw: dict[str, Any] = dict(
@@ -468,6 +475,7 @@ def _read_describe_response(resp: Any) -> m.DescribeQuorumResponse:
     def state(r: Any) -> m.ReplicaState:
         return m.ReplicaState(
             replica_id=r.replica_id, log_end_offset=r.log_end_offset,
+            replica_directory_id=_uuid_text(getattr(r, "replica_directory_id", None)),
             last_fetch_timestamp=getattr(r, "last_fetch_timestamp", -1),
             last_caught_up_timestamp=getattr(r, "last_caught_up_timestamp", -1),
         )
@@ -582,10 +590,113 @@ FETCH_SNAPSHOT: RaftRpc[m.FetchSnapshotRequest, m.FetchSnapshotResponse] = RaftR
 )
 
 
+# --- AddRaftVoter (80) v1, RemoveRaftVoter (81) v0, UpdateRaftVoter (82) v0: KIP-853 ------------
+
+
+def _uuid(text: str | None) -> uuid.UUID | None:
+    return None if text is None else uuid.UUID(bytes=base64.urlsafe_b64decode(text + "=="))
+
+
+def _uuid_text(value: uuid.UUID | None) -> str | None:
+    return None if value is None or value.int == 0 else kafka_uuid.encode(value)
+
+
+def _listeners(mod: ModuleType, listeners: tuple[tuple[str, str, int], ...]) -> tuple[Any, ...]:
+    return tuple(mod.Listener(name=n, host=h, port=p) for n, h, p in listeners)
+
+
+def _read_listeners(listeners: Any) -> tuple[tuple[str, str, int], ...]:
+    return tuple((lst.name, lst.host, int(lst.port)) for lst in listeners)
+
+
+def _change_response(mod: ModuleType, cls_name: str, error: ErrorCode,
+                     message: str | None) -> Any:
+    return getattr(mod, cls_name)(throttle_time=timedelta(0), error_code=error,
+                                  error_message=message)
+
+
+ADD_RAFT_VOTER: RaftRpc[m.AddRaftVoterRequest, m.AddRaftVoterResponse] = RaftRpc(
+    name="AddRaftVoter", api_key=80, min_version=0, max_version=1,
+    request=m.AddRaftVoterRequest, response=m.AddRaftVoterResponse,
+    source=lambda r: -1,
+    build_request=lambda msg, mod: mod.AddRaftVoterRequest(
+        cluster_id=msg.cluster_id, timeout=timedelta(milliseconds=msg.timeout_ms),
+        voter_id=msg.voter_id, voter_directory_id=_uuid(msg.voter_directory_id),
+        listeners=_listeners(mod, msg.listeners), ack_when_committed=True),
+    read_request=lambda req: m.AddRaftVoterRequest(
+        cluster_id=req.cluster_id, timeout_ms=int(req.timeout.total_seconds() * 1000),
+        voter_id=req.voter_id, voter_directory_id=_uuid_text(req.voter_directory_id),
+        listeners=_read_listeners(req.listeners)),
+    build_response=lambda msg, mod, ctx: _change_response(
+        mod, "AddRaftVoterResponse", msg.error_code, msg.error_message),
+    read_response=lambda resp: m.AddRaftVoterResponse(
+        error_code=resp.error_code, error_message=resp.error_message),
+    build_error=lambda mod, version, error, message: _change_response(
+        mod, "AddRaftVoterResponse", error, message),
+)
+
+REMOVE_RAFT_VOTER: RaftRpc[m.RemoveRaftVoterRequest, m.RemoveRaftVoterResponse] = RaftRpc(
+    name="RemoveRaftVoter", api_key=81, min_version=0, max_version=0,
+    request=m.RemoveRaftVoterRequest, response=m.RemoveRaftVoterResponse,
+    source=lambda r: -1,
+    build_request=lambda msg, mod: mod.RemoveRaftVoterRequest(
+        cluster_id=msg.cluster_id, voter_id=msg.voter_id,
+        voter_directory_id=_uuid(msg.voter_directory_id)),
+    read_request=lambda req: m.RemoveRaftVoterRequest(
+        cluster_id=req.cluster_id, voter_id=req.voter_id,
+        voter_directory_id=_uuid_text(req.voter_directory_id)),
+    build_response=lambda msg, mod, ctx: _change_response(
+        mod, "RemoveRaftVoterResponse", msg.error_code, msg.error_message),
+    read_response=lambda resp: m.RemoveRaftVoterResponse(
+        error_code=resp.error_code, error_message=resp.error_message),
+    build_error=lambda mod, version, error, message: _change_response(
+        mod, "RemoveRaftVoterResponse", error, message),
+)
+
+
+def _update_response(msg: m.UpdateRaftVoterResponse, mod: ModuleType,
+                     ctx: ResponseContext) -> Any:
+    leader = msg.current_leader
+    host, port = ctx.voter_endpoints.get(leader.leader_id, ("", 0))
+    return mod.UpdateRaftVoterResponse(
+        throttle_time=timedelta(0), error_code=msg.error_code,
+        current_leader=mod.CurrentLeader(leader_id=leader.leader_id,
+                                         leader_epoch=leader.leader_epoch, host=host, port=port))
+
+
+UPDATE_RAFT_VOTER: RaftRpc[m.UpdateRaftVoterRequest, m.UpdateRaftVoterResponse] = RaftRpc(
+    name="UpdateRaftVoter", api_key=82, min_version=0, max_version=0,
+    request=m.UpdateRaftVoterRequest, response=m.UpdateRaftVoterResponse,
+    source=lambda r: r.voter_id,
+    build_request=lambda msg, mod: mod.UpdateRaftVoterRequest(
+        cluster_id=msg.cluster_id, current_leader_epoch=msg.current_leader_epoch,
+        voter_id=msg.voter_id, voter_directory_id=_uuid(msg.voter_directory_id),
+        listeners=_listeners(mod, msg.listeners),
+        k_raft_version_feature=mod.KRaftVersionFeature(
+            min_supported_version=msg.min_supported_version,
+            max_supported_version=msg.max_supported_version)),
+    read_request=lambda req: m.UpdateRaftVoterRequest(
+        cluster_id=req.cluster_id, current_leader_epoch=req.current_leader_epoch,
+        voter_id=req.voter_id, voter_directory_id=_uuid_text(req.voter_directory_id),
+        listeners=_read_listeners(req.listeners),
+        min_supported_version=req.k_raft_version_feature.min_supported_version,
+        max_supported_version=req.k_raft_version_feature.max_supported_version),
+    build_response=_update_response,
+    read_response=lambda resp: m.UpdateRaftVoterResponse(
+        error_code=resp.error_code, current_leader=m.LeaderIdAndEpoch(
+            leader_id=resp.current_leader.leader_id,
+            leader_epoch=resp.current_leader.leader_epoch)),
+    build_error=lambda mod, version, error, message: mod.UpdateRaftVoterResponse(
+        throttle_time=timedelta(0), error_code=error,
+        current_leader=mod.CurrentLeader(leader_id=-1, leader_epoch=-1, host="", port=0)),
+)
+
+
 # --- the table ------------------------------------------------------------------------------------
 
 RPCS: tuple[RaftRpc[Any, Any], ...] = (
     FETCH, VOTE, BEGIN_QUORUM_EPOCH, END_QUORUM_EPOCH, DESCRIBE_QUORUM, FETCH_SNAPSHOT,
+    ADD_RAFT_VOTER, REMOVE_RAFT_VOTER, UPDATE_RAFT_VOTER,
 )
 BY_KEY: Mapping[int, RaftRpc[Any, Any]] = {rpc.api_key: rpc for rpc in RPCS}
 _BY_REQUEST: Mapping[type, RaftRpc[Any, Any]] = {rpc.request: rpc for rpc in RPCS}

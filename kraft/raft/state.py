@@ -200,7 +200,9 @@ def check_transition(old: Role, new: Role, *, is_voter: bool) -> None:
     rule = _TRANSITIONS.get((type(old), type(new)))
     if rule is None:
         raise IllegalTransitionError(f"{old} -> {new} is not a legal transition")
-    if not is_voter and not isinstance(new, _OBSERVER_ROLES):
+    # A leader removed from the voter set still resigns (KIP-853).
+    removed_leader = isinstance(old, Leader) and isinstance(new, Resigned)
+    if not is_voter and not isinstance(new, _OBSERVER_ROLES) and not removed_leader:
         raise IllegalTransitionError(f"an observer cannot become {type(new).__name__}")
     ok = {
         _HIGHER: new.epoch > old.epoch,
@@ -229,6 +231,7 @@ class QuorumState:
     def __init__(self, local_id: int, voters: tuple[int, ...], role: Role) -> None:
         self.local_id = local_id
         self.voters = voters
+        self.removed_pending = False
         self._role: Role = role
         self._persisted: ElectionState | None = None
         self.pending_election_state: ElectionState | None = None
@@ -248,7 +251,7 @@ class QuorumState:
         - stored epoch below the log's last epoch (the log's tail survived
           a crash but the quorum-state write did not): Unattached at the log's
           epoch, without a vote;
-        - stored leader is us: Resigned in that epoch, so we neither vote for
+        - stored leader is us (voter or not): Resigned in that epoch, so we neither vote for
           someone else in it nor reuse (offset, epoch) pairs whose unflushed
           records the crash may have lost;
         - stored vote for us: Candidate in that epoch;
@@ -259,7 +262,9 @@ class QuorumState:
         role: Role
         if stored is None or stored.epoch < log_last_epoch:
             role = Unattached(log_last_epoch)
-        elif is_voter and stored.leader_id == local_id:
+        elif stored.leader_id == local_id:
+            # Voter or not: a leader removed from the voter set (KIP-853) still
+            # led that epoch, and must not forget it.
             role = Resigned(stored.epoch, local_id)
         elif is_voter and stored.voted_id == local_id and stored.leader_id is None:
             role = Candidate(stored.epoch, local_id, 1)
@@ -289,6 +294,12 @@ class QuorumState:
         return self.local_id in self.voters
 
     @property
+    def is_electable(self) -> bool:
+        """May start elections: a voter, or one the latest (uncommitted) VotersRecord
+        removes (`removed_pending`, see `MembershipMixin._update_electable`)."""
+        return self.is_voter or self.removed_pending
+
+    @property
     def is_only_voter(self) -> bool:
         return self.voters == (self.local_id,)
 
@@ -308,7 +319,7 @@ class QuorumState:
 
     def transition_to(self, new: Role) -> Role:
         """Move to `new` if the table allows it; note what must be persisted."""
-        check_transition(self._role, new, is_voter=self.is_voter)
+        check_transition(self._role, new, is_voter=self.is_electable)
         if isinstance(new, Follower) and new.leader_id == self.local_id:
             raise RaftInvariantError(f"told that we lead epoch {new.epoch} but we do not")
         if isinstance(new, Candidate | Leader | Resigned) and new.local_id != self.local_id:

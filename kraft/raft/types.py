@@ -85,17 +85,82 @@ class LeaderChangeMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class VoterNode:
+    """One voter of a VotersRecord (KIP-853): its id, the directory id of its
+    metadata log dir (a Kafka Uuid string; None where unknown, as with static
+    `controller.quorum.voters`), its controller endpoints as
+    (listener, host, port), and the kraft.version range it supports."""
+
+    voter_id: int
+    directory_id: str | None = None
+    endpoints: tuple[tuple[str, str, int], ...] = ()
+    min_kraft_version: int = 0
+    max_kraft_version: int = 1
+
+    @property
+    def key(self) -> str:
+        """Kafka's `ReplicaKey` as it prints in error messages."""
+        return replica_key(self.voter_id, self.directory_id)
+
+
+def replica_key(replica_id: int, directory_id: str | None) -> str:
+    """Kafka's `ReplicaKey.toString()`: how KIP-853 errors name a replica."""
+    directory = "Optional.empty" if directory_id is None else f"Optional[{directory_id}]"
+    return f"ReplicaKey(id={replica_id}, directoryId={directory})"
+
+
+@dataclass(frozen=True, slots=True)
+class VotersRecord:
+    """Control record KRAFT_VOTERS (ControlRecordType 6): the complete voter set
+    in force from this record on (KIP-853). A replica uses the latest one in
+    its log, committed or not; truncating the log reverts to the one before."""
+
+    voters: tuple[VoterNode, ...]
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(sorted(v.voter_id for v in self.voters))
+
+    def voter(self, voter_id: int) -> VoterNode | None:
+        return next((v for v in self.voters if v.voter_id == voter_id), None)
+
+    @property
+    def keys(self) -> str:
+        """The set as Kafka's `voterKeys()` prints it."""
+        return "[" + ", ".join(v.key for v in sorted(self.voters, key=lambda v: v.voter_id)) + "]"
+
+    @classmethod
+    def of_ids(cls, ids: tuple[int, ...]) -> VotersRecord:
+        """A voter set known only by ids (static `controller.quorum.voters`)."""
+        return cls(tuple(VoterNode(i) for i in sorted(ids)))
+
+
+@dataclass(frozen=True, slots=True)
+class KRaftVersionRecord:
+    """Control record KRAFT_VERSION (ControlRecordType 5): the finalized
+    kraft.version from this record on (1: the voter set lives in the log)."""
+
+    kraft_version: int
+
+
+ControlMessage = LeaderChangeMessage | VotersRecord | KRaftVersionRecord
+QuorumRecord = VotersRecord | KRaftVersionRecord
+"""The control records that define the quorum (and that snapshots carry)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One record of the metadata log.
 
-    `control` is set (and `payload` empty) for control records; data records
+    `control` is set (and `payload` empty) for control records (LeaderChange,
+    and with KIP-853 KRaftVersion and Voters); data records
     carry the caller's opaque `payload`.
     """
 
     offset: int
     epoch: int
     payload: bytes = b""
-    control: LeaderChangeMessage | None = None
+    control: ControlMessage | None = None
 
     @property
     def size_in_bytes(self) -> int:

@@ -1,9 +1,10 @@
 """`kraft metadata-quorum`: Kafka's kafka-metadata-quorum, flags and output.
 
     kraft metadata-quorum (--bootstrap-server HOST:PORT[,...] |
-                           --bootstrap-controller HOST:PORT[,...])
+                           --bootstrap-controller HOST:PORT[,...]) [--command-config FILE]
         describe (--status | --replication [--human-readable]) [--json]
-        add-controller --command-config FILE
+        add-controller             (--command-config: the new controller's properties;
+                                    Kafka's place is before the sub-command, after works too)
         remove-controller --controller-id N --controller-directory-id ID
 
 How it asks, as Kafka's admin client does:
@@ -23,8 +24,13 @@ to their widest cell), `--human-readable` giving times as "N ms ago".
 `--json` (kraft's) prints one JSON object instead, for scripts.
 
 add-controller and remove-controller change the voter set (AddRaftVoter,
-RemoveRaftVoter); kraft's voter set is fixed after format, so they answer
-that they are not supported yet, in one line, and change nothing.
+RemoveRaftVoter, KIP-853), sent to the quorum leader found as for describe.
+add-controller reads the new controller's properties as Kafka's tool does:
+node.id, process.roles, the metadata log dir's meta.properties directory.id,
+and the endpoints of controller.listener.names (advertised.listeners over
+listeners). The new controller must be running (formatted
+--no-initial-controllers) and caught up: the leader refuses a lagging one.
+Errors are the leader's, in one line (Kafka's error name and message).
 """
 
 from __future__ import annotations
@@ -35,16 +41,19 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
-from kraft import kafka_uuid
+from kraft import kafka_uuid, meta_properties
+from kraft.config import parse_properties
 from kraft.net.api_keys import ApiKey
 from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent, RequestTimedOut
 from kraft.net.codec import request_type
 from kraft.net.messages import build
+from kraft.raft import bootstrap_checkpoint as bc
 from kraft.raft import messages as m
 from kraft.raft import rpc
 
@@ -86,6 +95,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="brokers to ask (they forward to the active controller)")
     where.add_argument("--bootstrap-controller", metavar="HOST:PORT[,...]",
                        help="controllers to ask directly (KIP-919)")
+    tool.add_argument("--command-config", metavar="FILE",
+                      help="add-controller: the new controller's server.properties (Kafka "
+                           "takes it before the sub-command; after it works too)")
     tool_sub = tool.add_subparsers(dest="quorum_command", required=True)
     describe = tool_sub.add_parser("describe", help="Describe the metadata quorum info")
     describe.add_argument("--status", action="store_true",
@@ -97,7 +109,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     describe.add_argument("--json", action="store_true", help="one JSON object (for scripts)")
     add = tool_sub.add_parser("add-controller",
                               help="Add a controller to the KRaft controller cluster")
-    add.add_argument("--command-config", required=True,
+    add.add_argument("--command-config", dest="add_command_config", metavar="FILE",
                      help="the new controller's server.properties")
     remove = tool_sub.add_parser("remove-controller",
                                  help="Remove a controller from the KRaft controller cluster")
@@ -114,16 +126,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.quorum_command == "add-controller":
-        raise QuorumToolError("add-controller is not supported yet: kraft's voter set is fixed "
-                              "when the controllers are formatted (AddRaftVoter, KIP-853, is "
-                              "not implemented)")
-    if args.quorum_command == "remove-controller":
-        if args.controller_id < 0:
-            raise QuorumToolError(f"Invalid negative --controller-id: {args.controller_id}")
-        raise QuorumToolError("remove-controller is not supported yet: kraft's voter set is "
-                              "fixed when the controllers are formatted (RemoveRaftVoter, "
-                              "KIP-853, is not implemented)")
+    if args.quorum_command in ("add-controller", "remove-controller"):
+        return _change(args)
     if not args.status and not args.replication:
         raise QuorumToolError("One of --status or --replication must be specified with "
                               "describe sub-command")
@@ -146,6 +150,128 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(render_replication(rows, now_ms if args.human_readable else None))
     return 0
+
+
+def _change(args: argparse.Namespace) -> int:
+    """add-controller / remove-controller: Kafka's checks, then the RPC to the leader."""
+    request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest
+    if args.quorum_command == "add-controller":
+        config = args.add_command_config or args.command_config
+        if config is None:
+            raise QuorumToolError("You must supply the configuration file of the controller you "
+                                  "are adding when using add-controller.")
+        voter_id, directory_id, listeners = controller_to_add(config)
+        request = m.AddRaftVoterRequest(cluster_id=None, timeout_ms=int(TIMEOUT_S * 1000),
+                                        voter_id=voter_id, voter_directory_id=directory_id,
+                                        listeners=listeners)
+    else:
+        if args.controller_id < 0:
+            raise QuorumToolError(f"Invalid negative --controller-id: {args.controller_id}")
+        directory_id = args.controller_directory_id
+        try:
+            bc.decode_uuid(directory_id)
+        except ValueError:
+            raise QuorumToolError("Failed to parse --controller-directory-id: Invalid UUID "
+                                  f"string: {directory_id}") from None
+        request = m.RemoveRaftVoterRequest(cluster_id=None, voter_id=args.controller_id,
+                                           voter_directory_id=directory_id)
+    controller = args.bootstrap_controller is not None
+    servers = parse_servers(args.bootstrap_controller if controller else args.bootstrap_server)
+    trio.run(change_voters, servers, controller, request)
+    if isinstance(request, m.AddRaftVoterRequest):
+        endpoints = ", ".join(f"{n}://{f'[{h}]' if ':' in h else h}:{p}"
+                              for n, h, p in request.listeners)
+        print(f"Added controller {request.voter_id} with directory id "
+              f"{request.voter_directory_id} and endpoints: {endpoints}")
+    else:
+        print(f"Removed KRaft controller {request.voter_id} with directory id "
+              f"{request.voter_directory_id}")
+    return 0
+
+
+def controller_to_add(path: str) -> tuple[int, str, tuple[tuple[str, str, int], ...]]:
+    """(node id, directory id, controller endpoints) of a controller's properties file,
+    with Kafka's MetadataQuorumCommand messages for what is missing."""
+    try:
+        props = parse_properties(Path(path).read_text())
+    except OSError:
+        raise QuorumToolError(f"Properties file {path} does not exists!") from None
+    hint = "Is this a valid controller configuration file?"
+    if "node.id" not in props:
+        raise QuorumToolError(f"node.id not found in configuration file. {hint}")
+    try:
+        node_id = int(props["node.id"])
+    except ValueError:
+        raise QuorumToolError(f"node.id is not a number in configuration file. {hint}") from None
+    if node_id < 0:
+        raise QuorumToolError(f"node.id was negative in configuration file. {hint}")
+    if "controller" not in props.get("process.roles", ""):
+        raise QuorumToolError(
+            f"process.roles did not contain 'controller' in configuration file. {hint}")
+    if "metadata.log.dir" in props:
+        directory = props["metadata.log.dir"]
+    elif props.get("log.dirs", "").strip():
+        directory = props["log.dirs"].strip().split(",")[0]
+    else:
+        raise QuorumToolError(f"Neither metadata.log.dir nor log.dirs were found. {hint}")
+    meta = meta_properties.read(directory)
+    if meta is None:
+        raise QuorumToolError(f"Unable to read meta.properties from {directory}")
+    if not meta.directory_id:
+        raise QuorumToolError(f"No directory id found in {directory}")
+    listeners = _listener_map(props.get("listeners", ""))
+    listeners.update(_listener_map(props.get("advertised.listeners", "")))
+    if "controller.listener.names" not in props:
+        raise QuorumToolError(f"controller.listener.names was not found. {hint}")
+    endpoints = []
+    for name in props["controller.listener.names"].split(","):
+        name = name.strip().upper()
+        if name not in listeners:
+            raise QuorumToolError(
+                f"Cannot find information about controller listener name: {name}")
+        host, port = listeners[name]
+        endpoints.append((name, host or "localhost", port))
+    return node_id, meta.directory_id, tuple(endpoints)
+
+
+def _listener_map(text: str) -> dict[str, tuple[str, int]]:
+    found: dict[str, tuple[str, int]] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        name, sep, rest = entry.partition("://")
+        host, _, port = rest.rpartition(":")
+        if not sep or not port.isdigit():
+            raise QuorumToolError(f"Unable to parse {entry} to a listener")
+        found[name.upper()] = (host.strip("[]"), int(port))
+    return found
+
+
+async def change_voters(servers: list[tuple[str, int]], controller: bool,
+                        request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest) -> None:
+    """Send the change to the quorum leader (found as describe finds it). Raises
+    QuorumToolError with the leader's error."""
+    info = await describe_quorum(servers, controller)
+    leader = next((r for r in info.voters if r.node_id == info.leader_id), None)
+    address = None
+    if leader is not None and leader.endpoints:
+        _name, _, hostport = leader.endpoints[0].partition("://")
+        host, _, port = hostport.rpartition(":")
+        address = (host.strip("[]"), int(port))
+    if address is None:
+        if not controller:
+            raise QuorumToolError("changing the voters through --bootstrap-server is not "
+                                  "supported yet: use --bootstrap-controller")
+        raise QuorumToolError(f"the quorum leader {info.leader_id} has no known endpoint")
+    kio_request = rpc.for_request(request).request_to_kio(request)
+    async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S) as client:
+        try:
+            with trio.fail_after(TIMEOUT_S * 2):
+                response = await client.request(address, kio_request, timeout=TIMEOUT_S * 1.5)
+        except (ConnectionFailed, RequestNotSent, RequestTimedOut, trio.TooSlowError) as e:
+            raise QuorumToolError(f"the quorum leader at {address[0]}:{address[1]} did not "
+                                  f"answer: {e or 'no answer'}") from None
+    if response.error_code != ErrorCode.none:
+        message = response.error_message or "no message"
+        raise QuorumToolError(f"{response.error_code.name.upper()}: {message}")
 
 
 def parse_servers(text: str) -> list[tuple[str, int]]:

@@ -116,3 +116,61 @@ def test_kraft_tool_against_a_kafka_node(kafka: KafkaDist, tmp_path: Path) -> No
         except subprocess.TimeoutExpired:
             broker.kill()
             broker.wait()
+
+
+@pytest.mark.slow
+def test_kafka_tool_adds_and_removes_a_kraft_controller(kafka: KafkaDist,
+                                                        tmp_path: Path) -> None:
+    """Kafka 4.4's kafka-metadata-quorum add-controller and remove-controller work against
+    kraft (AddRaftVoter v1, RemoveRaftVoter): a controller formatted
+    --no-initial-controllers becomes a voter and is removed again, with Kafka's lines."""
+    from kraft import meta_properties
+    from tests.kraft.test_cli import KRAFT
+    from tests.kraft.test_dynamic_quorum import controller_config, voter_ids
+    from tests.kraft.test_storage_tool import storage, wait_ready
+    from tests.ports import free_port
+
+    ports = {n: free_port() for n in (1, 2)}
+    configs = {n: controller_config(tmp_path, n, port, ports[1]) for n, port in ports.items()}
+    assert storage("format", "-t", CLUSTER_ID, "-c", str(configs[1]), "-s").returncode == 0
+    assert storage("format", "-t", CLUSTER_ID, "-c", str(configs[2]), "-N").returncode == 0
+    bootstrap = f"localhost:{ports[1]}"
+    meta = meta_properties.read(configs[2].parent / "logs1")
+    assert meta is not None
+    procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+    try:
+        for n in (1, 2):
+            out = configs[n].parent / "stdout.log"
+            with open(out, "wb") as stdout:
+                procs.append((subprocess.Popen([*KRAFT, "start", str(configs[n])],
+                                               stdout=stdout, stderr=subprocess.STDOUT), out))
+        for proc, out in procs:
+            wait_ready(proc, out)
+        deadline = time.monotonic() + 60
+        while True:  # the new controller may still be catching up (REQUEST_TIMED_OUT)
+            added = run_tool(kafka, "kafka-metadata-quorum", "--bootstrap-controller",
+                             bootstrap, "--command-config", str(configs[2]), "add-controller",
+                             expect_exit=None)
+            if added.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.strip() == (
+            f"Added controller 2 with directory id {meta.directory_id} and endpoints: "
+            f"CONTROLLER://localhost:{ports[2]}")
+        assert voter_ids(bootstrap) == [1, 2]
+        removed = run_tool(kafka, "kafka-metadata-quorum", "--bootstrap-controller", bootstrap,
+                           "remove-controller", "--controller-id", "2",
+                           "--controller-directory-id", meta.directory_id)
+        assert removed.stdout.strip() == (
+            f"Removed KRaft controller 2 with directory id {meta.directory_id}")
+        assert voter_ids(bootstrap) == [1]
+    finally:
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -8,6 +8,7 @@ import json
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import confluent_kafka
@@ -24,6 +25,7 @@ from tests.kraft.test_storage_tool import (
     storage,
     wait_ready,
 )
+from tests.ports import free_port
 
 
 def test_kraft_reads_the_voter_set_kafka_formatted(kafka: KafkaDist, tmp_path: Path) -> None:
@@ -101,13 +103,30 @@ def test_kafka_checkpoint_without_voters_is_no_voter_set(kafka: KafkaDist,
                                                           tmp_path: Path) -> None:
     """Kafka writes its bootstrap checkpoint also for --no-initial-controllers (feature
     levels only): kraft reads that as no recorded voter set, and a controller formatted
-    so is refused at start in one line (it would need AddRaftVoter)."""
-    config = quickstart(tmp_path)
+    so starts as a joining observer (KIP-853): with no controller answering at its
+    controller.quorum.bootstrap.servers it waits, says so in one line, and stops
+    cleanly on SIGTERM."""
+    config = quickstart(tmp_path, **{"controller.quorum.bootstrap.servers":
+                                     f"localhost:{free_port()}"})
     run_tool(kafka, "kafka-storage", "format", "-t", CLUSTER_ID, "-c", str(config),
              "--no-initial-controllers")
     assert bootstrap_checkpoint.path(tmp_path / "logs1").exists()
     assert bootstrap_checkpoint.read(tmp_path / "logs1") is None
-    started = subprocess.run([*KRAFT, "start", str(config)], capture_output=True, text=True,
-                             timeout=60)
-    assert started.returncode == 1
-    assert "no voter set" in started.stderr and "Traceback" not in started.stderr
+    out = tmp_path / "start.log"
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen([*KRAFT, "start", str(config)], stdout=sink,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "no controller in controller.quorum.bootstrap.servers answered" not in \
+                out.read_text():
+            assert proc.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert "Traceback" not in out.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -104,17 +104,18 @@ def test_a_list_is_tried_in_order(node: DevNode) -> None:
                    "sub-command"),
     (["describe", "--status", "--human-readable"],
      "The option --human-readable is only supported along with --replication"),
-    (["remove-controller", "--controller-id", "1", "--controller-directory-id",
-      "AAAAAAAAAAAAAAAAAAAAAA"],
-     "remove-controller is not supported yet: kraft's voter set is fixed when the "
-     "controllers are formatted (RemoveRaftVoter, KIP-853, is not implemented)"),
-    (["add-controller", "--command-config", "server.properties"],
-     "add-controller is not supported yet: kraft's voter set is fixed when the controllers "
-     "are formatted (AddRaftVoter, KIP-853, is not implemented)"),
+    (["remove-controller", "--controller-id", "-1", "--controller-directory-id",
+      "AAAAAAAAAAAAAAAAAAAAAA"], "Invalid negative --controller-id: -1"),
+    (["remove-controller", "--controller-id", "1", "--controller-directory-id", "bogus"],
+     "Failed to parse --controller-directory-id: Invalid UUID string: bogus"),
+    (["add-controller", "--command-config", "no-such.properties"],
+     "Properties file no-such.properties does not exists!"),
+    (["add-controller"], "You must supply the configuration file of the controller you are "
+                         "adding when using add-controller."),
 ])
 def test_refusals_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
-    """Usage Kafka's tool refuses, and the membership changes kraft cannot make yet, are
-    one line each, exit 1, with nothing asked of any node."""
+    """Usage Kafka's tool refuses (with its words) is one line each, exit 1, with
+    nothing asked of any node."""
     result = kraft("metadata-quorum", "--bootstrap-server", f"127.0.0.1:{free_port()}", *args)
     assert result.returncode == 1
     assert one_line(result.stderr) == message

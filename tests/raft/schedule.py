@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol, TypeVar
 
+from kraft import kafka_uuid
 from kraft.raft import QuorumConfig
+from kraft.raft.types import VoterNode
 
 T = TypeVar("T")
 
@@ -35,6 +38,17 @@ FAULT_KINDS = (
     "isolate_leader",
     "pause_leader",
 )
+MEMBERSHIP_KINDS = ("add_voter", "remove_voter", "remove_leader")
+"""Voter changes (KIP-853), drawn only for kraft.version 1 schedules: the
+simulation's admin asks the leader of the moment to add a non-voter or
+remove a voter (or the leader itself)."""
+SPARE_BASE_ID = 201
+"""Spares are controllers formatted --no-initial-controllers: observers until added."""
+
+
+def directory_id(node_id: int) -> str:
+    """A node's metadata directory id in the simulation (a Kafka Uuid string)."""
+    return kafka_uuid.encode(uuid.UUID(int=node_id + 1000))
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,8 @@ class Schedule:
     snapshot_bytes: int = 0
     fault_phase_ms: int = 3000
     faults: tuple[Fault, ...] = ()
+    kraft_version: int = 0
+    spares: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -86,9 +102,11 @@ class Schedule:
         return cls(**raw)
 
     @classmethod
-    def from_seed(cls, seed: int, voters: int = 3, observers: int = 0) -> Schedule:
-        """A schedule drawn from a plain integer seed (no hypothesis)."""
-        return draw_schedule(RandomPicker(random.Random(seed)), voters, observers, seed)
+    def from_seed(cls, seed: int, voters: int = 3, observers: int = 0,
+                  spares: int = 0) -> Schedule:
+        """A schedule drawn from a plain integer seed (no hypothesis); with
+        spares, a kraft.version 1 quorum whose voters change."""
+        return draw_schedule(RandomPicker(random.Random(seed)), voters, observers, seed, spares)
 
     def config(self, node_id: int) -> QuorumConfig:
         voters = tuple(range(1, self.voters + 1))
@@ -100,7 +118,16 @@ class Schedule:
             values["fetch_snapshot_max_bytes"] = self.fetch_max_bytes
         if self.snapshot_bytes:
             values["log_max_record_bytes_between_snapshots"] = self.snapshot_bytes
-        return QuorumConfig(node_id=node_id, voters=voters, **values)
+        if self.kraft_version == 0:
+            return QuorumConfig(node_id=node_id, voters=voters, **values)
+        # kraft.version 1: the initial voters were formatted --initial-controllers,
+        # everyone else (observers, spares) with no voter set.
+        initial = node_id in voters
+        return QuorumConfig(
+            node_id=node_id, voters=voters if initial else (), kraft_version=1,
+            voter_nodes=tuple(VoterNode(v, directory_id(v), (("CONTROLLER", f"n{v}", 9093),))
+                              for v in voters) if initial else (),
+            directory_id=directory_id(node_id), bootstrap_servers=voters, **values)
 
 
 FAST_TIMERS = {
@@ -133,13 +160,17 @@ class RandomPicker:
         return self._rng.choice(options)
 
 
-def draw_schedule(pick: Picker, voters: int, observers: int, seed: int) -> Schedule:
+def draw_schedule(
+    pick: Picker, voters: int, observers: int, seed: int, spares: int = 0
+) -> Schedule:
     """Draw a schedule; the first option of each choice is the benign one, so
-    hypothesis shrinks failures toward fewer, milder faults."""
+    hypothesis shrinks failures toward fewer, milder faults. With `spares`
+    (kraft.version 1) membership changes are drawn too, as often as the rest."""
     fault_phase_ms = pick.integer(500, 4000)
     faults = []
+    kinds = FAULT_KINDS + MEMBERSHIP_KINDS * 4 if spares else FAULT_KINDS
     for _ in range(pick.integer(0, 12)):
-        kind = pick.choice(FAULT_KINDS)
+        kind = pick.choice(kinds)
         faults.append(
             Fault(
                 at_ms=pick.integer(0, fault_phase_ms),
@@ -164,4 +195,6 @@ def draw_schedule(pick: Picker, voters: int, observers: int, seed: int) -> Sched
         snapshot_bytes=pick.choice((0, 2000, 600)),
         fault_phase_ms=fault_phase_ms,
         faults=tuple(sorted(faults, key=lambda f: f.at_ms)),
+        kraft_version=1 if spares else 0,
+        spares=spares,
     )

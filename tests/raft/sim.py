@@ -39,13 +39,23 @@ Invariants checked after every event (`Simulation.check_invariants`):
   first entry ever committed at that offset by any node.
 - NoTruncationBelowHighWatermark: a node never truncates its log below the
   part of it already checked as committed (crashes aside).
-- MajorityHoldsHighWatermark: for every leader, a majority of voters hold
-  the entry just below the leader's high watermark durably (in their log
-  below the flushed offset, or covered by their snapshot).
+- MajorityHoldsHighWatermark: for every leader, a majority of the voter set
+  in force at its high watermark (the one that decided the commit, or the
+  one before it: consecutive sets share a majority) hold the entry just below
+  the high watermark durably (in their log below the flushed offset, or
+  covered by their snapshot).
+- VoterSetsAgree (kraft.version 1): every node's voter set at its high
+  watermark is the latest committed VotersRecord below it.
+
+Membership changes (kraft.version 1 schedules, KIP-853): spares (ids 201..)
+start as observers with no voter set and learn it from the log; an admin
+(node id 0, outside the quorum) sends AddRaftVoter / RemoveRaftVoter to the
+leader of the moment, as faults, and records the answers.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import random
@@ -67,12 +77,20 @@ from kraft.raft import (
     Ready,
     Resigned,
 )
-from kraft.raft.messages import Inbound, Outbound
+from kraft.raft.messages import (
+    AddRaftVoterRequest,
+    Inbound,
+    Outbound,
+    RemoveRaftVoterRequest,
+)
 from kraft.raft.quorum import majority
+from kraft.raft.types import VotersRecord
 from tests.raft.render import describe
-from tests.raft.schedule import LIVENESS_MS, Fault, Schedule
+from tests.raft.schedule import LIVENESS_MS, SPARE_BASE_ID, Fault, Schedule, directory_id
 
 OBSERVER_BASE_ID = 101
+ADMIN_ID = 0
+"""The admin client's id: sends voter changes, is no quorum member."""
 
 
 class InvariantViolation(AssertionError):
@@ -157,7 +175,12 @@ class Simulation:
         self._seq = 0
         self.voter_ids = tuple(range(1, schedule.voters + 1))
         observer_ids = tuple(range(OBSERVER_BASE_ID, OBSERVER_BASE_ID + schedule.observers))
-        self.nodes = {i: SimNode(i, schedule.config(i)) for i in self.voter_ids + observer_ids}
+        spare_ids = tuple(range(SPARE_BASE_ID, SPARE_BASE_ID + schedule.spares))
+        self.nodes = {
+            i: SimNode(i, schedule.config(i)) for i in self.voter_ids + observer_ids + spare_ids
+        }
+        self.committed_voters: list[tuple[int, VotersRecord]] = []
+        self.admin_results: list[tuple[int, str]] = []
         self.blocked: Counter[tuple[int, int]] = Counter()
         self.paused: dict[int, int] = {}
         self.drop_rate = schedule.drop_rate
@@ -299,12 +322,17 @@ class Simulation:
 
     def _take_snapshot(self, node: SimNode, snapshot_id: OffsetAndEpoch) -> None:
         assert node.core is not None and snapshot_id.offset == node.listener.applied_end
-        node.log.create_snapshot(snapshot_id, node.listener.encode())
+        node.log.create_snapshot(
+            snapshot_id, node.listener.encode(), node.core.quorum_records_at(snapshot_id.offset)
+        )
         node.core.snapshot_created(snapshot_id.offset, snapshot_id.epoch, self.now)
         self._note(lambda: f"node {node.node_id} snapshot {snapshot_id}")
 
     def _check_committed(self, node: SimNode, entry: Entry, what: str) -> None:
         known = self.committed.setdefault(entry.offset, entry)
+        if known is entry and isinstance(entry.control, VotersRecord):
+            bisect.insort(self.committed_voters, (entry.offset, entry.control),
+                          key=lambda r: r[0])
         if known != entry:
             raise InvariantViolation(
                 f"CommittedData: node {node.node_id} {what} {entry}, but {known} was committed"
@@ -331,6 +359,10 @@ class Simulation:
             if origin is None:
                 return
             requester, incarnation, correlation_id = origin
+            if requester == ADMIN_ID:
+                self.admin_results.append((self.now, repr(out.message)))
+                self._note(lambda: f"admin <- {src}: {out.message}")
+                return
             for delay in self._copies(src, requester):
                 inbound = Inbound(src, correlation_id, out.message)
                 self._schedule(self.now + delay, "deliver", (requester, incarnation, inbound))
@@ -468,6 +500,8 @@ class Simulation:
             for node in picked:
                 resume = self.now + (fault.duration_ms or 1000)
                 self.paused[node.node_id] = max(self.paused.get(node.node_id, 0), resume)
+        elif kind in ("add_voter", "remove_voter", "remove_leader"):
+            self._admin_change(kind, fault)
         elif kind == "snapshot":
             for node in picked:
                 listener = node.listener
@@ -477,6 +511,35 @@ class Simulation:
                     self._drive(node)
         else:
             raise ValueError(f"unknown fault {kind}")
+
+    def _admin_change(self, kind: str, fault: Fault) -> None:
+        """Ask the leader of the moment for a voter change, as an admin tool would."""
+        leader = self._leader()
+        if leader is None or leader.core is None:
+            return
+        voters = leader.core.voter_set
+        request: AddRaftVoterRequest | RemoveRaftVoterRequest
+        if kind == "add_voter":
+            others = sorted(i for i in self.nodes if i not in voters.ids)
+            if not others:
+                return
+            new = others[fault.nodes[0] % len(others)]
+            request = AddRaftVoterRequest(
+                cluster_id=None, timeout_ms=0, voter_id=new, voter_directory_id=directory_id(new),
+                listeners=(("CONTROLLER", f"n{new}", 9093),))
+        else:
+            ids = voters.ids
+            gone = leader.node_id if kind == "remove_leader" else ids[fault.nodes[0] % len(ids)]
+            node = voters.voter(gone)
+            request = RemoveRaftVoterRequest(
+                cluster_id=None, voter_id=gone,
+                voter_directory_id=None if node is None else node.directory_id)
+        token = self._next_token
+        self._next_token += 1
+        self._tokens[token] = (ADMIN_ID, 0, 0)
+        self._note(lambda: f"admin -> {leader.node_id}: {request}")
+        self._schedule(self.now + 1, "deliver", (leader.node_id, None,
+                                                 Inbound(ADMIN_ID, token, request)))
 
     @staticmethod
     def _links(kind: str, picked: list[int], ids: list[int]) -> set[tuple[int, int]]:
@@ -590,20 +653,44 @@ class Simulation:
         for offset in range(start, hwm):
             self._check_committed(node, log.entry_at(offset), "holds")
         node.checked_upto = max(start, hwm)
+        self._check_voters(node, hwm)
+
+    def _check_voters(self, node: SimNode, hwm: int) -> None:
+        """VoterSetsAgree: the set at the node's high watermark is the committed one."""
+        i = bisect.bisect_left(self.committed_voters, hwm, key=lambda r: r[0])
+        if i == 0:
+            return
+        assert node.core is not None
+        expected = self.committed_voters[i - 1][1]
+        held = node.core.voter_history.voters_at(hwm)
+        if held != expected:
+            raise InvariantViolation(
+                f"VoterSetsAgree: node {node.node_id} has voters {held.ids} at {hwm}, "
+                f"committed {expected.ids}")
 
     def _check_majority(self, leader: SimNode, hwm: int) -> None:
         expected = self.committed.get(hwm - 1)
         if expected is None:
             return
-        holders = 0
-        for voter_id in self.voter_ids:
-            log = self.nodes[voter_id].log
-            if log.log_start_offset >= hwm:
-                holders += 1
-            elif log.log_start_offset < hwm <= log.durable_end_offset:
-                holders += log.entry_at(hwm - 1) == expected
-        if holders < majority(len(self.voter_ids)):
-            raise InvariantViolation(
-                f"MajorityHoldsHighWatermark: leader {leader.node_id} hwm {hwm} durable on "
-                f"{holders} voters"
-            )
+        assert leader.core is not None
+        # The set that decided the commit: the one in force at the high watermark
+        # or a later one the leader appended since (a set takes effect when
+        # appended, and at most one change is ever uncommitted).
+        history = leader.core.voter_history
+        sets = {history.voters_at(hwm).ids, history.latest.ids}
+        best = ()
+        for voter_ids in sets:
+            holders = 0
+            for voter_id in voter_ids:
+                log = self.nodes[voter_id].log
+                if log.log_start_offset >= hwm:
+                    holders += 1
+                elif log.log_start_offset < hwm <= log.durable_end_offset:
+                    holders += log.entry_at(hwm - 1) == expected
+            if holders >= majority(len(voter_ids)):
+                return
+            best = (holders, voter_ids)
+        raise InvariantViolation(
+            f"MajorityHoldsHighWatermark: leader {leader.node_id} hwm {hwm} durable on "
+            f"{best[0]} voters of {best[1]}"
+        )

@@ -1,0 +1,115 @@
+"""A dynamic controller quorum with real processes (KIP-853): from one controller
+to three and back to two, with `kraft metadata-quorum add-controller` and
+`remove-controller`, while the metadata log keeps committing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kraft import meta_properties
+from tests.kraft.test_cli import KRAFT, kraft
+from tests.kraft.test_storage_tool import CLUSTER_ID, quickstart, storage, wait_ready
+from tests.ports import free_port
+
+CHANGE_DEADLINE_S = 60
+
+
+def controller_config(root: Path, node_id: int, port: int, bootstrap: int) -> Path:
+    d = root / f"node{node_id}"
+    d.mkdir()
+    return quickstart(d, roles="controller", listeners=f"CONTROLLER://:{port}", **{
+        "node.id": str(node_id),
+        "advertised.listeners": f"CONTROLLER://localhost:{port}",
+        "controller.quorum.bootstrap.servers": f"localhost:{bootstrap}",
+        "inter.broker.listener.name": None})
+
+
+def status(bootstrap: str) -> dict[str, Any]:
+    result = kraft("metadata-quorum", "--bootstrap-controller", bootstrap, "describe",
+                   "--status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def voter_ids(bootstrap: str) -> list[int]:
+    return sorted(v["id"] for v in status(bootstrap)["currentVoters"])
+
+
+def change(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a voter change, retrying while the leader answers that the new controller is
+    still catching up or a previous change is still committing (Kafka's REQUEST_TIMED_OUT)."""
+    deadline = time.monotonic() + CHANGE_DEADLINE_S
+    while True:
+        result = kraft("metadata-quorum", "--bootstrap-controller", bootstrap, *args)
+        if result.returncode == 0 or "REQUEST_TIMED_OUT" not in result.stderr:
+            return result
+        assert time.monotonic() < deadline, result.stderr
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
+    """A controller formatted --standalone, two formatted --no-initial-controllers that
+    join as observers: add-controller makes each a voter (Kafka's output line), adding
+    one twice is DUPLICATE_VOTER, remove-controller takes one out, and the high
+    watermark keeps moving with every change (the metadata log commits)."""
+    ports = {n: free_port() for n in (1, 2, 3)}
+    configs = {n: controller_config(tmp_path, n, port, ports[1]) for n, port in ports.items()}
+    first = storage("format", "-t", CLUSTER_ID, "-c", str(configs[1]), "-s")
+    assert first.returncode == 0, first.stderr
+    for n in (2, 3):
+        joined = storage("format", "-t", CLUSTER_ID, "-c", str(configs[n]), "-N")
+        assert joined.returncode == 0, joined.stderr
+    bootstrap = f"localhost:{ports[1]}"
+    procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+    try:
+        for n in (1, 2, 3):
+            out = configs[n].parent / "stdout.log"
+            with open(out, "wb") as stdout:
+                procs.append((subprocess.Popen([*KRAFT, "start", str(configs[n])],
+                                               stdout=stdout, stderr=subprocess.STDOUT), out))
+        for proc, out in procs:
+            wait_ready(proc, out)
+        assert voter_ids(bootstrap) == [1]
+        hwm = status(bootstrap)["highWatermark"]
+        directory = {}
+        for n in (2, 3):
+            meta = meta_properties.read(configs[n].parent / "logs1")
+            assert meta is not None
+            directory[n] = meta.directory_id
+            # Kafka's place for --command-config (before the sub-command) for node 2,
+            # after it for node 3.
+            where = (["--command-config", str(configs[n]), "add-controller"] if n == 2
+                     else ["add-controller", "--command-config", str(configs[n])])
+            added = change(bootstrap, *where)
+            assert added.returncode == 0, added.stderr
+            assert added.stdout.strip() == (
+                f"Added controller {n} with directory id {directory[n]} and endpoints: "
+                f"CONTROLLER://localhost:{ports[n]}")
+        assert voter_ids(bootstrap) == [1, 2, 3]
+        again = change(bootstrap, "add-controller", "--command-config", str(configs[2]))
+        assert again.returncode == 1 and "DUPLICATE_VOTER" in again.stderr
+        removed = change(bootstrap, "remove-controller", "--controller-id", "2",
+                         "--controller-directory-id", directory[2])
+        assert removed.returncode == 0, removed.stderr
+        assert removed.stdout.strip() == (
+            f"Removed KRaft controller 2 with directory id {directory[2]}")
+        after = status(bootstrap)
+        assert sorted(v["id"] for v in after["currentVoters"]) == [1, 3]
+        assert after["highWatermark"] > hwm
+        assert 2 in [o["id"] for o in after["currentObservers"]]
+        for proc, _ in procs:
+            proc.send_signal(signal.SIGTERM)
+        assert [proc.wait(60) for proc, _ in procs] == [0, 0, 0]
+    finally:
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
