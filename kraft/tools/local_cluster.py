@@ -69,7 +69,7 @@ from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
 RESERVED_PORTS = range(9092, 9101)  # the fixed ports of docs/design.md: never handed to tests
-MAX_NODES = 9  # voters of one local quorum
+MAX_NODES = 5  # voters of one local quorum (issue 14: 1 to 5)
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30

@@ -393,7 +393,7 @@ def test_a_sasl_ssl_cluster_keeps_its_security(tmp_path: Path) -> None:
 def test_nodes_sizes_a_new_cluster_only(tmp_path: Path) -> None:
     """`start --nodes N` makes N voters on the fixed port pattern (internal topics
     replicated at most N times); an existing cluster or KRAFT_CLUSTER_PORTS keeps its
-    count and a different --nodes is refused, as is a count outside 1-9."""
+    count and a different --nodes is refused, as is a count outside 1-5."""
     env = {"KRAFT_CLUSTER_DIR": str(tmp_path / "five")}
     five = local_cluster.from_environment(env, nodes=5)
     assert five.ids == [1, 2, 3, 4, 5] and five.ports[5] == (9104, 9105)
@@ -403,8 +403,8 @@ def test_nodes_sizes_a_new_cluster_only(tmp_path: Path) -> None:
     assert len(config["controller.quorum.voters"]) == 1
     with pytest.raises(ClusterError, match="KRAFT_CLUSTER_PORTS names 1 nodes, not 3"):
         local_cluster.from_environment({**env, "KRAFT_CLUSTER_PORTS": "19000:19001"}, nodes=3)
-    with pytest.raises(ClusterError, match="between 1 and 9"):
-        local_cluster.from_environment(env, nodes=10)
+    with pytest.raises(ClusterError, match="between 1 and 5"):
+        local_cluster.from_environment(env, nodes=6)
     existing = {"KRAFT_CLUSTER_DIR": str(tmp_path / "one")}
     assert len(local_cluster.from_environment(existing).ids) == 1
     with pytest.raises(ClusterError, match="has 1 nodes, not 3: --nodes only sizes a new"):
