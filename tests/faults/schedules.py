@@ -336,7 +336,9 @@ class Faults:
 
     def isr_states(self) -> dict[int, dict[int, PartitionState] | None]:
         """The topic as each live node sees it."""
-        return {n: topic_state(self.cluster.client_address(n), self.topic) for n in self.live()}
+        security = self.cluster.tool_security(self.cluster.client_listener)
+        return {n: topic_state(self.cluster.client_address(n), self.topic, security)
+                for n in self.live()}
 
     def wait_full_isr(self, timeout_s: float = LIVENESS_TIMEOUT_S) -> dict[int, PartitionState]:
         """Wait until every node runs and every one of them reports every partition
