@@ -332,12 +332,22 @@ async def test_corrupt_crc(broker: DevNode) -> None:
 CRC_BATCH = p.batch(3, prefix="crc")
 
 
+ATTRIBUTES_LOW_BYTE = 22  # of the batch's int16 attributes (bit 4: transactional)
+TRANSACTIONAL = 0x10
+
+
 async def _produce_flipped(bootstrap: str, position: int, xor: int) -> None:
     data = bytearray(CRC_BATCH)
     data[position] ^= xor
+    # Kafka reads the transactional flag before it checks the CRC: a batch that
+    # now claims to be transactional, sent without a transactional id, is
+    # refused for that first.
+    expected = (ErrorCode.transactional_id_authorization_failed
+                if position == ATTRIBUTES_LOW_BYTE and xor & TRANSACTIONAL
+                else ErrorCode.corrupt_message)
     async with p.connect(bootstrap) as conn:
         answer = await _produce(conn, CRC_TOPIC, bytes(data))
-        assert answer.error_code == ErrorCode.corrupt_message, answer
+        assert answer.error_code == expected, answer
         assert await p.latest_offset(conn, CRC_TOPIC) == 0
 
 
@@ -346,7 +356,8 @@ def test_any_change_under_the_crc_is_corrupt_message(
     broker: DevNode, position: int, xor: int
 ) -> None:
     """Changing any byte from the CRC field to the batch's end gives
-    CORRUPT_MESSAGE and writes nothing."""
+    CORRUPT_MESSAGE (TRANSACTIONAL_ID_AUTHORIZATION_FAILED if it sets the
+    transactional flag, as Kafka) and writes nothing."""
     trio.run(_produce_flipped, broker.bootstrap, position, xor)
 
 
@@ -422,7 +433,7 @@ async def test_current_leader_epoch_checked(broker: DevNode, api: str) -> None:
 
 
 async def test_list_offsets_special_timestamps_by_version(broker: DevNode) -> None:
-    """ListOffsets v7 answers the special timestamps it knows (-1 latest, -2
+    """ListOffsets v1 answers latest; v7 answers the special timestamps it knows (-1 latest, -2
     earliest, -3 max timestamp) and, as Kafka, UNSUPPORTED_VERSION for those
     introduced later (-4 earliest-local v8, -5 latest-tiered v9, -6 v11) and for
     any other negative timestamp."""
@@ -434,6 +445,13 @@ async def test_list_offsets_special_timestamps_by_version(broker: DevNode) -> No
             request = p.list_offsets_v7("specials", 0, timestamp)
             answer = p.only_partition(await conn.request(request, T))
             got[timestamp] = (answer.error_code, answer.offset)
+        # v1 (no isolation level in the request) answers the plain timestamps.
+        from kio.schema.list_offsets.v1 import request as v1
+
+        request = v1.ListOffsetsRequest(replica_id=-1, topics=(v1.ListOffsetsTopic(
+            name="specials", partitions=(v1.ListOffsetsPartition(partition_index=0,
+                                                                 timestamp=-1),)),))
+        assert p.only_partition(await conn.request(request, T)).offset == 2
         unsupported = (ErrorCode.unsupported_version, -1)
         assert got == {-1: (ErrorCode.none, 2), -2: (ErrorCode.none, 0),
                        -3: (ErrorCode.none, 0),  # one timestamp: the first record
@@ -444,7 +462,7 @@ async def test_list_offsets_special_timestamps_by_version(broker: DevNode) -> No
 async def test_fetch_offset_out_of_range(broker: DevNode) -> None:
     """A fetch offset past the log end offset or below the log start offset is
     OFFSET_OUT_OF_RANGE with no records and, as Kafka, -1 for the high watermark,
-    last stable and log start offsets and an empty aborted-transactions list; the
+    last stable and log start offsets and null aborted transactions; the
     log end offset itself is an empty read; a last fetched epoch newer than any
     in the log is OFFSET_OUT_OF_RANGE too (no end offset to diverge from)."""
     async with p.connect(broker.bootstrap) as conn:
@@ -458,7 +476,7 @@ async def test_fetch_offset_out_of_range(broker: DevNode) -> None:
                            answer.aborted_transactions)
         # An empty record set, never null: librdkafka fails to parse a null one and
         # then never sees the error (so it would never reset its offset).
-        out_of_range = (ErrorCode.offset_out_of_range, b"", -1, -1, -1, ())
+        out_of_range = (ErrorCode.offset_out_of_range, b"", -1, -1, -1, None)
         assert got == {
             4: out_of_range,
             1000: out_of_range,

@@ -44,7 +44,8 @@ async def handle(
             message = None
             if topic is None or index not in topic.partitions:
                 error = ErrorCode.unknown_topic_or_partition
-                message = "This server does not host this topic-partition."  # Kafka's
+                if topic is None:  # Kafka names the error for an unknown topic only
+                    message = "This server does not host this topic-partition."
             elif ((partition := broker.replica_manager.get_by_id(topic.topic_id, index)) is None
                   or not partition.is_leader):
                 error = ErrorCode.not_leader_or_follower

@@ -116,7 +116,8 @@ async def handle(
             await trio.sleep_until(deadline)
         reads = _read_all(broker, broker.image, requested, request, by_id, replica)
     return _response(cls, request, context.answer(reads), context.session_id,
-                     LeaderHints(broker.image, ctx.listener) if version >= 16 else None)
+                     LeaderHints(broker.image, ctx.listener) if version >= 16 else None,
+                     replica[0] >= 0)
 
 
 def _complete(reads: list[tuple[Any, list[tuple[int, _Read]]]], min_bytes: int) -> bool:
@@ -247,7 +248,7 @@ def _aborted_transactions(
 
 
 def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _Read]]]],
-              session_id: int, hints: LeaderHints | None) -> Any:
+              session_id: int, hints: LeaderHints | None, from_follower: bool) -> Any:
     """The FetchResponse; with `hints` (v16+), NOT_LEADER_OR_FOLLOWER and
     FENCED_LEADER_EPOCH partitions name the current leader (KIP-951)."""
     topic_cls = nested(cls, "FetchableTopicResponse")
@@ -270,11 +271,12 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
                 leader_id, leader_epoch = hints.leader(topic, index)
                 fields["current_leader"] = nested(cls, "LeaderIdAndEpoch")(
                     leader_id=leader_id, leader_epoch=leader_epoch)
-            # Kafka lists aborted transactions for a read_committed read, null
-            # for read_uncommitted, and an empty list with an error.
-            if r.error != ErrorCode.none:
+            # Kafka lists aborted transactions for a read_committed read; a
+            # partition unknown to the metadata gets an empty list, every other
+            # answer (read_uncommitted, or an error from the read) null.
+            if r.error in (ErrorCode.unknown_topic_or_partition, ErrorCode.unknown_topic_id):
                 aborted: tuple[Any, ...] | None = ()
-            elif read_committed:
+            elif r.error == ErrorCode.none and read_committed:
                 aborted = tuple(aborted_cls(producer_id=pid, first_offset=first)
                                 for pid, first in r.aborted)
             else:
@@ -299,7 +301,8 @@ def _response(cls: type, request: Any, reads: list[tuple[Any, list[tuple[int, _R
         topic_id = key if isinstance(key, uuid.UUID) else None
         topics.append(build(topic_cls, topic=name, topic_id=topic_id, partitions=tuple(partitions)))
     extra: dict[str, Any] = {}
-    if hints is not None:
+    if hints is not None and not from_follower:
+        # Kafka lists the leaders' endpoints for consumers only.
         extra["node_endpoints"] = hints.node_endpoints(nested(cls, "NodeEndpoint"))
     return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none,
                  session_id=session_id, responses=tuple(topics), **extra)

@@ -87,7 +87,8 @@ async def handle(
             else:
                 partition = broker.replica_manager.get_by_id(topic.topic_id, p.partition_index)
                 error, timestamp, offset, epoch = _lookup(
-                    partition, p, request.replica_id, request.isolation_level)
+                    partition, p, request.replica_id,
+                    getattr(request, "isolation_level", 0))  # v2+
             partitions.append(build(
                 partition_cls, partition_index=p.partition_index, error_code=error,
                 timestamp=timestamp, offset=offset, leader_epoch=epoch,

@@ -67,6 +67,13 @@ from kraft.net.server import Deferred, RequestContext
 API = ApiSpec(ApiKey.PRODUCE, 3, 13, advertised_min=0)
 
 
+# Errors Kafka answers with LogAppendInfo.UNKNOWN_LOG_APPEND_INFO (log start
+# offset -1); a batch refused for its records (INVALID_RECORD, INVALID_TIMESTAMP:
+# a RecordValidationException) still reports the log start offset.
+_UNKNOWN_APPEND_INFO = frozenset({ErrorCode.corrupt_message, ErrorCode.message_too_large,
+                                  ErrorCode.record_list_too_large})
+
+
 class _Outcome:
     __slots__ = ("base_offset", "error", "log_append_time", "log_start_offset", "message",
                  "partition", "record_errors", "wait_offset")
@@ -174,9 +181,7 @@ def _append(
     info = result.info
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
     outcome.record_errors = info.record_errors
-    if outcome.error == ErrorCode.none:
-        # A refused batch answers log start offset -1, as Kafka's
-        # LogAppendInfo.UNKNOWN_LOG_APPEND_INFO.
+    if outcome.error not in _UNKNOWN_APPEND_INFO:
         outcome.log_start_offset = info.log_start_offset
         outcome.base_offset = info.base_offset
         outcome.log_append_time = info.log_append_time
