@@ -460,8 +460,9 @@ def _describe_response(msg: m.DescribeQuorumResponse, mod: ModuleType,
     )
     top: dict[str, Any] = {"error_code": ErrorCode.none}
     if version >= 2:
-        pkw["error_message"] = msg.error_message
-        top.update(error_message=None, nodes=tuple(
+        # Kafka answers "" where there is no message, at both levels.
+        pkw["error_message"] = msg.error_message or ""
+        top.update(error_message="", nodes=tuple(
             mod.Node(node_id=node_id,
                      listeners=(mod.Listener(name="CONTROLLER", host=host, port=port),))
             for node_id, (host, port) in sorted(ctx.voter_endpoints.items())
@@ -482,7 +483,7 @@ def _read_describe_response(resp: Any) -> m.DescribeQuorumResponse:
 
     return m.DescribeQuorumResponse(
         error_code=p.error_code,
-        error_message=getattr(p, "error_message", None),
+        error_message=getattr(p, "error_message", None) or None,  # "" is no message
         leader_id=p.leader_id,
         leader_epoch=p.leader_epoch,
         high_watermark=p.high_watermark,
