@@ -77,7 +77,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from kraft.config import KEYS, KafkaConfig, is_password_config, listener_base
+from kraft.config import KEYS, KafkaConfig, is_password_config, listener_base, listener_key_name
 from kraft.config_keys import CLUSTER_LEVEL_LISTENER_CONFIGS
 from kraft.log.config import TOPIC_CONFIGS, LogConfig, compaction_lag_conflict
 from kraft.log.configdef import ConfigException, ConfigKey, Type, invalid, parse
@@ -118,7 +118,7 @@ _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class ConfigEntry:
-    """One described config: Kafka's DescribeConfigs entry without synonyms.
+    """One described config: Kafka's DescribeConfigs entry.
 
     `source` is a ConfigSource id (DYNAMIC_TOPIC_CONFIG ... DEFAULT_CONFIG, or
     GROUP_CONFIG), `type` a Kafka ConfigType id; `value` is None for sensitive
@@ -133,6 +133,9 @@ class ConfigEntry:
     is_default: bool
     type: int
     documentation: str | None
+    # (name, value, source) in Kafka's order, for include_synonyms; None: the
+    # entry itself is its only synonym.
+    synonyms: tuple[tuple[str, str | None, int], ...] | None = None
 
 
 # --- topic configs ---------------------------------------------------------------------
@@ -208,6 +211,46 @@ def _resolve(
     return key.default_text, DEFAULT_CONFIG
 
 
+Synonym = tuple[str, str | None, int]
+
+# Broker keys that stand for one another (Kafka's DynamicBrokerConfig.
+# brokerConfigSynonyms): the names of each topic config's broker synonyms.
+_BROKER_KEY_GROUPS: Final = {
+    name: tuple(n for n, _ in key.synonyms)
+    for key in TOPIC_CONFIGS.values() if len(key.synonyms) > 1
+    for name, _ in key.synonyms
+}
+
+
+def _synonym_chain(
+    names: tuple[str, ...],
+    broker_config: KafkaConfig,
+    broker_dynamic: Mapping[str, str],
+    broker_dynamic_default: Mapping[str, str],
+    sensitive: bool,
+    start: str | None = None,
+) -> list[Synonym]:
+    """Kafka's ConfigHelper.configSynonyms: every value the broker keys `names`
+    have, by source (this broker's dynamic config, the dynamic default,
+    server.properties, the key's default), from the first entry of `start`
+    (default names[0]) on."""
+    chain: list[Synonym] = []
+    for source, values in ((DYNAMIC_BROKER_CONFIG, broker_dynamic),
+                           (DYNAMIC_DEFAULT_BROKER_CONFIG, broker_dynamic_default),
+                           (STATIC_BROKER_CONFIG, broker_config.raw)):
+        chain += [(n, None if sensitive else values[n].strip(), source)
+                  for n in names if n in values]
+    for n in names:
+        key = KEYS.get(n) or listener_base(n)
+        if key is not None and key.default_text is not None:
+            chain.append((n, None if sensitive else key.default_text, DEFAULT_CONFIG))
+    # Kafka keeps the chain from the first entry of the key itself, so a key
+    # without a value of its own (log.retention.ms) lists no synonyms.
+    start = names[0] if start is None else start
+    first = next((i for i, (n, _, _) in enumerate(chain) if n == start), len(chain))
+    return chain[first:]
+
+
 def describe_topic_configs(
     broker_config: KafkaConfig,
     overrides: Mapping[str, str],
@@ -226,9 +269,20 @@ def describe_topic_configs(
         key = TOPIC_CONFIGS[name]
         value, source = _resolve(key, broker_config, overrides, broker_dynamic,
                                  broker_dynamic_default)
+        # Synonyms as Kafka's ConfigHelper: the topic's own value, then the
+        # chain of its primary broker synonym.
+        synonyms: list[Synonym] = []
+        if name in overrides:
+            synonyms.append((name, overrides[name], DYNAMIC_TOPIC_CONFIG))
+        if key.synonyms:
+            primary = key.synonyms[0][0]
+            names = _BROKER_KEY_GROUPS.get(primary, (primary,))
+            synonyms += _synonym_chain(names, broker_config, broker_dynamic,
+                                       broker_dynamic_default, sensitive=False)
         entries.append(ConfigEntry(
             name=name, value=value, source=source, read_only=False, is_sensitive=False,
             is_default=source == DEFAULT_CONFIG, type=key.type, documentation=key.doc,
+            synonyms=tuple(synonyms),
         ))
     return entries
 
@@ -373,9 +427,15 @@ def describe_broker_configs(
             value, source = broker_config.raw[name].strip(), STATIC_BROKER_CONFIG
         else:
             value, source = key.default_text, DEFAULT_CONFIG
+        if (base := listener_key_name(name)) is not None:
+            group: tuple[str, ...] = (name, base)  # the listener's key, then the key
+        else:
+            group = _BROKER_KEY_GROUPS.get(name, (name,))
         entries.append(ConfigEntry(
             name=name, value=None if key.sensitive else value, source=source,
             read_only=not key.dynamic, is_sensitive=key.sensitive,
             is_default=source == DEFAULT_CONFIG, type=key.type, documentation=key.doc,
+            synonyms=tuple(_synonym_chain(group, broker_config, dynamic_broker,
+                                          dynamic_default, key.sensitive, start=name)),
         ))
     return entries

@@ -434,3 +434,25 @@ def test_describe_broker_configs_lists_listener_configs_set() -> None:
     relogin = entries["sasl.kerberos.min.time.before.relogin"]
     assert (relogin.value, relogin.source, relogin.read_only) == (
         "120000", DYNAMIC_BROKER_CONFIG, False)
+
+
+def test_synonyms_follow_kafkas_chain() -> None:
+    """include_synonyms as Kafka's ConfigHelper: a topic config lists its own override,
+    then its primary broker key at every source that sets it (dynamic, dynamic default,
+    server.properties, default); a key whose primary broker key has no value of its own
+    (retention.ms: log.retention.ms is null, hours set) lists none after the override;
+    a broker key lists its group from its own first entry."""
+    broker = KafkaConfig({"log.retention.bytes": "500", "log.retention.hours": "48"})
+    topics = {e.name: e for e in describe_topic_configs(
+        broker, {"retention.bytes": "100"}, {}, {"log.retention.bytes": "300"})}
+    assert topics["retention.bytes"].synonyms == (
+        ("retention.bytes", "100", 1), ("log.retention.bytes", "300", 3),
+        ("log.retention.bytes", "500", 4), ("log.retention.bytes", "-1", 5))
+    assert topics["cleanup.policy"].synonyms == (("log.cleanup.policy", "delete", 5),)
+    assert topics["retention.ms"].synonyms == ()
+    assert topics["remote.storage.enable"].synonyms == ()
+    brokers = {e.name: e for e in describe_broker_configs(broker, {}, {})}
+    assert brokers["log.retention.hours"].synonyms == (
+        ("log.retention.hours", "48", 4), ("log.retention.hours", "168", 5))
+    assert brokers["log.retention.ms"].synonyms == ()
+    assert brokers["num.partitions"].synonyms == (("num.partitions", "1", 5),)

@@ -14,9 +14,12 @@ Resources:
   group id, set on the group (GROUP_CONFIG) or the broker's default for it
   (DEFAULT_CONFIG); the group need not exist. An empty name is INVALID_REQUEST.
 - Anything else (BROKER_LOGGER, ...) is INVALID_REQUEST: not supported.
-`configuration_keys` restricts the answer to those names. With
-include_synonyms each entry lists itself as its only synonym (the full
-synonym chain is not modelled); include_documentation (v3+) adds the doc.
+`configuration_keys` restricts the answer to those names. include_synonyms
+lists Kafka's synonym chain (ConfigHelper): for a topic config its own
+override, then every value of its broker synonym by source (dynamic, dynamic
+default, server.properties, default); for a broker key the same chain of its
+group (log.retention.ms/minutes/hours, a listener's key and its base); group
+configs list themselves. include_documentation (v3+) adds the doc.
 Sensitive values are never returned.
 """
 
@@ -60,9 +63,10 @@ async def handle(
                 entry_cls, name=e.name, value=e.value, read_only=e.read_only,
                 config_source=e.source, is_sensitive=e.is_sensitive,
                 synonyms=(
-                    (synonym_cls(name=e.name, value=e.value, source=e.source),)
-                    if include_synonyms else ()
-                ),
+                    tuple(synonym_cls(name=n, value=v, source=src) for n, v, src in e.synonyms)
+                    if e.synonyms is not None
+                    else (synonym_cls(name=e.name, value=e.value, source=e.source),)
+                ) if include_synonyms else (),
                 config_type=e.type, documentation=e.documentation if include_doc else None,
             )
             for e in entries
