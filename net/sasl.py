@@ -21,14 +21,27 @@ as Kafka's SaslServerAuthenticator behaves:
   frames instead of SaslAuthenticate requests (`raw_tokens`); a failure then
   simply closes the connection (Kafka's v0 behaviour).
 
-Once a connection is authenticated (or on a listener without SASL) the two
-APIs reach the registry's handlers (`register`), which answer
-ILLEGAL_SASL_STATE as Kafka's KafkaApis does; re-authentication (KIP-368)
-is not served (kraft refuses connections.max.reauth.ms > 0 at startup).
+Re-authentication (KIP-368), with connections.max.reauth.ms > 0: a completed
+exchange answers the session's lifetime (SaslAuthenticate v1+) and the
+connection keeps a `Session`. A SaslHandshake on an authenticated connection
+whose client speaks SaslAuthenticate v1+ begins a new exchange
+(`SaslAuthenticator(..., reauthenticating=session)`): the mechanism must be
+the same ("SASL mechanism 'X' requested by client is not supported for
+re-authentication of mechanism 'Y'") and so must the principal ("Cannot
+change principals during re-authentication from User.a: User.b"), else
+SASL_AUTHENTICATION_FAILED and the connection is closed; success starts a new
+session. A request other than SaslHandshake after the session expired
+closes the connection, as Kafka's broker does (clients that cannot
+re-authenticate reconnect).
+
+Otherwise, once a connection is authenticated (or on a listener without
+SASL) the two APIs reach the registry's handlers (`register`), which answer
+ILLEGAL_SASL_STATE as Kafka's KafkaApis does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 from datetime import timedelta
@@ -42,7 +55,8 @@ from kraft.net.messages import build
 from kraft.net.registry import ApiRegistry, ApiSpec
 from kraft.net.security import AuthenticationFailed, SaslServerMechanism, ServerSecurity
 
-__all__ = ["AUTHENTICATE", "HANDSHAKE", "IllegalSaslState", "SaslAuthenticator", "register"]
+__all__ = ["AUTHENTICATE", "HANDSHAKE", "IllegalSaslState", "SaslAuthenticator", "Session",
+           "register"]
 
 log = logging.getLogger("kraft.net.sasl")
 
@@ -63,6 +77,26 @@ class State(enum.Enum):
     FAILED = "failed"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Session:
+    """An authenticated connection's SASL session (KIP-368).
+
+    `expires_at` is on the caller's clock (trio.current_time()), None when the
+    session never expires; `reauthenticates` says whether the client can be
+    told its lifetime (it authenticated with SaslAuthenticate v1+)."""
+
+    principal: str
+    mechanism: str
+    expires_at: float | None
+    reauthenticates: bool
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def may_reauthenticate(self) -> bool:
+        return self.expires_at is not None and self.reauthenticates
+
+
 def _response(key: int, version: int, **fields: Any) -> Any:
     cls = response_type(key, version)
     assert cls is not None
@@ -72,7 +106,8 @@ def _response(key: int, version: int, **fields: Any) -> Any:
 class SaslAuthenticator:
     """The server side of one connection's SASL authentication (module docstring)."""
 
-    def __init__(self, security: ServerSecurity, peer: str) -> None:
+    def __init__(self, security: ServerSecurity, peer: str, *,
+                 reauthenticating: Session | None = None) -> None:
         assert security.new_sasl_server is not None
         self.security = security
         self.peer = peer
@@ -80,7 +115,10 @@ class SaslAuthenticator:
         self.raw_tokens = False
         self.mechanism: str | None = None
         self.principal: str | None = None
+        self.previous = reauthenticating
+        self.session: Session | None = None  # once COMPLETE
         self._server: SaslServerMechanism | None = None
+        self._bad_mechanism: str | None = None
 
     def check_allowed(self, api_key: int) -> None:
         """IllegalSaslState unless `api_key` may be sent in the current state."""
@@ -107,6 +145,11 @@ class SaslAuthenticator:
                              error_code=ErrorCode.unsupported_sasl_mechanism,
                              mechanisms=tuple(mechanisms))
         assert self.security.new_sasl_server is not None
+        if self.previous is not None and request.mechanism != self.previous.mechanism:
+            # Kafka answers the handshake and fails the exchange that follows.
+            self._bad_mechanism = (
+                f"SASL mechanism '{request.mechanism}' requested by client is not supported "
+                f"for re-authentication of mechanism '{self.previous.mechanism}'")
         self.mechanism = request.mechanism
         self._server = self.security.new_sasl_server(request.mechanism)
         self.state = State.AUTHENTICATE
@@ -114,11 +157,18 @@ class SaslAuthenticator:
         return _response(ApiKey.SASL_HANDSHAKE, version, error_code=ErrorCode.none,
                          mechanisms=tuple(mechanisms))
 
-    def authenticate(self, header: RequestHeader, request: Any) -> Any:
-        """Answer SaslAuthenticate; a failure leaves the state FAILED."""
+    def authenticate(self, header: RequestHeader, request: Any, now: float = 0.0) -> Any:
+        """Answer SaslAuthenticate; a failure leaves the state FAILED. `now` is the
+        clock the session's expiry is on."""
         version = header.api_version
         try:
+            if self._bad_mechanism is not None:
+                self._failed(self._bad_mechanism)
+                raise AuthenticationFailed(self._bad_mechanism)
             challenge = self._evaluate(request.auth_bytes)
+            lifetime_ms = 0
+            if self.state is State.COMPLETE:
+                lifetime_ms = self.open_session(now, reauthenticates=version >= 1)
         except AuthenticationFailed as e:
             return _response(ApiKey.SASL_AUTHENTICATE, version,
                              error_code=ErrorCode.sasl_authentication_failed,
@@ -126,7 +176,23 @@ class SaslAuthenticator:
                              session_lifetime=timedelta(0))
         return _response(ApiKey.SASL_AUTHENTICATE, version, error_code=ErrorCode.none,
                          error_message=None, auth_bytes=challenge,
-                         session_lifetime=timedelta(0))
+                         session_lifetime=timedelta(milliseconds=lifetime_ms))
+
+    def open_session(self, now: float, *, reauthenticates: bool) -> int:
+        """The session of a completed exchange; its lifetime in ms (0: none).
+        AuthenticationFailed if a re-authentication changed the principal."""
+        assert self.principal is not None and self.mechanism is not None
+        if self.previous is not None and self.principal != self.previous.principal:
+            before, after = (p.replace(":", ".", 1)
+                             for p in (self.previous.principal, self.principal))
+            message = f"Cannot change principals during re-authentication from {before}: {after}"
+            self._failed(message)
+            raise AuthenticationFailed(message)
+        lifetime_ms = max(self.security.max_reauth_ms, 0)
+        self.session = Session(self.principal, self.mechanism,
+                               now + lifetime_ms / 1000 if lifetime_ms else None,
+                               reauthenticates)
+        return lifetime_ms
 
     def raw(self, token: bytes) -> bytes:
         """The next raw token of a SaslHandshake v0 exchange; AuthenticationFailed closes."""

@@ -80,6 +80,8 @@ class ServerSecurity:
     new_sasl_server: Callable[[str], SaslServerMechanism] | None = None
     sasl_max_receive_size: int = DEFAULT_SASL_MAX_RECEIVE_SIZE
     failed_authentication_delay_s: float = 0.1
+    # connections.max.reauth.ms (KIP-368): a SASL session's longest life; 0 = no limit.
+    max_reauth_ms: int = 0
 
     @property
     def uses_sasl(self) -> bool:

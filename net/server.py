@@ -65,7 +65,7 @@ from kraft.net.codec import (
 )
 from kraft.net.framing import DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameError, frame
 from kraft.net.registry import ApiRegistry, RequestContext
-from kraft.net.sasl import IllegalSaslState, SaslAuthenticator, State
+from kraft.net.sasl import IllegalSaslState, SaslAuthenticator, Session, State
 from kraft.net.security import AuthenticationFailed, ServerSecurity
 
 __all__ = ["Deferred", "KafkaServer", "RequestContext"]
@@ -234,6 +234,7 @@ class KafkaServer:
         outbox: trio.MemorySendChannel[_Outgoing],
     ) -> None:
         auth: SaslAuthenticator | None = None
+        session: Session | None = None  # once authenticated (KIP-368)
         if self.security.uses_sasl:
             auth = SaslAuthenticator(self.security, ctx.peer)
         decoder = FrameDecoder(self.security.sasl_max_receive_size if auth is not None
@@ -252,12 +253,32 @@ class KafkaServer:
             try:
                 decoder.receive_data(data)
                 while (request := decoder.next_frame()) is not None:
+                    if session is not None and auth is None:
+                        api_key = peek_header_fixed(request)[0]
+                        if api_key == ApiKey.SASL_HANDSHAKE and session.may_reauthenticate():
+                            # Re-authentication (KIP-368): served before anything
+                            # queued behind it, like the first exchange.
+                            if sender.pending:
+                                await sender.drained.wait()
+                            auth = SaslAuthenticator(self.security, ctx.peer,
+                                                     reauthenticating=session)
+                        elif session.expired(trio.current_time()):
+                            log.info("closing connection from %s: its SASL session expired "
+                                     "(connections.max.reauth.ms) without re-authentication",
+                                     ctx.peer)
+                            return
                     if auth is not None:
                         if not await self._authenticate(stream, ctx, auth, request):
                             return
                         if auth.state is State.COMPLETE:
-                            assert auth.principal is not None
-                            ctx = dataclasses.replace(ctx, principal=auth.principal)
+                            if auth.session is None:  # SaslHandshake v0: no lifetime sent
+                                auth.open_session(trio.current_time(), reauthenticates=False)
+                            if auth.previous is not None:
+                                log.debug("%s re-authenticated as %s", ctx.peer,
+                                          auth.principal)
+                            session = auth.session
+                            assert session is not None
+                            ctx = dataclasses.replace(ctx, principal=session.principal)
                             decoder.max_frame_bytes = self.max_frame_bytes
                             auth = None
                         continue
@@ -305,7 +326,7 @@ class KafkaServer:
         if api_key == ApiKey.SASL_HANDSHAKE:
             answer = auth.handshake(header, body)
         else:
-            answer = auth.authenticate(header, body)
+            answer = auth.authenticate(header, body, trio.current_time())
             if auth.state is State.FAILED:
                 # Kafka's connection.failed.authentication.delay.ms: slows down guessing.
                 await trio.sleep(self.security.failed_authentication_delay_s)

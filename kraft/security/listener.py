@@ -151,9 +151,6 @@ def _check_common(view: _View) -> None:
     if view.get("ssl.engine.factory.class"):
         raise ConfigError(f"{view.where('ssl.engine.factory.class')}: kraft cannot load a "
                           "Java SSL engine factory")
-    if view.get("connections.max.reauth.ms") > 0:
-        raise ConfigError(f"{view.where('connections.max.reauth.ms')}: kraft does not serve "
-                          "SASL re-authentication (KIP-368) yet; leave it at 0")
 
 
 def _mechanisms(view: _View) -> tuple[str, ...]:
@@ -222,7 +219,8 @@ def server_security(config: KafkaConfig, listener: str,
         protocol, ssl_context, None, mechanisms, new_server,
         sasl_max_receive_size=view.get("sasl.server.max.receive.size"),
         failed_authentication_delay_s=view.get("connection.failed.authentication.delay.ms")
-        / 1000)
+        / 1000,
+        max_reauth_ms=view.get("connections.max.reauth.ms"))
 
 
 def client_security(config: KafkaConfig, listener: str,

@@ -351,3 +351,69 @@ async def test_handshake_v0_then_raw_tokens(nursery: trio.Nursery, pki: Pki) -> 
     assert (await bad.call(HandshakeV0(mechanism="PLAIN"))).error_code == ErrorCode.none
     await bad.stream.send_all(struct.pack(">i", 12) + b"\0alice\0wrong")
     assert await bad.receive(HandshakeV0(mechanism="PLAIN")) is None
+
+
+# --- re-authentication (KIP-368) -------------------------------------------------------
+
+
+async def _plain_login(raw: Raw, user: str, password: str, mechanism: str = "PLAIN") -> Any:
+    """SaslHandshake v1 + SaslAuthenticate v2 with PLAIN credentials; the last answer."""
+    handshake = await raw.call(SaslHandshakeRequest(mechanism=mechanism))
+    if handshake is None or handshake.error_code != ErrorCode.none:
+        return handshake
+    return await raw.call(SaslAuthenticateRequest(
+        auth_bytes=f"\0{user}\0{password}".encode()))
+
+
+WHOAMI = DescribeClusterRequest(include_cluster_authorized_operations=False)
+
+
+async def test_reauthentication_keeps_the_session(nursery: trio.Nursery, pki: Pki) -> None:
+    """With connections.max.reauth.ms the answer carries the session lifetime; the
+    same user re-authenticates on the same connection and keeps being served; another
+    user, or another mechanism, is refused with Kafka's message and the connection
+    is closed."""
+    config = _sasl_config(pki, "SASL_PLAINTEXT", "PLAIN,SCRAM-SHA-512",
+                          **{"listener.name.secure.connections.max.reauth.ms": "3600000"})
+    address = await _serve(nursery, config, "SECURE")
+    raw = await _raw(address)
+    first = await _plain_login(raw, "alice", "alice-secret")
+    assert first.error_code == ErrorCode.none
+    assert first.session_lifetime == timedelta(hours=1)
+    again = await _plain_login(raw, "alice", "alice-secret")
+    assert (again.error_code, again.session_lifetime) == (ErrorCode.none, timedelta(hours=1))
+    assert (await raw.call(WHOAMI)).cluster_id == "User:alice"
+    other = await _plain_login(raw, "admin", "admin-secret")
+    assert other.error_code == ErrorCode.sasl_authentication_failed
+    assert other.error_message == ("Cannot change principals during re-authentication from "
+                                   "User.alice: User.admin")
+    assert await raw.call(WHOAMI) is None
+    raw = await _raw(address)
+    assert (await _plain_login(raw, "alice", "alice-secret")).error_code == ErrorCode.none
+    switched = await _plain_login(raw, "alice", "alice-secret", mechanism="SCRAM-SHA-512")
+    assert switched.error_code == ErrorCode.sasl_authentication_failed
+    assert switched.error_message == ("SASL mechanism 'SCRAM-SHA-512' requested by client is "
+                                      "not supported for re-authentication of mechanism 'PLAIN'")
+
+
+async def test_an_expired_session_is_closed(nursery: trio.Nursery, pki: Pki,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A request after the session's lifetime, without re-authentication, closes the
+    connection (the client reconnects); without connections.max.reauth.ms sessions
+    never expire and a second SaslHandshake is ILLEGAL_SASL_STATE."""
+    config = _sasl_config(pki, "SASL_PLAINTEXT", "PLAIN",
+                          **{"listener.name.secure.connections.max.reauth.ms": "50"})
+    address = await _serve(nursery, config, "SECURE")
+    raw = await _raw(address)
+    assert (await _plain_login(raw, "alice", "alice-secret")).error_code == ErrorCode.none
+    await trio.sleep(0.2)  # past the 50 ms session (real sockets: no autojump clock)
+    with caplog.at_level("INFO", logger="kraft.net"):
+        assert await raw.call(WHOAMI) is None
+    assert "SASL session expired" in caplog.text
+    forever = await _serve(nursery, _sasl_config(pki, "SASL_PLAINTEXT", "PLAIN"), "SECURE")
+    raw = await _raw(forever)
+    login = await _plain_login(raw, "alice", "alice-secret")
+    assert (login.error_code, login.session_lifetime) == (ErrorCode.none, timedelta(0))
+    assert (await raw.call(SaslHandshakeRequest(mechanism="PLAIN"))).error_code == \
+        ErrorCode.illegal_sasl_state
+    assert (await raw.call(WHOAMI)).cluster_id == "User:alice"
