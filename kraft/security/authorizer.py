@@ -108,3 +108,41 @@ class Authorizer:
         if allowed:
             return True
         return self.allow_if_no_acl and not acls
+
+    def authorize_any(self, principal: str, host: str, operation: AclOperation,
+                      resource_type: int) -> bool:
+        """Is `operation` allowed on some resource of `resource_type` (Kafka's
+        Authorizer.authorizeByResourceType): an ALLOW of the operation (or ALL) for
+        the principal that no DENY of it covers (a DENY on the literal `*` covers
+        everything; a LITERAL DENY its name; a PREFIXED DENY every name and prefix
+        starting with it). With allow.everyone.if.no.acl.found, also when no ACL
+        of the type exists at all."""
+        if principal in self.super_users:
+            return True
+        entries = [a for a in (self._acls.acls.values() if self._acls else ())
+                   if a.resource_type == resource_type]
+        if not entries:
+            return self.allow_if_no_acl
+        allows: list[tuple[int, str]] = []
+        denies: list[tuple[int, str]] = []
+        for acl in entries:
+            if acl.principal not in (principal, WILDCARD_PRINCIPAL):
+                continue
+            if acl.host not in (host, WILDCARD):
+                continue
+            if acl.operation not in (operation, AclOperation.ALL):
+                continue
+            pattern = (acl.pattern_type, acl.resource_name)
+            (denies if acl.permission_type == PermissionType.DENY else allows).append(pattern)
+        if (PatternType.LITERAL, WILDCARD) in denies:
+            return False
+        deny_prefixes = [name for kind, name in denies if kind == PatternType.PREFIXED]
+        deny_literals = {name for kind, name in denies if kind == PatternType.LITERAL}
+        for kind, name in allows:
+            if any(name.startswith(prefix) for prefix in deny_prefixes):
+                continue
+            if kind == PatternType.LITERAL and name in deny_literals:
+                continue
+            return True
+        return False
+
