@@ -1,16 +1,13 @@
 """ACLs enforced on a real node: StandardAuthorizer, SASL_PLAINTEXT + PLAIN, confluent-kafka.
 
 One node (broker + controller) with `authorizer.class.name` set; users admin (in
-super.users, also the node's own principal on the client and controller
-listeners), alice and bob. Each test checks one property of Kafka's authorizer
+super.users, with ANONYMOUS: the node's own principal on its PLAINTEXT inter-broker
+and controller listeners), alice and bob. Each test checks one property of Kafka's authorizer
 against that node, with ACLs created through the admin API as a user would.
 """
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,24 +30,18 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from tests.ports import free_port
+from tests.security.acl_node import USERS, client_settings, start_kraft
 
-KRAFT = [sys.executable, "-m", "kraft.cli"]
-PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
-USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret"}
-STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 ORDERS = ("orders-1", "orders-2")
 SECRET = "secret"
 
 
 class Node:
-    def __init__(self, port: int) -> None:
-        self.bootstrap = f"127.0.0.1:{port}"
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
 
     def settings(self, user: str) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap, "security.protocol": "SASL_PLAINTEXT",
-                "sasl.mechanism": "PLAIN", "sasl.username": user,
-                "sasl.password": USERS[user]}
+        return client_settings(self.bootstrap, user)
 
     def admin(self, user: str) -> AdminClient:
         return AdminClient(self.settings(user))
@@ -58,59 +49,13 @@ class Node:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """The node, with topics orders-1, orders-2 and secret holding 5 records each, and
-    alice allowed READ on topics and groups prefixed `orders-` and `g-alice`."""
-    tmp = tmp_path_factory.mktemp("acl-node")
-    client, controller = free_port(), free_port()
-    users = " ".join(f'user_{u}="{p}"' for u, p in USERS.items())
-    props = {
-        "node.id": "1",
-        "process.roles": "broker,controller",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller}",
-        "controller.listener.names": "CONTROLLER",
-        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}",
-        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,"
-                                          "CONTROLLER:SASL_PLAINTEXT",
-        "inter.broker.listener.name": "SASL_PLAINTEXT",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "sasl.mechanism.inter.broker.protocol": "PLAIN",
-        "sasl.mechanism.controller.protocol": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
-            f'{PLAIN} required username="admin" password="admin-secret" {users};',
-        "listener.name.controller.plain.sasl.jaas.config":
-            f'{PLAIN} required username="admin" password="admin-secret" {users};',
-        "authorizer.class.name": STANDARD_AUTHORIZER,
-        "super.users": "User:admin",
-        "log.dirs": str(tmp / "data"),
-        "group.initial.rebalance.delay.ms": "0",
-        "offsets.topic.num.partitions": "2",
-    }
-    config = tmp / "server.properties"
-    config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-    formatted = subprocess.run(
-        [*KRAFT, "format", "--config", str(config), "--cluster-id", "AAAAAAAAAAAAAAAAAAAAAA"],
-        capture_output=True, text=True, timeout=60)
-    assert formatted.returncode == 0, formatted.stderr
-    out = tmp / "node.log"
-    with open(out, "wb") as log:
-        proc = subprocess.Popen([*KRAFT, "start", str(config)], stdout=log,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while "ready" not in out.read_text():
-            assert proc.poll() is None, out.read_text()[-3000:]
-            assert time.monotonic() < deadline, out.read_text()[-3000:]
-            time.sleep(0.05)
-        node = Node(client)
+    """The node (tests/security/acl_node.py), with topics orders-1, orders-2 and secret
+    holding 5 records each, and alice allowed READ on topics and groups prefixed
+    `orders-` and `g-alice`."""
+    with start_kraft(tmp_path_factory.mktemp("acl-node")) as bootstrap:
+        node = Node(bootstrap)
         _setup(node)
         yield node
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _setup(node: Node) -> None:
@@ -244,7 +189,8 @@ def test_admin_apis_need_cluster_or_topic_rights(node: Node) -> None:
     # kafka-python asks.
     kp = kafka.admin.KafkaAdminClient(
         bootstrap_servers=node.bootstrap, security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="PLAIN", sasl_plain_username="bob", sasl_plain_password="bob-secret")
+        sasl_mechanism="PLAIN", sasl_plain_username="bob",
+        sasl_plain_password=USERS["bob"])
     try:
         with pytest.raises(kafka.errors.ClusterAuthorizationFailedError):
             kp.describe_acls(kafka.admin.ACLFilter(
