@@ -14,10 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import confluent_kafka
+from confluent_kafka import KafkaError, KafkaException
 
 from tests.ports import free_port
 
@@ -90,3 +94,35 @@ def start_kraft(tmp: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def group(prefix: str) -> str:
+    """A group id starting with `prefix` that no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def consume(bootstrap: str, user: str, topic: str, group_id: str, want: int = 5
+            ) -> tuple[list[bytes], KafkaError | None]:
+    """(values read, the first error) from `topic` as `user` in `group_id`."""
+    consumer = confluent_kafka.Consumer({**client_settings(bootstrap, user), "group.id": group_id,
+                                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got: list[bytes] = []
+    error = None
+    deadline = time.monotonic() + 30
+    try:
+        while len(got) < want and error is None and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error() is not None:
+                error = message.error()
+            else:
+                got.append(message.value())
+        if error is None:
+            consumer.commit(asynchronous=False)
+    except KafkaException as e:
+        error = e.args[0]
+    finally:
+        consumer.close()
+    return got, error

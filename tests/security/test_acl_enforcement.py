@@ -8,7 +8,6 @@ against that node, with ACLs created through the admin API as a user would.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from tests.security.acl_node import USERS, client_settings, start_kraft
+from tests.security.acl_node import USERS, client_settings, consume, group, start_kraft
 
 ORDERS = ("orders-1", "orders-2")
 SECRET = "secret"
@@ -81,49 +80,18 @@ def _create_acls(admin: AdminClient, bindings: list[AclBinding]) -> None:
         future.result()
 
 
-def _group(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def _consume(node: Node, user: str, topic: str, group: str, want: int = 5
-             ) -> tuple[list[bytes], KafkaError | None]:
-    """(values read, the first error) from `topic` as `user` in `group`."""
-    consumer = confluent_kafka.Consumer({**node.settings(user), "group.id": group,
-                                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    got: list[bytes] = []
-    error = None
-    deadline = time.monotonic() + 30
-    try:
-        while len(got) < want and error is None and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error() is not None:
-                error = message.error()
-            else:
-                got.append(message.value())
-        if error is None:
-            consumer.commit(asynchronous=False)
-    except KafkaException as e:
-        error = e.args[0]
-    finally:
-        consumer.close()
-    return got, error
-
-
-def test_prefixed_read_consumes_matching_topic_with_its_group(node: Node) -> None:
+def test_prefixed_read_consumes_matching_topic_with_itsgroup(node: Node) -> None:
     """alice, with READ on `orders-*` and groups `g-alice*`, consumes orders-1 and commits."""
-    got, error = _consume(node, "alice", "orders-1", _group("g-alice"))
+    got, error = consume(node.bootstrap, "alice", "orders-1", group("g-alice"))
     assert error is None
     assert got == [f"orders-1-{i}".encode() for i in range(5)]
 
 
-def test_user_cannot_consume_other_topic_or_with_other_group(node: Node) -> None:
+def test_user_cannot_consume_other_topic_or_with_othergroup(node: Node) -> None:
     """alice cannot read `secret`, nor read orders-1 in a group she has no ACL for."""
-    _, error = _consume(node, "alice", SECRET, _group("g-alice"))
+    _, error = consume(node.bootstrap, "alice", SECRET, group("g-alice"))
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
-    _, error = _consume(node, "alice", "orders-1", _group("g-other"))
+    _, error = consume(node.bootstrap, "alice", "orders-1", group("g-other"))
     assert error is not None and error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
 
 
@@ -153,15 +121,15 @@ def test_deny_beats_allow(node: Node) -> None:
     _create_acls(node.admin("admin"), [
         AclBinding(ResourceType.TOPIC, "orders-2", ResourcePatternType.LITERAL, "User:alice",
                    "*", AclOperation.READ, AclPermissionType.DENY)])
-    _, error = _consume(node, "alice", "orders-2", _group("g-alice"))
+    _, error = consume(node.bootstrap, "alice", "orders-2", group("g-alice"))
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
-    got, error = _consume(node, "alice", "orders-1", _group("g-alice"))
+    got, error = consume(node.bootstrap, "alice", "orders-1", group("g-alice"))
     assert error is None and len(got) == 5
 
 
 def test_super_user_does_everything(node: Node) -> None:
     """admin (super.users) reads `secret`, creates and deletes a topic, describes ACLs."""
-    got, error = _consume(node, "admin", SECRET, _group("g-admin"))
+    got, error = consume(node.bootstrap, "admin", SECRET, group("g-admin"))
     assert error is None and len(got) == 5
     admin = node.admin("admin")
     topic = f"t-{uuid.uuid4().hex[:6]}"
