@@ -40,9 +40,9 @@ def produce(access: Access, ctx: RequestContext, request: Any, image: MetadataIm
     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; then WRITE on each topic, else
     TOPIC_AUTHORIZATION_FAILED, decided before whether the topic exists.
     Idempotent records need nothing more (KIP-679: InitProducerId checks).
+    Transactional records without a transactional id are refused the same way with
+    or without an authorizer, as Kafka (`transactionalId != null && authorize`).
     Returns `topic key -> error code or None`."""
-    if not access.enabled:
-        return lambda key: None
     transactional = any(is_transactional_batch(p.records)
                         for t in request.topic_data for p in t.partition_data)
     if transactional:
@@ -50,6 +50,8 @@ def produce(access: Access, ctx: RequestContext, request: Any, image: MetadataIm
         if txn_id is None or not access.allowed(ctx, AclOperation.WRITE,
                                                 ResourceType.TRANSACTIONAL_ID, txn_id):
             return lambda key: ErrorCode.transactional_id_authorization_failed
+    if not access.enabled:
+        return lambda key: None
     writable = access.checker(ctx, AclOperation.WRITE)
 
     def denial(key: Any) -> ErrorCode | None:

@@ -53,6 +53,7 @@ def register(registry: ApiRegistry, channel: ControllerChannel, metadata: Metada
     """Serve every forwarded API's declaration on `registry` (a broker's client
     listeners), each authorized here first (kraft.controller.authorization)."""
     for api in apis.forwarded():
+        authorization.require_rule(api.spec.key)
         registry.add(api.spec, partial(forward, api, channel, metadata,
                                        access if access is not None else Access(None)))
 

@@ -1,13 +1,15 @@
 """ACL checks of the controller-bound APIs (Kafka's ControllerApis) and where they run.
 
-The rules, by API (`RULES`; `authorized` applies them):
+The rules, by API (`CLUSTER_RULES` and the per-item ones; `authorized` applies them):
 
 - cluster rules, the whole request or nothing (CLUSTER_AUTHORIZATION_FAILED in
   the API's error shape): CLUSTER_ACTION for what nodes send each other (the
   raft RPCs Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch and FetchSnapshot;
-  BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds);
-  ALTER for ElectLeaders, AlterPartitionReassignments, CreateAcls, DeleteAcls,
-  AlterUserScramCredentials and UnregisterBroker; DESCRIBE for
+  BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds,
+  ControllerRegistration, AssignReplicasToDirs, UpdateRaftVoter); ALTER for
+  ElectLeaders, AlterPartitionReassignments, CreateAcls, DeleteAcls,
+  AlterUserScramCredentials, UnregisterBroker, UpdateFeatures, AddRaftVoter and
+  RemoveRaftVoter; ALTER_CONFIGS for AlterClientQuotas; DESCRIBE for
   ListPartitionReassignments and DescribeQuorum;
 - per-item rules: CreateTopics (CREATE on the cluster, else on each topic),
   DeleteTopics (DELETE on the cluster, else on each topic; a topic named by id
@@ -35,7 +37,8 @@ brokers relay the request itself (kraft.broker.forwarding), so:
 
 ApiVersions and the SASL APIs are never checked (they come before
 authentication). DescribeCluster on the controller listener checks nothing,
-as Kafka's.
+as Kafka's (`OPEN`). An API with no rule here is refused when the registry is
+built (`require_rule`): a new controller-bound API cannot be served unchecked.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from kraft.raft import rpc
 from kraft.security.access import Access
 from kraft.security.acl import AclOperation, ResourceType
 
-__all__ = ["CLUSTER_RULES", "authorized", "guard", "split"]
+__all__ = ["CLUSTER_RULES", "OPEN", "authorized", "guard", "require_rule", "split"]
 
 Op = AclOperation
 
@@ -79,8 +82,21 @@ CLUSTER_RULES: dict[int, AclOperation] = {
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Op.ALTER,
     ApiKey.LIST_PARTITION_REASSIGNMENTS: Op.DESCRIBE,
     ApiKey.DESCRIBE_QUORUM: Op.DESCRIBE,
+    # Kafka's rules for the controller APIs kraft does not serve yet, so that a module
+    # added for one is checked as Kafka checks it.
+    ApiKey.ALTER_CLIENT_QUOTAS: Op.ALTER_CONFIGS,
+    ApiKey.UPDATE_FEATURES: Op.ALTER,
+    ApiKey.CONTROLLER_REGISTRATION: Op.CLUSTER_ACTION,
+    ApiKey.ASSIGN_REPLICAS_TO_DIRS: Op.CLUSTER_ACTION,
+    ApiKey.ADD_RAFT_VOTER: Op.ALTER,
+    ApiKey.REMOVE_RAFT_VOTER: Op.ALTER,
+    ApiKey.UPDATE_RAFT_VOTER: Op.CLUSTER_ACTION,
 }
 """APIs whose whole request needs one operation on the cluster."""
+
+OPEN: frozenset[int] = frozenset({ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE,
+                                  ApiKey.SASL_AUTHENTICATE, ApiKey.DESCRIBE_CLUSTER})
+"""Served to anyone, as Kafka's ControllerApis serves them."""
 
 ErrorShape = Callable[[int, Any, ErrorCode, str | None], Any]
 Denied = tuple[ErrorCode, str | None, list[Any]]  # code, message, request items
@@ -238,6 +254,13 @@ async def authorized(
     return response
 
 
+def require_rule(key: int) -> None:
+    """Raise TypeError unless API `key` has a rule here (or is OPEN)."""
+    if key not in CLUSTER_RULES and key not in _ITEMS and key not in OPEN:
+        name = ApiKey(key).name if key in ApiKey._value2member_map_ else str(key)
+        raise TypeError(f"{name} has no ACL rule in kraft.controller.authorization")
+
+
 def _error_shape(key: int) -> ErrorShape:
     for api in apis.declarations():
         if api.spec.key == key:
@@ -255,6 +278,7 @@ def guard(registry: ApiRegistry, access: Access, image: Callable[[], MetadataIma
     forwarded = {api.spec.key for api in apis.forwarded()}
     guarded = ApiRegistry()
     for entry in registry:
+        require_rule(entry.api_key)
         handler = entry.handler
         if entry.api_key in CLUSTER_RULES or entry.api_key in _ITEMS:
             handler = partial(_checked, access, image, _error_shape(entry.api_key),

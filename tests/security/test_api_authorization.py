@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -309,3 +310,34 @@ def test_controller_listener_guard() -> None:
     denied = trio.run(create.handler, ALICE, _header(ApiKey.CREATE_TOPICS, 7), request)
     assert [t.error_code for t in denied.topics] == [ErrorCode.topic_authorization_failed]
     assert len(handled) == 1
+
+
+def test_transactional_records_without_transactional_id_are_refused() -> None:
+    """A transactional batch without a transactional id is
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED even without an authorizer, as Kafka."""
+    image = _image()
+    denial = acl_checks.produce(Access(None), ALICE, _produce(None, True), image, False)
+    assert denial("orders") == ErrorCode.transactional_id_authorization_failed
+    assert acl_checks.produce(Access(None), ALICE, _produce(None, False), image,
+                              False)("orders") is None
+
+
+def test_every_api_has_an_acl_rule() -> None:
+    """Every controller-bound API and raft RPC has a rule (or is open, as Kafka's), and
+    every broker handler module makes a check: a new API cannot be served unchecked."""
+    from kraft.broker import handlers
+    from kraft.raft import rpc
+
+    for api in apis.declarations():
+        authorization.require_rule(api.spec.key)
+    for raft_rpc in rpc.RPCS:
+        assert raft_rpc.api_key in authorization.CLUSTER_RULES
+    for module in handlers.modules():
+        source = Path(module.__file__ or "").read_text()
+        assert "access" in source or "acl_checks" in source, module.__name__
+    try:
+        authorization.require_rule(int(ApiKey.CREATE_DELEGATION_TOKEN))
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("an API without a rule was accepted")
