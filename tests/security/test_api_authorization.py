@@ -341,3 +341,32 @@ def test_every_api_has_an_acl_rule() -> None:
         pass
     else:
         raise AssertionError("an API without a rule was accepted")
+
+
+def test_authorized_operations_of_the_cluster() -> None:
+    """DescribeCluster's cluster field (broker and controller listener): 0 without
+    DESCRIBE on the cluster, else the cluster operations the ACLs allow."""
+    from kio.schema.describe_cluster.v1.request import DescribeClusterRequest
+
+    from kraft.broker import authorized_operations
+    from kraft.config import KafkaConfig
+    from kraft.controller.apis import describe_cluster
+
+    image = _image((CLUSTER, "kafka-cluster", LITERAL, "User:alice", "*", Op.ALTER, ALLOW))
+    access = _access(image)
+    assert authorized_operations.cluster(access, ALICE, True) == \
+        (1 << Op.ALTER) | (1 << Op.DESCRIBE)
+    assert authorized_operations.cluster(access, BROKER, False) == \
+        authorized_operations.NOT_REQUESTED
+    bob = RequestContext("10.0.0.5:1", "CLIENT", principal="User:bob")
+    assert authorized_operations.cluster(access, bob, True) == 0
+    controller = SimpleNamespace(
+        cluster_id="c", committed_image=image,
+        config=KafkaConfig({"authorizer.class.name":
+                            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"}),
+        raft=SimpleNamespace(voter_addresses={}, leader=SimpleNamespace(leader_id=1)))
+    request = DescribeClusterRequest(include_cluster_authorized_operations=True,
+                                     endpoint_type=i8(2))
+    answer = describe_cluster.describe_controllers(
+        controller, ALICE, _header(ApiKey.DESCRIBE_CLUSTER, 1), request)  # type: ignore[arg-type]
+    assert answer.cluster_authorized_operations == (1 << Op.ALTER) | (1 << Op.DESCRIBE)
