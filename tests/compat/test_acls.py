@@ -8,6 +8,7 @@ Kafka gives (the Kafka run, marked slow, is the judge of those codes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,17 @@ def _command_config(tmp: Path, user: str) -> str:
                      f'password="{USERS[user]}";\n'))
 
 
+def _await_describable(bootstrap: str, user: str, topic: str) -> None:
+    """Wait until `user` may describe `topic`: Kafka answers CreateAcls once the
+    controller has the ACLs, its broker's authorizer may apply them a little later
+    (kraft answers once the broker has them)."""
+    admin = AdminClient(client_settings(bootstrap, user))
+    deadline = time.monotonic() + 30
+    while admin.list_topics(topic=topic, timeout=10).topics[topic].error is not None:
+        assert time.monotonic() < deadline, f"{user} still may not describe {topic}"
+        time.sleep(0.1)
+
+
 def test_kafka_acls_tool(kafka: KafkaDist, system: str, tmp_path: Path) -> None:
     """kafka-acls.sh adds READ on a prefixed topic and group for alice, lists it as
     Kafka prints it, refuses bob (not authorized to describe ACLs), and removes it."""
@@ -111,6 +123,7 @@ def test_error_codes(system: str) -> None:
     ], request_timeout=30).values():
         future.result()
 
+    _await_describable(system, "alice", mine)
     got, error = consume(system, "alice", mine, group("acl-g"), want=1)
     assert error is None and got == [b"v"]
     _, error = consume(system, "alice", secret, group("acl-g"), want=1)
@@ -150,3 +163,47 @@ def test_error_codes(system: str) -> None:
                     kafka.admin.ResourceType.ANY, None, kafka.admin.ACLResourcePatternType.ANY)))
     finally:
         kp.close()
+
+
+def test_producer_ids_and_groups(system: str) -> None:
+    """An idempotent producer needs only WRITE on its topic (KIP-679); a transactional
+    one without WRITE on its transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    ListGroups lists only the groups the user may describe."""
+    topic, txn_user = unique("acl-idem"), "alice"
+    admin = AdminClient(client_settings(system, "admin"))
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    for future in admin.create_acls([
+        AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
+                   AclOperation.WRITE, AclPermissionType.ALLOW),
+    ], request_timeout=30).values():
+        future.result()
+    _await_describable(system, "alice", topic)
+    errors: list[KafkaError | None] = []
+    idempotent = confluent_kafka.Producer({**client_settings(system, txn_user),
+                                           "enable.idempotence": True,
+                                           "message.timeout.ms": 20000})
+    idempotent.produce(topic, b"x", on_delivery=lambda err, msg: errors.append(err))
+    idempotent.flush(30)
+    assert errors == [None]
+    transactional = confluent_kafka.Producer({**client_settings(system, txn_user),
+                                              "transactional.id": unique("acl-txn")})
+    with pytest.raises(KafkaException) as denied:
+        transactional.init_transactions(30)
+    assert denied.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+    mine = group("acl-g")  # alice may READ groups `acl-g-*` (test_error_codes' ACLs)
+    for future in admin.create_acls([
+        AclBinding(ResourceType.GROUP, "acl-g-", ResourcePatternType.PREFIXED, "User:alice",
+                   "*", AclOperation.READ, AclPermissionType.ALLOW),
+        AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
+                   AclOperation.READ, AclPermissionType.ALLOW),
+    ], request_timeout=30).values():
+        future.result()
+    got, error = consume(system, "alice", topic, mine, want=1)
+    assert error is None and got == [b"x"]
+    got, error = consume(system, "admin", topic, group("admins-only"), want=1)
+    assert error is None
+    alice = AdminClient(client_settings(system, "alice"))  # kept: the result needs it
+    listed = alice.list_consumer_groups(request_timeout=30).result()
+    ids = {g.group_id for g in listed.valid}
+    assert mine in ids and not any(i.startswith("admins-only") for i in ids)
