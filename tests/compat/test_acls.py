@@ -175,9 +175,13 @@ def test_producer_ids_and_groups(system: str) -> None:
     for future in admin.create_acls([
         AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
                    AclOperation.WRITE, AclPermissionType.ALLOW),
+        AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
+                   AclOperation.READ, AclPermissionType.ALLOW),
+        AclBinding(ResourceType.GROUP, "acl-g-", ResourcePatternType.PREFIXED, "User:alice",
+                   "*", AclOperation.READ, AclPermissionType.ALLOW),
     ], request_timeout=30).values():
         future.result()
-    _await_describable(system, "alice", topic)
+    _await_describable(system, "alice", topic)  # the three ACLs came in one record batch
     errors: list[KafkaError | None] = []
     idempotent = confluent_kafka.Producer({**client_settings(system, txn_user),
                                            "enable.idempotence": True,
@@ -191,14 +195,7 @@ def test_producer_ids_and_groups(system: str) -> None:
         transactional.init_transactions(30)
     assert denied.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 
-    mine = group("acl-g")  # alice may READ groups `acl-g-*` (test_error_codes' ACLs)
-    for future in admin.create_acls([
-        AclBinding(ResourceType.GROUP, "acl-g-", ResourcePatternType.PREFIXED, "User:alice",
-                   "*", AclOperation.READ, AclPermissionType.ALLOW),
-        AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
-                   AclOperation.READ, AclPermissionType.ALLOW),
-    ], request_timeout=30).values():
-        future.result()
+    mine = group("acl-g")
     got, error = consume(system, "alice", topic, mine, want=1)
     assert error is None and got == [b"x"]
     got, error = consume(system, "admin", topic, group("admins-only"), want=1)
