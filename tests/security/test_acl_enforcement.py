@@ -80,14 +80,14 @@ def _create_acls(admin: AdminClient, bindings: list[AclBinding]) -> None:
         future.result()
 
 
-def test_prefixed_read_consumes_matching_topic_with_itsgroup(node: Node) -> None:
+def test_prefixed_read_consumes_matching_topic_with_its_group(node: Node) -> None:
     """alice, with READ on `orders-*` and groups `g-alice*`, consumes orders-1 and commits."""
     got, error = consume(node.bootstrap, "alice", "orders-1", group("g-alice"))
     assert error is None
     assert got == [f"orders-1-{i}".encode() for i in range(5)]
 
 
-def test_user_cannot_consume_other_topic_or_with_othergroup(node: Node) -> None:
+def test_user_cannot_consume_other_topic_or_with_other_group(node: Node) -> None:
     """alice cannot read `secret`, nor read orders-1 in a group she has no ACL for."""
     _, error = consume(node.bootstrap, "alice", SECRET, group("g-alice"))
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
