@@ -57,6 +57,7 @@ class Access:
                  acls: Callable[[], AclsImage] = AclsImage) -> None:
         self.authorizer = authorizer
         self._acls = acls
+        self._warned: set[tuple[str, str, str]] = set()
 
     @classmethod
     def from_config(cls, config: KafkaConfig, acls: Callable[[], AclsImage]) -> Access:
@@ -131,7 +132,12 @@ class Access:
         return field
 
     def log_denied_node(self, ctx: RequestContext, what: str) -> None:
-        """A node-to-node request was refused: say how to fix it (Kafka only logs)."""
+        """A node-to-node request was refused: say how to fix it, once per principal,
+        listener and API (nodes retry these many times a second)."""
+        key = (ctx.principal, ctx.listener, what)
+        if key in self._warned:
+            return
+        self._warned.add(key)
         log.warning("%s from %s on listener %s denied: %s lacks CLUSTER_ACTION on the "
                     "cluster; list it in super.users (or grant it by ACL)",
                     what, ctx.peer, ctx.listener, ctx.principal)

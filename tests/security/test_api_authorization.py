@@ -370,3 +370,14 @@ def test_authorized_operations_of_the_cluster() -> None:
     answer = describe_cluster.describe_controllers(
         controller, ALICE, _header(ApiKey.DESCRIBE_CLUSTER, 1), request)  # type: ignore[arg-type]
     assert answer.cluster_authorized_operations == (1 << Op.ALTER) | (1 << Op.DESCRIBE)
+
+
+def test_a_denied_node_request_is_logged_once(caplog: Any) -> None:
+    """A node's request denied for lack of CLUSTER_ACTION is logged with the fix, once
+    per principal, listener and API however often the node retries."""
+    access = _access(_image())
+    for _ in range(5):
+        access.log_denied_node(ALICE, "VOTE")
+    access.log_denied_node(ALICE, "BROKER_HEARTBEAT")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "kraft.security.access"]
+    assert len(warnings) == 2 and "super.users" in warnings[0]
