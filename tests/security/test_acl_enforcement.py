@@ -128,7 +128,8 @@ def test_deny_beats_allow(node: Node) -> None:
 
 
 def test_super_user_does_everything(node: Node) -> None:
-    """admin (super.users) reads `secret`, creates and deletes a topic, describes ACLs."""
+    """admin (super.users) reads `secret`, creates and deletes a topic, describes ACLs
+    and commits a transaction."""
     got, error = consume(node.bootstrap, "admin", SECRET, group("g-admin"))
     assert error is None and len(got) == 5
     admin = node.admin("admin")
@@ -139,6 +140,16 @@ def test_super_user_does_everything(node: Node) -> None:
         ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
         AclPermissionType.ANY), request_timeout=30).result()
     assert any(b.name == "orders-" and b.principal == "User:alice" for b in described)
+    # A transaction: InitProducerId, AddPartitionsToTxn, Produce (verified), EndTxn, and
+    # the markers the coordinator writes over the inter-broker listener (CLUSTER_ACTION).
+    producer = confluent_kafka.Producer({**node.settings("admin"),
+                                         "transactional.id": f"txn-{topic}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(SECRET, b"in-txn")
+    producer.commit_transaction(30)
+    got, error = consume(node.bootstrap, "admin", SECRET, group("g-admin"), want=6)
+    assert error is None and got[-1] == b"in-txn"
 
 
 def test_admin_apis_need_cluster_or_topic_rights(node: Node) -> None:
