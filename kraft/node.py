@@ -46,6 +46,7 @@ from kraft.broker.controller_channel import ControllerChannel
 from kraft.broker.server import BrokerServer
 from kraft.config import ConfigError, KafkaConfig, Listener, check_config, client_listeners
 from kraft.controller import apis as controller_apis
+from kraft.controller import authorization
 from kraft.controller.quorum_controller import QuorumController
 from kraft.metadata import bootstrap
 from kraft.metadata.loader import MetadataLoader
@@ -60,6 +61,7 @@ from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
 from kraft.raft.types import VoterNode
 from kraft.security import listener as security
+from kraft.security.access import Access
 from kraft.storage_failure import find_storage_failure
 
 log = logging.getLogger("kraft.node")
@@ -76,7 +78,9 @@ def controller_registry(raft: RaftNode, controller: QuorumController) -> ApiRegi
     sasl.register(registry)
     raft.register(registry)
     controller_apis.register(registry, controller)
-    return registry
+    # Every API behind Kafka's ControllerApis check (kraft.controller.authorization).
+    access = Access.from_config(controller.config, lambda: controller.committed_image.acls)
+    return authorization.guard(registry, access, lambda: controller.committed_image)
 
 
 class Node:

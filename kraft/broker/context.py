@@ -7,7 +7,8 @@ parts that serve requests: the log manager (log dirs), the replica manager
 (partitions, their logs and the purgatory where requests wait for them),
 the ISR manager (follower fetches may expand an ISR), the fetch session
 cache, the producer-id blocks, the channel to the active controller, the
-group coordinator and the transaction coordinator. BrokerServer builds it
+group coordinator and the transaction coordinator; and `access`, the ACL
+checks every handler makes (kraft.security.access). BrokerServer builds it
 once; nothing in it is replaced afterwards, so a handler may keep references
 across awaits.
 """
@@ -15,7 +16,7 @@ across awaits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kraft.broker.controller_channel import ControllerChannel
@@ -29,6 +30,7 @@ from kraft.broker.replica_manager import ReplicaManager
 from kraft.broker.txn.coordinator import TransactionCoordinator
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
+from kraft.security.access import Access
 
 __all__ = ["BrokerContext", "BrokerSession"]
 
@@ -59,6 +61,8 @@ class BrokerContext:
     group_coordinator: GroupCoordinator
     txn_coordinator: TransactionCoordinator
     session: BrokerSession | None = None  # the broker's lifecycle: is it presumed fenced?
+    # The ACL checks (kraft.security.access); none configured: everything allowed.
+    access: Access = field(default_factory=lambda: Access(None))
 
     @property
     def image(self) -> MetadataImage:

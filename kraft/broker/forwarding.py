@@ -8,6 +8,10 @@ ListPartitionReassignments, DescribeQuorum); `register` serves each of them
 on the broker's client listeners with the same handler. KRaft clients may
 send admin requests to any broker.
 
+ACLs: the broker checks a forwarded request with the client's principal
+before relaying it, and relays only what is allowed; the controller trusts a
+broker's relay (kraft.controller.authorization explains the choice).
+
 The handler relays the request unchanged to the active controller over the
 controller listener (Kafka wraps it in Envelope; both ends here run the same
 code, so the request itself is relayed) with ControllerChannel.forward, which
@@ -33,9 +37,10 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.metadata_cache import MetadataCache
-from kraft.controller import apis
+from kraft.controller import apis, authorization
 from kraft.net.codec import RequestHeader
 from kraft.net.registry import ApiRegistry, RequestContext
+from kraft.security.access import Access
 
 __all__ = ["DEFAULT_TIMEOUT_S", "register"]
 
@@ -43,21 +48,35 @@ DEFAULT_TIMEOUT_S = 30.0
 MIN_TIMEOUT_S = 1.0
 
 
-def register(registry: ApiRegistry, channel: ControllerChannel, metadata: MetadataCache) -> None:
-    """Serve every forwarded API's declaration on `registry` (a broker's client listeners)."""
+def register(registry: ApiRegistry, channel: ControllerChannel, metadata: MetadataCache,
+             access: Access | None = None) -> None:
+    """Serve every forwarded API's declaration on `registry` (a broker's client
+    listeners), each authorized here first (kraft.controller.authorization)."""
     for api in apis.forwarded():
-        registry.add(api.spec, partial(forward, api, channel, metadata))
+        authorization.require_rule(api.spec.key)
+        registry.add(api.spec, partial(forward, api, channel, metadata,
+                                       access if access is not None else Access(None)))
 
 
 async def forward(
     api: apis.ControllerApi,
     channel: ControllerChannel,
     metadata: MetadataCache,
+    access: Access,
     ctx: RequestContext,
     header: RequestHeader,
     request: Any,
 ) -> Any:
-    """Relay `request` to the active controller; its answer once visible here."""
+    """Relay what `ctx`'s principal may ask of `request` to the active controller
+    (the check happens here, with the client's principal: kraft.controller.authorization);
+    the answer once visible here."""
+    return await authorization.authorized(
+        access, ctx, header.api_key, header.api_version, request, api.error_response,
+        metadata.image, partial(_relay, api, channel, metadata, header))
+
+
+async def _relay(api: apis.ControllerApi, channel: ControllerChannel, metadata: MetadataCache,
+                 header: RequestHeader, request: Any) -> Any:
     timeout = getattr(request, "timeout", None)
     timeout_s = timeout.total_seconds() if isinstance(timeout, timedelta) else DEFAULT_TIMEOUT_S
     timeout_s = max(timeout_s, MIN_TIMEOUT_S)

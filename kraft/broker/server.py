@@ -57,6 +57,7 @@ from kraft.net.registry import ApiRegistry
 from kraft.raft.types import LeaderAndEpoch
 from kraft.security import listener as security_listener
 from kraft.security import scram
+from kraft.security.access import Access
 from kraft.security.scram import ScramCredential
 
 log = logging.getLogger("kraft.broker")
@@ -146,6 +147,7 @@ class BrokerServer:
             group_coordinator=self.group_coordinator,
             txn_coordinator=self.txn_coordinator,
             session=self.lifecycle,
+            access=Access.from_config(config, lambda: self.metadata.image.acls),
         )
         self.registry = ApiRegistry()
         handlers.register(self.registry, self.context)

@@ -15,8 +15,9 @@ StandardAuthorizerData decides:
    resource that no ACL at all applies to is open to everyone.
 
 The ACLs are indexed per image (rebuilt when the broker or controller applies
-an image with other ACLs), so a check costs a dictionary lookup plus the
-prefixes of the name. An ACL change takes effect on a node once it has
+an image with other ACLs), so a check costs a dictionary lookup for the name
+and one per distinct PREFIXED length not longer than it, however many ACLs
+there are. An ACL change takes effect on a node once it has
 replayed the record.
 """
 
@@ -53,7 +54,8 @@ def parse_super_users(value: str | None) -> frozenset[str]:
 @dataclass
 class _Index:
     literal: dict[tuple[int, str], list[AclEntry]]
-    prefixed: dict[int, list[AclEntry]]
+    prefixed: dict[tuple[int, str], list[AclEntry]]  # by (resource type, prefix)
+    prefix_lengths: dict[int, tuple[int, ...]]  # the prefixes' lengths, per resource type
 
 
 class Authorizer:
@@ -63,29 +65,34 @@ class Authorizer:
         self.super_users = super_users
         self.allow_if_no_acl = allow_if_no_acl
         self._acls: AclsImage | None = None
-        self._index = _Index({}, {})
+        self._index = _Index({}, {}, {})
 
     def update(self, acls: AclsImage) -> None:
         """Use the ACLs of a new image (cheap when they did not change)."""
         if acls is self._acls:
             return
         literal: dict[tuple[int, str], list[AclEntry]] = defaultdict(list)
-        prefixed: dict[int, list[AclEntry]] = defaultdict(list)
+        prefixed: dict[tuple[int, str], list[AclEntry]] = defaultdict(list)
+        lengths: dict[int, set[int]] = defaultdict(set)
         for acl in acls.acls.values():
             if acl.pattern_type == PatternType.LITERAL:
                 literal[(acl.resource_type, acl.resource_name)].append(acl)
             elif acl.pattern_type == PatternType.PREFIXED:
-                prefixed[acl.resource_type].append(acl)
+                prefixed[(acl.resource_type, acl.resource_name)].append(acl)
+                lengths[acl.resource_type].add(len(acl.resource_name))
         self._acls = acls
-        self._index = _Index(dict(literal), dict(prefixed))
+        self._index = _Index(dict(literal), dict(prefixed),
+                             {t: tuple(sorted(ls)) for t, ls in lengths.items()})
 
     def _applicable(self, resource_type: int, name: str) -> list[AclEntry]:
         index = self._index
         found = list(index.literal.get((resource_type, name), ()))
         if name != WILDCARD:
             found += index.literal.get((resource_type, WILDCARD), ())
-        found += [a for a in index.prefixed.get(resource_type, ())
-                  if name.startswith(a.resource_name)]
+        for length in index.prefix_lengths.get(resource_type, ()):
+            if length > len(name):
+                break
+            found += index.prefixed.get((resource_type, name[:length]), ())
         return found
 
     def authorize(self, principal: str, host: str, operation: AclOperation,
@@ -108,3 +115,41 @@ class Authorizer:
         if allowed:
             return True
         return self.allow_if_no_acl and not acls
+
+    def authorize_any(self, principal: str, host: str, operation: AclOperation,
+                      resource_type: int) -> bool:
+        """Is `operation` allowed on some resource of `resource_type` (Kafka's
+        Authorizer.authorizeByResourceType): an ALLOW of the operation (or ALL) for
+        the principal that no DENY of it covers (a DENY on the literal `*` covers
+        everything; a LITERAL DENY its name; a PREFIXED DENY every name and prefix
+        starting with it). With allow.everyone.if.no.acl.found, also when no ACL
+        of the type exists at all."""
+        if principal in self.super_users:
+            return True
+        entries = [a for a in (self._acls.acls.values() if self._acls else ())
+                   if a.resource_type == resource_type]
+        if not entries:
+            return self.allow_if_no_acl
+        allows: list[tuple[int, str]] = []
+        denies: list[tuple[int, str]] = []
+        for acl in entries:
+            if acl.principal not in (principal, WILDCARD_PRINCIPAL):
+                continue
+            if acl.host not in (host, WILDCARD):
+                continue
+            if acl.operation not in (operation, AclOperation.ALL):
+                continue
+            pattern = (acl.pattern_type, acl.resource_name)
+            (denies if acl.permission_type == PermissionType.DENY else allows).append(pattern)
+        if (PatternType.LITERAL, WILDCARD) in denies:
+            return False
+        deny_prefixes = [name for kind, name in denies if kind == PatternType.PREFIXED]
+        deny_literals = {name for kind, name in denies if kind == PatternType.LITERAL}
+        for kind, name in allows:
+            if any(name.startswith(prefix) for prefix in deny_prefixes):
+                continue
+            if kind == PatternType.LITERAL and name in deny_literals:
+                continue
+            return True
+        return False
+

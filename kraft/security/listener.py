@@ -299,9 +299,9 @@ def check(config: KafkaConfig, listeners: list[str], inter_broker: str | None) -
     """Build the security of every listener the node serves and of those its clients
     reach, so that a config kraft cannot honour fails at startup (ConfigError)."""
     authorizer = config["authorizer.class.name"]
-    if authorizer:
-        raise ConfigError(f"{config.source}: authorizer.class.name={authorizer}: kraft has no "
-                          "authorizer yet, and will not run open when one is asked for")
+    if authorizer and authorizer != STANDARD_AUTHORIZER:
+        raise ConfigError(f"{config.source}: authorizer.class.name={authorizer}: kraft has only "
+                          f"{STANDARD_AUTHORIZER}, and will not run open when another is asked for")
     for name in listeners:
         server_security(config, name)
     controller_client_security(config)

@@ -69,4 +69,4 @@ def register(registry: ApiRegistry, broker: BrokerContext) -> None:
     sasl.register(registry)
     for module in modules():
         registry.add(module.API, partial(module.handle, broker))
-    forwarding.register(registry, broker.channel, broker.metadata)
+    forwarding.register(registry, broker.channel, broker.metadata, broker.access)

@@ -17,6 +17,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.net.api_keys import ApiKey
@@ -30,7 +31,11 @@ API = ApiSpec(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
-    if not request.group_id:
+    denied = acl_checks.transaction(broker.access, ctx, request.transactional_id,
+                                    request.group_id)
+    if denied is not None:
+        error = denied
+    elif not request.group_id:
         error = ErrorCode.invalid_group_id
     else:
         partition = partition_for(request.group_id, broker.config["offsets.topic.num.partitions"])

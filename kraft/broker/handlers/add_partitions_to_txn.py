@@ -26,6 +26,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
@@ -42,7 +43,8 @@ async def handle(
 ) -> Any:
     cls = response_class(header)
     if header.api_version <= 3:
-        results = await _one(broker, request.v3_and_below_transactional_id,
+        results = await _one(broker, ctx, header.api_version,
+                             request.v3_and_below_transactional_id,
                              request.v3_and_below_producer_id,
                              request.v3_and_below_producer_epoch,
                              request.v3_and_below_topics, verify_only=False)
@@ -51,8 +53,9 @@ async def handle(
     result_cls = nested(cls, "AddPartitionsToTxnResult")
     answers = []
     for txn in request.transactions:
-        results = await _one(broker, txn.transactional_id, txn.producer_id, txn.producer_epoch,
-                             txn.topics, verify_only=bool(txn.verify_only),
+        results = await _one(broker, ctx, header.api_version, txn.transactional_id,
+                             txn.producer_id, txn.producer_epoch, txn.topics,
+                             verify_only=bool(txn.verify_only),
                              client_tv=2 if header.api_version >= 5 else None)
         answers.append(build(result_cls, transactional_id=txn.transactional_id,
                              topic_results=_topic_results(cls, results)))
@@ -60,10 +63,15 @@ async def handle(
                  results_by_transaction=tuple(answers))
 
 
-async def _one(broker: BrokerContext, transactional_id: str, producer_id: int, epoch: int,
+async def _one(broker: BrokerContext, ctx: RequestContext, version: int,
+               transactional_id: str, producer_id: int, epoch: int,
                topics: Any, *, verify_only: bool, client_tv: int | None = None
                ) -> dict[TopicPartition, ErrorCode]:
     wanted = [(t.name, p) for t in topics for p in t.partitions]
+    denied = acl_checks.add_partitions_to_txn(broker.access, ctx, version, transactional_id,
+                                              wanted)
+    if denied is not None:
+        return denied
     by_name = broker.image.topics.by_name
     unknown = {tp for tp in wanted
                if tp[0] not in by_name or tp[1] not in by_name[tp[0]].partitions}

@@ -13,12 +13,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from kio.schema.errors import ErrorCode
+
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.DELETE_GROUPS, 0, 2)
 
@@ -27,7 +30,11 @@ async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     names = list(request.groups_names)
-    errors = await api.delete_groups(broker.group_coordinator, names)
+    deletable = broker.access.checker(ctx, AclOperation.DELETE, ResourceType.GROUP)
+    allowed = [name for name in names if deletable(name)]
+    outcome = dict(zip(allowed, await api.delete_groups(broker.group_coordinator, allowed),
+                       strict=True))
+    errors = [outcome.get(name, ErrorCode.group_authorization_failed) for name in names]
     cls = response_class(header)
     result_cls = nested(cls, "DeletableGroupResult")
     return build(cls, throttle_time=timedelta(0), results=tuple(

@@ -46,6 +46,7 @@ from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.DELETE_RECORDS, 0, 2)
 
@@ -66,8 +67,11 @@ class _Outcome:
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
-    outcomes = [(t.name, [(p.partition_index, _delete(broker, t.name, p.partition_index,
-                                                      p.offset))
+    deletable = broker.access.checker(ctx, AclOperation.DELETE)
+    outcomes = [(t.name, [(p.partition_index,
+                           _delete(broker, t.name, p.partition_index, p.offset)
+                           if deletable(t.name)
+                           else _Outcome(ErrorCode.topic_authorization_failed))
                           for p in t.partitions])
                 for t in request.topics]
     waiting = [o for _, results in outcomes for _, o in results if o.partition is not None]

@@ -1,11 +1,17 @@
-"""DescribeAcls (key 29), versions 1-3: answered as a Kafka broker without an authorizer.
+"""DescribeAcls (key 29), versions 1-3: the ACLs of the broker's image that match a filter.
 
-kraft has no authorizer (authorizer.class.name is not supported): every client
-may do everything, as on a Kafka broker with none configured. Kafka then
-answers the ACL APIs with SECURITY_DISABLED (AclApis); DescribeAcls as a
-whole, with "No Authorizer is configured on the broker", so admin clients and
-`kafka-acls.sh` get that clear answer instead of an unsupported API.
-CreateAcls and DeleteAcls: create_acls.py, delete_acls.py.
+Without an authorizer (authorizer.class.name empty) Kafka answers the ACL APIs
+SECURITY_DISABLED (AclApis); DescribeAcls as a whole, with "No Authorizer is
+configured on the broker", so admin clients and `kafka-acls.sh` get that clear
+answer instead of an unsupported API.
+
+With StandardAuthorizer: DESCRIBE on the cluster, else
+CLUSTER_AUTHORIZATION_FAILED; a filter with UNKNOWN values is INVALID_REQUEST
+("Invalid ACL filter"); otherwise every ACL the filter matches
+(kraft.security.acl.AclFilter: ANY, null names, MATCH), grouped by resource
+pattern, from this broker's metadata image (an ACL created through the
+controller is listed once the broker has replayed its record).
+CreateAcls and DeleteAcls: kraft/controller/apis.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from kio.schema.errors import ErrorCode
 from kraft.broker.context import BrokerContext
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
-from kraft.net.messages import build, response_class
+from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclBinding, AclFilter, AclOperation
 
 API = ApiSpec(ApiKey.DESCRIBE_ACLS, 1, 3)
 NO_AUTHORIZER_ON_BROKER: Final = "No Authorizer is configured on the broker"
@@ -28,6 +35,37 @@ NO_AUTHORIZER_ON_BROKER: Final = "No Authorizer is configured on the broker"
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
-    return build(response_class(header), throttle_time=timedelta(0),
-                 error_code=ErrorCode.security_disabled, error_message=NO_AUTHORIZER_ON_BROKER,
-                 resources=())
+    cls = response_class(header)
+
+    def error(code: ErrorCode, message: str | None) -> Any:
+        return build(cls, throttle_time=timedelta(0), error_code=code, error_message=message,
+                     resources=())
+
+    if not broker.access.enabled:
+        return error(ErrorCode.security_disabled, NO_AUTHORIZER_ON_BROKER)
+    if not broker.access.cluster(ctx, AclOperation.DESCRIBE):
+        return error(ErrorCode.cluster_authorization_failed, "Cluster authorization failed.")
+    acl_filter = AclFilter(int(request.resource_type_filter), request.resource_name_filter,
+                           int(getattr(request, "pattern_type_filter", 3)),
+                           request.principal_filter, request.host_filter,
+                           int(request.operation), int(request.permission_type))
+    if not acl_filter.is_valid():
+        return error(ErrorCode.invalid_request, "Invalid ACL filter")
+    by_resource: dict[tuple[int, str, int], list[Any]] = {}
+    description = nested(cls, "AclDescription")
+    for acl in sorted(broker.image.acls.acls.values(),
+                      key=lambda a: (a.resource_type, a.resource_name, a.pattern_type,
+                                     a.principal, a.host, a.operation, a.permission_type)):
+        binding = AclBinding(acl.resource_type, acl.resource_name, acl.pattern_type,
+                             acl.principal, acl.host, acl.operation, acl.permission_type)
+        if acl_filter.matches(binding):
+            by_resource.setdefault((acl.resource_type, acl.resource_name, acl.pattern_type),
+                                   []).append(build(
+                description, principal=acl.principal, host=acl.host,
+                operation=acl.operation, permission_type=acl.permission_type))
+    resource = nested(cls, "DescribeAclsResource")
+    return build(cls, throttle_time=timedelta(0), error_code=ErrorCode.none,
+                 error_message=None, resources=tuple(
+                     build(resource, resource_type=rtype, resource_name=name, pattern_type=pat,
+                           acls=tuple(acls))
+                     for (rtype, name, pat), acls in by_resource.items()))

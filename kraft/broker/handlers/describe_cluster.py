@@ -39,8 +39,8 @@ async def handle(
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT_TYPE)
     common = dict(throttle_time=timedelta(0), endpoint_type=endpoint_type,
                   cluster_id=broker.cluster_id,
-                  cluster_authorized_operations=ops.authorized(
-                      request.include_cluster_authorized_operations, ops.CLUSTER))
+                  cluster_authorized_operations=ops.cluster(
+                      broker.access, ctx, request.include_cluster_authorized_operations))
     if endpoint_type != BROKERS_ENDPOINT_TYPE:
         # Kafka's answer: the broker's own endpoint type, no cluster id, and
         # MISMATCHED_ENDPOINT_TYPE for controllers (asked of the controller

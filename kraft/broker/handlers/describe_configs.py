@@ -39,6 +39,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 4)
 
@@ -54,7 +55,9 @@ async def handle(
     include_doc = getattr(request, "include_documentation", False)
     results = []
     for resource in request.resources:
-        error, message, entries = _describe(broker, resource)
+        denied = _denied(broker, ctx, resource.resource_type, resource.resource_name)
+        error, message, entries = ((denied, None, []) if denied is not None
+                                   else _describe(broker, resource))
         wanted = resource.configuration_keys
         if wanted is not None:
             entries = [e for e in entries if e.name in wanted]
@@ -121,3 +124,20 @@ def _describe(
 
 # Kafka's ConfigResource.Type names of the types kraft does not describe.
 _RESOURCE_TYPES = {0: "UNKNOWN", 8: "BROKER_LOGGER", 16: "CLIENT_METRICS"}
+
+
+def _denied(broker: BrokerContext, ctx: RequestContext, resource_type: int,
+            name: str) -> ErrorCode | None:
+    """DESCRIBE_CONFIGS on the topic, group or (for brokers) the cluster; the error
+    when it is denied (Kafka's ConfigHelper), else None."""
+    access = broker.access
+    op = AclOperation.DESCRIBE_CONFIGS
+    if resource_type == TOPIC_RESOURCE:
+        if not access.allowed(ctx, op, ResourceType.TOPIC, name):
+            return ErrorCode.topic_authorization_failed
+    elif resource_type == group_configs.GROUP_RESOURCE:
+        if not access.allowed(ctx, op, ResourceType.GROUP, name):
+            return ErrorCode.group_authorization_failed
+    elif not access.cluster(ctx, op):
+        return ErrorCode.cluster_authorization_failed
+    return None

@@ -27,6 +27,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.DESCRIBE_GROUPS, 0, 5)
 
@@ -38,7 +39,14 @@ async def handle(
     group_cls = nested(cls, "DescribedGroup")
     member_cls = nested(cls, "DescribedGroupMember")
     described = []
+    wants_ops = getattr(request, "include_authorized_operations", False)
     for group_id in request.groups:
+        if not broker.access.allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+            described.append(build(group_cls, error_code=ErrorCode.group_authorization_failed,
+                                   group_id=group_id, group_state="", protocol_type="",
+                                   protocol_data="", members=(),
+                                   authorized_operations=ops.NOT_REQUESTED))
+            continue
         error, summary = api.describe_group(broker.group_coordinator, group_id)
         ok = error == ErrorCode.none
         described.append(build(
@@ -53,7 +61,8 @@ async def handle(
                                 client_host=m.client_host, member_metadata=m.metadata,
                                 member_assignment=m.assignment)
                           for m in summary.members) if ok else (),
-            authorized_operations=ops.authorized(
-                ok and getattr(request, "include_authorized_operations", False), ops.GROUP),
+            authorized_operations=(
+                broker.access.operations(ctx, ResourceType.GROUP, group_id)
+                if ok and wants_ops else ops.NOT_REQUESTED),
         ))
     return build(cls, throttle_time=timedelta(0), groups=tuple(described))

@@ -20,6 +20,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.DESCRIBE_LOG_DIRS, 1, 5)
 
@@ -31,6 +32,9 @@ async def handle(
     result_cls = nested(cls, "DescribeLogDirsResult")
     topic_cls = nested(cls, "DescribeLogDirsTopic")
     partition_cls = nested(cls, "DescribeLogDirsPartition")
+    if not broker.access.cluster(ctx, AclOperation.DESCRIBE):  # no error field before v3
+        return build(cls, throttle_time=timedelta(0),
+                     error_code=ErrorCode.cluster_authorization_failed, results=())
     wanted: dict[str, set[int]] | None = None
     if request.topics is not None:
         wanted = {}

@@ -23,6 +23,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.DESCRIBE_PRODUCERS, 0, 0)
 
@@ -36,13 +37,16 @@ async def handle(
     state_cls = nested(cls, "ProducerState")
     image = broker.image
     topics = []
+    readable = broker.access.checker(ctx, AclOperation.READ)
     for t in request.topics:
         topic = image.topics.by_name.get(t.name)
         partitions = []
         for index in t.partition_indexes:
             producers: tuple[Any, ...] = ()
             message = None
-            if topic is None or index not in topic.partitions:
+            if not readable(t.name):
+                error = ErrorCode.topic_authorization_failed
+            elif topic is None or index not in topic.partitions:
                 error = ErrorCode.unknown_topic_or_partition
                 if topic is None:  # Kafka names the error for an unknown topic only
                     message = "This server does not host this topic-partition."

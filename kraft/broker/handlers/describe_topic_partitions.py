@@ -37,6 +37,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.DESCRIBE_TOPIC_PARTITIONS, 0, 0)
 MAX_PARTITIONS: Final = 2000  # Kafka's max.request.partition.size.limit default
@@ -55,6 +56,11 @@ async def handle(
     names = sorted(image.topics.by_name) if every_topic else sorted(
         {t.name for t in request.topics})
     names = [n for n in names if n >= cursor_topic]
+    # DESCRIBE on each topic: denied ones are left out of "every topic" and
+    # TOPIC_AUTHORIZATION_FAILED when asked for (Kafka's handler).
+    describable = broker.access.checker(ctx, AclOperation.DESCRIBE)
+    if every_topic:
+        names = [n for n in names if describable(n)]
 
     def error_topic(name: str, code: ErrorCode) -> Any:
         return build(topic_cls, error_code=code, name=name, topic_id=uuid.UUID(int=0),
@@ -73,6 +79,9 @@ async def handle(
             # As Kafka: the next page starts at this topic (known or not).
             next_cursor = build(nested(cls, "Cursor"), topic_name=name, partition_index=0)
             break
+        if not describable(name):
+            topics.append(error_topic(name, ErrorCode.topic_authorization_failed))
+            continue
         topic = image.topics.by_name.get(name)
         if topic is None:
             if not every_topic:
@@ -88,7 +97,7 @@ async def handle(
             topic_cls, error_code=ErrorCode.none, name=name, topic_id=topic.topic_id,
             is_internal=name in INTERNAL_TOPICS,
             # Always answered, as Kafka's DescribeTopicPartitionsRequestHandler.
-            topic_authorized_operations=ops.bit_field(ops.TOPIC),
+            topic_authorized_operations=broker.access.operations(ctx, ResourceType.TOPIC, name),
             partitions=tuple(_partition(partition_cls, image, i, topic.partitions[i])
                              for i in taken),
         ))

@@ -23,6 +23,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
 NO_TIME = datetime.fromtimestamp(-0.001, UTC)  # encodes as -1 (the field is not nullable)
@@ -35,8 +36,13 @@ async def handle(
     state_cls = nested(cls, "TransactionState")
     topic_cls = nested(cls, "TopicData")
     states = []
+    describable = broker.access.checker(ctx, AclOperation.DESCRIBE)  # topics
     for txn_id in request.transactional_ids:
-        error, meta = broker.txn_coordinator.describe(txn_id)
+        if broker.access.allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID,
+                                 txn_id):
+            error, meta = broker.txn_coordinator.describe(txn_id)
+        else:
+            error, meta = ErrorCode.transactional_id_authorization_failed, None
         if meta is None:
             states.append(build(state_cls, error_code=error, transactional_id=txn_id,
                                 transaction_state="", transaction_timeout=timedelta(0),
@@ -45,6 +51,8 @@ async def handle(
             continue
         by_topic: dict[str, list[int]] = {}
         for topic, partition in sorted(meta.partitions):
+            if not describable(topic):  # left out, as Kafka
+                continue
             by_topic.setdefault(topic, []).append(partition)
         states.append(build(
             state_cls, error_code=ErrorCode.none, transactional_id=txn_id,

@@ -19,6 +19,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0)
 
@@ -29,6 +30,10 @@ async def handle(
     cls = response_class(header)
     result = nested(cls, "DescribeUserScramCredentialsResult")
     info = nested(cls, "CredentialInfo")
+    if not broker.access.cluster(ctx, AclOperation.DESCRIBE):
+        return build(cls, throttle_time=timedelta(0),
+                     error_code=ErrorCode.cluster_authorization_failed,
+                     error_message=None, results=())
     by_user: dict[str, list[tuple[int, int]]] = {}
     for (mechanism, name), cred in broker.image.scram.credentials.items():
         by_user.setdefault(name, []).append((mechanism, cred.iterations))

@@ -21,6 +21,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
@@ -33,9 +34,13 @@ API = ApiSpec(ApiKey.END_TXN, 0, 5)
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
-    error, producer_id, producer_epoch = await broker.txn_coordinator.end_txn(
-        request.transactional_id, request.producer_id, request.producer_epoch,
-        bool(request.committed), client_tv=2 if header.api_version >= 5 else 0)
+    denied = acl_checks.transaction(broker.access, ctx, request.transactional_id)
+    if denied is not None:  # Kafka's error response: no producer id or epoch
+        error, producer_id, producer_epoch = denied, -1, -1
+    else:
+        error, producer_id, producer_epoch = await broker.txn_coordinator.end_txn(
+            request.transactional_id, request.producer_id, request.producer_epoch,
+            bool(request.committed), client_tv=2 if header.api_version >= 5 else 0)
     if header.api_version < 2 and error == ErrorCode.producer_fenced:
         error = ErrorCode.invalid_producer_epoch  # older clients know only this one (Kafka)
     return build(response_class(header), throttle_time=timedelta(0), error_code=error,

@@ -39,11 +39,17 @@ report the follower's position: the leader records it
 (kraft/broker/isr.py). Only a replica of the partition may fetch as a
 follower (CVE-2018-1288: an ordinary client posing as one could disturb
 replication); anyone else gets NOT_LEADER_OR_FOLLOWER.
+
+ACLs (Kafka's handleFetchRequest): a follower needs CLUSTER_ACTION on the
+cluster, a consumer READ on each topic; a partition denied is
+TOPIC_AUTHORIZATION_FAILED, decided before whether the topic exists (an
+unknown topic id stays UNKNOWN_TOPIC_ID: no name to decide on).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -61,6 +67,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.FETCH, 4, 17)
 READ_COMMITTED = 1
@@ -100,31 +107,46 @@ async def handle(
             None, incremental=False)
     requested = context.partitions()
     replica = _replica(request, version)
+    # Followers need CLUSTER_ACTION (else every partition is TOPIC_AUTHORIZATION_FAILED),
+    # consumers READ on each topic, as Kafka's handleFetchRequest.
+    readable = (broker.access.checker(ctx, AclOperation.READ) if replica[0] < 0
+                else _all if broker.access.cluster(ctx, AclOperation.CLUSTER_ACTION) else _none)
     deadline = trio.current_time() + max(request.max_wait.total_seconds(), 0)
-    reads = _read_all(broker, broker.image, requested, request, by_id, replica)
+    reads = _read_all(broker, broker.image, requested, request, by_id, replica, readable)
     if not _complete(reads, request.min_bytes) and trio.current_time() < deadline:
         watched = [r.partition.key for _, parts in reads for _, r in parts if r.partition]
 
         def try_complete() -> bool:
             probe = _read_all(broker, broker.image, requested, request, by_id, replica,
-                              probe=True)
+                              readable, probe=True)
             return _complete(probe, request.min_bytes)
 
         if watched:
             await broker.replica_manager.purgatory.wait(watched, try_complete, deadline)
         else:
             await trio.sleep_until(deadline)
-        reads = _read_all(broker, broker.image, requested, request, by_id, replica)
+        reads = _read_all(broker, broker.image, requested, request, by_id, replica, readable)
     return _response(cls, request, context.answer(reads), context.session_id,
                      LeaderHints(broker.image, ctx.listener) if version >= 16 else None,
                      replica[0] >= 0)
+
+
+def _all(name: str) -> bool:
+    return True
+
+
+def _none(name: str) -> bool:
+    return False
 
 
 def _complete(reads: list[tuple[Any, list[tuple[int, _Read]]]], min_bytes: int) -> bool:
     """The fetch can be answered now: min_bytes are there, or a partition has an
     error or a diverging epoch to report."""
     total = sum(r.size for _, parts in reads for _, r in parts)
-    errors = any(r.error != ErrorCode.none or r.diverging for _, p in reads for _, r in p)
+    # A denied partition does not end the long poll (Kafka answers it beside the
+    # fetch of the others).
+    errors = any(r.error not in (ErrorCode.none, ErrorCode.topic_authorization_failed)
+                 or r.diverging for _, p in reads for _, r in p)
     return total >= min_bytes or errors
 
 
@@ -137,7 +159,8 @@ def _replica(request: Any, version: int) -> tuple[int, int]:
 
 def _read_all(
     broker: BrokerContext, image: MetadataImage, requested: list[tuple[Any, list[Any]]],
-    request: Any, by_id: bool, replica: tuple[int, int], *, probe: bool = False,
+    request: Any, by_id: bool, replica: tuple[int, int], readable: Callable[[str], bool],
+    *, probe: bool = False,
 ) -> list[tuple[Any, list[tuple[int, _Read]]]]:
     """Read every requested partition; a `probe` only sizes what a read would
     return: it reads no records and records no follower's position."""
@@ -146,7 +169,11 @@ def _read_all(
     for key, fetch_partitions in requested:
         topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
         parts = []
+        name = topic.name if topic is not None else None if by_id else key
         for fp in fetch_partitions:
+            if name is not None and not readable(name):
+                parts.append((fp.partition, _Read(ErrorCode.topic_authorization_failed)))
+                continue
             if topic is None or fp.partition not in topic.partitions:
                 code = (ErrorCode.unknown_topic_id if by_id and topic is None
                         else ErrorCode.unknown_topic_or_partition)

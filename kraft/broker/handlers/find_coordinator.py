@@ -33,6 +33,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.FIND_COORDINATOR, 0, 6)
 GROUP_KEY_TYPE = 0
@@ -76,6 +77,13 @@ async def _find(broker: BrokerContext, ctx: RequestContext, key_type: int, key: 
                       f"coordinator key type {key_type} is not supported")
     if key_type == TRANSACTION_KEY_TYPE and not key:
         return _error(ErrorCode.invalid_request, "an empty transactional id")
+    if key_type == TRANSACTION_KEY_TYPE:
+        if not broker.access.allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID,
+                                     key):
+            return _error(ErrorCode.transactional_id_authorization_failed,
+                          "Transactional Id authorization failed.")
+    elif not broker.access.allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key):
+        return _error(ErrorCode.group_authorization_failed, "Group authorization failed.")
     if topic_name not in broker.image.topics.by_name:
         code = await create(broker.channel, broker.image, broker.config, CREATE_WAIT_S)
         if code not in (ErrorCode.none, ErrorCode.topic_already_exists):

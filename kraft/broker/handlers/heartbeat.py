@@ -16,12 +16,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from kio.schema.errors import ErrorCode
+
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.HEARTBEAT, 0, 4)
 
@@ -29,6 +32,9 @@ API = ApiSpec(ApiKey.HEARTBEAT, 0, 4)
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
+    if not broker.access.allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.group_id):
+        return build(response_class(header), throttle_time=timedelta(0),
+                     error_code=ErrorCode.group_authorization_failed)
     error = api.heartbeat(
         broker.group_coordinator,
         request.group_id,

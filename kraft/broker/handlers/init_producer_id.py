@@ -27,6 +27,7 @@ from typing import Any
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
@@ -41,6 +42,10 @@ async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     cls = response_class(header)
+    denied = acl_checks.init_producer_id(broker.access, ctx, request.transactional_id)
+    if denied is not None:
+        return build(cls, throttle_time=timedelta(0), error_code=denied, producer_id=-1,
+                     producer_epoch=-1)
     if request.transactional_id is not None:
         timeout_ms = int(request.transaction_timeout.total_seconds() * 1000)
         error, producer_id, epoch = await broker.txn_coordinator.init_producer_id(

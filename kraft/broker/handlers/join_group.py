@@ -26,13 +26,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from kio.schema.errors import ErrorCode
+
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
-from kraft.broker.group.types import JoinRequest
+from kraft.broker.group.types import JoinRequest, JoinResult
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.JOIN_GROUP, 0, 9)
 _MS = timedelta(milliseconds=1)
@@ -63,7 +66,10 @@ async def handle(
         require_known_member_id=version >= 4 and instance_id is None,
         supports_skip_assignment=version >= 9,
     )
-    result = await api.join_group(broker.group_coordinator, request.group_id, join)
+    if broker.access.allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.group_id):
+        result = await api.join_group(broker.group_coordinator, request.group_id, join)
+    else:
+        result = JoinResult(ErrorCode.group_authorization_failed, "")
     cls = response_class(header)
     member_cls = nested(cls, "JoinGroupResponseMember")
     return build(

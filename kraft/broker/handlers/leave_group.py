@@ -24,6 +24,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.LEAVE_GROUP, 0, 5)
 
@@ -37,7 +38,10 @@ async def handle(
         members = [(request.member_id, None)]
     else:
         members = [(m.member_id, m.group_instance_id) for m in request.members]
-    error, errors = api.leave_group(broker.group_coordinator, request.group_id, members)
+    if broker.access.allowed(ctx, AclOperation.READ, ResourceType.GROUP, request.group_id):
+        error, errors = api.leave_group(broker.group_coordinator, request.group_id, members)
+    else:  # Kafka answers the whole request, no member results
+        error, errors, members = ErrorCode.group_authorization_failed, [], []
     if version < 3:
         if error == ErrorCode.none:
             error = next((e for e in errors if e != ErrorCode.none), ErrorCode.none)

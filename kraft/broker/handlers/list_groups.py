@@ -21,6 +21,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.LIST_GROUPS, 0, 5)
 
@@ -31,6 +32,9 @@ async def handle(
     error, groups = api.list_groups(broker.group_coordinator,
                                     getattr(request, "states_filter", ()),
                                     getattr(request, "types_filter", ()))
+    if not broker.access.cluster(ctx, AclOperation.DESCRIBE):  # else: those it may describe
+        describable = broker.access.checker(ctx, AclOperation.DESCRIBE, ResourceType.GROUP)
+        groups = [g for g in groups if describable(g.group_id)]
     cls = response_class(header)
     listed_cls = nested(cls, "ListedGroup")
     return build(cls, throttle_time=timedelta(0), error_code=error, groups=tuple(

@@ -42,6 +42,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.LIST_OFFSETS, 1, 11)
 LATEST_TIERED_TIMESTAMP = -5
@@ -69,6 +70,7 @@ async def handle(
     partition_cls = nested(cls, "ListOffsetsPartitionResponse")
     image = broker.image
     topics = []
+    describable = broker.access.checker(ctx, AclOperation.DESCRIBE)
     for topic_request in request.topics:
         topic = image.topics.by_name.get(topic_request.name)
         counts: dict[int, int] = {}
@@ -77,8 +79,10 @@ async def handle(
         partitions = []
         for p in topic_request.partitions:
             error, timestamp, offset, epoch = ErrorCode.none, -1, -1, -1
-            # Kafka's order: duplicates, unsupported timestamps, then the topic.
-            if counts[p.partition_index] > 1:
+            # Kafka's order: authorization, duplicates, unsupported timestamps, the topic.
+            if not describable(topic_request.name):
+                error = ErrorCode.topic_authorization_failed
+            elif counts[p.partition_index] > 1:
                 error = ErrorCode.invalid_request
             elif p.timestamp < 0 and header.api_version < _SPECIAL_SINCE.get(p.timestamp, 1 << 15):
                 error = ErrorCode.unsupported_version

@@ -24,6 +24,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.LIST_TRANSACTIONS, 0, 1)
 _STATES = {s.kafka_name: s for s in TxnState}
@@ -44,12 +45,16 @@ async def handle(
                      error_code=ErrorCode.coordinator_load_in_progress,
                      unknown_state_filters=unknown, transaction_states=())
     now = coordinator.clock()
+    describable = broker.access.checker(ctx, AclOperation.DESCRIBE,
+                                        ResourceType.TRANSACTIONAL_ID)
     found = []
     for shard in coordinator.loaded_shards():
         for meta in shard.transactions.values():
             if request.state_filters and meta.state not in wanted_states:
                 continue
             if wanted_pids and meta.producer_id not in wanted_pids:
+                continue
+            if not describable(meta.transactional_id):
                 continue
             if duration >= 0 and (meta.start_ms < 0 or now - meta.start_ms <= duration):
                 continue

@@ -18,15 +18,21 @@ Answers from the broker's current image:
   every auto-created topic. Invalid names get INVALID_TOPIC_EXCEPTION,
   unknown ids UNKNOWN_TOPIC_ID, and the rest UNKNOWN_TOPIC_OR_PARTITION.
 
-Authorized operations, when asked for (v8+), are every operation the
-resource supports, as Kafka answers without an authorizer
-(kraft.broker.authorized_operations). Racks are passed through as registered.
+ACLs (Kafka's handleTopicMetadataRequest): topics need DESCRIBE. Of all
+topics, those denied are left out; a topic asked for by name and denied is
+TOPIC_AUTHORIZATION_FAILED whether or not it exists (by id: with the id and
+no name); a missing topic is auto-created only with CREATE on the cluster or
+on the topic, else TOPIC_AUTHORIZATION_FAILED. Authorized operations, when
+asked for (v8+), are those the principal's ACLs allow (every operation the
+resource supports without an authorizer); the cluster's is 0 without
+DESCRIBE on the cluster. Racks are passed through as registered.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +48,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.METADATA, 0, 13)
 AUTO_CREATE_WAIT_S = 2.0
@@ -57,34 +64,49 @@ async def handle(
     if version < 12 and requested and any(item.name is None for item in requested):
         return _by_id_before_v12(cls, requested)
     all_topics = requested is None or (version == 0 and not requested)
+    describable = broker.access.checker(ctx, AclOperation.DESCRIBE)
     results: list[Any] = []
+    denied: list[Any] = []  # TOPIC_AUTHORIZATION_FAILED answers: no authorized operations
     if all_topics:
-        names = sorted(image.topics.by_name)
+        names = sorted(n for n in image.topics.by_name if describable(n))
         results = [_topic(cls, image, image.topics.by_name[n]) for n in names]
     else:
         allow_create = (
             broker.config.auto_create_topics_enable
             and (version < 4 or request.allow_auto_topic_creation)
         )
+        creatable: Callable[[str], bool] | None = None
         missing: list[str] = []
         for item in requested:
             topic_id = getattr(item, "topic_id", None)
             if item.name is None and topic_id is not None and topic_id != uuid.UUID(int=0):
                 topic = image.topics.by_id.get(topic_id)
-                results.append(
-                    _topic(cls, image, topic) if topic is not None
-                    else _error_topic(cls, None, ErrorCode.unknown_topic_id, topic_id)
-                )
+                if topic is None:
+                    results.append(_error_topic(cls, None, ErrorCode.unknown_topic_id, topic_id))
+                elif not describable(topic.name):  # ids are not secret, names are
+                    denied.append(_error_topic(cls, None, ErrorCode.topic_authorization_failed,
+                                               topic_id))
+                else:
+                    results.append(_topic(cls, image, topic))
                 continue
             name = item.name or ""
+            if not describable(name):  # decided before whether it exists, as Kafka
+                denied.append(_error_topic(cls, name, ErrorCode.topic_authorization_failed))
+                continue
             topic = image.topics.by_name.get(name)
             if topic is not None:
                 results.append(_topic(cls, image, topic))
             elif topic_creation.invalid_name(name) is not None:
                 results.append(_error_topic(cls, name, ErrorCode.invalid_topic_exception))
             elif allow_create:
-                results.append(name)  # placeholder, answered after creation below
-                missing.append(name)
+                if creatable is None:
+                    creatable = (_everything if broker.access.cluster(ctx, AclOperation.CREATE)
+                                 else broker.access.checker(ctx, AclOperation.CREATE))
+                if creatable(name):
+                    results.append(name)  # placeholder, answered after creation below
+                    missing.append(name)
+                else:
+                    denied.append(_error_topic(cls, name, ErrorCode.topic_authorization_failed))
             else:
                 results.append(_error_topic(cls, name, ErrorCode.unknown_topic_or_partition))
         if missing:
@@ -102,8 +124,11 @@ async def handle(
                             code = ErrorCode.leader_not_available
                         results[i] = _error_topic(cls, item, code)
     if getattr(request, "include_topic_authorized_operations", False):
-        every_op = ops.bit_field(ops.TOPIC)
-        results = [dataclasses.replace(t, topic_authorized_operations=every_op) for t in results]
+        results = [dataclasses.replace(t, topic_authorized_operations=broker.access.operations(
+            ctx, ResourceType.TOPIC, t.name or "")) for t in results]
+    results += denied
+    cluster_ops = ops.cluster(broker.access, ctx,
+                              getattr(request, "include_cluster_authorized_operations", False))
     alive = _alive_brokers(image, ctx.listener)
     return build(
         cls,
@@ -116,10 +141,13 @@ async def handle(
         controller_id=_controller_id(broker.node_id, alive),
         topics=tuple(results),
         # v8-10 only (build drops it elsewhere), as Kafka.
-        cluster_authorized_operations=ops.authorized(
-            getattr(request, "include_cluster_authorized_operations", False), ops.CLUSTER),
+        cluster_authorized_operations=cluster_ops,
         error_code=ErrorCode.none,
     )
+
+
+def _everything(name: str) -> bool:
+    return True
 
 
 def _by_id_before_v12(cls: type, requested: Any) -> Any:

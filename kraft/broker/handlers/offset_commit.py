@@ -33,6 +33,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.OFFSET_COMMIT, 2, 9)
 _MS = timedelta(milliseconds=1)
@@ -44,10 +45,19 @@ async def handle(
     image = broker.image
     answers: dict[tuple[str, int], ErrorCode] = {}
     entries: list[api.OffsetCommitEntry] = []
+    # READ on the group (else every partition is GROUP_AUTHORIZATION_FAILED), then
+    # READ on each topic, decided before whether it exists (Kafka's order).
+    group_ok = broker.access.allowed(ctx, AclOperation.READ, ResourceType.GROUP,
+                                     request.group_id)
+    readable = broker.access.checker(ctx, AclOperation.READ)
     for topic in request.topics:
         known = image.topics.by_name.get(topic.name)
         for p in topic.partitions:
-            if known is None or p.partition_index not in known.partitions:
+            if not group_ok:
+                answers[(topic.name, p.partition_index)] = ErrorCode.group_authorization_failed
+            elif not readable(topic.name):
+                answers[(topic.name, p.partition_index)] = ErrorCode.topic_authorization_failed
+            elif known is None or p.partition_index not in known.partitions:
                 answers[(topic.name, p.partition_index)] = ErrorCode.unknown_topic_or_partition
             else:
                 entries.append(api.OffsetCommitEntry(

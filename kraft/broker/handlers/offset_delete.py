@@ -23,6 +23,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.OFFSET_DELETE, 0, 0)
 
@@ -31,13 +32,21 @@ async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
     image = broker.image
+    cls = response_class(header)
+    if not broker.access.allowed(ctx, AclOperation.DELETE, ResourceType.GROUP,
+                                 request.group_id):
+        return build(cls, error_code=ErrorCode.group_authorization_failed,
+                     throttle_time=timedelta(0), topics=())
+    readable = broker.access.checker(ctx, AclOperation.READ)
     answers: dict[tuple[str, int], ErrorCode] = {}
     valid: list[tuple[str, int]] = []
     for topic in request.topics:
         known = image.topics.by_name.get(topic.name)
         for p in topic.partitions:
             tp = (topic.name, p.partition_index)
-            if known is None or p.partition_index not in known.partitions:
+            if not readable(topic.name):
+                answers[tp] = ErrorCode.topic_authorization_failed
+            elif known is None or p.partition_index not in known.partitions:
                 answers[tp] = ErrorCode.unknown_topic_or_partition
             else:
                 valid.append(tp)
@@ -46,7 +55,6 @@ async def handle(
         error, errors = await api.delete_offsets(broker.group_coordinator, request.group_id,
                                                  valid)
         answers.update(zip(valid, errors, strict=False))
-    cls = response_class(header)
     topic_cls = nested(cls, "OffsetDeleteResponseTopic")
     partition_cls = nested(cls, "OffsetDeleteResponsePartition")
     topics = []

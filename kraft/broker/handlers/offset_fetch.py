@@ -32,6 +32,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.OFFSET_FETCH, 1, 9)
 BATCHED_FROM = 8
@@ -45,19 +46,21 @@ async def handle(
     cls = response_class(header)
     stable = getattr(request, "require_stable", False)
     if version < BATCHED_FROM:
-        error, topics = await _fetch(broker, request.group_id, request.topics, stable, cls,
-                                     version)
+        error, topics = await _fetch(broker, ctx, request.group_id, request.topics, stable,
+                                     cls, version)
         return build(cls, throttle_time=timedelta(0), error_code=error, topics=topics)
     group_cls = nested(cls, "OffsetFetchResponseGroup")
     groups = []
     for group in request.groups:
-        error, topics = await _fetch(broker, group.group_id, group.topics, stable, cls, version)
+        error, topics = await _fetch(broker, ctx, group.group_id, group.topics, stable, cls,
+                                     version)
         groups.append(build(group_cls, group_id=group.group_id, error_code=error, topics=topics))
     return build(cls, throttle_time=timedelta(0), groups=tuple(groups))
 
 
 async def _fetch(
     broker: BrokerContext,
+    ctx: RequestContext,
     group_id: str,
     topics: Any,
     require_stable: bool,
@@ -72,8 +75,23 @@ async def _fetch(
     wanted: list[TopicPartition] | None = None
     if topics is not None:
         wanted = [(t.name, p) for t in topics for p in t.partition_indexes]
+    # DESCRIBE on the group, then on each topic: topics asked for and denied are
+    # TOPIC_AUTHORIZATION_FAILED, denied ones are left out of "all topics" (Kafka's).
+    if not broker.access.allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+        if version >= 2:
+            return ErrorCode.group_authorization_failed, ()
+        return ErrorCode.none, tuple(build(topic_cls, name=t.name, partitions=tuple(
+            _partition(partition_cls, p, None, ErrorCode.group_authorization_failed)
+            for p in t.partition_indexes)) for t in topics or ())
+    describable = broker.access.checker(ctx, AclOperation.DESCRIBE)
+    denied = [tp for tp in wanted or () if not describable(tp[0])]
+    if denied:
+        assert wanted is not None
+        wanted = [tp for tp in wanted if describable(tp[0])]
     error, offsets = await api.fetch_offsets(broker.group_coordinator, group_id, wanted,
                                              require_stable=require_stable)
+    if wanted is None:
+        offsets = [(tp, value) for tp, value in offsets if describable(tp[0])]
     if error != ErrorCode.none:
         if version >= 2:
             return error, ()
@@ -90,6 +108,9 @@ async def _fetch(
             continue
         by_topic.setdefault(topic, []).append(_partition(partition_cls, partition, value,
                                                          error if version < 2 else None))
+    for topic, partition in denied:
+        by_topic.setdefault(topic, []).append(_partition(
+            partition_cls, partition, None, ErrorCode.topic_authorization_failed))
     return ErrorCode.none, tuple(build(topic_cls, name=name, partitions=tuple(parts))
                                  for name, parts in by_topic.items())
 

@@ -22,6 +22,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4)
 
@@ -34,6 +35,9 @@ async def handle(
     partition_cls = nested(cls, "EpochEndOffset")
     image = broker.image
     topics = []
+    # CLUSTER_ACTION (followers), else DESCRIBE on each topic (consumers, KIP-320).
+    describable = (_everything if broker.access.cluster(ctx, AclOperation.CLUSTER_ACTION)
+                   else broker.access.checker(ctx, AclOperation.DESCRIBE))
     for t in request.topics:
         topic = image.topics.by_name.get(t.topic)
         partitions = []
@@ -43,7 +47,9 @@ async def handle(
                 broker.replica_manager.get_by_id(topic.topic_id, p.partition)
                 if topic is not None and p.partition in topic.partitions else None
             )
-            if topic is None or p.partition not in topic.partitions:
+            if not describable(t.topic):
+                error = ErrorCode.topic_authorization_failed
+            elif topic is None or p.partition not in topic.partitions:
                 error = ErrorCode.unknown_topic_or_partition
             elif partition is None or not partition.is_leader:
                 error = ErrorCode.not_leader_or_follower
@@ -55,3 +61,7 @@ async def handle(
                                     leader_epoch=epoch, end_offset=end_offset))
         topics.append(build(topic_cls, topic=t.topic, partitions=tuple(partitions)))
     return build(cls, throttle_time=timedelta(0), topics=tuple(topics))
+
+
+def _everything(name: str) -> bool:
+    return True

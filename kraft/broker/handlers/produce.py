@@ -37,18 +37,22 @@ verification: verify-only for Produce v3-v11, adding the partition for v12+,
 transaction version 2) and the append carries the guard it was asked with, so
 a batch whose transaction ended meanwhile is refused (INVALID_TXN_STATE).
 The request waits for the answer before its appends (they stay in request
-order); non-transactional requests skip all of it. Not done: the
-TRANSACTIONAL_ID WRITE authorization.
+order); non-transactional requests skip all of it.
+
+ACLs first (kraft.broker.acl_checks.produce, before any verification): WRITE
+on the transactional id for transactional records, WRITE on each topic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.broker.current_leader import LeaderHints
 from kraft.broker.internal_topics import INTERNAL_TOPICS
@@ -97,10 +101,16 @@ async def handle(
     image = broker.image
     by_id = version >= 13
     transactional_id = request.transactional_id
+    # Authorized first, as Kafka: denied partitions are never verified (nor, v12+,
+    # added to the transaction).
+    denial = acl_checks.produce(broker.access, ctx, request, image, by_id)
     guards: dict[tuple[Any, int], VerificationGuard | _Outcome | None] | None = None
     if transactional_id is not None and acks in (0, 1, -1) and (
             version >= 12 or broker.config["transaction.partition.verification.enable"]):
-        guards = await _verify(broker, version, request, transactional_id, by_id)
+        allowed = dataclasses.replace(request, topic_data=tuple(
+            t for t in request.topic_data
+            if denial(t.topic_id if by_id else t.name) is None))
+        guards = await _verify(broker, version, allowed, transactional_id, by_id)
         image = broker.image
     outcomes: list[tuple[Any, list[tuple[int, _Outcome]]]] = []
     for topic_data in request.topic_data:
@@ -110,6 +120,8 @@ async def handle(
             guard = NOT_REQUIRED if guards is None else guards.get((key, data.index))
             if acks not in (0, 1, -1):
                 outcome = _Outcome(ErrorCode.invalid_required_acks)
+            elif (denied := denial(key)) is not None:
+                outcome = _Outcome(denied)
             elif isinstance(guard, _Outcome):
                 outcome = guard
             else:

@@ -29,6 +29,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation, ResourceType
 
 API = ApiSpec(ApiKey.SYNC_GROUP, 0, 5)
 
@@ -41,6 +42,9 @@ async def handle(
     protocol_name = getattr(request, "protocol_name", None)
     if version >= 5 and (protocol_type is None or protocol_name is None):
         result = SyncResult(ErrorCode.inconsistent_group_protocol)
+    elif not broker.access.allowed(ctx, AclOperation.READ, ResourceType.GROUP,
+                                   request.group_id):
+        result = SyncResult(ErrorCode.group_authorization_failed)
     else:
         result = await api.sync_group(
             broker.group_coordinator,

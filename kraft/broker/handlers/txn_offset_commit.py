@@ -30,6 +30,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
@@ -38,6 +39,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 5)
 
@@ -48,10 +50,17 @@ async def handle(
     image = broker.image
     answers: dict[tuple[str, int], ErrorCode] = {}
     entries: list[api.OffsetCommitEntry] = []
+    denied = acl_checks.transaction(broker.access, ctx, request.transactional_id,
+                                    request.group_id)
+    readable = broker.access.checker(ctx, AclOperation.READ)
     for topic in request.topics:
         known = image.topics.by_name.get(topic.name)
         for p in topic.partitions:
-            if known is None or p.partition_index not in known.partitions:
+            if denied is not None:
+                answers[(topic.name, p.partition_index)] = denied
+            elif not readable(topic.name):
+                answers[(topic.name, p.partition_index)] = ErrorCode.topic_authorization_failed
+            elif known is None or p.partition_index not in known.partitions:
                 answers[(topic.name, p.partition_index)] = ErrorCode.unknown_topic_or_partition
             else:
                 entries.append(api.OffsetCommitEntry(

@@ -39,6 +39,7 @@ from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
+from kraft.security.acl import AclOperation
 
 API = ApiSpec(ApiKey.WRITE_TXN_MARKERS, 1, 1)
 REQUEST_TIMEOUT_S = 30.0  # Kafka's request.timeout.ms default, which it waits here
@@ -65,11 +66,17 @@ async def handle(
 ) -> Any:
     now_ms = time.time_ns() // 1_000_000
     results: Results = []
+    # Only brokers write markers: CLUSTER_ACTION, else every partition is
+    # CLUSTER_AUTHORIZATION_FAILED (Kafka's authorizeClusterOperation).
+    allowed = broker.access.cluster(ctx, AclOperation.CLUSTER_ACTION)
+    if not allowed:
+        broker.access.log_denied_node(ctx, "WriteTxnMarkers")
     for marker in request.markers:
         topics = []
         for topic in marker.topics:
             topics.append((topic.name, [
-                (index, _write(broker, marker, topic.name, index, now_ms))
+                (index, _write(broker, marker, topic.name, index, now_ms) if allowed
+                 else _Outcome(ErrorCode.cluster_authorization_failed))
                 for index in topic.partition_indexes
             ]))
         results.append((marker.producer_id, topics))

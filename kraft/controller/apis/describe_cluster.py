@@ -9,7 +9,9 @@ voters are the controllers: controller.quorum.voters, or the set recorded at
 format). Asked for brokers (endpoint_type 1) it answers
 UNSUPPORTED_ENDPOINT_TYPE, as Kafka's controllers do. Version 0 has no
 endpoint type, so it is not served here (Kafka's controllers start at 1 too).
-Authorized operations are reported as not requested (no ACLs).
+Authorized operations, when asked for, are those the connection's principal may
+perform on the cluster per the controller's committed ACLs (0 without DESCRIBE on
+the cluster; every one without an authorizer), as Kafka's.
 
 Error shape: the top-level error and message, no brokers.
 """
@@ -28,6 +30,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader, response_type
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiSpec, RequestContext
+from kraft.security.access import Access
 
 CONTROLLERS_ENDPOINT_TYPE = 2
 
@@ -50,6 +53,10 @@ def describe_controllers(controller: QuorumController, ctx: RequestContext,
                          header: RequestHeader, request: Any) -> Any:
     cls = response_class(header)
     common = _common(request, controller.cluster_id)
+    if getattr(request, "include_cluster_authorized_operations", False):
+        access = Access.from_config(controller.config,
+                                    lambda: controller.committed_image.acls)
+        common["cluster_authorized_operations"] = ops.cluster(access, ctx, True)
     if common["endpoint_type"] != CONTROLLERS_ENDPOINT_TYPE:
         return build(cls, **common, error_code=ErrorCode.unsupported_endpoint_type,
                      error_message="The controller can only describe controller endpoints.",
