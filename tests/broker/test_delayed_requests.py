@@ -20,6 +20,7 @@ from kraft.log.records import Record, build_batch
 from kraft.metadata.records import TOPIC_RESOURCE, ConfigRecord, PartitionChangeRecord
 from kraft.net.codec import RequestHeader
 from kraft.net.server import Deferred, RequestContext
+from kraft.security.access import Access
 from tests.broker.replica_harness import NODE, OLD, Script, topic
 
 CTX = RequestContext("test", "PLAINTEXT")
@@ -29,7 +30,7 @@ FOLLOWER = 2
 def broker_of(script: Script, session: Any = None) -> Any:
     """What the handlers read from BrokerServer."""
     return SimpleNamespace(image=script.image, replica_manager=script.manager, isr=None,
-                           session=session)
+                           session=session, access=Access(None))
 
 
 def leader(script: Script) -> Partition:
