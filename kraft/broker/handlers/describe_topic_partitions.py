@@ -63,9 +63,11 @@ async def handle(
         names = [n for n in names if describable(n)]
 
     def error_topic(name: str, code: ErrorCode) -> Any:
+        # Kafka still answers the operations of a describable unknown topic.
+        operations = (broker.access.operations(ctx, ResourceType.TOPIC, name)
+                      if code == ErrorCode.unknown_topic_or_partition else ops.NOT_REQUESTED)
         return build(topic_cls, error_code=code, name=name, topic_id=uuid.UUID(int=0),
-                     is_internal=False, partitions=(),
-                     topic_authorized_operations=ops.NOT_REQUESTED)
+                     is_internal=False, partitions=(), topic_authorized_operations=operations)
 
     if cursor is not None and (cursor.partition_index < 0
                                or (not every_topic and cursor_topic not in names)):
