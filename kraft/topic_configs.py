@@ -213,6 +213,11 @@ def _resolve(
 
 Synonym = tuple[str, str | None, int]
 
+# Keys Kafka 4.x defines without a default (required), so no DEFAULT_CONFIG
+# synonym; kraft's KEYS give them placeholders. Measured: DescribeConfigs with
+# synonyms of every broker key on Kafka 4.4 against kraft's KEYS.
+_NO_KAFKA_DEFAULT: Final = frozenset({"node.id", "process.roles"})
+
 # Broker keys that stand for one another (Kafka's DynamicBrokerConfig.
 # brokerConfigSynonyms): the names of each topic config's broker synonyms.
 _BROKER_KEY_GROUPS: Final = {
@@ -242,7 +247,7 @@ def _synonym_chain(
                   for n in names if n in values]
     for n in names:
         key = KEYS.get(n) or listener_base(n)
-        if key is not None and key.default_text is not None:
+        if key is not None and key.default_text is not None and n not in _NO_KAFKA_DEFAULT:
             chain.append((n, None if sensitive else key.default_text, DEFAULT_CONFIG))
     # Kafka keeps the chain from the first entry of the key itself, so a key
     # without a value of its own (log.retention.ms) lists no synonyms.
@@ -365,12 +370,12 @@ def validate_broker_config(name: str, value: str | None, *, per_broker: bool = T
     key = base if base is not None else KEYS.get(name)
     if key is None and is_password_config(name):
         return ("kraft serves PLAINTEXT listeners only and does not store password configs: "
-                f"Set({name})")
+                f"[{name}]")
     if key is None or not key.dynamic:
-        return f"Cannot update these configs dynamically: Set({name})"
+        return f"Cannot update these configs dynamically: [{name}]"
     if key.listener_only and base is None:
         return ("These security configs can be dynamically updated only per-listener using "
-                f"the listener prefix: Set({name})")
+                f"the listener prefix: [{name}]")
     if value is not None:
         try:
             if key.name in _LISTENER_KEYS:
@@ -382,7 +387,7 @@ def validate_broker_config(name: str, value: str | None, *, per_broker: bool = T
     cluster_level = base.name in CLUSTER_LEVEL_LISTENER_CONFIGS if base else not key.per_broker
     if not per_broker and not cluster_level:
         return ("Cannot update these configs at default cluster level, broker id must be "
-                f"specified: Set({name})")
+                f"specified: [{name}]")
     return None
 
 

@@ -260,9 +260,9 @@ BROKER_VALIDATION = [
     ("listener.security.protocol.map", "A:PLAINTEXT,B:SSL", True, None),
     ("listeners", "PLAINTEXT://:9092", False,
      "Cannot update these configs at default cluster level, broker id must be specified: "
-     "Set(listeners)"),
-    ("num.partitions", "2", True, "Cannot update these configs dynamically: Set(num.partitions)"),
-    ("no.such.key", "2", True, "Cannot update these configs dynamically: Set(no.such.key)"),
+     "[listeners]"),
+    ("num.partitions", "2", True, "Cannot update these configs dynamically: [num.partitions]"),
+    ("no.such.key", "2", True, "Cannot update these configs dynamically: [no.such.key]"),
 ]
 
 
@@ -377,7 +377,7 @@ SECURITY_VALIDATION = [
     ("sasl.kerberos.min.time.before.relogin", "120000", True, None),
     ("sasl.kerberos.min.time.before.relogin", "120000", False,
      "Cannot update these configs at default cluster level, broker id must be specified: "
-     "Set(sasl.kerberos.min.time.before.relogin)"),
+     "[sasl.kerberos.min.time.before.relogin]"),
     ("sasl.kerberos.min.time.before.relogin", "soon", True,
      "Invalid value soon for configuration sasl.kerberos.min.time.before.relogin: "
      "Not a number of type LONG"),
@@ -385,21 +385,21 @@ SECURITY_VALIDATION = [
      "ssl.client.auth: String must be one of: required, requested, none"),
     ("ssl.keystore.location", "/k.jks", True,
      "These security configs can be dynamically updated only per-listener using the "
-     "listener prefix: Set(ssl.keystore.location)"),
+     "listener prefix: [ssl.keystore.location]"),
     ("listener.name.external.ssl.keystore.location", "/k.jks", True, None),
     ("listener.name.external.ssl.keystore.location", "/k.jks", False,
      "Cannot update these configs at default cluster level, broker id must be specified: "
-     "Set(listener.name.external.ssl.keystore.location)"),
+     "[listener.name.external.ssl.keystore.location]"),
     ("listener.name.external.max.connections", "10", False, None),
     ("listener.name.external.max.connections", "-1", True, "Invalid value -1 for "
      "configuration listener.name.external.max.connections: Value must be at least 0"),
     ("listener.name.external.num.partitions", "1", True,
-     "Cannot update these configs dynamically: Set(listener.name.external.num.partitions)"),
+     "Cannot update these configs dynamically: [listener.name.external.num.partitions]"),
     ("ssl.keystore.password", "secret", True, "kraft serves PLAINTEXT listeners only and "
-     "does not store password configs: Set(ssl.keystore.password)"),
+     "does not store password configs: [ssl.keystore.password]"),
     ("listener.name.sasl.plain.sasl.jaas.config", "x", True, "kraft serves PLAINTEXT "
      "listeners only and does not store password configs: "
-     "Set(listener.name.sasl.plain.sasl.jaas.config)"),
+     "[listener.name.sasl.plain.sasl.jaas.config]"),
     ("num.io.threads", "16", False, None),
     ("num.io.threads", "0", False,
      "Invalid value 0 for configuration num.io.threads: Value must be at least 1"),

@@ -71,7 +71,8 @@ def _invalid_target(image: MetadataImage, target: Sequence[int]) -> str | None:
     if not target:
         return "The manual partition assignment includes an empty replica list."
     if len(set(target)) != len(target):
-        return "The manual partition assignment includes duplicate replicas."
+        twice = next(b for b in target if target.count(b) > 1)
+        return f"The manual partition assignment includes the broker {twice} more than once."
     for broker_id in target:
         if broker_id not in image.cluster.brokers:
             return (f"The manual partition assignment includes broker {broker_id}, but no "
@@ -141,8 +142,12 @@ def alter_partition_reassignments(
             if topic is not None:
                 partition = changed.get((topic.topic_id, p.partition_index)) or \
                     topic.partitions.get(p.partition_index)
-            if topic is None or partition is None:
-                code, message = ErrorCode.unknown_topic_or_partition, None
+            if topic is None:
+                code = ErrorCode.unknown_topic_or_partition
+                message = f"Unable to find a topic named {t.name}."
+            elif partition is None:
+                code = ErrorCode.unknown_topic_or_partition
+                message = f"Unable to find partition {t.name}:{p.partition_index}."
             elif p.replicas is None:
                 code, message, record = _cancel(image, t.name, topic.topic_id,
                                                 p.partition_index, partition, ctx)

@@ -146,7 +146,8 @@ def placement_error(image: MetadataImage, replication_factor: int) -> str | None
         return "All brokers are currently fenced."
     if replication_factor > len(usable):
         return (f"The target replication factor of {replication_factor} cannot be reached "
-                f"because only {len(usable)} broker(s) are registered.")
+                f"because only {len(usable)} broker(s) are registered or some brokers have "
+                "all their log directories cordoned.")  # Kafka 4.x's wording (KIP-1066)
     return None
 
 

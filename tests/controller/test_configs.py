@@ -175,10 +175,10 @@ BROKER_ERRORS = [
     ("9", [("log.retention.ms", SET, "1")], ErrorCode.broker_id_not_registered,
      "No node with id 9 found."),
     ("1", [("num.partitions", SET, "3")], ErrorCode.invalid_request,
-     "Cannot update these configs dynamically: Set(num.partitions)"),
+     "Cannot update these configs dynamically: [num.partitions]"),
     ("", [("listeners", SET, "PLAINTEXT://:9092")], ErrorCode.invalid_request,
      "Cannot update these configs at default cluster level, broker id must be specified: "
-     "Set(listeners)"),
+     "[listeners]"),
     ("1", [("log.segment.bytes", SET, "ten")], ErrorCode.invalid_request,
      "Invalid value ten for configuration log.segment.bytes: Not a number of type INT"),
     ("1", [("log.retention.ms", APPEND, "1")], ErrorCode.invalid_config,
@@ -282,7 +282,7 @@ def test_legacy_alter_errors() -> None:
     assert errors(result) == [
         (ErrorCode.invalid_request, "Null value not supported for : retention.ms"),
         (ErrorCode.unknown_topic_or_partition, "The topic 'missing' does not exist."),
-        (ErrorCode.invalid_request, "Cannot update these configs dynamically: Set(log.dirs)"),
+        (ErrorCode.invalid_request, "Cannot update these configs dynamically: [log.dirs]"),
         OK,
     ]
     assert [(r.resource_name, r.name, r.value) for r in result.records] == [

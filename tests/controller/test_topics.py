@@ -239,7 +239,8 @@ CREATE_ERRORS = [
      "Number of partitions was set to an invalid non-positive value."),
     ({"name": "t", "replication_factor": 3}, ErrorCode.invalid_replication_factor,
      "Unable to replicate the partition 3 time(s): The target replication factor of 3 "
-     "cannot be reached because only 2 broker(s) are registered."),
+     "cannot be reached because only 2 broker(s) are registered or some brokers have all "
+     "their log directories cordoned."),
     ({"name": "t", "configs": {"retention.ms": "soon"}}, ErrorCode.invalid_config,
      "Invalid value soon for configuration retention.ms: Not a number of type LONG"),
     ({"name": "t", "configs": {"no.such.config": "1"}}, ErrorCode.invalid_config,
@@ -313,7 +314,8 @@ def test_create_no_brokers() -> None:
     assert results_by_name(result.response)["t"] == (
         ErrorCode.invalid_replication_factor,
         "Unable to replicate the partition 1 time(s): The target replication factor of 1 "
-        "cannot be reached because only 0 broker(s) are registered.")
+        "cannot be reached because only 0 broker(s) are registered or some brokers have "
+        "all their log directories cordoned.")
 
 
 def test_create_manual_assignment() -> None:
@@ -571,7 +573,7 @@ def test_create_partitions_errors() -> None:
          "or in controlled shutdown."),
         (("t", 3, None), ErrorCode.invalid_replication_factor,
          "The target replication factor of 2 cannot be reached because only 1 broker(s) are "
-         "registered."),
+         "registered or some brokers have all their log directories cordoned."),
     ]
     for topic, code, message in cases:
         result = create_partitions(image, partitions_request(3, topic, ("w", 2, None)), 3,

@@ -169,7 +169,7 @@ def test_kafkas_dynamic_broker_configs(client_name: str, dev_node: DevNode) -> N
             with pytest.raises(AdminError) as static:
                 admin.alter("BROKER", BROKER_ID, {"num.partitions": "3"})
             assert static.value.code == ErrorCode.invalid_request
-            assert "Cannot update these configs dynamically: Set(num.partitions)" in str(
+            assert "Cannot update these configs dynamically: [num.partitions]" in str(
                 static.value)
     finally:
         admin.close()
@@ -187,4 +187,4 @@ def test_per_broker_configs_refused_at_cluster_level(dev_node: DevNode) -> None:
     (answer,) = call_sync(dev_node.bootstrap, request).responses
     assert (answer.error_code, answer.error_message) == (
         ErrorCode.invalid_request, "Cannot update these configs at default cluster level, "
-        "broker id must be specified: Set(sasl.kerberos.min.time.before.relogin)")
+        "broker id must be specified: [sasl.kerberos.min.time.before.relogin]")

@@ -25,6 +25,7 @@ Sensitive values are never returned.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -100,9 +101,14 @@ def _describe(
         )
     if resource.resource_type == BROKER_RESOURCE:
         if name == "":
+            # The cluster-wide defaults, each with only its dynamic-default
+            # synonyms (Kafka's createBrokerConfigEntry, perBrokerConfig=false).
+            default = topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
             return ErrorCode.none, None, [
-                e for e in topic_configs.describe_broker_configs(broker.config, dynamic_default, {})
-                if e.source == topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
+                dataclasses.replace(e, synonyms=tuple(
+                    syn for syn in e.synonyms or () if syn[2] == default))
+                for e in topic_configs.describe_broker_configs(broker.config, dynamic_default, {})
+                if e.source == default
             ]
         if not name.lstrip("-").isdigit():
             return (ErrorCode.invalid_request,
