@@ -2,8 +2,9 @@
 
 Kafka's NodeToControllerChannelManager. The active controller is the leader
 of the metadata quorum; this node learns who that is from its own raft node
-(voter or observer) and reaches it on the address `controller.quorum.voters`
-gives. Two ways to send, after what a repeated request would do:
+(voter or observer) and reaches it on the address the voter set in force
+gives (a dynamic quorum's VotersRecord), else the one it started with. Two
+ways to send, after what a repeated request would do:
 
 - `send`, for the broker's own requests, which are safe to repeat
   (BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds,
@@ -77,11 +78,15 @@ class ControllerChannel:
         attempt_timeout_s: float = 2.0,
         forward_client: KafkaClient | None = None,
         heartbeat_client: KafkaClient | None = None,
+        current_voters: Callable[[], dict[int, Address]] | None = None,
     ) -> None:
         self.client = client
         self.forward_client = forward_client or client
         self.heartbeat_client = heartbeat_client or client
         self.voters = voters
+        # The voter set in force (raft's, with a dynamic quorum's endpoints): a
+        # controller added later (AddRaftVoter) is never in the start-up `voters`.
+        self._current_voters = current_voters
         self._leader = leader
         self._wait_leader_change = wait_leader_change
         self.attempt_timeout_s = attempt_timeout_s
@@ -175,7 +180,10 @@ class ControllerChannel:
             f"no answer from the active controller within {timeout_s:.1f} s ({last_problem})")
 
     def _address(self, leader: LeaderAndEpoch) -> Address:
-        address = self.voters.get(leader.leader_id) if leader.leader_id is not None else None
+        if leader.leader_id is None:
+            raise ControllerUnavailable("no address for controller None")
+        current = self._current_voters() if self._current_voters is not None else {}
+        address = current.get(leader.leader_id) or self.voters.get(leader.leader_id)
         if address is None:
             raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
         return address
