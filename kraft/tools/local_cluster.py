@@ -1,13 +1,25 @@
 """A local cluster of kraft nodes on loopback: `scripts/cluster` and the fault tests.
 
-Every node has both roles (`process.roles=broker,controller`) and is a voter
-of one quorum; node N has node.id N. With the fixed ports (docs/design.md) node N
-listens for clients on 9092 + 3(N-1) and for controllers on 9093 + 3(N-1);
-tests pass ports from `LocalCluster.free_ports()` instead.
+The nodes a cluster starts with have both roles (`process.roles=broker,controller`)
+and are the voters of one quorum; node N has node.id N. With the fixed ports
+(docs/design.md) node N listens for clients on 9092 + 3(N-1) and for controllers
+on 9093 + 3(N-1); tests pass ports from `LocalCluster.free_ports()` instead.
+
+The quorum is Kafka 4.x's dynamic one (kraft.version 1, KIP-853): the first
+nodes are formatted as `kafka-storage format --initial-controllers` does (a
+bootstrap checkpoint naming every first controller with its directory id) and
+find each other through controller.quorum.bootstrap.servers, so nodes can be
+added and removed later (`add`, `remove`: kraft.tools.local_cluster_membership).
+A cluster formatted before that (cluster.id but no nodes.json), or made with
+`quorum="static"`, keeps static voters in controller.quorum.voters.
 
 Layout under `root` (`.cluster/` for the script):
 
     cluster.id              the cluster id, chosen when the cluster is first formatted
+    nodes.json              every node's roles, ports and directory id, and the quorum
+                            kind: what later invocations (and `add`/`remove`) go by
+    removed/nodeN-TIME/     the directory of a node `remove` took out
+    nodeN/joined            node N was added by `add` (formatted --no-initial-controllers)
     sasl-ssl, tls/          only for `start --sasl-ssl USER:PASSWORD`: the user and the
                             generated CA and certificate (kraft.tools.cluster_security)
     nodeN/server.properties written by every start of the node (ports, overrides)
@@ -38,12 +50,9 @@ the restarted broker ready before it has registered.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import json
-import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -64,6 +73,14 @@ from kraft.net.security import ClientSecurity
 from kraft.raft import bootstrap_checkpoint, rpc
 from kraft.raft import messages as m
 from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
+from kraft.tools.local_cluster_procs import (
+    _bindable,
+    _is_node_process,
+    _proc_state,
+    _signal,
+    _wait_exit,
+    die_with_parent,
+)
 
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
@@ -72,7 +89,6 @@ MAX_NODES = 5  # voters of one local quorum (issue 14: 1 to 5)
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -730,62 +746,5 @@ async def _describe_quorum(
     return fallback
 
 
-def die_with_parent() -> None:
-    """In a child before exec: have the kernel SIGKILL it when the thread that
-    started it exits (Linux PR_SET_PDEATHSIG; a no-op elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _is_node_process(pid: int, config: Path) -> bool:
-    """True if `pid` is alive (not a zombie) and runs `kraft.cli start <config>`."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return (b"kraft.cli" in args and b"start" in args and str(config).encode() in args
-            and _proc_state(pid) not in ("Z", "X", None))
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait until process `pid` (not our child) has exited, every thread of it,
-    so its sockets and directory locks are released; False on timeout. A
-    pidfd becomes readable exactly then, as wait(2) would see it; the leader
-    thread's zombie state in /proc alone would be too early."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
-    return bool(ready)
-
-
-def _proc_state(pid: int) -> str | None:
-    """The one-letter state in /proc/<pid>/stat (R, S, T, Z, ...), None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2:][:1]
-
-
 def _ids(ids: Iterable[int]) -> str:
     return ", ".join(map(str, ids))
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node's listener does
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True

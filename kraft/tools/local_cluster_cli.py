@@ -221,9 +221,11 @@ def _run(cluster: LocalCluster, args: argparse.Namespace) -> None:
         ports = parse_ports(env_ports).get(node_id) if env_ports else None
         node_id = cluster.add(args.roles or BOTH, ports)
         client, controller = cluster.ports[node_id]
-        print(f"node {node_id} ({cluster.roles[node_id]}) added in "
-              f"{time.monotonic() - started:.1f} s: client port {client}, controller port "
-              f"{controller}")
+        listens = [f"client port {client}"] * (node_id in cluster.brokers) + [
+            f"controller port {controller}"] * (node_id in cluster.controllers)
+        joined = ", a voter" if node_id in cluster.controllers else ", unfenced"
+        print(f"node {node_id} ({cluster.roles[node_id]}{joined}) added in "
+              f"{time.monotonic() - started:.1f} s: {', '.join(listens)}")
         print(f"bootstrap.servers={cluster.bootstrap}")
     elif command == "remove":
         print(cluster.remove(args.node))

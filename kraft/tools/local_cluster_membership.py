@@ -56,12 +56,14 @@ Plan = dict[tuple[str, int], list[int]]  # (topic, partition) -> target replicas
 
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """trio.run, with a ClusterError raised inside a client's nursery unwrapped."""
+    """trio.run, with a ClusterError or QuorumToolError raised inside a client's
+    nursery (an exception group of one) unwrapped."""
     try:
         return trio.run(fn, *args)
     except BaseExceptionGroup as group:
-        errors = group.subgroup(ClusterError)
-        if errors is None or errors.split(ClusterError)[1] is not None:
+        wanted = (ClusterError, mq.QuorumToolError)
+        errors = group.subgroup(wanted)
+        if errors is None or group.split(wanted)[1] is not None:
             raise
         first: BaseException = errors
         while isinstance(first, BaseExceptionGroup):
@@ -143,7 +145,7 @@ def _change(cluster: LocalCluster, node_id: int,
             raise ClusterError(f"node {node_id} exited; the end of its log:\n"
                                + cluster.log_tail(node_id))
         try:
-            trio.run(mq.change_voters, servers, True, request)
+            _run(mq.change_voters, servers, True, request)
             return
         except mq.QuorumToolError as e:
             text = str(e)
@@ -165,7 +167,7 @@ def remove_node(cluster: LocalCluster, node_id: int, timeout: float) -> str:
     if not live_controllers:
         raise ClusterError("no controller is running: scripts/cluster start first")
     try:
-        info = trio.run(mq.describe_quorum,
+        info = _run(mq.describe_quorum,
                         [cluster.controller_address(n) for n in live_controllers], True)
     except mq.QuorumToolError as e:
         raise ClusterError(str(e)) from None
