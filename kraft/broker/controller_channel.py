@@ -113,7 +113,11 @@ class ControllerChannel:
                 if leader.leader_id is None:
                     await self._wait_for_leader()
                     continue
-                address = self._address(leader)
+                address = self._known_address(leader)
+                if address is None:  # not sent: wait for the voter set or a new leader
+                    last_problem = f"no address for controller {leader.leader_id}"
+                    await self._wait_for_leader()
+                    continue
                 try:
                     response = await self._attempt(address, request, client)
                 except ConnectionFailed as e:
@@ -151,7 +155,11 @@ class ControllerChannel:
                         f"lost the connection to controller {maybe_ran_at.leader_id} after "
                         f"sending the request, and leadership has moved since: it may or may "
                         f"not have taken effect")
-                address = self._address(leader)
+                address = self._known_address(leader)
+                if address is None:  # certainly not sent
+                    last_problem = f"no address for controller {leader.leader_id}"
+                    await self._wait_for_leader()
+                    continue
                 last_problem = f"controller {leader.leader_id} did not answer"
                 try:
                     response = await self.forward_client.request(
@@ -179,14 +187,13 @@ class ControllerChannel:
         raise ControllerUnavailable(
             f"no answer from the active controller within {timeout_s:.1f} s ({last_problem})")
 
-    def _address(self, leader: LeaderAndEpoch) -> Address:
+    def _known_address(self, leader: LeaderAndEpoch) -> Address | None:
+        """The leader's controller endpoint, None while it is unknown (the waits
+        for it end within the retry backoff, so a send never spins)."""
         if leader.leader_id is None:
-            raise ControllerUnavailable("no address for controller None")
+            return None
         current = self._current_voters() if self._current_voters is not None else {}
-        address = current.get(leader.leader_id) or self.voters.get(leader.leader_id)
-        if address is None:
-            raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
-        return address
+        return current.get(leader.leader_id) or self.voters.get(leader.leader_id)
 
     async def _wait_for_leader(self) -> None:
         with trio.move_on_after(RETRY_BACKOFF_S * 10):
