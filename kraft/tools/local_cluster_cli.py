@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/cluster", epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="a local kraft cluster: nodes with both roles (three by default), all "
-                    "voters of one quorum",
+                    "voters of one dynamic quorum (KIP-853); `add` and `remove N` grow and "
+                    "shrink it while it serves",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start = sub.add_parser("start", help="format on first use, start the nodes, wait until all "

@@ -158,7 +158,8 @@ def test_commands_that_cannot_work_fail_with_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """kill of a node that does not exist, pause/resume/kill of a node that is
-    down and logs of a node without a log exit 1 and say why; stop with
+    down, logs of a node without a log, add/remove before the cluster exists
+    exit 1 and say why; stop with
     nothing running and status of a stopped cluster succeed."""
     ports = LocalCluster.free_ports()
     monkeypatch.setenv("KRAFT_CLUSTER_DIR", str(tmp_path))
@@ -167,7 +168,10 @@ def test_commands_that_cannot_work_fail_with_a_message(
                           (["pause", "2"], "cannot pause node 2: it is not running"),
                           (["resume", "3"], "cannot resume node 3: it is not running"),
                           (["kill", "1"], "cannot kill node 1: it is not running"),
-                          (["logs", "2"], "node 2 has no log yet")]:
+                          (["logs", "2"], "node 2 has no log yet"),
+                          (["add"], "is not formatted yet: scripts/cluster start first"),
+                          (["remove", "4"], "there is no node 4: the nodes are 1, 2, 3"),
+                          (["remove", "2"], "is not formatted yet: scripts/cluster start")]:
         assert local_cluster_cli.main(argv) == 1
         assert message in capsys.readouterr().err
     assert local_cluster_cli.main(["stop"]) == 0
