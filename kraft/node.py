@@ -283,6 +283,7 @@ class Node:
                 node_id=self.node_id, forward_client=forward_client,
                 heartbeat_client=heartbeat_client,
                 attempt_timeout_s=config["controller.quorum.request.timeout.ms"] / 1000,
+                current_voters=lambda: raft.voter_addresses,
             )
             listeners = client_listeners(config)
             self.broker = BrokerServer(config, self.cluster_id, channel, [],

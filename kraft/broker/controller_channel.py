@@ -2,8 +2,9 @@
 
 Kafka's NodeToControllerChannelManager. The active controller is the leader
 of the metadata quorum; this node learns who that is from its own raft node
-(voter or observer) and reaches it on the address `controller.quorum.voters`
-gives. Two ways to send, after what a repeated request would do:
+(voter or observer) and reaches it on the address the voter set in force
+gives (a dynamic quorum's VotersRecord), else the one it started with. Two
+ways to send, after what a repeated request would do:
 
 - `send`, for the broker's own requests, which are safe to repeat
   (BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds,
@@ -77,11 +78,15 @@ class ControllerChannel:
         attempt_timeout_s: float = 2.0,
         forward_client: KafkaClient | None = None,
         heartbeat_client: KafkaClient | None = None,
+        current_voters: Callable[[], dict[int, Address]] | None = None,
     ) -> None:
         self.client = client
         self.forward_client = forward_client or client
         self.heartbeat_client = heartbeat_client or client
         self.voters = voters
+        # The voter set in force (raft's, with a dynamic quorum's endpoints): a
+        # controller added later (AddRaftVoter) is never in the start-up `voters`.
+        self._current_voters = current_voters
         self._leader = leader
         self._wait_leader_change = wait_leader_change
         self.attempt_timeout_s = attempt_timeout_s
@@ -108,7 +113,11 @@ class ControllerChannel:
                 if leader.leader_id is None:
                     await self._wait_for_leader()
                     continue
-                address = self._address(leader)
+                address = self._known_address(leader)
+                if address is None:  # not sent: wait for the voter set or a new leader
+                    last_problem = f"no address for controller {leader.leader_id}"
+                    await self._wait_for_leader()
+                    continue
                 try:
                     response = await self._attempt(address, request, client)
                 except ConnectionFailed as e:
@@ -146,7 +155,11 @@ class ControllerChannel:
                         f"lost the connection to controller {maybe_ran_at.leader_id} after "
                         f"sending the request, and leadership has moved since: it may or may "
                         f"not have taken effect")
-                address = self._address(leader)
+                address = self._known_address(leader)
+                if address is None:  # certainly not sent
+                    last_problem = f"no address for controller {leader.leader_id}"
+                    await self._wait_for_leader()
+                    continue
                 last_problem = f"controller {leader.leader_id} did not answer"
                 try:
                     response = await self.forward_client.request(
@@ -174,11 +187,13 @@ class ControllerChannel:
         raise ControllerUnavailable(
             f"no answer from the active controller within {timeout_s:.1f} s ({last_problem})")
 
-    def _address(self, leader: LeaderAndEpoch) -> Address:
-        address = self.voters.get(leader.leader_id) if leader.leader_id is not None else None
-        if address is None:
-            raise ControllerUnavailable(f"no address for controller {leader.leader_id}")
-        return address
+    def _known_address(self, leader: LeaderAndEpoch) -> Address | None:
+        """The leader's controller endpoint, None while it is unknown (the waits
+        for it end within the retry backoff, so a send never spins)."""
+        if leader.leader_id is None:
+            return None
+        current = self._current_voters() if self._current_voters is not None else {}
+        return current.get(leader.leader_id) or self.voters.get(leader.leader_id)
 
     async def _wait_for_leader(self) -> None:
         with trio.move_on_after(RETRY_BACKOFF_S * 10):

@@ -77,7 +77,7 @@ from kraft.metadata.records import (
     encode,
 )
 from kraft.raft.driver import RaftNode
-from kraft.raft.types import LeaderAndEpoch, NotLeaderError
+from kraft.raft.types import LeaderAndEpoch, NotLeaderError, UnexpectedBaseOffsetError
 
 log = logging.getLogger("kraft.controller")
 
@@ -304,6 +304,16 @@ class QuorumController:
         return unknown()
 
     async def _process(self, command: Command) -> _Waiting | None:
+        while True:
+            try:
+                return await self._process_once(command)
+            except UnexpectedBaseOffsetError:
+                # The raft layer appended a record of its own (a voter change)
+                # between reading the next offset and proposing: nothing was
+                # appended, so the command runs again on the new offset.
+                continue
+
+    async def _process_once(self, command: Command) -> _Waiting | None:
         epoch = self.active_epoch
         if epoch is None:
             return None
@@ -327,7 +337,8 @@ class QuorumController:
             return self._answer_at(last + 1, last, epoch, result.response)
         payloads = [encode(record) for record in result.records]
         try:
-            last_offset = await self.raft.propose(payloads, epoch=epoch)
+            last_offset = await self.raft.propose(payloads, epoch=epoch,
+                                                  base_offset=next_offset)
         except NotLeaderError:
             return None
         assert last_offset == next_offset + len(payloads) - 1, (last_offset, next_offset)

@@ -96,6 +96,7 @@ from kraft.raft.types import (
     NotLeaderError,
     OffsetAndEpoch,
     RaftInvariantError,
+    UnexpectedBaseOffsetError,
 )
 
 _MAX_SETTLE_STEPS = 16
@@ -199,13 +200,16 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         self._settle()
         return self._next_deadline()
 
-    def propose(self, payloads: Sequence[bytes], now_ms: int, *, epoch: int | None = None) -> int:
+    def propose(self, payloads: Sequence[bytes], now_ms: int, *, epoch: int | None = None,
+                base_offset: int | None = None) -> int:
         """Append `payloads` as records of the current epoch; returns the offset
         the last one will have. They are appended after append.linger.ms and
         are committed once the high watermark passes that offset, unless
         leadership is lost first (then they may never be).
 
-        Raises NotLeaderError unless this node leads (`epoch`, if given).
+        Raises NotLeaderError unless this node leads (`epoch`, if given), and
+        UnexpectedBaseOffsetError (nothing appended) if `base_offset` is given
+        and is not the offset the first payload would get.
         """
         self._now = now_ms
         role = self.quorum.role
@@ -214,6 +218,10 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         if not payloads:
             raise ValueError("nothing to propose")
         assert self._accumulator is not None
+        if base_offset is not None and base_offset != (
+                expected := self.log.end_offset + self._accumulator.pending_count):
+            raise UnexpectedBaseOffsetError(
+                f"the records would start at offset {expected}, not {base_offset}")
         offset = self._accumulator.add(list(payloads), self.log.end_offset, now_ms)
         self._settle()
         return offset

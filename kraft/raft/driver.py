@@ -148,6 +148,7 @@ class Propose:
     payloads: tuple[bytes, ...]
     epoch: int | None
     reply: trio.MemorySendChannel[int | Exception]
+    base_offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,19 +224,22 @@ class RaftNode:
         while self._high_watermark <= offset:
             await self._hw_changed.wait()
 
-    async def propose(self, payloads: Sequence[bytes], epoch: int | None = None) -> int:
+    async def propose(self, payloads: Sequence[bytes], epoch: int | None = None,
+                      base_offset: int | None = None) -> int:
         """Append records on the leader; returns the offset of the last one.
 
         Raises NotLeaderError (with the known leader) on any other node. The
         records are committed once `high_watermark` passes the offset, unless
-        leadership is lost first.
+        leadership is lost first. With `base_offset`, raises
+        UnexpectedBaseOffsetError (nothing appended) unless the first record
+        gets exactly that offset.
         """
         if self._closed:
             raise NotLeaderError(None, self._leader.epoch)
         reply, result = trio.open_memory_channel[int | Exception](1)
         # No checkpoint since the `_closed` check: the inbox is still open. If the
         # driver stops while we wait for room, it answers us when it drains the inbox.
-        await self._inbox_send.send(Propose(tuple(payloads), epoch, reply))
+        await self._inbox_send.send(Propose(tuple(payloads), epoch, reply, base_offset))
         outcome = await result.receive()
         if isinstance(outcome, Exception):
             raise outcome
@@ -243,9 +247,10 @@ class RaftNode:
 
     def next_write_offset(self, epoch: int) -> int:
         """The offset the next `propose(..., epoch=epoch)` will give its first
-        payload. Valid until the caller awaits anything: only proposals (and a
-        new epoch, which fails the propose) move it, so a single proposing task
-        can rely on it. Raises NotLeaderError unless this node leads `epoch`."""
+        payload. Proposals move it, and so do the raft layer's own records (a
+        VotersRecord of AddRaftVoter/RemoveRaftVoter) and a new epoch: pass it as
+        `propose(base_offset=...)` to have the append refused if it moved.
+        Raises NotLeaderError unless this node leads `epoch`."""
         if self._core is None or self._closed:
             raise NotLeaderError(None, self._leader.epoch)
         return self._core.next_write_offset(epoch)
@@ -393,9 +398,10 @@ class RaftNode:
                     if self._flush_wanted:
                         self._flush_wanted = False
                         self._start_flush(core)
-                case Propose(payloads, epoch, reply):
+                case Propose(payloads, epoch, reply, base_offset):
                     try:
-                        reply.send_nowait(core.propose(payloads, now, epoch=epoch))
+                        reply.send_nowait(core.propose(payloads, now, epoch=epoch,
+                                                       base_offset=base_offset))
                     except (NotLeaderError, ValueError) as e:
                         reply.send_nowait(e)
                 case Resign(done):

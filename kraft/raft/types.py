@@ -21,6 +21,12 @@ CONTROL_ENTRY_BYTES = 64
 """Bytes charged for a control entry (LeaderChange)."""
 
 
+class UnexpectedBaseOffsetError(ValueError):
+    """`propose(..., base_offset=N)`: the records would not start at offset N (the
+    raft layer appended records of its own meanwhile, e.g. a VotersRecord of
+    AddRaftVoter); nothing was appended. Kafka's UnexpectedBaseOffsetException."""
+
+
 class NotLeaderError(Exception):
     """`propose` was called on a node that is not the leader of the given epoch.
 

@@ -1,13 +1,25 @@
 """A local cluster of kraft nodes on loopback: `scripts/cluster` and the fault tests.
 
-Every node has both roles (`process.roles=broker,controller`) and is a voter
-of one quorum; node N has node.id N. With the fixed ports (docs/design.md) node N
-listens for clients on 9092 + 3(N-1) and for controllers on 9093 + 3(N-1);
-tests pass ports from `LocalCluster.free_ports()` instead.
+The nodes a cluster starts with have both roles (`process.roles=broker,controller`)
+and are the voters of one quorum; node N has node.id N. With the fixed ports
+(docs/design.md) node N listens for clients on 9092 + 3(N-1) and for controllers
+on 9093 + 3(N-1); tests pass ports from `LocalCluster.free_ports()` instead.
+
+The quorum is Kafka 4.x's dynamic one (kraft.version 1, KIP-853): the first
+nodes are formatted as `kafka-storage format --initial-controllers` does (a
+bootstrap checkpoint naming every first controller with its directory id) and
+find each other through controller.quorum.bootstrap.servers, so nodes can be
+added and removed later (`add`, `remove`: kraft.tools.local_cluster_membership).
+A cluster formatted before that (cluster.id but no nodes.json), or made with
+`quorum="static"`, keeps static voters in controller.quorum.voters.
 
 Layout under `root` (`.cluster/` for the script):
 
     cluster.id              the cluster id, chosen when the cluster is first formatted
+    nodes.json              every node's roles, ports and directory id, and the quorum
+                            kind: what later invocations (and `add`/`remove`) go by
+    removed/nodeN-TIME/     the directory of a node `remove` took out
+    nodeN/joined            node N was added by `add` (formatted --no-initial-controllers)
     sasl-ssl, tls/          only for `start --sasl-ssl USER:PASSWORD`: the user and the
                             generated CA and certificate (kraft.tools.cluster_security)
     nodeN/server.properties written by every start of the node (ports, overrides)
@@ -37,14 +49,10 @@ the restarted broker ready before it has registered.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import ctypes
 import dataclasses
-import itertools
-import os
+import json
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -62,9 +70,17 @@ from kraft import meta_properties
 from kraft.config_keys import ConfigError
 from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.net.security import ClientSecurity
+from kraft.raft import bootstrap_checkpoint, rpc
 from kraft.raft import messages as m
-from kraft.raft import rpc
 from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
+from kraft.tools.local_cluster_procs import (
+    _bindable,
+    _is_node_process,
+    _proc_state,
+    _signal,
+    _wait_exit,
+    die_with_parent,
+)
 
 HOST = "127.0.0.1"
 FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
@@ -73,8 +89,48 @@ MAX_NODES = 5  # voters of one local quorum (issue 14: 1 to 5)
 REQUEST_TIMEOUT_S = 2.0
 POLL_S = 0.05
 LOG_TAIL_LINES = 30
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+DYNAMIC, STATIC = "dynamic", "static"  # kraft.version 1 (KIP-853) / controller.quorum.voters
+BOTH, BROKER, CONTROLLER = "broker,controller", "broker", "controller"  # process.roles
+STATE_FILE = "nodes.json"
+
+
+def fixed_ports(node_id: int) -> tuple[int, int]:
+    """Node N's (client, controller) ports in the design table: 9092 + 3(N-1) and the next."""
+    client = FIXED_BASE_PORT + 3 * (node_id - 1)
+    return client, client + 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeState:
+    """One node as root/nodes.json records it."""
+
+    roles: str  # process.roles
+    ports: tuple[int, int]  # (client, controller); a role's port is unused without the role
+    directory_id: str  # the metadata log dir's directory.id (KIP-1035); "" before format
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClusterState:
+    quorum: str
+    nodes: dict[int, NodeState]
+
+
+def read_state(root: Path) -> ClusterState | None:
+    """root/nodes.json, None if the cluster has none (new, or formatted before it existed)."""
+    try:
+        data = json.loads((root / STATE_FILE).read_text())
+        return ClusterState(data["quorum"], {
+            int(n): NodeState(v["roles"], (int(v["client_port"]), int(v["controller_port"])),
+                              v.get("directory_id", ""))
+            for n, v in data["nodes"].items()})
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ClusterError(f"{root / STATE_FILE} is unreadable ({e!r}): it records the "
+                           "cluster's nodes; restore it or remove the cluster directory") from None
 
 
 class ClusterError(Exception):
@@ -114,20 +170,34 @@ class LocalCluster:
         overrides: dict[str, str] | None = None,
         die_with_parent: bool = False,
         sasl_ssl: SaslSsl | None = None,
+        quorum: str = DYNAMIC,
     ) -> None:
         self.root = Path(root).resolve()
         self.sasl_ssl = self._security(sasl_ssl)
         # kraft.testing: nodes die with the thread that started them (see die_with_parent()).
         self.die_with_parent = die_with_parent
-        self.ids: list[int] = list(range(1, nodes + 1))
-        if ports is None:
-            ports = {n: (FIXED_BASE_PORT + 3 * (n - 1), FIXED_BASE_PORT + 3 * (n - 1) + 1)
-                     for n in self.ids}
-        if sorted(ports) != self.ids:
-            raise ValueError(f"ports must be given for nodes {self.ids}, got {sorted(ports)}")
-        self.ports = dict(ports)
+        if quorum not in (DYNAMIC, STATIC):
+            raise ValueError(f"quorum must be {DYNAMIC!r} or {STATIC!r}, not {quorum!r}")
+        state = read_state(self.root)
+        if state is not None:  # the nodes as the cluster's earlier commands left them
+            self.quorum = state.quorum
+            self.ids = sorted(state.nodes)
+            self.ports = {n: state.nodes[n].ports for n in self.ids}
+            self.roles = {n: state.nodes[n].roles for n in self.ids}
+            self.directory_ids = {n: state.nodes[n].directory_id for n in self.ids}
+        else:
+            self.ids = list(range(1, nodes + 1))
+            if ports is None:
+                ports = {n: fixed_ports(n) for n in self.ids}
+            if sorted(ports) != self.ids:
+                raise ValueError(f"ports must be given for nodes {self.ids}, got {sorted(ports)}")
+            self.ports = dict(ports)
+            self.roles = dict.fromkeys(self.ids, BOTH)
+            self.directory_ids = {}
+            # A cluster formatted before nodes.json existed has static voters.
+            self.quorum = STATIC if (self.root / "cluster.id").exists() else quorum
         self.overrides = dict(overrides or {})
-        self.bootstrap: str = ",".join(f"{HOST}:{self.ports[n][0]}" for n in self.ids)
+        self.bootstrap: str = ",".join(f"{HOST}:{self.ports[n][0]}" for n in self.brokers)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._marks: dict[int, int] = {}  # node id -> log offset where its current start began
 
@@ -145,6 +215,27 @@ class LocalCluster:
             raise ClusterError(f"the cluster in {self.root} was made {made}; stop it and "
                                f"remove {self.root} to make it anew")
         return recorded if formatted else asked
+
+    @property
+    def brokers(self) -> list[int]:
+        """The nodes with the broker role."""
+        return [n for n in self.ids if "broker" in self.roles[n].split(",")]
+
+    @property
+    def controllers(self) -> list[int]:
+        """The nodes with the controller role (voters or, not yet added, observers)."""
+        return [n for n in self.ids if "controller" in self.roles[n].split(",")]
+
+    def save_state(self) -> None:
+        """Record the nodes in root/nodes.json (written whole, then renamed into place)."""
+        data = {"quorum": self.quorum, "nodes": {
+            str(n): {"roles": self.roles[n], "client_port": self.ports[n][0],
+                     "controller_port": self.ports[n][1],
+                     "directory_id": self.directory_ids.get(n, "")} for n in self.ids}}
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f"{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(self.root / STATE_FILE)
 
     @property
     def client_listener(self) -> str:
@@ -234,11 +325,27 @@ class LocalCluster:
             if self.sasl_ssl is not None:
                 self.sasl_ssl.save(self.root)
             (self.root / "cluster.id").write_text(cluster_id + "\n")
+        if self.quorum == DYNAMIC:
+            for n in self.ids:
+                self.directory_ids.setdefault(n, meta_properties.random_uuid())
+        if read_state(self.root) is None:
+            self.save_state()
+        # The voters a new dynamic cluster starts with (--initial-controllers); a node
+        # added later joins as an observer and is never in a checkpoint it formats.
+        initial = self._initial_voters()
         for n in self.ids:
             data = self.node_dir(n) / "data"
+
+            def checkpoint(todo: list[str], data: Path = data, n: int = n) -> None:
+                if initial and n in {v.node_id for v in initial} and str(data) in todo:
+                    bootstrap_checkpoint.write(data, initial, int(time.time() * 1000))
+
             try:
                 written = meta_properties.format_directories(
-                    [str(data)], cluster_id, n, ignore_formatted=True
+                    [str(data)], cluster_id, n, ignore_formatted=True,
+                    directory_ids={str(data): self.directory_ids[n]}
+                    if n in self.directory_ids else None,
+                    before_write=checkpoint,
                 )
             except meta_properties.MetaPropertiesError as e:
                 raise ClusterError(f"node {n}: {e}") from None
@@ -248,23 +355,45 @@ class LocalCluster:
                 bootstrap.write(data, [self.sasl_ssl.scram_record()])
         return cluster_id
 
+    def _initial_voters(self) -> list[bootstrap_checkpoint.Voter]:
+        """The voter set of a new dynamic cluster: its first controllers (nodes
+        formatted together); empty for a static quorum."""
+        if self.quorum != DYNAMIC:
+            return []
+        first = [n for n in self.controllers if not self._joined(n)]
+        return [bootstrap_checkpoint.Voter(n, self.directory_ids[n], "CONTROLLER", self.host(n),
+                                           self.ports[n][1]) for n in first]
+
+    def _joined(self, node_id: int) -> bool:
+        """True for a node that `add` made (it joins as an observer, never from a checkpoint)."""
+        return (self.node_dir(node_id) / "joined").exists()
+
     def _write_config(self, node_id: int) -> Path:
         client, controller = self.ports[node_id]
+        roles = self.roles[node_id]
+        host = self.host(node_id)
+        listeners = []
+        if "broker" in roles.split(","):
+            listeners.append(f"PLAINTEXT://{host}:{client}")
+        if "controller" in roles.split(","):
+            listeners.append(f"CONTROLLER://{host}:{controller}")
         props = {
             "node.id": str(node_id),
-            "process.roles": "broker,controller",
-            "controller.quorum.voters": ",".join(
-                f"{n}@{self.host(n)}:{self.ports[n][1]}" for n in self.ids
-            ),
-            "listeners": f"PLAINTEXT://{self.host(node_id)}:{client},"
-                         f"CONTROLLER://{self.host(node_id)}:{controller}",
+            "process.roles": roles,
+            "listeners": ",".join(listeners),
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.node_dir(node_id) / "data"),
         }
-        if len(self.ids) < 3:
+        if self.quorum == STATIC:
+            props["controller.quorum.voters"] = ",".join(
+                f"{n}@{self.host(n)}:{self.ports[n][1]}" for n in self.controllers)
+        else:
+            props["controller.quorum.bootstrap.servers"] = ",".join(
+                f"{self.host(n)}:{self.ports[n][1]}" for n in self.controllers)
+        if len(self.brokers) < 3:
             # Kafka's defaults (3 replicas, min ISR 2) cannot be met by fewer
             # nodes: the internal topics could never be created.
-            replicas = str(len(self.ids))
+            replicas = str(len(self.brokers))
             props["offsets.topic.replication.factor"] = replicas
             props["transaction.state.log.replication.factor"] = replicas
             props["transaction.state.log.min.isr"] = "1"
@@ -412,6 +541,22 @@ class LocalCluster:
         self.start_node(node_id)
         self.wait_unfenced([node_id], timeout)
 
+    def add(self, roles: str = BOTH, ports: tuple[int, int] | None = None,
+            timeout: float = 60) -> int:
+        """Add node max(id)+1 with `roles` (on `ports`, else the fixed ones): formatted
+        --no-initial-controllers, started, made a voter if it is a controller, and
+        unfenced if it is a broker. Returns its id. See kraft.tools.local_cluster_membership."""
+        from kraft.tools.local_cluster_membership import add_node
+
+        return add_node(self, roles, ports, timeout)
+
+    def remove(self, node_id: int, timeout: float = 60) -> str:
+        """Move node_id's partitions to the other brokers, remove it from the voters,
+        stop and unregister it; what was done, in one line."""
+        from kraft.tools.local_cluster_membership import remove_node
+
+        return remove_node(self, node_id, timeout)
+
     def stop(self) -> None:
         """Stop every running node gracefully. All get SIGTERM at once, so the
         last ones are not left waiting for a quorum that is already gone."""
@@ -486,7 +631,7 @@ class LocalCluster:
         asked with DescribeCluster) and, for nodes this object started, their
         `ready` line since that start is in their log. Raises ClusterError if
         one of them is not running or exits, or after `timeout` seconds."""
-        targets = sorted(self._known(n) for n in (self.ids if node_ids is None else node_ids))
+        targets = sorted(self._known(n) for n in (self.brokers if node_ids is None else node_ids))
         failure = trio.run(self._wait_unfenced, targets, timeout)
         if failure:
             raise ClusterError(failure)
@@ -524,7 +669,8 @@ class LocalCluster:
                   and not re.search(rf"^kraft node {n} ready:", self._current_log(n), re.M)]
         if silent:
             return f"the ready line of node {_ids(silent)}"
-        for n in self.ids:
+        targets = [n for n in targets if n in self.brokers]
+        for n in self.brokers:
             if self.is_up(n) and not self.is_paused(n):
                 seen = await _unfenced_brokers(client, self.client_address(n), self.cluster_id)
                 missing = [t for t in targets if t not in seen]
@@ -540,7 +686,8 @@ class LocalCluster:
         paused: a node that is down or paused is never shown as leading."""
         rows = [(n, self.pid(n), self.is_paused(n)) for n in self.ids]
         live = {n for n, pid, paused in rows if pid and not paused}
-        answer = trio.run(_describe_quorum, [self.controller_address(n) for n in sorted(live)],
+        asked = [self.controller_address(n) for n in sorted(live & set(self.controllers))]
+        answer = trio.run(_describe_quorum, asked,
                           self.tool_security("CONTROLLER"))
         full = answer if answer is not None and answer.error_code == ErrorCode.none else None
         voters = {r.replica_id: r.log_end_offset for r in full.current_voters} if full else {}
@@ -599,260 +746,5 @@ async def _describe_quorum(
     return fallback
 
 
-def die_with_parent() -> None:
-    """In a child before exec: have the kernel SIGKILL it when the thread that
-    started it exits (Linux PR_SET_PDEATHSIG; a no-op elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _is_node_process(pid: int, config: Path) -> bool:
-    """True if `pid` is alive (not a zombie) and runs `kraft.cli start <config>`."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return (b"kraft.cli" in args and b"start" in args and str(config).encode() in args
-            and _proc_state(pid) not in ("Z", "X", None))
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait until process `pid` (not our child) has exited, every thread of it,
-    so its sockets and directory locks are released; False on timeout. A
-    pidfd becomes readable exactly then, as wait(2) would see it; the leader
-    thread's zombie state in /proc alone would be too early."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
-    return bool(ready)
-
-
-def _proc_state(pid: int) -> str | None:
-    """The one-letter state in /proc/<pid>/stat (R, S, T, Z, ...), None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2:][:1]
-
-
 def _ids(ids: Iterable[int]) -> str:
     return ", ".join(map(str, ids))
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node's listener does
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-# --- scripts/cluster ---------------------------------------------------------------------
-
-USAGE = """\
-environment:
-  KRAFT_CLUSTER_DIR    data and logs (default: .cluster/ in the repository)
-  KRAFT_CLUSTER_PORTS  CLIENT:CONTROLLER,... per node in id order (default
-                       9092:9093,9095:9096,9098:9099); use the same value for
-                       every command on one cluster directory
-"""
-
-
-def parse_ports(text: str) -> dict[int, tuple[int, int]]:
-    """`9092:9093,9095:9096` -> {1: (9092, 9093), 2: (9095, 9096)}."""
-    ports = {}
-    for node_id, pair in enumerate(text.split(","), start=1):
-        client, sep, controller = pair.strip().partition(":")
-        if not sep or not client.isdigit() or not controller.isdigit():
-            raise ClusterError(f"KRAFT_CLUSTER_PORTS: {pair!r} is not CLIENT:CONTROLLER")
-        ports[node_id] = (int(client), int(controller))
-    return ports
-
-
-def from_environment(env: dict[str, str] | None = None, *, sasl_ssl: SaslSsl | None = None,
-                     nodes: int | None = None) -> LocalCluster:
-    """The cluster the script manages: KRAFT_CLUSTER_DIR (relative to the
-    current directory) or .cluster/ in the repository, on KRAFT_CLUSTER_PORTS;
-    without that, on the ports each node's own server.properties names (a
-    cluster started with other ports is still found), else the fixed ports of
-    `nodes` nodes (default 3). `nodes` must agree with an existing cluster."""
-    env = dict(os.environ) if env is None else env
-    root = Path(env["KRAFT_CLUSTER_DIR"]) if env.get("KRAFT_CLUSTER_DIR") else (
-        REPO_ROOT / ".cluster")
-    if nodes is not None and not 1 <= nodes <= MAX_NODES:
-        raise ClusterError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}")
-    if env.get("KRAFT_CLUSTER_PORTS"):
-        ports: dict[int, tuple[int, int]] | None = parse_ports(env["KRAFT_CLUSTER_PORTS"])
-        where = "KRAFT_CLUSTER_PORTS names"
-    else:
-        ports = configured_ports(root)
-        where = f"the cluster in {root} has"
-    if ports and nodes is not None and nodes != len(ports):
-        raise ClusterError(f"{where} {len(ports)} nodes, not {nodes}: --nodes only sizes a new "
-                           f"cluster (adding voters to a quorum is not supported yet)")
-    count = len(ports) if ports else nodes or 3
-    return LocalCluster(root, nodes=count, ports=ports, sasl_ssl=sasl_ssl)
-
-
-def configured_ports(root: Path) -> dict[int, tuple[int, int]] | None:
-    """(client, controller) ports per node from root/nodeN/server.properties, for
-    nodes 1..n that all have one; None when node 1 has none (never started)."""
-    from kraft.config import ConfigError, KafkaConfig
-
-    ports = {}
-    for node_id in itertools.count(1):
-        path = root / f"node{node_id}" / "server.properties"
-        if not path.exists():
-            break
-        try:
-            listeners = KafkaConfig.load(path).listeners()
-            client = listeners.get("PLAINTEXT") or listeners[CLIENT_LISTENER]
-            ports[node_id] = (client[1], listeners["CONTROLLER"][1])
-        except (ConfigError, OSError, KeyError) as e:
-            raise ClusterError(f"cannot read node {node_id}'s ports from {path}: {e}") from None
-    return ports or None
-
-
-def render_status(cluster: LocalCluster, rows: list[NodeStatus]) -> str:
-    first = rows[0]
-    if first.leader_epoch is None:
-        quorum = "quorum: no controller answered DescribeQuorum"
-    elif first.leader_id is None:
-        quorum = f"quorum: no live leader (epoch {first.leader_epoch}): an election is due"
-    else:
-        quorum = (f"quorum: leader {first.leader_id}, epoch {first.leader_epoch}, "
-                  f"high watermark {_dash(first.high_watermark)}")
-    lines = [f"cluster {cluster.cluster_id or '(not formatted)'} in {cluster.root}",
-             f"bootstrap.servers={cluster.bootstrap}", quorum, "",
-             f"{'node':>4}  {'pid':>7}  {'state':<6}  {'role':<8}  {'client':<15}  "
-             f"{'controller':<15}  {'log end':>8}  {'lag':>5}"]
-    for r in rows:
-        state = "paused" if r.paused else "up" if r.up else "down"
-        role = "leader" if r.is_leader else "voter" if r.log_end_offset is not None else "-"
-        client = ":".join(map(str, cluster.client_address(r.node_id)))
-        controller = ":".join(map(str, cluster.controller_address(r.node_id)))
-        lines.append(
-            f"{r.node_id:>4}  {r.pid or '-':>7}  {state:<6}  {role:<8}  {client:<15}  "
-            f"{controller:<15}  {_dash(r.log_end_offset):>8}  {_dash(r.lag):>5}"
-        )
-    return "\n".join(lines)
-
-
-def _dash(value: int | None) -> str:
-    return "-" if value is None else str(value)
-
-
-def _tail(path: Path, lines: int) -> tuple[str, int]:
-    """The last `lines` lines of `path` and the offset where the file ended."""
-    data = path.read_bytes()
-    text = "".join(data.decode(errors="replace").splitlines(keepends=True)[-lines:])
-    return text, len(data)
-
-
-def _follow(path: Path, offset: int) -> None:
-    """Print what is appended to `path` after `offset`, until interrupted."""
-    with open(path, "rb") as f:
-        f.seek(offset)
-        while True:
-            chunk = f.read()
-            if chunk:
-                sys.stdout.write(chunk.decode(errors="replace"))
-                sys.stdout.flush()
-            else:
-                time.sleep(0.2)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="scripts/cluster", epilog=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="a local kraft cluster: nodes with both roles (three by default), all "
-                    "voters of one quorum",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    start = sub.add_parser("start", help="format on first use, start the nodes, wait until all "
-                                         "are unfenced")
-    start.add_argument("--nodes", type=int, metavar="N",
-                       help=f"how many nodes a new cluster has (1-{MAX_NODES}, default 3), all "
-                            "voters; node N's ports are 9092+3(N-1) and the next one")
-    start.add_argument("--sasl-ssl", metavar="USER:PASSWORD",
-                       help="a new cluster speaks SASL_SSL on every listener (SCRAM-SHA-512 "
-                            "for clients and replication, PLAIN between controllers) with "
-                            "this user; certificates are made in the cluster directory")
-    sub.add_parser("stop", help="stop every node gracefully (SIGTERM)")
-    sub.add_parser("status", help="each node's pid and state, the quorum leader, epoch and lag")
-    for name, text in [("kill", "kill -9 node N"), ("restart", "restart node N on its data"),
-                       ("pause", "SIGSTOP node N"), ("resume", "SIGCONT node N")]:
-        sub.add_parser(name, help=text).add_argument("node", type=int, metavar="N")
-    logs = sub.add_parser("logs", help="the end of node N's log")
-    logs.add_argument("node", type=int, metavar="N")
-    logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (100)")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing what is added")
-    args = parser.parse_args(argv)
-    try:
-        sasl_ssl = getattr(args, "sasl_ssl", None)
-        _run(from_environment(sasl_ssl=SaslSsl.parse(sasl_ssl) if sasl_ssl else None,
-                              nodes=getattr(args, "nodes", None)), args)
-    except (ClusterError, ConfigError) as e:
-        print(f"scripts/cluster {args.command}: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-def _run(cluster: LocalCluster, args: argparse.Namespace) -> None:
-    command = args.command
-    if command == "start":
-        started = time.monotonic()
-        cluster.start()
-        print(f"cluster {cluster.cluster_id}: nodes {_ids(cluster.ids)} up and "
-              f"unfenced in {time.monotonic() - started:.1f} s")
-        print(f"data and logs: {cluster.root}")
-        settings = cluster.sasl_ssl.client_settings(cluster.root) if cluster.sasl_ssl else ""
-        print(f"bootstrap.servers={cluster.bootstrap}" + (f" {settings}" if settings else ""))
-    elif command == "stop":
-        running = [n for n in cluster.ids if cluster.is_up(n)]
-        cluster.stop()
-        print(f"stopped nodes {_ids(running)}" if running else "no node was running")
-    elif command == "status":
-        print(render_status(cluster, cluster.status()))
-    elif command == "logs":
-        path = cluster.log_path(args.node)
-        if not path.exists():
-            raise ClusterError(f"node {args.node} has no log yet ({path})")
-        text, end = _tail(path, args.lines)
-        sys.stdout.write(text)
-        if args.follow:
-            sys.stdout.flush()
-            _follow(path, end)
-    else:
-        n = args.node
-        if command == "kill":
-            cluster.kill(n)
-            print(f"node {n} killed (SIGKILL)")
-        elif command == "pause":
-            cluster.pause(n)
-            print(f"node {n} paused (SIGSTOP)")
-        elif command == "resume":
-            cluster.resume(n)
-            print(f"node {n} resumed (SIGCONT)")
-        else:
-            cluster.restart(n)
-            print(f"node {n} restarted (pid {cluster.pid(n)}) and unfenced")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

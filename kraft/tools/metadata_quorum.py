@@ -262,13 +262,16 @@ async def change_voters(servers: list[tuple[str, int]], controller: bool,
                                   "supported yet: use --bootstrap-controller")
         raise QuorumToolError(f"the quorum leader {info.leader_id} has no known endpoint")
     kio_request = rpc.for_request(request).request_to_kio(request)
+    failure = None  # raised after the client's nursery, which would wrap it in a group
     async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S) as client:
         try:
             with trio.fail_after(TIMEOUT_S * 2):
                 response = await client.request(address, kio_request, timeout=TIMEOUT_S * 1.5)
         except (ConnectionFailed, RequestNotSent, RequestTimedOut, trio.TooSlowError) as e:
-            raise QuorumToolError(f"the quorum leader at {address[0]}:{address[1]} did not "
-                                  f"answer: {e or 'no answer'}") from None
+            failure = QuorumToolError(f"the quorum leader at {address[0]}:{address[1]} did "
+                                      f"not answer: {e or 'no answer'}")
+    if failure is not None:
+        raise failure
     if response.error_code != ErrorCode.none:
         message = response.error_message or "no message"
         raise QuorumToolError(f"{response.error_code.name.upper()}: {message}")

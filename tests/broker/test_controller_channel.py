@@ -218,3 +218,25 @@ async def test_send_moves_to_the_new_leader() -> None:
         leadership.move(LeaderAndEpoch(2, 6))
     assert result[0].topics[0].error_code == ErrorCode.none
     assert [s.address for s in client.sent] == [VOTERS[1], VOTERS[2]]
+
+
+async def test_a_leader_added_to_the_voters_later_is_reached_there(autojump_clock: Any) -> None:
+    """A leader missing from the start-up voters (added by AddRaftVoter) is reached
+    at the address raft's voter set in force gives; while no address is known,
+    send waits (no spinning) and times out with ControllerUnavailable."""
+    leadership = Leadership(LeaderAndEpoch(9, 5))
+    current: dict[int, tuple[str, int]] = {}
+    client = ScriptedClient([returns(ErrorCode.none)])
+    chan = ControllerChannel(client, VOTERS, lambda: leadership.leader,  # type: ignore[arg-type]
+                             leadership.wait, node_id=7, current_voters=lambda: current)
+    started = trio.current_time()
+    with pytest.raises(ControllerUnavailable, match="no address for controller 9"):
+        await chan.send(REQUEST, 2)
+    assert trio.current_time() - started >= 2  # it waited (virtual clock) for an address
+    with pytest.raises(ControllerUnavailable, match="no address for controller 9"):
+        await chan.forward(REQUEST, 2)
+    assert client.sent == []
+    current[9] = ("c9", 9)
+    result = await chan.send(REQUEST, 2)
+    assert result.topics[0].error_code == ErrorCode.none
+    assert [s.address for s in client.sent] == [("c9", 9)]

@@ -20,7 +20,12 @@ from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import LeaderChange, MetadataUpdate
 from kraft.metadata.records import TOPIC_RESOURCE, ConfigRecord
-from kraft.raft.types import LeaderAndEpoch, LeaderChangeMessage, NotLeaderError
+from kraft.raft.types import (
+    LeaderAndEpoch,
+    LeaderChangeMessage,
+    NotLeaderError,
+    UnexpectedBaseOffsetError,
+)
 from tests.controller.test_partition_change import cluster_image
 
 NODE, OTHER = 1, 2
@@ -41,15 +46,22 @@ class ScriptedRaft:
         self.log = ScriptedLog()
         self.pending = 0
         self.lingering = False
+        self.interleave = 0  # proposals preceded by a raft record of its own
 
     def next_write_offset(self, epoch: int) -> int:
         if epoch != self.leading:
             raise NotLeaderError(None, epoch)
         return self.log.end_offset + self.pending
 
-    async def propose(self, payloads: list[bytes], epoch: int | None = None) -> int:
+    async def propose(self, payloads: list[bytes], epoch: int | None = None,
+                      base_offset: int | None = None) -> int:
         if epoch != self.leading:
             raise NotLeaderError(None, epoch or 0)
+        if self.interleave:  # the raft layer appends a record of its own (a VotersRecord)
+            self.interleave -= 1
+            self.log.end_offset += 1
+        if base_offset is not None and base_offset != self.log.end_offset + self.pending:
+            raise UnexpectedBaseOffsetError("moved")
         last = self.log.end_offset + self.pending + len(payloads) - 1
         if self.lingering:
             self.pending += len(payloads)
@@ -234,3 +246,16 @@ async def test_not_active_answers_not_controller_at_once() -> None:
         h.lose(OTHER, 2)
         assert await h.controller.run_command(
             write(), lambda: "NOT_CONTROLLER", unknown=lambda: "UNKNOWN") == "NOT_CONTROLLER"
+
+
+async def test_a_raft_record_between_offset_and_proposal_reruns_the_command() -> None:
+    """When raft appends a record of its own (AddRaftVoter's VotersRecord) after the
+    controller read the next offset, the proposal is refused and the command runs
+    again on the new offset: its records carry the offsets they really get."""
+    async with harness() as h, trio.open_nursery() as nursery:
+        h.raft.interleave = 1
+        outcome: list[object] = []
+        await start(h, nursery, outcome)  # offset 1 taken by raft: records at 2..4
+        h.commit(4, 1)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outcome == ["wrote at 2"]

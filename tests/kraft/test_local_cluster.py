@@ -29,7 +29,8 @@ from kio.schema.errors import ErrorCode
 from kraft import meta_properties
 from kraft.config import KafkaConfig
 from kraft.net.client import KafkaClient
-from kraft.tools import local_cluster
+from kraft.raft import bootstrap_checkpoint
+from kraft.tools import local_cluster_cli, local_cluster_membership
 from kraft.tools.local_cluster import ClusterError, LocalCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,14 +141,14 @@ def test_start_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) ->
 def test_ports_from_the_environment() -> None:
     """KRAFT_CLUSTER_PORTS lists CLIENT:CONTROLLER per node; without it the
     script uses .cluster/ in the repository and the fixed ports."""
-    assert local_cluster.parse_ports("1000:1001, 1002:1003") == {1: (1000, 1001),
+    assert local_cluster_cli.parse_ports("1000:1001, 1002:1003") == {1: (1000, 1001),
                                                                  2: (1002, 1003)}
     with pytest.raises(ClusterError, match="CLIENT:CONTROLLER"):
-        local_cluster.parse_ports("1000")
-    default = local_cluster.from_environment({})
+        local_cluster_cli.parse_ports("1000")
+    default = local_cluster_cli.from_environment({})
     assert default.root == REPO / ".cluster"
     assert default.client_address(3) == ("127.0.0.1", 9098)
-    two = local_cluster.from_environment({"KRAFT_CLUSTER_DIR": "/tmp/x",
+    two = local_cluster_cli.from_environment({"KRAFT_CLUSTER_DIR": "/tmp/x",
                                           "KRAFT_CLUSTER_PORTS": "1000:1001,1002:1003"})
     assert (two.root, two.ids, two.controller_address(2)) == (Path("/tmp/x"), [1, 2],
                                                               ("127.0.0.1", 1003))
@@ -157,7 +158,8 @@ def test_commands_that_cannot_work_fail_with_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """kill of a node that does not exist, pause/resume/kill of a node that is
-    down and logs of a node without a log exit 1 and say why; stop with
+    down, logs of a node without a log, add/remove before the cluster exists
+    exit 1 and say why; stop with
     nothing running and status of a stopped cluster succeed."""
     ports = LocalCluster.free_ports()
     monkeypatch.setenv("KRAFT_CLUSTER_DIR", str(tmp_path))
@@ -166,12 +168,15 @@ def test_commands_that_cannot_work_fail_with_a_message(
                           (["pause", "2"], "cannot pause node 2: it is not running"),
                           (["resume", "3"], "cannot resume node 3: it is not running"),
                           (["kill", "1"], "cannot kill node 1: it is not running"),
-                          (["logs", "2"], "node 2 has no log yet")]:
-        assert local_cluster.main(argv) == 1
+                          (["logs", "2"], "node 2 has no log yet"),
+                          (["add"], "is not formatted yet: scripts/cluster start first"),
+                          (["remove", "4"], "there is no node 4: the nodes are 1, 2, 3"),
+                          (["remove", "2"], "is not formatted yet: scripts/cluster start")]:
+        assert local_cluster_cli.main(argv) == 1
         assert message in capsys.readouterr().err
-    assert local_cluster.main(["stop"]) == 0
+    assert local_cluster_cli.main(["stop"]) == 0
     assert "no node was running" in capsys.readouterr().out
-    assert local_cluster.main(["status"]) == 0
+    assert local_cluster_cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert out.count(" down ") == 3 and "no controller answered" in out
 
@@ -189,7 +194,16 @@ def test_start_brings_up_three_unfenced_brokers_and_a_leader(cluster: LocalClust
         assert brokers_seen_by(cluster, n) == {1: False, 2: False, 3: False}
         config = KafkaConfig.load(cluster.node_dir(n) / "server.properties")
         assert config["node.id"] == n and config["process.roles"] == ["broker", "controller"]
-        assert config.quorum_voters == {i: cluster.controller_address(i) for i in cluster.ids}
+        # Kafka 4.x's dynamic quorum: the voters are in the bootstrap checkpoint
+        # (as --initial-controllers writes it), found through the bootstrap servers.
+        assert config.quorum_voters == {}
+        assert config.quorum_bootstrap_servers == [cluster.controller_address(i)
+                                                   for i in cluster.ids]
+        meta = meta_properties.read(cluster.node_dir(n) / "data")
+        assert meta is not None and meta.directory_id == cluster.directory_ids[n]
+        assert bootstrap_checkpoint.read(cluster.node_dir(n) / "data") == [
+            bootstrap_checkpoint.Voter(i, cluster.directory_ids[i], "CONTROLLER",
+                                       *cluster.controller_address(i)) for i in cluster.ids]
         assert config.listeners() == {"PLAINTEXT": cluster.client_address(n),
                                       "CONTROLLER": cluster.controller_address(n)}
     rows = cluster.status()
@@ -328,11 +342,11 @@ def test_ports_are_read_from_each_nodes_own_config(tmp_path: Path) -> None:
     started = LocalCluster(tmp_path, ports=ports)
     for n in started.ids:
         started._write_config(n)
-    found = local_cluster.from_environment({"KRAFT_CLUSTER_DIR": str(tmp_path)})
+    found = local_cluster_cli.from_environment({"KRAFT_CLUSTER_DIR": str(tmp_path)})
     assert found.ports == ports and found.ids == [1, 2, 3]
     (tmp_path / "node2" / "server.properties").write_text("listeners=garbage\n")
     with pytest.raises(ClusterError, match="cannot read node 2's ports"):
-        local_cluster.from_environment({"KRAFT_CLUSTER_DIR": str(tmp_path)})
+        local_cluster_cli.from_environment({"KRAFT_CLUSTER_DIR": str(tmp_path)})
 
 
 @pytest.mark.slow
@@ -349,7 +363,7 @@ def test_status_never_names_a_dead_or_paused_leader(cluster: LocalCluster) -> No
     cluster.kill(leader)
     rows = cluster.status()
     assert all(r.leader_id != leader for r in rows)
-    text = local_cluster.render_status(cluster, rows)
+    text = local_cluster_cli.render_status(cluster, rows)
     assert not re.search(r"(?<![\w/-])-1\b", text), text
     assert f"leader {leader}," not in text
     role_of_dead = next(line for line in text.splitlines()
@@ -377,7 +391,7 @@ def test_a_sasl_ssl_cluster_keeps_its_security(tmp_path: Path) -> None:
         records = bootstrap.read(made.node_dir(n) / "data")
         assert [r.name for r in records if isinstance(r, UserScramCredentialRecord)] == ["alice"]
     assert (root / "tls" / "ca.pem").exists()
-    again = local_cluster.from_environment({"KRAFT_CLUSTER_DIR": str(root)})
+    again = local_cluster_cli.from_environment({"KRAFT_CLUSTER_DIR": str(root)})
     assert again.sasl_ssl == alice and again.client_listener == "SASL_SSL"
     assert again.ports == made.ports  # read from the SASL_SSL listeners
     assert again.tool_security("CONTROLLER").sasl_mechanism == "PLAIN"
@@ -395,17 +409,69 @@ def test_nodes_sizes_a_new_cluster_only(tmp_path: Path) -> None:
     replicated at most N times); an existing cluster or KRAFT_CLUSTER_PORTS keeps its
     count and a different --nodes is refused, as is a count outside 1-5."""
     env = {"KRAFT_CLUSTER_DIR": str(tmp_path / "five")}
-    five = local_cluster.from_environment(env, nodes=5)
+    five = local_cluster_cli.from_environment(env, nodes=5)
     assert five.ids == [1, 2, 3, 4, 5] and five.ports[5] == (9104, 9105)
     one = LocalCluster(tmp_path / "one", nodes=1, ports=LocalCluster.free_ports(1))
     config = KafkaConfig.load(one._write_config(1))
     assert config["offsets.topic.replication.factor"] == 1
-    assert len(config["controller.quorum.voters"]) == 1
+    assert len(config["controller.quorum.bootstrap.servers"]) == 1
     with pytest.raises(ClusterError, match="KRAFT_CLUSTER_PORTS names 1 nodes, not 3"):
-        local_cluster.from_environment({**env, "KRAFT_CLUSTER_PORTS": "19000:19001"}, nodes=3)
+        local_cluster_cli.from_environment({**env, "KRAFT_CLUSTER_PORTS": "19000:19001"}, nodes=3)
     with pytest.raises(ClusterError, match="between 1 and 5"):
-        local_cluster.from_environment(env, nodes=6)
+        local_cluster_cli.from_environment(env, nodes=6)
     existing = {"KRAFT_CLUSTER_DIR": str(tmp_path / "one")}
-    assert len(local_cluster.from_environment(existing).ids) == 1
+    assert len(local_cluster_cli.from_environment(existing).ids) == 1
     with pytest.raises(ClusterError, match="has 1 nodes, not 3: --nodes only sizes a new"):
-        local_cluster.from_environment(existing, nodes=3)
+        local_cluster_cli.from_environment(existing, nodes=3)
+
+
+def test_a_cluster_formatted_with_static_voters_keeps_them(tmp_path: Path) -> None:
+    """A cluster directory formatted before nodes.json existed (cluster.id, no
+    nodes.json) keeps controller.quorum.voters and no checkpoint, and is recorded
+    as static; a new cluster is dynamic unless asked for static voters."""
+    ports = LocalCluster.free_ports()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "cluster.id").write_text(meta_properties.random_uuid() + "\n")
+    for root, quorum in [(tmp_path / "old", "dynamic"), (tmp_path / "asked", "static")]:
+        old = LocalCluster(root, ports=ports, quorum=quorum)
+        old.format()
+        config = KafkaConfig.load(old._write_config(2))
+        assert config.quorum_voters == {i: old.controller_address(i) for i in old.ids}
+        assert bootstrap_checkpoint.read(old.node_dir(2) / "data") is None
+        again = LocalCluster(root)
+        assert again.quorum == "static" and again.ports == ports
+        with pytest.raises(ClusterError, match="has a static quorum"):
+            again.add()
+    new = LocalCluster(tmp_path / "new", ports=ports)
+    assert new.quorum == "dynamic"
+
+
+def test_nodes_json_remembers_roles_ports_and_gaps(tmp_path: Path) -> None:
+    """nodes.json is what later invocations read: ids with gaps (a removed node),
+    each node's roles, ports and directory id; brokers and controllers follow the roles."""
+    c = LocalCluster(tmp_path, ports=LocalCluster.free_ports())
+    c.format()
+    c.ids.append(5)
+    c.ports[5] = (1, 2)
+    c.roles[5] = "broker"
+    c.ids.remove(2)
+    c.save_state()
+    again = LocalCluster(tmp_path)
+    assert again.ids == [1, 3, 5] and again.ports[5] == (1, 2)
+    assert again.brokers == [1, 3, 5] and again.controllers == [1, 3]
+    assert again.directory_ids[3] == c.directory_ids[3]
+    config = KafkaConfig.load(again._write_config(5))
+    assert config["process.roles"] == ["broker"] and list(config.listeners()) == ["PLAINTEXT"]
+    assert config.quorum_bootstrap_servers == [again.controller_address(1),
+                                               again.controller_address(3)]
+
+
+def test_plan_moves_keeps_replication_factors_and_spreads_the_load() -> None:
+    """remove N replaces N's replica of each partition by the least loaded broker
+    not yet holding it, and refuses a partition that could not keep its factor."""
+    partitions = {("t", 0): [4, 1], ("t", 1): [1, 4], ("t", 2): [1, 2], ("u", 0): [2],
+                  ("v", 0): [3]}
+    plan = local_cluster_membership.plan_moves(partitions, 4, [1, 2, 3])
+    assert plan == {("t", 0): [3, 1], ("t", 1): [1, 2]}
+    with pytest.raises(ClusterError, match="t-0 has replication factor 3 and only 2 other"):
+        local_cluster_membership.plan_moves({("t", 0): [1, 2, 4]}, 4, [1, 2])

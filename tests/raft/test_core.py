@@ -40,6 +40,7 @@ from kraft.raft.messages import (
     VoteRequest,
     VoteResponse,
 )
+from kraft.raft.types import UnexpectedBaseOffsetError
 from tests.raft.harness import Harness, Pending
 
 
@@ -153,6 +154,19 @@ def test_next_write_offset_predicts_proposal_offsets() -> None:
     assert core.propose([b"c"], h.now, epoch=epoch) == first + 2
     with pytest.raises(NotLeaderError):
         core.next_write_offset(epoch + 1)
+
+
+def test_a_proposal_at_an_unexpected_base_offset_is_refused() -> None:
+    """propose(base_offset=N) appends only if the first payload gets offset N
+    (Kafka's requiredBaseOffset); otherwise nothing is appended."""
+    h = Harness(voters=1)
+    core = h[1]
+    epoch = core.epoch
+    first = core.next_write_offset(epoch)
+    with pytest.raises(UnexpectedBaseOffsetError):
+        core.propose([b"a"], h.now, epoch=epoch, base_offset=first + 1)
+    assert core.next_write_offset(epoch) == first
+    assert core.propose([b"a"], h.now, epoch=epoch, base_offset=first) == first
 
 
 # --- elections ------------------------------------------------------------------
