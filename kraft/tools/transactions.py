@@ -98,6 +98,14 @@ def message(code: ErrorCode) -> str:
     return MESSAGES.get(code, f"the server answered {code.name.upper()}")
 
 
+class _ExitOneParser(argparse.ArgumentParser):
+    """Usage errors exit 1, as kafka-transactions does (argparse's own is 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     tool = sub.add_parser(
         "transactions", help="transactional state, hanging transactions (Kafka's "
@@ -110,7 +118,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     tool.add_argument("--bootstrap-server", metavar="host:port", required=True,
                       help="hostname and port for the broker to connect to, in the form "
                            "`host:port` (multiple comma-separated entries can be given)")
-    commands = tool.add_subparsers(dest="txn_command", required=True, metavar="COMMAND")
+    tool.error = _ExitOneParser.error.__get__(tool)
+    commands = tool.add_subparsers(dest="txn_command", required=True, metavar="COMMAND",
+                                   parser_class=_ExitOneParser)
     listing = commands.add_parser("list", help="list transactions")
     listing.add_argument("--duration-filter", type=int,
                          help="Duration (in millis) to filter by: if < 0, all transactions will "
@@ -226,15 +236,18 @@ class Admin:
                 metadata_v12.MetadataRequestTopic(topic_id=None, name=TopicName(t))
                 for t in topics),
             allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+        response = await self.any_broker(request)
+        self._brokers = {b.node_id: (b.host, b.port) for b in response.brokers}
+        return response
+
+    async def any_broker(self, request: Any) -> Any:
+        """The answer of the first bootstrap server that answers."""
         failures = []
         for address in self.servers:
             try:
-                response = await self.call(address, request)
+                return await self.call(address, request)
             except ToolError as e:
                 failures.append(str(e))
-                continue
-            self._brokers = {b.node_id: (b.host, b.port) for b in response.brokers}
-            return response
         raise ToolError("no broker answered: " + "; ".join(failures))
 
     async def broker(self, node_id: int) -> tuple[str, int]:
@@ -305,7 +318,7 @@ class Admin:
         """(coordinator id, DescribeTransactions state) of one transactional id; ToolError
         with Kafka's message for an unknown id."""
         for _ in range(20):
-            found = await self.call(self.servers[0], find_coordinator_v4.FindCoordinatorRequest(
+            found = await self.any_broker(find_coordinator_v4.FindCoordinatorRequest(
                 key_type=i8(TRANSACTION_KEY_TYPE), coordinator_keys=(transactional_id,)))
             (coordinator,) = found.coordinators
             if coordinator.error_code in RETRIABLE:

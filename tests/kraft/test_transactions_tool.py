@@ -220,3 +220,13 @@ def test_command_config_with_security_refused(node: tuple[DevNode, int],
     accepted = kraft("transactions", "--bootstrap-server", dev.bootstrap, "--command-config",
                      str(plain), "list")
     assert accepted.returncode == 0, accepted.stderr
+
+
+def test_usage_error_exits_1() -> None:
+    """A missing required flag is a usage error with exit 1, as kafka-transactions
+    (argparse's own code is 2)."""
+    result = kraft("transactions", "--bootstrap-server", "127.0.0.1:1", "abort",
+                   "--topic", TOPIC)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == ("kraft transactions abort: error: the following "
+                                              "arguments are required: --partition")
