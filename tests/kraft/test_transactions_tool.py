@@ -190,14 +190,17 @@ def test_hanging_transaction_found_and_aborted(node: tuple[DevNode, int]) -> Non
      "The transaction to abort must be identified either with --start-offset (for brokers on "
      "3.0 or above) or with --producer-id, --producer-epoch, and --coordinator-epoch (for "
      "older brokers)"),
+    (("--command-config", "/nonexistent/admin.properties", "list"),
+     "Failed to load admin client properties: /nonexistent/admin.properties. Enable debug "
+     "logging for additional detail."),
     (("find-hanging",),
      "The `find-hanging` command requires either --topic or --broker-id to limit the scope "
      "of the search"),
 ])
 def test_bad_input_one_line_exit_1(node: tuple[DevNode, int], args: tuple[str, ...],
                                    expected: str) -> None:
-    """An unknown transactional id, no transaction at that offset, an unknown topic and
-    missing flags: Kafka's one line on stderr, exit 1."""
+    """An unknown transactional id, no transaction at that offset, an unknown topic, a
+    missing properties file and missing flags: Kafka's one line on stderr, exit 1."""
     dev, _ = node
     result = kraft("transactions", "--bootstrap-server", dev.bootstrap, *args)
     assert result.returncode == 1 and result.stdout == ""
