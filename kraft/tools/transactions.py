@@ -77,6 +77,11 @@ MESSAGES = {
     ErrorCode.kafka_storage_error: "Disk error when trying to access log file on the disk.",
     ErrorCode.not_enough_replicas: "Messages are rejected since there are fewer in-sync "
                                    "replicas than required.",
+    ErrorCode.invalid_topic_exception: "The request attempted to perform an operation on an "
+                                       "invalid topic.",
+    ErrorCode.invalid_request: "This most likely occurs because of a request being malformed "
+        "by the client library or the message was sent to an incompatible broker. See the "
+        "broker logs for more details.",
 }
 RETRIABLE = {ErrorCode.coordinator_load_in_progress, ErrorCode.coordinator_not_available,
              ErrorCode.not_coordinator, ErrorCode.not_leader_or_follower,
@@ -96,6 +101,28 @@ def fail(message: str, cause: str | None = None) -> NoReturn:
 
 def message(code: ErrorCode) -> str:
     return MESSAGES.get(code, f"the server answered {code.name.upper()}")
+
+
+def _java(bits: int) -> Any:
+    """An argparse type for Java's signed `bits`-bit integers (Short, Integer, Long), as
+    kafka-transactions' flags are typed."""
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"could not convert '{text}' to an integer") \
+                from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range [{low}, {high}]")
+        return value
+
+    convert.__name__ = {16: "Short", 32: "Integer", 64: "Long"}[bits]
+    return convert
+
+
+SHORT, INT, LONG = _java(16), _java(32), _java(64)
 
 
 class _ExitOneParser(argparse.ArgumentParser):
@@ -122,7 +149,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     commands = tool.add_subparsers(dest="txn_command", required=True, metavar="COMMAND",
                                    parser_class=_ExitOneParser)
     listing = commands.add_parser("list", help="list transactions")
-    listing.add_argument("--duration-filter", type=int,
+    listing.add_argument("--duration-filter", type=LONG,
                          help="Duration (in millis) to filter by: if < 0, all transactions will "
                               "be returned; otherwise, only transactions running longer than "
                               "this duration will be returned")
@@ -132,28 +159,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     producers = commands.add_parser(
         "describe-producers", help="describe the states of active producers for a topic "
         "partition")
-    producers.add_argument("--broker-id", type=int, help="optional broker id to describe the "
+    producers.add_argument("--broker-id", type=INT, help="optional broker id to describe the "
                            "producer state on a specific replica")
     producers.add_argument("--topic", required=True, help="topic name")
-    producers.add_argument("--partition", type=int, required=True, help="partition number")
+    producers.add_argument("--partition", type=INT, required=True, help="partition number")
     abort = commands.add_parser("abort", help="abort a hanging transaction (requires "
                                 "administrative privileges)")
     abort.add_argument("--topic", required=True, help="topic name")
-    abort.add_argument("--partition", type=int, required=True, help="partition number")
-    abort.add_argument("--start-offset", type=int,
+    abort.add_argument("--partition", type=INT, required=True, help="partition number")
+    abort.add_argument("--start-offset", type=LONG,
                        help="start offset of the transaction to abort")
-    abort.add_argument("--producer-id", type=int, help="producer id")
-    abort.add_argument("--producer-epoch", type=int, help="producer epoch")
-    abort.add_argument("--coordinator-epoch", type=int, help="coordinator epoch")
+    abort.add_argument("--producer-id", type=LONG, help="producer id")
+    abort.add_argument("--producer-epoch", type=SHORT, help="producer epoch")
+    abort.add_argument("--coordinator-epoch", type=INT, help="coordinator epoch")
     hanging = commands.add_parser("find-hanging", help="find hanging transactions")
-    hanging.add_argument("--broker-id", type=int,
+    hanging.add_argument("--broker-id", type=INT,
                          help="broker id to search for hanging transactions")
-    hanging.add_argument("--max-transaction-timeout", type=int, default=15,
+    hanging.add_argument("--max-transaction-timeout", type=INT, default=15,
                          help="maximum transaction timeout in minutes to limit the scope of "
                               "the search (15 minutes by default)")
     hanging.add_argument("--topic", help="topic name to limit search to (required if "
                          "--partition is specified)")
-    hanging.add_argument("--partition", type=int, help="partition number")
+    hanging.add_argument("--partition", type=INT, help="partition number")
 
 
 def main(args: argparse.Namespace) -> int:
