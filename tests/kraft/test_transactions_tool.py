@@ -8,12 +8,15 @@ The hanging transaction is made the way KIP-664 describes them: a transactional 
 the coordinator never heard of (a Produce below v12 with no AddPartitionsToTxn first, as
 a delayed write arrives), so no marker will ever end it. The node runs with Kafka's
 transaction.partition.verification.enable=false, as brokers before KIP-890 did, which
-is when such batches get in. The node is closed in the fixture's
-`finally`, also when a test fails.
+is when such batches get in. The tool runs in the test process (its parser and main)
+to spare a Python start-up per call; one subprocess checks the `kraft` wiring. The node
+is closed in the fixture's `finally`, also when a test fails.
 """
 
 from __future__ import annotations
 
+import argparse
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,6 +32,7 @@ from kio.schema.init_producer_id.v4 import request as init_v4
 from kio.schema.produce.v11 import request as produce_v11
 
 from kraft.log.records import Record, build_batch
+from kraft.tools import transactions
 from tests.integration import protocol as p
 from tests.integration.dev import DevNode
 from tests.kraft.test_cli import kraft, one_line
@@ -36,6 +40,18 @@ from tests.kraft.test_cli import kraft, one_line
 TOPIC = "orders"
 OPEN_ID = "open-txn"
 HANGING_ID = "forgotten"
+
+
+def tool(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`kraft transactions ARGS` run in this process (the tool's parser and main, without
+    a Python start-up per call); the wiring into `kraft` is checked by a subprocess in
+    test_usage_error_exits_1."""
+    parser = argparse.ArgumentParser(prog="kraft")
+    transactions.add_parsers(parser.add_subparsers(dest="command"))
+    capsys.readouterr()
+    code = transactions.main(parser.parse_args(["transactions", *args]))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
 
 
 def _rows(stdout: str) -> list[list[str]]:
@@ -119,17 +135,18 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevNode, in
         dev.close()
 
 
-def test_open_transaction_listed_and_described(node: tuple[DevNode, int]) -> None:
+def test_open_transaction_listed_and_described(node: tuple[DevNode, int],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     """list, describe and describe-producers show the open transaction with Kafka's
     headers: Ongoing at its coordinator, on orders-0, starting at offset 0."""
     dev, _ = node
-    listed = kraft("transactions", "--bootstrap-server", dev.bootstrap, "list")
+    listed = tool(capsys, "--bootstrap-server", dev.bootstrap, "list")
     assert listed.returncode == 0, listed.stderr
     rows = _rows(listed.stdout)
     assert rows[0] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
     states = {row[0]: row[3] for row in rows[1:]}
     assert states[OPEN_ID] == "Ongoing" and states[HANGING_ID] == "Empty"
-    described = kraft("transactions", "--bootstrap-server", dev.bootstrap, "describe",
+    described = tool(capsys, "--bootstrap-server", dev.bootstrap, "describe",
                       "--transactional-id", OPEN_ID)
     assert described.returncode == 0, described.stderr
     header, row = _rows(described.stdout)
@@ -138,10 +155,10 @@ def test_open_transaction_listed_and_described(node: tuple[DevNode, int]) -> Non
                       "CurrentTransactionStartTimeMs", "TransactionDurationMs",
                       "TopicPartitions"]
     assert (row[1], row[4], row[5], row[8]) == (OPEN_ID, "Ongoing", "600000", f"{TOPIC}-0")
-    empty = _rows(kraft("transactions", "--bootstrap-server", dev.bootstrap, "describe",
+    empty = _rows(tool(capsys, "--bootstrap-server", dev.bootstrap, "describe",
                         "--transactional-id", HANGING_ID).stdout)[1]
     assert (empty[4], empty[6], empty[7], empty[8]) == ("Empty", "None", "None", "")
-    producers = kraft("transactions", "--bootstrap-server", dev.bootstrap,
+    producers = tool(capsys, "--bootstrap-server", dev.bootstrap,
                       "describe-producers", "--topic", TOPIC, "--partition", "0")
     assert producers.returncode == 0, producers.stderr
     header, *active = _rows(producers.stdout)
@@ -150,13 +167,14 @@ def test_open_transaction_listed_and_described(node: tuple[DevNode, int]) -> Non
     assert [(r[0], r[5]) for r in active] == [(row[2], "0")]
 
 
-def test_hanging_transaction_found_and_aborted(node: tuple[DevNode, int]) -> None:
+def test_hanging_transaction_found_and_aborted(node: tuple[DevNode, int],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     """find-hanging names the forgotten batch on orders-1 (not the open transaction the
     coordinator knows); abort by its start offset writes the marker, the last stable
     offset reaches the high watermark, and find-hanging finds nothing more."""
     dev, offset = node
     assert _lso(dev.bootstrap, 1) == (offset, offset + 1)
-    found = kraft("transactions", "--bootstrap-server", dev.bootstrap, "find-hanging",
+    found = tool(capsys, "--bootstrap-server", dev.bootstrap, "find-hanging",
                   "--broker-id", "1", "--max-transaction-timeout", "0")
     assert found.returncode == 0, found.stderr
     header, *hanging = _rows(found.stdout)
@@ -164,14 +182,14 @@ def test_hanging_transaction_found_and_aborted(node: tuple[DevNode, int]) -> Non
                       "StartOffset", "LastTimestamp", "Duration(min)"]
     assert [(r[0], r[1], r[4], r[5]) for r in hanging] == [(TOPIC, "1", "-1", str(offset))]
     # Kafka's default window (15 minutes) leaves a fresh transaction alone.
-    recent = kraft("transactions", "--bootstrap-server", dev.bootstrap, "find-hanging",
+    recent = tool(capsys, "--bootstrap-server", dev.bootstrap, "find-hanging",
                    "--topic", TOPIC)
     assert _rows(recent.stdout)[1:] == []
-    aborted = kraft("transactions", "--bootstrap-server", dev.bootstrap, "abort", "--topic",
+    aborted = tool(capsys, "--bootstrap-server", dev.bootstrap, "abort", "--topic",
                     TOPIC, "--partition", "1", "--start-offset", str(offset))
     assert aborted.returncode == 0 and aborted.stdout == "" and aborted.stderr == ""
     assert _lso(dev.bootstrap, 1) == (offset + 2, offset + 2)  # the batch and its marker
-    again = kraft("transactions", "--bootstrap-server", dev.bootstrap, "find-hanging",
+    again = tool(capsys, "--bootstrap-server", dev.bootstrap, "find-hanging",
                   "--topic", TOPIC, "--max-transaction-timeout", "0")
     assert _rows(again.stdout)[1:] == []
 
@@ -198,29 +216,29 @@ def test_hanging_transaction_found_and_aborted(node: tuple[DevNode, int]) -> Non
      "of the search"),
 ])
 def test_bad_input_one_line_exit_1(node: tuple[DevNode, int], args: tuple[str, ...],
-                                   expected: str) -> None:
+                                   expected: str, capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown transactional id, no transaction at that offset, an unknown topic, a
     missing properties file and missing flags: Kafka's one line on stderr, exit 1."""
     dev, _ = node
-    result = kraft("transactions", "--bootstrap-server", dev.bootstrap, *args)
+    result = tool(capsys, "--bootstrap-server", dev.bootstrap, *args)
     assert result.returncode == 1 and result.stdout == ""
     assert one_line(result.stderr) == expected
 
 
-def test_command_config_with_security_refused(node: tuple[DevNode, int],
-                                              tmp_path: Path) -> None:
+def test_command_config_with_security_refused(node: tuple[DevNode, int], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     """--command-config naming SASL/TLS settings is refused in one line (this tool speaks
     PLAINTEXT only); a PLAINTEXT one is accepted."""
     dev, _ = node
     secure = tmp_path / "admin.properties"
     secure.write_text("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n")
-    refused = kraft("transactions", "--bootstrap-server", dev.bootstrap, "--command-config",
+    refused = tool(capsys, "--bootstrap-server", dev.bootstrap, "--command-config",
                     str(secure), "list")
     assert refused.returncode == 1
     assert "sasl.mechanism, security.protocol" in one_line(refused.stderr)
     plain = tmp_path / "plain.properties"
     plain.write_text("security.protocol=PLAINTEXT\n")
-    accepted = kraft("transactions", "--bootstrap-server", dev.bootstrap, "--command-config",
+    accepted = tool(capsys, "--bootstrap-server", dev.bootstrap, "--command-config",
                      str(plain), "list")
     assert accepted.returncode == 0, accepted.stderr
 
