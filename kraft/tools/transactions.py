@@ -204,7 +204,7 @@ def check_command_config(path: str | None) -> None:
         return
     try:
         props = parse_properties(Path(path).read_text())
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         fail("Failed to load admin client properties", path)  # Kafka's cause: the path
     unsupported = sorted(k for k in props if k.startswith(SECURITY_PREFIXES)
                          and not (k == "security.protocol"
