@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     # anything imports kio (the tools below do), hypothesis is marked absent
     # unless it is already loaded (a test process).
     sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
-    from kraft.tools import cluster, metadata_quorum, storage
+    from kraft.tools import cluster, metadata_quorum, storage, transactions
 
     parser = argparse.ArgumentParser(prog="kraft", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action=_Version, help="print the version and exit")
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     storage.add_parsers(sub)
     metadata_quorum.add_parsers(sub)
     cluster.add_parsers(sub)
+    transactions.add_parsers(sub)
     fmt.add_argument("--add-scram", "-S", action="append", metavar="SCRAM",
                      help="a SCRAM user for the new cluster, as kafka-storage takes it: "
                           "'SCRAM-SHA-512=[name=alice,password=alice-secret]' (repeatable)")
@@ -158,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return cluster.main(args)
+    if args.command == "transactions":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return transactions.main(args)
     if args.command == "metadata-quorum":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

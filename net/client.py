@@ -160,14 +160,17 @@ class Connection:
         return hi
 
     async def request(
-        self, request: Any, timeout: float, *, client_id: str | None = None
+        self, request: Any, timeout: float, *, client_id: str | None = None,
+        response_cls: Any = None,
     ) -> Any:
         """Send `request` (with `client_id` in its header instead of the connection's,
-        if given), return its response. Raises RequestNotSent, RequestTimedOut or
+        if given), return its response, decoded as kio's class for it or as
+        `response_cls` when given (a caller's copy of that class, for fields kio
+        decodes too strictly). Raises RequestNotSent, RequestTimedOut or
         ConnectionFailed (module docstring)."""
         if self._closed:
             raise RequestNotSent(f"connection to {self.address} is closed")
-        cls = response_type(request.__api_key__, request.__version__)
+        cls = response_cls or response_type(request.__api_key__, request.__version__)
         assert cls is not None, f"kio has no response type for {type(request).__name__}"
         pending = _Pending(next(self._ids), cls)
         data = encode_request(pending.correlation_id, client_id or self.client_id, request)
@@ -367,9 +370,11 @@ class KafkaClient:
         return base * self._rng.uniform(0.8, 1.2) / 1000
 
     async def request(
-        self, address: Address, request: Any, timeout: float, *, client_id: str | None = None
+        self, address: Address, request: Any, timeout: float, *, client_id: str | None = None,
+        response_cls: Any = None,
     ) -> Any:
         """Send one request over the pooled connection to `address` (see
         Connection.request)."""
         conn = await self.connection(address)
-        return await conn.request(request, timeout, client_id=client_id)
+        return await conn.request(request, timeout, client_id=client_id,
+                                  response_cls=response_cls)
