@@ -35,10 +35,13 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from kraft.broker import broker_resources
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.controller import apis, authorization
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
+from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiRegistry, RequestContext
 from kraft.security.access import Access
 
@@ -49,13 +52,33 @@ MIN_TIMEOUT_S = 1.0
 
 
 def register(registry: ApiRegistry, channel: ControllerChannel, metadata: MetadataCache,
-             access: Access | None = None) -> None:
+             access: Access | None = None, node_id: int | None = None) -> None:
     """Serve every forwarded API's declaration on `registry` (a broker's client
-    listeners), each authorized here first (kraft.controller.authorization)."""
+    listeners), each authorized here first (kraft.controller.authorization).
+    With `node_id`, IncrementalAlterConfigs first answers what this broker answers
+    itself (kraft.broker.broker_resources: its loggers, other brokers' ids)."""
+    access = access if access is not None else Access(None)
     for api in apis.forwarded():
         authorization.require_rule(api.spec.key)
-        registry.add(api.spec, partial(forward, api, channel, metadata,
-                                       access if access is not None else Access(None)))
+        handler = partial(forward, api, channel, metadata, access)
+        if api.spec.key == ApiKey.INCREMENTAL_ALTER_CONFIGS and node_id is not None:
+            handler = partial(_alter_configs, node_id, handler, access, api)
+        registry.add(api.spec, handler)
+
+
+async def _alter_configs(node_id: int, forward_rest: Any, access: Access,
+                         api: apis.ControllerApi, ctx: RequestContext, header: RequestHeader,
+                         request: Any) -> Any:
+    """IncrementalAlterConfigs: the resources this broker answers, the rest forwarded."""
+    local, rest = broker_resources.preprocess(node_id, access, ctx, request)
+    if not local:
+        return await forward_rest(ctx, header, request)
+    if rest.resources:
+        forwarded = await forward_rest(ctx, header, rest)
+    else:
+        forwarded = api.error_response(header.api_version, rest, ErrorCode.none, None)
+    item = nested(response_class(header), "AlterConfigsResourceResponse")
+    return broker_resources.merge(request, local, forwarded, partial(build, item))
 
 
 async def forward(

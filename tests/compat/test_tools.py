@@ -185,6 +185,28 @@ def test_configs_topic(kafka: KafkaDist, dev: Target) -> None:
             "retention.ms: Not a number of type LONG") in bad.stderr
 
 
+def test_configs_broker_loggers(kafka: KafkaDist, dev: Target) -> None:
+    """kafka-configs --entity-type broker-loggers lists kraft's loggers with Kafka's
+    level names, sets one (its children follow) and deletes it; a logger that does
+    not exist is refused by the tool itself, as against Kafka."""
+    loggers = ["kafka-configs", "--bootstrap-server", dev.bootstrap,
+               "--entity-type", "broker-loggers", "--entity-name", "1"]
+    before = run_tool(kafka, *loggers, "--describe").stdout
+    assert "Dynamic configs for broker-logger 1 are:" in before
+    assert "  root=INFO sensitive=false synonyms={}" in before
+    assert "  kraft.broker=INFO sensitive=false synonyms={}" in before
+    done = run_tool(kafka, *loggers, "--alter", "--add-config", "kraft.broker=DEBUG").stdout
+    assert "Completed updating config for broker-logger 1." in done
+    after = run_tool(kafka, *loggers, "--describe").stdout
+    assert "  kraft.broker=DEBUG sensitive=false synonyms={}" in after
+    assert "  kraft.broker.group=DEBUG sensitive=false synonyms={}" in after
+    run_tool(kafka, *loggers, "--alter", "--delete-config", "kraft.broker")
+    assert "  kraft.broker=INFO " in run_tool(kafka, *loggers, "--describe").stdout
+    refused = run_tool(kafka, *loggers, "--alter", "--add-config", "nope.logger=DEBUG",
+                       expect_exit=1)
+    assert "Invalid broker logger(s): nope.logger" in refused.stdout + refused.stderr
+
+
 def test_configs_broker(kafka: KafkaDist, dev: Target) -> None:
     """kafka-configs describes a broker's configs (--all: static and default ones too),
     sets and deletes a per-broker and a cluster-wide dynamic config."""

@@ -697,3 +697,77 @@ async def test_fetch_session_over_the_wire(broker: DevNode) -> None:
             ErrorCode.invalid_fetch_session_epoch, ())
         unknown = await conn.request(next_request(1, sid + 1), T)
         assert unknown.error_code == ErrorCode.fetch_session_id_not_found
+
+
+# --- broker loggers and other brokers' ids (answered by the broker itself) -----------------
+
+
+def _alter(*resources: tuple[int, str, list[tuple[str, int, str | None]]]) -> Any:
+    from kio.schema.incremental_alter_configs.v1 import request as iac
+
+    return iac.IncrementalAlterConfigsRequest(validate_only=False, resources=tuple(
+        iac.AlterConfigsResource(resource_type=kind, resource_name=name, configs=tuple(
+            iac.AlterableConfig(name=key, config_operation=op, value=value)
+            for key, op, value in configs))
+        for kind, name, configs in resources))
+
+
+async def _logger_levels(conn: Connection, *names: str) -> dict[str, str]:
+    from kio.schema.describe_configs.v4 import request as dc
+
+    answer = await conn.request(dc.DescribeConfigsRequest(resources=(dc.DescribeConfigsResource(
+        resource_type=BROKER_LOGGER, resource_name="1", configuration_keys=names),),
+        include_synonyms=False, include_documentation=False), T)
+    (result,) = answer.results
+    assert result.error_code == ErrorCode.none, result
+    assert all(c.config_source == 6 for c in result.configs)
+    return {c.name: c.value for c in result.configs}
+
+
+BROKER_LOGGER, SET, DELETE, APPEND = 8, 0, 1, 2
+
+
+async def test_broker_loggers(broker: DevNode) -> None:
+    """`kafka-configs --entity-type broker-loggers` as Kafka: DescribeConfigs lists root
+    and kraft's loggers with Kafka's level names; IncrementalAlterConfigs sets a level
+    (answered by this broker, even beside a resource it forwards, in request order),
+    DELETE gives it back to its parent; an unknown logger or level, DELETE of root,
+    APPEND and another broker's id are refused with Kafka's codes and messages."""
+    async with p.connect(broker.bootstrap) as conn:
+        await p.create_topic(conn, "loggers-beside")
+        before = await _logger_levels(conn, "root", "kraft.broker")
+        assert before == {"root": "INFO", "kraft.broker": "INFO"}
+        mixed = await conn.request(_alter(
+            (BROKER_LOGGER, "1", [("kraft.broker", SET, "DEBUG")]),
+            (2, "loggers-beside", [("retention.ms", SET, "86400000")])), T)
+        assert [(r.resource_type, r.error_code) for r in mixed.responses] == [
+            (BROKER_LOGGER, ErrorCode.none), (2, ErrorCode.none)]
+        assert await _logger_levels(conn, "kraft.broker") == {"kraft.broker": "DEBUG"}
+        reset = await conn.request(
+            _alter((BROKER_LOGGER, "1", [("kraft.broker", DELETE, None)])), T)
+        assert reset.responses[0].error_code == ErrorCode.none
+        assert await _logger_levels(conn, "kraft.broker") == {"kraft.broker": "INFO"}
+        refusals = {}
+        for label, resource in {
+            "unknown logger": (BROKER_LOGGER, "1", [("kafka.server", SET, "DEBUG")]),
+            "bad level": (BROKER_LOGGER, "1", [("root", SET, "LOUD")]),
+            "delete root": (BROKER_LOGGER, "1", [("root", DELETE, None)]),
+            "append": (BROKER_LOGGER, "1", [("root", APPEND, "DEBUG")]),
+            "other broker": (4, "2", [("log.cleaner.threads", SET, "2")]),
+        }.items():
+            (answer,) = (await conn.request(_alter(resource), T)).responses
+            refusals[label] = (answer.error_code, answer.error_message)
+        assert refusals == {
+            "unknown logger": (ErrorCode.invalid_config, "Logger kafka.server does not exist!"),
+            "bad level": (ErrorCode.invalid_config,
+                          "Cannot set the log level of root to LOUD as it is not a supported "
+                          "log level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, "
+                          "WARN"),
+            "delete root": (ErrorCode.invalid_request,
+                            "Removing the log level of the root logger is not allowed"),
+            "append": (ErrorCode.invalid_request,
+                       "APPEND operation is not allowed for the BROKER_LOGGER resource"),
+            "other broker": (ErrorCode.invalid_request,
+                             "Unexpected broker id, expected 1, but received 2"),
+        }
+        assert await _logger_levels(conn, "root") == {"root": "INFO"}

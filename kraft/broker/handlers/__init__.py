@@ -69,4 +69,5 @@ def register(registry: ApiRegistry, broker: BrokerContext) -> None:
     sasl.register(registry)
     for module in modules():
         registry.add(module.API, partial(module.handle, broker))
-    forwarding.register(registry, broker.channel, broker.metadata, broker.access)
+    forwarding.register(registry, broker.channel, broker.metadata, broker.access,
+                        broker.node_id)

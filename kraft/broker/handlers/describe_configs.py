@@ -13,7 +13,9 @@ Resources:
 - GROUP (32): every group config of Kafka 4.0 (kraft.group_configs) for that
   group id, set on the group (GROUP_CONFIG) or the broker's default for it
   (DEFAULT_CONFIG); the group need not exist. An empty name is INVALID_REQUEST.
-- Anything else (BROKER_LOGGER, ...) is INVALID_REQUEST: not supported.
+- BROKER_LOGGER (8), named by this broker's id: its loggers and their levels
+  (kraft.broker.broker_resources).
+- Anything else is INVALID_REQUEST: not supported.
 `configuration_keys` restricts the answer to those names. include_synonyms
 lists Kafka's synonym chain (ConfigHelper): for a topic config its own
 override, then every value of its broker synonym by source (dynamic, dynamic
@@ -32,6 +34,7 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from kraft import group_configs, topic_configs
+from kraft.broker import broker_resources
 from kraft.broker.context import BrokerContext
 from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import ConfigResource
@@ -119,6 +122,13 @@ def _describe(
         return ErrorCode.none, None, topic_configs.describe_broker_configs(
             broker.config, dynamic_default, dynamic_broker
         )
+    if resource.resource_type == broker_resources.BROKER_LOGGER:
+        if not name:
+            return ErrorCode.invalid_request, "Broker id must not be empty", []
+        if not name.lstrip("-").isdigit() or int(name) != broker.node_id:
+            return (ErrorCode.invalid_request, f"Unexpected broker id, expected "
+                    f"{broker.node_id} but received {name}", [])
+        return ErrorCode.none, None, broker_resources.describe_loggers()
     if resource.resource_type == group_configs.GROUP_RESOURCE:
         if not name:
             return ErrorCode.invalid_request, "Group name must not be empty", []
