@@ -114,9 +114,16 @@ def test_wiped_node_catches_up_by_snapshot(tmp_path: Path) -> None:
         q.stop(victim)
         q.wipe_log(victim)
         q.start(victim)
-        wait_for(lambda: (q.committed(victim) and
-                          (q.data(victim) / "committed.txt").read_text().startswith("snapshot")),
-                 30, "the wiped node to load a snapshot")
+        try:
+            wait_for(lambda: (q.committed(victim) and (q.data(victim) / "committed.txt")
+                              .read_text().startswith("snapshot")),
+                     30, "the wiped node to load a snapshot")
+        except AssertionError as e:
+            # Once seen under heavy load and never reproduced: keep what the two
+            # nodes said for the next time.
+            tails = {n: (q.dir(n) / "stderr.log").read_text()[-3000:] for n in (leader, victim)}
+            raise AssertionError(f"{e}\nleader {leader}:\n{tails[leader]}\n"
+                                 f"victim {victim}:\n{tails[victim]}") from None
         target = len(q.committed(leader))
         wait_for(lambda: len(q.committed(victim)) >= target, 30, "the wiped node to catch up")
         assert q.committed(victim)[:target] == q.committed(leader)[:target]
