@@ -523,6 +523,9 @@ class RaftNode:
         self, spec: rpc.RaftRpc[Any, Any], ctx: RequestContext, header: RequestHeader, req: Any
     ) -> Any:
         version = header.api_version
+        if spec is rpc.DESCRIBE_QUORUM and (
+                elsewhere := rpc.describe_quorum_elsewhere(version, req)) is not None:
+            return elsewhere  # another topic or partition: Kafka's per-partition error
         try:
             message = spec.request_from_kio(req)
         except rpc.PeerError as e:

@@ -41,6 +41,7 @@ from typing import Any, Generic, TypeVar
 from kio.schema.errors import ErrorCode
 
 from kraft import kafka_uuid
+from kraft.net.api_keys import ApiKey
 from kraft.net.codec import request_type, response_type
 from kraft.raft import messages as m
 from kraft.raft.batches import MalformedBatch, decode_entries, encode_entries
@@ -497,6 +498,28 @@ def _describe_error(mod: ModuleType, version: int, error: ErrorCode, message: st
     if version >= 2:
         kwargs.update(error_message=message, nodes=())
     return mod.DescribeQuorumResponse(**kwargs)
+
+
+def describe_quorum_elsewhere(version: int, req: Any) -> Any | None:
+    """Kafka's answer to a DescribeQuorum naming anything but __cluster_metadata-0
+    (KafkaRaftClient: every partition asked, UNKNOWN_TOPIC_OR_PARTITION, with the
+    error's message); None when the request asks for the metadata partition."""
+    asked = [(t.topic_name, p.partition_index) for t in req.topics for p in t.partitions]
+    if asked == [(METADATA_TOPIC, METADATA_PARTITION)]:
+        return None
+    mod = sys.modules[response_type(ApiKey.DESCRIBE_QUORUM, version).__module__]
+    partition: dict[str, Any] = {"error_code": ErrorCode.unknown_topic_or_partition,
+                                 "leader_id": 0, "leader_epoch": 0, "high_watermark": 0,
+                                 "current_voters": (), "observers": ()}
+    top: dict[str, Any] = {"error_code": ErrorCode.none}
+    if version >= 2:
+        partition["error_message"] = "This server does not host this topic-partition."
+        top.update(error_message="", nodes=())
+    return mod.DescribeQuorumResponse(topics=tuple(
+        mod.TopicData(topic_name=t.topic_name, partitions=tuple(
+            mod.PartitionData(partition_index=p.partition_index, **partition)
+            for p in t.partitions))
+        for t in req.topics), **top)
 
 
 DESCRIBE_QUORUM: RaftRpc[m.DescribeQuorumRequest, m.DescribeQuorumResponse] = RaftRpc(

@@ -178,3 +178,25 @@ def test_error_response_encodes_at_every_version(spec):
         assert decoded.error_code == ErrorCode.broker_not_available
         with pytest.raises(rpc.PeerError):
             spec.response_from_kio(decoded)
+
+
+def test_describe_quorum_of_another_partition_is_kafkas_partition_error():
+    """DescribeQuorum naming another topic or partition answers each partition asked
+    UNKNOWN_TOPIC_OR_PARTITION with Kafka's message; the metadata partition is left
+    to the core."""
+    from kio.schema.describe_quorum.v2 import request as dq
+
+    def ask(topic: str, partition: int):
+        req = dq.DescribeQuorumRequest(topics=(dq.TopicData(
+            topic_name=topic, partitions=(dq.PartitionData(partition_index=partition),)),))
+        return rpc.describe_quorum_elsewhere(2, req)
+
+    assert ask("__cluster_metadata", 0) is None
+    for topic, partition in (("other", 0), ("__cluster_metadata", 1)):
+        answer = ask(topic, partition)
+        (t,) = answer.topics
+        (p,) = t.partitions
+        assert (t.topic_name, p.partition_index, p.error_code, p.error_message) == (
+            topic, partition, ErrorCode.unknown_topic_or_partition,
+            "This server does not host this topic-partition.")
+        assert answer.error_code == ErrorCode.none and answer.nodes == ()
