@@ -73,6 +73,18 @@ from kraft.net.security import ClientSecurity
 from kraft.raft import bootstrap_checkpoint, rpc
 from kraft.raft import messages as m
 from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
+from kraft.tools.local_cluster_base import (
+    BOTH,
+    DYNAMIC,
+    HOST,
+    POLL_S,
+    REQUEST_TIMEOUT_S,
+    RESERVED_PORTS,
+    STATE_FILE,
+    STATIC,
+    ClusterError,
+    fixed_ports,
+)
 from kraft.tools.local_cluster_procs import (
     _bindable,
     _is_node_process,
@@ -82,25 +94,8 @@ from kraft.tools.local_cluster_procs import (
     die_with_parent,
 )
 
-HOST = "127.0.0.1"
-FIXED_BASE_PORT = 9092  # node N: client 9092 + 3(N-1), controller +1, spare +2
-RESERVED_PORTS = range(9092, 9101)  # the fixed ports of docs/design.md: never handed to tests
-MAX_NODES = 5  # voters of one local quorum (issue 14: 1 to 5)
-REQUEST_TIMEOUT_S = 2.0
-POLL_S = 0.05
 LOG_TAIL_LINES = 30
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-DYNAMIC, STATIC = "dynamic", "static"  # kraft.version 1 (KIP-853) / controller.quorum.voters
-BOTH, BROKER, CONTROLLER = "broker,controller", "broker", "controller"  # process.roles
-STATE_FILE = "nodes.json"
-
-
-def fixed_ports(node_id: int) -> tuple[int, int]:
-    """Node N's (client, controller) ports in the design table: 9092 + 3(N-1) and the next."""
-    client = FIXED_BASE_PORT + 3 * (node_id - 1)
-    return client, client + 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,10 +126,6 @@ def read_state(root: Path) -> ClusterState | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ClusterError(f"{root / STATE_FILE} is unreadable ({e!r}): it records the "
                            "cluster's nodes; restore it or remove the cluster directory") from None
-
-
-class ClusterError(Exception):
-    """A request the cluster cannot satisfy (unknown node, node down, not ready in time)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -16,17 +16,13 @@ from pathlib import Path
 from kraft.config_keys import ConfigError
 from kraft.tools.cluster_security import CLIENT_LISTENER, SaslSsl
 from kraft.tools.local_cluster import (
-    BOTH,
-    BROKER,
-    CONTROLLER,
-    MAX_NODES,
     REPO_ROOT,
-    ClusterError,
     LocalCluster,
     NodeStatus,
     _ids,
     read_state,
 )
+from kraft.tools.local_cluster_base import BOTH, BROKER, CONTROLLER, MAX_NODES, ClusterError
 
 USAGE = """\
 environment:

@@ -38,7 +38,7 @@ from kraft.net.codec import request_type
 from kraft.net.messages import build, nested
 from kraft.raft import messages as m
 from kraft.tools import metadata_quorum as mq
-from kraft.tools.local_cluster import (
+from kraft.tools.local_cluster_base import (
     CONTROLLER,
     DYNAMIC,
     POLL_S,
