@@ -5,8 +5,9 @@ metadata-quorum, quorum, cluster.
 installed version.
 
 Subcommands that run a server (`dev`, `start`, `raft-test-server`) parse
-their own arguments (see kraft/run.py); their modules are imported only when
-used, so the tools start fast.
+their own arguments (see kraft/run.py) and are dispatched before anything
+else is imported: a node's start-up does not pay for the tools' modules, nor
+the tools for a node's (see "What is loaded at start-up" in docs/design.md).
 
 `kraft storage format|info|random-uuid` is Kafka's kafka-storage, with its
 flags and messages (kraft/tools/storage.py). `kraft format` is the older
@@ -28,8 +29,8 @@ from typing import Any
 
 from kraft import meta_properties
 from kraft.config import ConfigError, KafkaConfig, check_config
-from kraft.metadata import bootstrap
-from kraft.security.scram_format import parse_add_scram
+
+SERVER_COMMANDS = ("dev", "start", "raft-test-server")
 
 
 class _Version(argparse.Action):
@@ -52,6 +53,9 @@ class _Version(argparse.Action):
 
 
 def _format(args: argparse.Namespace) -> int:
+    from kraft.metadata import bootstrap
+    from kraft.security.scram_format import parse_add_scram
+
     try:
         meta_properties.check_cluster_id(args.cluster_id)
         config = KafkaConfig.load(args.config)
@@ -101,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     # anything imports kio (the tools below do), hypothesis is marked absent
     # unless it is already loaded (a test process).
     sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
+    args_given = sys.argv[1:] if argv is None else argv
+    if args_given and args_given[0] in SERVER_COMMANDS:
+        return _run_server(args_given[0], args_given[1:])
     from kraft.tools import cluster, metadata_quorum, storage, transactions
 
     parser = argparse.ArgumentParser(prog="kraft", description=__doc__.splitlines()[0])
@@ -143,14 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "random-uuid":
         print(meta_properties.random_uuid())
         return 0
-    if args.command in ("dev", "start"):
-        from kraft import run
-
-        return run.dev_main(rest) if args.command == "dev" else run.start_main(rest)
-    if args.command == "raft-test-server":
-        from kraft.tools import raft_test_server
-
-        return raft_test_server.main(rest)
+    if args.command in SERVER_COMMANDS:  # reached when something precedes the command
+        return _run_server(args.command, rest)
     if args.command == "storage":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -184,6 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _format(args)
+
+
+def _run_server(command: str, argv: list[str]) -> int:
+    """`dev`, `start` or `raft-test-server` with the rest of the command line."""
+    if command == "raft-test-server":
+        from kraft.tools import raft_test_server
+
+        return raft_test_server.main(argv)
+    from kraft import run
+
+    return run.dev_main(argv) if command == "dev" else run.start_main(argv)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Below it: `kraft.log.segment` (one `.log` + `.index` + `.timeindex`), `kraft.log
 `kraft.log.epoch` (leader-epoch-checkpoint), `kraft.log.checkpoint` (Kafka's checkpoint
 file format, also for the broker's per-log-dir offset checkpoints),
 `kraft.log.batch` / `kraft.log.records` (record batch v2 format, validation, builder),
-`kraft.log.fileio`, `kraft.log.results` and `kraft.log.errors`.
+`kraft.log.fileio`, `kraft.log.crc` (CRC-32C), `kraft.log.results` and `kraft.log.errors`.
 
 Never imports the rest of kraft (`kraft.net` included): it installs as `kraft.log`
 only so that a user's own `log` module cannot shadow it (docs/design.md).

@@ -52,8 +52,7 @@ import struct
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import crc32c
-
+from kraft.log.crc import crc32c
 from kraft.log.errors import ErrorCode, InvalidBatchError
 
 Buffer = bytes | bytearray | memoryview

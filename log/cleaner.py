@@ -94,8 +94,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import crc32c
-
 from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     DELETE_HORIZON_FLAG,
@@ -109,6 +107,7 @@ from kraft.log.batch import (
 )
 from kraft.log.compression import RawRecord, empty_batch, gap_batch, open_records, seal_batch
 from kraft.log.config import LONG_MAX, LogConfig
+from kraft.log.crc import crc32c
 from kraft.log.errors import CorruptSegmentError, InvalidBatchError
 from kraft.log.fileio import read_exactly
 from kraft.log.loader import CleanedSegmentWriter, cleaned_paths, swap_steps

@@ -39,8 +39,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-import crc32c
-
 from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     CONTROL_FLAG,
@@ -59,6 +57,7 @@ from kraft.log.batch import (
     crc_is_valid,
     parse_header,
 )
+from kraft.log.crc import crc32c
 from kraft.log.errors import ErrorCode, InvalidBatchError
 from kraft.log.records import decode_varint, encode_varint
 

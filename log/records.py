@@ -32,8 +32,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import crc32c
-
 from kraft.log.batch import (
     ATTRIBUTES_OFFSET,
     CONTROL_FLAG,
@@ -48,6 +46,7 @@ from kraft.log.batch import (
     Buffer,
     parse_header,
 )
+from kraft.log.crc import crc32c
 from kraft.log.errors import ErrorCode, InvalidBatchError
 
 Header = tuple[str, bytes | None]

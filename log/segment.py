@@ -46,10 +46,9 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import crc32c
-
 from kraft.log.batch import ATTRIBUTES_OFFSET, HEADER_SIZE, MAGIC, BatchHeader, parse_header
 from kraft.log.config import LogConfig
+from kraft.log.crc import crc32c
 from kraft.log.errors import CorruptSegmentError, InvalidBatchError
 from kraft.log.fileio import FileHandle, FileSlice, read_exactly, write_all
 from kraft.log.index import OffsetIndex, TimeIndex

@@ -51,6 +51,7 @@ import os
 import platform
 import queue
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -324,6 +325,7 @@ class Target:
     proc: subprocess.Popen[str] | None = None
     bootstrap: str = ""
     ready_s: float = 0.0
+    ready_cpu_s: float | None = None  # CPU time (user + system) spent by then, Linux only
 
     def start(self) -> None:
         """Spawn and wait for the ready line; raises NotAvailable if it never comes."""
@@ -343,6 +345,7 @@ class Target:
                 break
             if "ready" in line and "bootstrap.servers=" in line:
                 self.ready_s = time.perf_counter() - start
+                self.ready_cpu_s = _cpu_seconds(self.proc.pid)
                 self.bootstrap = line.split("bootstrap.servers=")[1].split()[0]
                 return
         self.stop()
@@ -610,18 +613,32 @@ class Run:
 
     def start_to_ready(self) -> None:
         """--ready-runs fresh starts (new data dir each); the last one stays up."""
-        times = []
+        times, floors, cpu, floors_cpu = [], [], [], []
         for i in range(self.args.ready_runs):
             self.stop()
+            # The floor, measured beside each start so drift falls on both alike: an
+            # interpreter that only imports trio.
+            floor_wall, floor_cpu = _import_trio_seconds()
+            floors.append(floor_wall)
+            floors_cpu.append(floor_cpu)
             self.target = self._new_target(i)
             self.target.start()
             times.append(self.target.ready_s)
+            if self.target.ready_cpu_s is not None:
+                cpu.append(self.target.ready_cpu_s)
         p50, worst = statistics.median(times), max(times)
         self.figures["ready p50"] = Figure(p50, f"{p50:.3f}")
         self.figures["ready max"] = Figure(worst, f"{worst:.3f}")
-        # The floor, measured beside it: an interpreter that only imports trio.
-        floor = statistics.median(_import_trio_seconds() for _ in range(self.args.ready_runs))
+        floor = statistics.median(floors)
         self.figures["import trio p50"] = Figure(floor, f"{floor:.3f}")
+        above = statistics.median(t - f for t, f in zip(times, floors, strict=True))
+        self.figures["above floor p50"] = Figure(above, f"{above:.3f}")
+        # CPU time moves less than wall time on a shared machine (others' load
+        # delays a start, it does not add to its CPU time).
+        if cpu:
+            p50_cpu, floor_cpu = statistics.median(cpu), statistics.median(floors_cpu)
+            self.figures["ready cpu p50"] = Figure(p50_cpu, f"{p50_cpu:.3f}")
+            self.figures["import trio cpu p50"] = Figure(floor_cpu, f"{floor_cpu:.3f}")
 
 
     def held(self, topic: str) -> int | None:
@@ -717,11 +734,24 @@ def bench(runs: list[Run], args: argparse.Namespace, kcat: str | None) -> None:
             run.latency(acks)
 
 
-def _import_trio_seconds() -> float:
-    """Spawn to exit of `python -c "import trio"` (the start-up floor, issue 12)."""
+def _import_trio_seconds() -> tuple[float, float]:
+    """Spawn to exit of `python -c "import trio"` (the start-up floor, issue 12):
+    (wall seconds, CPU seconds of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import trio"], check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) process `pid` has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rows(args: argparse.Namespace, kcat: str | None) -> list[tuple[str, str, str]]:
@@ -729,7 +759,11 @@ def rows(args: argparse.Namespace, kcat: str | None) -> list[tuple[str, str, str
     tc, tc_label = ("kcat", "kcat") if kcat else ("python", "confluent-kafka")
     out = [("ready p50", "start to ready, p50 (s)", "-"),
            ("ready max", "start to ready, max (s)", "-"),
-           ("import trio p50", "reference: `python -c \"import trio\"`, p50 (s)", "-")]
+           ("import trio p50", "reference: `python -c \"import trio\"`, p50 (s)", "-"),
+           ("above floor p50", "start to ready minus the floor of the same run, p50 (s)", "-"),
+           ("ready cpu p50", "CPU time to ready (user + system), p50 (s)", "-"),
+           ("import trio cpu p50", "reference: CPU time of `python -c \"import trio\"`, p50 (s)",
+            "-")]
     for (size, count), unit in zip(counts(args), ("rec/s", "MB/s"), strict=True):
         what = f"{count:,} x {size} B"
         out += [(f"produce {size} acks={a} {tc}", f"produce {what}, acks={a} ({unit})", tc_label)
@@ -815,6 +849,26 @@ def settings_text(args: argparse.Namespace, kcat: str | None) -> str:
     ])
 
 
+def startup_only(args: argparse.Namespace) -> int:
+    """--startup-only: `kraft dev` start to ready and the floor, each run alternating
+    (floor, then a fresh start), as a table for docs/benchmarks.md."""
+    with tempfile.TemporaryDirectory(prefix="bench-broker-", dir=args.dir) as tmp:
+        run = Run("kraft", args, Path(tmp), None)
+        try:
+            run.start_to_ready()
+        finally:
+            run.stop()
+    command = shlex.join([".venv/bin/python", "scripts/bench_broker.py", *sys.argv[1:]])
+    lines = [f"`{command}` ({args.ready_runs} starts; {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}, load average "
+             f"{os.getloadavg()[0]:.1f}; measured {time.strftime('%Y-%m-%d')})", "",
+             "| figure | kraft dev |", "| --- | ---: |"]
+    lines += [f"| {label} | {run.figures[key].text if key in run.figures else '-'} |"
+              for key, label, _ in rows(args, None)[:6]]
+    print("\n".join(lines))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (small counts)")
@@ -823,6 +877,9 @@ def main() -> int:
                         "(1 KiB runs send a quarter as many); default 2,000,000, quick 100,000")
     parser.add_argument("--repeat", type=int, help="runs per produce figure (3, quick 1)")
     parser.add_argument("--ready-runs", type=int, help="starts for start-to-ready (5, quick 3)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only kraft's start to ready beside the floor (no references, "
+                             "no loads)")
     parser.add_argument("--rate", type=int, default=2000, help="latency run msg/s")
     parser.add_argument("--latency-seconds", type=float, help="latency run length (5, quick 2)")
     parser.add_argument("--ref-mib", type=int, help="MiB for the references (1024, quick 256)")
@@ -842,6 +899,8 @@ def main() -> int:
     args.ready_runs = args.ready_runs or (3 if quick else 5)
     args.latency_seconds = args.latency_seconds or (2.0 if quick else 5.0)
     args.ref_mib = args.ref_mib or (256 if quick else 1024)
+    if args.startup_only:
+        return startup_only(args)
     kcat = None if args.no_kcat else kcat_version()
     runs: dict[str, Run | str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-broker-", dir=args.dir) as tmp:

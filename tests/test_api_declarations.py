@@ -126,7 +126,7 @@ def test_broker_api_versions_lists_exactly_the_declared_ranges(
     """The broker advertises its handler modules, the forwarded APIs and ApiVersions,
     each with its declared range, and nothing else."""
     broker, _ = tables
-    expected = {m.API.key: declared(m.API) for m in handlers.modules()}
+    expected = {spec.key: declared(spec) for spec in handlers.APIS}
     expected |= {api.spec.key: declared(api.spec) for api in controller_apis.forwarded()}
     assert advertised(broker) == expected | API_VERSIONS_RANGE
 
@@ -156,7 +156,7 @@ def test_served_by_raft_means_the_raft_driver_registers_it(
 
 def test_no_api_is_both_a_broker_handler_and_forwarded() -> None:
     """A key is answered by one thing on the broker (a double registration raises)."""
-    handled = {m.API.key for m in handlers.modules()}
+    handled = {spec.key for spec in handlers.APIS}
     assert not handled & {api.spec.key for api in controller_apis.forwarded()}
 
 

@@ -161,13 +161,13 @@ from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
 
-import crc32c
 import msgspec
 from kio.schema.errors import ErrorCode
 
 from kraft.log.batch import BatchHeader, Buffer, iter_batches
 from kraft.log.checkpoint import TMP_SUFFIX, atomic_write, fsync_dir
 from kraft.log.control import EndTxnMarker, read_end_txn_marker
+from kraft.log.crc import crc32c
 from kraft.log.errors import InvalidBatchError
 from kraft.log.log import PartitionLog
 from kraft.log.txnindex import AbortedTxn

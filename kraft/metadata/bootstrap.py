@@ -20,9 +20,8 @@ import struct
 from collections.abc import Sequence
 from pathlib import Path
 
-import crc32c
-
 from kraft.log.checkpoint import atomic_write
+from kraft.log.crc import crc32c
 from kraft.metadata.records import MetadataRecord, RecordDecodeError, decode, encode
 
 __all__ = ["FILE_NAME", "BootstrapError", "read", "write"]

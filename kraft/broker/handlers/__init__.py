@@ -1,29 +1,37 @@
 """The broker's client-facing APIs: one module per API (kfake's layout).
 
-Each module of this package opens with its declaration, `API = ApiSpec(...)`
-(the API's key by name, the versions it decodes, and for Produce a lower
-advertised minimum), notes on behaviour and on what is deliberately not done,
-and an `async handle(broker, ctx, header, request)` returning the kio
-response (or None for no response). `broker` is the BrokerContext
-(kraft.broker.context): the typed parts of the broker a handler may use.
+`APIS` declares them, once each: the API's key by name, the versions it
+decodes, and for Produce a lower advertised minimum. The API with key K is
+answered by the module named after it (`ApiKey.PRODUCE` by `produce.py`),
+which holds notes on behaviour and on what is deliberately not done, and an
+`async handle(broker, ctx, header, request)` returning the kio response (or
+None for no response). `broker` is the BrokerContext (kraft.broker.context):
+the typed parts of the broker a handler may use. Adding a broker API is its
+declaration here and its module.
 
-`register` finds every module here (`modules()`; adding a broker API is
-adding its module) and puts it on the client listeners' registry, together
-with ApiVersions (computed from the registry, so it advertises exactly what
-is served) and the admin APIs the broker forwards to the controller, which
-are declared in kraft/controller/apis and relayed by kraft.broker.forwarding.
-A key registered twice is an error (kraft.net.registry).
+`register` puts every declared API on the client listeners' registry,
+together with ApiVersions (computed from the registry, so it advertises
+exactly what is served) and the admin APIs the broker forwards to the
+controller, which are declared in kraft/controller/apis and relayed by
+kraft.broker.forwarding. A key registered twice is an error
+(kraft.net.registry).
+
+A handler module is imported on the first request of its API, not at start:
+the declarations are all ApiVersions needs, and most nodes never see most
+APIs (docs/design.md, "What is loaded at start-up"). The import happens in
+the event loop's thread, synchronously, so two concurrent first requests
+load the module once; `modules()` imports them all (tests, tools).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from functools import partial
+from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
 
 from kraft.broker import forwarding
-from kraft.broker.context import BrokerContext
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.metadata.records import (
     METADATA_VERSION,
@@ -31,24 +39,89 @@ from kraft.metadata.records import (
     TRANSACTION_VERSION_LEVEL,
 )
 from kraft.net import api_versions, sasl
-from kraft.net.registry import ApiRegistry, ApiSpec
+from kraft.net.api_keys import ApiKey
+from kraft.net.codec import RequestHeader
+from kraft.net.registry import ApiRegistry, ApiSpec, RequestContext
 
-__all__ = ["modules", "register"]
+if TYPE_CHECKING:
+    from kraft.broker.context import BrokerContext
+
+__all__ = ["APIS", "module_name", "modules", "register"]
+
+APIS: Final = (
+    ApiSpec(ApiKey.PRODUCE, 3, 13, advertised_min=0),
+    ApiSpec(ApiKey.FETCH, 4, 17),
+    ApiSpec(ApiKey.LIST_OFFSETS, 1, 11),
+    ApiSpec(ApiKey.METADATA, 0, 13),
+    ApiSpec(ApiKey.OFFSET_COMMIT, 2, 9),
+    ApiSpec(ApiKey.OFFSET_FETCH, 1, 9),
+    ApiSpec(ApiKey.FIND_COORDINATOR, 0, 6),
+    ApiSpec(ApiKey.JOIN_GROUP, 0, 9),
+    ApiSpec(ApiKey.HEARTBEAT, 0, 4),
+    ApiSpec(ApiKey.LEAVE_GROUP, 0, 5),
+    ApiSpec(ApiKey.SYNC_GROUP, 0, 5),
+    ApiSpec(ApiKey.DESCRIBE_GROUPS, 0, 5),
+    ApiSpec(ApiKey.LIST_GROUPS, 0, 5),
+    ApiSpec(ApiKey.DELETE_RECORDS, 0, 2),
+    ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 5),
+    ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4),
+    ApiSpec(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5),
+    ApiSpec(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4),
+    ApiSpec(ApiKey.END_TXN, 0, 5),
+    ApiSpec(ApiKey.WRITE_TXN_MARKERS, 1, 1),
+    ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 5),
+    ApiSpec(ApiKey.DESCRIBE_ACLS, 1, 3),
+    ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 4),
+    ApiSpec(ApiKey.DESCRIBE_LOG_DIRS, 1, 5),
+    ApiSpec(ApiKey.DELETE_GROUPS, 0, 2),
+    ApiSpec(ApiKey.OFFSET_DELETE, 0, 0),
+    ApiSpec(ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0),
+    ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2),
+    ApiSpec(ApiKey.DESCRIBE_PRODUCERS, 0, 0),
+    ApiSpec(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0),
+    ApiSpec(ApiKey.LIST_TRANSACTIONS, 0, 1),
+    ApiSpec(ApiKey.DESCRIBE_TOPIC_PARTITIONS, 0, 0),
+)
+"""Every API a broker answers itself, in key order."""
+
+
+def module_name(key: ApiKey) -> str:
+    """The module answering `key`."""
+    return f"{__name__}.{key.name.lower()}"
 
 
 def modules() -> tuple[ModuleType, ...]:
-    """Every handler module of this package, by api key.
+    """Every handler module, imported, in the order of `APIS`.
 
-    Raises TypeError for a module without an ApiSpec `API` and a `handle`."""
-    found = []
-    for info in pkgutil.iter_modules(__path__, f"{__name__}."):
-        module = importlib.import_module(info.name)
-        if not isinstance(getattr(module, "API", None), ApiSpec) or not callable(
-            getattr(module, "handle", None)
-        ):
-            raise TypeError(f"{info.name} declares no ApiSpec `API` with a `handle`")
-        found.append(module)
-    return tuple(sorted(found, key=lambda module: int(module.API.key)))
+    Raises TypeError for a module without a `handle`, and for a module of
+    this package no declaration names (or a declaration without its module)."""
+    present = {info.name for info in pkgutil.iter_modules(__path__, f"{__name__}.")}
+    declared = [module_name(spec.key) for spec in APIS]
+    if set(declared) != present:
+        raise TypeError(f"handler modules without a declaration in APIS: "
+                        f"{sorted(present - set(declared))}; declarations without a "
+                        f"module: {sorted(set(declared) - present)}")
+    found = tuple(importlib.import_module(name) for name in declared)
+    for module in found:
+        if not callable(getattr(module, "handle", None)):
+            raise TypeError(f"{module.__name__} has no `handle`")
+    return found
+
+
+class _OnFirstRequest:
+    """The handler of one API: its module is imported on the first request
+    (synchronously, so concurrent first requests import it once)."""
+
+    def __init__(self, key: ApiKey, broker: BrokerContext) -> None:
+        self._key = key
+        self._broker = broker
+        self._handle: Callable[..., Any] | None = None
+
+    async def __call__(self, ctx: RequestContext, header: RequestHeader, request: Any) -> Any:
+        handle = self._handle
+        if handle is None:
+            handle = self._handle = importlib.import_module(module_name(self._key)).handle
+        return await handle(self._broker, ctx, header, request)
 
 
 def register(registry: ApiRegistry, broker: BrokerContext) -> None:
@@ -67,7 +140,7 @@ def register(registry: ApiRegistry, broker: BrokerContext) -> None:
 
     api_versions.register(registry, features)
     sasl.register(registry)
-    for module in modules():
-        registry.add(module.API, partial(module.handle, broker))
+    for spec in APIS:
+        registry.add(spec, _OnFirstRequest(spec.key, broker))
     forwarding.register(registry, broker.channel, broker.metadata, broker.access,
                         broker.node_id)

@@ -20,12 +20,9 @@ from kio.schema.errors import ErrorCode
 from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
-from kraft.net.registry import ApiSpec, RequestContext
-
-API = ApiSpec(ApiKey.ADD_OFFSETS_TO_TXN, 0, 4)
+from kraft.net.registry import RequestContext
 
 
 async def handle(

@@ -28,12 +28,9 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
-
-API = ApiSpec(ApiKey.ADD_PARTITIONS_TO_TXN, 0, 5)
+from kraft.net.registry import RequestContext
 
 TopicPartition = tuple[str, int]
 

@@ -41,14 +41,10 @@ from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.partition import Partition
 from kraft.log.errors import OffsetOutOfRangeError
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
 from kraft.security.acl import AclOperation
-
-API = ApiSpec(ApiKey.DELETE_RECORDS, 0, 2)
 
 HIGH_WATERMARK = -1  # DeleteRecordsRequest.HIGH_WATERMARK
 

@@ -22,13 +22,11 @@ from typing import Any, Final
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclBinding, AclFilter, AclOperation
 
-API = ApiSpec(ApiKey.DESCRIBE_ACLS, 1, 3)
 NO_AUTHORIZER_ON_BROKER: Final = "No Authorizer is configured on the broker"
 
 

@@ -21,12 +21,10 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker import authorized_operations as ops
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 
-API = ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2)
 BROKERS_ENDPOINT_TYPE = 1
 CONTROLLERS_ENDPOINT_TYPE = 2
 

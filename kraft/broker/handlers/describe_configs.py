@@ -39,13 +39,10 @@ from kraft.broker.context import BrokerContext
 from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import ConfigResource
 from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
-
-API = ApiSpec(ApiKey.DESCRIBE_CONFIGS, 1, 4)
 
 
 async def handle(

@@ -16,13 +16,10 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation
-
-API = ApiSpec(ApiKey.DESCRIBE_LOG_DIRS, 1, 5)
 
 
 async def handle(

@@ -33,13 +33,11 @@ from kraft.broker.handlers.metadata import partition_fields
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.broker.topic_creation import invalid_name
 from kraft.metadata.image import MetadataImage, PartitionRegistration
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
 
-API = ApiSpec(ApiKey.DESCRIBE_TOPIC_PARTITIONS, 0, 0)
 MAX_PARTITIONS: Final = 2000  # Kafka's max.request.partition.size.limit default
 
 

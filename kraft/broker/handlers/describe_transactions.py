@@ -19,13 +19,11 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
 
-API = ApiSpec(ApiKey.DESCRIBE_TRANSACTIONS, 0, 0)
 NO_TIME = datetime.fromtimestamp(-0.001, UTC)  # encodes as -1 (the field is not nullable)
 
 

@@ -63,13 +63,11 @@ from kraft.broker.partition import Partition
 from kraft.log.batch import iter_batches
 from kraft.log.errors import OffsetOutOfRangeError
 from kraft.metadata.image import MetadataImage
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation
 
-API = ApiSpec(ApiKey.FETCH, 4, 17)
 READ_COMMITTED = 1
 _LEADER_HINT_ERRORS = (ErrorCode.not_leader_or_follower, ErrorCode.fenced_leader_epoch)
 

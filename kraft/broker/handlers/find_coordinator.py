@@ -29,13 +29,11 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker import internal_topics
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
 
-API = ApiSpec(ApiKey.FIND_COORDINATOR, 0, 6)
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
 CREATE_WAIT_S = 5.0

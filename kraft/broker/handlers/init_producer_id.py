@@ -29,12 +29,10 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 
-API = ApiSpec(ApiKey.INIT_PRODUCER_ID, 0, 5)
 ALLOCATION_TIMEOUT_S = 5.0
 
 

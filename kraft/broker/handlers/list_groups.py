@@ -17,13 +17,10 @@ from typing import Any
 
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
-
-API = ApiSpec(ApiKey.LIST_GROUPS, 0, 5)
 
 
 async def handle(

@@ -38,13 +38,11 @@ from kraft.log.results import (
     LATEST_TIMESTAMP,
     MAX_TIMESTAMP,
 )
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation
 
-API = ApiSpec(ApiKey.LIST_OFFSETS, 1, 11)
 LATEST_TIERED_TIMESTAMP = -5
 EARLIEST_PENDING_UPLOAD_TIMESTAMP = -6
 # The first version that may ask for each special timestamp (Kafka's

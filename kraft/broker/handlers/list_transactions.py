@@ -20,13 +20,11 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
 from kraft.broker.txn.metadata import TxnState
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
 
-API = ApiSpec(ApiKey.LIST_TRANSACTIONS, 0, 1)
 _STATES = {s.kafka_name: s for s in TxnState}
 
 

@@ -44,13 +44,11 @@ from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.metadata.image import MetadataImage, PartitionRegistration, TopicImage
 from kraft.metadata.records import NO_LEADER
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
 
-API = ApiSpec(ApiKey.METADATA, 0, 13)
 AUTO_CREATE_WAIT_S = 2.0
 
 

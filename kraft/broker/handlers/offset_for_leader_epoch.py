@@ -18,13 +18,10 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.context import BrokerContext
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation
-
-API = ApiSpec(ApiKey.OFFSET_FOR_LEADER_EPOCH, 2, 4)
 
 
 async def handle(

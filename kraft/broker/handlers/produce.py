@@ -62,14 +62,9 @@ from kraft.broker.txn import verification
 from kraft.log.batch import BatchHeader, iter_batches
 from kraft.log.errors import InvalidBatchError
 from kraft.metadata.image import MetadataImage
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
-
-API = ApiSpec(ApiKey.PRODUCE, 3, 13, advertised_min=0)
-
 
 # Errors Kafka answers with LogAppendInfo.UNKNOWN_LOG_APPEND_INFO (log start
 # offset -1); a batch refused for its records (INVALID_RECORD, INVALID_TIMESTAMP:

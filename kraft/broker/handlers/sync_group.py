@@ -25,13 +25,10 @@ from kio.schema.errors import ErrorCode
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.broker.group.types import SyncResult
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation, ResourceType
-
-API = ApiSpec(ApiKey.SYNC_GROUP, 0, 5)
 
 
 async def handle(

@@ -35,13 +35,10 @@ from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.txn import verification
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec, RequestContext
+from kraft.net.registry import RequestContext
 from kraft.security.acl import AclOperation
-
-API = ApiSpec(ApiKey.TXN_OFFSET_COMMIT, 0, 5)
 
 
 async def handle(

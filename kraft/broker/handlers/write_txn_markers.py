@@ -34,14 +34,11 @@ from kio.schema.errors import ErrorCode
 from kraft.broker.context import BrokerContext
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC
 from kraft.broker.partition import Partition
-from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
-from kraft.net.registry import ApiSpec
 from kraft.net.server import Deferred, RequestContext
 from kraft.security.acl import AclOperation
 
-API = ApiSpec(ApiKey.WRITE_TXN_MARKERS, 1, 1)
 REQUEST_TIMEOUT_S = 30.0  # Kafka's request.timeout.ms default, which it waits here
 
 
