@@ -160,6 +160,18 @@ def test_no_api_is_both_a_broker_handler_and_forwarded() -> None:
     assert not handled & {api.spec.key for api in controller_apis.forwarded()}
 
 
+def test_every_handler_module_is_declared_once_with_its_coordinators() -> None:
+    """APIS and the handler modules match one to one, and an API is listed in
+    COORDINATED with exactly the coordinators its handler uses (they must run
+    before its first request: kraft.broker.coordinators)."""
+    found = handlers.modules()
+    assert [m.__name__ for m in found] == [handlers.module_name(s.key) for s in handlers.APIS]
+    for spec, module in zip(handlers.APIS, found, strict=True):
+        source = Path(module.__file__ or "").read_text()
+        used = tuple(name for name in ("group", "txn") if f"{name}_coordinator" in source)
+        assert handlers.COORDINATED.get(spec.key, ()) == used, spec.key.name
+
+
 def _versions() -> list[tuple[ControllerApi, int]]:
     return [(api, v) for api in controller_apis.declarations()
             for v in range(api.spec.min_version, api.spec.max_version + 1)]

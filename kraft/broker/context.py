@@ -7,7 +7,9 @@ parts that serve requests: the log manager (log dirs), the replica manager
 (partitions, their logs and the purgatory where requests wait for them),
 the ISR manager (follower fetches may expand an ISR), the fetch session
 cache, the producer-id blocks, the channel to the active controller, the
-group coordinator and the transaction coordinator; and `access`, the ACL
+group coordinator and the transaction coordinator (kraft.broker.coordinators:
+running before the first request of an API that uses them, see
+kraft.broker.handlers.COORDINATED); and `access`, the ACL
 checks every handler makes (kraft.security.access). BrokerServer builds it
 once; nothing in it is replaced afterwards, so a handler may keep references
 across awaits.
@@ -17,20 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kraft.broker.controller_channel import ControllerChannel
-from kraft.broker.fetch_session import FetchSessionCache
-from kraft.broker.group.coordinator import GroupCoordinator
-from kraft.broker.isr import IsrManager
-from kraft.broker.log_manager import LogManager
-from kraft.broker.metadata_cache import MetadataCache
-from kraft.broker.producer_ids import ProducerIdManager
-from kraft.broker.replica_manager import ReplicaManager
-from kraft.broker.txn.coordinator import TransactionCoordinator
-from kraft.config import KafkaConfig
-from kraft.metadata.image import MetadataImage
+from kraft.broker.coordinators import OnDemand
 from kraft.security.access import Access
+
+if TYPE_CHECKING:
+    from kraft.broker.controller_channel import ControllerChannel
+    from kraft.broker.fetch_session import FetchSessionCache
+    from kraft.broker.group.coordinator import GroupCoordinator
+    from kraft.broker.isr import IsrManager
+    from kraft.broker.log_manager import LogManager
+    from kraft.broker.metadata_cache import MetadataCache
+    from kraft.broker.producer_ids import ProducerIdManager
+    from kraft.broker.replica_manager import ReplicaManager
+    from kraft.broker.txn.coordinator import TransactionCoordinator
+    from kraft.config import KafkaConfig
+    from kraft.metadata.image import MetadataImage
 
 __all__ = ["BrokerContext", "BrokerSession"]
 
@@ -58,11 +63,19 @@ class BrokerContext:
     fetch_sessions: FetchSessionCache
     producer_ids: ProducerIdManager
     channel: ControllerChannel
-    group_coordinator: GroupCoordinator
-    txn_coordinator: TransactionCoordinator
+    group: OnDemand[GroupCoordinator]  # running before a handler using it runs
+    txn: OnDemand[TransactionCoordinator]  # (kraft.broker.handlers.COORDINATED)
     session: BrokerSession | None = None  # the broker's lifecycle: is it presumed fenced?
     # The ACL checks (kraft.security.access); none configured: everything allowed.
     access: Access = field(default_factory=lambda: Access(None))
+
+    @property
+    def group_coordinator(self) -> GroupCoordinator:
+        return self.group.get()
+
+    @property
+    def txn_coordinator(self) -> TransactionCoordinator:
+        return self.txn.get()
 
     @property
     def image(self) -> MetadataImage:

@@ -16,11 +16,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from kio.schema.create_topics.v7.request import (
-    CreatableTopic,
-    CreatableTopicConfig,
-    CreateTopicsRequest,
-)
 from kio.schema.errors import ErrorCode
 from kio.schema.types import TopicName
 from kio.static.primitive import i16, i32, i32Timedelta
@@ -64,6 +59,13 @@ async def create_offsets_topic(
     """Ask the controller to create `__consumer_offsets` (its replication factor
     lowered to the brokers alive in `image`); its error code (NONE,
     TOPIC_ALREADY_EXISTS when another broker won the race, or why not)."""
+    # Imported here: a broker needs the request only when it creates the topic.
+    from kio.schema.create_topics.v7.request import (
+        CreatableTopic,
+        CreatableTopicConfig,
+        CreateTopicsRequest,
+    )
+
     alive = sum(1 for b in image.cluster.brokers.values() if not b.fenced)
     replication = max(1, min(config["offsets.topic.replication.factor"], alive))
     request = CreateTopicsRequest(
@@ -108,6 +110,13 @@ async def create_transaction_state_topic(
     """Ask the controller to create `__transaction_state` (Kafka does on the first
     FindCoordinator for a transactional id); its error code as for
     `create_offsets_topic`."""
+    # Imported here: a broker needs the request only when it creates the topic.
+    from kio.schema.create_topics.v7.request import (
+        CreatableTopic,
+        CreatableTopicConfig,
+        CreateTopicsRequest,
+    )
+
     alive = sum(1 for b in image.cluster.brokers.values() if not b.fenced)
     replication = max(1, min(config["transaction.state.log.replication.factor"], alive))
     request = CreateTopicsRequest(

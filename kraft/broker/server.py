@@ -8,7 +8,8 @@ and follows, with the purgatory where requests wait for them), the replica
 fetchers and ISR manager, the lifecycle manager (registration and
 heartbeats), the producer-id blocks, the fetch session cache, the group
 coordinator and the transaction coordinator; it uses the channel to the active
-controller it is given. The request handlers (kraft/broker/handlers, one
+controller it is given. The coordinators are imported, built and started
+when first needed (kraft.broker.coordinators). The request handlers (kraft/broker/handlers, one
 module per API, and the forwarded admin APIs) get a BrokerContext (kraft.broker.context) naming the
 parts they may use, not this object.
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
@@ -39,17 +40,16 @@ from kio.static.primitive import i64
 from kraft.broker import handlers
 from kraft.broker.context import BrokerContext
 from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.coordinators import OnDemand
 from kraft.broker.fetch_session import FetchSessionCache
 from kraft.broker.fetcher import ReplicaFetcherManager
-from kraft.broker.group.coordinator import CoordinatorConfig, GroupCoordinator
+from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
 from kraft.broker.isr import IsrManager
 from kraft.broker.lifecycle import BrokerLifecycleManager
 from kraft.broker.log_manager import LogManager
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
-from kraft.broker.txn.coordinator import TransactionCoordinator, TxnConfig
-from kraft.broker.txn.markers import MarkerSender
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
@@ -59,6 +59,10 @@ from kraft.security import listener as security_listener
 from kraft.security import scram
 from kraft.security.access import Access
 from kraft.security.scram import ScramCredential
+
+if TYPE_CHECKING:
+    from kraft.broker.group.coordinator import GroupCoordinator
+    from kraft.broker.txn.coordinator import TransactionCoordinator
 
 log = logging.getLogger("kraft.broker")
 
@@ -125,13 +129,9 @@ class BrokerServer:
         self.fetch_sessions = FetchSessionCache(
             config["max.incremental.fetch.session.cache.slots"])
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
-        self.group_coordinator = GroupCoordinator(
-            self.node_id, CoordinatorConfig.from_config(config), self.replica_manager,
-            current_image)
-        self.txn_coordinator = TransactionCoordinator(
-            self.node_id, TxnConfig.from_config(config), self.replica_manager, current_image,
-            self.producer_ids,
-            MarkerSender(self.node_id, current_image, inter_broker_listener(config)))
+        # Built, and run, when first needed (kraft.broker.coordinators).
+        self.group_coordinator = OnDemand(GROUP_METADATA_TOPIC, self._group_coordinator)
+        self.txn_coordinator = OnDemand(TRANSACTION_STATE_TOPIC, self._txn_coordinator)
         self.services: list[BrokerService] = [self.group_coordinator, self.txn_coordinator]
         self.context = BrokerContext(
             node_id=self.node_id,
@@ -144,8 +144,8 @@ class BrokerServer:
             fetch_sessions=self.fetch_sessions,
             producer_ids=self.producer_ids,
             channel=channel,
-            group_coordinator=self.group_coordinator,
-            txn_coordinator=self.txn_coordinator,
+            group=self.group_coordinator,
+            txn=self.txn_coordinator,
             session=self.lifecycle,
             access=Access.from_config(config, lambda: self.metadata.image.acls),
         )
@@ -153,6 +153,22 @@ class BrokerServer:
         handlers.register(self.registry, self.context)
         self._background_scope: trio.CancelScope | None = None
         self._background_done = trio.Event()
+
+    def _group_coordinator(self) -> GroupCoordinator:
+        from kraft.broker.group.coordinator import CoordinatorConfig, GroupCoordinator
+
+        return GroupCoordinator(self.node_id, CoordinatorConfig.from_config(self.config),
+                                self.replica_manager, lambda: self.metadata.image)
+
+    def _txn_coordinator(self) -> TransactionCoordinator:
+        from kraft.broker.txn.coordinator import TransactionCoordinator, TxnConfig
+        from kraft.broker.txn.markers import MarkerSender
+
+        current_image = lambda: self.metadata.image  # noqa: E731
+        return TransactionCoordinator(
+            self.node_id, TxnConfig.from_config(self.config), self.replica_manager,
+            current_image, self.producer_ids,
+            MarkerSender(self.node_id, current_image, inter_broker_listener(self.config)))
 
     @property
     def image(self) -> MetadataImage:

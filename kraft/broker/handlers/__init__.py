@@ -46,7 +46,7 @@ from kraft.net.registry import ApiRegistry, ApiSpec, RequestContext
 if TYPE_CHECKING:
     from kraft.broker.context import BrokerContext
 
-__all__ = ["APIS", "module_name", "modules", "register"]
+__all__ = ["APIS", "COORDINATED", "module_name", "modules", "register"]
 
 APIS: Final = (
     ApiSpec(ApiKey.PRODUCE, 3, 13, advertised_min=0),
@@ -84,6 +84,30 @@ APIS: Final = (
 )
 """Every API a broker answers itself, in key order."""
 
+COORDINATED: Final[dict[ApiKey, tuple[str, ...]]] = {
+    ApiKey.PRODUCE: ("txn",),  # verifies transactional batches (KIP-890)
+    ApiKey.OFFSET_COMMIT: ("group",),
+    ApiKey.OFFSET_FETCH: ("group",),
+    ApiKey.JOIN_GROUP: ("group",),
+    ApiKey.HEARTBEAT: ("group",),
+    ApiKey.LEAVE_GROUP: ("group",),
+    ApiKey.SYNC_GROUP: ("group",),
+    ApiKey.DESCRIBE_GROUPS: ("group",),
+    ApiKey.LIST_GROUPS: ("group",),
+    ApiKey.INIT_PRODUCER_ID: ("txn",),
+    ApiKey.ADD_PARTITIONS_TO_TXN: ("txn",),
+    ApiKey.ADD_OFFSETS_TO_TXN: ("txn",),
+    ApiKey.END_TXN: ("txn",),
+    ApiKey.WRITE_TXN_MARKERS: ("group",),
+    ApiKey.TXN_OFFSET_COMMIT: ("group", "txn"),
+    ApiKey.DELETE_GROUPS: ("group",),
+    ApiKey.OFFSET_DELETE: ("group",),
+    ApiKey.DESCRIBE_TRANSACTIONS: ("txn",),
+    ApiKey.LIST_TRANSACTIONS: ("txn",),
+}
+"""The coordinators (BrokerContext.group, .txn) each API's handler uses: they run
+before its first request is handled (kraft.broker.coordinators)."""
+
 
 def module_name(key: ApiKey) -> str:
     """The module answering `key`."""
@@ -110,7 +134,8 @@ def modules() -> tuple[ModuleType, ...]:
 
 class _OnFirstRequest:
     """The handler of one API: its module is imported on the first request
-    (synchronously, so concurrent first requests import it once)."""
+    (synchronously, so concurrent first requests import it once), and the
+    coordinators it uses are running before it handles one (COORDINATED)."""
 
     def __init__(self, key: ApiKey, broker: BrokerContext) -> None:
         self._key = key
@@ -120,7 +145,10 @@ class _OnFirstRequest:
     async def __call__(self, ctx: RequestContext, header: RequestHeader, request: Any) -> Any:
         handle = self._handle
         if handle is None:
-            handle = self._handle = importlib.import_module(module_name(self._key)).handle
+            module = importlib.import_module(module_name(self._key))
+            for name in COORDINATED.get(self._key, ()):
+                await getattr(self._broker, name).start()
+            handle = self._handle = module.handle
         return await handle(self._broker, ctx, header, request)
 
 
