@@ -40,7 +40,6 @@ from typing import Any
 
 import trio
 from kio.schema.errors import ErrorCode
-from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest
 
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import (
@@ -230,6 +229,8 @@ class Connection:
     async def _authenticate(self, security: ClientSecurity, timeout: float) -> None:
         """SaslHandshake v1 then SaslAuthenticate until the mechanism is done."""
         assert security.new_sasl_client is not None and security.sasl_mechanism is not None
+        from kio.schema.sasl_handshake.v1.request import SaslHandshakeRequest  # SASL only
+
         where = f"SASL {security.sasl_mechanism} with {self.address[0]}:{self.address[1]}"
         handshake = await self.request(SaslHandshakeRequest(mechanism=security.sasl_mechanism),
                                        timeout)

@@ -31,12 +31,6 @@ import math
 from collections.abc import Callable
 
 import trio
-from kio.schema.alter_partition.v3.request import (
-    AlterPartitionRequest,
-    BrokerState,
-    PartitionData,
-    TopicData,
-)
 from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i8, i32, i64
@@ -114,6 +108,14 @@ class IsrManager:
     async def _send(self, partitions: list[Partition]) -> None:
         if not partitions:
             return
+        # Imported at the first ISR change, not at start (docs/design.md, start-up).
+        from kio.schema.alter_partition.v3.request import (
+            AlterPartitionRequest,
+            BrokerState,
+            PartitionData,
+            TopicData,
+        )
+
         proposed = {p: p.pending_isr for p in partitions}
         image = self.image()
         by_topic: dict[object, list[PartitionData]] = {}

@@ -56,6 +56,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -67,11 +68,13 @@ from kraft.log.checkpoint import (
     read_offset_checkpoint,
     write_offset_checkpoint,
 )
-from kraft.log.cleaner import PartitionCleaner
 from kraft.log.config import LogConfig
 from kraft.log.errors import CorruptSegmentError
 from kraft.log.log import PartitionLog
 from kraft.log.results import parse_partition_dir, partition_dir, wall_clock_ms
+
+if TYPE_CHECKING:
+    from kraft.log.cleaner import PartitionCleaner
 
 log = logging.getLogger("kraft.broker")
 
@@ -333,6 +336,8 @@ class LogManager:
                 continue
             cleaner = self._cleaners.get(key)
             if cleaner is None:
+                from kraft.log.cleaner import PartitionCleaner  # only for compacted logs
+
                 cleaner = self._cleaners[key] = PartitionCleaner(
                     opened.log,
                     last_clean_offset=self._checkpoints[opened.log_dir][CLEANER_OFFSET_FILE]

@@ -31,15 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 from kraft.config_keys import KEYS, ConfigError
 from kraft.net.security import PROTOCOLS, ClientSecurity, ServerSecurity
-from kraft.security import jaas
-from kraft.security.plain import PlainClient, PlainServer
-from kraft.security.principal import KafkaPrincipal, NoMatchingRule, PrincipalMapper, subject_dn
 from kraft.security.scram import MECHANISMS as SCRAM_MECHANISMS
 from kraft.security.scram import ScramClient, ScramCredential, ScramServer
-from kraft.security.tls import SslSettings, client_context, server_context
 
 if TYPE_CHECKING:
     from kraft.config import KafkaConfig
+    from kraft.security.jaas import JaasEntry
+    from kraft.security.principal import PrincipalMapper
+    from kraft.security.tls import SslSettings
+
+# TLS, PLAIN, JAAS configs and principal mapping rules are imported by the
+# functions that need them: most nodes serve PLAINTEXT only (docs/design.md,
+# "What is loaded at start-up").
 
 __all__ = [
     "SUPPORTED_MECHANISMS",
@@ -98,7 +101,9 @@ class _View:
         value = self.config.raw.get(self.prefix + key, self.config.raw.get(key))
         return value if value else None
 
-    def jaas(self, mechanism: str) -> jaas.JaasEntry | None:
+    def jaas(self, mechanism: str) -> JaasEntry | None:
+        from kraft.security import jaas
+
         key = f"{self.prefix}{mechanism.lower()}.sasl.jaas.config"
         text = self.config.raw.get(key)
         return None if text is None else jaas.parse(text, key)
@@ -124,6 +129,8 @@ def security_protocol(config: KafkaConfig, listener: str) -> str:
 
 
 def _ssl_settings(view: _View) -> SslSettings:
+    from kraft.security.tls import SslSettings
+
     algorithm = view.get("ssl.endpoint.identification.algorithm")
     return SslSettings(
         where=f"{view.config.source}: listener {view.listener}",
@@ -182,6 +189,7 @@ def _plain_users(view: _View) -> dict[str, str]:
 
 def _certificate_principal(mapper: PrincipalMapper) -> Callable[[dict[str, Any]], str]:
     from kraft.net.security import AuthenticationFailed
+    from kraft.security.principal import KafkaPrincipal, NoMatchingRule, subject_dn
 
     def principal(cert: dict[str, Any]) -> str:
         try:
@@ -200,8 +208,12 @@ def server_security(config: KafkaConfig, listener: str,
     ssl_context = None
     principal = None
     if protocol in ("SSL", "SASL_SSL"):
+        from kraft.security.tls import server_context
+
         ssl_context = server_context(_ssl_settings(view))
     if protocol == "SSL":
+        from kraft.security.principal import PrincipalMapper
+
         principal = _certificate_principal(PrincipalMapper(
             view.get("ssl.principal.mapping.rules"),
             view.prefix + "ssl.principal.mapping.rules"))
@@ -212,6 +224,8 @@ def server_security(config: KafkaConfig, listener: str,
 
     def new_server(mechanism: str) -> Any:
         if mechanism == "PLAIN":
+            from kraft.security.plain import PlainServer
+
             return PlainServer(users)
         return ScramServer(mechanism, lambda user: scram_credential(mechanism, user))
 
@@ -231,6 +245,8 @@ def client_security(config: KafkaConfig, listener: str,
     protocol = security_protocol(config, listener)
     ssl_context = None
     if protocol in ("SSL", "SASL_SSL"):
+        from kraft.security.tls import client_context
+
         ssl_context = client_context(_ssl_settings(view))
     if not protocol.startswith("SASL_"):
         return ClientSecurity(protocol, ssl_context)
@@ -250,6 +266,8 @@ def client_security(config: KafkaConfig, listener: str,
         raise ConfigError(f"{key}: {mechanism} needs {expected}, not {entry.login_module}")
     username, password = entry.options["username"], entry.options["password"]
     if mechanism == "PLAIN":
+        from kraft.security.plain import PlainClient
+
         return ClientSecurity(protocol, ssl_context, mechanism,
                               lambda: PlainClient(username, password))
     return ClientSecurity(protocol, ssl_context, mechanism,
