@@ -20,7 +20,10 @@ ratios hold:
 
 Targets (`--target sink|kraft|both`) are child processes printing a line with
 `ready` and `bootstrap.servers=HOST:PORT` once a client can produce; spawn to
-that line is start-to-ready (p50, max over --ready-runs fresh starts). kraft
+that line is start-to-ready (p50, max over --ready-runs fresh starts), each
+start preceded by the floor, `python -c "import trio"` (issue 12), with the
+CPU time each used (on a shared machine CPU time moves less than wall time).
+`--startup-only` measures just that for kraft and prints a small table. kraft
 is `python -m kraft.cli dev` on free ports with a temporary --data-dir; if it
 exits first (the CLI says "not built yet" with status 2 until dev mode
 exists) it is reported as not available and the sink figures still print.
@@ -42,6 +45,7 @@ broker's round trip rather than the linger.
 Usage:
     .venv/bin/python scripts/bench_broker.py [--quick] [--target sink|kraft|both]
         [--records N] [--repeat R] [--dir /tmp] [--no-kcat]
+    .venv/bin/python scripts/bench_broker.py --startup-only [--ready-runs N]
 """
 
 from __future__ import annotations
