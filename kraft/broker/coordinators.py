@@ -67,13 +67,19 @@ class OnDemand(Generic[S]):
         if self._nursery is None:
             self._wanted = True
             return service
-        if self._started is None:
-            self._started = trio.Event()
-            with trio.CancelScope(shield=True):  # whoever asked first may be cancelled
-                await self._nursery.start(service.run)
-            self._started.set()
+        started = self._started
+        if started is None:
+            started = self._started = trio.Event()
+            try:
+                with trio.CancelScope(shield=True):  # whoever asked first may be cancelled
+                    await self._nursery.start(service.run)
+            except BaseException:
+                self._started = None  # it did not start: the next use tries again
+                raise
+            finally:
+                started.set()  # waiters go on (a coordinator that failed answers so)
         else:
-            await self._started.wait()
+            await started.wait()
         return service
 
     # --- as a broker service ------------------------------------------------------------------

@@ -98,3 +98,26 @@ async def test_a_start_before_the_broker_runs_only_builds() -> None:
     wrapper, built = _on_demand()
     coordinator = await wrapper.start()
     assert built == [coordinator] and coordinator.runs == 0 and not coordinator.active
+
+
+async def test_a_coordinator_that_fails_to_start_is_tried_again() -> None:
+    """A run that fails before it started raises to the first user; the next use
+    starts it again."""
+    wrapper, _ = _on_demand()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(wrapper.run)
+        coordinator = wrapper.get()
+        real_run, coordinator.run = coordinator.run, _failing_run  # type: ignore[method-assign]
+        try:
+            await wrapper.start()
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the failed start was not reported")
+        coordinator.run = real_run  # type: ignore[method-assign]
+        assert (await wrapper.start()).active and coordinator.runs == 1
+        nursery.cancel_scope.cancel()
+
+
+async def _failing_run(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    raise OSError("disk gone")
