@@ -4,6 +4,7 @@
     kraft storage format -t ID -c server.properties [--standalone |
         --initial-controllers 1@host:port:DIRECTORY_ID,... | --no-initial-controllers]
         [--ignore-formatted] [--release-version 3.6-IV0]
+        [--add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]' ...]
     kraft storage info -c server.properties
 
 `format` checks what kafka-storage format (Kafka 4.4) checks, with its
@@ -21,7 +22,10 @@ quorum flags:
 
 Every directory's meta.properties carries a directory.id (KIP-1035).
 --release-version names the metadata.version to bootstrap with; kraft writes
-3.6-IV0 and refuses others it cannot run, in one line.
+3.6-IV0 and refuses others it cannot run, in one line. --add-scram puts SCRAM
+credentials into the metadata directory's bootstrap records
+(kraft.metadata.bootstrap), which the first active controller writes into the
+metadata log, as Kafka's bootstrap checkpoint does.
 
 `info` prints, as kafka-storage info, the log directories found and their
 meta.properties, or the problems found (exit 1).
@@ -75,7 +79,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--feature", "-f", action="append", metavar="FEATURE=LEVEL",
                      help="a feature level to bootstrap with (not supported yet)")
     fmt.add_argument("--add-scram", "-S", action="append", metavar="SCRAM_CREDENTIAL",
-                     help="a SCRAM credential to bootstrap with (not supported yet)")
+                     help="a SCRAM credential to bootstrap with, as "
+                          "'SCRAM-SHA-256=[name=alice,password=alice-secret]' (repeatable)")
     quorum = fmt.add_mutually_exclusive_group()
     quorum.add_argument("--standalone", "-s", action="store_true",
                         help="initialize a controller as a single-node dynamic quorum "
@@ -108,12 +113,17 @@ def main(args: argparse.Namespace) -> int:
 def format_storage(args: argparse.Namespace) -> list[str]:
     """Format the node's directories; the lines to print. Raises FormatError,
     ConfigError or MetaPropertiesError (nothing written) when it must not."""
-    # Loaded here: only format needs the raft package.
+    # Loaded here: only format needs them.
+    from kraft.metadata import bootstrap
     from kraft.raft import bootstrap_checkpoint as bc
+    from kraft.security.scram_format import parse_add_scram
 
-    if args.feature or args.add_scram:
-        flag = "--feature" if args.feature else "--add-scram"
-        raise FormatError(f"{flag} is not supported yet by kraft storage format")
+    if args.feature:
+        raise FormatError("--feature is not supported yet by kraft storage format")
+    try:
+        scram_records = [parse_add_scram(text) for text in args.add_scram or ()]
+    except ValueError as e:
+        raise FormatError(str(e)) from None
     meta_properties.check_cluster_id(args.cluster_id)
     release = args.release_version or RELEASE_VERSION
     if release not in KAFKA_METADATA_VERSIONS:
@@ -162,6 +172,8 @@ def format_storage(args: argparse.Namespace) -> list[str]:
     def write_checkpoint(todo: list[str]) -> None:
         if voters and metadata_dir in todo:
             bc.write(metadata_dir, voters, wall_clock_ms())
+        if scram_records and metadata_dir in todo:
+            bootstrap.write(metadata_dir, scram_records)
 
     written = meta_properties.format_directories(
         directories, args.cluster_id, config.node_id, ignore_formatted=args.ignore_formatted,

@@ -145,6 +145,8 @@ def test_initial_controllers_give_the_metadata_directory_its_id(tmp_path: Path) 
                                   "3.6-IV0; omit --release-version or pass 3.6-IV0"),
     ({}, ["-s", "--feature", "kraft.version=1"],
      "--feature is not supported yet by kraft storage format"),
+    ({}, ["-s", "--add-scram", "SCRAM-SHA-256=[name=alice]"],
+     "--add-scram: password=... (or salt and saltedpassword) is required"),
 ])
 def test_format_refusals_in_kafkas_words(change: dict[str, str], flags: list[str],
                                          message: str, tmp_path: Path) -> None:
@@ -154,6 +156,24 @@ def test_format_refusals_in_kafkas_words(change: dict[str, str], flags: list[str
     assert result.returncode == 1
     assert one_line(result.stderr) == message
     assert not (tmp_path / "logs1").exists() and not (tmp_path / "logs2").exists()
+
+
+def test_add_scram_goes_into_the_bootstrap_records(tmp_path: Path) -> None:
+    """--add-scram (repeatable, Kafka's syntax) writes the credentials into the metadata
+    directory's bootstrap records, which the first active controller logs."""
+    from kraft.metadata import bootstrap
+    from kraft.metadata.records import UserScramCredentialRecord
+
+    config = quickstart(tmp_path)
+    result = storage("format", "-t", CLUSTER_ID, "-c", str(config), "--standalone",
+                     "--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
+                     "-S", "SCRAM-SHA-512=[name=bob,iterations=8192,password=bob-secret]")
+    assert result.returncode == 0, result.stderr
+    records = bootstrap.read(tmp_path / "logs1")
+    assert [(r.name, r.mechanism, r.iterations) for r in records
+            if isinstance(r, UserScramCredentialRecord)] == [("alice", 1, 4096),
+                                                            ("bob", 2, 8192)]
+    assert bootstrap.read(tmp_path / "logs2") == []  # the metadata directory only
 
 
 def test_standalone_only_on_a_controller_and_flags_exclusive(tmp_path: Path) -> None:
