@@ -7,6 +7,7 @@ simulation) set their own `max_examples`.
 """
 
 import os
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,22 +29,36 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
-# scripts/test runs the suite on two pytest-xdist workers (`--dist loadgroup`).
-# A test module's tests run on one worker, in order, so a module-scoped node is
-# started once. Some modules share more and run on one worker together: the
-# compat tier shares one Kafka download, one Maven build and one dev node and
-# cluster per session; the network-namespace schedules end by checking that no
-# kraft namespace is left on the machine, which another worker's schedule would
-# break.
+# scripts/test runs the suite on two pytest-xdist workers. Work goes out by
+# group: a test module's tests run on one worker, in order, so a module-scoped
+# node is started once. Some modules share more and run on one worker
+# together: the compat tier shares one Kafka download, one Maven build and one
+# dev node and cluster per session; the network-namespace schedules end by
+# checking that no kraft namespace is left on the machine, which another
+# worker's schedule would break.
 SHARED_GROUPS = {
     "tests/compat/": "compat",
     "tests/faults/test_netns_faults.py": "netns",
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        group = next((name for prefix, name in SHARED_GROUPS.items()
-                      if module.startswith(prefix)), module)
-        item.add_marker(pytest.mark.xdist_group(group))
+def group_of(nodeid: str) -> str:
+    """The work unit a test goes out in: its shared group, else its module."""
+    module = nodeid.split("::", 1)[0]
+    return next((name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)),
+                module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's load-by-scope scheduling, with `group_of` as the scope (largest groups
+    first). Only for the default distribution (`-n N`); an explicit --dist wins."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
