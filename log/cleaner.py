@@ -493,6 +493,7 @@ class CleanTask:
         pass at or after it -- unless it is its producer's last record, which Kafka
         keeps empty and this log keeps whole (producer state is replayed from the
         marker's record)."""
+        self.stats[4] += header.records_count
         discardable = self.txn.on_control(header, data)
         if not discardable:
             return data
@@ -502,7 +503,6 @@ class CleanTask:
             if retained:
                 return data
             if self.now_ms >= horizon:
-                self.stats[4] += header.records_count
                 self.stats[5] += header.records_count
                 return None
             self.max_delete_horizon = max(self.max_delete_horizon, horizon)
