@@ -603,7 +603,8 @@ def test_compaction_keeps_committed_and_removes_aborted(dev_factory: Any) -> Non
     removed v1), read_committed still reads K=v1."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    node = dev_factory("log.cleaner.backoff.ms=200")
+    node = dev_factory("log.cleaner.backoff.ms=200", "transaction.state.log.num.partitions=1",
+                       "offsets.topic.num.partitions=1")
     topic = "txn-compacted"
     admin = AdminClient({"bootstrap.servers": node.bootstrap})
     admin.create_topics([NewTopic(
