@@ -42,12 +42,17 @@ from pathlib import Path
 import trio
 
 from kraft import meta_properties
-from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.server import BrokerServer
 from kraft.config import ConfigError, KafkaConfig, Listener, check_config, client_listeners
 from kraft.controller import apis as controller_apis
 from kraft.controller import authorization
 from kraft.controller.quorum_controller import QuorumController
+from kraft.controller.registration_manager import (
+    SUPPORTED_FEATURES,
+    ControllerRegistrationManager,
+    RegisteredListener,
+)
 from kraft.metadata import bootstrap
 from kraft.metadata.loader import MetadataLoader
 from kraft.net import api_versions, sasl
@@ -98,6 +103,7 @@ class Node:
         self.bound: dict[str, tuple[str, int]] = {}
         self._stop = trio.Event()
         self.controller: QuorumController | None = None
+        self.registration: ControllerRegistrationManager | None = None
         self.broker: BrokerServer | None = None
         self._client_servers: list[KafkaServer] = []
 
@@ -277,6 +283,14 @@ class Node:
             )
             bound = await nursery.start(server.serve, host or "0.0.0.0", port)
             self.bound[controller_name] = bound[0]
+            self.registration = self._registration_manager(
+                ControllerChannel(client, voters, lambda: raft.leader, raft.wait_leader_change,
+                                  node_id=self.node_id,
+                                  attempt_timeout_s=config["controller.quorum.request.timeout.ms"]
+                                  / 1000,
+                                  current_voters=lambda: raft.voter_addresses),
+                Listener(controller_name, host, port))
+            loader.add_publisher(self.registration)
         if "broker" in self.roles:
             channel = ControllerChannel(
                 client, voters, lambda: raft.leader, raft.wait_leader_change,
@@ -312,12 +326,31 @@ class Node:
         await nursery.start(raft.run)
         if self.controller is not None:
             await nursery.start(self.controller.run)
+        if self.registration is not None:
+            nursery.start_soon(self.registration.run)
         if self.broker is not None:
             await self.broker.run(nursery)
             nursery.start_soon(self._ready_when_unfenced, self.broker)
         else:
             self.ready.set()
         return raft
+
+    def _registration_manager(self, channel: ControllerChannel,
+                              listener: Listener) -> ControllerRegistrationManager:
+        """KIP-919: this controller registers its controller listener (advertised as
+        the client listeners are) through `channel`."""
+        ((name, host, port),) = self._advertised([listener])
+
+        async def send(request: object, timeout_s: float) -> object | None:
+            try:
+                return await channel.send(request, timeout_s)
+            except ControllerUnavailable:
+                return None
+
+        return ControllerRegistrationManager(
+            self.node_id,
+            (RegisteredListener(name, host, port, security.security_protocol(self.config, name)),),
+            SUPPORTED_FEATURES, send)
 
     def _advertised(self, listeners: list[Listener]) -> list[tuple[str, str, int]]:
         """advertised.listeners, else the listeners with their bound ports and a

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
+from kio.schema.describe_cluster.v1.request import DescribeClusterRequest
+from kio.static.primitive import i8
 
 from kraft import meta_properties
+from kraft.net.client import KafkaClient
 from tests.kraft.test_cli import KRAFT, kraft
 from tests.kraft.test_storage_tool import CLUSTER_ID, quickstart, storage, wait_ready
 from tests.ports import free_port
@@ -40,6 +44,25 @@ def status(bootstrap: str) -> dict[str, Any]:
 
 def voter_ids(bootstrap: str) -> list[int]:
     return sorted(v["id"] for v in status(bootstrap)["currentVoters"])
+
+
+def registered_controllers(bootstrap: str) -> dict[int, int]:
+    """{controller id: port} from DescribeCluster for controllers (KIP-919), once every
+    one of the three has registered."""
+    host, port = bootstrap.rsplit(":", 1)
+    request = DescribeClusterRequest(include_cluster_authorized_operations=False,
+                                     endpoint_type=i8(2))
+
+    async def ask() -> dict[int, int]:
+        async with KafkaClient("test") as client:
+            while True:
+                answer = await client.request((host, int(port)), request, timeout=10)
+                found = {b.broker_id: b.port for b in answer.brokers}
+                if len(found) == 3:
+                    return found
+                await trio.sleep(0.05)
+
+    return trio.run(ask)
 
 
 def change(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -78,6 +101,8 @@ def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
         for proc, out in procs:
             wait_ready(proc, out)
         assert voter_ids(bootstrap) == [1]
+        # Every controller registers (KIP-919), observers too, with its listener.
+        assert registered_controllers(bootstrap) == ports
         hwm = status(bootstrap)["highWatermark"]
         directory = {}
         for n in (2, 3):
@@ -108,6 +133,11 @@ def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
         for proc, _ in procs:
             proc.send_signal(signal.SIGTERM)
         assert [proc.wait(60) for proc, _ in procs] == [0, 0, 0]
+        dump = kraft("metadata", "dump", str(configs[1].parent / "logs1"), "--json")
+        assert dump.returncode == 0, dump.stderr
+        registered = [json.loads(line) for line in dump.stdout.splitlines()
+                      if "RegisterControllerRecord" in line]
+        assert {r["record"]["controller_id"] for r in registered} == {1, 2, 3}, registered
     finally:
         for proc, _ in procs:
             if proc.poll() is None:
