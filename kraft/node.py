@@ -171,6 +171,18 @@ class Node:
         self._recorded = recorded
         return {v.node_id: (v.host, v.port) for v in recorded}
 
+    def _local_listeners(self) -> tuple[tuple[str, str, int], ...]:
+        """This controller's endpoint as the voter set should record it (KIP-853; a
+        voter whose entry differs gets it updated): its controller listener,
+        advertised as `kraft storage format` records it. Empty for a broker, or a
+        listener on an ephemeral port (unknown until bound)."""
+        if "controller" not in self.roles:
+            return ()
+        name = self.config["controller.listener.names"][0]
+        advertised = self.config.listeners("advertised.listeners")
+        host, port = advertised.get(name) or self.config.listeners()[name]
+        return ((name, host or socket.getfqdn(), port),) if port else ()
+
     def _directory_id(self) -> str | None:
         meta = meta_properties.read(self.config.metadata_log_dir)
         return None if meta is None else meta.directory_id
@@ -190,7 +202,8 @@ class Node:
         found: list[dict[int, tuple[str, int]]] = []
         async with trio.open_nursery() as nursery:
             async def discover() -> None:
-                found.append(await discover_voters(client, self.config.quorum_bootstrap_servers))
+                found.append(await discover_voters(client, self.config.quorum_bootstrap_servers,
+                                                   self.node_id))
                 nursery.cancel_scope.cancel()
 
             async def stopped() -> None:
@@ -211,7 +224,8 @@ class Node:
         # A broker that will discover its voters starts from a placeholder set.
         quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)) or (-1,),
                                               config.raw)
-        quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id)
+        quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id,
+                                     local_listeners=self._local_listeners())
         raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
         raft: RaftNode | None = None
         try:

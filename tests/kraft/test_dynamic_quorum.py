@@ -1,6 +1,7 @@
 """A dynamic controller quorum with real processes (KIP-853): from one controller
 to three and back to two, with `kraft metadata-quorum add-controller` and
-`remove-controller`, while the metadata log keeps committing."""
+`remove-controller`, while the metadata log keeps committing; the controllers
+register (KIP-919) and a voter restarted on another port updates its entry."""
 
 from __future__ import annotations
 
@@ -46,23 +47,45 @@ def voter_ids(bootstrap: str) -> list[int]:
     return sorted(v["id"] for v in status(bootstrap)["currentVoters"])
 
 
-def registered_controllers(bootstrap: str) -> dict[int, int]:
-    """{controller id: port} from DescribeCluster for controllers (KIP-919), once every
-    one of the three has registered."""
+def registered_controllers(bootstrap: str, expected: dict[int, int]) -> dict[int, int]:
+    """{controller id: port} from DescribeCluster for controllers (KIP-919), asked until
+    it is `expected` (or the deadline)."""
     host, port = bootstrap.rsplit(":", 1)
     request = DescribeClusterRequest(include_cluster_authorized_operations=False,
                                      endpoint_type=i8(2))
 
     async def ask() -> dict[int, int]:
+        found: dict[int, int] = {}
         async with KafkaClient("test") as client:
-            while True:
-                answer = await client.request((host, int(port)), request, timeout=10)
-                found = {b.broker_id: b.port for b in answer.brokers}
-                if len(found) == 3:
-                    return found
-                await trio.sleep(0.05)
+            with trio.move_on_after(CHANGE_DEADLINE_S):
+                while found != expected:
+                    answer = await client.request((host, int(port)), request, timeout=10)
+                    found = {b.broker_id: b.port for b in answer.brokers}
+                    await trio.sleep(0.05)
+        return found
 
     return trio.run(ask)
+
+
+def voter_endpoints(bootstrap: str, node_id: int, expected: list[str]) -> list[str]:
+    """Node `node_id`'s endpoints in DescribeQuorum, asked until they are `expected`
+    (or the deadline)."""
+    deadline = time.monotonic() + CHANGE_DEADLINE_S
+    while True:
+        found = next((v["endpoints"] for v in status(bootstrap)["currentVoters"]
+                      if v["id"] == node_id), [])
+        if found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def start(config: Path, log_name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    out = config.parent / log_name
+    with open(out, "wb") as stdout:
+        proc = subprocess.Popen([*KRAFT, "start", str(config)], stdout=stdout,
+                                stderr=subprocess.STDOUT)
+    wait_ready(proc, out)
+    return proc, out
 
 
 def change(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -80,7 +103,10 @@ def change(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
     """A controller formatted --standalone, two formatted --no-initial-controllers that
-    join as observers: add-controller makes each a voter (Kafka's output line), adding
+    join as observers: every one registers (KIP-919, DescribeCluster on a controller
+    lists them, the metadata log holds their RegisterControllerRecords);
+    add-controller makes each a voter (Kafka's output line); a voter restarted on
+    another port gets its entry in the voter set updated and registers again; adding
     one twice is DUPLICATE_VOTER, remove-controller takes one out, and the high
     watermark keeps moving with every change (the metadata log commits)."""
     ports = {n: free_port() for n in (1, 2, 3)}
@@ -102,7 +128,7 @@ def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
             wait_ready(proc, out)
         assert voter_ids(bootstrap) == [1]
         # Every controller registers (KIP-919), observers too, with its listener.
-        assert registered_controllers(bootstrap) == ports
+        assert registered_controllers(bootstrap, ports) == ports
         hwm = status(bootstrap)["highWatermark"]
         directory = {}
         for n in (2, 3):
@@ -118,6 +144,21 @@ def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
             assert added.stdout.strip() == (
                 f"Added controller {n} with directory id {directory[n]} and endpoints: "
                 f"CONTROLLER://localhost:{ports[n]}")
+        assert voter_ids(bootstrap) == [1, 2, 3]
+        # Voter 3 restarted on another port: it registers again (a new incarnation)
+        # and, as a follower, sends UpdateRaftVoter, so the voter set names the new
+        # endpoint (KIP-853).
+        proc3 = procs.pop()[0]
+        proc3.send_signal(signal.SIGTERM)
+        assert proc3.wait(60) == 0
+        moved = free_port()
+        # A shorter fetch timeout shortens its update period (three fetch timeouts).
+        configs[3].write_text(configs[3].read_text().replace(f":{ports[3]}", f":{moved}")
+                              + "controller.quorum.fetch.timeout.ms=1000\n")
+        procs.append(start(configs[3], "restarted.log"))
+        assert voter_endpoints(bootstrap, 3, [f"CONTROLLER://localhost:{moved}"]) == [
+            f"CONTROLLER://localhost:{moved}"]
+        assert registered_controllers(bootstrap, {**ports, 3: moved}) == {**ports, 3: moved}
         assert voter_ids(bootstrap) == [1, 2, 3]
         again = change(bootstrap, "add-controller", "--command-config", str(configs[2]))
         assert again.returncode == 1 and "DUPLICATE_VOTER" in again.stderr
