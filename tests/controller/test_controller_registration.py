@@ -142,8 +142,9 @@ def test_describe_cluster_lists_registered_controllers_on_the_listener() -> None
 
 
 def test_describe_cluster_refuses_other_endpoint_types_as_kafka() -> None:
-    """Brokers asked of a controller: MISMATCHED_ENDPOINT_TYPE; an unknown type:
-    UNSUPPORTED_ENDPOINT_TYPE; Kafka's messages and the response's defaults."""
+    """Brokers asked of a controller: MISMATCHED_ENDPOINT_TYPE (INVALID_REQUEST for v0,
+    which can ask only for brokers); an unknown type: UNSUPPORTED_ENDPOINT_TYPE; Kafka's
+    messages and the response's defaults."""
     controller = _controller(_registered(EMPTY, _manager(None).request()), 1)
     mismatched = _describe(controller, 1, version=2)
     assert (mismatched.error_code, mismatched.error_message) == (
@@ -153,6 +154,14 @@ def test_describe_cluster_refuses_other_endpoint_types_as_kafka() -> None:
     unknown = _describe(controller, 9)
     assert (unknown.error_code, unknown.error_message) == (
         ErrorCode.unsupported_endpoint_type, "Unsupported endpoint type 9")
+    from kio.schema.describe_cluster.v0.request import DescribeClusterRequest as V0
+
+    v0 = describe_cluster.describe_controllers(
+        controller, RequestContext("peer", "CONTROLLER"),
+        RequestHeader(int(ApiKey.DESCRIBE_CLUSTER), 0, 1, "t"),
+        V0(include_cluster_authorized_operations=False))
+    assert (v0.error_code, v0.error_message) == (ErrorCode.invalid_request,
+                                                 mismatched.error_message)
     for answer in (mismatched, unknown):
         assert (answer.cluster_id, answer.controller_id, answer.endpoint_type,
                 answer.brokers) == ("", -1, 1, ())

@@ -10,8 +10,9 @@ with that endpoint, and the quorum leader as `controller_id` when it is among
 them (-1 otherwise, also while no leader is known: the client asks again).
 Kafka's errors: endpoint type 1 (brokers) is MISMATCHED_ENDPOINT_TYPE, any other
 type UNSUPPORTED_ENDPOINT_TYPE, each with Kafka's message and the response's
-defaults (no cluster id, endpoint type 1). Version 0 has no endpoint type, so
-it is not served here (Kafka's controllers start at 1 too). The request needs
+defaults (no cluster id, endpoint type 1). Version 0 has no endpoint type (it
+means brokers): Kafka's controllers advertise it and answer it INVALID_REQUEST
+with the mismatch message, and so does kraft. The request needs
 ALTER on the cluster (kraft.controller.authorization), unlike a broker's.
 Authorized operations, when asked for, are those the connection's principal may
 perform on the cluster per the controller's committed ACLs (0 without DESCRIBE
@@ -55,12 +56,14 @@ def _error_response(version: int, request: Any, code: ErrorCode, message: str | 
 def describe_controllers(controller: QuorumController, ctx: RequestContext,
                          header: RequestHeader, request: Any) -> Any:
     cls = response_class(header)
-    endpoint_type = request.endpoint_type
+    endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT_TYPE)  # v1+
     if endpoint_type == BROKERS_ENDPOINT_TYPE:
-        return _defaults(cls, ErrorCode.mismatched_endpoint_type,
+        mismatched = (ErrorCode.invalid_request if header.api_version == 0
+                      else ErrorCode.mismatched_endpoint_type)
+        return _defaults(cls, mismatched,
                          "The request was sent to an endpoint of type CONTROLLER, but we "
                          "wanted an endpoint of type BROKER")
-    if endpoint_type != CONTROLLERS_ENDPOINT_TYPE:
+    if endpoint_type != CONTROLLERS_ENDPOINT_TYPE:  # v1+ only
         return _defaults(cls, ErrorCode.unsupported_endpoint_type,
                          f"Unsupported endpoint type {endpoint_type}")
     access = Access.from_config(controller.config, lambda: controller.committed_image.acls)
@@ -83,7 +86,7 @@ def describe_controllers(controller: QuorumController, ctx: RequestContext,
 
 
 API = ControllerApi(
-    ApiSpec(ApiKey.DESCRIBE_CLUSTER, 1, 2),
+    ApiSpec(ApiKey.DESCRIBE_CLUSTER, 0, 2),
     command=EveryController(describe_controllers),
     error_response=_error_response,
 )
