@@ -76,10 +76,23 @@ LOCK_FILE = ".lock"
 
 
 def controller_registry(raft: RaftNode, controller: QuorumController) -> ApiRegistry:
-    """What the controller listener serves: ApiVersions, the raft RPCs (the raft
-    driver's) and the controller-bound APIs (kraft/controller/apis)."""
+    """What the controller listener serves: ApiVersions (with this controller's
+    feature ranges and finalized levels), the raft RPCs (the raft driver's) and the
+    controller-bound APIs (kraft/controller/apis)."""
     registry = ApiRegistry()
-    api_versions.register(registry)
+
+    def features() -> api_versions.Features:
+        # As Kafka's controllers: what this controller supports and the finalized
+        # levels of its committed image, kraft.version (raft's) included.
+        image = controller.committed_image
+        levels = {**image.features.levels, "kraft.version": raft.kraft_version}
+        return api_versions.Features(
+            supported=tuple((f.name, f.min_version, f.max_version) for f in SUPPORTED_FEATURES),
+            finalized_epoch=max(image.provenance.offset, -1),
+            finalized=tuple((name, level, level) for name, level in sorted(levels.items())
+                            if level))
+
+    api_versions.register(registry, features)
     sasl.register(registry)
     raft.register(registry)
     controller_apis.register(registry, controller)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+from kio.schema.api_versions.v4.request import ApiVersionsRequest
 from kio.schema.describe_cluster.v1.request import DescribeClusterRequest
 from kio.static.primitive import i8
 
@@ -65,6 +66,21 @@ def registered_controllers(bootstrap: str, expected: dict[int, int]) -> dict[int
         return found
 
     return trio.run(ask)
+
+
+def controller_features(bootstrap: str) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """({feature: (min, max) supported}, {feature: finalized level}) from a
+    controller's ApiVersions v4 (v3 leaves out features whose minimum is 0)."""
+    host, port = bootstrap.rsplit(":", 1)
+
+    async def ask() -> Any:
+        async with KafkaClient("test") as client:
+            return await client.request((host, int(port)), ApiVersionsRequest(
+                client_software_name="test", client_software_version="1"), timeout=10)
+
+    answer = trio.run(ask)
+    return ({f.name: (f.min_version, f.max_version) for f in answer.supported_features},
+            {f.name: f.max_version_level for f in answer.finalized_features})
 
 
 def voter_endpoints(bootstrap: str, node_id: int, expected: list[str]) -> list[str]:
@@ -129,6 +145,10 @@ def test_one_controller_to_three_and_back_to_two(tmp_path: Path) -> None:
         assert voter_ids(bootstrap) == [1]
         # Every controller registers (KIP-919), observers too, with its listener.
         assert registered_controllers(bootstrap, ports) == ports
+        # The controller listener's ApiVersions carries the controller's features.
+        supported, finalized = controller_features(bootstrap)
+        assert supported["kraft.version"] == (0, 1) and finalized["kraft.version"] == 1
+        assert finalized["metadata.version"] == supported["metadata.version"][1]
         hwm = status(bootstrap)["highWatermark"]
         directory = {}
         for n in (2, 3):
