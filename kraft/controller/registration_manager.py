@@ -12,9 +12,10 @@ one at a time. The request goes through the node's channel to the active
 controller (`send`), which finds the leader, follows leader changes and
 retries NOT_CONTROLLER; an answer with another error, or no answer, is
 retried after an exponential backoff (Kafka's: 100 ms doubling, at most 120 s,
-2% jitter). A success is not the end: the manager is registered when the
-committed log shows it, so a registration lost to a leader change before
-committing is sent again, and a restart (new incarnation) registers again.
+2% jitter), cut short when a leader becomes known. A success is not the end:
+the manager is registered when the committed log shows it, so a registration
+lost to a leader change before committing is sent again, and a restart (new
+incarnation) registers again.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class ControllerRegistrationManager:
         self.registered_in_log = False
         self.registered = trio.Event()  # set once the log first holds this registration
         self._changed = trio.Event()
+        self._leader_known = trio.Event()
         self.successful_rpcs = 0
         self.failed_rpcs = 0
 
@@ -127,7 +129,11 @@ class ControllerRegistrationManager:
         self._changed.set()
 
     def leader_changed(self, leader: LeaderAndEpoch) -> None:
-        """Nothing to do: the channel follows the leader (MetadataPublisher protocol)."""
+        """A newly known leader ends the wait after a failure at once: failures while
+        no leader was known (a cluster starting) must not delay the registration by
+        a backoff grown meanwhile."""
+        if leader.leader_id is not None:
+            self._leader_known.set()
 
     # --- sending ------------------------------------------------------------------
 
@@ -182,4 +188,6 @@ class ControllerRegistrationManager:
                 log.info("node %d: the controller refused our registration: %s (%s); "
                          "retrying in %.1f s", self.node_id, response.error_code.name,
                          response.error_message, wait)
-            await trio.sleep(wait)
+            self._leader_known = trio.Event()
+            with trio.move_on_after(wait):
+                await self._leader_known.wait()

@@ -29,6 +29,7 @@ from kraft.metadata.records import BrokerEndpoint, RegisterControllerRecord
 from kraft.net.api_keys import ApiKey
 from kraft.net.codec import RequestHeader
 from kraft.net.registry import RequestContext
+from kraft.raft.types import LeaderAndEpoch
 
 CTX = ControllerContext(config=KafkaConfig({}), cluster_id="c")
 LISTENERS = (RegisteredListener("CONTROLLER", "ctl1", 9093),
@@ -105,6 +106,31 @@ async def test_manager_retries_until_the_log_holds_its_registration(
         assert not manager.registered_in_log
         await trio.sleep(1)
         assert len(sent) == 5 and sent[-1][1].incarnation_id == uuid.UUID(int=7)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_new_leader_ends_the_backoff(autojump_clock: trio.testing.MockClock) -> None:
+    """After failures with no leader known, the backoff has grown; a leader becoming
+    known makes the manager send at once instead of waiting it out."""
+    sent: list[float] = []
+
+    async def send(request: Any, timeout_s: float) -> Any:
+        sent.append(trio.current_time())
+        await trio.sleep(timeout_s)  # the channel waited for a leader in vain
+        return None
+
+    manager = _manager(send)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(manager.run)
+        while len(sent) < 8:
+            await trio.sleep(1)
+        assert manager.backoff_s() > 10
+        before = len(sent)
+        await trio.sleep(6)  # the last send gave up: the manager is backing off
+        assert len(sent) == before
+        manager.leader_changed(LeaderAndEpoch(2, 5))
+        await trio.sleep(0.01)
+        assert len(sent) == before + 1
         nursery.cancel_scope.cancel()
 
 
