@@ -39,6 +39,7 @@ from kio.static.primitive import i16, i32, u16
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.metadata.loader import MetadataUpdate
 from kraft.metadata.records import METADATA_VERSION, TRANSACTION_VERSION, TRANSACTION_VERSION_LEVEL
+from kraft.net.security import PROTOCOL_IDS
 from kraft.raft.types import LeaderAndEpoch
 
 __all__ = [
@@ -54,9 +55,6 @@ REQUEST_TIMEOUT_S = 5.0
 BACKOFF_INITIAL_S = 0.1
 BACKOFF_MAX_S = 120.0
 BACKOFF_JITTER = 0.02
-
-SECURITY_PROTOCOL_IDS = {"PLAINTEXT": 0, "SSL": 1, "SASL_PLAINTEXT": 2, "SASL_SSL": 3}
-"""Kafka's SecurityProtocol ids."""
 
 Send = Callable[[Any, float], Awaitable[Any | None]]
 """(request, timeout in seconds) -> the active controller's response, None if none came."""
@@ -145,7 +143,7 @@ class ControllerRegistrationManager:
             zk_migration_ready=False,
             listeners=tuple(
                 Listener(name=lst.name, host=lst.host, port=u16(lst.port),
-                         security_protocol=i16(SECURITY_PROTOCOL_IDS[lst.security_protocol]))
+                         security_protocol=i16(PROTOCOL_IDS[lst.security_protocol]))
                 for lst in self.listeners),
             features=tuple(
                 Feature(name=f.name, min_supported_version=i16(f.min_version),
