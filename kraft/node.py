@@ -42,12 +42,17 @@ from pathlib import Path
 import trio
 
 from kraft import meta_properties
-from kraft.broker.controller_channel import ControllerChannel
+from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.server import BrokerServer
 from kraft.config import ConfigError, KafkaConfig, Listener, check_config, client_listeners
 from kraft.controller import apis as controller_apis
 from kraft.controller import authorization
 from kraft.controller.quorum_controller import QuorumController
+from kraft.controller.registration_manager import (
+    SUPPORTED_FEATURES,
+    ControllerRegistrationManager,
+    RegisteredListener,
+)
 from kraft.metadata import bootstrap
 from kraft.metadata.loader import MetadataLoader
 from kraft.net import api_versions, sasl
@@ -71,10 +76,23 @@ LOCK_FILE = ".lock"
 
 
 def controller_registry(raft: RaftNode, controller: QuorumController) -> ApiRegistry:
-    """What the controller listener serves: ApiVersions, the raft RPCs (the raft
-    driver's) and the controller-bound APIs (kraft/controller/apis)."""
+    """What the controller listener serves: ApiVersions (with this controller's
+    feature ranges and finalized levels), the raft RPCs (the raft driver's) and the
+    controller-bound APIs (kraft/controller/apis)."""
     registry = ApiRegistry()
-    api_versions.register(registry)
+
+    def features() -> api_versions.Features:
+        # As Kafka's controllers: what this controller supports and the finalized
+        # levels of its committed image, kraft.version (raft's) included.
+        image = controller.committed_image
+        levels = {**image.features.levels, "kraft.version": raft.kraft_version}
+        return api_versions.Features(
+            supported=tuple((f.name, f.min_version, f.max_version) for f in SUPPORTED_FEATURES),
+            finalized_epoch=max(image.provenance.offset, -1),
+            finalized=tuple((name, level, level) for name, level in sorted(levels.items())
+                            if level))
+
+    api_versions.register(registry, features)
     sasl.register(registry)
     raft.register(registry)
     controller_apis.register(registry, controller)
@@ -98,6 +116,7 @@ class Node:
         self.bound: dict[str, tuple[str, int]] = {}
         self._stop = trio.Event()
         self.controller: QuorumController | None = None
+        self.registration: ControllerRegistrationManager | None = None
         self.broker: BrokerServer | None = None
         self._client_servers: list[KafkaServer] = []
 
@@ -165,6 +184,18 @@ class Node:
         self._recorded = recorded
         return {v.node_id: (v.host, v.port) for v in recorded}
 
+    def _local_listeners(self) -> tuple[tuple[str, str, int], ...]:
+        """This controller's endpoint as the voter set should record it (KIP-853; a
+        voter whose entry differs gets it updated): its controller listener,
+        advertised as `kraft storage format` records it. Empty for a broker, or a
+        listener on an ephemeral port (unknown until bound)."""
+        if "controller" not in self.roles:
+            return ()
+        name = self.config["controller.listener.names"][0]
+        advertised = self.config.listeners("advertised.listeners")
+        host, port = advertised.get(name) or self.config.listeners()[name]
+        return ((name, host or socket.getfqdn(), port),) if port else ()
+
     def _directory_id(self) -> str | None:
         meta = meta_properties.read(self.config.metadata_log_dir)
         return None if meta is None else meta.directory_id
@@ -184,7 +215,8 @@ class Node:
         found: list[dict[int, tuple[str, int]]] = []
         async with trio.open_nursery() as nursery:
             async def discover() -> None:
-                found.append(await discover_voters(client, self.config.quorum_bootstrap_servers))
+                found.append(await discover_voters(client, self.config.quorum_bootstrap_servers,
+                                                   self.node_id))
                 nursery.cancel_scope.cancel()
 
             async def stopped() -> None:
@@ -205,7 +237,8 @@ class Node:
         # A broker that will discover its voters starts from a placeholder set.
         quorum = QuorumConfig.from_properties(self.node_id, tuple(sorted(voters)) or (-1,),
                                               config.raw)
-        quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id)
+        quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id,
+                                     local_listeners=self._local_listeners())
         raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
         raft: RaftNode | None = None
         try:
@@ -277,6 +310,14 @@ class Node:
             )
             bound = await nursery.start(server.serve, host or "0.0.0.0", port)
             self.bound[controller_name] = bound[0]
+            self.registration = self._registration_manager(
+                ControllerChannel(client, voters, lambda: raft.leader, raft.wait_leader_change,
+                                  node_id=self.node_id,
+                                  attempt_timeout_s=config["controller.quorum.request.timeout.ms"]
+                                  / 1000,
+                                  current_voters=lambda: raft.voter_addresses),
+                Listener(controller_name, host, port))
+            loader.add_publisher(self.registration)
         if "broker" in self.roles:
             channel = ControllerChannel(
                 client, voters, lambda: raft.leader, raft.wait_leader_change,
@@ -312,12 +353,31 @@ class Node:
         await nursery.start(raft.run)
         if self.controller is not None:
             await nursery.start(self.controller.run)
+        if self.registration is not None:
+            nursery.start_soon(self.registration.run)
         if self.broker is not None:
             await self.broker.run(nursery)
             nursery.start_soon(self._ready_when_unfenced, self.broker)
         else:
             self.ready.set()
         return raft
+
+    def _registration_manager(self, channel: ControllerChannel,
+                              listener: Listener) -> ControllerRegistrationManager:
+        """KIP-919: this controller registers its controller listener (advertised as
+        the client listeners are) through `channel`."""
+        ((name, host, port),) = self._advertised([listener])
+
+        async def send(request: object, timeout_s: float) -> object | None:
+            try:
+                return await channel.send(request, timeout_s)
+            except ControllerUnavailable:
+                return None
+
+        return ControllerRegistrationManager(
+            self.node_id,
+            (RegisteredListener(name, host, port, security.security_protocol(self.config, name)),),
+            SUPPORTED_FEATURES, send)
 
     def _advertised(self, listeners: list[Listener]) -> list[tuple[str, str, int]]:
         """advertised.listeners, else the listeners with their bound ports and a

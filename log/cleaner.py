@@ -3,16 +3,32 @@
 What a pass does (Kafka's `Cleaner.doClean`, KIP-58 / KIP-354 / KIP-534):
 
 * Cleanable range. Only inactive segments lying wholly below the *first
-  uncleanable offset* are touched: min(caller's upper bound -- the high
-  watermark --, the active segment's base, the base of the first dirty
-  segment younger than min.compaction.lag.ms). Everything from there on is
-  never read for the map nor rewritten.
+  uncleanable offset* are touched: min(caller's upper bound -- the last
+  stable offset: the high watermark, and no further than the first offset
+  of a transaction still open or whose marker is not yet replicated --, the
+  active segment's base, the base of the first dirty segment younger than
+  min.compaction.lag.ms). Everything from there on is never read for the
+  map nor rewritten, so an open transaction is never touched.
 * Dirty section. Offsets from the last clean offset (Kafka's
   `cleaner-offset-checkpoint` entry) to the end of the cleanable range.
   The offset map -- key -> offset of its latest record -- is built from it,
   segment by segment, until the map would pass its memory budget (at least
   one segment is always mapped); `end_offset` is the end of the last mapped
-  segment. Control batches and null keys are not mapped.
+  segment. Control batches, null keys and aborted transactional data are not
+  mapped, so an aborted record never hides an older committed one.
+* Transactions (Kafka's `CleanedTransactionMetadata`, log.cleaner_txn). The
+  aborted transactions come from the `.txnindex` entries overlapping the
+  range; a pass walks every batch below `end_offset` in offset order,
+  knowing which producer is inside an aborted transaction. Aborted data
+  batches lose every record; committed transactional data is compacted like
+  any other. A commit or abort marker stays while data of its transaction
+  remains; the first pass that finds none gives it a delete horizon (now +
+  delete.retention.ms, KIP-534, as for tombstones) and the first pass at or
+  after the horizon removes it. Each cleaned segment gets a new `.txnindex`
+  holding the entries of the aborted transactions whose marker it keeps
+  *because* their data remains; the others are dropped (no data left to
+  skip), as Kafka does. The index is written with the segment and swapped in
+  by the same steps.
 * Cleaning. Every segment below `end_offset` (the clean section too) is
   rewritten, in groups of adjacent segments whose sizes add up to at most
   segment.bytes, into one segment per group (Kafka's `groupSegmentsBySize`).
@@ -21,18 +37,18 @@ What a pass does (Kafka's `Cleaner.doClean`, KIP-58 / KIP-354 / KIP-534):
   delete.retention.ms, in its batch (the first pass that keeps it) and is
   dropped by the first pass after that horizon. Records with a null key
   cannot be produced to a compacted topic (Kafka refuses them); if one is
-  found it is kept -- Kafka's cleaner would drop it. Control batches are kept
-  whole, and the aborted-transaction index entries of the replaced segments
-  go to their replacement (log.txnindex), so read_committed readers still
-  skip aborted data. Not done (Kafka does both): aborted transactional data
-  is compacted like committed data -- a newer aborted record can make an
-  older committed one of its key go -- and markers never expire.
+  found it is kept -- Kafka's cleaner would drop it. Control batches of
+  other kinds are kept whole.
 * Batches. A batch whose records all survive (and whose tombstones need no
   new horizon) is copied byte for byte; otherwise it is rebuilt by
   log.compression (same codec, baseOffset, lastOffsetDelta and producer
-  fields, new CRC). A batch left with no record is dropped, except the last
-  data batch of a producer id, which stays as an empty batch (Kafka's
-  RETAIN_EMPTY) so the producer's sequence state survives a reload.
+  fields, new CRC). A batch left with no record is dropped, except a
+  producer's last batch (Kafka's `isBatchLastRecordOfProducer`: the one
+  holding an active producer's last data offset, or its marker at its epoch
+  when it has no data at that epoch): such a data batch stays empty (Kafka's
+  RETAIN_EMPTY) so the producer's sequence state survives a reload; such a
+  marker stays whole even past its horizon (Kafka empties it; producer state
+  is replayed here from the marker's record, which carries the epoch).
 * Offsets never move, and stay contiguous. Kafka leaves holes where batches
   vanish; this log treats a hole as damage (segment recovery relies on
   contiguity to catch a corrupt baseOffset, which the CRC does not cover;
@@ -46,18 +62,18 @@ What a pass does (Kafka's `Cleaner.doClean`, KIP-58 / KIP-354 / KIP-534):
   (`PartitionLog.append_as_follower`, `kraft.log.compression.trim_gap_batch`).
 
 Crash safety (Kafka's `replaceSegments`): the worker writes a group as
-`.cleaned` files and fsyncs them; the owner swaps it in with
-`kraft.log.loader.swap_steps`, whose commit point is a rename to `.log.swap`, and
-which log.loader finishes or undoes on open. A crash at any step leaves each
+`.cleaned` files (its `.txnindex` too) and fsyncs them; the owner swaps it in
+with `kraft.log.loader.swap_steps`, whose commit point is a rename to
+`.log.swap`, and which log.loader finishes or undoes on open. A crash at any step leaves each
 group wholly old or wholly new: no record is lost or duplicated.
 
 Contract (who calls what, from which thread). `PartitionCleaner` belongs to
 the owner of the `PartitionLog` (the replica manager's task for the
-partition); all its methods run there. Only `CleanTask.run` may run in a
-worker thread (`trio.to_thread.run_sync`), while the owner keeps appending,
-reading, flushing, rolling, truncating and applying retention::
+partition); all its methods run there. Only `CleanTask.run` (log.clean_task)
+may run in a worker thread (`trio.to_thread.run_sync`), while the owner keeps
+appending, reading, flushing, rolling, truncating and applying retention::
 
-    task = cleaner.begin(upper_bound=high_watermark)   # None: nothing to do now
+    task = cleaner.begin(upper_bound=last_stable_offset)  # None: nothing to do now
     if task is not None:
         try:
             result = None
@@ -74,56 +90,48 @@ own `.cleaned` files. `complete` swaps in the group `run` wrote, unless the
 log was truncated since `begin` or a segment of the group is no longer in
 the log (retention): then it abandons the pass (result `aborted`). At most
 one task per log; do not close the log while a task is between `begin` and
-its final `complete`/`abort`. `run` raises `CodecUnavailableError` for a
-batch whose codec package is missing, `CorruptSegmentError` for data that
-no longer validates; the owner then calls `abort` and the partition stays
-as it was.
+its final `complete`/`abort`. A `.txnindex` entry appended to a segment of
+the group since `begin` abandons the pass too (it cannot happen below the
+last stable offset, but the new index would miss it). `run` raises
+`CodecUnavailableError` for a batch whose codec package is missing,
+`CorruptSegmentError` for data that no longer validates; the owner then
+calls `abort` and the partition stays as it was.
 
 `last_clean_offset` is Kafka's per-partition `cleaner-offset-checkpoint`
 value: the broker persists it per log dir (log.checkpoint) and passes it
 back to the constructor. Losing it only costs a redundant full pass. The
-delete horizon that triggers a pass for expired tombstones is kept in memory
-only, as in Kafka.
+delete horizon that triggers a pass for expired tombstones and markers is
+kept in memory only (Kafka has no such trigger: its next pass comes with new
+dirty data).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from kraft.log.batch import (
-    ATTRIBUTES_OFFSET,
-    DELETE_HORIZON_FLAG,
-    HEADER_SIZE,
-    LOG_OVERHEAD,
-    MAGIC,
-    NO_TIMESTAMP,
-    BatchHeader,
-    iter_batches,
-    parse_header,
-)
-from kraft.log.compression import RawRecord, empty_batch, gap_batch, open_records, seal_batch
-from kraft.log.config import LONG_MAX, LogConfig
-from kraft.log.crc import crc32c
-from kraft.log.errors import CorruptSegmentError, InvalidBatchError
-from kraft.log.fileio import read_exactly
-from kraft.log.loader import CleanedSegmentWriter, cleaned_paths, swap_steps
+from kraft.log.batch import NO_TIMESTAMP
+from kraft.log.clean_task import CleanTask, LastRecord, Source
+from kraft.log.config import LONG_MAX
+from kraft.log.loader import swap_steps
 from kraft.log.log import PartitionLog
 from kraft.log.results import wall_clock_ms
-from kraft.log.segment import (
-    I32_MAX,
-    LogSegment,
-)
+from kraft.log.segment import LogSegment
+
+__all__ = [
+    "DEFAULT_MAP_BUDGET_BYTES",
+    "CleanResult",
+    "CleanTask",
+    "LastRecord",
+    "LogToClean",
+    "PartitionCleaner",
+]
 
 logger = logging.getLogger(__name__)
 
 # Kafka's log.cleaner.dedupe.buffer.size default; our map costs about this per key.
 DEFAULT_MAP_BUDGET_BYTES = 128 * 1024 * 1024
-MAP_ENTRY_OVERHEAD = 100  # dict slot, bytes object and int, beyond the key's own bytes
-_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,265 +178,6 @@ class CleanResult:
     records_removed: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """An inactive segment as `begin` saw it (read by the worker through its fd)."""
-
-    segment: LogSegment
-    base_offset: int
-    next_offset: int
-    size: int
-
-
-@dataclass(slots=True)
-class _Written:
-    """A group's cleaned files, written by the worker, waiting for `complete`."""
-
-    sources: list[_Source]
-    base_offset: int
-    size: int
-    swapped: bool = False
-
-
-def _read_batches(source: _Source) -> Iterator[tuple[BatchHeader, bytes]]:
-    """(header, bytes) of every batch of a source segment, CRC checked."""
-    fd = source.segment.handle.fileno()
-    pos = 0
-    while pos < source.size:
-        buf = read_exactly(fd, min(_READ_CHUNK, source.size - pos), pos)
-        consumed = 0
-        try:
-            found = list(iter_batches(buf, allow_partial_tail=True))
-        except InvalidBatchError as e:
-            raise CorruptSegmentError(f"{source.segment.path}: {e}") from e
-        if not found:  # one batch larger than the chunk
-            size = int.from_bytes(buf[8:12], "big", signed=True) + LOG_OVERHEAD
-            if len(buf) < LOG_OVERHEAD or size < HEADER_SIZE or pos + size > source.size:
-                raise CorruptSegmentError(f"{source.segment.path}: bad batch at byte {pos}")
-            buf = read_exactly(fd, size, pos)
-            if len(buf) != size or buf[16] != MAGIC:
-                raise CorruptSegmentError(f"{source.segment.path}: bad batch at byte {pos}")
-            found = [(0, parse_header(buf))]
-        for at, header in found:
-            data = buf[at : at + header.size]
-            if crc32c.crc32c(memoryview(data)[ATTRIBUTES_OFFSET:]) != header.crc:
-                raise CorruptSegmentError(f"{source.segment.path}: CRC mismatch at {pos + at}")
-            yield header, data
-            consumed = at + header.size
-        pos += consumed
-
-
-class CleanTask:
-    """One pass over one log. `run` may execute in a worker thread (module doc);
-    everything else about it is the owner's."""
-
-    def __init__(
-        self,
-        directory: Path,
-        config: LogConfig,
-        sources: list[_Source],
-        first_dirty_offset: int,
-        now_ms: int,
-        generation: int,
-        map_budget_bytes: int,
-        producer_last_offsets: Mapping[int, int] | None,
-    ) -> None:
-        self.directory = directory
-        self.config = config
-        self.sources = sources
-        self.first_dirty_offset = first_dirty_offset
-        self.now_ms = now_ms
-        self.generation = generation
-        self.map_budget_bytes = map_budget_bytes
-        self.end_offset = first_dirty_offset
-        self.groups: list[list[_Source]] | None = None  # None until the map is built
-        self.next_group = 0
-        self.written: _Written | None = None
-        self.writer: CleanedSegmentWriter | None = None
-        self.offset_map: dict[bytes, int] = {}
-        self.producer_last_offsets = producer_last_offsets
-        self.max_delete_horizon = NO_TIMESTAMP  # of the tombstones kept so far
-        self.aborted = False
-        self.stats = [0, 0, 0, 0, 0, 0]  # replaced, written, bytes r/w, records r/removed
-
-    @property
-    def finished(self) -> bool:
-        """True once every group has been written and swapped in (or the pass aborted)."""
-        return self.aborted or (
-            self.groups is not None and self.next_group >= len(self.groups) and self.written is None
-        )
-
-    def run(self) -> None:
-        """Worker side: build the offset map on the first call, then write the next
-        group's `.cleaned` files (fsynced) for the owner's `complete`."""
-        if self.aborted or self.written is not None:
-            return
-        if self.groups is None:
-            self._build_offset_map()
-            self._find_producer_last_offsets()
-            self.groups = self._group([s for s in self.sources if s.next_offset <= self.end_offset])
-        if self.next_group < len(self.groups):
-            group = self.groups[self.next_group]
-            self.written = self._clean_group(group)
-            self.next_group += 1
-
-    # -- offset map --------------------------------------------------------------
-
-    def _build_offset_map(self) -> None:
-        used = 0
-        mapped_dirty = False
-        first_dirty = self.first_dirty_offset
-        if self.sources and self.sources[0].base_offset >= first_dirty:
-            self.end_offset = self.sources[0].base_offset
-        for source in self.sources:
-            if source.next_offset <= first_dirty:
-                self.end_offset = source.next_offset  # clean section
-                continue
-            segment_map: dict[bytes, int] = {}
-            for header, data in _read_batches(source):
-                if header.is_control or header.last_offset < first_dirty:
-                    continue
-                for record in self._records(header, data) or ():
-                    offset = header.base_offset + record.offset_delta
-                    if record.key is not None and offset >= first_dirty:
-                        segment_map[record.key] = offset
-            added = sum(
-                len(k) + MAP_ENTRY_OVERHEAD for k in segment_map if k not in self.offset_map
-            )
-            if mapped_dirty and used + added > self.map_budget_bytes:
-                break  # the next pass goes on from end_offset
-            self.offset_map.update(segment_map)
-            used += added
-            mapped_dirty = True
-            self.end_offset = source.next_offset
-
-    def _records(self, header: BatchHeader, data: bytes) -> list[RawRecord] | None:
-        """The batch's records; None (logged) if they do not decode: such a batch is
-        kept whole and not mapped. A missing codec package raises."""
-        try:
-            return open_records(data, header)
-        except InvalidBatchError as e:
-            logger.warning(
-                "%s: batch at offset %d kept uncompacted: %s", self.directory, header.base_offset, e
-            )
-            return None
-
-    def _find_producer_last_offsets(self) -> None:
-        """Without the broker's producer state, the last data batch of each producer id
-        in the cleanable range: conservative, as a later batch above the range only
-        makes an earlier one not the last."""
-        if self.producer_last_offsets is not None:
-            return
-        last: dict[int, int] = {}
-        for source in self.sources:
-            for _, header in source.segment.batch_headers(0, source.size):
-                if header.producer_id >= 0 and not header.is_control:
-                    last[header.producer_id] = header.last_offset
-        self.producer_last_offsets = last
-
-    def _group(self, sources: list[_Source]) -> list[list[_Source]]:
-        """Kafka's `groupSegmentsBySize`: adjacent segments up to segment.bytes, offsets
-        within an i32 of the group's base."""
-        groups: list[list[_Source]] = []
-        for source in sources:
-            group = groups[-1] if groups else None
-            if (
-                group is not None
-                and sum(s.size for s in group) + source.size <= self.config.segment_bytes
-                and source.next_offset - 1 - group[0].base_offset <= I32_MAX
-            ):
-                group.append(source)
-            else:
-                groups.append([source])
-        return groups
-
-    # -- cleaning ------------------------------------------------------------------
-
-    def _clean_group(self, group: list[_Source]) -> _Written:
-        base = group[0].base_offset
-        writer = self.writer = CleanedSegmentWriter(self.directory, base, self.config)
-        gap: list[int] | None = None  # [start, last, epoch] of dropped batches
-        for source in group:
-            self.stats[2] += source.size
-            for header, data in _read_batches(source):
-                kept = self._filter(header, data)
-                if kept is None:
-                    if gap is None:
-                        gap = [
-                            header.base_offset,
-                            header.last_offset,
-                            header.partition_leader_epoch,
-                        ]
-                    gap[1] = header.last_offset
-                    continue
-                if gap is not None:
-                    writer.append(gap_batch(*gap))
-                    gap = None
-                writer.append(kept)
-        if gap is not None:
-            writer.append(gap_batch(*gap))
-        if writer.next_offset != group[-1].next_offset:
-            raise AssertionError(f"cleaned group ends at {writer.next_offset}, not its end")
-        writer.finish(max(os.fstat(s.segment.handle.fileno()).st_mtime_ns for s in group))
-        self.writer = None
-        self.stats[1] += 1
-        self.stats[3] += writer.position
-        return _Written(group, base, writer.position)
-
-    def _filter(self, header: BatchHeader, data: bytes) -> bytes | None:
-        """The batch as it stays after cleaning, or None if it goes (module doc)."""
-        if header.is_control:
-            return data
-        records = self._records(header, data)
-        if records is None:
-            return data
-        horizon = header.base_timestamp if header.attributes & DELETE_HORIZON_FLAG else None
-        expired = horizon is not None and self.now_ms >= horizon
-        offset_map = self.offset_map
-        kept: list[RawRecord] = []
-        tombstones = False
-        for record in records:
-            key = record.key
-            if key is not None:
-                latest = offset_map.get(key)
-                if latest is not None and header.base_offset + record.offset_delta < latest:
-                    continue
-                if not record.has_value:
-                    if expired:
-                        continue
-                    tombstones = True
-            kept.append(record)
-        self.stats[4] += len(records)
-        self.stats[5] += len(records) - len(kept)
-        if not kept:
-            last_offsets = self.producer_last_offsets or {}
-            if (
-                header.producer_id >= 0
-                and last_offsets.get(header.producer_id) == header.last_offset
-            ):
-                return data if header.records_count == 0 else empty_batch(header)
-            return None
-        if tombstones:
-            if horizon is None:
-                horizon = self.now_ms + self.config.delete_retention_ms
-            self.max_delete_horizon = max(self.max_delete_horizon, horizon)
-            if not header.attributes & DELETE_HORIZON_FLAG:
-                return seal_batch(header, kept, horizon)
-        if len(kept) == len(records):
-            return data
-        return seal_batch(header, kept, horizon)
-
-    def discard_files(self) -> None:
-        """Delete `.cleaned` files not swapped in (abort)."""
-        if self.writer is not None:
-            self.writer.discard()
-            self.writer = None
-        if self.written is not None and not self.written.swapped:
-            for path in cleaned_paths(self.directory, self.written.base_offset):
-                path.unlink(missing_ok=True)
-        self.written = None
-
-
 class PartitionCleaner:
     """Compaction state and passes of one `PartitionLog` (module doc for the contract)."""
 
@@ -465,12 +214,12 @@ class PartitionCleaner:
     def in_progress(self) -> bool:
         return self._task is not None
 
-    def _plan(self, upper_bound: int, now: int) -> tuple[LogToClean, list[_Source]]:
+    def _plan(self, upper_bound: int, now: int) -> tuple[LogToClean, list[Source]]:
         log = self._log
         config = log.config
         first_dirty = self.last_clean_offset
         bound = min(upper_bound, log.active_segment.base_offset)
-        sources: list[_Source] = []
+        sources: list[Source] = []
         clean_bytes = dirty_bytes = 0
         oldest_dirty_ts = -1
         for segment in log.segments[:-1]:
@@ -483,7 +232,15 @@ class PartitionCleaner:
                 break
             if dirty and oldest_dirty_ts < 0:
                 oldest_dirty_ts = segment.rolling_based_timestamp
-            sources.append(_Source(segment, segment.base_offset, next_offset, segment.size))
+            sources.append(
+                Source(
+                    segment,
+                    segment.base_offset,
+                    next_offset,
+                    segment.size,
+                    tuple(segment.txn_index.entries),
+                )
+            )
             if dirty:
                 dirty_bytes += segment.size
             else:
@@ -512,16 +269,18 @@ class PartitionCleaner:
         upper_bound: int,
         *,
         force: bool = False,
-        producer_last_offsets: Mapping[int, int] | None = None,
+        last_records: Mapping[int, LastRecord] | None = None,
     ) -> CleanTask | None:
-        """Owner side: start a pass over the log below `upper_bound` (the high
-        watermark), or None when the log is not compacted, nothing is cleanable,
-        or (unless `force`) `LogToClean.should_clean` says no.
+        """Owner side: start a pass over the log below `upper_bound` -- the last
+        stable offset (Kafka's bound: the high watermark, and no further than the
+        first offset of a transaction still open or not yet replicated) -- or None
+        when the log is not compacted, nothing is cleanable, or (unless `force`)
+        `LogToClean.should_clean` says no.
 
-        `producer_last_offsets` maps each active producer id to the last offset
-        of its last data batch (the broker's producer state, Kafka's
-        `lastRecordsOfActiveProducers`); without it every producer id's last
-        batch in the cleanable range is kept (see `CleanTask`).
+        `last_records` maps each active producer id to its `LastRecord` (the
+        broker's producer state, Kafka's `lastRecordsOfActiveProducers`); without
+        it each producer id's last batch in the cleanable range counts as its
+        last (see `CleanTask`).
         """
         if self._task is not None:
             raise RuntimeError("a clean of this log is already in progress")
@@ -540,7 +299,8 @@ class PartitionCleaner:
             now,
             log.generation,
             self._map_budget,
-            producer_last_offsets,
+            last_records,
+            log.collect_aborted_txns(sources[0].base_offset, sources[-1].next_offset),
         )
         return self._task
 
@@ -556,15 +316,12 @@ class PartitionCleaner:
             if not self._still_replaceable(task, old):
                 self.abort(task)
                 return self._result(task)
-            # The aborted-transaction entries of the old segments go to the
-            # replacement (the cleaner keeps markers and transactional data).
-            aborted = [entry for segment in old for entry in segment.txn_index.entries]
+            # The replacement's .txnindex was written with it (swapped in by the
+            # same steps): the entries of aborted transactions whose data stays.
             for step in swap_steps(task.directory, written.base_offset, old):
                 step()
             written.swapped = True
-            replacement = self._log.replace_segments(old)
-            for entry in aborted:
-                replacement.txn_index.append(entry)
+            self._log.replace_segments(old)
             task.stats[0] += len(old)
             task.written = None
         if not task.finished:
@@ -581,6 +338,11 @@ class PartitionCleaner:
         if log.generation != task.generation:
             return False
         segments = log.segments
+        written = task.written
+        if written is None or any(
+            s.segment.txn_index.entries != list(s.txn_entries) for s in written.sources
+        ):
+            return False  # an aborted transaction was indexed there since `begin`
         for i, segment in enumerate(segments):
             if segment is old[0]:
                 run = segments[i : i + len(old)]
@@ -595,23 +357,23 @@ class PartitionCleaner:
         does not move. Safe to call at any point between steps."""
         if task is not self._task:
             return
-        task.aborted = True
+        task.abandoned = True
         task.discard_files()
         self._task = None
 
     def _result(self, task: CleanTask) -> CleanResult:
-        return CleanResult(task.aborted, task.first_dirty_offset, task.end_offset, *task.stats)
+        return CleanResult(task.abandoned, task.first_dirty_offset, task.end_offset, *task.stats)
 
     def clean(
         self,
         upper_bound: int,
         *,
         force: bool = False,
-        producer_last_offsets: Mapping[int, int] | None = None,
+        last_records: Mapping[int, LastRecord] | None = None,
     ) -> CleanResult | None:
         """A whole pass on the calling (owner's) thread: `begin`, `run`/`complete`
         until done. None when `begin` found nothing to do."""
-        task = self.begin(upper_bound, force=force, producer_last_offsets=producer_last_offsets)
+        task = self.begin(upper_bound, force=force, last_records=last_records)
         if task is None:
             return None
         try:

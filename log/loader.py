@@ -3,15 +3,22 @@
 Kafka's `LogLoader`. Steps, in order:
 
 0. Finish or undo an interrupted cleaner swap (log.cleaner writes
-   `<base>.log.cleaned` + `.index.cleaned` + `.timeindex.cleaned`, fsyncs
-   them, renames the `.log.cleaned` to `<base>.log.swap` -- the commit
-   point -- deletes the segments it replaces, then renames the files to
-   their final names). A `<base>.log.swap` is complete by construction:
-   every `.log` (and index) whose base offset lies in [base, the swap's
-   next offset) is deleted -- the replaced segments, and the swap's own
-   index files, which may be stale and are rebuilt in step 3 or 4 -- and
-   the swap is renamed to `<base>.log`. Then every `*.cleaned` file (an
-   uncommitted clean) and any other `*.swap` / `*.deleted` file goes.
+   `<base>.log.cleaned` + `.index.cleaned` + `.timeindex.cleaned` +
+   `.txnindex.cleaned` (always, possibly empty), fsyncs them, renames the
+   `.log.cleaned` to `<base>.log.swap` -- the commit point -- deletes the
+   segments it replaces, then renames the files to their final names, the
+   `.txnindex.cleaned` before the `.log.swap`, or deletes it when empty). A
+   `<base>.log.swap` is complete by construction: every `.log` (and index)
+   whose base offset lies in [base, the swap's next offset) is deleted --
+   the replaced segments, and the swap's own index files, which may be stale
+   and are rebuilt in step 3 or 4 -- and the swap is renamed to `<base>.log`.
+   Its aborted-transaction index cannot be rebuilt from the segment alone,
+   so it is never left stale: while `<base>.txnindex.cleaned` exists, every
+   `.txnindex` in that range is an old one and is deleted, and the cleaned
+   one becomes `<base>.txnindex`; once it is gone, `<base>.txnindex` is
+   already the new one (the old ones were deleted before it was renamed).
+   Then every `*.cleaned` file (an uncommitted clean) and any other
+   `*.swap` / `*.deleted` file goes.
 1. Delete leftovers: `*.tmp` files (half-written checkpoints) and index files
    whose `.log` is gone.
 2. Open every `<base>.log` in base-offset order.
@@ -64,7 +71,7 @@ from kraft.log.segment import (
     parse_segment_file_name,
     segment_file_name,
 )
-from kraft.log.txnindex import TXN_INDEX_SUFFIX
+from kraft.log.txnindex import TXN_INDEX_SUFFIX, AbortedTxn, write_txn_index
 
 logger = logging.getLogger(__name__)
 
@@ -142,20 +149,22 @@ def _is_clean(segment: LogSegment, recovery_point: int) -> bool:
         return False
 
 
-def cleaned_paths(directory: Path, base: int) -> tuple[Path, Path, Path]:
-    """`.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned` of a cleaned segment."""
-    log, index, time_index = (
+def cleaned_paths(directory: Path, base: int) -> tuple[Path, Path, Path, Path]:
+    """`.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned`, `.txnindex.cleaned`
+    of a cleaned segment."""
+    log, index, time_index, txn_index = (
         directory / (segment_file_name(base, suffix) + CLEANED_SUFFIX)
-        for suffix in _SEGMENT_SUFFIXES
+        for suffix in (*_SEGMENT_SUFFIXES, TXN_INDEX_SUFFIX)
     )
-    return log, index, time_index
+    return log, index, time_index, txn_index
 
 
 class CleanedSegmentWriter:
     """Writes the `.cleaned` files of one segment (log.cleaner's worker thread):
     batches must follow each other without an offset gap from `base`; they are
     indexed as `LogSegment.append` does (entries are skipped once an index is
-    full). `finish` makes the files durable, ready for `swap_steps`."""
+    full). `finish` writes the aborted-transaction index and makes the files
+    durable, ready for `swap_steps`."""
 
     def __init__(self, directory: Path, base: int, config: LogConfig) -> None:
         self.base = base
@@ -204,9 +213,12 @@ class CleanedSegmentWriter:
             view = view[os.write(self.fd, view) :]
         self.written = self.position
 
-    def finish(self, mtime_ns: int) -> None:
-        """Write everything and make it durable (before the commit rename)."""
+    def finish(self, mtime_ns: int, aborted: Sequence[AbortedTxn] = ()) -> None:
+        """Write everything, with `aborted` as the segment's `.txnindex` (the file
+        is written even when empty: see step 0), and make it durable (before the
+        commit rename)."""
         self._write()
+        write_txn_index(self.paths[3], aborted)
         self.time_index.maybe_append(self.max_ts, self.offset_of_max)
         for index in (self.offset_index, self.time_index):
             index.write_pending()
@@ -233,7 +245,7 @@ def swap_steps(
     doc): commit (rename to `.log.swap`, fsync the directory), delete each old
     segment, fsync the directory, rename the two indexes, rename the `.log.swap`.
     The cleaner runs them all; tests stop between any two and reopen the log."""
-    log_cleaned, index_cleaned, time_cleaned = cleaned_paths(directory, base_offset)
+    log_cleaned, index_cleaned, time_cleaned, txn_cleaned = cleaned_paths(directory, base_offset)
     log_final, index_final, time_final = (
         directory / segment_file_name(base_offset, suffix) for suffix in _SEGMENT_SUFFIXES
     )
@@ -249,8 +261,18 @@ def swap_steps(
         lambda: fsync_dir(directory),
         lambda: os.rename(index_cleaned, index_final),
         lambda: os.rename(time_cleaned, time_final),
+        lambda: _install_txn_index(txn_cleaned, base_offset),
         lambda: os.rename(swap, log_final),
     ]
+
+
+def _install_txn_index(cleaned: Path, base: int) -> None:
+    """Rename a `.txnindex.cleaned` to its final name, or delete it when empty (a
+    segment without aborted transactions has no `.txnindex`)."""
+    if cleaned.stat().st_size == 0:
+        cleaned.unlink()
+    else:
+        os.rename(cleaned, cleaned.with_name(segment_file_name(base, TXN_INDEX_SUFFIX)))
 
 
 def _swap_next_offset(path: Path) -> int | None:
@@ -292,10 +314,15 @@ def _complete_swaps(directory: Path) -> None:
             swap.unlink()
             changed = True
             continue
+        txn_cleaned = cleaned_paths(directory, base)[3]
+        installing = txn_cleaned.exists()
+        doomed = (*_SEGMENT_SUFFIXES, TXN_INDEX_SUFFIX) if installing else _SEGMENT_SUFFIXES
         for other in os.listdir(directory):
             found = parse_segment_file_name(other)
-            if found is not None and found[1] in _SEGMENT_SUFFIXES and base <= found[0] < end:
+            if found is not None and found[1] in doomed and base <= found[0] < end:
                 (directory / other).unlink()
+        if installing:
+            _install_txn_index(txn_cleaned, base)
         os.rename(swap, directory / segment_file_name(base, LOG_SUFFIX))
         logger.warning(
             "%s: completed an interrupted cleaner swap of offsets [%d, %d)", directory, base, end

@@ -20,17 +20,22 @@ recovery replays the markers of unflushed data (kraft.broker.producer_state),
 appending whatever entry is missing; `append` refuses an entry that is not
 after the last one, so a replay never duplicates entries.
 
+The log cleaner writes a cleaned segment's index whole with `write_txn_index`
+(fsynced; its swap into place is log.loader's).
+
 Thread-safety: single owner (the segment's); `fsync` may run in a worker thread.
+`write_txn_index` is a pure file write (the cleaner's worker thread).
 """
 
 from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["TXN_INDEX_SUFFIX", "AbortedTxn", "TransactionIndex"]
+__all__ = ["TXN_INDEX_SUFFIX", "AbortedTxn", "TransactionIndex", "write_txn_index"]
 
 TXN_INDEX_SUFFIX = ".txnindex"
 _ENTRY = struct.Struct(">hqqqq")
@@ -143,3 +148,17 @@ class TransactionIndex:
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
         self._entries = []
+
+
+def write_txn_index(path: Path, entries: Sequence[AbortedTxn]) -> None:
+    """Write `entries` (oldest first) as a whole index file at `path` and fsync it;
+    an empty file when there are none."""
+    data = b"".join(_ENTRY.pack(CURRENT_VERSION, *entry) for entry in entries)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 __all__ = [
     "ANONYMOUS",
     "PROTOCOLS",
+    "PROTOCOL_IDS",
     "AuthenticationFailed",
     "ClientSecurity",
     "SaslClientMechanism",
@@ -35,6 +36,8 @@ __all__ = [
 
 ANONYMOUS = "User:ANONYMOUS"
 PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
+PROTOCOL_IDS = {"PLAINTEXT": 0, "SSL": 1, "SASL_PLAINTEXT": 2, "SASL_SSL": 3}
+"""Kafka's SecurityProtocol ids, as registrations carry them."""
 DEFAULT_SASL_MAX_RECEIVE_SIZE = 524288  # sasl.server.max.receive.size
 
 

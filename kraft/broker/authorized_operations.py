@@ -13,43 +13,22 @@ Metadata and DescribeCluster).
 
 from __future__ import annotations
 
-import enum
 from typing import Final
 
 from kraft.net.registry import RequestContext
 from kraft.security.access import CLUSTER_NAME, Access
+from kraft.security.acl import SUPPORTED_OPERATIONS, ResourceType
 from kraft.security.acl import AclOperation as Op
-from kraft.security.acl import ResourceType
 
 NOT_REQUESTED: Final = -(2**31)
 """Int.MinValue: the schema default, 'not requested'."""
 
 
-class AclOperation(enum.IntEnum):
-    """Kafka's AclOperation codes (the bit positions of the fields)."""
-
-    READ = 3
-    WRITE = 4
-    CREATE = 5
-    DELETE = 6
-    ALTER = 7
-    DESCRIBE = 8
-    CLUSTER_ACTION = 9
-    DESCRIBE_CONFIGS = 10
-    ALTER_CONFIGS = 11
-    IDEMPOTENT_WRITE = 12
+CLUSTER: Final = SUPPORTED_OPERATIONS[ResourceType.CLUSTER]
+"""The cluster's operations (every one of them is granted without an authorizer)."""
 
 
-_Op = AclOperation
-TOPIC: Final = frozenset({_Op.READ, _Op.WRITE, _Op.CREATE, _Op.DESCRIBE, _Op.DELETE, _Op.ALTER,
-                          _Op.DESCRIBE_CONFIGS, _Op.ALTER_CONFIGS})
-GROUP: Final = frozenset({_Op.READ, _Op.DESCRIBE, _Op.DELETE, _Op.DESCRIBE_CONFIGS,
-                          _Op.ALTER_CONFIGS})
-CLUSTER: Final = frozenset({_Op.CREATE, _Op.CLUSTER_ACTION, _Op.DESCRIBE_CONFIGS,
-                            _Op.ALTER_CONFIGS, _Op.IDEMPOTENT_WRITE, _Op.ALTER, _Op.DESCRIBE})
-
-
-def bit_field(operations: frozenset[AclOperation]) -> int:
+def bit_field(operations: frozenset[Op]) -> int:
     """The operations as Kafka's 32-bit field (Utils.to32BitField)."""
     field = 0
     for operation in operations:
@@ -57,7 +36,7 @@ def bit_field(operations: frozenset[AclOperation]) -> int:
     return field
 
 
-def authorized(requested: bool, supported: frozenset[AclOperation]) -> int:
+def authorized(requested: bool, supported: frozenset[Op]) -> int:
     """The field for one resource: every supported operation when the client
     asked (no authorizer), else NOT_REQUESTED."""
     return bit_field(supported) if requested else NOT_REQUESTED

@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import trio
@@ -47,6 +47,7 @@ from kraft.broker.controller_channel import ControllerChannel, ControllerUnavail
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.log.checkpoint import atomic_write
 from kraft.metadata.records import METADATA_VERSION, TRANSACTION_VERSION, TRANSACTION_VERSION_LEVEL
+from kraft.net.security import PROTOCOL_IDS
 
 log = logging.getLogger("kraft.broker")
 
@@ -76,13 +77,17 @@ class BrokerLifecycleManager:
         session_timeout_ms: int | None = None,
         rack: str | None = None,
         epoch_file: Path | None = None,
+        security_protocols: Mapping[str, str] | None = None,
     ) -> None:
         """`session_timeout_ms`: with it, `presumed_fenced` tells when the
-        controller may have fenced this broker (None: never presumed)."""
+        controller may have fenced this broker (None: never presumed).
+        `security_protocols`: each listener's protocol (PLAINTEXT if absent), as
+        the registration tells the controller."""
         self.node_id = node_id
         self.cluster_id = cluster_id
         self.channel = channel
         self.listeners = listeners
+        self.security_protocols = dict(security_protocols or {})
         self.metadata_offset = metadata_offset
         self.heartbeat_interval_s = heartbeat_interval_ms / 1000
         self.session_timeout_s = None if session_timeout_ms is None else session_timeout_ms / 1000
@@ -144,7 +149,8 @@ class BrokerLifecycleManager:
             cluster_id=self.cluster_id,
             incarnation_id=self.incarnation_id,
             listeners=tuple(
-                Listener(name=name, host=host, port=u16(port), security_protocol=i16(0))
+                Listener(name=name, host=host, port=u16(port), security_protocol=i16(
+                    PROTOCOL_IDS[self.security_protocols.get(name, "PLAINTEXT")]))
                 for name, host, port in self.listeners
             ),
             features=(

@@ -28,7 +28,8 @@ followed is the replica manager's business, kraft/broker/replica_manager.py):
   log.cleaner.backoff.ms, for topics whose cleanup.policy has "compact";
   log/cleaner.py) runs in a task of its own so that a long pass never holds
   the others up. Retention and cleaning stay below each log's high watermark
-  (`PartitionLog.high_watermark`, kept by the partition).
+  (`PartitionLog.high_watermark`, kept by the partition); cleaning also below
+  its last stable offset (open transactions are not cleaned).
 - The cleaner reads a log's old segments in a worker thread; a log deleted
   meanwhile is moved out of the way at once and closed and removed only
   once that pass has been abandoned.
@@ -347,12 +348,19 @@ class LogManager:
             await self._clean(opened, cleaner)
 
     async def _clean(self, opened: ReplicaLog, cleaner: PartitionCleaner) -> None:
+        from kraft.log.cleaner import LastRecord  # loaded with the first compacted log
+
         key = opened.topic_partition
         name = f"{key[0]}-{key[1]}"
-        last_offsets = {pid: entry.batches[-1].last_offset
-                        for pid, entry in opened.producer_state.producers.items()
-                        if entry.batches}
-        task = cleaner.begin(opened.log.high_watermark, producer_last_offsets=last_offsets)
+        last_records = {pid: LastRecord(entry.batches[-1].last_offset if entry.batches else -1,
+                                        entry.producer_epoch)
+                        for pid, entry in opened.producer_state.producers.items()}
+        # Kafka's firstUncleanableDirtyOffset: never past the last stable offset, so
+        # an open transaction is not cleaned (nor decided committed).
+        unstable = opened.producer_state.first_unstable_offset
+        hwm = opened.log.high_watermark
+        task = cleaner.begin(hwm if unstable is None else min(hwm, unstable),
+                             last_records=last_records)
         if task is None:
             return
         self._cleaning = opened

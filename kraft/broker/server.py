@@ -107,6 +107,8 @@ class BrokerServer:
             session_timeout_ms=(config["broker.session.timeout.ms"]
                                 if config["kraft.broker.session.self.fence.enable"] else None),
             epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
+            security_protocols={name: security_listener.security_protocol(config, name)
+                                for name, _, _ in advertised},
         )
         broker_epoch = lambda: self.lifecycle.broker_epoch  # noqa: E731
         current_image = lambda: self.metadata.image  # noqa: E731

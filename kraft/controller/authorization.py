@@ -8,8 +8,9 @@ The rules, by API (`CLUSTER_RULES` and the per-item ones; `authorized` applies t
   BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds,
   ControllerRegistration, AssignReplicasToDirs, UpdateRaftVoter); ALTER for
   ElectLeaders, AlterPartitionReassignments, CreateAcls, DeleteAcls,
-  AlterUserScramCredentials, UnregisterBroker, UpdateFeatures, AddRaftVoter and
-  RemoveRaftVoter; ALTER_CONFIGS for AlterClientQuotas; DESCRIBE for
+  AlterUserScramCredentials, UnregisterBroker, UpdateFeatures, AddRaftVoter,
+  RemoveRaftVoter and DescribeCluster (on a controller, unlike on a broker:
+  Kafka's ControllerApis.handleDescribeCluster); ALTER_CONFIGS for AlterClientQuotas; DESCRIBE for
   ListPartitionReassignments and DescribeQuorum;
 - per-item rules: CreateTopics (CREATE on the cluster, else on each topic),
   DeleteTopics (DELETE on the cluster, else on each topic; a topic named by id
@@ -36,8 +37,7 @@ brokers relay the request itself (kraft.broker.forwarding), so:
   the controller listener, `--bootstrap-controller`) is checked as above.
 
 ApiVersions and the SASL APIs are never checked (they come before
-authentication). DescribeCluster on the controller listener checks nothing,
-as Kafka's (`OPEN`). An API with no rule here is refused when the registry is
+authentication; `OPEN`). An API with no rule here is refused when the registry is
 built (`require_rule`): a new controller-bound API cannot be served unchecked.
 """
 
@@ -80,6 +80,7 @@ CLUSTER_RULES: dict[int, AclOperation] = {
     ApiKey.CREATE_ACLS: Op.ALTER,
     ApiKey.DELETE_ACLS: Op.ALTER,
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Op.ALTER,
+    ApiKey.DESCRIBE_CLUSTER: Op.ALTER,
     ApiKey.LIST_PARTITION_REASSIGNMENTS: Op.DESCRIBE,
     ApiKey.DESCRIBE_QUORUM: Op.DESCRIBE,
     # Kafka's rules for the controller APIs kraft does not serve yet, so that a module
@@ -95,7 +96,7 @@ CLUSTER_RULES: dict[int, AclOperation] = {
 """APIs whose whole request needs one operation on the cluster."""
 
 OPEN: frozenset[int] = frozenset({ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE,
-                                  ApiKey.SASL_AUTHENTICATE, ApiKey.DESCRIBE_CLUSTER})
+                                  ApiKey.SASL_AUTHENTICATE})
 """Served to anyone, as Kafka's ControllerApis serves them."""
 
 ErrorShape = Callable[[int, Any, ErrorCode, str | None], Any]

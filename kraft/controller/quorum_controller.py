@@ -437,14 +437,18 @@ class QuorumController:
 
     def _bootstrap(self, image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:
         """metadata.version and transaction.version (2, as Kafka 4.x formats new
-        clusters), then what `kraft format` left (kraft.metadata.bootstrap)."""
+        clusters, unless the format's --feature chose a level), then what the
+        format left (kraft.metadata.bootstrap)."""
         if image.features.metadata_version != 0:
             return ControllerResult((), None)
         extra = bootstrap.read(self.config.metadata_log_dir)
-        return ControllerResult(
-            (FeatureLevelRecord(name=METADATA_VERSION, feature_level=METADATA_VERSION_LEVEL),
-             FeatureLevelRecord(name=TRANSACTION_VERSION, feature_level=TRANSACTION_VERSION_LEVEL),
-             *extra), None)
+        chosen = {r.name for r in extra if isinstance(r, FeatureLevelRecord)}
+        defaults = [FeatureLevelRecord(name=METADATA_VERSION,
+                                       feature_level=METADATA_VERSION_LEVEL)]
+        if TRANSACTION_VERSION not in chosen:
+            defaults.append(FeatureLevelRecord(name=TRANSACTION_VERSION,
+                                               feature_level=TRANSACTION_VERSION_LEVEL))
+        return ControllerResult((*defaults, *extra), None)
 
 
 def _noop(image: MetadataImage, ctx: ControllerContext) -> ControllerResult[None]:

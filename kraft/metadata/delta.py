@@ -25,7 +25,8 @@ raises `MetadataReplayError`; the state the delta describes is then
 unchanged. Checks that Kafka's delta does not make are noted below.
 
 Record semantics (beyond the record docstrings in kraft.metadata.records):
-- RegisterBrokerRecord replaces any earlier registration of that broker id.
+- RegisterBrokerRecord replaces any earlier registration of that broker id;
+  RegisterControllerRecord likewise for that controller id (KIP-919).
 - UnregisterBrokerRecord and BrokerRegistrationChangeRecord need a
   registration with the same broker epoch (Kafka's `getBrokerOrThrow`).
 - RemoveTopicRecord drops the topic, its partitions and its topic configs.
@@ -48,6 +49,7 @@ from kraft.metadata.image import (
     ClusterImage,
     ConfigResource,
     ConfigurationsImage,
+    ControllerRegistration,
     FeaturesImage,
     MetadataImage,
     PartitionRegistration,
@@ -69,6 +71,7 @@ from kraft.metadata.records import (
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RegisterControllerRecord,
     RemoveAccessControlEntryRecord,
     RemoveTopicRecord,
     RemoveUserScramCredentialRecord,
@@ -116,11 +119,13 @@ class FeaturesDelta:
 
 
 class ClusterDelta:
-    """Changed broker registrations by broker id; None marks an unregistered broker."""
+    """Changed broker registrations by broker id (None marks an unregistered broker)
+    and changed controller registrations by controller id."""
 
     def __init__(self, image: ClusterImage) -> None:
         self.image = image
         self.changed_brokers: dict[int, BrokerRegistration | None] = {}
+        self.changed_controllers: dict[int, ControllerRegistration] = {}
 
     def broker(self, broker_id: int) -> BrokerRegistration | None:
         """The broker's registration as of the records replayed so far."""
@@ -141,6 +146,10 @@ class ClusterDelta:
 
     def replay_register(self, record: RegisterBrokerRecord) -> None:
         self.changed_brokers[record.broker_id] = BrokerRegistration.from_record(record)
+
+    def replay_register_controller(self, record: RegisterControllerRecord) -> None:
+        self.changed_controllers[record.controller_id] = ControllerRegistration.from_record(
+            record)
 
     def replay_unregister(self, record: UnregisterBrokerRecord) -> None:
         self._broker_or_raise(record.broker_id, record.broker_epoch, "unregister")
@@ -170,7 +179,10 @@ class ClusterDelta:
                 brokers.pop(broker_id, None)
             else:
                 brokers[broker_id] = registration
-        return ClusterImage(frozen_mapping(brokers))
+        controllers = self.image.controllers
+        if self.changed_controllers:
+            controllers = frozen_mapping({**controllers, **self.changed_controllers})
+        return ClusterImage(frozen_mapping(brokers), controllers)
 
 
 class TopicDelta:
@@ -407,6 +419,8 @@ class MetadataDelta:
                 self._cluster().replay_register(record)
             case UnregisterBrokerRecord():
                 self._cluster().replay_unregister(record)
+            case RegisterControllerRecord():
+                self._cluster().replay_register_controller(record)
             case BrokerRegistrationChangeRecord():
                 self._cluster().replay_change(record)
             case TopicRecord():

@@ -18,7 +18,8 @@ Contracts:
 - `provenance` is the offset and leader epoch of the last record applied
   (Kafka's MetadataProvenance without the timestamp); EMPTY is at (-1, -1).
 
-Sub-images mirror Kafka's: FeaturesImage, ClusterImage (brokers by id),
+Sub-images mirror Kafka's: FeaturesImage, ClusterImage (brokers and
+controllers by id),
 TopicsImage (topics by id and by name, each with its partitions),
 ConfigurationsImage (configs by (resource type, resource name)) and
 ProducerIdsImage (next producer id), ScramImage (SCRAM credentials by
@@ -43,6 +44,7 @@ from kraft.metadata.records import (
     PartitionChangeRecord,
     PartitionRecord,
     RegisterBrokerRecord,
+    RegisterControllerRecord,
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "ClusterImage",
     "ConfigResource",
     "ConfigurationsImage",
+    "ControllerRegistration",
     "FeaturesImage",
     "MetadataImage",
     "PartitionRegistration",
@@ -148,10 +151,39 @@ class BrokerRegistration(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class ControllerRegistration(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered controller (KIP-919), as its latest RegisterControllerRecord left it."""
+
+    controller_id: int
+    incarnation_id: uuid.UUID
+    zk_migration_ready: bool = False
+    endpoints: tuple[BrokerEndpoint, ...] = ()
+    features: tuple[BrokerFeature, ...] = ()
+
+    @classmethod
+    def from_record(cls, record: RegisterControllerRecord) -> ControllerRegistration:
+        return cls(controller_id=record.controller_id, incarnation_id=record.incarnation_id,
+                   zk_migration_ready=record.zk_migration_ready, endpoints=record.endpoints,
+                   features=record.features)
+
+    def endpoint(self, listener: str) -> BrokerEndpoint | None:
+        """The endpoint this controller registered for `listener`, if any."""
+        return next((e for e in self.endpoints if e.name == listener), None)
+
+    def to_record(self) -> RegisterControllerRecord:
+        """The RegisterControllerRecord that recreates this registration (for snapshots)."""
+        return RegisterControllerRecord(
+            controller_id=self.controller_id, incarnation_id=self.incarnation_id,
+            zk_migration_ready=self.zk_migration_ready, endpoints=self.endpoints,
+            features=self.features)
+
+
 class ClusterImage(msgspec.Struct, frozen=True):
-    """Registered brokers by broker id."""
+    """Registered brokers by broker id, registered controllers by controller id
+    (Kafka's ClusterImage: `controllers` is KIP-919's registration table)."""
 
     brokers: Mapping[int, BrokerRegistration] = EMPTY_MAPPING
+    controllers: Mapping[int, ControllerRegistration] = EMPTY_MAPPING
 
 
 class PartitionRegistration(msgspec.Struct, frozen=True, kw_only=True):

@@ -72,6 +72,7 @@ __all__ = [
     "Record",
     "RecordDecodeError",
     "RegisterBrokerRecord",
+    "RegisterControllerRecord",
     "RemoveAccessControlEntryRecord",
     "RemoveTopicRecord",
     "RemoveUserScramCredentialRecord",
@@ -114,7 +115,8 @@ class MetadataRecord(
 
 
 class BrokerEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
-    """One listener a broker advertises. `security_protocol` is Kafka's id (0 = PLAINTEXT)."""
+    """One listener a broker (or a controller: Kafka's ControllerEndpoint, the same
+    fields) advertises. `security_protocol` is Kafka's id (0 = PLAINTEXT)."""
 
     name: str
     host: str
@@ -123,7 +125,7 @@ class BrokerEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class BrokerFeature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
-    """A feature range a broker supports, inclusive at both ends."""
+    """A feature range a broker (or controller) supports, inclusive at both ends."""
 
     name: str
     min_supported_version: int
@@ -145,6 +147,21 @@ class RegisterBrokerRecord(MetadataRecord, frozen=True, tag=0):
     rack: str | None = None
     fenced: bool = True
     in_controlled_shutdown: bool = False
+    version: int = 0
+
+
+class RegisterControllerRecord(MetadataRecord, frozen=True, tag=27):
+    """A controller registered (KIP-919), replacing any earlier registration of its
+    id: its incarnation (one per process run), its controller listeners and the
+    feature ranges it supports. `zk_migration_ready` is always False (kraft has no
+    ZooKeeper migration); Kafka's field is kept so the record reads as Kafka's.
+    """
+
+    controller_id: int
+    incarnation_id: uuid.UUID
+    zk_migration_ready: bool = False
+    endpoints: tuple[BrokerEndpoint, ...] = ()
+    features: tuple[BrokerFeature, ...] = ()
     version: int = 0
 
 
@@ -331,6 +348,7 @@ Record = Union[  # noqa: UP007 -- a runtime value msgspec decodes into
     RemoveUserScramCredentialRecord,
     AccessControlEntryRecord,
     RemoveAccessControlEntryRecord,
+    RegisterControllerRecord,
 ]
 
 # Every record type, by its `type` tag (Kafka apiKey).

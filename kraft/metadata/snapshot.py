@@ -8,7 +8,7 @@ with N's provenance gives an image equal to the original:
     load_snapshot(image_to_records(image), image.provenance) == image
 
 Order (Kafka's): features (metadata.version first, so a reader learns the
-version before anything else), brokers, topics (each TopicRecord followed by
+version before anything else), brokers, controllers, topics (each TopicRecord followed by
 its PartitionRecords), configs, producer ids. Within each area the order is
 sorted by key, so equal images give identical record lists.
 
@@ -44,6 +44,8 @@ def image_to_records(image: MetadataImage) -> list[MetadataRecord]:
         records.append(FeatureLevelRecord(name=name, feature_level=levels[name]))
     for broker_id in sorted(image.cluster.brokers):
         records.append(image.cluster.brokers[broker_id].to_record())
+    for controller_id in sorted(image.cluster.controllers):
+        records.append(image.cluster.controllers[controller_id].to_record())
     for name in sorted(image.topics.by_name):
         topic = image.topics.by_name[name]
         records.append(TopicRecord(name=topic.name, topic_id=topic.topic_id))

@@ -56,7 +56,11 @@ class QuorumConfig:
     directory id (KIP-1035), sent in Fetch so a leader can add it as a voter.
     `bootstrap_servers` are the ids (the driver's, negative for addresses
     known only from controller.quorum.bootstrap.servers) an observer that
-    knows no voter asks for the leader.
+    knows no voter asks for the leader. `local_listeners` are this node's own
+    controller endpoints, (listener, host, port) as it advertises them (empty:
+    unknown); with kraft.version 1 a voter whose entry in the voter set differs
+    gets it updated (UpdateRaftVoter as a follower, at the start of its epoch as
+    leader; KIP-853).
     """
 
     node_id: int
@@ -66,6 +70,7 @@ class QuorumConfig:
     voter_nodes: tuple[VoterNode, ...] = ()
     directory_id: str | None = None
     bootstrap_servers: tuple[int, ...] = ()
+    local_listeners: tuple[tuple[str, str, int], ...] = ()
     election_timeout_ms: int = _default("election_timeout_ms")
     fetch_timeout_ms: int = _default("fetch_timeout_ms")
     election_backoff_max_ms: int = _default("election_backoff_max_ms")

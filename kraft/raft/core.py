@@ -68,6 +68,7 @@ from kraft.raft.messages import (
     Request,
     Response,
     UpdateRaftVoterRequest,
+    UpdateRaftVoterResponse,
     VoteRequest,
     VoteResponse,
 )
@@ -399,6 +400,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
             self._election = EpochElection(self.voters, self.local_id)
         elif isinstance(role, Follower):
             self._fetch_deadline = now + self.config.fetch_timeout_ms
+            self._follower_entered()
         elif isinstance(role, Resigned):
             self._end_quorum_unacked = {v for v in self.voters if v != self.local_id}
         elif isinstance(role, Leader):
@@ -648,10 +650,10 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         if not isinstance(
             response,
             VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse
-            | FetchSnapshotResponse,
+            | FetchSnapshotResponse | UpdateRaftVoterResponse,
         ):
-            return  # the core never sends DescribeQuorum or voter changes
-        if isinstance(response, FetchResponse | FetchSnapshotResponse):
+            return  # the core never sends DescribeQuorum, AddRaftVoter or RemoveRaftVoter
+        if isinstance(response, FetchResponse | FetchSnapshotResponse | UpdateRaftVoterResponse):
             leader_id = response.current_leader.leader_id
             epoch = response.current_leader.leader_epoch
         else:
@@ -675,6 +677,8 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
             elif isinstance(response, FetchResponse):
                 assert isinstance(request, FetchRequest)
                 ok = self._handle_fetch_response(source, request, response)
+            elif isinstance(response, UpdateRaftVoterResponse):
+                pass  # any other error waits for the next period (Kafka's)
             else:
                 assert isinstance(request, FetchSnapshotRequest)
                 ok = self._handle_fetch_snapshot_response(source, request, response)

@@ -215,6 +215,11 @@ class RaftNode:
     def high_watermark(self) -> int:
         return self._high_watermark
 
+    @property
+    def kraft_version(self) -> int:
+        """The kraft.version in force (KIP-853; 0 before the member starts)."""
+        return 0 if self._core is None else self._core.kraft_version
+
     async def wait_leader_change(self) -> LeaderAndEpoch:
         await self._leader_changed.wait()
         return self._leader

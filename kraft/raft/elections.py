@@ -63,6 +63,7 @@ from kraft.raft.types import (
     LeaderChangeMessage,
     OffsetAndEpoch,
     RaftInvariantError,
+    VotersRecord,
 )
 from kraft.raft.voter_set import BASE, VoterSetHistory
 
@@ -94,6 +95,8 @@ class ElectionsMixin:
         def _log_end(self) -> OffsetAndEpoch: ...
 
         def _append_as_leader(self, entries: list[Entry]) -> None: ...
+
+        def _voter_node_update(self, voters: VotersRecord) -> VotersRecord | None: ...
 
     def _maybe_transition(self, leader_id: int | None, epoch: int) -> bool:
         """Move to what a peer told us about `epoch` (Kafka `maybeTransition`);
@@ -151,13 +154,17 @@ class ElectionsMixin:
         leader_change = LeaderChangeMessage(self.local_id, self.voters, granting)
         entries = [Entry(start, role.epoch, control=leader_change)]
         history = self.voter_history
-        if history.kraft_version >= 1 and history.latest_offset == BASE:
-            # KIP-853: the first leader writes the bootstrap set into the log
-            # (Kafka's appendStartOfEpochControlRecords), so replicas formatted
-            # without one (--no-initial-controllers, brokers) learn it by fetching.
-            entries.append(Entry(start + 1, role.epoch,
-                                 control=KRaftVersionRecord(history.kraft_version)))
-            entries.append(Entry(start + 2, role.epoch, control=history.latest))
+        if history.kraft_version >= 1:
+            # KIP-853 (Kafka's appendStartOfEpochControlRecords): the first leader
+            # writes the bootstrap set into the log, so replicas formatted without
+            # one (--no-initial-controllers, brokers) learn it by fetching; a leader
+            # whose own entry is out of date (it restarted with another controller
+            # endpoint) writes the set with its entry corrected.
+            updated = self._voter_node_update(history.latest)
+            if updated is not None or history.latest_offset == BASE:
+                entries.append(Entry(start + 1, role.epoch,
+                                     control=KRaftVersionRecord(history.kraft_version)))
+                entries.append(Entry(start + 2, role.epoch, control=updated or history.latest))
         self._append_as_leader(entries)
 
     def _handle_vote_request(self, request: VoteRequest) -> VoteResponse:

@@ -22,6 +22,13 @@ RemoveVoterHandler, UpdateVoterHandler):
 - AddRaftVoter and RemoveRaftVoter are answered once the VotersRecord
   commits (UpdateRaftVoter at once, as Kafka does); a leader that is not in
   the committed set resigns;
+- a voter keeps its own entry true (Kafka's KafkaRaftClient): as a follower,
+  every three fetch timeouts it compares the entry of the latest set with its
+  own controller endpoints and supported kraft.versions (`local_listeners`)
+  and, when they differ, sends UpdateRaftVoter to the leader instead of that
+  round's Fetch; as a new leader it writes the corrected set right after its
+  LeaderChange (kraft.raft.elections). The keys, and so every majority, stay
+  the same: only endpoints and version ranges change;
 - a replica the latest, still uncommitted, set removes keeps starting
   elections (counting only that set's votes) until the change commits, as
   Raft prescribes: it may hold the only copy of the change (found by the
@@ -45,13 +52,14 @@ from kraft.raft.messages import (
     LeaderIdAndEpoch,
     RemoveRaftVoterRequest,
     RemoveRaftVoterResponse,
+    Request,
     Response,
     UpdateRaftVoterRequest,
     UpdateRaftVoterResponse,
 )
 from kraft.raft.progress import LeaderProgress
 from kraft.raft.quorum import random_election_timeout_ms
-from kraft.raft.state import Leader, QuorumState, Role, Unattached
+from kraft.raft.state import Follower, Leader, QuorumState, Role, Unattached
 from kraft.raft.types import (
     Entry,
     QuorumRecord,
@@ -63,6 +71,9 @@ from kraft.raft.voter_set import VoterSetHistory
 
 if TYPE_CHECKING:
     import random
+
+SUPPORTED_KRAFT_VERSIONS = (0, 1)
+"""The kraft.version range this replica supports (static and dynamic quorums)."""
 
 _PREVIOUS_PENDING = "Request timed out waiting for leader to handle previous voter change request"
 _NO_HWM = "Request timed out waiting for leader to establish HWM and fence previous voter changes"
@@ -100,6 +111,8 @@ class MembershipMixin:
 
         def _respond(self, destination: int, correlation_id: int, response: Response) -> None: ...
 
+        def _send(self, destination: int, request: Request) -> None: ...
+
         def _append_as_leader(self, entries: list[Entry]) -> None: ...
 
         def _high_watermark_advanced(self) -> None: ...
@@ -127,6 +140,7 @@ class MembershipMixin:
             offset = entries[-1].offset + 1
         self.voters = self.voter_history.latest.ids
         self._pending_change = None
+        self._update_voter_deadline: int | None = None
 
     def _voters_changed(self) -> None:
         """Move to the latest voter set of the history, if it changed."""
@@ -278,6 +292,53 @@ class MembershipMixin:
             self._append_voters(VotersRecord(
                 tuple(new if v.voter_id == new.voter_id else v for v in voters.voters)))
         return self._update_voter_response(ErrorCode.none)
+
+    def _local_voter_node(self) -> VoterNode | None:
+        """This replica as a voter set should hold it (Kafka's localVoterNode); None
+        while its endpoints are unknown."""
+        if not self.config.local_listeners:
+            return None
+        low, high = SUPPORTED_KRAFT_VERSIONS
+        return VoterNode(self.local_id, self.config.directory_id, self.config.local_listeners,
+                         low, high)
+
+    def _voter_node_update(self, voters: VotersRecord) -> VotersRecord | None:
+        """`voters` with this replica's entry corrected, if `voters` holds it (same id
+        and directory id) with other endpoints or versions (Kafka's
+        voterNodeNeedsUpdate); None if nothing needs changing."""
+        local = self._local_voter_node()
+        current = voters.voter(self.local_id)
+        if local is None or current is None or current.directory_id != local.directory_id:
+            return None
+        if current == local:
+            return None
+        return VotersRecord(tuple(local if v.voter_id == local.voter_id else v
+                                  for v in voters.voters))
+
+    def _follower_entered(self) -> None:
+        """A voter checks its own entry after a few rounds of fetching."""
+        self._update_voter_deadline = self._now + 3 * self.config.fetch_timeout_ms
+
+    def _maybe_send_update_voter(self, role: Follower) -> bool:
+        """Once the update period is over: UpdateRaftVoter to the leader if the voter
+        set's entry for this voter is out of date (True: sent, instead of a Fetch).
+        The period restarts either way, also after a refusal (Kafka's)."""
+        deadline = self._update_voter_deadline
+        if deadline is None or self._now < deadline:
+            return False
+        self._update_voter_deadline = self._now + 3 * self.config.fetch_timeout_ms
+        if not self.quorum.is_voter or self.voter_history.kraft_version < 1:
+            return False
+        if self._voter_node_update(self.voter_history.latest) is None:
+            return False
+        local = self._local_voter_node()
+        assert local is not None
+        self._send(role.leader_id, UpdateRaftVoterRequest(
+            cluster_id=self.config.cluster_id, current_leader_epoch=role.epoch,
+            voter_id=self.local_id, voter_directory_id=local.directory_id,
+            listeners=local.endpoints, min_supported_version=local.min_kraft_version,
+            max_supported_version=local.max_kraft_version))
+        return True
 
     def _update_voter_response(self, error: ErrorCode) -> UpdateRaftVoterResponse:
         leader = self.quorum.leader_id

@@ -83,6 +83,8 @@ class ReplicationMixin:
 
         def _send(self, destination: int, request: Request) -> None: ...
 
+        def _maybe_send_update_voter(self, role: Follower) -> bool: ...
+
         def _respond(self, destination: int, correlation_id: int, response: Response) -> None: ...
 
         def _settle(self) -> None: ...
@@ -328,6 +330,8 @@ class ReplicationMixin:
                 self._send(self.rng.choice(ready), self._fetch_request())
             return
         if not isinstance(role, Follower) or not self.requests.is_ready(role.leader_id, now):
+            return
+        if self._maybe_send_update_voter(role):  # kraft.raft.membership
             return
         if self._snapshot_download is not None:
             snapshot_id, position = self._snapshot_download

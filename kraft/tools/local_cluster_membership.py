@@ -77,9 +77,6 @@ def _refuse_unsupported(cluster: LocalCluster, what: str) -> None:
                            "(controller.quorum.voters, formatted before scripts/cluster add "
                            f"existed): {what} needs a dynamic one; stop it and remove "
                            f"{cluster.root} to make it anew")
-    if cluster.sasl_ssl is not None:
-        raise ClusterError(f"{what} on a --sasl-ssl cluster is not supported yet (the quorum "
-                           "tool speaks PLAINTEXT to the controllers)")
     if cluster.cluster_id is None:
         raise ClusterError(f"the cluster in {cluster.root} is not formatted yet: "
                            "scripts/cluster start first")
@@ -145,7 +142,8 @@ def _change(cluster: LocalCluster, node_id: int,
             raise ClusterError(f"node {node_id} exited; the end of its log:\n"
                                + cluster.log_tail(node_id))
         try:
-            _run(mq.change_voters, servers, True, request)
+            _run(mq.change_voters, servers, True, request,
+                 cluster.tool_security("CONTROLLER"))
             return
         except mq.QuorumToolError as e:
             text = str(e)
@@ -168,7 +166,8 @@ def remove_node(cluster: LocalCluster, node_id: int, timeout: float) -> str:
         raise ClusterError("no controller is running: scripts/cluster start first")
     try:
         info = _run(mq.describe_quorum,
-                        [cluster.controller_address(n) for n in live_controllers], True)
+                    [cluster.controller_address(n) for n in live_controllers], True,
+                    cluster.tool_security("CONTROLLER"))
     except mq.QuorumToolError as e:
         raise ClusterError(str(e)) from None
     voter = next((v for v in info.voters if v.node_id == node_id), None)

@@ -18,7 +18,8 @@ read-only, so it is safe on a stopped or a running node:
 (a UserScramCredentialRecord's salt and keys redacted, as Kafka's
 MetadataShell does: they would let anyone with the dump log in);
 `--json` prints one JSON object per record instead. `show` replays the
-records into a MetadataImage (kraft.metadata) and prints brokers, topics and
+records into a MetadataImage (kraft.metadata) and prints brokers, controllers
+(KIP-919 registrations), topics and
 partitions, configs, features and the quorum-state file as tables.
 """
 
@@ -208,6 +209,11 @@ def show(directory: str) -> int:
                                                       for e in b.endpoints),
                 b.fenced, b.in_controlled_shutdown]
                for _, b in sorted(image.cluster.brokers.items())]
+    controllers = [[c.controller_id, str(c.incarnation_id),
+                    ",".join(f"{e.name}://{e.host}:{e.port}" for e in c.endpoints),
+                    ",".join(f"{f.name}:{f.min_supported_version}-{f.max_supported_version}"
+                             for f in c.features)]
+                   for _, c in sorted(image.cluster.controllers.items())]
     partitions = [[t.name, str(t.topic_id), pid, p.leader, p.leader_epoch,
                    list(p.replicas), list(p.isr), p.partition_epoch,
                    _reassignment(p.adding_replicas, p.removing_replicas)]
@@ -222,6 +228,8 @@ def show(directory: str) -> int:
     print(f"Metadata image at offset {image.provenance.offset}, "
           f"epoch {image.provenance.epoch} ({len(records)} records read)\n")
     print(_table("Brokers", ["id", "epoch", "endpoints", "fenced", "shutting down"], brokers))
+    print()
+    print(_table("Controllers", ["id", "incarnation", "endpoints", "features"], controllers))
     print()
     print(_table("Topics and partitions", ["topic", "id", "partition", "leader", "leader epoch",
                                             "replicas", "isr", "partition epoch",

@@ -22,6 +22,8 @@ zero, endpoints when known); `--replication` the NodeId/DirectoryId/... table
 (leader, then the other voters, then observers; tab-separated columns padded
 to their widest cell), `--human-readable` giving times as "N ms ago".
 `--json` (kraft's) prints one JSON object instead, for scripts.
+`--command-config FILE` gives the admin client's properties: the tool connects
+with their security settings (kraft.security.client_properties).
 
 add-controller and remove-controller change the voter set (AddRaftVoter,
 RemoveRaftVoter, KIP-853), sent to the quorum leader found as for describe.
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 import uuid
@@ -49,13 +52,16 @@ from kio.schema.errors import ErrorCode
 
 from kraft import kafka_uuid, meta_properties
 from kraft.config import parse_properties
+from kraft.config_keys import ConfigError
 from kraft.net.api_keys import ApiKey
 from kraft.net.client import ConnectionFailed, KafkaClient, RequestNotSent, RequestTimedOut
 from kraft.net.codec import request_type
 from kraft.net.messages import build
+from kraft.net.security import ClientSecurity
 from kraft.raft import bootstrap_checkpoint as bc
 from kraft.raft import messages as m
 from kraft.raft import rpc
+from kraft.security.client_properties import command_config_security
 
 PROG = "kraft metadata-quorum"
 TIMEOUT_S = 10.0
@@ -96,7 +102,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--bootstrap-controller", metavar="HOST:PORT[,...]",
                        help="controllers to ask directly (KIP-919)")
     tool.add_argument("--command-config", metavar="FILE",
-                      help="add-controller: the new controller's server.properties (Kafka "
+                      help="the admin client's properties (security.protocol, sasl.*, ssl.*); "
+                           "add-controller: the new controller's server.properties (Kafka "
                            "takes it before the sub-command; after it works too)")
     tool_sub = tool.add_subparsers(dest="quorum_command", required=True)
     describe = tool_sub.add_parser("describe", help="Describe the metadata quorum info")
@@ -118,11 +125,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    quiet_client_log()
     try:
         return _run(args)
-    except QuorumToolError as e:
+    except (QuorumToolError, ConfigError) as e:
         print(e, file=sys.stderr)
         return 1
+
+
+def quiet_client_log() -> None:
+    """A tool tells a failure in its one error line; the client's own warnings
+    (a refused SASL login, say) would reach stderr as extra lines, since a tool
+    configures no logging."""
+    logging.getLogger("kraft.net.client").setLevel(logging.ERROR)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -139,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
                               "--replication")
     controller = args.bootstrap_controller is not None
     servers = parse_servers(args.bootstrap_controller if controller else args.bootstrap_server)
-    info = trio.run(describe_quorum, servers, controller)
+    info = trio.run(describe_quorum, servers, controller, _security(args))
     now_ms = int(time.time() * 1000)
     if args.status:
         print(json.dumps(status_json(info)) if args.json else render_status(info))
@@ -177,7 +192,7 @@ def _change(args: argparse.Namespace) -> int:
                                            voter_directory_id=directory_id)
     controller = args.bootstrap_controller is not None
     servers = parse_servers(args.bootstrap_controller if controller else args.bootstrap_server)
-    trio.run(change_voters, servers, controller, request)
+    trio.run(change_voters, servers, controller, request, _security(args))
     if isinstance(request, m.AddRaftVoterRequest):
         endpoints = ", ".join(f"{n}://{f'[{h}]' if ':' in h else h}:{p}"
                               for n, h, p in request.listeners)
@@ -187,6 +202,13 @@ def _change(args: argparse.Namespace) -> int:
         print(f"Removed KRaft controller {request.voter_id} with directory id "
               f"{request.voter_directory_id}")
     return 0
+
+
+def _security(args: argparse.Namespace) -> ClientSecurity | None:
+    """How to connect: the security settings of --command-config (for add-controller,
+    the new controller's properties are also the admin client's, as in Kafka)."""
+    return command_config_security(args.command_config
+                                   or getattr(args, "add_command_config", None))
 
 
 def controller_to_add(path: str) -> tuple[int, str, tuple[tuple[str, str, int], ...]]:
@@ -246,10 +268,11 @@ def _listener_map(text: str) -> dict[str, tuple[str, int]]:
 
 
 async def change_voters(servers: list[tuple[str, int]], controller: bool,
-                        request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest) -> None:
+                        request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest,
+                        security: ClientSecurity | None = None) -> None:
     """Send the change to the quorum leader (found as describe finds it). Raises
     QuorumToolError with the leader's error."""
-    info = await describe_quorum(servers, controller)
+    info = await describe_quorum(servers, controller, security)
     leader = next((r for r in info.voters if r.node_id == info.leader_id), None)
     address = None
     if leader is not None and leader.endpoints:
@@ -263,7 +286,8 @@ async def change_voters(servers: list[tuple[str, int]], controller: bool,
         raise QuorumToolError(f"the quorum leader {info.leader_id} has no known endpoint")
     kio_request = rpc.for_request(request).request_to_kio(request)
     failure = None  # raised after the client's nursery, which would wrap it in a group
-    async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S) as client:
+    async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S,
+                           security=security) as client:
         try:
             with trio.fail_after(TIMEOUT_S * 2):
                 response = await client.request(address, kio_request, timeout=TIMEOUT_S * 1.5)
@@ -287,10 +311,13 @@ def parse_servers(text: str) -> list[tuple[str, int]]:
     return out
 
 
-async def describe_quorum(servers: list[tuple[str, int]], controller: bool) -> QuorumInfo:
-    """Ask the first server of `servers` that answers. Raises QuorumToolError."""
+async def describe_quorum(servers: list[tuple[str, int]], controller: bool,
+                          security: ClientSecurity | None = None) -> QuorumInfo:
+    """Ask the first server of `servers` that answers (over `security`, default
+    PLAINTEXT). Raises QuorumToolError."""
     failures: list[str] = []
-    async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S) as client:
+    async with KafkaClient("kraft-metadata-quorum", connect_timeout=TIMEOUT_S,
+                           security=security) as client:
         for address in servers:
             try:
                 with trio.fail_after(TIMEOUT_S * 2):

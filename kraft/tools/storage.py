@@ -4,6 +4,8 @@
     kraft storage format -t ID -c server.properties [--standalone |
         --initial-controllers 1@host:port:DIRECTORY_ID,... | --no-initial-controllers]
         [--ignore-formatted] [--release-version 3.6-IV0]
+        [--add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]' ...]
+        [--feature transaction.version=1 ...]
     kraft storage info -c server.properties
 
 `format` checks what kafka-storage format (Kafka 4.4) checks, with its
@@ -21,7 +23,11 @@ quorum flags:
 
 Every directory's meta.properties carries a directory.id (KIP-1035).
 --release-version names the metadata.version to bootstrap with; kraft writes
-3.6-IV0 and refuses others it cannot run, in one line.
+3.6-IV0 and refuses others it cannot run, in one line. --add-scram puts SCRAM
+credentials into the metadata directory's bootstrap records
+(kraft.metadata.bootstrap), which the first active controller writes into the
+metadata log, as Kafka's bootstrap checkpoint does; so does --feature
+(kraft.tools.storage_features says which levels kraft runs).
 
 `info` prints, as kafka-storage info, the log directories found and their
 meta.properties, or the problems found (exit 1).
@@ -48,6 +54,7 @@ KAFKA_METADATA_VERSIONS = (
 )
 RELEASE_VERSION = "3.6-IV0"
 """What kraft's active controller bootstraps (QuorumController METADATA_VERSION_LEVEL 12)."""
+RELEASE_LEVEL = 7 + KAFKA_METADATA_VERSIONS.index(RELEASE_VERSION)  # 3.3-IV3 is level 7
 
 
 class FormatError(Exception):
@@ -73,9 +80,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help=f"the metadata.version to bootstrap with; kraft runs "
                           f"{RELEASE_VERSION} (the default)")
     fmt.add_argument("--feature", "-f", action="append", metavar="FEATURE=LEVEL",
-                     help="a feature level to bootstrap with (not supported yet)")
+                     help="a feature level to bootstrap with, e.g. transaction.version=1 "
+                          "(repeatable)")
     fmt.add_argument("--add-scram", "-S", action="append", metavar="SCRAM_CREDENTIAL",
-                     help="a SCRAM credential to bootstrap with (not supported yet)")
+                     help="a SCRAM credential to bootstrap with, as "
+                          "'SCRAM-SHA-256=[name=alice,password=alice-secret]' (repeatable)")
     quorum = fmt.add_mutually_exclusive_group()
     quorum.add_argument("--standalone", "-s", action="store_true",
                         help="initialize a controller as a single-node dynamic quorum "
@@ -108,12 +117,16 @@ def main(args: argparse.Namespace) -> int:
 def format_storage(args: argparse.Namespace) -> list[str]:
     """Format the node's directories; the lines to print. Raises FormatError,
     ConfigError or MetaPropertiesError (nothing written) when it must not."""
-    # Loaded here: only format needs the raft package.
+    # Loaded here: only format needs them.
+    from kraft.metadata import bootstrap
     from kraft.raft import bootstrap_checkpoint as bc
+    from kraft.security.scram_format import parse_add_scram
+    from kraft.tools.storage_features import FeatureError, bootstrap_features
 
-    if args.feature or args.add_scram:
-        flag = "--feature" if args.feature else "--add-scram"
-        raise FormatError(f"{flag} is not supported yet by kraft storage format")
+    try:
+        scram_records = [parse_add_scram(text) for text in args.add_scram or ()]
+    except ValueError as e:
+        raise FormatError(str(e)) from None
     meta_properties.check_cluster_id(args.cluster_id)
     release = args.release_version or RELEASE_VERSION
     if release not in KAFKA_METADATA_VERSIONS:
@@ -127,6 +140,14 @@ def format_storage(args: argparse.Namespace) -> list[str]:
     check_config(config)
     roles = set(config.process_roles)
     dynamic = args.standalone or args.initial_controllers is not None
+    try:
+        feature_records, _ = bootstrap_features(
+            args.feature or (), args.release_version is not None,
+            not config.quorum_voters and (dynamic or args.no_initial_controllers),
+            RELEASE_LEVEL)
+    except FeatureError as e:
+        raise FormatError(str(e)) from None
+    bootstrap_records = [*feature_records, *scram_records]
     if config.quorum_voters and dynamic:
         raise FormatError(
             "You cannot specify controller.quorum.voters and format the node with "
@@ -162,6 +183,8 @@ def format_storage(args: argparse.Namespace) -> list[str]:
     def write_checkpoint(todo: list[str]) -> None:
         if voters and metadata_dir in todo:
             bc.write(metadata_dir, voters, wall_clock_ms())
+        if bootstrap_records and metadata_dir in todo:
+            bootstrap.write(metadata_dir, bootstrap_records)
 
     written = meta_properties.format_directories(
         directories, args.cluster_id, config.node_id, ignore_formatted=args.ignore_formatted,

@@ -25,8 +25,9 @@ How it asks, as Kafka's admin client does:
 
 Output is Kafka's (ToolsUtils.prettyPrintTable: each cell padded to its column's
 widest and followed by a tab). Failures are one line on stderr, Kafka's wording,
-exit 1. `--command-config` is read for Kafka's sake, but security settings in it
-are refused: this tool speaks PLAINTEXT only.
+exit 1. `--command-config FILE` takes the admin client's properties: the tool
+connects with their security settings (TLS, SASL PLAIN or SCRAM; see
+kraft.security.client_properties).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
 import trio
@@ -50,9 +50,16 @@ from kio.schema.types import ProducerId, TopicName, TransactionalId
 from kio.schema.write_txn_markers.v1 import request as markers_v1
 from kio.static.primitive import i8, i16, i32, i64
 
-from kraft.config import parse_properties
+from kraft.config_keys import ConfigError
 from kraft.net.client import ConnectionFailed, KafkaClient
-from kraft.tools.metadata_quorum import TIMEOUT_S, QuorumToolError, parse_servers
+from kraft.net.security import ClientSecurity
+from kraft.security.client_properties import UnreadableProperties, command_config_security
+from kraft.tools.metadata_quorum import (
+    TIMEOUT_S,
+    QuorumToolError,
+    parse_servers,
+    quiet_client_log,
+)
 from kraft.tools.txn_schema import DescribeTransactionsResponse
 
 TRANSACTION_KEY_TYPE = 1
@@ -87,9 +94,6 @@ RETRIABLE = {ErrorCode.coordinator_load_in_progress, ErrorCode.coordinator_not_a
              ErrorCode.not_coordinator, ErrorCode.not_leader_or_follower,
              ErrorCode.not_enough_replicas}
 # Security settings of an admin client's properties, which this tool cannot honour.
-SECURITY_PREFIXES = ("security.protocol", "sasl.", "ssl.")
-
-
 class ToolError(Exception):
     """What the tool tells the person, in one line (exit 1)."""
 
@@ -184,11 +188,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    quiet_client_log()
     try:
-        check_command_config(args.command_config)
+        try:
+            security = command_config_security(args.command_config)
+        except UnreadableProperties:
+            fail("Failed to load admin client properties", args.command_config)
         servers = parse_servers(args.bootstrap_server)
-        lines: list[str] | Exception = trio.run(_run, servers, args)
-    except (ToolError, QuorumToolError) as e:
+        lines: list[str] | Exception = trio.run(_run, servers, args, security)
+    except (ToolError, QuorumToolError, ConfigError) as e:
         lines = e
     if isinstance(lines, Exception):
         print(lines, file=sys.stderr)
@@ -196,22 +204,6 @@ def main(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return 0
-
-
-def check_command_config(path: str | None) -> None:
-    """Kafka loads the admin client's properties; security settings in them are refused."""
-    if path is None:
-        return
-    try:
-        props = parse_properties(Path(path).read_text())
-    except (OSError, UnicodeDecodeError):
-        fail("Failed to load admin client properties", path)  # Kafka's cause: the path
-    unsupported = sorted(k for k in props if k.startswith(SECURITY_PREFIXES)
-                         and not (k == "security.protocol"
-                                  and str(props[k]).upper() == "PLAINTEXT"))
-    if unsupported:
-        fail(f"--command-config {path}: {', '.join(unsupported)}: kraft transactions connects "
-             "over PLAINTEXT only; run it against a PLAINTEXT listener")
 
 
 def pretty_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -425,11 +417,12 @@ def producers_error(tp: Partition, code: ErrorCode, broker_id: int | None) -> st
     return f"Failed to describe active producers for partition {tp} due to unexpected error"
 
 
-async def _run(servers: list[tuple[str, int]],
-               args: argparse.Namespace) -> list[str] | ToolError:
+async def _run(servers: list[tuple[str, int]], args: argparse.Namespace,
+               security: ClientSecurity | None) -> list[str] | ToolError:
     """The command's output lines, or the error to tell (returned, not raised, so that
     the client's nursery does not wrap it in an exception group)."""
-    async with KafkaClient("kraft-transactions", connect_timeout=TIMEOUT_S) as client:
+    async with KafkaClient("kraft-transactions", connect_timeout=TIMEOUT_S,
+                           security=security) as client:
         try:
             return await _command(Admin(client, servers), args)
         except ToolError as e:

@@ -25,12 +25,14 @@ class ScriptedController:
 
     def __init__(self) -> None:
         self.up = True
+        self.registrations: list[Any] = []
 
     async def send(self, request: Any, timeout_s: float, *, heartbeat: bool = False) -> Any:
         if not self.up:
             await trio.sleep(timeout_s)
             raise ControllerUnavailable("controller unreachable")
         if type(request).__name__ == "BrokerRegistrationRequest":
+            self.registrations.append(request)
             return build(BrokerRegistrationResponse, throttle_time=timedelta(0),
                          error_code=ErrorCode.none, broker_epoch=7)
         return build(BrokerHeartbeatResponse, throttle_time=timedelta(0),
@@ -65,6 +67,26 @@ async def test_unanswered_heartbeats_for_a_session_timeout_presume_fenced(
             while lifecycle.presumed_fenced():
                 await trio.sleep(0.1)
         nursery.cancel_scope.cancel()
+
+
+async def test_registration_carries_each_listeners_security_protocol(
+        autojump_clock: trio.testing.MockClock) -> None:
+    """BrokerRegistration names each listener's protocol by Kafka's SecurityProtocol id
+    (PLAINTEXT when none is given), as the controller records it."""
+    controller = ScriptedController()
+    listeners = [("PLAINTEXT", "h", 1), ("SECURE", "h", 2), ("TLS", "h", 3)]
+    lifecycle = BrokerLifecycleManager(1, "c", controller, listeners,  # type: ignore[arg-type]
+                                       lambda: 0,
+                                       security_protocols={"SECURE": "SASL_SSL", "TLS": "SSL"})
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lifecycle.run)
+        with trio.fail_after(10):
+            while not controller.registrations:
+                await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    sent = controller.registrations[0].listeners
+    assert [(lst.name, lst.security_protocol) for lst in sent] == [
+        ("PLAINTEXT", 0), ("SECURE", 3), ("TLS", 1)]
 
 
 async def test_without_a_session_timeout_never_presumed_fenced(

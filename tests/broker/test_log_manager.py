@@ -25,9 +25,10 @@ from kraft.broker.log_manager import (
     ReplicaLog,
 )
 from kraft.config import KafkaConfig
+from kraft.log.batch import iter_batches
 from kraft.log.checkpoint import read_offset_checkpoint, write_offset_checkpoint
 from kraft.log.config import LogConfig
-from kraft.log.records import Record, build_batch
+from kraft.log.records import Record, build_batch, iter_records
 
 TOPIC_ID = uuid.UUID(int=5)
 
@@ -210,4 +211,43 @@ async def test_background_work_runs_on_its_schedules(
         await trio.sleep(CHECKPOINT_INTERVAL_S)
         assert read_offset_checkpoint(tmp_path / RECOVERY_POINT_FILE) == {("t", 0): 3}
         nursery.cancel_scope.cancel()
+    logs.shutdown()
+
+
+async def test_cleaning_stops_at_the_last_stable_offset(tmp_path: Path) -> None:
+    """A compacted log is cleaned below its last stable offset only: an open
+    transaction, and everything after its first offset, stays byte for byte even
+    where newer records of its keys follow it; older duplicates below are removed."""
+    logs = manager(tmp_path)
+    opened = logs.get_or_create_log("t", 0, TOPIC_ID,
+                                    LogConfig(cleanup_policy="compact", segment_bytes=300))
+    log = opened.log
+
+    def put(value: bytes, producer_id: int = -1, transactional: bool = False) -> int:
+        batch = build_batch([Record(b"K", value, timestamp=1)], producer_id=producer_id,
+                            producer_epoch=0 if producer_id >= 0 else -1,
+                            base_sequence=0 if producer_id >= 0 else -1,
+                            is_transactional=transactional)
+        info = log.append_as_leader(memoryview(batch), 0)
+        assert info.error_code == 0, info
+        if producer_id >= 0:
+            opened.producer_state.update(producer_id, 0, 0, 0, info.base_offset, 1,
+                                         is_transactional=transactional)
+        return info.base_offset
+
+    for i in range(8):
+        put(b"old%d" % i + b"-" * 40)
+    log.roll()
+    first = put(b"open", producer_id=5, transactional=True)
+    for i in range(8):
+        put(b"later%d" % i + b"-" * 40)
+    log.roll()
+    log.update_high_watermark(log.log_end_offset)
+    assert opened.producer_state.first_unstable_offset == first
+    tail = log.read(first, 1 << 20).to_bytes()
+    await logs.clean_logs()
+    assert log.read(first, 1 << 20).to_bytes() == tail
+    data = log.read(0, 1 << 20).to_bytes()
+    values = [r.value for pos, _ in iter_batches(data) for r in iter_records(data, pos)]
+    assert values[0] == b"old7" + b"-" * 40 and b"open" in values
     logs.shutdown()

@@ -17,9 +17,15 @@ from kraft.controller.quorum_controller import (
     QuorumController,
 )
 from kraft.controller.result import ControllerContext, ControllerResult
+from kraft.metadata import bootstrap
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.loader import MetadataLoader
-from kraft.metadata.records import TOPIC_RESOURCE, ConfigRecord
+from kraft.metadata.records import (
+    TOPIC_RESOURCE,
+    TRANSACTION_VERSION,
+    ConfigRecord,
+    FeatureLevelRecord,
+)
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
@@ -29,9 +35,12 @@ RESOURCE = ConfigResource(TOPIC_RESOURCE, "t")
 
 @asynccontextmanager
 async def controller_node(
-    tmp_path: Path, linger_ms: int = 1
+    tmp_path: Path, linger_ms: int = 1, metadata_log_dir: Path | None = None
 ) -> AsyncIterator[tuple[QuorumController, RaftNode, MetadataLoader]]:
-    config = KafkaConfig({"node.id": "1", "metadata.max.idle.interval.ms": "0"})
+    props = {"node.id": "1", "metadata.max.idle.interval.ms": "0"}
+    if metadata_log_dir is not None:
+        props["metadata.log.dir"] = str(metadata_log_dir)
+    config = KafkaConfig(props)
     quorum = QuorumConfig(node_id=1, voters=(1,), append_linger_ms=linger_ms)
     raft_log = DiskLog(tmp_path)
     holder: list[RaftNode] = []
@@ -75,6 +84,19 @@ async def test_activation_bootstraps_metadata_version(tmp_path: Path) -> None:
         with trio.fail_after(10):
             while loader.image.features.metadata_version == 0:
                 await trio.sleep(0.01)
+        assert loader.image.features.metadata_version == METADATA_VERSION_LEVEL
+
+
+async def test_activation_writes_the_formats_feature_levels(tmp_path: Path) -> None:
+    """A transaction.version chosen at format (`--feature`, in the bootstrap records)
+    replaces the default level; the other bootstrap records follow."""
+    meta = tmp_path / "meta"
+    bootstrap.write(meta, [FeatureLevelRecord(name=TRANSACTION_VERSION, feature_level=1)])
+    async with controller_node(tmp_path / "log", metadata_log_dir=meta) as (_c, _r, loader):
+        with trio.fail_after(10):
+            while TRANSACTION_VERSION not in loader.image.features.levels:
+                await trio.sleep(0.01)
+        assert loader.image.features.levels[TRANSACTION_VERSION] == 1
         assert loader.image.features.metadata_version == METADATA_VERSION_LEVEL
 
 

@@ -8,8 +8,9 @@ reading exactly what Kafka's would. The others go through our coordinator
 with real clients: confluent-kafka's and kafka-python's transactional
 producers (commit, abort), send_offsets_to_transaction, zombie fencing by a
 second instance, a timed-out transaction aborted by the coordinator, an open
-transaction surviving kill -9, DescribeTransactions / ListTransactions, and
-Kafka's error codes for bad transactional requests.
+transaction surviving kill -9, DescribeTransactions / ListTransactions,
+Kafka's error codes for bad transactional requests, and compaction of a
+topic holding committed and aborted transactions.
 """
 
 from __future__ import annotations
@@ -569,3 +570,68 @@ async def test_kafka_python_transactional_producer(dev_node: DevNode) -> None:
     assert _consume(bootstrap, "read_committed", 2) == [b"kp-commit", b"kp-commit"]
     assert _consume(bootstrap, "read_uncommitted", 3) == [
         b"kp-commit", b"kp-abort", b"kp-commit"]
+
+
+def _read_keyed(bootstrap: str, topic: str, isolation: str) -> list[tuple[bytes, bytes]]:
+    """(key, value) of every record a consumer of `isolation` reads from the start."""
+    consumer = confluent_kafka.Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"keyed-{isolation}",
+        "enable.auto.commit": False, "isolation.level": isolation,
+        "enable.partition.eof": True, "fetch.wait.max.ms": 50,
+    })
+    consumer.assign([confluent_kafka.TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
+    got: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + T
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    return got
+                raise AssertionError(message.error())
+            got.append((message.key(), message.value()))
+    finally:
+        consumer.close()
+    raise AssertionError(f"no end of partition within {T} s; read {got}")
+
+
+def test_compaction_keeps_committed_and_removes_aborted(dev_factory: Any) -> None:
+    """On a compacted topic, K=v1 committed then K=v2 aborted: once the cleaner has
+    run (v2 gone even for read_uncommitted readers; before, the cleaner kept v2 and
+    removed v1), read_committed still reads K=v1."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    node = dev_factory("log.cleaner.backoff.ms=200", "transaction.state.log.num.partitions=1",
+                       "offsets.topic.num.partitions=1")
+    topic = "txn-compacted"
+    admin = AdminClient({"bootstrap.servers": node.bootstrap})
+    admin.create_topics([NewTopic(
+        topic, 1, 1, config={"cleanup.policy": "compact", "segment.bytes": "4096",
+                             "min.cleanable.dirty.ratio": "0.01"},
+    )])[topic].result(T)
+    producer = _transactional_producer(node.bootstrap, "tx-compacted")
+    for value, commit in ((b"v1", True), (b"v2", False)):
+        producer.begin_transaction()
+        producer.produce(topic, value, key=b"K", partition=0)
+        producer.flush(T)
+        if commit:
+            producer.commit_transaction(T)
+        else:
+            producer.abort_transaction(T)
+    filler = confluent_kafka.Producer({"bootstrap.servers": node.bootstrap,
+                                       "batch.num.messages": 5})  # batches < segment.bytes
+    errors: list[Any] = []
+    for i in range(60):  # fills and rolls segments, so the transactions' one is cleanable
+        filler.produce(topic, b"f" * 100, key=b"filler%d" % i, partition=0,
+                       on_delivery=lambda err, _: err and errors.append(err))
+    assert filler.flush(T) == 0 and errors == []
+    deadline = time.monotonic() + 60
+    while (b"K", b"v2") in _read_keyed(node.bootstrap, topic, "read_uncommitted"):
+        assert time.monotonic() < deadline, "the cleaner did not remove the aborted record"
+        time.sleep(0.3)
+    assert [v for k, v in _read_keyed(node.bootstrap, topic, "read_uncommitted")
+            if k == b"K"] == [b"v1"]
+    assert [v for k, v in _read_keyed(node.bootstrap, topic, "read_committed")
+            if k == b"K"] == [b"v1"]

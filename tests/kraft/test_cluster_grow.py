@@ -32,7 +32,7 @@ WAIT_S = 60.0
 def voters(cluster: LocalCluster) -> list[int]:
     addresses = [cluster.controller_address(n) for n in cluster.controllers
                  if cluster.is_up(n)]
-    info = trio.run(mq.describe_quorum, addresses, True)
+    info = trio.run(mq.describe_quorum, addresses, True, cluster.tool_security("CONTROLLER"))
     return sorted(v.node_id for v in info.voters)
 
 
@@ -90,3 +90,22 @@ def test_one_node_to_three_with_no_downtime(tmp_path: Path) -> None:
                                     history)
         assert report.valid, report.summary()
         assert report.counts.ok >= 4 * ACKS
+
+
+def test_a_sasl_ssl_cluster_grows_and_shrinks(tmp_path: Path) -> None:
+    """On a `--sasl-ssl` cluster (PLAIN over TLS to the controllers) a controller joins
+    and the first node leaves: the quorum tool's AddRaftVoter, RemoveRaftVoter and
+    DescribeQuorum go over the secured controller listener."""
+    from kraft.tools.cluster_security import SaslSsl
+
+    ports = LocalCluster.free_ports(2)
+    with LocalCluster(tmp_path / "cluster", nodes=1, ports={1: ports[1]},
+                      sasl_ssl=SaslSsl("alice", "alice-secret")) as cluster:
+        cluster.start()
+        security = cluster.tool_security("CONTROLLER")
+        assert security is not None and security.protocol == "SASL_SSL"
+        assert cluster.add(ports=ports[2]) == 2
+        assert voters(cluster) == [1, 2]
+        done = cluster.remove(1)
+        assert "left the voters, stopped, unregistered" in done, done
+        assert voters(cluster) == [2] and cluster.ids == [2]

@@ -29,6 +29,11 @@ def _write_log(d: Path) -> None:
                            leader=1, leader_epoch=0, partition_epoch=0),
         mr.ConfigRecord(resource_type=mr.TOPIC_RESOURCE, resource_name="orders",
                         name="retention.ms", value="1000"),
+        mr.RegisterControllerRecord(
+            controller_id=1, incarnation_id=uuid.UUID(int=6),
+            endpoints=(mr.BrokerEndpoint(name="CONTROLLER", host="127.0.0.1", port=9093),),
+            features=(mr.BrokerFeature(name="kraft.version", min_supported_version=0,
+                                       max_supported_version=1),)),
     ]
     log.append([Entry(0, 1, b"", LeaderChangeMessage(1, (1,), (1,)))])
     for i, r in enumerate(records):
@@ -44,19 +49,22 @@ def test_dump_lists_every_record_in_order(tmp_path: Path, capsys) -> None:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["type"] for r in lines] == [
         "LeaderChange", "FeatureLevelRecord", "RegisterBrokerRecord", "TopicRecord",
-        "PartitionRecord", "ConfigRecord",
+        "PartitionRecord", "ConfigRecord", "RegisterControllerRecord",
     ]
-    assert [r["offset"] for r in lines] == list(range(6))
+    assert [r["offset"] for r in lines] == list(range(7))
+    assert lines[6]["record"]["endpoints"][0]["port"] == 9093
     assert lines[3]["record"]["name"] == "orders" and lines[3]["epoch"] == 1
     assert all(r["timestamp"] > 0 for r in lines)
 
 
 def test_show_prints_the_final_image(tmp_path: Path, capsys) -> None:
-    """show replays the records into tables of brokers, topics, partitions and configs."""
+    """show replays the records into tables of brokers, controllers, topics, partitions
+    and configs."""
     _write_log(tmp_path)
     assert main(["metadata", "show", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "PLAINTEXT://127.0.0.1:9092" in out
+    assert "CONTROLLER://127.0.0.1:9093" in out and "kraft.version:0-1" in out
     assert "orders" in out and str(TOPIC_ID) in out and "retention.ms" in out
     assert "metadata.version" in out
 
@@ -70,7 +78,7 @@ def test_torn_tail_is_reported_not_fatal_and_nothing_is_modified(tmp_path: Path,
     before = {p: p.read_bytes() for p in (tmp_path / "__cluster_metadata-0").iterdir()}
     assert main(["metadata", "dump", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "TopicRecord" in out and "ConfigRecord" not in out
+    assert "ConfigRecord" in out and "RegisterControllerRecord" not in out
     assert "torn or corrupt tail" in out
     assert {p: p.read_bytes() for p in (tmp_path / "__cluster_metadata-0").iterdir()} == before
 

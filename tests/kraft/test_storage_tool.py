@@ -143,8 +143,29 @@ def test_initial_controllers_give_the_metadata_directory_its_id(tmp_path: Path) 
      "4.1-IV1, 4.2-IV0, 4.2-IV1, 4.3-IV0, 4.4-IV0, 4.4-IV1, 4.4-IV2"),
     ({}, ["-s", "-r", "4.0-IV3"], "metadata.version 4.0-IV3 is not supported yet: kraft runs "
                                   "3.6-IV0; omit --release-version or pass 3.6-IV0"),
-    ({}, ["-s", "--feature", "kraft.version=1"],
-     "--feature is not supported yet by kraft storage format"),
+    ({}, ["-s", "--feature", "nope.version=1"],
+     "Unsupported feature: nope.version. Supported features are: "
+     "eligible.leader.replicas.version, group.version, kraft.version, share.version, "
+     "streams.version, transaction.version"),
+    ({}, ["-s", "--feature", "transaction.version=3"],
+     "No feature:transaction.version with feature level 3"),
+    ({}, ["-s", "-f", "transaction.version=x"],
+     "Can't parse feature=level string transaction.version=x: unable to parse x as a short."),
+    ({}, ["-s", "-f", "transaction.version"],
+     "Can't parse feature=level string transaction.version: equals sign not found."),
+    ({}, ["-s", "-f", "kraft.version=0"],
+     "Cannot set kraft.version to 0 if controller.quorum.voters is empty and one of the "
+     "flags --standalone, --initial-controllers, or --no-initial-controllers is used. For "
+     "dynamic controllers support, try removing the --feature flag for kraft.version."),
+    ({}, ["-s", "-r", "3.6-IV0", "-f", "metadata.version=12"],
+     "Use --release-version instead of --feature metadata.version=X to avoid ambiguity."),
+    ({}, ["-s", "-f", "metadata.version=99"],
+     "No MetadataVersion with feature level 99. Valid feature levels are from 7 to 34."),
+    ({}, ["-s", "-f", "group.version=1"],
+     "group.version=1 is not supported yet: kraft does not build the consumer group "
+     "protocol of KIP-848; leave group.version at 0"),
+    ({}, ["-s", "--add-scram", "SCRAM-SHA-256=[name=alice]"],
+     "--add-scram: password=... (or salt and saltedpassword) is required"),
 ])
 def test_format_refusals_in_kafkas_words(change: dict[str, str], flags: list[str],
                                          message: str, tmp_path: Path) -> None:
@@ -154,6 +175,40 @@ def test_format_refusals_in_kafkas_words(change: dict[str, str], flags: list[str
     assert result.returncode == 1
     assert one_line(result.stderr) == message
     assert not (tmp_path / "logs1").exists() and not (tmp_path / "logs2").exists()
+
+
+def test_add_scram_goes_into_the_bootstrap_records(tmp_path: Path) -> None:
+    """--add-scram (repeatable, Kafka's syntax) writes the credentials into the metadata
+    directory's bootstrap records, which the first active controller logs."""
+    from kraft.metadata import bootstrap
+    from kraft.metadata.records import UserScramCredentialRecord
+
+    config = quickstart(tmp_path)
+    result = storage("format", "-t", CLUSTER_ID, "-c", str(config), "--standalone",
+                     "--add-scram", "SCRAM-SHA-256=[name=alice,password=alice-secret]",
+                     "-S", "SCRAM-SHA-512=[name=bob,iterations=8192,password=bob-secret]")
+    assert result.returncode == 0, result.stderr
+    records = bootstrap.read(tmp_path / "logs1")
+    assert [(r.name, r.mechanism, r.iterations) for r in records
+            if isinstance(r, UserScramCredentialRecord)] == [("alice", 1, 4096),
+                                                            ("bob", 2, 8192)]
+    assert bootstrap.read(tmp_path / "logs2") == []  # the metadata directory only
+
+
+def test_feature_levels_go_into_the_bootstrap_records(tmp_path: Path) -> None:
+    """--feature transaction.version=1 is bootstrapped (the controller writes it instead
+    of its default 2); levels kraft runs anyway (kraft.version=1 with --standalone,
+    group.version=0, metadata.version=12) are accepted and add nothing."""
+    from kraft.metadata import bootstrap
+    from kraft.metadata.records import FeatureLevelRecord
+
+    config = quickstart(tmp_path)
+    result = storage("format", "-t", CLUSTER_ID, "-c", str(config), "--standalone",
+                     "--feature", "transaction.version=1", "-f", "kraft.version=1",
+                     "-f", "group.version=0", "-f", "metadata.version=12")
+    assert result.returncode == 0, result.stderr
+    assert bootstrap.read(tmp_path / "logs1") == [
+        FeatureLevelRecord(name="transaction.version", feature_level=1)]
 
 
 def test_standalone_only_on_a_controller_and_flags_exclusive(tmp_path: Path) -> None:

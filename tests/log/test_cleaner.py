@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
 from kraft.log.batch import DELETE_HORIZON_FLAG, BatchHeader, iter_batches
-from kraft.log.cleaner import DEFAULT_MAP_BUDGET_BYTES, PartitionCleaner
+from kraft.log.cleaner import DEFAULT_MAP_BUDGET_BYTES, LastRecord, PartitionCleaner
 from kraft.log.compression import CodecUnavailableError
 from kraft.log.config import LogConfig
+from kraft.log.control import read_end_txn_marker
 from kraft.log.loader import swap_steps
 from kraft.log.log import AppendOrigin, PartitionLog
 from kraft.log.records import Record, build_batch
@@ -247,7 +248,7 @@ def test_producer_last_batch_retained(tmp_path: Path) -> None:
     """The last batch of a producer id stays, empty, with its offsets and sequence
     (Kafka's RETAIN_EMPTY); its earlier batches go; with the broker's producer state
     saying the producer expired, the last one goes too."""
-    for last_offsets, kept in ((None, True), ({}, False), ({7: 1}, True)):
+    for last_records, kept in ((None, True), ({}, False), ({7: LastRecord(1, 3)}, True)):
         with scratch_dir() as d:
             log = PartitionLog.open(d, compact(segment_bytes=300))
             append(log, [rec("a", "p0")], producer_id=7, producer_epoch=3, base_sequence=0)
@@ -256,7 +257,7 @@ def test_producer_last_batch_retained(tmp_path: Path) -> None:
             append(log, [rec("a", "final")])
             log.roll()
             PartitionCleaner(log).clean(
-                log.log_end_offset, force=True, producer_last_offsets=last_offsets
+                log.log_end_offset, force=True, last_records=last_records
             )
             mine = [h for h, _ in batches(log) if h.producer_id == 7]
             if kept:
@@ -270,11 +271,14 @@ def test_producer_last_batch_retained(tmp_path: Path) -> None:
             assert_contiguous(log)
 
 
-def test_null_keys_and_control_batches_kept(tmp_path: Path) -> None:
-    """Records with a null key and control batches survive compaction unchanged.
+def test_null_keys_and_a_producers_last_marker_kept(tmp_path: Path) -> None:
+    """Records with a null key survive compaction unchanged, and so does the marker
+    that is its producer's last record (it gets a delete horizon, as its
+    transaction has no data left, but stays for the producer's epoch).
     (Keyless records reach a compacted log written before cleanup.policy became
     compact; a client append is refused, so they are written as a coordinator.)"""
-    log = PartitionLog.open(tmp_path, compact(segment_bytes=300))
+    clock = FakeClock()
+    log = PartitionLog.open(tmp_path, compact(segment_bytes=300), clock=clock)
     old = AppendOrigin.COORDINATOR
     entries = append(log, [rec(None, "n1"), rec("a", "1")], origin=old)
     control = build_batch(
@@ -287,10 +291,16 @@ def test_null_keys_and_control_batches_kept(tmp_path: Path) -> None:
     entries += append(log, [rec(None, "n2"), rec("a", "2")], origin=old)
     log.roll()
     controls = [b for h, b in batches(log) if h.is_control]
-    PartitionCleaner(log).clean(log.log_end_offset, force=True)
+    cleaner = PartitionCleaner(log, clock=clock)
+    cleaner.clean(log.log_end_offset, force=True)
     assert visible(log) == model(entries, log.log_end_offset)
-    assert [b for h, b in batches(log) if h.is_control] == controls
-    assert len(controls) == 1
+    (before,) = controls
+    ((header, after),) = [(h, b) for h, b in batches(log) if h.is_control]
+    assert header.attributes & DELETE_HORIZON_FLAG and header.base_timestamp == clock.now + DAY
+    assert read_end_txn_marker(after) == read_end_txn_marker(before)
+    clock.advance(DAY)
+    assert cleaner.clean(log.log_end_offset, force=True) is not None
+    assert [h.base_offset for h, _ in batches(log) if h.is_control] == [header.base_offset]
 
 
 def test_abort_on_truncation_or_retention(tmp_path: Path) -> None:

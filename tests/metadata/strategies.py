@@ -35,6 +35,7 @@ from kraft.metadata.records import (
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RegisterControllerRecord,
     RemoveAccessControlEntryRecord,
     RemoveTopicRecord,
     RemoveUserScramCredentialRecord,
@@ -152,6 +153,10 @@ RECORD_STRATEGIES: dict[type[MetadataRecord], st.SearchStrategy[MetadataRecord]]
                 host=names, operation=st.integers(2, 14), permission_type=st.integers(2, 3),
                 version=versions),
         _builds(RemoveAccessControlEntryRecord, id=st.uuids(), version=versions),
+        _builds(RegisterControllerRecord, controller_id=int32, incarnation_id=st.uuids(),
+                zk_migration_ready=st.booleans(),
+                endpoints=st.lists(endpoints, max_size=3).map(tuple),
+                features=st.lists(broker_features, max_size=3).map(tuple), version=versions),
     )
 )
 
@@ -193,7 +198,8 @@ BROKER_IDS = (0, 1, 2, 3)
 
 
 def _draw_record(draw: st.DrawFn, model: _Model, offset: int) -> MetadataRecord:
-    kinds = ["register", "topic", "config", "producer_ids", "feature", "noop", "scram", "acl"]
+    kinds = ["register", "topic", "config", "producer_ids", "feature", "noop", "scram", "acl",
+             "register_controller"]
     if model.scram:
         kinds.append("remove_scram")
     if model.acls:
@@ -217,6 +223,16 @@ def _draw_record(draw: st.DrawFn, model: _Model, offset: int) -> MetadataRecord:
             rack=draw(st.none() | st.sampled_from(["r1", "r2"])),
             fenced=draw(st.booleans()),
             in_controlled_shutdown=draw(st.booleans()),
+        )
+    if kind == "register_controller":
+        controller_id = draw(st.sampled_from(BROKER_IDS))
+        return RegisterControllerRecord(
+            controller_id=controller_id,
+            incarnation_id=uuid.UUID(int=draw(st.integers(0, 3))),
+            endpoints=(BrokerEndpoint(name="CONTROLLER", host="localhost",
+                                      port=draw(st.integers(9093, 9099))),),
+            features=(BrokerFeature(name="kraft.version", min_supported_version=0,
+                                    max_supported_version=1),),
         )
     if kind == "unregister":
         broker_id = draw(st.sampled_from(sorted(model.brokers)))

@@ -20,6 +20,7 @@ from kraft.metadata.records import (
     METADATA_VERSION,
     NO_LEADER,
     TOPIC_RESOURCE,
+    BrokerEndpoint,
     BrokerRegistrationChangeRecord,
     ConfigRecord,
     FeatureLevelRecord,
@@ -29,6 +30,7 @@ from kraft.metadata.records import (
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RegisterControllerRecord,
     RemoveTopicRecord,
     TopicRecord,
     UnregisterBrokerRecord,
@@ -86,6 +88,25 @@ def test_reregister_replaces_registration() -> None:
     assert image.cluster.brokers[1].broker_epoch == 20
     assert image.cluster.brokers[1].rack == "r1"
     assert not image.cluster.brokers[1].fenced
+
+
+def test_register_controller_replaces_registration_and_leaves_brokers() -> None:
+    """A RegisterControllerRecord adds a controller registration (KIP-919); a later one
+    for the same id, a new incarnation after a restart, replaces it; brokers are untouched."""
+    first = RegisterControllerRecord(
+        controller_id=3000, incarnation_id=uuid.UUID(int=1),
+        endpoints=(BrokerEndpoint(name="CONTROLLER", host="h", port=9093),))
+    image = replay(EMPTY, register(1, 10), first)
+    assert image.cluster.controllers[3000].endpoint("CONTROLLER") == first.endpoints[0]
+    brokers = image.cluster.brokers
+    again = RegisterControllerRecord(
+        controller_id=3000, incarnation_id=uuid.UUID(int=2),
+        endpoints=(BrokerEndpoint(name="CONTROLLER", host="h", port=9193),))
+    image = replay(image, again)
+    assert image.cluster.controllers[3000].incarnation_id == uuid.UUID(int=2)
+    assert image.cluster.controllers[3000].endpoint("CONTROLLER").port == 9193  # type: ignore[union-attr]
+    assert image.cluster.brokers == brokers
+    assert image.cluster.controllers[3000].to_record() == again
 
 
 def test_unfence_and_fence_broker() -> None:

@@ -40,6 +40,7 @@ KAFKA_API_KEYS = {
     "RemoveUserScramCredentialRecord": 22,
     "AccessControlEntryRecord": 18,
     "RemoveAccessControlEntryRecord": 19,
+    "RegisterControllerRecord": 27,
 }
 
 

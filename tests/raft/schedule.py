@@ -127,7 +127,11 @@ class Schedule:
             node_id=node_id, voters=voters if initial else (), kraft_version=1,
             voter_nodes=tuple(VoterNode(v, directory_id(v), (("CONTROLLER", f"n{v}", 9093),))
                               for v in voters) if initial else (),
-            directory_id=directory_id(node_id), bootstrap_servers=voters, **values)
+            directory_id=directory_id(node_id), bootstrap_servers=voters,
+            # Odd ids advertise another port than the one they were formatted or added
+            # with: as voters they correct their entry (UpdateRaftVoter, or at the
+            # start of their epoch as leader), so schedules change endpoints too.
+            local_listeners=(("CONTROLLER", f"n{node_id}", 9093 + node_id % 2),), **values)
 
 
 FAST_TIMERS = {

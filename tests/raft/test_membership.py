@@ -1,8 +1,11 @@
-"""AddRaftVoter / RemoveRaftVoter in the raft core (KIP-853): Kafka's refusals with
-Kafka's messages, a caught-up observer becoming a voter, and a leader that removes
-itself resigning once the change commits."""
+"""AddRaftVoter / RemoveRaftVoter / UpdateRaftVoter in the raft core (KIP-853): Kafka's
+refusals with Kafka's messages, a caught-up observer becoming a voter, a leader that
+removes itself resigning once the change commits, and voters keeping their own entry
+up to date."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from kraft.raft import Leader, MemoryLog, QuorumConfig
 from kraft.raft.messages import (
@@ -11,6 +14,7 @@ from kraft.raft.messages import (
     ErrorCode,
     RemoveRaftVoterRequest,
     RemoveRaftVoterResponse,
+    UpdateRaftVoterRequest,
 )
 from kraft.raft.types import VoterNode, VotersRecord
 from tests.raft.harness import Harness
@@ -148,3 +152,50 @@ def test_a_removed_replica_holding_the_only_copy_of_the_change_completes_it() ->
     h.run_until(lambda: isinstance(h[201].role, Leader) and h[201].voters == (201,))
     assert not h[1].is_voter and not h[1].quorum.is_electable
     commit_everywhere(h, 201, b"after")
+
+
+def _sent(h: Harness, node_id: int, kind: type) -> int:
+    return sum(isinstance(out.message, kind)
+               for ready in h.nodes[node_id].readies for out in ready.messages)
+
+
+def test_a_voter_restarted_on_another_endpoint_updates_its_entry() -> None:
+    """KIP-853: a follower whose entry in the voter set no longer matches its controller
+    endpoint sends UpdateRaftVoter to the leader (once the update period is over), which
+    records the new endpoint with the same voters; one whose entry matches sends none."""
+    h = dynamic()
+    for node_id in (1, 201):
+        h.nodes[node_id].config = dataclasses.replace(h.nodes[node_id].config,
+                                                      local_listeners=ENDPOINT)
+    h.crash(201)
+    h.start(201)
+    commit_everywhere(h, h.elect(), b"x")
+    assert h.ask(1, ADMIN, add(201)) is None
+    assert answer(h) == AddRaftVoterResponse(error_code=ErrorCode.none)
+    h.run_until(lambda: h[201].is_voter)
+    h.tick(10 * h[1].config.fetch_timeout_ms)
+    assert _sent(h, 201, UpdateRaftVoterRequest) == 0  # its entry is right
+    moved = (("CONTROLLER", "localhost", 9193),)
+    h.crash(201)
+    h.nodes[201].config = dataclasses.replace(h.nodes[201].config, local_listeners=moved)
+    h.start(201)
+    h.run_until(lambda: (node := h[1].voter_set.voter(201)) is not None
+                and node.endpoints == moved)
+    assert isinstance(h[1].role, Leader) and h[1].voters == (1, 201)
+    assert _sent(h, 201, UpdateRaftVoterRequest) == 1
+    commit_everywhere(h, 1, b"after")
+    assert h[201].voter_set == h[1].voter_set
+
+
+def test_a_leader_restarted_on_another_endpoint_corrects_its_entry() -> None:
+    """A leader whose own entry is out of date writes the corrected voter set right
+    after its LeaderChange (Kafka's appendStartOfEpochControlRecords)."""
+    h = dynamic(spares=())
+    commit_everywhere(h, h.elect(), b"x")
+    moved = (("CONTROLLER", "localhost", 9193),)
+    h.crash(1)
+    h.nodes[1].config = dataclasses.replace(h.nodes[1].config, local_listeners=moved)
+    h.start(1)
+    offset = commit_everywhere(h, h.elect(), b"y")
+    assert h[1].voter_set == VotersRecord((VoterNode(1, directory_id(1), moved),))
+    assert h[1].high_watermark > offset

@@ -228,3 +228,36 @@ def test_scram_users_altered_and_described_at_run_time(node: Node) -> None:
         future.result(30)
     with pytest.raises(confluent_kafka.KafkaException, match="does not exist"):
         admin.describe_user_scram_credentials([user])[user].result(30)
+
+
+def test_kafka_python_admin_over_scram_manages_scram_users(node: Node) -> None:
+    """kafka-python's KafkaAdminClient, authenticated with SCRAM-SHA-512 over TLS,
+    upserts a user (who can then log in), describes it, and deletes it."""
+    from kafka.admin import (
+        ScramMechanism,
+        UserScramCredentialDeletion,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = kafka.KafkaAdminClient(**_kp_settings(node, "scram"))
+    user = f"dave-{uuid.uuid4().hex[:6]}"
+    try:
+        assert admin.alter_user_scram_credentials([UserScramCredentialUpsertion(
+            user, ScramMechanism.SCRAM_SHA_512, "dave-secret", iterations=4096)]) == {user: None}
+        described = admin.describe_user_scram_credentials([user])[user]
+        assert described["error"] is None
+        assert [(i["mechanism"], i["iterations"]) for i in described["credential_infos"]] == [
+            (ScramMechanism.SCRAM_SHA_512, 4096)]
+        settings = {**_kp_settings(node, "scram"), "sasl_mechanism": "SCRAM-SHA-512",
+                    "sasl_plain_username": user, "sasl_plain_password": "dave-secret"}
+        as_dave = kafka.KafkaAdminClient(**settings)
+        try:
+            assert isinstance(as_dave.list_topics(), list)
+        finally:
+            as_dave.close()
+        assert admin.alter_user_scram_credentials([UserScramCredentialDeletion(
+            user, ScramMechanism.SCRAM_SHA_512)]) == {user: None}
+        gone = admin.describe_user_scram_credentials([user])[user]
+        assert gone["error"] is not None and not gone["credential_infos"]
+    finally:
+        admin.close()

@@ -66,7 +66,7 @@ def cluster(tmp_path: Path, pki: Pki) -> Iterator[str]:
         for n in ports:
             config = _config(tmp_path, pki, n, ports)
             formatted = subprocess.run(
-                [*KRAFT, "format", "-c", str(config), "-t", "AAAAAAAAAAAAAAAAAAAAAA",
+                [*KRAFT, "storage", "format", "-c", str(config), "-t", "AAAAAAAAAAAAAAAAAAAAAA",
                  "--add-scram", "SCRAM-SHA-512=[name=admin,password=admin-secret]",
                  "--add-scram", "SCRAM-SHA-512=[name=alice,password=alice-secret]"],
                 capture_output=True, text=True, timeout=60)

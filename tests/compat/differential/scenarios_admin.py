@@ -224,6 +224,11 @@ scenario("describe-cluster/unknown-endpoint-type", DESCRIBE_CLUSTER,
 scenario("describe-cluster/controller-listener", DESCRIBE_CLUSTER,
          cluster_body(endpoint_type=2), versions=[1, 2], listener="controller",
          note="KIP-919: the AdminClient's --bootstrap-controller path")
+scenario("describe-cluster/brokers-on-controller-listener", DESCRIBE_CLUSTER,
+         cluster_body(endpoint_type=1), versions=[0, 1, 2], listener="controller",
+         note="KIP-919: MISMATCHED_ENDPOINT_TYPE")
+scenario("describe-cluster/unknown-endpoint-type-on-controller-listener", DESCRIBE_CLUSTER,
+         cluster_body(endpoint_type=9), versions=[1, 2], listener="controller")
 
 
 def quorum_body(topic: str = "__cluster_metadata", partition: int = 0) -> Any:
