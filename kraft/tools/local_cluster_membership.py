@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 RETRY_S = 0.2
+# Failures of a voter change that pass once the quorum settles (lower case).
+RETRIABLE = ("request_timed_out", "not_leader_or_follower", "did not answer",
+             "no controller answered")
 Plan = dict[tuple[str, int], list[int]]  # (topic, partition) -> target replicas
 
 
@@ -134,8 +137,11 @@ def _add_voter(cluster: LocalCluster, node_id: int, voters: list[int], deadline:
 def _change(cluster: LocalCluster, node_id: int,
             request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest, voters: list[int],
             deadline: float, *, done_if: str, failed: str) -> None:
-    """Send the voter change until the leader takes it. REQUEST_TIMED_OUT (an
-    observer still catching up, a change still committing) is asked again."""
+    """Send the voter change until the leader takes it or `deadline` passes.
+    Asked again: REQUEST_TIMED_OUT (an observer still catching up, a change
+    still committing) and no leader reachable while the quorum elects one (the
+    leader the controllers name does not answer, or they know none yet), as
+    Kafka's Admin client retries until its timeout."""
     servers = [cluster.controller_address(n) for n in voters]
     while True:
         if isinstance(request, m.AddRaftVoterRequest) and not cluster.is_up(node_id):
@@ -149,7 +155,7 @@ def _change(cluster: LocalCluster, node_id: int,
             text = str(e)
             if text.startswith(done_if):
                 return
-            retry = "REQUEST_TIMED_OUT" in text or "did not answer" in text
+            retry = any(reason in text.lower() for reason in RETRIABLE)
             if not retry or time.monotonic() > deadline:
                 raise ClusterError(f"{failed}: {text}") from None
         time.sleep(RETRY_S)
