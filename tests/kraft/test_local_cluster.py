@@ -518,3 +518,28 @@ def test_a_voter_change_is_asked_again_while_the_quorum_elects_a_leader(
     answers[:] = ["no controller answered: 127.0.0.1:1"] * 2
     with pytest.raises(ClusterError, match="node 2 stays: no controller answered"):
         change(time.monotonic() - 1)  # past its deadline: the failure is the answer
+
+
+def test_remove_asks_the_next_broker_when_one_does_not_answer() -> None:
+    """`remove`'s Metadata, AlterPartitionReassignments and UnregisterBroker go to
+    the next broker when one does not answer (killed since the command began);
+    ClusterError naming each only when none answers."""
+    from kraft.net.client import ConnectionFailed
+
+    dead, live = ("127.0.0.1", 1), ("127.0.0.1", 2)
+    asked: list[tuple[str, int]] = []
+
+    class Client:
+        async def request(self, address: tuple[str, int], request: object,
+                          timeout: float) -> object:
+            asked.append(address)
+            if address == dead:
+                raise ConnectionFailed("connection refused")
+            return "answer"
+
+    ask = local_cluster_membership._ask
+    assert trio.run(ask, Client(), [dead, live], "request") == "answer"
+    assert asked == [dead, live]
+    with pytest.raises(ClusterError, match=r"no broker answered: 127.0.0.1:1 \(connection "
+                                           r"refused\); 127.0.0.1:1 \(connection refused\)"):
+        trio.run(ask, Client(), [dead, dead], "request")
