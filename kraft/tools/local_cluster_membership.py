@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 RETRY_S = 0.2
+# Failures of a voter change that pass once the quorum settles (lower case).
+RETRIABLE = ("request_timed_out", "not_leader_or_follower", "did not answer",
+             "no controller answered")
 Plan = dict[tuple[str, int], list[int]]  # (topic, partition) -> target replicas
 
 
@@ -134,8 +137,11 @@ def _add_voter(cluster: LocalCluster, node_id: int, voters: list[int], deadline:
 def _change(cluster: LocalCluster, node_id: int,
             request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest, voters: list[int],
             deadline: float, *, done_if: str, failed: str) -> None:
-    """Send the voter change until the leader takes it. REQUEST_TIMED_OUT (an
-    observer still catching up, a change still committing) is asked again."""
+    """Send the voter change until the leader takes it or `deadline` passes.
+    Asked again: REQUEST_TIMED_OUT (an observer still catching up, a change
+    still committing) and no leader reachable while the quorum elects one (the
+    leader the controllers name does not answer, or they know none yet), as
+    Kafka's Admin client retries until its timeout."""
     servers = [cluster.controller_address(n) for n in voters]
     while True:
         if isinstance(request, m.AddRaftVoterRequest) and not cluster.is_up(node_id):
@@ -149,7 +155,7 @@ def _change(cluster: LocalCluster, node_id: int,
             text = str(e)
             if text.startswith(done_if):
                 return
-            retry = "REQUEST_TIMED_OUT" in text or "did not answer" in text
+            retry = any(reason in text.lower() for reason in RETRIABLE)
             if not retry or time.monotonic() > deadline:
                 raise ClusterError(f"{failed}: {text}") from None
         time.sleep(RETRY_S)
@@ -237,8 +243,8 @@ async def _move_replicas(cluster: LocalCluster, node_id: int, brokers: list[int]
     """Reassign node_id's replicas to `brokers` and wait until no replica is left on it."""
     async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S,
                            security=cluster.tool_security(cluster.client_listener)) as client:
-        address = cluster.client_address(brokers[0])
-        plan = plan_moves(await _partitions(client, address), node_id, brokers)
+        addresses = [cluster.client_address(b) for b in brokers]
+        plan = plan_moves(await _partitions(client, addresses), node_id, brokers)
         if not plan:
             return 0
         cls = request_type(ApiKey.ALTER_PARTITION_REASSIGNMENTS, 0)
@@ -250,7 +256,7 @@ async def _move_replicas(cluster: LocalCluster, node_id: int, brokers: list[int]
                                                               replicas=tuple(target)))
         request = build(cls, topics=tuple(topic_cls(name=t, partitions=tuple(ps))
                                           for t, ps in topics.items()))
-        response = await _ask(client, address, request)
+        response = await _ask(client, addresses, request)
         errors = [f"{t.name}-{p.partition_index}: {p.error_code.name} {p.error_message or ''}"
                   for t in response.responses for p in t.partitions
                   if p.error_code != ErrorCode.none]
@@ -259,7 +265,7 @@ async def _move_replicas(cluster: LocalCluster, node_id: int, brokers: list[int]
                                f"{response.error_code.name} {response.error_message or ''}"
                                f"{'; '.join(errors)}")
         while True:
-            left = {tp for tp, replicas in (await _partitions(client, address)).items()
+            left = {tp for tp, replicas in (await _partitions(client, addresses)).items()
                     if node_id in replicas}
             if not left:
                 return len(plan)
@@ -270,20 +276,26 @@ async def _move_replicas(cluster: LocalCluster, node_id: int, brokers: list[int]
             await trio.sleep(POLL_S * 4)
 
 
-async def _ask(client: KafkaClient, address: tuple[str, int], request: Any) -> Any:
-    try:
-        return await client.request(address, request, REQUEST_TIMEOUT_S * 5)
-    except (ConnectionFailed, RequestNotSent, RequestTimedOut) as e:
-        raise ClusterError(f"the broker at {address[0]}:{address[1]} did not answer: "
-                           f"{e or 'no answer'}") from None
+async def _ask(client: KafkaClient, addresses: list[tuple[str, int]], request: Any) -> Any:
+    """`request`'s answer from the first of the brokers at `addresses` that answers
+    (one may have died since the command began, as a client fails over to the
+    next bootstrap server); ClusterError if none does."""
+    failures = []
+    for host, port in addresses:
+        try:
+            return await client.request((host, port), request, REQUEST_TIMEOUT_S * 5)
+        except (ConnectionFailed, RequestNotSent, RequestTimedOut) as e:
+            failures.append(f"{host}:{port} ({e or 'no answer'})")
+    raise ClusterError(f"no broker answered: {'; '.join(failures)}")
 
 
 async def _partitions(client: KafkaClient,
-                      address: tuple[str, int]) -> dict[tuple[str, int], list[int]]:
-    """Every partition's replicas, as the broker at `address` knows them."""
+                      addresses: list[tuple[str, int]]) -> dict[tuple[str, int], list[int]]:
+    """Every partition's replicas, as the first broker of `addresses` that answers
+    knows them."""
     request = build(request_type(ApiKey.METADATA, 12), topics=None,
                     allow_auto_topic_creation=False, include_topic_authorized_operations=False)
-    response = await _ask(client, address, request)
+    response = await _ask(client, addresses, request)
     return {(t.name, p.partition_index): list(p.replica_nodes)
             for t in response.topics for p in t.partitions}
 
@@ -292,7 +304,7 @@ async def _unregister(cluster: LocalCluster, node_id: int, brokers: list[int]) -
     async with KafkaClient("kraft-local-cluster", connect_timeout=REQUEST_TIMEOUT_S,
                            security=cluster.tool_security(cluster.client_listener)) as client:
         request = build(request_type(ApiKey.UNREGISTER_BROKER, 0), broker_id=node_id)
-        response = await _ask(client, cluster.client_address(brokers[0]), request)
+        response = await _ask(client, [cluster.client_address(b) for b in brokers], request)
     if response.error_code not in (ErrorCode.none, ErrorCode.broker_id_not_registered):
         raise ClusterError(f"node {node_id} is stopped but still registered: UnregisterBroker "
                            f"answered {response.error_code.name.upper()}: "

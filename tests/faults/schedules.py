@@ -28,6 +28,7 @@ its partitions get new leaders from their ISR.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -605,6 +606,8 @@ def run_schedule(cluster: LocalCluster, schedule: Schedule, workdir: Path,
             if not workload.wait_acks(RECOVERY_ACKS, LIVENESS_TIMEOUT_S):
                 raise ScheduleError(f"no {RECOVERY_ACKS} acknowledgements after the faults "
                                     f"({faults.describe()}); history in {path}")
-        report = read_and_check(config, history)
+        # Read back through the nodes there are now (a schedule may add or remove some).
+        report = read_and_check(dataclasses.replace(config, bootstrap=cluster.bootstrap),
+                                history)
         partitions = faults.wait_full_isr()
     return ScheduleResult(schedule.name, report, partitions, path, time.monotonic() - started)

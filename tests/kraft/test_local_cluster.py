@@ -475,3 +475,71 @@ def test_plan_moves_keeps_replication_factors_and_spreads_the_load() -> None:
     assert plan == {("t", 0): [3, 1], ("t", 1): [1, 2]}
     with pytest.raises(ClusterError, match="t-0 has replication factor 3 and only 2 other"):
         local_cluster_membership.plan_moves({("t", 0): [1, 2, 4]}, 4, [1, 2])
+
+
+def test_a_voter_change_is_asked_again_while_the_quorum_elects_a_leader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`remove`/`add` ask a voter change again (until their deadline) when no leader
+    is reachable because the old one died and another is being elected, as
+    Kafka's Admin client does; a refusal is not asked again."""
+    import time
+
+    from kraft.raft import messages as m
+    from kraft.tools import metadata_quorum as mq
+
+    cluster = LocalCluster(tmp_path / "cluster", ports=LocalCluster.free_ports())
+    request = m.RemoveRaftVoterRequest(cluster_id=None, voter_id=2, voter_directory_id=None)
+    answers: list[str] = []
+
+    async def change_voters(*args: object) -> None:
+        if answers:
+            raise mq.QuorumToolError(answers.pop(0))
+
+    monkeypatch.setattr(mq, "change_voters", change_voters)
+    monkeypatch.setattr(local_cluster_membership, "RETRY_S", 0)
+
+    def change(deadline: float) -> None:
+        local_cluster_membership._change(cluster, 2, request, [1, 2, 3], deadline,
+                                         done_if="VOTER_NOT_FOUND", failed="node 2 stays")
+
+    answers[:] = ["no controller answered: 127.0.0.1:1 (all attempts to connect failed)",
+                  "DescribeQuorum answered not_leader_or_follower",
+                  "the quorum leader at 127.0.0.1:1 did not answer: no answer",
+                  "REQUEST_TIMED_OUT: the change is still committing"]
+    change(time.monotonic() + 60)
+    assert answers == []  # every transient failure was asked again, then it was taken
+
+    answers[:] = ["INVALID_REQUEST: no such voter directory", "never asked"]
+    with pytest.raises(ClusterError, match="node 2 stays: INVALID_REQUEST"):
+        change(time.monotonic() + 60)
+    assert answers == ["never asked"]
+
+    answers[:] = ["no controller answered: 127.0.0.1:1"] * 2
+    with pytest.raises(ClusterError, match="node 2 stays: no controller answered"):
+        change(time.monotonic() - 1)  # past its deadline: the failure is the answer
+
+
+def test_remove_asks_the_next_broker_when_one_does_not_answer() -> None:
+    """`remove`'s Metadata, AlterPartitionReassignments and UnregisterBroker go to
+    the next broker when one does not answer (killed since the command began);
+    ClusterError naming each only when none answers."""
+    from kraft.net.client import ConnectionFailed
+
+    dead, live = ("127.0.0.1", 1), ("127.0.0.1", 2)
+    asked: list[tuple[str, int]] = []
+
+    class Client:
+        async def request(self, address: tuple[str, int], request: object,
+                          timeout: float) -> object:
+            asked.append(address)
+            if address == dead:
+                raise ConnectionFailed("connection refused")
+            return "answer"
+
+    ask = local_cluster_membership._ask
+    assert trio.run(ask, Client(), [dead, live], "request") == "answer"
+    assert asked == [dead, live]
+    with pytest.raises(ClusterError, match=r"no broker answered: 127.0.0.1:1 \(connection "
+                                           r"refused\); 127.0.0.1:1 \(connection refused\)"):
+        trio.run(ask, Client(), [dead, dead], "request")
