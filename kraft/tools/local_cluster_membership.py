@@ -52,9 +52,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 RETRY_S = 0.2
-# Failures of a voter change that pass once the quorum settles (lower case).
-RETRIABLE = ("request_timed_out", "not_leader_or_follower", "did not answer",
-             "no controller answered")
 Plan = dict[tuple[str, int], list[int]]  # (topic, partition) -> target replicas
 
 
@@ -155,7 +152,7 @@ def _change(cluster: LocalCluster, node_id: int,
             text = str(e)
             if text.startswith(done_if):
                 return
-            retry = any(reason in text.lower() for reason in RETRIABLE)
+            retry = any(reason in text.lower() for reason in mq.RETRIABLE)
             if not retry or time.monotonic() > deadline:
                 raise ClusterError(f"{failed}: {text}") from None
         time.sleep(RETRY_S)

@@ -65,6 +65,13 @@ from kraft.security.client_properties import command_config_security
 
 PROG = "kraft metadata-quorum"
 TIMEOUT_S = 10.0
+CHANGE_TIMEOUT_S = 60.0  # Kafka's default.api.timeout.ms: how long a change is asked again
+RETRY_S = 0.2
+RETRIABLE = ("request_timed_out", "not_leader_or_follower", "did not answer",
+             "no controller answered")
+"""Failures of a voter change that pass once the quorum settles (lower case): an
+observer still catching up, a change still committing, no leader reachable while
+the quorum elects one. Kafka's Admin client retries these until its timeout."""
 BROKERS, CONTROLLERS = 1, 2  # DescribeCluster endpoint types
 ZERO_UUID = kafka_uuid.encode(uuid.UUID(int=0))
 
@@ -192,7 +199,8 @@ def _change(args: argparse.Namespace) -> int:
                                            voter_directory_id=directory_id)
     controller = args.bootstrap_controller is not None
     servers = parse_servers(args.bootstrap_controller if controller else args.bootstrap_server)
-    trio.run(change_voters, servers, controller, request, _security(args))
+    change_until_taken(servers, controller, request, _security(args),
+                       time.monotonic() + CHANGE_TIMEOUT_S)
     if isinstance(request, m.AddRaftVoterRequest):
         endpoints = ", ".join(f"{n}://{f'[{h}]' if ':' in h else h}:{p}"
                               for n, h, p in request.listeners)
@@ -265,6 +273,22 @@ def _listener_map(text: str) -> dict[str, tuple[str, int]]:
             raise QuorumToolError(f"Unable to parse {entry} to a listener")
         found[name.upper()] = (host.strip("[]"), int(port))
     return found
+
+
+def change_until_taken(servers: list[tuple[str, int]], controller: bool,
+                       request: m.AddRaftVoterRequest | m.RemoveRaftVoterRequest,
+                       security: ClientSecurity | None, deadline: float) -> None:
+    """`change_voters`, asked again after a RETRIABLE failure until `deadline`
+    (time.monotonic()); then, or for any other failure, QuorumToolError."""
+    while True:
+        try:
+            trio.run(change_voters, servers, controller, request, security)
+            return
+        except QuorumToolError as e:
+            if (not any(reason in str(e).lower() for reason in RETRIABLE)
+                    or time.monotonic() > deadline):
+                raise
+        time.sleep(RETRY_S)
 
 
 async def change_voters(servers: list[tuple[str, int]], controller: bool,

@@ -147,3 +147,42 @@ def test_lag_order_and_padding_as_kafka_computes_them() -> None:
     assert lines[0].startswith("NodeId\tDirectoryId           \tLogEndOffset\tLag\t")
     assert lines[2] == ("2     \tAAAAAAAAAAAAAAAAAAAAAA\t90          \t10 \t995 ms ago        \t"
                         "1000 ms ago          \tFollower\t")
+
+
+def test_a_voter_change_is_asked_again_until_the_quorum_settles(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """add-controller / remove-controller ask again after failures that pass once the
+    quorum settles (a leader being elected, an observer catching up), until the
+    deadline, as Kafka's Admin client retries; a refusal is answered at once."""
+    import time
+
+    from kraft.raft import messages as m
+
+    answers: list[str] = []
+    asked: list[int] = []
+
+    async def change_voters(*args: object) -> None:
+        asked.append(1)
+        if answers:
+            raise mq.QuorumToolError(answers.pop(0))
+
+    monkeypatch.setattr(mq, "change_voters", change_voters)
+    monkeypatch.setattr(mq, "RETRY_S", 0)
+    request = m.RemoveRaftVoterRequest(cluster_id=None, voter_id=2, voter_directory_id=None)
+
+    def change(deadline: float) -> None:
+        mq.change_until_taken([("127.0.0.1", 1)], True, request, None, deadline)
+
+    answers[:] = ["no controller answered: 127.0.0.1:1 (connection refused)",
+                  "the quorum leader at 127.0.0.1:1 did not answer: no answer",
+                  "REQUEST_TIMED_OUT: the change is still committing",
+                  "NOT_LEADER_OR_FOLLOWER: no leader yet"]
+    change(time.monotonic() + 60)
+    assert answers == [] and len(asked) == 5
+    answers[:] = ["VOTER_NOT_FOUND: no voter 2", "never asked"]
+    with pytest.raises(mq.QuorumToolError, match="VOTER_NOT_FOUND"):
+        change(time.monotonic() + 60)
+    assert answers == ["never asked"]
+    answers[:] = ["REQUEST_TIMED_OUT: still catching up"] * 2
+    with pytest.raises(mq.QuorumToolError, match="REQUEST_TIMED_OUT"):
+        change(time.monotonic() - 1)  # past the deadline: the failure is the answer
