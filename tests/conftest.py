@@ -7,6 +7,8 @@ simulation) set their own `max_examples`.
 """
 
 import os
+import signal
+import threading
 from typing import Any
 
 import pytest
@@ -42,9 +44,22 @@ SHARED_GROUPS = {
 }
 
 
+# Modules of long, independent tests (no fixture wider than a test): each test
+# is a work unit of its own, so they spread over both workers instead of one
+# worker running minutes of them while the other idles.
+SPLIT_MODULES = frozenset({
+    "tests/raft/test_simulation.py",
+    "tests/integration/test_clients_roundtrip.py",
+    "tests/faults/test_fault_schedules.py",
+})
+
+
 def group_of(nodeid: str) -> str:
-    """The work unit a test goes out in: its shared group, else its module."""
+    """The work unit a test goes out in: its shared group, else its module (the
+    test itself in SPLIT_MODULES)."""
     module = nodeid.split("::", 1)[0]
+    if module in SPLIT_MODULES:
+        return nodeid
     return next((name for prefix, name in SHARED_GROUPS.items() if module.startswith(prefix)),
                 module)
 
@@ -62,3 +77,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return group_of(nodeid)
 
     return GroupScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped with SIGTERM (a CI timeout, `kill`) unwinds as on Ctrl-C, so the
+    fixtures stop the nodes and clusters they started; without this the process
+    would die at once and leave them running."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt("SIGTERM")
