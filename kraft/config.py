@@ -242,7 +242,8 @@ class KafkaConfig:
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
 
-    # Typed attributes of the keys read on hot paths and at startup.
+    # Typed attributes: code reads keys through these (`config["key"]` is for keys
+    # chosen at run time, such as dynamic broker configs).
     node_id: _Key[int] = _Key("node.id")
     process_roles: _Key[list[str]] = _Key("process.roles")
     controller_listener_names: _Key[list[str]] = _Key("controller.listener.names")
@@ -287,6 +288,22 @@ class KafkaConfig:
     log_cleaner_enable: _Key[bool] = _Key("log.cleaner.enable")
     log_cleaner_backoff_ms: _Key[int] = _Key("log.cleaner.backoff.ms")
     log_cleaner_dedupe_buffer_size: _Key[int] = _Key("log.cleaner.dedupe.buffer.size")
+    transaction_max_timeout_ms: _Key[int] = _Key("transaction.max.timeout.ms")
+    transactional_id_expiration_ms: _Key[int] = _Key("transactional.id.expiration.ms")
+    transaction_partition_verification_enable: _Key[bool] = _Key(
+        "transaction.partition.verification.enable")
+    transaction_state_log_num_partitions: _Key[int] = _Key("transaction.state.log.num.partitions")
+    transaction_state_log_replication_factor: _Key[int] = _Key(
+        "transaction.state.log.replication.factor")
+    transaction_state_log_min_isr: _Key[int] = _Key("transaction.state.log.min.isr")
+    transaction_state_log_segment_bytes: _Key[int] = _Key("transaction.state.log.segment.bytes")
+    # kraft's own failover keys (docs/design.md "Failover").
+    kraft_broker_session_self_fence_enable: _Key[bool] = _Key(
+        "kraft.broker.session.self.fence.enable")
+    kraft_broker_session_disconnect_grace_ms: _Key[int] = _Key(
+        "kraft.broker.session.disconnect.grace.ms")
+    kraft_replica_fetch_response_timeout_ms: _Key[int] = _Key(
+        "kraft.replica.fetch.response.timeout.ms")
 
     # Derived values with Kafka's precedence rules.
 

@@ -107,8 +107,8 @@ class Node:
     def __init__(self, config: KafkaConfig) -> None:
         check_config(config)
         self.config = config
-        self.node_id: int = config["node.id"]
-        self.roles = set(config["process.roles"])
+        self.node_id: int = config.node_id
+        self.roles = set(config.process_roles)
         self.cluster_id = self._check_directories()
         self._recorded: list[bootstrap_checkpoint.Voter] = []  # kraft.version 1 (KIP-853)
         self.voters = self._voter_set()
@@ -191,7 +191,7 @@ class Node:
         listener on an ephemeral port (unknown until bound)."""
         if "controller" not in self.roles:
             return ()
-        name = self.config["controller.listener.names"][0]
+        name = self.config.controller_listener_names[0]
         advertised = self.config.listeners("advertised.listeners")
         host, port = advertised.get(name) or self.config.listeners()[name]
         return ((name, host or socket.getfqdn(), port),) if port else ()
@@ -239,7 +239,7 @@ class Node:
                                               config.raw)
         quorum = dataclasses.replace(quorum, cluster_id=self.cluster_id,
                                      local_listeners=self._local_listeners())
-        raft_log = DiskLog(config.metadata_log_dir, config["metadata.log.segment.bytes"])
+        raft_log = DiskLog(config.metadata_log_dir, config.metadata_log_segment_bytes)
         raft: RaftNode | None = None
         try:
             # Forwarded client requests get connections of their own (Kafka's separate
@@ -296,7 +296,7 @@ class Node:
                         client_security=security.controller_client_security(config))
         loader_hwm.append(raft)
         loader.snapshot_created = raft.snapshot_created_nowait
-        controller_name = config["controller.listener.names"][0]
+        controller_name = config.controller_listener_names[0]
         if "controller" in self.roles:
             self.controller = QuorumController(config, self.cluster_id, raft)
             loader.add_publisher(self.controller)
@@ -304,7 +304,7 @@ class Node:
             host, port = config.listeners()[controller_name]
             server = KafkaServer(
                 registry, listener_name=controller_name,
-                max_frame_bytes=config["socket.request.max.bytes"],
+                max_frame_bytes=config.socket_request_max_bytes,
                 is_fatal=_is_storage_failure,
                 security=security.server_security(config, controller_name),
             )
@@ -313,7 +313,7 @@ class Node:
             self.registration = self._registration_manager(
                 ControllerChannel(client, voters, lambda: raft.leader, raft.wait_leader_change,
                                   node_id=self.node_id,
-                                  attempt_timeout_s=config["controller.quorum.request.timeout.ms"]
+                                  attempt_timeout_s=config.controller_quorum_request_timeout_ms
                                   / 1000,
                                   current_voters=lambda: raft.voter_addresses),
                 Listener(controller_name, host, port))
@@ -323,7 +323,7 @@ class Node:
                 client, voters, lambda: raft.leader, raft.wait_leader_change,
                 node_id=self.node_id, forward_client=forward_client,
                 heartbeat_client=heartbeat_client,
-                attempt_timeout_s=config["controller.quorum.request.timeout.ms"] / 1000,
+                attempt_timeout_s=config.controller_quorum_request_timeout_ms / 1000,
                 current_voters=lambda: raft.voter_addresses,
             )
             listeners = client_listeners(config)
@@ -333,8 +333,8 @@ class Node:
             for listener in listeners:
                 server = KafkaServer(
                     self.broker.registry, listener_name=listener.name,
-                    max_frame_bytes=config["socket.request.max.bytes"],
-                    max_connections=config["max.connections"],
+                    max_frame_bytes=config.socket_request_max_bytes,
+                    max_connections=config.max_connections,
                     is_fatal=_is_storage_failure,
                     security=security.server_security(config, listener.name,
                                                       self.broker.scram_credential),

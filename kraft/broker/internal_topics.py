@@ -67,12 +67,12 @@ async def create_offsets_topic(
     )
 
     alive = sum(1 for b in image.cluster.brokers.values() if not b.fenced)
-    replication = max(1, min(config["offsets.topic.replication.factor"], alive))
+    replication = max(1, min(config.offsets_topic_replication_factor, alive))
     request = CreateTopicsRequest(
         topics=(
             CreatableTopic(
                 name=TopicName(GROUP_METADATA_TOPIC),
-                num_partitions=i32(config["offsets.topic.num.partitions"]),
+                num_partitions=i32(config.offsets_topic_num_partitions),
                 replication_factor=i16(replication),
                 assignments=(),
                 configs=tuple(CreatableTopicConfig(name=k, value=v)
@@ -98,8 +98,8 @@ def transaction_state_configs(config: KafkaConfig, replication: int) -> dict[str
     return {
         "cleanup.policy": "compact",
         "compression.type": "uncompressed",
-        "segment.bytes": str(config["transaction.state.log.segment.bytes"]),
-        "min.insync.replicas": str(min(config["transaction.state.log.min.isr"], replication)),
+        "segment.bytes": str(config.transaction_state_log_segment_bytes),
+        "min.insync.replicas": str(min(config.transaction_state_log_min_isr, replication)),
         "unclean.leader.election.enable": "false",
     }
 
@@ -118,12 +118,12 @@ async def create_transaction_state_topic(
     )
 
     alive = sum(1 for b in image.cluster.brokers.values() if not b.fenced)
-    replication = max(1, min(config["transaction.state.log.replication.factor"], alive))
+    replication = max(1, min(config.transaction_state_log_replication_factor, alive))
     request = CreateTopicsRequest(
         topics=(
             CreatableTopic(
                 name=TopicName(TRANSACTION_STATE_TOPIC),
-                num_partitions=i32(config["transaction.state.log.num.partitions"]),
+                num_partitions=i32(config.transaction_state_log_num_partitions),
                 replication_factor=i16(replication),
                 assignments=(),
                 configs=tuple(CreatableTopicConfig(name=k, value=v) for k, v in

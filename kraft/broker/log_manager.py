@@ -140,7 +140,7 @@ class LogManager:
 
     def __init__(self, config: KafkaConfig, *, clock: Callable[[], int] = wall_clock_ms) -> None:
         self.config = config
-        self.node_id: int = config["node.id"]
+        self.node_id: int = config.node_id
         self.clock = clock  # the logs' wall clock (segment.ms, retention.ms, flush.ms)
         self.log_dirs = [Path(d) for d in config.log_dirs]
         self._logs: dict[TopicPartition, ReplicaLog] = {}
@@ -192,7 +192,7 @@ class LogManager:
             recovery_point=checkpoints[RECOVERY_POINT_FILE].get(key, 0),
             log_start_offset=checkpoints[LOG_START_OFFSET_FILE].get(key, 0),
             high_watermark=checkpoints[REPLICATION_OFFSET_FILE].get(key, 0),
-            producer_id_expiration_ms=self.config["producer.id.expiration.ms"],
+            producer_id_expiration_ms=self.config.producer_id_expiration_ms,
             clock=self.clock,
         )
         if not metadata_file.exists():
@@ -283,10 +283,10 @@ class LogManager:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_every, FLUSH_CHECK_INTERVAL_S, self.flush_due_logs)
             nursery.start_soon(_every, CHECKPOINT_INTERVAL_S, self.write_checkpoints)
-            nursery.start_soon(_every, config["log.retention.check.interval.ms"] / 1000,
+            nursery.start_soon(_every, config.log_retention_check_interval_ms / 1000,
                                self.delete_old_segments)
             nursery.start_soon(_every,
-                               config["producer.id.expiration.check.interval.ms"] / 1000,
+                               config.producer_id_expiration_check_interval_ms / 1000,
                                self.remove_expired_producers)
             task_status.started()
 
@@ -322,10 +322,10 @@ class LogManager:
     async def run_cleaner(self) -> None:
         """Compact every log.cleaner.backoff.ms, in a task of its own: a long pass
         must not hold up flushes, checkpoints or retention."""
-        if not self.config["log.cleaner.enable"]:
+        if not self.config.log_cleaner_enable:
             return
         while True:
-            await trio.sleep(self.config["log.cleaner.backoff.ms"] / 1000)
+            await trio.sleep(self.config.log_cleaner_backoff_ms / 1000)
             await self.clean_logs()
 
     async def clean_logs(self) -> None:
@@ -343,7 +343,7 @@ class LogManager:
                     opened.log,
                     last_clean_offset=self._checkpoints[opened.log_dir][CLEANER_OFFSET_FILE]
                     .get(key, 0),
-                    map_budget_bytes=self.config["log.cleaner.dedupe.buffer.size"],
+                    map_budget_bytes=self.config.log_cleaner_dedupe_buffer_size,
                 )
             await self._clean(opened, cleaner)
 

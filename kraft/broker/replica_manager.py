@@ -222,7 +222,7 @@ class ReplicaManager:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         """Check for ISR members to drop (Kafka's isr-expiration) until cancelled."""
-        every = self.config["replica.lag.time.max.ms"] / 2000
+        every = self.config.replica_lag_time_max_ms / 2000
         task_status.started()
         while True:
             await trio.sleep(every)

@@ -91,7 +91,7 @@ class BrokerServer:
         metadata_offset: Callable[[], int],
     ) -> None:
         self.config = config
-        self.node_id: int = config["node.id"]
+        self.node_id: int = config.node_id
         self.cluster_id = cluster_id
         self.channel = channel
         self.advertised = advertised
@@ -103,9 +103,9 @@ class BrokerServer:
             channel,
             advertised,
             metadata_offset,
-            heartbeat_interval_ms=config["broker.heartbeat.interval.ms"],
-            session_timeout_ms=(config["broker.session.timeout.ms"]
-                                if config["kraft.broker.session.self.fence.enable"] else None),
+            heartbeat_interval_ms=config.broker_heartbeat_interval_ms,
+            session_timeout_ms=(config.broker_session_timeout_ms
+                                if config.kraft_broker_session_self_fence_enable else None),
             epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
             security_protocols={name: security_listener.security_protocol(config, name)
                                 for name, _, _ in advertised},
@@ -113,15 +113,15 @@ class BrokerServer:
         broker_epoch = lambda: self.lifecycle.broker_epoch  # noqa: E731
         current_image = lambda: self.metadata.image  # noqa: E731
         self.isr = IsrManager(self.node_id, channel, broker_epoch, current_image,
-                              config["replica.lag.time.max.ms"])
+                              config.replica_lag_time_max_ms)
         self.fetchers = ReplicaFetcherManager(
             self.node_id, broker_epoch, current_image, inter_broker_listener(config),
             lambda partition: self.log_manager.checkpoint_recovery_points(),
-            max_wait_ms=config["replica.fetch.wait.max.ms"],
-            min_bytes=config["replica.fetch.min.bytes"],
-            partition_max_bytes=config["replica.fetch.max.bytes"],
-            backoff_ms=config["replica.fetch.backoff.ms"],
-            response_timeout_ms=config["kraft.replica.fetch.response.timeout.ms"],
+            max_wait_ms=config.replica_fetch_wait_max_ms,
+            min_bytes=config.replica_fetch_min_bytes,
+            partition_max_bytes=config.replica_fetch_max_bytes,
+            backoff_ms=config.replica_fetch_backoff_ms,
+            response_timeout_ms=config.kraft_replica_fetch_response_timeout_ms,
             security=security_listener.inter_broker_client_security(
                 config, inter_broker_listener(config)),
         )
@@ -129,7 +129,7 @@ class BrokerServer:
         self.replica_manager = ReplicaManager(config, self.node_id, self.log_manager,
                                               self.fetchers, self.isr)
         self.fetch_sessions = FetchSessionCache(
-            config["max.incremental.fetch.session.cache.slots"])
+            config.max_incremental_fetch_session_cache_slots)
         self.producer_ids = ProducerIdManager(self._allocate_producer_ids)
         # Built, and run, when first needed (kraft.broker.coordinators).
         self.group_coordinator = OnDemand(GROUP_METADATA_TOPIC, self._group_coordinator)

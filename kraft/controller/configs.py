@@ -245,7 +245,7 @@ def _broker_name_error(name: str) -> Error | None:
 def _is_known_node(image: MetadataImage, ctx: ControllerContext, node_id: int) -> bool:
     """A registered broker, this controller, or a static quorum voter (Kafka's existence
     check accepts broker registrations and controller ids)."""
-    if node_id in image.cluster.brokers or node_id == ctx.config["node.id"]:
+    if node_id in image.cluster.brokers or node_id == ctx.config.node_id:
         return True
     try:
         return node_id in ctx.config.quorum_voters

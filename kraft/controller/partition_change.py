@@ -101,7 +101,7 @@ def unclean_election_enabled(
     config = config if config is not None else _DEFAULT_CONFIG
     value = topic_config_value(
         config, image.configs.get(ConfigResource(TOPIC_RESOURCE, topic_name)),
-        UNCLEAN_LEADER_ELECTION_ENABLE, *dynamic_broker_configs(image, config["node.id"]),
+        UNCLEAN_LEADER_ELECTION_ENABLE, *dynamic_broker_configs(image, config.node_id),
     )
     return value.strip().lower() == "true"
 

@@ -162,15 +162,15 @@ class QuorumController:
     ) -> None:
         self.config = config
         self.cluster_id = cluster_id
-        self.node_id: int = config["node.id"]
+        self.node_id: int = config.node_id
         self.raft = raft
         self.rng = rng or random.Random()
         self.committed_image: MetadataImage = EMPTY
         self.committed_offset = -1
         self.image: MetadataImage = EMPTY  # speculative: committed + our appended records
         self.heartbeats = BrokerHeartbeatManager(
-            config["broker.session.timeout.ms"],
-            config["kraft.broker.session.disconnect.grace.ms"])
+            config.broker_session_timeout_ms,
+            config.kraft_broker_session_disconnect_grace_ms)
         self.active_epoch: int | None = None
         self._claiming_epoch: int | None = None
         self._waiting: list[_Waiting] = []
@@ -252,7 +252,7 @@ class QuorumController:
         now = _now_ms()
         self.heartbeats.reset(self.image, now)
         self._last_write_ms = now
-        self._next_balance_ms = now + self.config["leader.imbalance.check.interval.seconds"] * 1000
+        self._next_balance_ms = now + self.config.leader_imbalance_check_interval_seconds * 1000
         log.info("node %d: active controller in epoch %d", self.node_id, epoch)
         self.activated.set()
 
@@ -381,7 +381,7 @@ class QuorumController:
     # --- periodic work -------------------------------------------------------------------
 
     async def _periodic(self) -> None:
-        idle_ms = self.config["metadata.max.idle.interval.ms"]
+        idle_ms = self.config.metadata_max_idle_interval_ms
         while True:
             await self.activated.wait()
             image = self.image
@@ -399,8 +399,8 @@ class QuorumController:
 
     async def _balance_leaders(self, now: int) -> None:
         """Run leader balancing if it is enabled and some partition is imbalanced."""
-        self._next_balance_ms = now + self.config["leader.imbalance.check.interval.seconds"] * 1000
-        if not self.config["auto.leader.rebalance.enable"]:
+        self._next_balance_ms = now + self.config.leader_imbalance_check_interval_seconds * 1000
+        if not self.config.auto_leader_rebalance_enable:
             return
         if next(imbalanced_partitions(self.image), None) is not None:
             elected = await self.run_command(balance_leaders, lambda: 0)
@@ -419,7 +419,7 @@ class QuorumController:
                          self.heartbeats.disconnect_grace_ms)
             else:
                 log.info("node %d: fencing broker %d: no heartbeat within %d ms", self.node_id,
-                         broker_id, self.config["broker.session.timeout.ms"])
+                         broker_id, self.config.broker_session_timeout_ms)
         return cluster.fence_brokers(image, tuple(expired), ctx)
 
     def heartbeat_arrived(self, broker_id: int, connection: Any) -> None:

@@ -234,7 +234,7 @@ def _broker_dynamic_configs(
     image: MetadataImage, ctx: ControllerContext
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(this node's dynamic broker configs, cluster-wide dynamic broker defaults)."""
-    own = image.configs.get(ConfigResource(BROKER_RESOURCE, str(ctx.config["node.id"])))
+    own = image.configs.get(ConfigResource(BROKER_RESOURCE, str(ctx.config.node_id)))
     default = image.configs.get(ConfigResource(BROKER_RESOURCE, ""))
     return dict(own), dict(default)
 
@@ -336,9 +336,9 @@ def _plan_automatic(
     if topic.num_partitions < -1 or topic.num_partitions == 0:
         return (ErrorCode.invalid_partitions,
                 "Number of partitions was set to an invalid non-positive value.")
-    n_partitions = (ctx.config["num.partitions"] if topic.num_partitions == -1
+    n_partitions = (ctx.config.num_partitions if topic.num_partitions == -1
                     else topic.num_partitions)
-    replication_factor = (ctx.config["default.replication.factor"]
+    replication_factor = (ctx.config.default_replication_factor
                           if topic.replication_factor == -1 else topic.replication_factor)
     error = placement_error(image, replication_factor)
     if error is not None:
@@ -458,7 +458,7 @@ def delete_topics(
     else:
         entries = [(name, None) for name in request.topic_names]
     slots = _deletion_slots(image, entries)
-    if not ctx.config["delete.topic.enable"]:
+    if not ctx.config.delete_topic_enable:
         code = ErrorCode.invalid_request if version < 3 else ErrorCode.topic_deletion_disabled
         for slot in slots:
             slot.error = (code, "Topic deletion is disabled.")

@@ -297,7 +297,7 @@ def inter_broker_listener(config: KafkaConfig) -> str:
     listener named by security.inter.broker.protocol when that is set, else the
     first listener that is not a controller listener (Kafka's default is the
     PLAINTEXT listener). Setting both keys is refused, as Kafka does."""
-    name = config["inter.broker.listener.name"]
+    name = config.inter_broker_listener_name
     protocol_set = "security.inter.broker.protocol" in config.raw
     if name and protocol_set:
         raise ConfigError(f"{config.source}: Only one of inter.broker.listener.name and "

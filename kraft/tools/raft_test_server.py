@@ -142,9 +142,9 @@ async def report(state: CommittedRecords) -> None:
 
 
 async def serve(config: KafkaConfig, rate: float, batch: int) -> None:
-    node_id = config["node.id"]
+    node_id = config.node_id
     voters = config.quorum_voters
-    controller_names = config["controller.listener.names"] or ["CONTROLLER"]
+    controller_names = config.controller_listener_names or ["CONTROLLER"]
     listeners = config.listeners()
     if controller_names[0] not in listeners:
         raise ConfigError(f"listeners has no {controller_names[0]} listener")

@@ -141,13 +141,13 @@ class CoordinatorConfig:
     @classmethod
     def from_config(cls, config: KafkaConfig) -> CoordinatorConfig:
         return cls(
-            initial_rebalance_delay_ms=config["group.initial.rebalance.delay.ms"],
-            min_session_timeout_ms=config["group.min.session.timeout.ms"],
-            max_session_timeout_ms=config["group.max.session.timeout.ms"],
-            retention_ms=config["offsets.retention.minutes"] * 60_000,
-            commit_timeout_s=config["offsets.commit.timeout.ms"] / 1000,
-            retention_check_interval_s=config["offsets.retention.check.interval.ms"] / 1000,
-            offset_metadata_max_bytes=config["offset.metadata.max.bytes"],
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms=config.group_min_session_timeout_ms,
+            max_session_timeout_ms=config.group_max_session_timeout_ms,
+            retention_ms=config.offsets_retention_minutes * 60_000,
+            commit_timeout_s=config.offsets_commit_timeout_ms / 1000,
+            retention_check_interval_s=config.offsets_retention_check_interval_ms / 1000,
+            offset_metadata_max_bytes=config.offset_metadata_max_bytes,
         )
 
 

@@ -35,7 +35,7 @@ async def handle(
     elif not request.group_id:
         error = ErrorCode.invalid_group_id
     else:
-        partition = partition_for(request.group_id, broker.config["offsets.topic.num.partitions"])
+        partition = partition_for(request.group_id, broker.config.offsets_topic_num_partitions)
         error = await broker.txn_coordinator.add_partitions(
             request.transactional_id, request.producer_id, request.producer_epoch,
             [(GROUP_METADATA_TOPIC, partition)])

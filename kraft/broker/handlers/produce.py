@@ -101,7 +101,7 @@ async def handle(
     denial = acl_checks.produce(broker.access, ctx, request, image, by_id)
     guards: dict[tuple[Any, int], VerificationGuard | _Outcome | None] | None = None
     if transactional_id is not None and acks in (0, 1, -1) and (
-            version >= 12 or broker.config["transaction.partition.verification.enable"]):
+            version >= 12 or broker.config.transaction_partition_verification_enable):
         allowed = dataclasses.replace(request, topic_data=tuple(
             t for t in request.topic_data
             if denial(t.topic_id if by_id else t.name) is None))

@@ -97,7 +97,7 @@ async def _add_offsets_partition(broker: BrokerContext, request: Any) -> ErrorCo
     if not request.group_id:
         return ErrorCode.invalid_group_id
     tp = (GROUP_METADATA_TOPIC,
-          partition_for(request.group_id, broker.config["offsets.topic.num.partitions"]))
+          partition_for(request.group_id, broker.config.offsets_topic_num_partitions))
     errors = await verification.verify(
         broker.txn_coordinator, request.transactional_id, request.producer_id,
         request.producer_epoch, [tp], add=True, generic_errors=True)

@@ -89,10 +89,10 @@ class TxnConfig:
     @classmethod
     def from_config(cls, config: KafkaConfig) -> TxnConfig:
         return cls(
-            max_timeout_ms=config["transaction.max.timeout.ms"],
+            max_timeout_ms=config.transaction_max_timeout_ms,
             abort_interval_s=config[
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms"] / 1000,
-            id_expiration_ms=config["transactional.id.expiration.ms"],
+            id_expiration_ms=config.transactional_id_expiration_ms,
             expiry_interval_s=config[
                 "transaction.remove.expired.transaction.cleanup.interval.ms"] / 1000,
         )
