@@ -76,14 +76,18 @@ def _markers(*ends: tuple[int, bool]) -> markers_v1.WriteTxnMarkersRequest:
         for pid, commit in ends))
 
 
-def _consume(bootstrap: str, isolation: str, expected: int) -> list[bytes]:
+def _read(bootstrap: str, topic: str, isolation: str,
+          at_least: int = 0) -> list[confluent_kafka.Message]:
+    """Every record a consumer of `isolation` reads of partition 0 from its start,
+    once it reaches the end of the partition holding at least `at_least` records
+    (they may still be on their way); AssertionError if it does not within T s."""
     consumer = confluent_kafka.Consumer({
         "bootstrap.servers": bootstrap, "group.id": f"txn-{isolation}",
         "enable.auto.commit": False, "isolation.level": isolation,
-        "auto.offset.reset": "earliest", "enable.partition.eof": True,
+        "enable.partition.eof": True, "fetch.wait.max.ms": 50,
     })
-    consumer.assign([confluent_kafka.TopicPartition(TOPIC, 0, 0)])
-    got: list[bytes] = []
+    consumer.assign([confluent_kafka.TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
+    got: list[confluent_kafka.Message] = []
     deadline = time.monotonic() + T
     try:
         while time.monotonic() < deadline:
@@ -92,14 +96,20 @@ def _consume(bootstrap: str, isolation: str, expected: int) -> list[bytes]:
                 continue
             if message.error():
                 if message.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
-                    if len(got) >= expected:
-                        break
+                    if len(got) >= at_least:
+                        return got
                     continue
                 raise AssertionError(message.error())
-            got.append(message.value())
+            got.append(message)
     finally:
         consumer.close()
-    return got
+    raise AssertionError(f"no end of {topic}-0 after {at_least} records within {T} s; "
+                         f"read {[(m.offset(), m.value()) for m in got]}")
+
+
+def _consume(bootstrap: str, isolation: str, expected: int) -> list[bytes]:
+    """The values `_read` returns from TOPIC."""
+    return [m.value() for m in _read(bootstrap, TOPIC, isolation, expected)]
 
 
 async def test_read_committed_sees_committed_transactions_only(dev_node: DevNode) -> None:
@@ -573,28 +583,8 @@ async def test_kafka_python_transactional_producer(dev_node: DevNode) -> None:
 
 
 def _read_keyed(bootstrap: str, topic: str, isolation: str) -> list[tuple[bytes, bytes]]:
-    """(key, value) of every record a consumer of `isolation` reads from the start."""
-    consumer = confluent_kafka.Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"keyed-{isolation}",
-        "enable.auto.commit": False, "isolation.level": isolation,
-        "enable.partition.eof": True, "fetch.wait.max.ms": 50,
-    })
-    consumer.assign([confluent_kafka.TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
-    got: list[tuple[bytes, bytes]] = []
-    deadline = time.monotonic() + T
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
-                    return got
-                raise AssertionError(message.error())
-            got.append((message.key(), message.value()))
-    finally:
-        consumer.close()
-    raise AssertionError(f"no end of partition within {T} s; read {got}")
+    """(key, value) of every record `_read` returns from `topic`."""
+    return [(m.key(), m.value()) for m in _read(bootstrap, topic, isolation)]
 
 
 def test_compaction_keeps_committed_and_removes_aborted(dev_factory: Any) -> None:
