@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -384,6 +384,18 @@ def test_lagging_follower_replicates_compacted_leader(tmp_path: Path) -> None:
     assert_contiguous(follower)
 
 
+def swap_step_count(make_log: Callable[[Path], PartitionLog], clock: FakeClock) -> int:
+    """The number of steps in the swap of a first cleaning pass over the log
+    `make_log` writes into a scratch directory (a dry run before crashing at each)."""
+    with scratch_dir() as d:
+        log = make_log(d)
+        task = PartitionCleaner(log, clock=clock).begin(log.log_end_offset, force=True)
+        assert task is not None
+        task.run()
+        assert task.written is not None and len(task.written.sources) > 1
+        return len(swap_steps(d, 0, [s.segment for s in task.written.sources]))
+
+
 def _crash_fixture(d: Path, clock: FakeClock) -> tuple[PartitionLog, list[Entry]]:
     """A log cleaned once, then written again: the next pass merges segments."""
     log = PartitionLog.open(d, compact(segment_bytes=900, index_interval_bytes=100), clock=clock)
@@ -399,14 +411,7 @@ def test_crash_at_every_swap_step(tmp_path: Path, recovery_point: str) -> None:
     """Stopping after any step of a swap (or with a torn .cleaned file) and reopening
     never loses or duplicates a record: each group is wholly old or wholly new."""
     clock = FakeClock()
-    with scratch_dir() as d:
-        log, _ = _crash_fixture(d, clock)
-        task = PartitionCleaner(log, clock=clock).begin(log.log_end_offset, force=True)
-        assert task is not None
-        task.run()
-        assert task.written is not None
-        n_steps = len(swap_steps(d, 0, [s.segment for s in task.written.sources]))
-        assert len(task.written.sources) > 1
+    n_steps = swap_step_count(lambda d: _crash_fixture(d, clock)[0], clock)
     for k in [-1, *range(n_steps + 1)]:
         with scratch_dir() as d:
             log, _ = _crash_fixture(d, clock)

@@ -32,6 +32,7 @@ from tests.log.test_cleaner import (
     cleanable_end,
     compact,
     rec,
+    swap_step_count,
     visible,
 )
 
@@ -292,13 +293,7 @@ def test_txnindex_survives_a_crash_at_every_swap_step(tmp_path: Path) -> None:
     the old segments with their old `.txnindex` files or the new ones with the
     new: read_committed reads the same, and a later pass finishes the job."""
     clock = FakeClock()
-    with scratch_dir() as d:
-        log, _ = _crash_fixture(d, clock)
-        task = PartitionCleaner(log, clock=clock).begin(log.log_end_offset, force=True)
-        assert task is not None
-        task.run()
-        assert task.written is not None
-        n_steps = len(swap_steps(d, 0, [s.segment for s in task.written.sources]))
+    n_steps = swap_step_count(lambda d: _crash_fixture(d, clock)[0], clock)
     for k in range(n_steps + 1):
         with scratch_dir() as d:
             log, w = _crash_fixture(d, clock)
