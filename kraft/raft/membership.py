@@ -244,6 +244,10 @@ class MembershipMixin:
                 error_message=f"Aborted add voter operation for {key} since it is lagging behind")
         node = VoterNode(request.voter_id, request.voter_directory_id, request.listeners)
         offset = self._append_voters(VotersRecord((*voters.voters, node)))
+        if not request.ack_when_committed:
+            # KIP-1186: answered once appended. A next change is still refused
+            # until this one commits (`_change_refused`: latest set above the HWM).
+            return AddRaftVoterResponse(error_code=ErrorCode.none)
         timeout = request.timeout_ms if request.timeout_ms > 0 else self.config.request_timeout_ms
         self._pending_change = PendingChange(source, correlation_id, True, offset,
                                              self._now + timeout)

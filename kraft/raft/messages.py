@@ -270,13 +270,15 @@ class DescribeQuorumResponse:
 class AddRaftVoterRequest:
     """Add `voter_id` (with its directory id and controller `listeners`) to the
     voter set, once it is a caught-up observer. Answered when the VotersRecord
-    commits (or fails)."""
+    commits (or fails); with `ack_when_committed` false (AddRaftVoter v1,
+    KIP-1186) as soon as the leader has appended it."""
 
     cluster_id: str | None
     timeout_ms: int
     voter_id: int
     voter_directory_id: str | None
     listeners: tuple[tuple[str, str, int], ...]
+    ack_when_committed: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

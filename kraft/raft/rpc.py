@@ -646,11 +646,12 @@ ADD_RAFT_VOTER: RaftRpc[m.AddRaftVoterRequest, m.AddRaftVoterResponse] = RaftRpc
     build_request=lambda msg, mod: mod.AddRaftVoterRequest(
         cluster_id=msg.cluster_id, timeout=timedelta(milliseconds=msg.timeout_ms),
         voter_id=msg.voter_id, voter_directory_id=_uuid(msg.voter_directory_id),
-        listeners=_listeners(mod, msg.listeners), ack_when_committed=True),
+        listeners=_listeners(mod, msg.listeners), ack_when_committed=msg.ack_when_committed),
     read_request=lambda req: m.AddRaftVoterRequest(
         cluster_id=req.cluster_id, timeout_ms=int(req.timeout.total_seconds() * 1000),
         voter_id=req.voter_id, voter_directory_id=_uuid_text(req.voter_directory_id),
-        listeners=_read_listeners(req.listeners)),
+        listeners=_read_listeners(req.listeners),
+        ack_when_committed=getattr(req, "ack_when_committed", True)),  # v0: always
     build_response=lambda msg, mod, ctx: _change_response(
         mod, "AddRaftVoterResponse", msg.error_code, msg.error_message),
     read_response=lambda resp: m.AddRaftVoterResponse(

@@ -526,7 +526,8 @@ class Simulation:
             new = others[fault.nodes[0] % len(others)]
             request = AddRaftVoterRequest(
                 cluster_id=None, timeout_ms=0, voter_id=new, voter_directory_id=directory_id(new),
-                listeners=(("CONTROLLER", f"n{new}", 9093),))
+                listeners=(("CONTROLLER", f"n{new}", 9093),),
+                ack_when_committed=fault.at_ms % 2 == 0)  # both KIP-1186 modes
         else:
             ids = voters.ids
             gone = leader.node_id if kind == "remove_leader" else ids[fault.nodes[0] % len(ids)]

@@ -199,3 +199,24 @@ def test_a_leader_restarted_on_another_endpoint_corrects_its_entry() -> None:
     offset = commit_everywhere(h, h.elect(), b"y")
     assert h[1].voter_set == VotersRecord((VoterNode(1, directory_id(1), moved),))
     assert h[1].high_watermark > offset
+
+
+def test_add_acknowledged_when_appended_if_asked() -> None:
+    """AddRaftVoter with ack_when_committed false (v1, KIP-1186) is answered as soon as
+    the leader appends the new set, before it commits; a second change is refused
+    until it commits, and it then commits as usual."""
+    h = dynamic()
+    commit_everywhere(h, h.elect(), b"x")
+    request = AddRaftVoterRequest(cluster_id=None, timeout_ms=0, voter_id=201,
+                                  voter_directory_id=directory_id(201), listeners=ENDPOINT,
+                                  ack_when_committed=False)
+    appended_at = h.nodes[1].log.end_offset
+    hwm = h[1].high_watermark
+    assert h.ask(1, ADMIN, request) == AddRaftVoterResponse(error_code=ErrorCode.none)
+    assert h[1].high_watermark == hwm <= appended_at  # answered before the set committed
+    assert h.ask(1, ADMIN, remove(1)) == RemoveRaftVoterResponse(
+        error_code=ErrorCode.request_timed_out,
+        error_message=f"Request timed out waiting for voters to commit the latest voter "
+                      f"change at Optional[{appended_at}] with HWM {hwm}")
+    h.run_until(lambda: h[201].is_voter and h[1].high_watermark > appended_at)
+    assert h[1].voters == h[201].voters == (1, 201)

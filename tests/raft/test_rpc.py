@@ -11,6 +11,7 @@ from kraft.net.codec import decode_request, decode_response, encode_request, enc
 from kraft.raft import messages as m
 from kraft.raft import rpc
 from kraft.raft.types import Entry, LeaderChangeMessage
+from tests.raft.schedule import directory_id
 
 LEADER = m.LeaderIdAndEpoch(leader_id=2, leader_epoch=7)
 
@@ -48,6 +49,10 @@ REQUESTS = [
         position=4096,
     ),
     m.DescribeQuorumRequest(),
+    m.AddRaftVoterRequest(cluster_id="c", timeout_ms=30_000, voter_id=4,
+                          voter_directory_id=directory_id(4),
+                          listeners=(("CONTROLLER", "localhost", 9093),),
+                          ack_when_committed=False),
 ]
 
 RESPONSES = [
