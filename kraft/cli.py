@@ -108,7 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     args_given = sys.argv[1:] if argv is None else argv
     if args_given and args_given[0] in SERVER_COMMANDS:
         return _run_server(args_given[0], args_given[1:])
-    from kraft.tools import cluster, metadata_quorum, storage, transactions
+    from kraft.tools import (
+        cluster,
+        metadata_quorum,
+        reassign_partitions,
+        storage,
+        transactions,
+    )
 
     parser = argparse.ArgumentParser(prog="kraft", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action=_Version, help="print the version and exit")
@@ -123,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata_quorum.add_parsers(sub)
     cluster.add_parsers(sub)
     transactions.add_parsers(sub)
+    reassign_partitions.add_parsers(sub)
     fmt.add_argument("--add-scram", "-S", action="append", metavar="SCRAM",
                      help="a SCRAM user for the new cluster, as kafka-storage takes it: "
                           "'SCRAM-SHA-512=[name=alice,password=alice-secret]' (repeatable)")
@@ -164,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return transactions.main(args)
+    if args.command == "reassign-partitions":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return reassign_partitions.main(args)
     if args.command == "metadata-quorum":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
