@@ -376,11 +376,11 @@ _TUNING: Final = [
          "New connections a listener accepts per second.", at_least(0), dynamic=True,
          unused=_NO_QUOTAS),
     _key("leader.replication.throttled.rate", Type.LONG, LONG_MAX,
-         "Replication throttle of leaders, bytes per second.", at_least(0), dynamic=True,
-         unused=_NO_QUOTAS),
+         "Replication throttle of leaders, bytes per second (dynamic only: "
+         "kraft.broker.replication_quota).", at_least(0), dynamic=True),
     _key("follower.replication.throttled.rate", Type.LONG, LONG_MAX,
-         "Replication throttle of followers, bytes per second.", at_least(0), dynamic=True,
-         unused=_NO_QUOTAS),
+         "Replication throttle of followers, bytes per second (dynamic only: "
+         "kraft.broker.replication_quota).", at_least(0), dynamic=True),
     _key("replica.alter.log.dirs.io.max.bytes.per.second", Type.LONG, LONG_MAX,
          "Throttle of replica moves between log dirs.", at_least(0), dynamic=True,
          unused=_NO_QUOTAS),

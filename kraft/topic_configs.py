@@ -38,12 +38,13 @@ Which topic configs act
   the active segment) and min.cleanable.dirty.ratio.
 - The broker and the controller, through `topic_config_value`:
   min.insync.replicas (acks=all produce) and unclean.leader.election.enable
-  (leader election).
+  (leader election); leader.replication.throttled.replicas and
+  follower.replication.throttled.replicas, read by the replication throttles
+  (kraft.broker.replication_quota).
 - Stored, validated and described like Kafka's, but not acted on:
   compression.type and the three compression.*.level (batches are kept as
   the producer compressed them), file.delete.delay.ms, preallocate,
-  segment.jitter.ms, leader.replication.throttled.replicas,
-  follower.replication.throttled.replicas, max.decompressed.message.bytes,
+  segment.jitter.ms, max.decompressed.message.bytes,
   errors.deadletterqueue.group.enable (no share groups) and the tiered-storage
   keys local.retention.ms, local.retention.bytes, remote.copy.lag.ms,
   remote.copy.lag.bytes, remote.log.copy.disable, remote.log.delete.on.disable

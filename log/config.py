@@ -76,7 +76,6 @@ def _throttled_replicas(name: str, value: Any) -> None:
 
 
 _NOT_IN_LOG = "stored, validated and described, but kraft's log does not act on it"
-_NO_THROTTLE = "stored, validated and described; kraft does not throttle replication"
 _NO_TIERING = "stored, validated and described; kraft has no tiered storage"
 
 
@@ -121,12 +120,12 @@ TOPIC_CONFIGS: Final[dict[str, ConfigKey]] = {k.name: k for k in [
            "log.flush.interval.ms", "log.flush.scheduler.interval.ms"),
     _topic("follower.replication.throttled.replicas", Type.LIST, [], _throttled_replicas,
            "Replicas whose follower-side replication is throttled ([partition]:[broker] or *).",
-           "follower.replication.throttled.replicas", unused=_NO_THROTTLE),
+           "follower.replication.throttled.replicas"),
     _topic("index.interval.bytes", Type.INT, 4096, at_least(0),
            "Bytes of log between two offset index entries.", "log.index.interval.bytes"),
     _topic("leader.replication.throttled.replicas", Type.LIST, [], _throttled_replicas,
            "Replicas whose leader-side replication is throttled ([partition]:[broker] or *).",
-           "leader.replication.throttled.replicas", unused=_NO_THROTTLE),
+           "leader.replication.throttled.replicas"),
     _topic("max.compaction.lag.ms", Type.LONG, LONG_MAX, at_least(1),
            "Longest a message may stay uncompacted in the log.",
            "log.cleaner.max.compaction.lag.ms"),

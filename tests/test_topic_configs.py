@@ -298,7 +298,7 @@ def test_describe_broker_configs() -> None:
 def test_docstring_says_exactly_which_topic_configs_act() -> None:
     """The module docstring's "not acted on" list is the set of topic configs declared
     unused, and the configs that act are LogConfig's plus the two the broker and
-    controller read."""
+    controller read and the two the replication throttles read."""
     import dataclasses
 
     import kraft.topic_configs as module
@@ -309,8 +309,9 @@ def test_docstring_says_exactly_which_topic_configs_act() -> None:
     not_acting = rest.partition("Tiered-storage")[0]
     unused = {name for name, key in TOPIC_CONFIGS.items() if key.unused is not None}
     log_fields = {f.name.replace("_", ".") for f in dataclasses.fields(LogConfig)}
-    assert set(TOPIC_CONFIGS) - unused == log_fields | {"min.insync.replicas",
-                                                        "unclean.leader.election.enable"}
+    assert set(TOPIC_CONFIGS) - unused == log_fields | {
+        "min.insync.replicas", "unclean.leader.election.enable",
+        "leader.replication.throttled.replicas", "follower.replication.throttled.replicas"}
     def named(name: str, text: str) -> bool:
         return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w|\.\w)", text) is not None
 

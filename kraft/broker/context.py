@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kraft.broker.metadata_cache import MetadataCache
     from kraft.broker.producer_ids import ProducerIdManager
     from kraft.broker.replica_manager import ReplicaManager
+    from kraft.broker.replication_quota import ReplicationQuota
     from kraft.broker.txn.coordinator import TransactionCoordinator
     from kraft.config import KafkaConfig
     from kraft.metadata.image import MetadataImage
@@ -68,6 +69,8 @@ class BrokerContext:
     session: BrokerSession | None = None  # the broker's lifecycle: is it presumed fenced?
     # The ACL checks (kraft.security.access); none configured: everything allowed.
     access: Access = field(default_factory=lambda: Access(None))
+    # The leader side's replication throttle (kraft.broker.replication_quota).
+    leader_quota: ReplicationQuota | None = None
 
     @property
     def group_coordinator(self) -> GroupCoordinator:

@@ -41,6 +41,7 @@ import trio
 from kio.schema.errors import ErrorCode
 
 from kraft.broker.partition import Partition
+from kraft.broker.replication_quota import ReplicationQuota
 from kraft.log.errors import UnexpectedAppendOffsetError
 from kraft.metadata.image import MetadataImage
 from kraft.net.client import ConnectionFailed, KafkaClient, UnsupportedVersion
@@ -69,6 +70,7 @@ class _Fetching:
     partition: Partition
     leader_epoch: int
     delayed_until: float = 0.0
+    in_sync: bool = False  # caught up to the leader's high watermark at the last fetch
 
 
 class ReplicaFetcherManager:
@@ -89,12 +91,14 @@ class ReplicaFetcherManager:
         backoff_ms: int = 1000,
         response_timeout_ms: int = 5000,
         security: ClientSecurity | None = None,
+        quota: ReplicationQuota | None = None,
     ) -> None:
         """`response_timeout_ms`: how long past `max_wait_ms` a fetch may go
         unanswered before its connection is closed (the request fails, the
         next fetch opens a new connection); at most REQUEST_TIMEOUT_S in all."""
         self.node_id = node_id
         self.security = security  # how to reach the leaders' inter-broker listener
+        self.quota = quota  # the follower side's replication throttle
         self.client: KafkaClient | None = None
         self.broker_epoch = broker_epoch
         self.image = image
@@ -191,6 +195,9 @@ class _Fetcher:
         if address is None:
             return False
         assert manager.client is not None
+        fetching = self._unthrottled(fetching)
+        if not fetching:
+            return True  # each waits out its delay (the run loop sleeps until the soonest)
         try:
             conn = await manager.client.connection(address)
             version = conn.pick_version(FETCH_KEY, MAX_FETCH_VERSION)
@@ -216,6 +223,24 @@ class _Fetcher:
                 ) is state:
                     self._handle(state, data)
         return True
+
+    def _unthrottled(
+        self, fetching: dict[tuple[uuid.UUID, int], _Fetching]
+    ) -> dict[tuple[uuid.UUID, int], _Fetching]:
+        """Kafka's shouldFollowerThrottle: a throttled partition not in sync is left
+        out of this fetch while the follower quota is exceeded (asked again after the
+        fetch backoff)."""
+        quota = self.manager.quota
+        if quota is None:
+            return fetching
+        kept = {}
+        for key, state in fetching.items():
+            p = state.partition
+            if quota.should_throttle(p.topic, p.partition, state.in_sync):
+                state.delayed_until = trio.current_time() + self.manager.backoff_s
+            else:
+                kept[key] = state
+        return kept
 
     def _request(self, version: int, fetching: dict[tuple[uuid.UUID, int], _Fetching]) -> Any:
         manager = self.manager
@@ -293,6 +318,10 @@ class _Fetcher:
                             info.error_message)
                 state.delayed_until = trio.current_time() + self.manager.backoff_s
                 return
+            quota = self.manager.quota
+            if quota is not None and quota.is_throttled(partition.topic, partition.partition):
+                quota.record(len(data.records))
+        state.in_sync = partition.log_end_offset >= data.high_watermark
         partition.update_follower_high_watermark(data.high_watermark)
         leader_log_start = data.log_start_offset
         if leader_log_start > partition.log_start_offset:

@@ -50,6 +50,7 @@ from kraft.broker.log_manager import LogManager
 from kraft.broker.metadata_cache import MetadataCache
 from kraft.broker.producer_ids import ProducerIdManager
 from kraft.broker.replica_manager import ReplicaManager
+from kraft.broker.replication_quota import ReplicationQuota
 from kraft.config import KafkaConfig
 from kraft.metadata.image import MetadataImage
 from kraft.metadata.loader import MetadataUpdate
@@ -114,6 +115,8 @@ class BrokerServer:
         current_image = lambda: self.metadata.image  # noqa: E731
         self.isr = IsrManager(self.node_id, channel, broker_epoch, current_image,
                               config.replica_lag_time_max_ms)
+        self.leader_quota = ReplicationQuota(self.node_id, "leader", current_image,
+                                             trio.current_time)
         self.fetchers = ReplicaFetcherManager(
             self.node_id, broker_epoch, current_image, inter_broker_listener(config),
             lambda partition: self.log_manager.checkpoint_recovery_points(),
@@ -124,6 +127,7 @@ class BrokerServer:
             response_timeout_ms=config.kraft_replica_fetch_response_timeout_ms,
             security=security_listener.inter_broker_client_security(
                 config, inter_broker_listener(config)),
+            quota=ReplicationQuota(self.node_id, "follower", current_image, trio.current_time),
         )
         self.log_manager = LogManager(config)
         self.replica_manager = ReplicaManager(config, self.node_id, self.log_manager,
@@ -150,6 +154,7 @@ class BrokerServer:
             txn=self.txn_coordinator,
             session=self.lifecycle,
             access=Access.from_config(config, lambda: self.metadata.image.acls),
+            leader_quota=self.leader_quota,
         )
         self.registry = ApiRegistry()
         handlers.register(self.registry, self.context)

@@ -17,16 +17,19 @@ written by one tool runs with the other.
   replication factor; start and shift drawn at random, as Kafka does).
 - `--execute` prints the current assignment (to save for a rollback) and asks
   AlterPartitionReassignments; refused while another reassignment is in flight
-  unless --additional, and for broker ids the cluster does not know.
+  unless --additional, and for broker ids the cluster does not know. With
+  `--throttle B` it first sets Kafka's throttles (kraft.broker.replication_quota):
+  `leader/follower.replication.throttled.rate` = B on every broker the moves
+  involve, `leader.replication.throttled.replicas` = each moving partition's
+  present replicas and `follower.replication.throttled.replicas` = its new ones.
 - `--verify` says of each partition whether its reassignment is done (its
-  replicas are the target) or still in progress (ListPartitionReassignments).
+  replicas are the target) or still in progress (ListPartitionReassignments);
+  once none is in flight it clears the throttles (unless --preserve-throttles).
 - `--cancel` cancels those of the file still in flight.
 - `--list` shows every reassignment in flight with its adding and removing replicas.
 
-Not built, refused in one line: `--throttle` and `--replica-alter-log-dirs-throttle`
-(kraft accepts the replication throttle configs but does not enforce them, so a
-throttle would be a promise it does not keep), and `log_dirs` other than "any"
-(moving a replica between a broker's log directories).
+Not built, refused in one line: `--replica-alter-log-dirs-throttle` and `log_dirs`
+other than "any" (moving a replica between a broker's log directories).
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from typing import Any
 import trio
 from kio.schema.alter_partition_reassignments.v0 import request as alter_v0
 from kio.schema.errors import ErrorCode
+from kio.schema.incremental_alter_configs.v1 import request as iac_v1
 from kio.schema.list_partition_reassignments.v0 import request as list_v0
 from kio.schema.types import BrokerId, TopicName
-from kio.static.primitive import i32, i32Timedelta
+from kio.static.primitive import i8, i32, i32Timedelta
 
 from kraft.config_keys import ConfigError
 from kraft.controller.topics import place_replicas
@@ -68,8 +72,16 @@ EXISTING = ("Cannot execute because there is an existing partition assignment.  
             "--additional to override this and create a new partition assignment in addition "
             "to the existing one. The --additional flag can also be used to change the "
             "throttle by resubmitting the current reassignment.")
-NO_THROTTLE = ("kraft does not throttle replication: leader/follower.replication.throttled.* "
-               "are accepted but not enforced, so {flag} is refused rather than ignored")
+VERIFY_WARNING = ("Warning: You must run --verify periodically, until the reassignment "
+                  "completes, to ensure the throttle is removed.")
+NO_LOG_DIR_MOVES = ("--replica-alter-log-dirs-throttle: moving replicas between log directories "
+                    "is not supported by kraft")
+BROKER_THROTTLES = ("leader.replication.throttled.rate", "follower.replication.throttled.rate",
+                    "replica.alter.log.dirs.io.max.bytes.per.second")
+TOPIC_THROTTLES = ("leader.replication.throttled.replicas",
+                   "follower.replication.throttled.replicas")
+BROKER_RESOURCE, TOPIC_RESOURCE = 4, 2
+SET, DELETE = 0, 1
 
 Assignment = dict[Partition, list[int]]
 
@@ -99,8 +111,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                       help="disable rack aware replica assignment (kraft's is rack-unaware)")
     tool.add_argument("--preserve-throttles", action="store_true",
                       help="do not modify broker or topic throttles")
-    tool.add_argument("--throttle", type=int, metavar="BYTES/S",
-                      help="not supported by kraft (refused)")
+    tool.add_argument("--throttle", type=int, default=-1, metavar="BYTES/S",
+                      help="the movement of partitions between brokers will be throttled to "
+                           "this value (bytes/sec)")
     tool.add_argument("--replica-alter-log-dirs-throttle", type=int, metavar="BYTES/S",
                       help="not supported by kraft (refused)")
     tool.add_argument("--timeout", type=int, default=10000, metavar="MS",
@@ -132,9 +145,8 @@ def _action(args: argparse.Namespace) -> str:
     if len(chosen) != 1:
         raise ToolError("Command must include exactly one action: --generate, --execute, "
                         "--verify, --cancel, or --list")
-    for flag in ("throttle", "replica_alter_log_dirs_throttle"):
-        if getattr(args, flag) is not None:
-            raise ToolError(NO_THROTTLE.format(flag="--" + flag.replace("_", "-")))
+    if args.replica_alter_log_dirs_throttle is not None:
+        raise ToolError(NO_LOG_DIR_MOVES)
     needs = {"generate": ("topics_to_move_json_file", "broker_list"),
              "execute": ("reassignment_json_file",), "verify": ("reassignment_json_file",),
              "cancel": ("reassignment_json_file",), "list": ()}[chosen[0]]
@@ -312,6 +324,53 @@ class Admin(ToolAdmin):
                 if p.error_code != ErrorCode.none}
 
 
+    async def alter_configs(self, address: tuple[str, int] | None, resources: list[Any]) -> None:
+        """IncrementalAlterConfigs (to `address`, else any broker); ToolError on a refusal."""
+        request = iac_v1.IncrementalAlterConfigsRequest(resources=tuple(resources),
+                                                        validate_only=False)
+        response = (await self.any_broker(request) if address is None
+                    else await self.call(address, request))
+        for r in response.responses:
+            if r.error_code != ErrorCode.none:
+                raise ToolError(f"{r.resource_name}: "
+                                f"{r.error_message or _message(r.error_code)}")
+
+    async def set_throttles(self, moves: dict[Partition, tuple[list[int], list[int]]],
+                            rate: int) -> None:
+        """Kafka's modifyReassignmentThrottle: topic throttles from the moves, the
+        rate on every broker they involve."""
+        topics = []
+        for topic in sorted({tp.topic for tp in moves}):
+            mine = {tp: m for tp, m in moves.items() if tp.topic == topic}
+            leaders = sorted({f"{tp.partition}:{b}" for tp, (src, _) in mine.items() for b in src})
+            followers = sorted({f"{tp.partition}:{b}" for tp, (src, dst) in mine.items()
+                                for b in dst if b not in src})
+            topics.append(_resource(TOPIC_RESOURCE, topic, [
+                (TOPIC_THROTTLES[0], ",".join(leaders), SET),
+                (TOPIC_THROTTLES[1], ",".join(followers), SET)]))
+        await self.alter_configs(None, topics)
+        for broker in sorted({b for src, dst in moves.values() for b in (*src, *dst)}):
+            await self.alter_configs(await self.broker(broker), [_resource(
+                BROKER_RESOURCE, str(broker),
+                [(BROKER_THROTTLES[0], str(rate), SET), (BROKER_THROTTLES[1], str(rate), SET)])])
+
+    async def clear_throttles(self, brokers: set[int], topics: set[str]) -> None:
+        """Kafka's clearAllThrottles (without its printing)."""
+        for broker in sorted(brokers):
+            await self.alter_configs(await self.broker(broker), [_resource(
+                BROKER_RESOURCE, str(broker), [(k, None, DELETE) for k in BROKER_THROTTLES])])
+        await self.alter_configs(None, [
+            _resource(TOPIC_RESOURCE, t, [(k, None, DELETE) for k in TOPIC_THROTTLES])
+            for t in sorted(topics)])
+
+
+def _resource(kind: int, name: str, ops: list[tuple[str, str | None, int]]) -> Any:
+    return iac_v1.AlterConfigsResource(
+        resource_type=i8(kind), resource_name=name, configs=tuple(
+            iac_v1.AlterableConfig(name=k, config_operation=i8(op), value=v)
+            for k, v, op in ops))
+
+
 async def _run(servers: list[tuple[str, int]], action: str, args: argparse.Namespace,
                security: ClientSecurity | None) -> list[str] | ToolError:
     async with KafkaClient("kraft-reassign-partitions", connect_timeout=TIMEOUT_S,
@@ -366,6 +425,11 @@ async def execute(admin: Admin, args: argparse.Namespace) -> list[str]:
     lines = ["Current partition replica assignment", "",
              format_reassignment({tp: current[tp] for tp in targets}), "",
              "Save this to use as the --reassignment-json-file option during rollback"]
+    if args.throttle >= 0:
+        lines.append(VERIFY_WARNING)
+        await admin.set_throttles({tp: (current[tp], targets[tp]) for tp in targets},
+                                  args.throttle)
+        lines.append(f"The inter-broker throttle limit was set to {args.throttle} B/s")
     errors = await admin.alter(dict(targets))
     if errors:
         raise ToolError("\n".join([*lines, "Error reassigning partition(s):", *(
@@ -389,6 +453,16 @@ async def verify(admin: Admin, args: argparse.Namespace) -> list[str]:
             lines.append(f"There is no active reassignment of partition {tp}, but replica set "
                          f"is {','.join(map(str, current.get(tp, [])))} rather than "
                          f"{','.join(map(str, targets[tp]))}.")
+    if not ongoing and not args.preserve_throttles:
+        # Kafka clears every throttle once nothing is in flight: it cannot know which
+        # brokers earlier reassignments involved.
+        brokers = await admin.broker_ids() | {b for rs in targets.values() for b in rs}
+        topics = {tp.topic for tp in targets}
+        lines.append(f"Clearing broker-level throttles on broker{'' if len(brokers) == 1 else 's'}"
+                     f" {','.join(map(str, sorted(brokers)))}")
+        lines.append(f"Clearing topic-level throttles on topic{'' if len(topics) == 1 else 's'}"
+                     f" {','.join(sorted(topics))}")
+        await admin.clear_throttles(brokers, topics)
     return lines
 
 

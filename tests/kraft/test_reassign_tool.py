@@ -1,8 +1,9 @@
 """`kraft reassign-partitions` (Kafka's kafka-reassign-partitions): its JSON and
 refusals without a cluster, then on one three-node cluster: generate a plan, move
-two partitions from one replica to three with every record still readable, and a
+two partitions from one replica to three with every record still readable, a
 reassignment held in flight (its new replica paused) listed, verified as in
-progress, protected from a second --execute, and cancelled."""
+progress, protected from a second --execute, and cancelled, and a move held back
+by --throttle until the throttle is raised, its throttles cleared by --verify."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import confluent_kafka
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 from kraft.tools.admin_client import Partition, ToolError
 from kraft.tools.local_cluster import LocalCluster
@@ -80,9 +81,9 @@ def test_a_proposal_keeps_each_topics_replication_factor() -> None:
 @pytest.mark.parametrize(("args", "said"), [
     (["--list", "--verify"], "Command must include exactly one action: --generate, "
                              "--execute, --verify, --cancel, or --list"),
-    (["--execute", "--reassignment-json-file", "x.json", "--throttle", "1000"],
-     "kraft does not throttle replication: leader/follower.replication.throttled.* are "
-     "accepted but not enforced, so --throttle is refused rather than ignored"),
+    (["--execute", "--reassignment-json-file", "x.json", "--replica-alter-log-dirs-throttle",
+      "1000"], "--replica-alter-log-dirs-throttle: moving replicas between log directories "
+               "is not supported by kraft"),
     (["--execute"], 'Missing required argument "[reassignment-json-file]"'),
 ])
 def test_usage_errors_are_one_line(args: list[str], said: str) -> None:
@@ -152,7 +153,7 @@ def test_generate_execute_verify_moves_partitions(cluster: LocalCluster,
     while True:
         code, out, err = tool(cluster, tmp_path, "--verify", data=target)
         assert code == 0, err
-        if out.splitlines()[1:] == ["Reassignment of partition moving-0 is completed.",
+        if out.splitlines()[1:3] == ["Reassignment of partition moving-0 is completed.",
                                     "Reassignment of partition moving-1 is completed."]:
             break
         assert time.monotonic() < deadline, out
@@ -207,3 +208,61 @@ def test_a_reassignment_in_flight_is_listed_guarded_and_cancelled(
     assert (code, out) == (0, "None of the specified partition reassignments are active.\n")
     code, out, err = tool(cluster, tmp_path, "--execute", data=plan(("stuck", 0, [1, 9])))
     assert code == 1 and one_line(err) == "Unknown broker id 9"
+
+
+def _log_bytes(cluster: LocalCluster, node_id: int, partition: str) -> int:
+    return sum(f.stat().st_size
+               for f in (cluster.node_dir(node_id) / "data" / partition).glob("*.log"))
+
+
+def _configs(admin: AdminClient, kind: ConfigResource.Type, name: str) -> dict[str, str]:
+    resource = ConfigResource(kind, name)
+    entries = admin.describe_configs([resource])[resource].result(T)
+    return {k: e.value for k, e in entries.items()
+            if "throttled" in k and e.source != ConfigSource.DEFAULT_CONFIG.value}
+
+
+@pytest.mark.slow
+def test_a_throttled_move_waits_for_its_quota(cluster: LocalCluster, tmp_path: Path) -> None:
+    """--throttle 1 B/s sets Kafka's throttle configs on the topic and the brokers
+    involved; the new replica then receives at most one fetch's worth (1 MiB) of the
+    4 MiB partition while the quota's eleven one-second windows remember it, and the
+    move stays in progress; resubmitted with --additional and a high throttle it
+    completes, and --verify clears every throttle."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    admin.create_topics([NewTopic("throttled", 1, replica_assignment=[[1]])])["throttled"] \
+        .result(T)
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap,
+                                         "linger.ms": 20})
+    for i in range(4096):
+        producer.produce("throttled", b"x" * 1000, key=b"%d" % i)
+    assert producer.flush(T) == 0
+    target = plan(("throttled", 0, [1, 2]))
+    code, out, err = tool(cluster, tmp_path, "--execute", "--throttle", "1", data=target)
+    assert code == 0, err
+    assert "The inter-broker throttle limit was set to 1 B/s" in out
+    assert _configs(admin, ConfigResource.Type.TOPIC, "throttled") == {
+        "leader.replication.throttled.replicas": "0:1",
+        "follower.replication.throttled.replicas": "0:2"}
+    assert _configs(admin, ConfigResource.Type.BROKER, "2") == {
+        "leader.replication.throttled.rate": "1", "follower.replication.throttled.rate": "1"}
+    time.sleep(2)  # several fetch rounds of the new replica (fetch backoff 1 s)
+    leader_bytes = _log_bytes(cluster, 1, "throttled-0")
+    assert leader_bytes > 4_000_000
+    assert _log_bytes(cluster, 2, "throttled-0") <= 1_100_000  # one fetch: 1 MiB + a batch
+    code, out, err = tool(cluster, tmp_path, "--verify", data=target)
+    assert "Reassignment of partition throttled-0 is still in progress." in out, err
+    assert "Clearing" not in out  # throttles stay while the move runs
+
+    code, out, err = tool(cluster, tmp_path, "--execute", "--additional", "--throttle",
+                          "1000000000", data=target)
+    assert code == 0, err
+    deadline = time.monotonic() + T
+    while "is completed" not in (out := tool(cluster, tmp_path, "--verify", data=target)[1]):
+        assert time.monotonic() < deadline, out
+        time.sleep(0.5)
+    assert out.splitlines()[-2:] == ["Clearing broker-level throttles on brokers 1,2,3",
+                                     "Clearing topic-level throttles on topic throttled"]
+    assert _configs(admin, ConfigResource.Type.TOPIC, "throttled") == {}
+    assert _configs(admin, ConfigResource.Type.BROKER, "2") == {}
+    assert _log_bytes(cluster, 2, "throttled-0") == leader_bytes

@@ -32,7 +32,9 @@ which results its answer carries; FETCH_SESSION_ID_NOT_FOUND and
 INVALID_FETCH_SESSION_EPOCH answer the whole request with no partitions.
 
 Follower fetches (replica id >= 0, kraft/broker/fetcher.py on the other
-side) read up to the log end offset instead of the high watermark, and
+side) read up to the log end offset instead of the high watermark (no records
+for a throttled partition while the leader's replication quota is exceeded and
+the follower is not in sync: kraft.broker.replication_quota), and
 report the follower's position: the leader records it
 (`Partition.update_follower_fetch_state`), which may move the high watermark
 (completing acks=all produces) and add the follower to the ISR
@@ -223,6 +225,8 @@ def _read_partition(
             return read
     max_bytes = min(fp.partition_max_bytes, max(remaining, 0))
     first = remaining == request.max_bytes
+    quota = broker.leader_quota if replica_id >= 0 else None
+    throttled = quota is not None and quota.is_throttled(partition.topic, partition.partition)
     try:
         if replica_id >= 0:
             if not partition.log_start_offset <= fp.fetch_offset <= partition.log_end_offset:
@@ -234,6 +238,9 @@ def _read_partition(
                                                       getattr(fp, "log_start_offset", -1))
                 broker.isr.maybe_expand(partition, replica_id, replica_epoch)
                 read.high_watermark = partition.high_watermark
+            if (throttled and quota is not None and replica_id not in partition.isr
+                    and quota.is_exceeded()):
+                return read  # Kafka's shouldLeaderThrottle: no records over the quota
             data = partition.log.read(fp.fetch_offset, max_bytes, min_one_message=first)
         else:
             data = partition.read(fp.fetch_offset, max_bytes, min_one_message=first,
@@ -253,6 +260,8 @@ def _read_partition(
     else:
         read.records = data.to_bytes()
         read.size = len(read.records)
+        if throttled and quota is not None:
+            quota.record(read.size)
         if read_committed and replica_id < 0 and read.records:
             read.aborted = _aborted_transactions(partition, fp.fetch_offset, read.records)
     return read
