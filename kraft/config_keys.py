@@ -208,6 +208,15 @@ _CORE: Final = [
          "A voter whose connection to the quorum leader is refused or reset (not timed out) "
          "starts a pre-vote within a quarter of the election timeout, instead of waiting for "
          "controller.quorum.fetch.timeout.ms."),
+    # kraft's opt-in replica balancer, not Kafka's (kraft.controller.balancer)
+    _key("kraft.balancer.enable", Type.BOOLEAN, False,
+         "kraft: the active controller spreads partition replicas and preferred leaders over "
+         "the brokers, by reassignments, when a broker joins or leaves."),
+    _key("kraft.balancer.interval.ms", Type.INT, 10000,
+         "kraft: how often the balancer plans moves.", at_least(1)),
+    _key("kraft.balancer.max.moves", Type.INT, 10,
+         "kraft: most reassignments in flight that the balancer lets run at once (counting "
+         "those others started).", at_least(1)),
     # metadata log and snapshots (KIP-630, KIP-835)
     _key("metadata.log.max.record.bytes.between.snapshots", Type.LONG, 20 * _MB,
          "Bytes of new metadata records after which a snapshot is taken.", at_least(1)),

@@ -37,7 +37,9 @@ Theory of operation (Kafka's QuorumController, without timeline structures):
   a NoOpRecord every metadata.max.idle.interval.ms so observers see progress
   (KIP-835), writing metadata.version when the log has none (bootstrap), and
   moving leadership back to preferred replicas every
-  leader.imbalance.check.interval.seconds (kraft.controller.elect_leaders).
+  leader.imbalance.check.interval.seconds (kraft.controller.elect_leaders), and,
+  when kraft.balancer.enable is set, spreading replicas over the brokers every
+  kraft.balancer.interval.ms (kraft.controller.balancer).
 
 Soft state (broker heartbeats) lives only here and is reset on activation, as
 Kafka's BrokerHeartbeatManager is.
@@ -177,6 +179,7 @@ class QuorumController:
         self._leader_changes: deque[LeaderChange] = deque(maxlen=LEADER_CHANGES_KEPT)
         self._last_write_ms = 0
         self._next_balance_ms = 0
+        self._next_replica_balance_ms = 0
         self._queue_send, self._queue = trio.open_memory_channel[ControllerEvent](QUEUE_SIZE)
         self.activated = trio.Event()
 
@@ -253,6 +256,7 @@ class QuorumController:
         self.heartbeats.reset(self.image, now)
         self._last_write_ms = now
         self._next_balance_ms = now + self.config.leader_imbalance_check_interval_seconds * 1000
+        self._next_replica_balance_ms = now + self.config.kraft_balancer_interval_ms
         log.info("node %d: active controller in epoch %d", self.node_id, epoch)
         self.activated.set()
 
@@ -394,6 +398,9 @@ class QuorumController:
                 await self._internal(_noop)
             if now >= self._next_balance_ms:
                 await self._balance_leaders(now)
+            if self.config.kraft_balancer_enable and now >= self._next_replica_balance_ms:
+                self._next_replica_balance_ms = now + self.config.kraft_balancer_interval_ms
+                await self._internal(self._balance_replicas)
             await trio.sleep(min(PERIODIC_CHECK_MS, idle_ms if idle_ms > 0 else PERIODIC_CHECK_MS)
                              / 1000)
 
@@ -406,6 +413,13 @@ class QuorumController:
             elected = await self.run_command(balance_leaders, lambda: 0)
             if elected >= MAX_ELECTIONS_PER_IMBALANCE:
                 self._next_balance_ms = now  # more to do: go on at once
+
+    def _balance_replicas(
+        self, image: MetadataImage, ctx: ControllerContext
+    ) -> ControllerResult[int]:
+        from kraft.controller.balancer import balance_replicas  # opt-in: loaded when on
+
+        return balance_replicas(image, ctx, self.config.kraft_balancer_max_moves)
 
     def _fence_expired(
         self, image: MetadataImage, ctx: ControllerContext

@@ -57,7 +57,7 @@ from kraft.net.api_keys import ApiKey
 from kraft.net.codec import response_type
 from kraft.net.messages import build, nested
 
-__all__ = ["alter_partition_reassignments", "list_partition_reassignments"]
+__all__ = ["alter_partition_reassignments", "list_partition_reassignments", "start_reassignment"]
 
 _NO_THROTTLE: Final = timedelta(0)
 
@@ -97,6 +97,18 @@ def _reassign(
         unclean=unclean_election_enabled(image, name, ctx.config),
     )
     return ErrorCode.none, None, record
+
+
+def start_reassignment(
+    image: MetadataImage, name: str, topic_id: Any, partition_id: int,
+    partition: PartitionRegistration, target: Sequence[int], ctx: ControllerContext,
+) -> PartitionChangeRecord | None:
+    """The record that starts moving `partition` to `target`, for the controller's own
+    reassignments (kraft.controller.balancer); None if `target` is not a valid
+    assignment or changes nothing."""
+    if _invalid_target(image, target) is not None:
+        return None
+    return _reassign(image, name, topic_id, partition_id, partition, target, ctx)[2]
 
 
 def _cancel(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -266,3 +267,43 @@ def test_a_throttled_move_waits_for_its_quota(cluster: LocalCluster, tmp_path: P
     assert _configs(admin, ConfigResource.Type.TOPIC, "throttled") == {}
     assert _configs(admin, ConfigResource.Type.BROKER, "2") == {}
     assert _log_bytes(cluster, 2, "throttled-0") == leader_bytes
+
+
+@pytest.mark.slow
+def test_the_balancer_spreads_replicas_onto_an_empty_broker(tmp_path: Path) -> None:
+    """With kraft.balancer.enable, six partitions of replication factor 2 placed on
+    brokers 1 and 2 are spread until the three brokers hold four replicas each and
+    every partition is back to full ISR; every record is still there."""
+    with LocalCluster(tmp_path / "cluster", ports=LocalCluster.free_ports(),
+                      overrides={"kraft.balancer.enable": "true",
+                                 "kraft.balancer.interval.ms": "500"}) as local:
+        local.start()
+        admin = AdminClient({"bootstrap.servers": local.bootstrap})
+        admin.create_topics([NewTopic("spread", 6, replica_assignment=[[1, 2], [2, 1]] * 3)]
+                            )["spread"].result(T)
+        producer = confluent_kafka.Producer({"bootstrap.servers": local.bootstrap})
+        for i in range(600):
+            producer.produce("spread", b"%d" % i, partition=i % 6)
+        assert producer.flush(T) == 0
+        deadline = time.monotonic() + 2 * T
+        while True:
+            parts = admin.list_topics("spread", timeout=10).topics["spread"].partitions
+            counts = Counter(b for p in parts.values() for b in p.replicas)
+            if (counts == {1: 4, 2: 4, 3: 4}
+                    and all(sorted(p.isrs) == sorted(p.replicas) for p in parts.values())):
+                break
+            assert time.monotonic() < deadline, (counts, parts)
+            time.sleep(0.5)
+        consumer = confluent_kafka.Consumer({"bootstrap.servers": local.bootstrap,
+                                             "group.id": "spread",
+                                             "auto.offset.reset": "earliest"})
+        consumer.subscribe(["spread"])
+        seen: set[bytes] = set()
+        try:
+            while len(seen) < 600 and time.monotonic() < deadline + T:
+                message = consumer.poll(0.5)
+                if message is not None and not message.error():
+                    seen.add(message.value())
+        finally:
+            consumer.close()
+        assert seen == {b"%d" % i for i in range(600)}
