@@ -374,9 +374,10 @@ def test_leader_election(kafka: KafkaDist, cluster: Target, tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_reassign_partitions(kafka: KafkaDist, cluster: Target, tmp_path: Path) -> None:
-    """kafka-reassign-partitions --generate proposes a plan, --execute moves a
-    partition from brokers 1, 2 to 2, 3 and --verify reports it completed; the
-    records are all there, read from the new replicas."""
+    """kafka-reassign-partitions --generate proposes a plan, --execute (with a
+    throttle, which kraft enforces) moves a partition from brokers 1, 2 to 2, 3 and
+    --verify reports it completed and clears the throttles; the records are all
+    there, read from the new replicas."""
     b = cluster.bootstrap
     topic = unique("tool-reassign")
     run_tool(kafka, "kafka-topics", "--bootstrap-server", b, "--create", "--topic", topic,
@@ -393,7 +394,8 @@ def test_reassign_partitions(kafka: KafkaDist, cluster: Target, tmp_path: Path) 
     plan = write(tmp_path / "plan.json", json.dumps(
         {"version": 1, "partitions": [{"topic": topic, "partition": 0, "replicas": [2, 3]}]}))
     out = run_tool(kafka, "kafka-reassign-partitions", "--bootstrap-server", b, "--execute",
-                   "--reassignment-json-file", str(plan)).stdout
+                   "--reassignment-json-file", str(plan), "--throttle", "50000000").stdout
+    assert "The inter-broker throttle limit was set to 50000000 B/s" in out
     assert f"Successfully started partition reassignment for {topic}-0" in out
     verify = ""
     for _ in range(30):  # each --verify is a JVM run of about a second
@@ -402,6 +404,7 @@ def test_reassign_partitions(kafka: KafkaDist, cluster: Target, tmp_path: Path) 
         if "is completed" in verify:
             break
     assert f"Reassignment of partition {topic}-0 is completed." in verify
+    assert f"Clearing topic-level throttles on topic {topic}" in verify
     moved = describe_topic(kafka, b, topic)["partitions"][0]
     assert moved["Replicas"] == "2,3" and sorted(moved["Isr"].split(",")) == ["2", "3"]
     assert watermarks(b, topic, 0) == (0, 50)
