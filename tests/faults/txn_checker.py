@@ -208,7 +208,7 @@ def check(txns: Iterable[Txn], reads: Iterable[TxnRead]) -> TxnReport:
     for r in reads:
         for offset, value in r.records:
             found = owner.get(value) if value is not None else None
-            if found is None:
+            if found is None or value is None:
                 unexpected.append(Unexpected(r.reader, r.partition, offset, value))
                 continue
             observations.append(Observation(r.partition, offset, value, r.reader))

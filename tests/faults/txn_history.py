@@ -96,14 +96,14 @@ _decoder = msgspec.json.Decoder(TxnEntry)
 
 
 class TxnHistory(History):
-    """A `History` that also holds transactions and read_committed reads."""
+    """A `History` that also holds transactions and read_committed reads (its
+    `entries` list holds them too: History's own type annotations name only
+    the entries of the idempotent queue, hence the ignores below)."""
 
-    entries: list[TxnEntry]  # type: ignore[assignment]
-
-    def record(self, entry: TxnEntry) -> None:  # type: ignore[override]
+    def record(self, entry: TxnEntry) -> None:
         super().record(entry)  # type: ignore[arg-type]
 
-    def extend(self, entries: Iterable[TxnEntry]) -> None:  # type: ignore[override]
+    def extend(self, entries: Iterable[TxnEntry]) -> None:
         for entry in entries:
             self.record(entry)
 
@@ -117,13 +117,16 @@ class TxnHistory(History):
         with self._lock:
             return [e for e in self.entries if isinstance(e, TxnRead)]
 
+    def __enter__(self) -> TxnHistory:
+        return self
+
     @classmethod
     def load(cls, path: Path) -> TxnHistory:
         """The history written to `path` (not reopened for writing)."""
         history = cls()
         for line in path.read_bytes().splitlines():
             if line.strip():
-                history.entries.append(_decoder.decode(line))
+                history.entries.append(_decoder.decode(line))  # type: ignore[arg-type]
         return history
 
 

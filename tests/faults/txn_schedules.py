@@ -42,11 +42,12 @@ from pathlib import Path
 import trio
 from kio.schema.errors import ErrorCode
 from kio.schema.find_coordinator.v4 import request as find_v4
+from kio.static.primitive import i8
 
+from kraft.log.batch import iter_batches
 from kraft.net.client import ConnectionFailed, KafkaClient
 from kraft.net.security import ClientSecurity
 from kraft.tools.local_cluster import LocalCluster
-from log.batch import iter_batches
 from tests.faults import schedules as base
 from tests.faults.schedules import (
     FAST_FAILOVER,
@@ -88,7 +89,7 @@ async def _find_coordinators(address: tuple[str, int], ids: list[str],
                            security=security) as client:
         try:
             response = await client.request(address, find_v4.FindCoordinatorRequest(
-                key_type=TRANSACTION_KEY_TYPE, coordinator_keys=tuple(ids)), REQUEST_TIMEOUT_S)
+                key_type=i8(TRANSACTION_KEY_TYPE), coordinator_keys=tuple(ids)), REQUEST_TIMEOUT_S)
         except ConnectionFailed:
             return None
     return {c.key: int(c.node_id) for c in response.coordinators
