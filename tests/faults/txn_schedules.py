@@ -234,12 +234,14 @@ TXN_SCHEDULES: list[TxnSchedule] = [
 @dataclass(frozen=True)
 class TxnScheduleResult:
     """One run: the checker's verdict, every partition's final state, replicas
-    that differ (empty when all are identical), the history, the duration."""
+    that differ (empty when all are identical), how many transactions a new
+    coordinator completed, the history, the duration."""
 
     name: str
     report: TxnReport
     partitions: dict[int, PartitionState]
     replica_differences: list[str]
+    resumed: int  # see resumed_transactions
     history_path: Path
     duration_s: float
 
@@ -285,8 +287,27 @@ def run_txn_schedule(cluster: LocalCluster, schedule: TxnSchedule, workdir: Path
         differences = replica_differences(cluster, config.topic, partitions)
         for text in differences:
             history.note(f"replicas differ: {text}")
-    return TxnScheduleResult(schedule.name, report, partitions, differences, path,
+        resumed = resumed_transactions(cluster, config)
+        history.note(f"transactions completed by a coordinator that loaded them in a "
+                     f"Prepare state: {resumed}")
+    return TxnScheduleResult(schedule.name, report, partitions, differences, resumed, path,
                              time.monotonic() - started)
+
+
+def resumed_transactions(cluster: LocalCluster, config: TxnWorkloadConfig) -> int:
+    """How many times a coordinator, on loading a `__transaction_state` partition,
+    found one of the workload's transactions in PrepareCommit/PrepareAbort and
+    completed it (its log line): whether a run hit the failover case at all."""
+    ids = tuple(f"transaction of {i} found in" for i in config.transactional_ids)
+    count = 0
+    for n in cluster.ids:
+        try:
+            text = cluster.log_path(n).read_text(errors="replace")
+        except FileNotFoundError:
+            continue
+        count += sum(1 for line in text.splitlines()
+                     if "completing the transaction" in line and any(i in line for i in ids))
+    return count
 
 
 # --- replicas identical ---------------------------------------------------------------------
