@@ -249,7 +249,8 @@ class TxnScheduleResult:
 def txn_workload_config(cluster: LocalCluster, name: str) -> TxnWorkloadConfig:
     """The fault tests' workload: 3 transactional producers, 8 transactions/s each of 4
     records over 4 partitions (replication factor 3, min.insync.replicas 2), a quarter
-    aborted, transaction timeout 10 s, a live read_committed reader."""
+    aborted, transaction timeout 3 s (a transaction caught by a fault is aborted by
+    the coordinator and its producer fenced), a live read_committed reader."""
     slug = name.replace("_", "-")
     return TxnWorkloadConfig(bootstrap=cluster.bootstrap, topic=f"txn-{slug}",
                              transactional_id_prefix=f"txn-{slug}",

@@ -41,6 +41,7 @@ assertions.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import threading
@@ -75,7 +76,9 @@ class TxnWorkloadConfig:
     rate: float = 8.0
     seed: int = 0
     transactional_id_prefix: str = "txn-queue"
-    transaction_timeout_s: float = 10.0
+    # Short, so that transactions caught by a fault time out and are aborted by the
+    # coordinator (epoch bump: the producer is fenced and starts a new session).
+    transaction_timeout_s: float = 3.0
     request_timeout_s: float = 5.0
     op_timeout_s: float = 10.0
     op_deadline_s: float = 60.0
@@ -393,9 +396,11 @@ class TxnWorkload:
 
 def _close(producer: confluent_kafka.Producer) -> None:
     """Abandon a producer session: what it left open is the next session's (or
-    the coordinator's timeout's) to end."""
-    producer.purge(in_queue=True, in_flight=True, blocking=False)
-    producer.poll(0)
+    the coordinator's timeout's) to end. A producer in a fatal state refuses
+    even the purge; it is dropped all the same."""
+    with contextlib.suppress(confluent_kafka.KafkaException):
+        producer.purge(in_queue=True, in_flight=True, blocking=False)
+        producer.poll(0)
 
 
 def _consumer(config: TxnWorkloadConfig, group: str) -> confluent_kafka.Consumer:
