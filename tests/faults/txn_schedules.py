@@ -13,7 +13,8 @@ The transactional schedules (issue 15):
   `__transaction_state` partition) must complete a transaction found in
   PrepareCommit/PrepareAbort and serve the producers;
 - `kill_leader_during_markers`: kill -9 a leader of the workload topic that
-  coordinates none of the ids, while a commit is in flight: the coordinator
+  coordinates none of the ids the moment a commit returns (the coordinator
+  answers EndTxn once PrepareCommit is written, then writes the markers): it
   must retry its markers at the new leader;
 - `pause_coordinator`: SIGSTOP the coordinator beyond the broker session
   timeout (it is fenced, another node takes its `__transaction_state`
@@ -32,6 +33,7 @@ replicas' logs are compared batch by batch below the high watermark
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import Counter
@@ -148,21 +150,28 @@ class TxnFaults(Faults):
                 return found
         return None
 
-    def during_commit(self, processes: set[int] | None, fault: str, node: int) -> None:
-        """Wait until one of `processes` (any if None) is inside commit_transaction,
-        then at once apply `fault` ("kill" or "pause") to `node`; the history
-        notes the victim's roles (taken before the wait) right after the signal."""
+    def during_commit(self, processes: set[int] | None, fault: str, node: int,
+                      after_return: bool = False) -> None:
+        """Wait until one of `processes` (any if None) is inside commit_transaction
+        (with `after_return`: until that commit has then returned, when the
+        coordinator is writing its markers), then at once apply `fault` ("kill"
+        or "pause") to `node`; the history notes the victim's roles (taken
+        before the wait) right after the signal."""
         roles = self.roles(node)
         process = self.workload.wait_commit_in_flight(processes, LIVENESS_TIMEOUT_S)
         if process is None:
             raise ScheduleError(f"no commit in flight of processes {processes}")
+        if after_return and not self.workload.wait_commit_returned(process,
+                                                                   LIVENESS_TIMEOUT_S):
+            raise ScheduleError(f"the commit of process {process} did not return")
+        when = "just after" if after_return else "during"
         if fault == "kill":
             self.cluster.kill(node)
-            self.history.note(f"kill -9 node {node} ({roles}) during a commit of process "
+            self.history.note(f"kill -9 node {node} ({roles}) {when} a commit of process "
                               f"{process}")
         else:
             self.cluster.pause(node)
-            self.history.note(f"SIGSTOP node {node} ({roles}) during a commit of process "
+            self.history.note(f"SIGSTOP node {node} ({roles}) {when} a commit of process "
                               f"{process}")
 
 
@@ -182,8 +191,9 @@ def kill_coordinator_during_commit(f: TxnFaults) -> None:
 
 def kill_leader_during_markers(f: TxnFaults) -> None:
     """kill -9 a leader of the workload's partitions that coordinates no
-    transactional id (if there is one) while a commit is in flight, so its
-    markers must be written at the partitions' next leader."""
+    transactional id (if there is one) the moment a commit returns (EndTxn is
+    answered once PrepareCommit is written; the markers follow), so markers
+    must be written at the partitions' next leader."""
     coordinators = f.coordinators()
     state = f.state() or {}
     leaders = sorted({s.leader for s in state.values() if s.leader in f.live()})
@@ -191,7 +201,7 @@ def kill_leader_during_markers(f: TxnFaults) -> None:
     led = [p for p, s in sorted(state.items()) if s.leader == victim]
     others = {p for p in range(f.config.producers)
               if coordinators[f.config.transactional_id(p)] != victim} or None
-    f.during_commit(others, "kill", victim)
+    f.during_commit(others, "kill", victim, after_return=True)
     for p in led:
         f.wait_leader_not(p, {victim})
     f.hold()
@@ -290,9 +300,20 @@ def run_txn_schedule(cluster: LocalCluster, schedule: TxnSchedule, workdir: Path
             history.note(f"replicas differ: {text}")
         resumed = resumed_transactions(cluster, config)
         history.note(f"transactions completed by a coordinator that loaded them in a "
-                     f"Prepare state: {resumed}")
+                     f"Prepare state: {resumed}; marker sends retried after a connection "
+                     f"failure: {_log_lines(cluster, 'markers to broker')}")
     return TxnScheduleResult(schedule.name, report, partitions, differences, resumed, path,
                              time.monotonic() - started)
+
+
+def _log_lines(cluster: LocalCluster, text: str) -> int:
+    """How many lines of the nodes' logs contain `text`."""
+    count = 0
+    for n in cluster.ids:
+        with contextlib.suppress(FileNotFoundError):
+            count += sum(1 for line in cluster.log_path(n).read_text(errors="replace")
+                         .splitlines() if text in line)
+    return count
 
 
 def resumed_transactions(cluster: LocalCluster, config: TxnWorkloadConfig) -> int:

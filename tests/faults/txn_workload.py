@@ -23,9 +23,10 @@ producer *session*: the worker abandons it and starts a new producer with the
 same transactional.id, whose init_transactions completes or aborts whatever
 the old one left open (that is the coordinator's job).
 
-`in_commit()` / `wait_commit_in_flight()` tell a schedule when some worker is
-inside commit_transaction, so a fault can be timed to land while EndTxn and
-the markers are in flight.
+`in_commit()` / `wait_commit_in_flight()` / `wait_commit_returned()` tell a
+schedule when some worker is inside commit_transaction or has just left it,
+so a fault can be timed to land while EndTxn is in flight, or just after it
+was answered, while the coordinator writes the markers.
 
 With `live_reader`, a read_committed librdkafka consumer reads every
 partition from the beginning for the whole run; what it delivered is
@@ -168,6 +169,17 @@ class TxnWorkload:
                 if left <= 0:
                     return None
                 self._changed.wait(left)
+
+    def wait_commit_returned(self, process: int, timeout_s: float) -> bool:
+        """Wait until `process` is not inside commit_transaction; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self._workers[process].committing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
 
     # --- life cycle ------------------------------------------------------------------
 
@@ -342,8 +354,9 @@ class TxnWorkload:
             failure = self._retry(producer.commit_transaction, "commit_transaction",
                                   abortable=True)
         finally:
-            with self._lock:
+            with self._changed:
                 worker.committing = False
+                self._changed.notify_all()
         if failure is None:
             return "committed", None, None
         if not failure.startswith("abortable"):
