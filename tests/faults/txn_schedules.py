@@ -9,9 +9,10 @@ to time a fault while a commit is in flight (EndTxn, the markers).
 The transactional schedules (issue 15):
 - `kill_coordinator_during_commit`: kill -9 the node coordinating most of the
   transactional ids the moment one of its producers is inside
-  commit_transaction; the new coordinator (the next leader of the
-  `__transaction_state` partition) must complete a transaction found in
-  PrepareCommit/PrepareAbort and serve the producers;
+  commit_transaction, and again (after recovery) the moment such a commit
+  returns; the new coordinator (the next leader of the `__transaction_state`
+  partition) must complete a transaction found in PrepareCommit/PrepareAbort
+  and serve the producers;
 - `kill_leader_during_markers`: kill -9 a leader of the workload topic that
   coordinates none of the ids the moment a commit returns (the coordinator
   answers EndTxn once PrepareCommit is written, then writes the markers): it
@@ -179,14 +180,18 @@ class TxnFaults(Faults):
 
 
 def kill_coordinator_during_commit(f: TxnFaults) -> None:
-    """kill -9 the transaction coordinator of most transactional ids while one of
-    its producers commits; once every id has a live coordinator elsewhere,
-    restart the victim."""
-    victim, processes = f.main_coordinator()
-    f.during_commit(processes, "kill", victim)
-    f.wait_coordinators_not(victim)
-    f.hold()
-    f.start(victim)
+    """Two rounds: kill -9 the transaction coordinator of most transactional ids
+    while one of its producers commits (EndTxn in flight), then, once back, the
+    coordinator then the moment such a commit returns (PrepareCommit written,
+    markers in flight: the next coordinator must complete the transaction from
+    the log); each time, once every id has a live coordinator elsewhere, restart
+    the victim."""
+    for after_return in (False, True):
+        victim, processes = f.main_coordinator()
+        f.during_commit(processes, "kill", victim, after_return=after_return)
+        f.wait_coordinators_not(victim)
+        f.hold()
+        f.start(victim)
 
 
 def kill_leader_during_markers(f: TxnFaults) -> None:
