@@ -51,6 +51,7 @@ SPLIT_MODULES = frozenset({
     "tests/raft/test_simulation.py",
     "tests/integration/test_clients_roundtrip.py",
     "tests/faults/test_fault_schedules.py",
+    "tests/faults/test_txn_fault_schedules.py",
 })
 
 

@@ -9,7 +9,8 @@ with real clients: confluent-kafka's and kafka-python's transactional
 producers (commit, abort), send_offsets_to_transaction, zombie fencing by a
 second instance, a timed-out transaction aborted by the coordinator, an open
 transaction surviving kill -9, DescribeTransactions / ListTransactions,
-Kafka's error codes for bad transactional requests, and compaction of a
+Kafka's error codes for bad transactional requests, KIP-890 verification of
+TxnOffsetCommit, and compaction of a
 topic holding committed and aborted transactions.
 """
 
@@ -337,6 +338,7 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
     """Unknown producers, past epochs, a timeout above the maximum, unknown topics,
     EndTxn without a transaction, a stale generation and a fenced marker each get
     Kafka's error code, and nothing is written."""
+    from kio.schema.add_offsets_to_txn.v3 import request as add_offsets_v3
     from kio.schema.add_partitions_to_txn.v3 import request as add_v3
     from kio.schema.end_txn.v3 import request as end_v3
     from kio.schema.find_coordinator.v4 import request as find_v4
@@ -382,9 +384,19 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
         await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
             key_type=0, coordinator_keys=("no-such-group",)),
             lambda r: r.coordinators[0].error_code)
+        # (KIP-890 part 1: the group's offsets partition must be in the transaction
+        # before the group's own checks are reached; another transactional id, so
+        # that "bad" stays without a transaction.)
+        other = await _coordinator_call(conn, init("bad-offsets"), lambda r: r.error_code)
+        offsets_added = await _coordinator_call(conn, add_offsets_v3.AddOffsetsToTxnRequest(
+            transactional_id="bad-offsets", producer_id=other.producer_id,
+            producer_epoch=other.producer_epoch, group_id="no-such-group"),
+            lambda r: r.error_code)
+        assert offsets_added.error_code == ErrorCode.none
         commit = await _coordinator_call(conn, toc_v3.TxnOffsetCommitRequest(
-            transactional_id="bad", group_id="no-such-group", producer_id=pid,
-            producer_epoch=second.producer_epoch, generation_id=5, member_id="m",
+            transactional_id="bad-offsets", group_id="no-such-group",
+            producer_id=other.producer_id,
+            producer_epoch=other.producer_epoch, generation_id=5, member_id="m",
             group_instance_id=None, topics=(toc_v3.TxnOffsetCommitRequestTopic(
                 name=TOPIC, partitions=(toc_v3.TxnOffsetCommitRequestPartition(
                     partition_index=0, committed_offset=1, committed_leader_epoch=-1,
@@ -413,6 +425,73 @@ async def test_bad_transactional_requests_get_kafkas_errors(dev_node: DevNode) -
             ErrorCode.invalid_producer_epoch)
         hwm = p.only_partition(await conn.request(_list_latest(0), T))
         assert hwm.offset == 1
+
+
+async def test_txn_offset_commit_is_verified(dev_node: DevNode) -> None:
+    """KIP-890 part 1 for TxnOffsetCommit v0-v4: a commit for a group whose offsets
+    partition AddOffsetsToTxn did not add to the transaction is refused
+    (INVALID_TXN_STATE, TRANSACTION_ABORTABLE from v4) and writes nothing; after
+    AddOffsetsToTxn the same commit is accepted and commits with the transaction."""
+    from kio.schema.add_offsets_to_txn.v3 import request as add_offsets_v3
+    from kio.schema.end_txn.v3 import request as end_v3
+    from kio.schema.find_coordinator.v4 import request as find_v4
+    from kio.schema.init_producer_id.v4 import request as init_v4
+    from kio.schema.offset_fetch.v8 import request as fetch_v8
+    from kio.schema.txn_offset_commit.v3 import request as toc_v3
+    from kio.schema.txn_offset_commit.v4 import request as toc_v4
+
+    txn_id, group = "kip890-offsets", "kip890-group"
+
+    def commit(version: int, offset: int) -> Any:
+        schema = {3: toc_v3, 4: toc_v4}[version]
+        return schema.TxnOffsetCommitRequest(
+            transactional_id=txn_id, group_id=group, producer_id=pid, producer_epoch=epoch,
+            generation_id=-1, member_id="", group_instance_id=None,
+            topics=(schema.TxnOffsetCommitRequestTopic(name=TOPIC, partitions=(
+                schema.TxnOffsetCommitRequestPartition(
+                    partition_index=0, committed_offset=offset, committed_leader_epoch=-1,
+                    committed_metadata=""),)),))
+
+    def error_of(response: Any) -> ErrorCode:
+        return response.topics[0].partitions[0].error_code
+
+    stable = fetch_v8.OffsetFetchRequest(require_stable=True, groups=(
+        fetch_v8.OffsetFetchRequestGroup(group_id=group, topics=(
+            fetch_v8.OffsetFetchRequestTopics(name=TOPIC, partition_indexes=(0,)),)),))
+
+    async with p.connect(dev_node.bootstrap) as conn:
+        await p.create_topic(conn, TOPIC)
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=1, coordinator_keys=(txn_id,)), lambda r: r.coordinators[0].error_code)
+        init = await _coordinator_call(conn, init_v4.InitProducerIdRequest(
+            transactional_id=txn_id, transaction_timeout=timedelta(minutes=1),
+            producer_id=-1, producer_epoch=-1), lambda r: r.error_code)
+        pid, epoch = init.producer_id, init.producer_epoch
+        await _coordinator_call(conn, find_v4.FindCoordinatorRequest(
+            key_type=0, coordinator_keys=(group,)), lambda r: r.coordinators[0].error_code)
+        refused = [error_of(await _coordinator_call(conn, commit(v, 5), error_of))
+                   for v in (3, 4)]
+        assert refused == [ErrorCode.invalid_txn_state, ErrorCode.transaction_abortable]
+        nothing = (await conn.request(stable, T)).groups[0].topics[0].partitions[0]
+        assert (nothing.error_code, nothing.committed_offset) == (ErrorCode.none, -1)
+        added = await _coordinator_call(conn, add_offsets_v3.AddOffsetsToTxnRequest(
+            transactional_id=txn_id, producer_id=pid, producer_epoch=epoch, group_id=group),
+            lambda r: r.error_code)
+        assert added.error_code == ErrorCode.none
+        assert error_of(await _coordinator_call(conn, commit(3, 7), error_of)) == (
+            ErrorCode.none)
+        ended = await _coordinator_call(conn, end_v3.EndTxnRequest(
+            transactional_id=txn_id, producer_id=pid, producer_epoch=epoch, committed=True),
+            lambda r: r.error_code)
+        assert ended.error_code == ErrorCode.none
+        deadline = time.monotonic() + T
+        while True:  # stable once the commit marker is on __consumer_offsets
+            fetched = (await conn.request(stable, T)).groups[0].topics[0].partitions[0]
+            if fetched.error_code != ErrorCode.unstable_offset_commit:
+                break
+            assert time.monotonic() < deadline
+            await trio_sleep(0.05)
+        assert (fetched.error_code, fetched.committed_offset) == (ErrorCode.none, 7)
 
 
 async def test_transaction_version_2(dev_node: DevNode) -> None:

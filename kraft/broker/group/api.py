@@ -35,6 +35,7 @@ from kraft.broker.group.types import (
     Outbox,
     SyncResult,
 )
+from kraft.broker.producer_state import NOT_REQUIRED, NotRequired, VerificationGuard
 
 if TYPE_CHECKING:
     from kraft.broker.group.coordinator import GroupCoordinator
@@ -229,10 +230,12 @@ async def txn_commit_offsets(
     group_instance_id: str | None,
     generation_id: int,
     entries: Sequence[OffsetCommitEntry],
+    verification: VerificationGuard | NotRequired | None = NOT_REQUIRED,
 ) -> list[ErrorCode]:
     """TxnOffsetCommit: one error per entry. The group checks are OffsetCommit's
     (KIP-447: a generation, member id or instance id must be current); the
-    offsets become visible when the transaction commits."""
+    offsets become visible when the transaction commits. `verification` is the
+    KIP-890 guard the write carries (kraft.broker.producer_state)."""
     n = len(entries)
     route = _route(coordinator, group_id, require_id=True)
     if route.shard is None:
@@ -263,7 +266,7 @@ async def txn_commit_offsets(
     if commits:
         waiter = Waiter()
         coordinator.write_txn_offsets(shard, group_id, (producer_id, producer_epoch), commits,
-                                      waiter.set)
+                                      waiter.set, verification)
         write_error: ErrorCode = await waiter.wait()
         errors = [write_error if e == ErrorCode.none else e for e in errors]
     return errors

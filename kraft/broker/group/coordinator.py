@@ -68,6 +68,7 @@ from kraft.broker.group.shard import CoordinatorShard, coordinator_error
 from kraft.broker.group.types import GroupConfig, GroupState, Outbox, StoreGroup
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
 from kraft.broker.partition import Partition, PartitionKey
+from kraft.broker.producer_state import NOT_REQUIRED, NotRequired, VerificationGuard
 from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.config import KafkaConfig
 from kraft.log.records import Record
@@ -402,10 +403,12 @@ class GroupCoordinator:
         producer: tuple[int, int],
         commits: dict[TopicPartition, OffsetCommitValue],
         on_done: Callable[[ErrorCode], None],
+        verification: VerificationGuard | NotRequired | None = NOT_REQUIRED,
     ) -> None:
         """TxnOffsetCommit: write `commits` as a transactional batch of `producer`
-        (id, epoch); once replicated they are pending until the transaction's
-        marker (`complete_transaction`) applies or drops them."""
+        (id, epoch), checked against the KIP-890 guard `verification`; once
+        replicated they are pending until the transaction's marker
+        (`complete_transaction`) applies or drops them."""
         now = self.clock()
         records = [Record(encode_key(OffsetCommitKey(group_id, topic, partition)),
                           encode_offset_commit_value(value), (), now)
@@ -417,7 +420,7 @@ class GroupCoordinator:
                 pending.setdefault(group_id, {}).update(commits)
             on_done(coordinator_error(error))
 
-        shard.append(records, done, producer=producer)
+        shard.append(records, done, producer=producer, verification=verification)
 
     def complete_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
         """A marker of `producer_id` was written to `__consumer_offsets` partition

@@ -41,6 +41,7 @@ from kio.schema.errors import ErrorCode
 
 from kraft.broker.group.group import ClassicGroup
 from kraft.broker.partition import Partition, PartitionKey
+from kraft.broker.producer_state import NOT_REQUIRED, NotRequired, VerificationGuard
 from kraft.broker.purgatory import DelayedOperationPurgatory
 from kraft.log.records import Record, build_batch
 from kraft.log.results import AppendOrigin
@@ -89,11 +90,13 @@ class CoordinatorShard:
         return not self._closed and p.is_leader and p.leader_epoch == self.epoch
 
     def append(self, records: Sequence[Record], on_done: Callback, *,
-               producer: tuple[int, int] | None = None) -> None:
+               producer: tuple[int, int] | None = None,
+               verification: VerificationGuard | NotRequired | None = NOT_REQUIRED) -> None:
         """Write `records` as one batch; `on_done(error)` runs exactly once, in log
         order with every other write of this shard (maybe before this returns).
         `producer` (id, epoch) makes it a transactional batch of that producer
-        (TxnOffsetCommit), decided later by the transaction's marker."""
+        (TxnOffsetCommit), decided later by the transaction's marker, checked
+        against the KIP-890 guard `verification` (Partition.append_as_leader)."""
         if not self.is_current:
             on_done(ErrorCode.not_leader_or_follower)
             return
@@ -107,7 +110,7 @@ class CoordinatorShard:
             batch = build_batch(records, producer_id=producer[0], producer_epoch=producer[1],
                                 is_transactional=True)
             origin = AppendOrigin.COORDINATOR
-        result = self.partition.append_as_leader(memoryview(batch), origin)
+        result = self.partition.append_as_leader(memoryview(batch), origin, verification)
         info = result.info
         if int(info.error_code) != 0:
             on_done(ErrorCode(int(info.error_code)))

@@ -18,9 +18,20 @@ the producer (an older producer epoch there is INVALID_PRODUCER_EPOCH) and
 stay pending -- invisible to OffsetFetch, UNSTABLE_OFFSET_COMMIT with
 require_stable -- until the transaction's marker commits or aborts them.
 
-Not done: verify-only KIP-890 verification for v0-v4 (Kafka checks the
-partition was added by AddOffsetsToTxn), and the GROUP READ /
-TRANSACTIONAL_ID WRITE authorizations.
+KIP-890 part 1 for v0-v4 (`transaction.partition.verification.enable`, as
+Kafka's CoordinatorPartitionWriter): unless the producer's transaction is
+already ongoing on the group's `__consumer_offsets` partition, the transaction
+coordinator is asked (verify-only AddPartitionsToTxn) whether AddOffsetsToTxn
+added that partition to the transaction; if not, nothing is written and every
+partition gets INVALID_TXN_STATE (TRANSACTION_ABORTABLE from v4, KIP-1050's
+generic error). The write then carries the verification guard, so a
+transaction that ended meanwhile cannot be begun again by this commit (a
+hanging transaction on `__consumer_offsets`). Verification errors are
+reported as Kafka's coordinator runtime does (NETWORK_EXCEPTION as
+COORDINATOR_LOAD_IN_PROGRESS, the append errors as the group APIs report
+them).
+
+Not done: the GROUP READ / TRANSACTIONAL_ID WRITE authorizations.
 """
 
 from __future__ import annotations
@@ -33,7 +44,9 @@ from kio.schema.errors import ErrorCode
 from kraft.broker import acl_checks
 from kraft.broker.context import BrokerContext
 from kraft.broker.group import api
+from kraft.broker.group.shard import coordinator_error
 from kraft.broker.internal_topics import GROUP_METADATA_TOPIC, partition_for
+from kraft.broker.producer_state import NOT_REQUIRED, NotRequired, VerificationGuard
 from kraft.broker.txn import verification
 from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
@@ -63,19 +76,29 @@ async def handle(
                 entries.append(api.OffsetCommitEntry(
                     topic.name, p.partition_index, p.committed_offset,
                     getattr(p, "committed_leader_epoch", -1), p.committed_metadata))
+    guard: VerificationGuard | NotRequired | None = NOT_REQUIRED
     if entries and header.api_version >= 5:
         added = await _add_offsets_partition(broker, request)
         if added != ErrorCode.none:
             for entry in entries:
                 answers[(entry.topic, entry.partition)] = added
             entries = []
+    elif entries and broker.config["transaction.partition.verification.enable"]:
+        verified = await _verify_offsets_partition(broker, request, header.api_version)
+        if isinstance(verified, ErrorCode):
+            for entry in entries:
+                answers[(entry.topic, entry.partition)] = verified
+            entries = []
+        else:
+            guard = verified
     if entries:
         errors = await api.txn_commit_offsets(
             broker.group_coordinator, request.group_id,
             producer_id=request.producer_id, producer_epoch=request.producer_epoch,
             member_id=getattr(request, "member_id", ""),
             group_instance_id=getattr(request, "group_instance_id", None),
-            generation_id=getattr(request, "generation_id", -1), entries=entries)
+            generation_id=getattr(request, "generation_id", -1), entries=entries,
+            verification=guard)
         for entry, error in zip(entries, errors, strict=True):
             answers[(entry.topic, entry.partition)] = error
     cls = response_class(header)
@@ -105,3 +128,34 @@ async def _add_offsets_partition(broker: BrokerContext, request: Any) -> ErrorCo
     if error in (ErrorCode.not_enough_replicas, ErrorCode.request_timed_out):
         return ErrorCode.coordinator_not_available  # Kafka's normalizeException
     return error
+
+
+async def _verify_offsets_partition(
+    broker: BrokerContext, request: Any, version: int
+) -> ErrorCode | VerificationGuard | NotRequired | None:
+    """Versions 0-4 (KIP-890 part 1, module doc): the guard the offsets write must
+    carry (None: the transaction is ongoing there already; NOT_REQUIRED: the group
+    is not coordinated here, which the group path answers), or the error that
+    refuses the commit."""
+    if not request.group_id:
+        return NOT_REQUIRED  # INVALID_GROUP_ID from the group path
+    index = partition_for(request.group_id, broker.config["offsets.topic.num.partitions"])
+    partition = broker.replica_manager.get(GROUP_METADATA_TOPIC, index)
+    if partition is None or not partition.is_leader:
+        return NOT_REQUIRED  # NOT_COORDINATOR from the group path
+    guard = partition.producer_state.start_verification(request.producer_id,
+                                                        request.producer_epoch)
+    if guard is None:
+        return None
+    tp = (GROUP_METADATA_TOPIC, index)
+    errors = await verification.verify(
+        broker.txn_coordinator, request.transactional_id, request.producer_id,
+        request.producer_epoch, [tp], add=False, generic_errors=version >= 4)
+    error = errors.get(tp, ErrorCode.none)
+    if error == ErrorCode.none:
+        return guard
+    if error == ErrorCode.network_exception:
+        # Kafka's CoordinatorOperationExceptionHelper: older clients retry this one
+        # without looking the coordinator up again.
+        return ErrorCode.coordinator_load_in_progress
+    return coordinator_error(error)

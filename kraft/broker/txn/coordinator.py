@@ -224,6 +224,8 @@ class TransactionCoordinator:
                 shard.nursery = nursery
                 for meta in shard.transactions.values():
                     if meta.state in PREPARED:
+                        log.info("node %d: completing the transaction of %s found in %s",
+                                 self.node_id, meta.transactional_id, meta.state.kafka_name)
                         nursery.start_soon(self._complete, shard, meta)
                 await shard.writer.run_pump()
 
