@@ -22,6 +22,7 @@ belongs to the same cluster and node).
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import sys
 import types
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kraft import meta_properties
+from kraft import dataclass_code, meta_properties
 from kraft.config import ConfigError, KafkaConfig, check_config
 
 SERVER_COMMANDS = ("dev", "start", "raft-test-server")
@@ -128,9 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     # anything imports kio (the tools below do), hypothesis is marked absent
     # unless it is already loaded (a test process).
     sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]
+    # The methods @dataclass generates, compiled once and kept (kraft.dataclass_code):
+    # most of what the modules below cost to import.
+    dataclass_code.enable()
+    atexit.register(dataclass_code.save)
     args_given = sys.argv[1:] if argv is None else argv
     if args_given and args_given[0] in ("dev", "start"):
-        # A node's start-up allocates ~10^5 long-lived objects (modules,
+        # A node's start-up allocates ~40,000 long-lived objects (modules,
         # classes, functions) that the cyclic collector would scan again and
         # again while they load, for nothing (~40-80 ms of CPU): it is paused
         # until the node is ready (at most kraft.run.GC_PAUSE_MAX_S), when

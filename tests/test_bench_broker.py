@@ -143,3 +143,21 @@ def test_quick_sink_run_prints_its_figures(tmp_path):
     assert all(cells[3] == "not run" for label, cells in rows.items()
                if not label.startswith("reference"))
     assert "## Broker, single node" in done.stdout
+
+
+def test_startup_timeline_lists_the_steps_of_a_start_in_order():
+    """scripts/startup_timeline.py runs a `kraft dev` start and lists its steps in order,
+    from the interpreter to the ready line, with wall and CPU times."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "startup_timeline.py"), "--runs", "1"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split(" | ") for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith(("| step", "| ---"))]
+    steps = [cells[0].lstrip("| ") for cells in rows]
+    wanted = ["interpreter up", "import trio begins", "import kraft.node begins",
+              "elected leader", "active controller", "unfenced", "ready line read"]
+    positions = [next(i for i, step in enumerate(steps) if want in step) for want in wanted]
+    assert positions == sorted(positions), steps
+    assert all(float(cells[1]) >= 0 and float(cells[2]) >= 0 for cells in rows)
