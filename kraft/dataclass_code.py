@@ -98,8 +98,14 @@ def _build(path: Path = _PATH) -> int:
     import kraft.node
     import kraft.run  # noqa: F401
     from kraft.controller import apis
+    from kraft.net import api_versions
+    from kraft.net.api_keys import ApiKey
+    from kraft.net.codec import request_type, response_type
 
     apis.declarations()
+    # The schemas a start loads on its first requests: ApiVersions (both ends).
+    request_type(ApiKey.API_VERSIONS, api_versions.MAX_VERSION)
+    response_type(ApiKey.API_VERSIONS, api_versions.MAX_VERSION)
     save(path, force=True)
     return 0
 

@@ -101,7 +101,8 @@ def test_no_cache_is_written_when_bytecode_writing_is_off(tmp_path: Path) -> Non
 
 def test_the_built_cache_covers_what_a_node_loads_to_start(tmp_path: Path) -> None:
     """`python -m kraft.dataclass_code PATH` writes a cache from which the modules of a
-    node's start are imported without compiling a dataclass method."""
+    node's start, and the ApiVersions schemas of its first requests, are loaded without
+    compiling a dataclass method."""
     cache = tmp_path / "cache.marshal"
     subprocess.run([sys.executable, "-m", "kraft.dataclass_code", str(cache)], check=True,
                    timeout=60)
@@ -112,6 +113,8 @@ def test_the_built_cache_covers_what_a_node_loads_to_start(tmp_path: Path) -> No
         from kraft import dataclass_code
         dataclass_code.enable(Path(sys.argv[1]))
         import kraft.node, kraft.run
+        from kraft.net.codec import request_type, response_type
+        request_type(18, 3), response_type(18, 3)  # ApiVersions, a start's first request
         print(json.dumps({"compiled": dataclass_code._compiled}))
     ''')
     assert _run(probe, str(cache))["compiled"] == 0
