@@ -38,6 +38,7 @@ import os
 import random
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -60,7 +61,6 @@ from kraft.net.client import KafkaClient
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer
 from kraft.quorum_bootstrap import discover_voters
-from kraft.raft import bootstrap_checkpoint
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.driver import RaftNode
@@ -68,6 +68,9 @@ from kraft.raft.types import VoterNode
 from kraft.security import listener as security
 from kraft.security.access import Access
 from kraft.storage_failure import find_storage_failure
+
+if TYPE_CHECKING:
+    from kraft.raft import bootstrap_checkpoint
 
 log = logging.getLogger("kraft.node")
 
@@ -151,6 +154,9 @@ class Node:
         config = self.config
         if config.quorum_voters:
             return config.quorum_voters
+        # Read only for a dynamic quorum (KIP-853): loaded here, not at start-up.
+        from kraft.raft import bootstrap_checkpoint
+
         metadata_dir = config.metadata_log_dir
         try:
             recorded = bootstrap_checkpoint.read(metadata_dir)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import logging
 import shutil
 import signal
@@ -54,6 +55,21 @@ TRACE = 5
 # Kafka's (log4j) level names, and Python's WARNING, for --log-level.
 LOG_LEVELS = {"TRACE": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
               "WARN": logging.WARNING, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+
+
+GC_PAUSE_MAX_S = 10.0
+"""The longest the cyclic garbage collector stays paused for start-up (kraft.cli
+pauses it; a node that is not ready by then must not accumulate garbage cycles,
+exceptions of retried requests say, while it waits for its controllers)."""
+
+
+def _resume_gc() -> None:
+    """End the start-up pause of the cyclic collector (kraft.cli): what start-up
+    made (modules, classes, the node's long-lived objects) is frozen, never
+    scanned again, and collection resumes for what is made from now on."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 class UsageError(Exception):
@@ -93,6 +109,9 @@ async def _serve(
     node = Node(config)
 
     async def announce_ready() -> None:
+        with trio.move_on_after(GC_PAUSE_MAX_S):
+            await node.ready.wait()
+        _resume_gc()
         await node.ready.wait()
         print(announce(node, time.monotonic() - started_at), flush=True)
 

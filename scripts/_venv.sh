@@ -24,3 +24,11 @@ if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then
     "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/kraft" "$ROOT/log" "$ROOT/net" \
         "$ROOT/tests" >/dev/null || true
 fi
+# Likewise the methods @dataclass compiles at run time (kraft.dataclass_code): the
+# kraft command reads them from this file; written again when a source changed.
+dc_cache="$ROOT/kraft/__pycache__/dataclass-code.$("$VENV/bin/python" -c \
+    'import sys; print(sys.implementation.cache_tag)').marshal"
+if [ ! -f "$dc_cache" ] || [ -n "$(find "$ROOT/kraft" "$ROOT/log" "$ROOT/net" -name '*.py' \
+        -newer "$dc_cache" -print -quit)" ]; then
+    (cd "$ROOT" && "$VENV/bin/python" -m kraft.dataclass_code) || true
+fi

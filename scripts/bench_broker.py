@@ -23,7 +23,10 @@ Targets (`--target sink|kraft|both`) are child processes printing a line with
 that line is start-to-ready (p50, max over --ready-runs fresh starts), each
 start preceded by the floor, `python -c "import trio"` (issue 12), with the
 CPU time each used (on a shared machine CPU time moves less than wall time).
-`--startup-only` measures just that for kraft and prints a small table. kraft
+`--startup-only` measures just that for kraft and prints a small table;
+`--compare-with DIR` adds the `kraft dev` of another checkout (its own .venv),
+started beside each of this one's (taking turns to go first) after the same
+floor: before/after figures of a change in one run. kraft
 is `python -m kraft.cli dev` on free ports with a temporary --data-dir; if it
 exits first (the CLI says "not built yet" with status 2 until dev mode
 exists) it is reported as not available and the sink figures still print.
@@ -46,6 +49,7 @@ Usage:
     .venv/bin/python scripts/bench_broker.py [--quick] [--target sink|kraft|both]
         [--records N] [--repeat R] [--dir /tmp] [--no-kcat]
     .venv/bin/python scripts/bench_broker.py --startup-only [--ready-runs N]
+        [--compare-with DIR]
 """
 
 from __future__ import annotations
@@ -330,13 +334,15 @@ class Target:
     bootstrap: str = ""
     ready_s: float = 0.0
     ready_cpu_s: float | None = None  # CPU time (user + system) spent by then, Linux only
+    cwd: Path | None = None  # where it runs (another checkout: --compare-with)
 
     def start(self) -> None:
         """Spawn and wait for the ready line; raises NotAvailable if it never comes."""
         err = open(self.log_dir / f"{self.name}.stderr", "w")  # noqa: SIM115 (child owns it)
         lines: queue.Queue[str | None] = queue.Queue()
         start = time.perf_counter()
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=err, text=True)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=err, text=True,
+                                     cwd=self.cwd)
         err.close()
         threading.Thread(target=self._drain, args=(self.proc, lines), daemon=True).start()
         deadline = start + READY_TIMEOUT_S
@@ -385,11 +391,13 @@ def sink_target(work: Path) -> Target:
     return Target("sink", argv, work)
 
 
-def kraft_target(work: Path, data_dir: Path) -> Target:
-    argv = [sys.executable, "-m", "kraft.cli", "dev", "--host", "127.0.0.1",
+def kraft_target(work: Path, data_dir: Path, tree: Path | None = None) -> Target:
+    """`kraft dev` of this checkout, or of `tree` (its own .venv, run from its root)."""
+    python = sys.executable if tree is None else str(tree / ".venv" / "bin" / "python")
+    argv = [python, "-m", "kraft.cli", "dev", "--host", "127.0.0.1",
             "--port", str(free_port()), "--controller-port", str(free_port()),
             "--data-dir", str(data_dir)]
-    return Target("kraft", argv, work)
+    return Target("kraft", argv, work, cwd=tree)
 
 
 # ---------------------------------------------------------------- loads
@@ -590,8 +598,11 @@ def counts(args: argparse.Namespace) -> tuple[tuple[int, int], tuple[int, int]]:
 class Run:
     """One target's process and figures; `bench` drives the loads across all targets."""
 
-    def __init__(self, name: str, args: argparse.Namespace, work: Path, kcat: str | None):
+    def __init__(self, name: str, args: argparse.Namespace, work: Path, kcat: str | None,
+                 tree: Path | None = None):
         self.name, self.args, self.work, self.kcat = name, args, work, kcat
+        self.tree = tree  # kraft of another checkout (--compare-with)
+        self._starts: list[tuple[float, float | None, float, float]] = []
         self.client = "kcat" if kcat else "python"
         self.figures: dict[str, Figure] = {}
         self.samples: dict[str, list[tuple[float, int | None, int]]] = {}
@@ -607,7 +618,7 @@ class Run:
         data_dir = self.work / f"kraft-data-{i}"
         shutil.rmtree(self.work / f"kraft-data-{i - 1}", ignore_errors=True)
         data_dir.mkdir()
-        return kraft_target(self.work, data_dir)
+        return kraft_target(self.work, data_dir, self.tree)
 
     def stop(self) -> None:
         if self.target is not None:
@@ -617,19 +628,25 @@ class Run:
 
     def start_to_ready(self) -> None:
         """--ready-runs fresh starts (new data dir each); the last one stays up."""
-        times, floors, cpu, floors_cpu = [], [], [], []
         for i in range(self.args.ready_runs):
-            self.stop()
             # The floor, measured beside each start so drift falls on both alike: an
             # interpreter that only imports trio.
-            floor_wall, floor_cpu = _import_trio_seconds()
-            floors.append(floor_wall)
-            floors_cpu.append(floor_cpu)
-            self.target = self._new_target(i)
-            self.target.start()
-            times.append(self.target.ready_s)
-            if self.target.ready_cpu_s is not None:
-                cpu.append(self.target.ready_cpu_s)
+            self.start_once(i, _import_trio_seconds())
+        self.summarize_starts()
+
+    def start_once(self, i: int, floor: tuple[float, float]) -> None:
+        """Start number `i` (a new data dir), beside `floor` (wall, CPU) measured just before."""
+        self.stop()
+        self.target = self._new_target(i)
+        self.target.start()
+        self._starts.append((self.target.ready_s, self.target.ready_cpu_s, *floor))
+
+    def summarize_starts(self) -> None:
+        """The start-to-ready figures of the starts so far."""
+        times = [t for t, _, _, _ in self._starts]
+        floors = [f for _, _, f, _ in self._starts]
+        cpu = [c for _, c, _, _ in self._starts if c is not None]
+        floors_cpu = [f for _, _, _, f in self._starts]
         p50, worst = statistics.median(times), max(times)
         self.figures["ready p50"] = Figure(p50, f"{p50:.3f}")
         self.figures["ready max"] = Figure(worst, f"{worst:.3f}")
@@ -855,19 +872,38 @@ def settings_text(args: argparse.Namespace, kcat: str | None) -> str:
 
 def startup_only(args: argparse.Namespace) -> int:
     """--startup-only: `kraft dev` start to ready and the floor, each run alternating
-    (floor, then a fresh start), as a table for docs/benchmarks.md."""
+    (floor, then a fresh start, then with --compare-with a fresh start of the other
+    checkout, each stopped before the next), as a table for docs/benchmarks.md."""
     with tempfile.TemporaryDirectory(prefix="bench-broker-", dir=args.dir) as tmp:
-        run = Run("kraft", args, Path(tmp), None)
+        runs = [Run("kraft", args, Path(tmp) / "this", None)]
+        if args.compare_with:
+            runs.append(Run("kraft", args, Path(tmp) / "other", None,
+                            tree=Path(args.compare_with).resolve()))
         try:
-            run.start_to_ready()
+            for run in runs:
+                run.work.mkdir()
+            if len(runs) == 1:
+                runs[0].start_to_ready()
+            else:
+                for i in range(args.ready_runs):
+                    floor = _import_trio_seconds()
+                    for run in runs if i % 2 == 0 else runs[::-1]:  # neither always first
+                        run.start_once(i, floor)
+                        run.stop()
+                for run in runs:
+                    run.summarize_starts()
         finally:
-            run.stop()
+            for run in runs:
+                run.stop()
     command = shlex.join([".venv/bin/python", "scripts/bench_broker.py", *sys.argv[1:]])
+    columns = ["kraft dev", *([f"kraft dev of {args.compare_with}"] if args.compare_with
+                              else [])]
     lines = [f"`{command}` ({args.ready_runs} starts; {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, load average "
              f"{os.getloadavg()[0]:.1f}; measured {time.strftime('%Y-%m-%d')})", "",
-             "| figure | kraft dev |", "| --- | ---: |"]
-    lines += [f"| {label} | {run.figures[key].text if key in run.figures else '-'} |"
+             f"| figure | {' | '.join(columns)} |", f"| --- |{' ---: |' * len(columns)}"]
+    lines += [f"| {label} | " + " | ".join(
+        run.figures[key].text if key in run.figures else "-" for run in runs) + " |"
               for key, label, _ in rows(args, None)[:6]]
     print("\n".join(lines))
     return 0
@@ -884,6 +920,9 @@ def main() -> int:
     parser.add_argument("--startup-only", action="store_true",
                         help="only kraft's start to ready beside the floor (no references, "
                              "no loads)")
+    parser.add_argument("--compare-with", metavar="DIR",
+                        help="with --startup-only: also start the kraft of another checkout "
+                             "(DIR/.venv, e.g. /work/main) after each start, same floor")
     parser.add_argument("--rate", type=int, default=2000, help="latency run msg/s")
     parser.add_argument("--latency-seconds", type=float, help="latency run length (5, quick 2)")
     parser.add_argument("--ref-mib", type=int, help="MiB for the references (1024, quick 256)")

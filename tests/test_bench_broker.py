@@ -143,3 +143,39 @@ def test_quick_sink_run_prints_its_figures(tmp_path):
     assert all(cells[3] == "not run" for label, cells in rows.items()
                if not label.startswith("reference"))
     assert "## Broker, single node" in done.stdout
+
+
+def test_startup_timeline_lists_the_steps_of_a_start_in_order():
+    """scripts/startup_timeline.py runs a `kraft dev` start and lists its steps in order,
+    from the interpreter to the ready line, with wall and CPU times."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "startup_timeline.py"), "--runs", "1"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line.split(" | ") for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith(("| step", "| ---"))]
+    steps = [cells[0].lstrip("| ") for cells in rows]
+    wanted = ["interpreter up", "import trio begins", "import kraft.node begins",
+              "elected leader", "active controller", "unfenced", "ready line read"]
+    positions = [next(i for i, step in enumerate(steps) if want in step) for want in wanted]
+    assert positions == sorted(positions), steps
+    assert all(float(cells[1]) >= 0 and float(cells[2]) >= 0 for cells in rows)
+
+
+def test_startup_only_compares_two_checkouts_beside_one_floor():
+    """`--startup-only --compare-with DIR` prints start-to-ready figures for this checkout
+    and DIR's (here the same one) in two columns, with the same floor."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--startup-only", "--ready-runs", "1",
+         "--compare-with", str(ROOT)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
+            for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith(("| figure", "| ---"))}
+    assert len(rows["start to ready, p50 (s)"]) == 2
+    assert all(float(value) > 0 for value in rows["start to ready, p50 (s)"])
+    floors = rows['reference: `python -c "import trio"`, p50 (s)']
+    assert floors[0] == floors[1]

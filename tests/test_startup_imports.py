@@ -28,6 +28,8 @@ from tests.ports import free_port
 NODE = textwrap.dedent('''
     import json, sys
     sys.modules.setdefault("hypothesis", None)  # as the kraft command does (kraft.cli)
+    from kraft.cli import _kio_without_asyncio
+    _kio_without_asyncio()  # as the kraft command does
     import trio
     from kraft import meta_properties
     from kraft.config import KafkaConfig
@@ -77,9 +79,13 @@ NODE = textwrap.dedent('''
     print(json.dumps(seen))
 ''')
 
-# Loaded on first use only (never by a node's start).
+# Loaded on first use only (never by a node's start): handlers, coordinators, tools;
+# what only a dynamic quorum (KIP-853), a snapshot or a transactional producer needs;
+# asyncio (kio imports it for a type alias only; kraft runs on trio).
 LAZY_PREFIXES = ("kraft.broker.handlers.", "kraft.broker.group", "kraft.broker.txn",
-                 "kraft.tools")
+                 "kraft.tools", "kraft.raft.bootstrap_checkpoint", "kio.schema.voters_record",
+                 "kio.schema.snapshot_header_record", "kio.schema.snapshot_footer_record",
+                 "kio.schema.allocate_producer_ids", "asyncio")
 
 
 def _lazy(modules: list[str]) -> list[str]:
@@ -100,7 +106,8 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
 
 
 def test_a_ready_node_has_loaded_no_handler_coordinator_or_tool(seen: dict[str, list]) -> None:
-    """At ready, no handler module, no coordinator module and no tool is loaded."""
+    """At ready, no handler module, no coordinator module, no tool and nothing else of
+    LAZY_PREFIXES is loaded."""
     assert _lazy(seen["ready"]) == []
     assert "kraft.broker.handlers" in seen["ready"]  # the declarations are
 
@@ -138,3 +145,50 @@ def test_the_kraft_command_runs_a_node_without_importing_the_tools(tmp_path: Pat
                           timeout=60, check=True)
     assert done.stdout.startswith("['")  # dev_main ran
     assert "kraft.tools" not in done.stdout
+
+
+def test_the_kraft_command_loads_kio_without_asyncio_and_pauses_gc() -> None:
+    """`kraft dev` reaches its node with kio's serializers loaded but not asyncio (kio
+    imports it only for a type alias) and the cyclic GC paused; a later
+    `import asyncio` still gets the real module."""
+    probe = textwrap.dedent('''
+        import gc, json, sys
+        import kraft.run
+
+        def dev_main(argv):
+            seen = {"modules": sorted(sys.modules), "gc": gc.isenabled()}
+            import asyncio
+            seen["real_asyncio"] = hasattr(asyncio, "get_running_loop")
+            print(json.dumps(seen))
+            return 0
+
+        kraft.run.dev_main = dev_main
+        from kraft.cli import main
+        main(["dev", "--port", "0"])
+    ''')
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    seen = json.loads(done.stdout)
+    assert "kio.serial.writers" in seen["modules"]
+    assert not any(m == "asyncio" or m.startswith("asyncio.") for m in seen["modules"])
+    assert seen["gc"] is False
+    assert seen["real_asyncio"] is True
+
+
+def test_gc_resumes_frozen_once_start_up_is_over() -> None:
+    """kraft.run._resume_gc turns a paused collector back on with start-up's objects
+    frozen, and leaves a running one alone."""
+    probe = textwrap.dedent('''
+        import gc
+        from kraft import run
+        gc.disable()
+        run._resume_gc()
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        run._resume_gc()
+        assert gc.get_freeze_count() == frozen
+        print("ok")
+    ''')
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import trio
-from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
 from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i64
@@ -213,6 +212,9 @@ class BrokerServer:
     # --- controller RPCs ---------------------------------------------------------------
 
     async def _allocate_producer_ids(self) -> tuple[int, int]:
+        # Loaded on the first InitProducerId, not at start-up.
+        from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
+
         await self.lifecycle.registered.wait()
         response = await self.channel.send(
             AllocateProducerIdsRequest(

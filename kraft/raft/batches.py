@@ -38,13 +38,7 @@ from typing import Any
 
 from kio.schema.leader_change_message.v0.data import LeaderChangeMessage as KioLeaderChange
 from kio.schema.leader_change_message.v0.data import Voter as KioVoter
-from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
-from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
 from kio.schema.types import BrokerId
-from kio.schema.voters_record.v0.data import Endpoint as KioEndpoint
-from kio.schema.voters_record.v0.data import KRaftVersionFeature
-from kio.schema.voters_record.v0.data import Voter as KioVotersVoter
-from kio.schema.voters_record.v0.data import VotersRecord as KioVotersRecord
 from kio.serial import entity_reader, entity_writer
 from kio.static.primitive import i16, i32, i64, u16
 
@@ -128,6 +122,13 @@ def decode_kraft_version(value: bytes) -> KRaftVersionRecord:
 
 
 def encode_voters(record: VotersRecord) -> bytes:
+    # kio's schemas of VotersRecord and of the snapshot header and footer load on
+    # first use: a node of a static quorum that has not snapshotted yet needs none.
+    from kio.schema.voters_record.v0.data import Endpoint as KioEndpoint
+    from kio.schema.voters_record.v0.data import KRaftVersionFeature
+    from kio.schema.voters_record.v0.data import Voter as KioVotersVoter
+    from kio.schema.voters_record.v0.data import VotersRecord as KioVotersRecord
+
     return _write(KioVotersRecord(version=i16(0), voters=tuple(
         KioVotersVoter(
             voter_id=BrokerId(v.voter_id),
@@ -145,6 +146,8 @@ def _decode_uuid(text: str) -> uuid.UUID:
 
 
 def decode_voters(value: bytes) -> VotersRecord:
+    from kio.schema.voters_record.v0.data import VotersRecord as KioVotersRecord
+
     record = _read(KioVotersRecord, value)
     return VotersRecord(tuple(
         VoterNode(
@@ -263,6 +266,9 @@ def encode_snapshot(payloads: Iterable[bytes], last_contained_timestamp: int,
                     quorum_records: Sequence[QuorumRecord] = ()) -> bytes:
     """A snapshot file's content: header (with the quorum's records), data
     batches, footer."""
+    from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
+    from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
+
     out = bytearray()
     header = _write(
         SnapshotHeaderRecord(version=i16(0),
