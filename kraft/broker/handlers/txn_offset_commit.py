@@ -83,7 +83,7 @@ async def handle(
             for entry in entries:
                 answers[(entry.topic, entry.partition)] = added
             entries = []
-    elif entries and broker.config["transaction.partition.verification.enable"]:
+    elif entries and broker.config.transaction_partition_verification_enable:
         verified = await _verify_offsets_partition(broker, request, header.api_version)
         if isinstance(verified, ErrorCode):
             for entry in entries:
@@ -139,7 +139,7 @@ async def _verify_offsets_partition(
     refuses the commit."""
     if not request.group_id:
         return NOT_REQUIRED  # INVALID_GROUP_ID from the group path
-    index = partition_for(request.group_id, broker.config["offsets.topic.num.partitions"])
+    index = partition_for(request.group_id, broker.config.offsets_topic_num_partitions)
     partition = broker.replica_manager.get(GROUP_METADATA_TOPIC, index)
     if partition is None or not partition.is_leader:
         return NOT_REQUIRED  # NOT_COORDINATOR from the group path
