@@ -31,7 +31,8 @@ group (log.retention.ms/minutes/hours, a listener's key and its base); group
 configs list themselves. include_documentation (v3+) adds the doc.
 Sensitive values are never returned. Authorization (Kafka's ConfigHelper):
 DESCRIBE_CONFIGS on the topic, the group, or for brokers and loggers the
-cluster; a denied resource gets TOPIC_ / GROUP_ / CLUSTER_AUTHORIZATION_FAILED.
+cluster; a denied resource gets TOPIC_ / GROUP_ / CLUSTER_AUTHORIZATION_FAILED
+with Kafka's message for the code ("Topic authorization failed.").
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def describe_configs(config: KafkaConfig, image: MetadataImage, access: Access,
     results = []
     for resource in request.resources:
         denied = _denied(access, ctx, resource.resource_type, resource.resource_name)
-        error, message, entries = ((denied, None, []) if denied is not None
+        error, message, entries = ((denied, _DENIED[denied], []) if denied is not None
                                    else _describe(node, resource))
         wanted = resource.configuration_keys
         if wanted is not None:
@@ -156,6 +157,11 @@ def _describe(
     kind = _RESOURCE_TYPES.get(resource.resource_type, str(resource.resource_type))
     return ErrorCode.invalid_request, f"Unsupported resource type: {kind}", []
 
+
+# A denied resource's message: Kafka's for the error code (ConfigHelper sets it).
+_DENIED = {ErrorCode.topic_authorization_failed: "Topic authorization failed.",
+           ErrorCode.group_authorization_failed: "Group authorization failed.",
+           ErrorCode.cluster_authorization_failed: "Cluster authorization failed."}
 
 # Kafka's ConfigResource.Type names of the types kraft does not describe.
 _RESOURCE_TYPES = {0: "UNKNOWN", 8: "BROKER_LOGGER", 16: "CLIENT_METRICS"}

@@ -88,14 +88,14 @@ CLUSTER_RULES: dict[int, AclOperation] = {
     ApiKey.DESCRIBE_CLUSTER: Op.ALTER,
     ApiKey.LIST_PARTITION_REASSIGNMENTS: Op.DESCRIBE,
     ApiKey.DESCRIBE_QUORUM: Op.DESCRIBE,
-    # Kafka's rules for the controller APIs kraft does not serve yet, so that a module
-    # added for one is checked as Kafka checks it.
-    ApiKey.ALTER_CLIENT_QUOTAS: Op.ALTER_CONFIGS,
     ApiKey.CONTROLLER_REGISTRATION: Op.CLUSTER_ACTION,
-    ApiKey.ASSIGN_REPLICAS_TO_DIRS: Op.CLUSTER_ACTION,
     ApiKey.ADD_RAFT_VOTER: Op.ALTER,
     ApiKey.REMOVE_RAFT_VOTER: Op.ALTER,
     ApiKey.UPDATE_RAFT_VOTER: Op.CLUSTER_ACTION,
+    # Kafka's rules for the controller APIs kraft does not serve (quotas, JBOD
+    # directories), so that a module added for one is checked as Kafka checks it.
+    ApiKey.ALTER_CLIENT_QUOTAS: Op.ALTER_CONFIGS,
+    ApiKey.ASSIGN_REPLICAS_TO_DIRS: Op.CLUSTER_ACTION,
 }
 """APIs whose whole request needs one operation on the cluster."""
 

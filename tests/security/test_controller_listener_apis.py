@@ -135,7 +135,8 @@ def test_describe_acls_needs_describe_on_the_cluster(node: KraftNode) -> None:
 def test_describe_configs_answers_for_this_node_and_its_topics(node: KraftNode) -> None:
     """DescribeConfigs on the controller: broker 1 (this node) and a topic's override
     from the controller's image; another broker id is INVALID_REQUEST; alice, without
-    DESCRIBE_CONFIGS, gets CLUSTER_ / TOPIC_AUTHORIZATION_FAILED."""
+    DESCRIBE_CONFIGS, gets CLUSTER_ / TOPIC_AUTHORIZATION_FAILED with Kafka's message,
+    from the controller and from the broker."""
     broker = describe_configs(node.controller, "admin", BROKER_CONFIG, "1", "num.partitions",
                               "authorizer.class.name")
     assert broker.error_code == ErrorCode.none
@@ -151,10 +152,13 @@ def test_describe_configs_answers_for_this_node_and_its_topics(node: KraftNode) 
     topic = describe_configs(node.controller, "admin", TOPIC, "t-configs", "retention.ms")
     assert [(c.name, c.value, c.config_source) for c in topic.configs] == [
         ("retention.ms", "1234", 1)]  # TOPIC_CONFIG
-    assert describe_configs(node.controller, "alice", BROKER_CONFIG, "1").error_code == \
-        ErrorCode.cluster_authorization_failed
-    assert describe_configs(node.controller, "alice", TOPIC, "t-configs").error_code == \
-        ErrorCode.topic_authorization_failed
+    for address in (node.controller, node.sasl):  # the same on both listeners, as Kafka's
+        denied = describe_configs(address, "alice", BROKER_CONFIG, "1")
+        assert (denied.error_code, denied.error_message) == (
+            ErrorCode.cluster_authorization_failed, "Cluster authorization failed.")
+        denied = describe_configs(address, "alice", TOPIC, "t-configs")
+        assert (denied.error_code, denied.error_message) == (
+            ErrorCode.topic_authorization_failed, "Topic authorization failed.")
 
 
 def test_update_features_needs_alter_and_takes_effect(node: KraftNode) -> None:
