@@ -71,7 +71,7 @@ def describe_configs(config: KafkaConfig, image: MetadataImage, access: Access,
     """The DescribeConfigs response of class `cls` (the request's version) to
     `request` from `ctx`'s principal, answered by the node whose server.properties
     are `config`, from its `image` (module docstring)."""
-    node = _Node(config["node.id"], config, image)
+    node = _Node(config.node_id, config, image)
     result_cls = nested(cls, "DescribeConfigsResult")
     entry_cls = nested(cls, "DescribeConfigsResourceResult")
     synonym_cls = nested(cls, "DescribeConfigsSynonym")

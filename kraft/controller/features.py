@@ -104,7 +104,7 @@ def _not_supported_anywhere(name: str, level: int, image: MetadataImage,
     """Why some node cannot run `name` at `level` (Kafka's reasonNotSupported):
     this controller, every registered broker, every other registered
     controller, and no voter unregistered."""
-    node_id = ctx.config["node.id"]
+    node_id = ctx.config.node_id
     local = {f.name: (f.min_version, f.max_version) for f in SUPPORTED_FEATURES}
     reason = _unsupported(level, f"Local controller {node_id}", local.get(name, _DISABLED))
     if reason is not None:
