@@ -36,6 +36,9 @@ brokers relay the request itself (kraft.broker.forwarding), so:
   the trust Kafka gives an Envelope's sender. Anyone else (an admin client on
   the controller listener, `--bootstrap-controller`) is checked as above.
 
+DescribeAcls and DescribeConfigs (`CHECKED_BY_HANDLER`) are answered on the
+controller listener by the code that answers them on a broker, which makes
+Kafka's checks itself (DESCRIBE on the cluster; DESCRIBE_CONFIGS per resource).
 ApiVersions and the SASL APIs are never checked (they come before
 authentication; `OPEN`). An API with no rule here is refused when the registry is
 built (`require_rule`): a new controller-bound API cannot be served unchecked.
@@ -60,7 +63,8 @@ from kraft.raft import rpc
 from kraft.security.access import Access
 from kraft.security.acl import AclOperation, ResourceType
 
-__all__ = ["CLUSTER_RULES", "OPEN", "authorized", "guard", "require_rule", "split"]
+__all__ = ["CHECKED_BY_HANDLER", "CLUSTER_RULES", "OPEN", "authorized", "guard", "require_rule",
+           "split"]
 
 Op = AclOperation
 
@@ -80,24 +84,28 @@ CLUSTER_RULES: dict[int, AclOperation] = {
     ApiKey.CREATE_ACLS: Op.ALTER,
     ApiKey.DELETE_ACLS: Op.ALTER,
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: Op.ALTER,
+    ApiKey.UPDATE_FEATURES: Op.ALTER,
     ApiKey.DESCRIBE_CLUSTER: Op.ALTER,
     ApiKey.LIST_PARTITION_REASSIGNMENTS: Op.DESCRIBE,
     ApiKey.DESCRIBE_QUORUM: Op.DESCRIBE,
-    # Kafka's rules for the controller APIs kraft does not serve yet, so that a module
-    # added for one is checked as Kafka checks it.
-    ApiKey.ALTER_CLIENT_QUOTAS: Op.ALTER_CONFIGS,
-    ApiKey.UPDATE_FEATURES: Op.ALTER,
     ApiKey.CONTROLLER_REGISTRATION: Op.CLUSTER_ACTION,
-    ApiKey.ASSIGN_REPLICAS_TO_DIRS: Op.CLUSTER_ACTION,
     ApiKey.ADD_RAFT_VOTER: Op.ALTER,
     ApiKey.REMOVE_RAFT_VOTER: Op.ALTER,
     ApiKey.UPDATE_RAFT_VOTER: Op.CLUSTER_ACTION,
+    # Kafka's rules for the controller APIs kraft does not serve (quotas, JBOD
+    # directories), so that a module added for one is checked as Kafka checks it.
+    ApiKey.ALTER_CLIENT_QUOTAS: Op.ALTER_CONFIGS,
+    ApiKey.ASSIGN_REPLICAS_TO_DIRS: Op.CLUSTER_ACTION,
 }
 """APIs whose whole request needs one operation on the cluster."""
 
 OPEN: frozenset[int] = frozenset({ApiKey.API_VERSIONS, ApiKey.SASL_HANDSHAKE,
                                   ApiKey.SASL_AUTHENTICATE})
 """Served to anyone, as Kafka's ControllerApis serves them."""
+
+CHECKED_BY_HANDLER: frozenset[int] = frozenset({ApiKey.DESCRIBE_ACLS, ApiKey.DESCRIBE_CONFIGS})
+"""Checked by their handlers, shared with the broker (kraft.security.describe_acls,
+kraft.describe_configs)."""
 
 ErrorShape = Callable[[int, Any, ErrorCode, str | None], Any]
 Denied = tuple[ErrorCode, str | None, list[Any]]  # code, message, request items
@@ -256,8 +264,9 @@ async def authorized(
 
 
 def require_rule(key: int) -> None:
-    """Raise TypeError unless API `key` has a rule here (or is OPEN)."""
-    if key not in CLUSTER_RULES and key not in _ITEMS and key not in OPEN:
+    """Raise TypeError unless API `key` has a rule here (or is OPEN or CHECKED_BY_HANDLER)."""
+    if (key not in CLUSTER_RULES and key not in _ITEMS and key not in OPEN
+            and key not in CHECKED_BY_HANDLER):
         name = ApiKey(key).name if key in ApiKey._value2member_map_ else str(key)
         raise TypeError(f"{name} has no ACL rule in kraft.controller.authorization")
 

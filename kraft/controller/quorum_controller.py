@@ -331,6 +331,8 @@ class QuorumController:
             now_ms=_now_ms(),
             next_offset=next_offset,
             rng=self.rng,
+            voters=frozenset(self.raft.voter_addresses),
+            kraft_version=self.raft.kraft_version,
         )
         result = command(self.image, ctx)
         if not result.records:

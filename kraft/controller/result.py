@@ -15,7 +15,9 @@ BrokerHeartbeatManager is updated outside the records. A result with no
 records is answered once every record the controller appended before it is
 committed (at once if there are none): it was computed from them.
 
-`ControllerContext.next_offset` is the offset the result's first record will
+`ControllerContext.voters` and `kraft_version` are the raft quorum's, which
+live outside the metadata image (UpdateFeatures checks them, as Kafka's
+QuorumFeatures). `ControllerContext.next_offset` is the offset the result's first record will
 get in the metadata log; registration uses it as the broker epoch, as Kafka
 does (`QuorumController.registerBroker` passes `nextWriteOffset`).
 """
@@ -54,6 +56,8 @@ class ControllerContext:
     now_ms: int = 0
     next_offset: int = 0
     rng: random.Random = field(default_factory=random.Random)
+    voters: frozenset[int] = frozenset()  # the quorum's voter ids in force
+    kraft_version: int = 0  # the quorum's kraft.version in force (KIP-853)
 
 
 def apply_records(image: MetadataImage, records: Iterable[MetadataRecord]) -> MetadataImage:

@@ -47,6 +47,8 @@ class ScriptedRaft:
         self.pending = 0
         self.lingering = False
         self.interleave = 0  # proposals preceded by a raft record of its own
+        self.voter_addresses = {NODE: ("127.0.0.1", 9093)}
+        self.kraft_version = 0
 
     def next_write_offset(self, epoch: int) -> int:
         if epoch != self.leading:

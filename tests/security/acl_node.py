@@ -5,7 +5,8 @@ Kafka (tests/compat/test_acls.py runs one scenario against both): users admin,
 alice and bob from the PLAIN JAAS config; super.users admin and ANONYMOUS (the
 principal of the PLAINTEXT inter-broker and controller listeners: Kafka gives a
 node's own principal no other right, so it must be a super user).
-`start_kraft` runs kraft with them and yields once it is ready.
+`start_kraft` runs kraft with them and yields once it is ready (`start_kraft_node`
+with overrides, e.g. a SASL controller listener).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +47,45 @@ def acl_settings() -> dict[str, str]:
     }
 
 
+def sasl_controller_settings() -> dict[str, str]:
+    """Overrides of `start_kraft_node` for a controller listener on SASL_PLAINTEXT with
+    the same PLAIN users (the node itself logs in there as admin, a super user)."""
+    users = " ".join(f'user_{u}="{p}"' for u, p in USERS.items())
+    return {
+        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+                                          "CONTROLLER:SASL_PLAINTEXT",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config":
+            f'{PLAIN} required username="admin" password="admin-secret" {users};',
+    }
+
+
 def client_settings(bootstrap: str, user: str) -> dict[str, Any]:
     """confluent-kafka settings of `user` on the SASL_PLAINTEXT listener."""
     return {"bootstrap.servers": bootstrap, "security.protocol": "SASL_PLAINTEXT",
             "sasl.mechanism": "PLAIN", "sasl.username": user, "sasl.password": USERS[user]}
 
 
+@dataclass(frozen=True)
+class KraftNode:
+    """A started node's addresses (host:port)."""
+
+    sasl: str  # the SASL_PLAINTEXT client listener
+    controller: str  # the controller listener
+
+
 @contextmanager
 def start_kraft(tmp: Path) -> Iterator[str]:
     """A kraft node (broker + controller) with `acl_settings`, PLAINTEXT inter-broker and
     controller listeners; yields the SASL_PLAINTEXT bootstrap address once ready."""
+    with start_kraft_node(tmp) as node:
+        yield node.sasl
+
+
+@contextmanager
+def start_kraft_node(tmp: Path, overrides: dict[str, str] | None = None) -> Iterator[KraftNode]:
+    """As `start_kraft`, with `overrides` on top of its server.properties; yields both
+    addresses once the node is ready."""
     sasl, plain, controller = free_port(), free_port(), free_port()
     props = {
         "node.id": "1",
@@ -69,6 +100,7 @@ def start_kraft(tmp: Path) -> Iterator[str]:
         "log.dirs": str(tmp / "data"),
         "offsets.topic.num.partitions": "2",
         **acl_settings(),
+        **(overrides or {}),
     }
     config = tmp / "server.properties"
     config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -86,7 +118,7 @@ def start_kraft(tmp: Path) -> Iterator[str]:
             assert proc.poll() is None, out.read_text()[-3000:]
             assert time.monotonic() < deadline, out.read_text()[-3000:]
             time.sleep(0.05)
-        yield f"{HOST}:{sasl}"
+        yield KraftNode(f"{HOST}:{sasl}", f"{HOST}:{controller}")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -1,156 +1,21 @@
-"""DescribeConfigs (key 32), versions 1-4: topic, broker and group configs with their sources.
-
-Resources:
-- TOPIC (2): every topic config Kafka has (kraft.topic_configs) with its
-  effective value and where it came from: the topic's dynamic config, this
-  broker's or the cluster's dynamic broker config, server.properties, or
-  Kafka's default. An illegal name is INVALID_TOPIC_EXCEPTION with Kafka's
-  reason, an unknown topic UNKNOWN_TOPIC_OR_PARTITION.
-- BROKER (4): every server.properties key kraft knows, for this broker's id,
-  or the cluster-wide dynamic defaults for the empty name. Another broker's
-  id is INVALID_REQUEST (clients send it to that broker, as Kafka requires),
-  as is a name that is not a number, with Kafka's messages.
-- GROUP (32): every group config of Kafka 4.0 (kraft.group_configs) for that
-  group id, set on the group (GROUP_CONFIG) or the broker's default for it
-  (DEFAULT_CONFIG); the group need not exist. An empty name is INVALID_REQUEST.
-- BROKER_LOGGER (8), named by this broker's id: its loggers and their levels
-  (kraft.broker.broker_resources).
-- Anything else is INVALID_REQUEST: not supported.
-`configuration_keys` restricts the answer to those names. include_synonyms
-lists Kafka's synonym chain (ConfigHelper): for a topic config its own
-override, then every value of its broker synonym by source (dynamic, dynamic
-default, server.properties, default); for a broker key the same chain of its
-group (log.retention.ms/minutes/hours, a listener's key and its base); group
-configs list themselves. include_documentation (v3+) adds the doc.
-Sensitive values are never returned.
-"""
+"""DescribeConfigs (key 32), versions 1-4: topic, broker and group configs with their
+sources, answered from the broker's config and image; the answer is
+kraft.describe_configs, shared with the controller listener
+(kraft/controller/apis/describe_configs.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import timedelta
 from typing import Any
 
-from kio.schema.errors import ErrorCode
-
-from kraft import group_configs, topic_configs
-from kraft.broker import broker_resources
 from kraft.broker.context import BrokerContext
-from kraft.broker.topic_creation import invalid_name
-from kraft.metadata.image import ConfigResource
-from kraft.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
+from kraft.describe_configs import describe_configs
 from kraft.net.codec import RequestHeader
-from kraft.net.messages import build, nested, response_class
+from kraft.net.messages import response_class
 from kraft.net.registry import RequestContext
-from kraft.security.acl import AclOperation, ResourceType
 
 
 async def handle(
     broker: BrokerContext, ctx: RequestContext, header: RequestHeader, request: Any
 ) -> Any:
-    cls = response_class(header)
-    result_cls = nested(cls, "DescribeConfigsResult")
-    entry_cls = nested(cls, "DescribeConfigsResourceResult")
-    synonym_cls = nested(cls, "DescribeConfigsSynonym")
-    include_synonyms = request.include_synonyms
-    include_doc = getattr(request, "include_documentation", False)
-    results = []
-    for resource in request.resources:
-        denied = _denied(broker, ctx, resource.resource_type, resource.resource_name)
-        error, message, entries = ((denied, None, []) if denied is not None
-                                   else _describe(broker, resource))
-        wanted = resource.configuration_keys
-        if wanted is not None:
-            entries = [e for e in entries if e.name in wanted]
-        configs = tuple(
-            build(
-                entry_cls, name=e.name, value=e.value, read_only=e.read_only,
-                config_source=e.source, is_sensitive=e.is_sensitive,
-                synonyms=(
-                    tuple(synonym_cls(name=n, value=v, source=src) for n, v, src in e.synonyms)
-                    if e.synonyms is not None
-                    else (synonym_cls(name=e.name, value=e.value, source=e.source),)
-                ) if include_synonyms else (),
-                config_type=e.type, documentation=e.documentation if include_doc else None,
-            )
-            for e in entries
-        )
-        # Kafka answers "" where there is no message (also for an unknown topic).
-        results.append(build(result_cls, error_code=error, error_message=message or "",
-                             resource_type=resource.resource_type,
-                             resource_name=resource.resource_name, configs=configs))
-    return build(cls, throttle_time=timedelta(0), results=tuple(results))
-
-
-def _describe(
-    broker: BrokerContext, resource: Any
-) -> tuple[ErrorCode, str | None, list[topic_configs.ConfigEntry]]:
-    image = broker.image
-    configs = image.configs
-    dynamic_default = configs.get(ConfigResource(BROKER_RESOURCE, ""))
-    dynamic_broker = configs.get(ConfigResource(BROKER_RESOURCE, str(broker.node_id)))
-    name = resource.resource_name
-    if resource.resource_type == TOPIC_RESOURCE:
-        if (invalid := invalid_name(name)) is not None:
-            return ErrorCode.invalid_topic_exception, invalid, []
-        if name not in image.topics.by_name:
-            return ErrorCode.unknown_topic_or_partition, None, []
-        overrides = configs.get(ConfigResource(TOPIC_RESOURCE, name))
-        return ErrorCode.none, None, topic_configs.describe_topic_configs(
-            broker.config, overrides, dynamic_broker, dynamic_default
-        )
-    if resource.resource_type == BROKER_RESOURCE:
-        if name == "":
-            # The cluster-wide defaults, each with only its dynamic-default
-            # synonyms (Kafka's createBrokerConfigEntry, perBrokerConfig=false).
-            default = topic_configs.DYNAMIC_DEFAULT_BROKER_CONFIG
-            return ErrorCode.none, None, [
-                dataclasses.replace(e, synonyms=tuple(
-                    syn for syn in e.synonyms or () if syn[2] == default))
-                for e in topic_configs.describe_broker_configs(broker.config, dynamic_default, {})
-                if e.source == default
-            ]
-        if not name.lstrip("-").isdigit():
-            return (ErrorCode.invalid_request,
-                    f"Broker id must be an integer, but it is: {name}", [])
-        if name != str(broker.node_id):
-            return (ErrorCode.invalid_request, f"Unexpected broker id, expected "
-                    f"{broker.node_id} or empty string, but received {name}", [])
-        return ErrorCode.none, None, topic_configs.describe_broker_configs(
-            broker.config, dynamic_default, dynamic_broker
-        )
-    if resource.resource_type == broker_resources.BROKER_LOGGER:
-        if not name:
-            return ErrorCode.invalid_request, "Broker id must not be empty", []
-        if not name.lstrip("-").isdigit() or int(name) != broker.node_id:
-            return (ErrorCode.invalid_request, f"Unexpected broker id, expected "
-                    f"{broker.node_id} but received {name}", [])
-        return ErrorCode.none, None, broker_resources.describe_loggers()
-    if resource.resource_type == group_configs.GROUP_RESOURCE:
-        if not name:
-            return ErrorCode.invalid_request, "Group name must not be empty", []
-        overrides = configs.get(ConfigResource(group_configs.GROUP_RESOURCE, name))
-        return ErrorCode.none, None, group_configs.describe_group_configs(broker.config, overrides)
-    kind = _RESOURCE_TYPES.get(resource.resource_type, str(resource.resource_type))
-    return ErrorCode.invalid_request, f"Unsupported resource type: {kind}", []
-
-
-# Kafka's ConfigResource.Type names of the types kraft does not describe.
-_RESOURCE_TYPES = {0: "UNKNOWN", 8: "BROKER_LOGGER", 16: "CLIENT_METRICS"}
-
-
-def _denied(broker: BrokerContext, ctx: RequestContext, resource_type: int,
-            name: str) -> ErrorCode | None:
-    """DESCRIBE_CONFIGS on the topic, group or (for brokers) the cluster; the error
-    when it is denied (Kafka's ConfigHelper), else None."""
-    access = broker.access
-    op = AclOperation.DESCRIBE_CONFIGS
-    if resource_type == TOPIC_RESOURCE:
-        if not access.allowed(ctx, op, ResourceType.TOPIC, name):
-            return ErrorCode.topic_authorization_failed
-    elif resource_type == group_configs.GROUP_RESOURCE:
-        if not access.allowed(ctx, op, ResourceType.GROUP, name):
-            return ErrorCode.group_authorization_failed
-    elif not access.cluster(ctx, op):
-        return ErrorCode.cluster_authorization_failed
-    return None
+    return describe_configs(broker.config, broker.image, broker.access, ctx,
+                            response_class(header), request)
