@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
-from kraft.config_keys import KEYS, PASSWORD_CONFIGS, ConfigError
+from kraft.config_keys import KEYS, LISTENER_CONFIGS, PASSWORD_CONFIGS, ConfigError
 from kraft.log.configdef import ConfigException, ConfigKey
 
 __all__ = [
@@ -146,10 +146,11 @@ def _report_undeclared(props: Mapping[str, str], where: Mapping[str, str]) -> No
         key = KEYS.get(name) or listener_base(name)
         origin = _prefix(where.get(name, ""))
         if key is not None:
-            if key.unused is not None or key.name != name:
+            per_listener = key.name != name
+            if key.unused is not None or (per_listener and key.name not in LISTENER_CONFIGS):
                 _reported.add(name)
                 log.debug("%s%s is accepted and has no effect: %s", origin, name,
-                          key.unused or "kraft does not configure listeners one by one")
+                          key.unused or f"{key.name} is not a per-listener config")
             continue
         _reported.add(name)
         if is_password_config(name):

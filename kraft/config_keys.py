@@ -44,7 +44,7 @@ _BUFFERS = "kraft leaves socket buffer sizes and backlogs to the operating syste
 _CLEANER = "kraft's log cleaner runs as one task of the event loop, without I/O buffers or limits"
 _JAVA_TLS = "Java's JSSE setting; kraft's TLS is Python's ssl module (OpenSSL)"
 _NO_KERBEROS = "kraft serves no GSSAPI (Kerberos) and no OAUTHBEARER"
-_NO_QUOTAS = "kraft does not throttle replication or connections"
+_NO_QUOTAS = "kraft has no connection quotas"
 _NO_KIP_848 = ("kraft serves the classic group protocol; this is a default and bound of the "
                "KIP-848 group configs, which are stored and described")
 _NO_SHARE = "kraft has no share groups (KIP-932); a default and bound of the share group configs"
@@ -392,7 +392,7 @@ _TUNING: Final = [
          "kraft.broker.replication_quota).", at_least(0), dynamic=True),
     _key("replica.alter.log.dirs.io.max.bytes.per.second", Type.LONG, LONG_MAX,
          "Throttle of replica moves between log dirs.", at_least(0), dynamic=True,
-         unused=_NO_QUOTAS),
+         unused="kraft does not move replicas between a broker's log directories"),
     _key("metric.reporters", Type.LIST, [], "Classes receiving the broker's metrics.",
          dynamic=True, unused="kraft has no metrics reporters"),
     _key("transaction.partition.verification.enable", Type.BOOLEAN, True,
@@ -483,6 +483,10 @@ KEYS: Final[dict[str, ConfigKey]] = {
 # cluster-wide default.
 CLUSTER_LEVEL_LISTENER_CONFIGS: Final = frozenset(
     {"max.connections", "max.connection.creation.rate", "num.network.threads"})
+
+# The keys a `listener.name.<listener>.` prefix sets for one listener (kraft.security.listener
+# reads them per listener); any other key under that prefix has no effect.
+LISTENER_CONFIGS: Final = frozenset(k.name for k in _SECURITY) | CLUSTER_LEVEL_LISTENER_CONFIGS
 
 # Kafka's dynamic password keys, which kraft does not declare (see the module docstring).
 PASSWORD_CONFIGS: Final = frozenset({

@@ -100,6 +100,22 @@ def test_close_key_gets_did_you_mean(caplog):
             "config") in messages
 
 
+def test_per_listener_keys_are_not_said_to_have_no_effect(caplog):
+    """A security key under `listener.name.<l>.` (read per listener) is not logged as
+    having no effect; another key under that prefix is, with the reason, at DEBUG."""
+    from kraft import config as config_module
+
+    config_module._reported.clear()
+    keys = {"listener.name.sasl_plaintext.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_plaintext.num.partitions": "3"}
+    with caplog.at_level(logging.DEBUG, logger="kraft.config"):
+        KafkaConfig(keys)
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert not any("sasl.enabled.mechanisms" in m for m in debug)
+    assert ("<config>: listener.name.sasl_plaintext.num.partitions is accepted and has no effect: "
+            "num.partitions is not a per-listener config") in debug
+
+
 def test_kafka_tuning_keys_are_quiet_with_the_reason_at_debug(caplog):
     """Thread-pool and buffer keys Kafka has are accepted without a warning; the reason
     they have no effect is logged at DEBUG; their values are still checked."""
