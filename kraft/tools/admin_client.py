@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -21,8 +21,16 @@ from kio.schema.errors import ErrorCode
 from kio.schema.metadata.v12 import request as metadata_v12
 from kio.schema.types import TopicName
 
+from kraft.config_keys import ConfigError
 from kraft.net.client import ConnectionFailed, KafkaClient
-from kraft.tools.metadata_quorum import TIMEOUT_S
+from kraft.net.security import ClientSecurity
+from kraft.security.client_properties import UnreadableProperties, command_config_security
+from kraft.tools.metadata_quorum import (
+    TIMEOUT_S,
+    QuorumToolError,
+    parse_servers,
+    quiet_client_log,
+)
 
 DEBUG_HINT = " Enable debug logging for additional detail."
 # Kafka's Errors messages for the codes these APIs answer (Errors.java).
@@ -115,6 +123,29 @@ class Partition:
 
     def __str__(self) -> str:  # Kafka's TopicPartition.toString
         return f"{self.topic}-{self.partition}"
+
+
+def run_tool(args: Any, run: Callable[[list[tuple[str, int]], ClientSecurity | None],
+                                      list[str] | Exception]) -> int:
+    """A tool's main: the admin client's security from `--command-config`, the
+    `--bootstrap-server` list, then `run(servers, security)` (which runs trio and
+    returns the lines to print, or the error to tell). Lines go to stdout (exit 0);
+    an error is one line on stderr (exit 1)."""
+    quiet_client_log()
+    try:
+        try:
+            security = command_config_security(args.command_config)
+        except UnreadableProperties:
+            fail("Failed to load admin client properties", args.command_config)
+        lines = run(parse_servers(args.bootstrap_server), security)
+    except (ToolError, QuorumToolError, ConfigError) as e:
+        lines = e
+    if isinstance(lines, Exception):
+        print(lines, file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0
 
 
 class ToolAdmin:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -51,20 +50,18 @@ from kio.schema.list_partition_reassignments.v0 import request as list_v0
 from kio.schema.types import BrokerId, TopicName
 from kio.static.primitive import i8, i32, i32Timedelta
 
-from kraft.config_keys import ConfigError
 from kraft.controller.topics import place_replicas
 from kraft.net.client import KafkaClient
 from kraft.net.security import ClientSecurity
-from kraft.security.client_properties import UnreadableProperties, command_config_security
 from kraft.tools.admin_client import (
     MESSAGES,
     ExitOneParser,
     Partition,
     ToolAdmin,
     ToolError,
-    fail,
+    run_tool,
 )
-from kraft.tools.metadata_quorum import TIMEOUT_S, QuorumToolError, parse_servers, quiet_client_log
+from kraft.tools.metadata_quorum import TIMEOUT_S
 
 ANY_LOG_DIR = "any"
 ACTIONS = ("generate", "execute", "verify", "cancel", "list")
@@ -121,23 +118,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    quiet_client_log()
-    try:
-        action = _action(args)
-        try:
-            security = command_config_security(args.command_config)
-        except UnreadableProperties:
-            fail("Failed to load admin client properties", args.command_config)
-        servers = parse_servers(args.bootstrap_server)
-        lines: list[str] | Exception = trio.run(_run, servers, action, args, security)
-    except (ToolError, QuorumToolError, ConfigError) as e:
-        lines = e
-    if isinstance(lines, Exception):
-        print(lines, file=sys.stderr)
-        return 1
-    for line in lines:
-        print(line)
-    return 0
+    return run_tool(args, lambda servers, security: trio.run(
+        _run, servers, _action(args), args, security))
 
 
 def _action(args: argparse.Namespace) -> str:

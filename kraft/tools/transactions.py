@@ -33,7 +33,6 @@ kraft.security.client_properties).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,10 +48,8 @@ from kio.schema.types import ProducerId, TopicName, TransactionalId
 from kio.schema.write_txn_markers.v1 import request as markers_v1
 from kio.static.primitive import i8, i16, i32, i64
 
-from kraft.config_keys import ConfigError
 from kraft.net.client import KafkaClient
 from kraft.net.security import ClientSecurity
-from kraft.security.client_properties import UnreadableProperties, command_config_security
 from kraft.tools.admin_client import (
     INT,
     LONG,
@@ -65,12 +62,10 @@ from kraft.tools.admin_client import (
     fail,
     message,
     pretty_table,
+    run_tool,
 )
 from kraft.tools.metadata_quorum import (
     TIMEOUT_S,
-    QuorumToolError,
-    parse_servers,
-    quiet_client_log,
 )
 from kraft.tools.txn_schema import DescribeTransactionsResponse
 
@@ -126,22 +121,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    quiet_client_log()
-    try:
-        try:
-            security = command_config_security(args.command_config)
-        except UnreadableProperties:
-            fail("Failed to load admin client properties", args.command_config)
-        servers = parse_servers(args.bootstrap_server)
-        lines: list[str] | Exception = trio.run(_run, servers, args, security)
-    except (ToolError, QuorumToolError, ConfigError) as e:
-        lines = e
-    if isinstance(lines, Exception):
-        print(lines, file=sys.stderr)
-        return 1
-    for line in lines:
-        print(line)
-    return 0
+    return run_tool(args, lambda servers, security: trio.run(_run, servers, args, security))
 
 
 @dataclass(frozen=True, slots=True)
