@@ -48,6 +48,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import ClassVar
 
 import msgspec
 
@@ -58,7 +59,8 @@ EXAMPLES = 5  # anomalies of each kind shown in a summary
 
 
 class Observation(msgspec.Struct, frozen=True):
-    """Value `value` seen at `partition`/`offset` by `source` ("ack" or "read")."""
+    """Value `value` seen at `partition`/`offset` by `source` ("ack", "read" or a
+    reader's name)."""
 
     partition: int
     offset: int
@@ -132,7 +134,30 @@ class Counts(msgspec.Struct, frozen=True):
     recovered: int  # unknown sends whose value was read
 
 
-class Report(msgspec.Struct, frozen=True):
+class AnomalyReport(msgspec.Struct, frozen=True):
+    """What the checkers' reports share: lists of anomalies, named in ANOMALIES."""
+
+    ANOMALIES: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def valid(self) -> bool:
+        return not any(getattr(self, name) for name in self.ANOMALIES)
+
+    def anomaly_counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in self.ANOMALIES}
+
+    def anomaly_lines(self) -> list[str]:
+        """The count of each kind, then up to EXAMPLES examples of each."""
+        lines = ["anomalies: " + ", ".join(f"{k} {v}" for k, v in self.anomaly_counts().items())]
+        for name in self.ANOMALIES:
+            found = getattr(self, name)
+            lines += [f"  {name}: {msgspec.json.encode(a).decode()}" for a in found[:EXAMPLES]]
+            if len(found) > EXAMPLES:
+                lines.append(f"  {name}: ... {len(found) - EXAMPLES} more")
+        return lines
+
+
+class Report(AnomalyReport, frozen=True):
     counts: Counts
     inconsistent_offsets: list[InconsistentOffset]
     duplicates: list[Duplicate]
@@ -143,29 +168,17 @@ class Report(msgspec.Struct, frozen=True):
     unexpected: list[Unexpected]
     incomplete_reads: list[int]  # partitions
 
-    ANOMALIES = ("inconsistent_offsets", "duplicates", "lost", "unseen", "nonmonotonic",
-                 "aborted_reads", "unexpected", "incomplete_reads")
+    ANOMALIES: ClassVar[tuple[str, ...]] = (
+        "inconsistent_offsets", "duplicates", "lost", "unseen", "nonmonotonic",
+        "aborted_reads", "unexpected", "incomplete_reads")
 
-    @property
-    def valid(self) -> bool:
-        return not any(getattr(self, name) for name in self.ANOMALIES)
-
-    def anomaly_counts(self) -> dict[str, int]:
-        return {name: len(getattr(self, name)) for name in self.ANOMALIES}
 
     def summary(self) -> str:
         c = self.counts
         lines = [f"{'valid' if self.valid else 'INVALID'}: {c.sends} sends ({c.ok} ok, "
                  f"{c.failed} failed, {c.unknown} unknown, {c.recovered} of them read), "
                  f"{c.read} records read",
-                 "anomalies: " + ", ".join(f"{k} {v}" for k, v in self.anomaly_counts().items())]
-        for name in self.ANOMALIES:
-            found = getattr(self, name)
-            for anomaly in found[:EXAMPLES]:
-                text = msgspec.json.encode(anomaly).decode()
-                lines.append(f"  {name}: {text}")
-            if len(found) > EXAMPLES:
-                lines.append(f"  {name}: ... {len(found) - EXAMPLES} more")
+                 *self.anomaly_lines()]
         return "\n".join(lines)
 
 
@@ -204,8 +217,8 @@ def check(sends: Iterable[Send], reads: Iterable[Read]) -> Report:
 
     return Report(
         counts=_counts(sends, read_places, sum(len(r.records) for r in reads)),
-        inconsistent_offsets=_inconsistent(observations),
-        duplicates=_duplicates(observations),
+        inconsistent_offsets=find_inconsistent_offsets(observations),
+        duplicates=find_duplicates(observations),
         lost=[LostWrite(s, max_read[s.partition]) for s in _acked_unread(sends, read_places)
               if s.offset is not None and s.offset <= max_read.get(s.partition, -1)],
         unseen=[Unseen(s, max_read.get(s.partition, -1))
@@ -232,7 +245,7 @@ def _acked_unread(sends: list[Send], read_places: dict[int, list[Place]]) -> lis
     return [s for s in sends if s.outcome == "ok" and s.value not in read_places]
 
 
-def _inconsistent(observations: list[Observation]) -> list[InconsistentOffset]:
+def find_inconsistent_offsets(observations: list[Observation]) -> list[InconsistentOffset]:
     at: dict[Place, list[Observation]] = defaultdict(list)
     for o in observations:
         at[(o.partition, o.offset)].append(o)
@@ -240,7 +253,7 @@ def _inconsistent(observations: list[Observation]) -> list[InconsistentOffset]:
             for (p, off), seen in sorted(at.items()) if len({o.value for o in seen}) > 1]
 
 
-def _duplicates(observations: list[Observation]) -> list[Duplicate]:
+def find_duplicates(observations: list[Observation]) -> list[Duplicate]:
     seen_at: dict[int, list[Observation]] = defaultdict(list)
     for o in observations:
         seen_at[o.value].append(o)

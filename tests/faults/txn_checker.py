@@ -48,22 +48,19 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import ClassVar
 
 import msgspec
 
+from tests.faults.checker import (
+    AnomalyReport,
+    Duplicate,
+    InconsistentOffset,
+    Observation,
+    find_duplicates,
+    find_inconsistent_offsets,
+)
 from tests.faults.txn_history import Txn, TxnRead, TxnSend
-
-Place = tuple[int, int]  # (partition, offset)
-EXAMPLES = 5  # anomalies of each kind shown in a summary
-
-
-class Observation(msgspec.Struct, frozen=True):
-    """Value `value` seen at `partition`/`offset` by `source` ("ack" or a reader's name)."""
-
-    partition: int
-    offset: int
-    value: int
-    source: str
 
 
 class AbortedRead(msgspec.Struct, frozen=True):
@@ -98,19 +95,6 @@ class Torn(msgspec.Struct, frozen=True):
     seen: dict[str, int]
 
 
-class Duplicate(msgspec.Struct, frozen=True):
-    value: int
-    places: list[Place]
-    observations: list[Observation]
-
-
-class InconsistentOffset(msgspec.Struct, frozen=True):
-    partition: int
-    offset: int
-    values: list[int]
-    observations: list[Observation]
-
-
 class Nonmonotonic(msgspec.Struct, frozen=True):
     """`source` "poll": `reader` delivered offset `later_offset` after `earlier_offset`
     in `partition`. "ack"/"read": values `earlier` then `later` produced in that
@@ -143,7 +127,7 @@ class Counts(msgspec.Struct, frozen=True):
     live_records_read: int
 
 
-class TxnReport(msgspec.Struct, frozen=True):
+class TxnReport(AnomalyReport, frozen=True):
     counts: Counts
     aborted_reads: list[AbortedRead]
     lost: list[Lost]
@@ -155,15 +139,10 @@ class TxnReport(msgspec.Struct, frozen=True):
     incomplete_reads: list[tuple[str, int]]  # (reader, partition)
     open_transactions: list[tuple[str, int]]  # (reader, partition): LSO below HW
 
-    ANOMALIES = ("aborted_reads", "lost", "torn", "duplicates", "inconsistent_offsets",
-                 "nonmonotonic", "unexpected", "incomplete_reads", "open_transactions")
+    ANOMALIES: ClassVar[tuple[str, ...]] = (
+        "aborted_reads", "lost", "torn", "duplicates", "inconsistent_offsets",
+        "nonmonotonic", "unexpected", "incomplete_reads", "open_transactions")
 
-    @property
-    def valid(self) -> bool:
-        return not any(getattr(self, name) for name in self.ANOMALIES)
-
-    def anomaly_counts(self) -> dict[str, int]:
-        return {name: len(getattr(self, name)) for name in self.ANOMALIES}
 
     def summary(self) -> str:
         c = self.counts
@@ -171,13 +150,7 @@ class TxnReport(msgspec.Struct, frozen=True):
                  f"({c.committed} committed, {c.aborted} aborted, {c.unknown} unknown, "
                  f"{c.recovered} of them read), {c.records_sent} records sent, "
                  f"{c.records_read} read at the end, {c.live_records_read} read live",
-                 "anomalies: " + ", ".join(f"{k} {v}" for k, v in self.anomaly_counts().items())]
-        for name in self.ANOMALIES:
-            found = getattr(self, name)
-            for anomaly in found[:EXAMPLES]:
-                lines.append(f"  {name}: {msgspec.json.encode(anomaly).decode()}")
-            if len(found) > EXAMPLES:
-                lines.append(f"  {name}: ... {len(found) - EXAMPLES} more")
+                 *self.anomaly_lines()]
         return "\n".join(lines)
 
 
@@ -224,8 +197,8 @@ def check(txns: Iterable[Txn], reads: Iterable[TxnRead]) -> TxnReport:
         aborted_reads=aborted_reads,
         lost=lost,
         torn=torn,
-        duplicates=_duplicates(observations),
-        inconsistent_offsets=_inconsistent(observations),
+        duplicates=find_duplicates(observations),
+        inconsistent_offsets=find_inconsistent_offsets(observations),
         nonmonotonic=(_poll_order(reads) + _ack_order(txns) + _read_order(final, owner)),
         unexpected=unexpected,
         incomplete_reads=sorted((r.reader, r.partition) for r in final if not r.complete),
@@ -286,26 +259,6 @@ def _counts(txns: list[Txn], reads: list[TxnRead], seen: dict[str, set[int]]) ->
         records_read=sum(len(r.records) for r in reads if not r.live),
         live_records_read=sum(len(r.records) for r in reads if r.live),
     )
-
-
-def _duplicates(observations: list[Observation]) -> list[Duplicate]:
-    seen_at: dict[int, list[Observation]] = defaultdict(list)
-    for o in observations:
-        seen_at[o.value].append(o)
-    out = []
-    for value, seen in sorted(seen_at.items()):
-        places = sorted({(o.partition, o.offset) for o in seen})
-        if len(places) > 1:
-            out.append(Duplicate(value, places, seen))
-    return out
-
-
-def _inconsistent(observations: list[Observation]) -> list[InconsistentOffset]:
-    at: dict[Place, list[Observation]] = defaultdict(list)
-    for o in observations:
-        at[(o.partition, o.offset)].append(o)
-    return [InconsistentOffset(p, off, sorted({o.value for o in seen}), seen)
-            for (p, off), seen in sorted(at.items()) if len({o.value for o in seen}) > 1]
 
 
 def _poll_order(reads: list[TxnRead]) -> list[Nonmonotonic]:
