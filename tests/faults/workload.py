@@ -22,6 +22,11 @@ errors) records an Event, gives up its pending sends as unknown and starts a
 new client: a new producer *session* (the checker compares order only within
 one session, since a new producer id has its own sequence).
 
+With KRAFT_FAULTS_RDKAFKA_DEBUG set to a directory, every librdkafka producer
+logs its idempotence and message events (librdkafka `debug=eos,msg`) to a
+file there, one per client: how a post-mortem sees why the client bumped its
+epoch or re-sent a batch.
+
 `final_read()` reads every partition with kafka-python's consumer, no
 consumer group (group_id=None, so no FindCoordinator and no
 __consumer_offsets topic): assign(), seek to the beginning, poll until each
@@ -39,6 +44,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -167,6 +174,25 @@ class Client(Protocol):
         """Abandon the session; later callbacks may still arrive and are ignored."""
 
 
+_debug_logs = itertools.count()
+
+
+def _rdkafka_debug() -> dict[str, Any]:
+    """librdkafka debug settings writing to a new file under
+    $KRAFT_FAULTS_RDKAFKA_DEBUG, or nothing when it is unset."""
+    directory = os.environ.get("KRAFT_FAULTS_RDKAFKA_DEBUG")
+    if not directory:
+        return {}
+    os.makedirs(directory, exist_ok=True)
+    logger = logging.getLogger(f"rdkafka.{os.getpid()}.{next(_debug_logs)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    handler = logging.FileHandler(os.path.join(directory, f"{logger.name}.log"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    return {"debug": "eos,msg", "logger": logger}
+
+
 class ConfluentClient:
     name = "confluent"
 
@@ -184,6 +210,7 @@ class ConfluentClient:
             "reconnect.backoff.max.ms": 500,
             "error_cb": self._on_error,
             **config.security,
+            **_rdkafka_debug(),
             **(extra or {}),
         })
 
