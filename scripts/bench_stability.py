@@ -95,6 +95,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the cluster directory (kept anyway after a false failover)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-stability-"))
     # Retention keeps the disk bounded (each node holds every partition: at tens of
@@ -132,8 +134,13 @@ def main() -> int:
               file=sys.stderr)
         raise
     cluster.close()
-    shutil.rmtree(work, ignore_errors=True)
     changed = sorted(p for p in epochs_before if epochs_before[p] != epochs_after.get(p))
+    false_failovers = bool(changed) or quorum_after != quorum_before or any(counts.values())
+    if false_failovers or args.keep:
+        print(f"kept for a post-mortem: {work} (node logs in cluster/node*/node.log)",
+              file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     lines = [
         "### Saturation without false failovers (`scripts/bench_stability.py`, issue 13)",
         "",

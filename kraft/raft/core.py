@@ -533,6 +533,9 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
             # Observers whose leader went quiet search on request deadlines.
             if campaigning or (self._fetch_deadline or 0) > self._now:
                 candidates.append(self._fetch_deadline)
+            due = self._keepalive_due_ms(role)
+            if due is not None and due > self._now:  # else waiting on a request's deadline
+                candidates.append(due)
         elif isinstance(role, Leader):
             assert self._progress is not None and self._accumulator is not None
             candidates.append(self._progress.check_quorum_deadline)

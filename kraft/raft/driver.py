@@ -479,7 +479,14 @@ class RaftNode:
         self._nursery.start_soon(self._flush_in_thread, end_offset, fsyncs)
 
     async def _flush_in_thread(self, end_offset: int, fsyncs: Any) -> None:
+        started = time.monotonic()
         await trio.to_thread.run_sync(fsyncs)
+        took = time.monotonic() - started
+        if took * 1000 >= self.config.fetch_timeout_ms / 2:
+            # A voter fetches again only once its log is flushed: a flush this
+            # slow eats into controller.quorum.fetch.timeout.ms.
+            log.warning("node %d: flushing the metadata log to offset %d took %.2f s",
+                        self.config.node_id, end_offset, took)
         await self._inbox_send.send(Flushed(end_offset))
 
     # --- outbound messages -------------------------------------------------------------

@@ -106,11 +106,13 @@ class ReplicationMixin:
         self._has_fetched = False
         self._snapshot_download: tuple[OffsetAndEpoch, int] | None = None
         self._parked_dirty = False
+        self._last_fetch: tuple[int, FetchRequest, int] | None = None  # (leader, request, sent at)
 
     def _entered_replication_role(self) -> None:
         self._has_fetched = False
         self._snapshot_download = None
         self._parked_dirty = False
+        self._last_fetch = None
 
     @property
     def high_watermark(self) -> int:
@@ -354,7 +356,46 @@ class ReplicationMixin:
             # the high watermark. With kraft.version 1 observers do too: the
             # leader may make one a voter, and count its next fetch, before the
             # observer has even fetched the VotersRecord that says so.
-            self._send(role.leader_id, self._fetch_request())
+            request = self._fetch_request()
+            self._send(role.leader_id, request)
+            self._last_fetch = (role.leader_id, request, now)
+        elif (keepalive := self._keepalive_fetch(role)) is not None:
+            self._send(role.leader_id, keepalive)
+
+    def _keepalive_due_ms(self, role: Follower) -> int | None:
+        """When the fetch held back by our own flush should be repeated as a
+        keepalive (see `_keepalive_fetch`), or None when no fetch is held."""
+        last = self._last_fetch
+        if (
+            last is None
+            or last[0] != role.leader_id
+            or last[1].current_leader_epoch != role.epoch
+            or last[1].fetch_offset > self._durable_end  # truncated below it since
+            or self._durable_end >= self.log.end_offset
+        ):
+            return None
+        return last[2] + self.config.fetch_timeout_ms // 4
+
+    def _keepalive_fetch(self, role: Follower) -> FetchRequest | None:
+        """The last fetch again, while our own flush holds the next one back.
+
+        Why: Fetch is also KRaft's heartbeat. A follower that waits for a slow
+        fsync (seconds, when another process floods the same disk with writes)
+        sends nothing, so its fetch timeout starts an election and, with every
+        voter's disk slow at once, the leader's check-quorum makes it resign:
+        a failover of a leader that is alive. Repeating the last fetch every
+        quarter of the fetch timeout tells the leader the truth (its fetch
+        offset was durable when first sent), so the leader's check-quorum hears
+        from us; its answer shows the leader alive, which resets our fetch
+        timeout (`_handle_fetch_response`), and its records, which we already
+        hold, are dropped. Nothing about what is durable or committed changes.
+        """
+        due = self._keepalive_due_ms(role)
+        if due is None or self._now < due:
+            return None
+        leader, request, _ = self._last_fetch  # type: ignore[misc]
+        self._last_fetch = (leader, request, self._now)
+        return request
 
     def _fetch_request(self) -> FetchRequest:
         return FetchRequest(
@@ -389,6 +430,9 @@ class ReplicationMixin:
             return True
         log = self.log
         if request.fetch_offset != log.end_offset:
+            # A keepalive (or an answer overtaken by a truncation): the leader
+            # of our epoch answered, so it is alive; the records are not for us.
+            self._fetched_from_leader()
             return True
         # The leader's answer supersedes a snapshot download in progress (an
         # observer that lost its leader may have fetched elsewhere meanwhile).

@@ -378,6 +378,55 @@ def test_follower_flushes_before_its_next_fetch() -> None:
     assert isinstance(sent[0], FetchRequest) and sent[0].fetch_offset == 2
 
 
+def test_slow_flushes_on_every_follower_keep_the_leader() -> None:
+    """Followers whose fsyncs take far longer than the fetch timeout neither
+    start an election nor let the leader resign by check-quorum: while their
+    own flush holds the next fetch back they repeat the last one, at an
+    offset that was durable, and the leader's answers show it alive."""
+    h = Harness()
+    leader = h.elect()
+    epoch = h[leader].epoch
+    followers = [i for i in (1, 2, 3) if i != leader]
+    h.run_until(lambda: all(h[i].high_watermark >= 1 for i in followers))
+    for f in followers:
+        h.nodes[f].auto_flush = False
+    h[leader].propose([b"a"], h.now)
+    h.run_until(lambda: all(h.nodes[f].log.end_offset == 2 for f in followers))
+    reported: list[int] = []
+    for _ in range(100):  # 10 s of stalled fsyncs: 5 fetch timeouts
+        reported += [p.out.message.fetch_offset for p in h.pending
+                     if p.source in followers and isinstance(p.out.message, FetchRequest)]
+        h.deliver()
+        h.tick(100)
+    assert h.leader() == leader and all(h[i].epoch == epoch for i in (1, 2, 3))
+    assert all(isinstance(h[f].role, Follower) for f in followers)
+    assert reported and max(reported) == 1  # never more than was durable
+    assert h[leader].high_watermark == 1  # nothing counted that is not flushed
+    for f in followers:
+        h.flush(f)
+    h.run_until(lambda: h[leader].high_watermark == 2)
+
+
+def test_slow_flush_still_detects_a_dead_leader() -> None:
+    """The keepalive of a follower waiting for its own flush resets its fetch
+    timeout only when the leader answers: a leader that went silent is still
+    detected within the fetch timeout."""
+    h = Harness()
+    leader = h.elect()
+    follower = next(i for i in (1, 2, 3) if i != leader)
+    h.run_until(lambda: h[follower].high_watermark >= 1)
+    h.nodes[follower].auto_flush = False
+    h[leader].propose([b"a"], h.now)
+    h.run_until(lambda: h.nodes[follower].log.end_offset == 2)
+    silent_since = h.now
+    while isinstance(h[follower].role, Follower):
+        h.deliver(lambda p: leader in (p.source, p.out.destination), drop=True)
+        h.deliver()
+        h.tick(100)
+    assert isinstance(h[follower].role, Prospective)
+    assert h.now - silent_since <= 2000 + 100
+
+
 def test_leader_waits_for_its_own_flush_when_it_is_needed_for_a_majority() -> None:
     """With one follower down, the leader's own flush is part of the majority."""
     h = Harness()
