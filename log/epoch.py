@@ -9,8 +9,8 @@ increasing in both fields. They are persisted in the partition directory as
     0 0
     3 1500
 
-Every change is written atomically (tmp + fsync + rename + directory fsync)
-before the method returns. Changes are rare (one per leader election, plus
+Every change but `truncate_from_start` is written atomically (tmp + fsync +
+rename + directory fsync) before the method returns. Changes are rare (one per leader election, plus
 truncations), so the fsync is not on the per-append path.
 
 Crash behaviour: the cache may be written ahead of the data it describes
@@ -143,6 +143,14 @@ class LeaderEpochCache:
 
         The last entry starting at or before `start_offset` is kept, its start
         moved to `start_offset`, as in Kafka.
+
+        In memory only: the file is rewritten with the next change that is
+        persisted. Retention calls this on the event loop, and an fsync there
+        stalls the whole node for seconds on a busy disk (Kafka moved this
+        write off its request path too, KAFKA-15046). A file that still holds
+        the dropped entries is harmless: opening the log truncates the cache
+        from its log start offset again, and segments whose deletion did not
+        survive a crash come back with their entries still there.
         """
         removed = 0
         while removed < len(self._entries) and self._entries[removed].start_offset <= start_offset:
@@ -153,7 +161,6 @@ class LeaderEpochCache:
         if removed == 1 and last.start_offset == start_offset:
             return
         self._entries[:removed] = [EpochEntry(last.epoch, start_offset)]
-        self._persist()
 
     def clear(self) -> None:
         """Remove all entries (log truncated fully)."""

@@ -63,6 +63,7 @@ from kraft.log.epoch import LeaderEpochCache
 from kraft.log.errors import CorruptSegmentError, InvalidBatchError
 from kraft.log.index import OffsetIndex, TimeIndex
 from kraft.log.segment import (
+    DELETED_SUFFIX,
     I32_MAX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
@@ -77,7 +78,6 @@ logger = logging.getLogger(__name__)
 
 CLEANED_SUFFIX = ".cleaned"  # appended to a segment file name: an uncommitted clean
 SWAP_SUFFIX = ".swap"  # appended to `.log`: a committed clean not yet renamed
-DELETED_SUFFIX = ".deleted"  # Kafka's name for segment files awaiting deletion
 _SEGMENT_SUFFIXES = (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX)
 _WRITE_CHUNK = 1 << 20
 

@@ -160,6 +160,7 @@ class PartitionLog:
         self._clock = clock
         self._generation = 0  # bumped by truncation; stale flushes must not move the RP
         self._dir_dirty = False
+        self._deleted_segments: list[LogSegment] = []
         self._last_flush_ms = clock()
 
     @classmethod
@@ -669,10 +670,19 @@ class PartitionLog:
 
     # -- truncation and retention ---------------------------------------------------
 
-    def _delete(self, doomed: Sequence[LogSegment]) -> None:
+    def _delete(self, doomed: Sequence[LogSegment], *, later: bool = False) -> None:
         for segment in doomed:
-            segment.delete()
+            segment.delete(later=later)
+            if later:
+                self._deleted_segments.append(segment)
         self._dir_dirty = True
+
+    def take_deleted_segments(self) -> list[LogSegment]:
+        """Segments deleted by retention or DeleteRecords whose files are renamed
+        `*.deleted` and not yet unlinked; the caller passes them to
+        `kraft.log.segment.unlink_deleted` in a worker thread."""
+        segments, self._deleted_segments = self._deleted_segments, []
+        return segments
 
     def truncate_to(self, offset: int) -> bool:
         """Remove all offsets >= `offset` (follower truncation); True if anything changed.
@@ -757,7 +767,7 @@ class PartitionLog:
             return 0
         if doomed[-1] is self._segments[-1]:
             self.roll()
-        self._delete(doomed)
+        self._delete(doomed, later=True)
         self._set_segments(self._segments[len(doomed) :])
         self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
         self._epochs.truncate_from_start(self._log_start_offset)

@@ -55,6 +55,20 @@ from kraft.log.index import OffsetIndex, TimeIndex
 from kraft.log.records import Record, iter_records
 from kraft.log.txnindex import TXN_INDEX_SUFFIX, TransactionIndex
 
+DELETED_SUFFIX = ".deleted"  # Kafka's name for segment files awaiting deletion
+
+
+def unlink_deleted(segments: list[LogSegment]) -> None:
+    """Unlink the files of `segments` deleted with `later=True`, then drop the
+    list's references (emptying it), so that the last close of a segment's fd,
+    when nothing else holds it, happens here too. Meant for a worker thread:
+    nothing else uses these names, and a `FileSlice` still reading a segment
+    keeps its fd open."""
+    for segment in segments:
+        for path in segment._renamed:
+            path.unlink(missing_ok=True)
+    segments.clear()
+
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
@@ -88,6 +102,7 @@ class LogSegment:
         self.config = config
         self.handle = handle
         self.size = os.fstat(handle.fileno()).st_size
+        self._renamed: list[Path] = []  # files renamed by delete(later=True)
         self.offset_index = OffsetIndex(
             directory / segment_file_name(base_offset, INDEX_SUFFIX),
             base_offset,
@@ -548,8 +563,24 @@ class LogSegment:
         self.on_become_inactive()
         self.handle.close()
 
-    def delete(self) -> None:
-        """Unlink the files. The fd stays open until no `FileSlice` refers to it."""
+    def delete(self, *, later: bool = False) -> None:
+        """Unlink the files. The fd stays open until no `FileSlice` refers to it.
+
+        With `later`, the files are renamed to `<name>.deleted` instead (Kafka's
+        asynchronous segment delete) and `unlink_deleted` must follow, away from
+        the event loop: unlinking a large file, and closing the last fd of an
+        unlinked one, frees its blocks, which takes seconds on a busy disk. A
+        crash before that leaves `.deleted` files, which opening the log removes.
+        """
+        if later:
+            for path in (self.path, self.offset_index.path, self.time_index.path,
+                         self.txn_index.path):
+                target = path.with_name(path.name + DELETED_SUFFIX)
+                try:
+                    os.rename(path, target)
+                except FileNotFoundError:
+                    continue
+                self._renamed.append(target)
         self.path.unlink(missing_ok=True)
         self.offset_index.delete()
         self.time_index.delete()

@@ -73,6 +73,7 @@ from kraft.log.config import LogConfig
 from kraft.log.errors import CorruptSegmentError
 from kraft.log.log import PartitionLog
 from kraft.log.results import parse_partition_dir, partition_dir, wall_clock_ms
+from kraft.log.segment import LogSegment, unlink_deleted
 
 if TYPE_CHECKING:
     from kraft.log.cleaner import PartitionCleaner
@@ -308,10 +309,16 @@ class LogManager:
     async def delete_old_segments(self) -> None:
         """Retention: delete segments past retention.ms / retention.bytes or below the
         log start offset, below each log's high watermark."""
+        doomed: list[LogSegment] = []
         for opened in self.logs:
             if opened.log.delete_old_segments(opened.log.high_watermark):
                 log.info("node %d: retention deleted segments of %s-%d", self.node_id,
                          *opened.topic_partition)
+            doomed += opened.log.take_deleted_segments()  # DeleteRecords' too
+        if doomed:
+            # Freeing a segment's blocks takes seconds on a busy disk: never on the
+            # event loop (unlink_deleted also drops our references to them there).
+            await trio.to_thread.run_sync(unlink_deleted, doomed)
 
     async def remove_expired_producers(self) -> None:
         """Forget producers idle for producer.id.expiration.ms."""

@@ -11,6 +11,7 @@ from kraft.log.batch import iter_batches
 from kraft.log.config import LogConfig
 from kraft.log.log import AppendOrigin, PartitionLog
 from kraft.log.records import Record, build_batch
+from kraft.log.segment import DELETED_SUFFIX, unlink_deleted
 from tests.log.helpers import (
     FakeClock,
     all_bytes,
@@ -187,6 +188,33 @@ def test_retention_rolls_a_deletable_active_segment(tmp_path: Path) -> None:
     assert (log.log_start_offset, log.log_end_offset) == (1, 1)
     assert log.append_as_leader(_batch(ts=200), 0).base_offset == 1
     log.close()
+
+
+def test_retention_leaves_unlinking_to_the_caller(tmp_path: Path) -> None:
+    """Segments deleted by retention are renamed *.deleted at once (gone from the
+    log, readable through open slices) and unlinked only by `unlink_deleted`, which
+    the broker runs in a worker thread; a reopen removes any left behind."""
+    clock = FakeClock(0)
+    log = PartitionLog.open(tmp_path, LogConfig(retention_ms=100), clock=clock)
+    log.append_as_leader(_batch(ts=0), 0)
+    clock.advance(200)
+    assert log.delete_old_segments(upper_bound=1) == 1
+    doomed = log.take_deleted_segments()
+    assert len(doomed) == 1
+    renamed = sorted(p for p in tmp_path.iterdir() if p.name.endswith(DELETED_SUFFIX))
+    assert f"{0:020d}.log{DELETED_SUFFIX}" in [p.name for p in renamed]
+    assert all(p.name.startswith(f"{0:020d}.") for p in renamed)
+    assert not (tmp_path / f"{0:020d}.log").exists()
+    assert log.take_deleted_segments() == []
+    unlink_deleted(doomed)
+    assert doomed == [] and not any(p.exists() for p in renamed)
+    log.append_as_leader(_batch(ts=300), 0)
+    clock.advance(300)
+    assert log.delete_old_segments(upper_bound=2) == 1
+    log.close()
+    reopened = PartitionLog.open(tmp_path, LogConfig(retention_ms=100), clock=clock)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(DELETED_SUFFIX)]
+    reopened.close()
 
 
 @given(st.lists(record_batches(), min_size=1, max_size=12), st.data())
