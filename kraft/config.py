@@ -265,6 +265,7 @@ class KafkaConfig:
     inter_broker_listener_name: _Key[str | None] = _Key("inter.broker.listener.name")
     socket_request_max_bytes: _Key[int] = _Key("socket.request.max.bytes")
     max_connections: _Key[int] = _Key("max.connections")
+    connections_max_idle_ms: _Key[int] = _Key("connections.max.idle.ms")
     max_incremental_fetch_session_cache_slots: _Key[int] = _Key(
         "max.incremental.fetch.session.cache.slots")
     num_partitions: _Key[int] = _Key("num.partitions")

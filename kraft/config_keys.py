@@ -119,6 +119,8 @@ _CORE: Final = [
          "Largest request the broker reads.", at_least(1)),
     _key("max.connections", Type.INT, INT_MAX, "Most connections a listener accepts.",
          at_least(0), dynamic=True),
+    _key("connections.max.idle.ms", Type.LONG, 600000,
+         "A connection with no request for this long is closed."),
     _key("max.incremental.fetch.session.cache.slots", Type.INT, 1000,
          "Most incremental fetch sessions the broker keeps.", at_least(0)),
     # storage (ServerLogConfigs)

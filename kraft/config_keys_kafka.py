@@ -154,8 +154,6 @@ TUNING: Final[list[ConfigKey]] = [
          "report a failed log dir shuts down."),
     ]),
     *[key for name, type_, default, doc, reason in [
-        ("connections.max.idle.ms", LONG, 600000, "Idle time after which the broker closes "
-         "a connection.", "kraft keeps idle connections open"),
         ("fetch.max.bytes", INT, 55 * _MB, "Most bytes the broker returns for a consumer's "
          "fetch.", "kraft bounds a fetch response by the request's max_bytes only"),
         ("group.max.size", INT, _INT_MAX, "Most members of a classic group.",
