@@ -167,6 +167,16 @@ def _prefix(origin: str) -> str:
     return f"{origin}: " if origin else ""
 
 
+def _with_id_synonym(props: Mapping[str, str]) -> Mapping[str, str]:
+    """`props` with node.id set from broker.id or broker.id from node.id when only one
+    is given (Kafka's KafkaConfig.populateSynonyms), so both read, and describe, alike."""
+    if "broker.id" in props and "node.id" not in props:
+        return {**props, "node.id": props["broker.id"]}
+    if "node.id" in props and "broker.id" not in props:
+        return {**props, "broker.id": props["node.id"]}
+    return props
+
+
 def _python_value(key: ConfigKey, value: Any) -> Any:
     """The value kraft reads: a comma-separated STRING key as a list ([] for null)."""
     if key.csv:
@@ -207,6 +217,7 @@ class KafkaConfig:
     def __init__(self, props: Mapping[str, str], source: str = "<config>",
                  origins: Mapping[str, str] | None = None) -> None:
         self.source = source
+        props = _with_id_synonym(props)
         self.raw = dict(props)
         where = {name: (origins or {}).get(name, source) for name in props}
         self._values: dict[str, Any] = {}
@@ -220,6 +231,9 @@ class KafkaConfig:
                 value = key.default
             self._values[name] = _python_value(key, value)
         self._origin = where
+        if self._values["broker.id"] != self._values["node.id"]:
+            raise ConfigError(f"{_prefix(where['broker.id'])}You must set `node.id` to the "
+                              "same value as `broker.id`.")
         _report_undeclared(props, where)
         # Malformed voters or listeners are reported now, not when first used.
         self._voters = self._parse_voters()
@@ -251,6 +265,7 @@ class KafkaConfig:
     inter_broker_listener_name: _Key[str | None] = _Key("inter.broker.listener.name")
     socket_request_max_bytes: _Key[int] = _Key("socket.request.max.bytes")
     max_connections: _Key[int] = _Key("max.connections")
+    connections_max_idle_ms: _Key[int] = _Key("connections.max.idle.ms")
     max_incremental_fetch_session_cache_slots: _Key[int] = _Key(
         "max.incremental.fetch.session.cache.slots")
     num_partitions: _Key[int] = _Key("num.partitions")
@@ -275,6 +290,8 @@ class KafkaConfig:
     metadata_max_idle_interval_ms: _Key[int] = _Key("metadata.max.idle.interval.ms")
     offsets_topic_num_partitions: _Key[int] = _Key("offsets.topic.num.partitions")
     offsets_topic_replication_factor: _Key[int] = _Key("offsets.topic.replication.factor")
+    offsets_topic_segment_bytes: _Key[int] = _Key("offsets.topic.segment.bytes")
+    broker_rack: _Key[str | None] = _Key("broker.rack")
     offsets_retention_minutes: _Key[int] = _Key("offsets.retention.minutes")
     offsets_retention_check_interval_ms: _Key[int] = _Key("offsets.retention.check.interval.ms")
     offsets_commit_timeout_ms: _Key[int] = _Key("offsets.commit.timeout.ms")
@@ -314,7 +331,7 @@ class KafkaConfig:
     @property
     def log_dirs(self) -> list[str]:
         dirs: list[str] = self["log.dirs"]
-        return dirs or [self["log.dir"]]
+        return dirs or list(self["log.dir"])
 
     @property
     def metadata_log_dir(self) -> str:

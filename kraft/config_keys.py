@@ -16,15 +16,20 @@ so type, default and check are written once. Kafka keys kraft does not act
 on are declared with the reason (`unused`): the thread-pool and buffer
 tuning keys a trio broker has no use for, and the Java-only security keys
 (Kerberos, JSSE providers). They parse, validate, store and describe like
-the rest; setting them is logged at DEBUG. Password-type keys
-(PASSWORD_CONFIGS, and JAAS configs) are not declared, so DescribeConfigs
-never shows them; kraft.security reads them from the raw properties.
+the rest; setting them is logged at DEBUG. The rest of the keys of Kafka
+4.4's broker, for what kraft does not need or does not build, are declared
+in kraft.config_keys_kafka and merged into KEYS (a value that would turn on
+a feature kraft does not build is refused there). The password keys
+kraft.security reads (PASSWORD_CONFIGS, and JAAS configs) are not declared,
+so DescribeConfigs never shows them; kraft.security reads them from the raw
+properties.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from kraft.config_keys_kafka import TUNING, UNBUILT
 from kraft.log.config import TOPIC_CONFIGS
 from kraft.log.configdef import LONG_MAX, ConfigKey, Type, at_least, one_of
 
@@ -73,6 +78,10 @@ _SECURITY_PROTOCOL_MAP = ("CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,"
 _CORE: Final = [
     # identity and roles (KRaftConfigs, QuorumConfig)
     _key("node.id", Type.INT, -1, "The node's id in the cluster; required."),
+    _key("broker.id", Type.INT, -1, "The node's id (Kafka's older name of node.id): "
+         "either sets the other; when both are set they must be equal."),
+    _key("broker.rack", Type.STRING, None, "Rack of the broker, registered with the "
+         "controller and given to clients (replica placement does not use it yet)."),
     _key("process.roles", Type.LIST, [], "broker, controller, or both.",
          one_of("broker", "controller")),
     _key("controller.quorum.voters", Type.LIST, [],
@@ -110,12 +119,15 @@ _CORE: Final = [
          "Largest request the broker reads.", at_least(1)),
     _key("max.connections", Type.INT, INT_MAX, "Most connections a listener accepts.",
          at_least(0), dynamic=True),
+    _key("connections.max.idle.ms", Type.LONG, 600000,
+         "A connection with no request for this long is closed."),
     _key("max.incremental.fetch.session.cache.slots", Type.INT, 1000,
          "Most incremental fetch sessions the broker keeps.", at_least(0)),
     # storage (ServerLogConfigs)
     _key("log.dirs", Type.STRING, None, "Directories holding partition data (beats log.dir).",
          csv=True),
-    _key("log.dir", Type.STRING, "/tmp/kafka-logs", "Directory holding partition data."),
+    _key("log.dir", Type.STRING, "/tmp/kafka-logs",
+         "Directories holding partition data, when log.dirs is not set.", csv=True),
     _key("metadata.log.dir", Type.STRING, None,
          "Directory of the metadata log (default: the first log dir)."),
     _synonym("segment.bytes"),
@@ -241,6 +253,8 @@ _CORE: Final = [
          at_least(1)),
     _key("offsets.topic.replication.factor", Type.SHORT, 3,
          "Replication factor of __consumer_offsets.", at_least(1)),
+    _key("offsets.topic.segment.bytes", Type.INT, 100 * _MB,
+         "segment.bytes of __consumer_offsets, set when it is created.", at_least(1)),
     # Kafka 4.x's quickstart server.properties sets these (issue 14: it must start
     # unmodified); share groups do not exist in kraft. (Its transaction.state.log.*
     # keys are declared with the transaction coordinator's below.)
@@ -353,7 +367,7 @@ _TUNING: Final = [
          dynamic=True, unused=_THREADS),
     _key("num.replica.alter.log.dirs.threads", Type.INT, None,
          "Threads moving replicas between log dirs.", unused=_THREADS),
-    _key("group.coordinator.threads", Type.INT, 1, "Threads of the group coordinator.",
+    _key("group.coordinator.threads", Type.INT, 4, "Threads of the group coordinator.",
          at_least(1), unused=_THREADS),
     _key("log.cleaner.threads", Type.INT, 1, "Threads of the log cleaner.", at_least(0),
          dynamic=True, unused=_CLEANER),
@@ -393,7 +407,8 @@ _TUNING: Final = [
     _key("replica.alter.log.dirs.io.max.bytes.per.second", Type.LONG, LONG_MAX,
          "Throttle of replica moves between log dirs.", at_least(0), dynamic=True,
          unused="kraft does not move replicas between a broker's log directories"),
-    _key("metric.reporters", Type.LIST, [], "Classes receiving the broker's metrics.",
+    _key("metric.reporters", Type.LIST, ["org.apache.kafka.common.metrics.JmxReporter"],
+         "Classes receiving the broker's metrics.",
          dynamic=True, unused="kraft has no metrics reporters"),
     _key("transaction.partition.verification.enable", Type.BOOLEAN, True,
          "Verify transactional produces (KIP-890).", dynamic=True),
@@ -476,7 +491,8 @@ _SECURITY: Final = [
 ]
 
 KEYS: Final[dict[str, ConfigKey]] = {
-    k.name: k for k in [*_CORE, *_GROUP_BOUNDS, *_UNUSED_TOPIC_SYNONYMS, *_TUNING, *_SECURITY]
+    k.name: k for k in [*_CORE, *_GROUP_BOUNDS, *_UNUSED_TOPIC_SYNONYMS, *_TUNING, *_SECURITY,
+                        *TUNING, *UNBUILT]
 }
 
 # DynamicBrokerConfig.ClusterLevelListenerConfigs: listener-prefixed, yet settable as the
@@ -495,4 +511,4 @@ PASSWORD_CONFIGS: Final = frozenset({
 })
 
 assert len(KEYS) == len(_CORE) + len(_GROUP_BOUNDS) + len(_UNUSED_TOPIC_SYNONYMS) + len(
-    _TUNING) + len(_SECURITY), "a key is declared twice"
+    _TUNING) + len(_SECURITY) + len(TUNING) + len(UNBUILT), "a key is declared twice"

@@ -311,6 +311,7 @@ class Node:
             server = KafkaServer(
                 registry, listener_name=controller_name,
                 max_frame_bytes=config.socket_request_max_bytes,
+                connections_max_idle_ms=config.connections_max_idle_ms,
                 is_fatal=_is_storage_failure,
                 security=security.server_security(config, controller_name),
             )
@@ -341,6 +342,7 @@ class Node:
                     self.broker.registry, listener_name=listener.name,
                     max_frame_bytes=config.socket_request_max_bytes,
                     max_connections=config.max_connections,
+                    connections_max_idle_ms=config.connections_max_idle_ms,
                     is_fatal=_is_storage_failure,
                     security=security.server_security(config, listener.name,
                                                       self.broker.scram_credential),

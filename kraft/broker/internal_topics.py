@@ -30,8 +30,13 @@ INTERNAL_TOPICS = frozenset({GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC})
 OFFSETS_TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
     "compression.type": "producer",
-    "segment.bytes": "104857600",  # offsets.topic.segment.bytes
-}
+}  # and segment.bytes: offsets.topic.segment.bytes (offsets_topic_configs)
+
+
+def offsets_topic_configs(config: KafkaConfig) -> dict[str, str]:
+    """The topic configs `__consumer_offsets` is created with (Kafka's
+    GroupCoordinator.groupMetadataTopicConfigs)."""
+    return {**OFFSETS_TOPIC_CONFIGS, "segment.bytes": str(config.offsets_topic_segment_bytes)}
 
 
 def java_string_hash(text: str) -> int:
@@ -76,7 +81,7 @@ async def create_offsets_topic(
                 replication_factor=i16(replication),
                 assignments=(),
                 configs=tuple(CreatableTopicConfig(name=k, value=v)
-                              for k, v in OFFSETS_TOPIC_CONFIGS.items()),
+                              for k, v in offsets_topic_configs(config).items()),
             ),
         ),
         timeout=i32Timedelta.parse(timedelta(seconds=timeout_s)),

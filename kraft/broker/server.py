@@ -106,6 +106,7 @@ class BrokerServer:
             heartbeat_interval_ms=config.broker_heartbeat_interval_ms,
             session_timeout_ms=(config.broker_session_timeout_ms
                                 if config.kraft_broker_session_self_fence_enable else None),
+            rack=config.broker_rack,
             epoch_file=Path(config.log_dirs[0]) / BROKER_EPOCH_FILE,
             security_protocols={name: security_listener.security_protocol(config, name)
                                 for name, _, _ in advertised},

@@ -142,7 +142,7 @@ def test_typed_attributes_are_the_declared_keys():
 
     python_type = {Type.INT: int, Type.LONG: int, Type.SHORT: int, Type.BOOLEAN: bool,
                    Type.LIST: list, Type.STRING: str}
-    cfg = KafkaConfig({"inter.broker.listener.name": "PLAINTEXT"})
+    cfg = KafkaConfig({"inter.broker.listener.name": "PLAINTEXT", "broker.rack": "r1"})
     attributes = {n: a for n, a in vars(KafkaConfig).items() if isinstance(a, _Key)}
     assert len(attributes) >= 40
     for attribute, accessor in attributes.items():
