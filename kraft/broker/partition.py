@@ -488,7 +488,7 @@ class Partition:
         restart after kill -9 rebuilds it from there rather than from the last
         clean shutdown, and retention of older segments loses nothing it needs."""
         if segment_base >= self.producer_state.map_end_offset:
-            self.producer_state.take_snapshot(segment_base, durable=False)
+            self.producer_state.take_snapshot(segment_base, durable=False, in_background=True)
 
     def update_follower_high_watermark(self, leader_high_watermark: int) -> None:
         hwm = min(leader_high_watermark, self.log.log_end_offset)

@@ -88,7 +88,10 @@ after every batch below N::
                              last_offset, max_timestamp], ...]}, ...]}
 
 Files are written with `kraft.log.checkpoint.atomic_write` (tmp, fsync, rename,
-fsync dir) and the latest `SNAPSHOTS_TO_RETAIN` (2) are kept. Unlike Kafka's
+fsync dir) and the latest `SNAPSHOTS_TO_RETAIN` (2) are kept. Snapshots at a
+segment roll are written without the fsyncs by one background thread
+(`take_snapshot(in_background=True)`), in order; whatever lists or deletes
+snapshot files waits for it first. Unlike Kafka's
 (which keeps one batch per producer) a snapshot keeps all 5 retained batches,
 so duplicates are still recognised after a restart.
 
@@ -153,8 +156,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import re
 import struct
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -707,24 +712,30 @@ class ProducerStateManager:
     # -- snapshots ----------------------------------------------------------------
 
     def snapshot_offsets(self) -> list[int]:
-        """Offsets of the snapshot files in the directory, ascending."""
-        offsets = []
-        for name in os.listdir(self.dir):
-            match = _SNAPSHOT_NAME.match(name)
-            if match:
-                offsets.append(int(match.group(1)))
-        return sorted(offsets)
+        """Offsets of the snapshot files in the directory, ascending (after every
+        snapshot handed to the background writer is written)."""
+        _WRITER.drain()
+        return _list_snapshots(self.dir)
 
-    def take_snapshot(self, offset: int, *, durable: bool = True) -> Path:
+    def take_snapshot(self, offset: int, *, durable: bool = True,
+                      in_background: bool = False) -> Path:
         """Write the state as of `offset` (>= map_end_offset: every batch with a
         producer id below it has been recorded) and keep only the latest 2 files.
         `durable=False` (at a segment roll, on the event loop) skips the fsyncs, as
         Kafka does since KAFKA-9693: the log it describes is not fsynced either, and
-        a lost or torn snapshot fails its CRC and is rebuilt from the log."""
+        a lost or torn snapshot fails its CRC and is rebuilt from the log.
+        `in_background` (with durable=False) hands the file work to one worker
+        thread shared by all partitions, which writes in submission order: on a
+        busy disk creating, renaming and unlinking files blocks for seconds, and
+        the event loop carries the quorum's heartbeats. Everything that reads or
+        deletes snapshot files first waits for that thread (`snapshot_offsets`,
+        `load`), so it never sees a directory older than the state here."""
         if offset < self._map_end_offset:
             raise ValueError(
                 f"snapshot at {offset} is below the recorded end {self._map_end_offset}"
             )
+        if in_background and durable:
+            raise ValueError("a background snapshot is never durable")
         self._map_end_offset = offset
         snapshot = _Snapshot(
             SNAPSHOT_VERSION,
@@ -733,10 +744,12 @@ class ProducerStateManager:
         )
         body = _encoder.encode(snapshot)
         path = self.dir / snapshot_file_name(offset)
-        atomic_write(path, _CRC.pack(crc32c.crc32c(body)) + body, durable=durable)
-        offsets = self.snapshot_offsets()
-        for old in offsets[: max(len(offsets) - SNAPSHOTS_TO_RETAIN, 0)]:
-            self._delete_snapshot(old)
+        data = _CRC.pack(crc32c.crc32c(body)) + body
+        if in_background:
+            _WRITER.submit(path, data)
+        else:
+            _WRITER.drain()
+            _write_snapshot(path, data, durable=durable)
         return path
 
     def _delete_snapshot(self, offset: int) -> None:
@@ -837,6 +850,7 @@ class ProducerStateManager:
             offset = next_offset
 
     def _remove_stale_tmp_files(self) -> None:
+        _WRITER.drain()
         for name in os.listdir(self.dir):
             if name.endswith(SNAPSHOT_SUFFIX + TMP_SUFFIX):
                 os.unlink(self.dir / name)
@@ -863,3 +877,60 @@ class ProducerStateManager:
         self._ongoing = {}
         self._verifications = {}
         self._unreplicated = {}
+
+
+def _list_snapshots(directory: Path) -> list[int]:
+    offsets = []
+    for name in os.listdir(directory):
+        match = _SNAPSHOT_NAME.match(name)
+        if match:
+            offsets.append(int(match.group(1)))
+    return sorted(offsets)
+
+
+def _write_snapshot(path: Path, data: bytes, *, durable: bool) -> None:
+    """Write one snapshot file, then delete all but the latest SNAPSHOTS_TO_RETAIN."""
+    atomic_write(path, data, durable=durable)
+    offsets = _list_snapshots(path.parent)
+    for old in offsets[: max(len(offsets) - SNAPSHOTS_TO_RETAIN, 0)]:
+        (path.parent / snapshot_file_name(old)).unlink(missing_ok=True)
+
+
+class _SnapshotWriter:
+    """One daemon thread writing background snapshots in submission order.
+
+    A job that fails (the partition directory deleted with its topic, a full
+    disk) is logged and dropped: a snapshot only saves replay time. Jobs still
+    queued when the process dies are lost, like any unfsynced file.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Path, bytes]] = queue.Queue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def submit(self, path: Path, data: bytes) -> None:
+        with self._lock:
+            if not self._started:
+                threading.Thread(target=self._run, name="producer-snapshots",
+                                 daemon=True).start()
+                self._started = True
+        self._queue.put((path, data))
+
+    def drain(self) -> None:
+        """Return once every submitted snapshot is written (or failed)."""
+        if self._started:
+            self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            path, data = self._queue.get()
+            try:
+                _write_snapshot(path, data, durable=False)
+            except OSError as e:
+                logger.debug("producer snapshot %s not written: %s", path, e)
+            finally:
+                self._queue.task_done()
+
+
+_WRITER = _SnapshotWriter()

@@ -449,6 +449,24 @@ def test_snapshot_round_trip_and_retention(harness: Harness) -> None:
         harness.state.take_snapshot(harness.log.log_end_offset - 1)
 
 
+def test_background_snapshots_are_written_in_order_before_anyone_looks(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Snapshots handed to the background writer (a segment roll's) are written in
+    submission order, only the latest 2 kept, and listing or loading waits for
+    them; one that cannot be written (its directory gone) loses nothing else."""
+    gone = ProducerStateManager(tmp_path / "deleted-topic")
+    for i in range(5):
+        harness.produce(1, 0, i)
+        harness.state.take_snapshot(harness.log.log_end_offset, durable=False,
+                                    in_background=True)
+        gone.take_snapshot(i, durable=False, in_background=True)  # no directory: dropped
+    assert harness.state.snapshot_offsets() == [4, 5]
+    assert harness.loaded().producers == harness.state.producers
+    with pytest.raises(ValueError):
+        harness.state.take_snapshot(6, in_background=True)  # durable in the background
+
+
 def test_snapshot_keeps_state_of_deleted_segments(harness: Harness) -> None:
     """Producers whose batches were all deleted survive through the snapshot, as in KIP-360."""
     harness.produce(1, 0, 0, count=3)
