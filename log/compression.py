@@ -32,7 +32,6 @@ Pure functions, thread-safe; meant for the cleaner's worker thread.
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import struct
 from collections.abc import Sequence
@@ -118,6 +117,8 @@ def decompress(codec: int, data: Buffer) -> bytes:
         return bytes(data)
     try:
         if codec == GZIP:
+            import gzip  # on first use: most logs never hold a gzip batch (issue 12)
+
             return gzip.decompress(data)
         if codec == SNAPPY:
             return _snappy_decompress(_module(SNAPPY), bytes(data))
@@ -155,6 +156,8 @@ def compress(codec: int, data: bytes) -> bytes:
     if codec == NONE:
         return data
     if codec == GZIP:
+        import gzip  # on first use, as in decompress
+
         return gzip.compress(data)
     if codec == SNAPPY:
         snappy = _module(SNAPPY)

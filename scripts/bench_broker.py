@@ -55,6 +55,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import queue
@@ -317,10 +318,14 @@ class NotAvailable(Exception):
     """The target could not be started; the message says why."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: each socket is held until all are bound (a port
+    taken and released at once may be handed out again by the next call)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 @dataclass
@@ -394,8 +399,9 @@ def sink_target(work: Path) -> Target:
 def kraft_target(work: Path, data_dir: Path, tree: Path | None = None) -> Target:
     """`kraft dev` of this checkout, or of `tree` (its own .venv, run from its root)."""
     python = sys.executable if tree is None else str(tree / ".venv" / "bin" / "python")
+    port, controller_port = free_ports(2)
     argv = [python, "-m", "kraft.cli", "dev", "--host", "127.0.0.1",
-            "--port", str(free_port()), "--controller-port", str(free_port()),
+            "--port", str(port), "--controller-port", str(controller_port),
             "--data-dir", str(data_dir)]
     return Target("kraft", argv, work, cwd=tree)
 

@@ -11,7 +11,8 @@ median wall time since spawn and the CPU time the process had used by then:
   built, its imports done);
 - each INFO line the node logs (elected leader, metadata caught up, active
   controller, registered, unfenced, ...), as the log record is made;
-- every fsync (os.fsync and the time it took, summed per step);
+- every fsync (os.fsync and the time it took, summed per step; their number
+  and total time before ready below the table);
 - ready: the `ready` line read by this script; CPU read from /proc.
 
 A diagnostic for issue 12 (start-up at the floor), beside
@@ -28,6 +29,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -77,10 +79,14 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: each socket is held until all are bound (a port
+    taken and released at once may be handed out again by the next call)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -94,8 +100,9 @@ def one_start(work: Path, extra: list[str]) -> list[tuple[float, float, str]]:
     data, out = work / "data", work / "marks.json"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir()
-    argv = [sys.executable, "-c", CHILD, "dev", *extra, "--port", str(free_port()),
-            "--controller-port", str(free_port()), "--data-dir", str(data)]
+    port, controller_port = free_ports(2)
+    argv = [sys.executable, "-c", CHILD, "dev", *extra, "--port", str(port),
+            "--controller-port", str(controller_port), "--data-dir", str(data)]
     spawned = time.perf_counter()  # CLOCK_MONOTONIC: the same clock as the child's
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "KRAFT_TIMELINE_OUT": str(out)})
@@ -165,6 +172,12 @@ def main() -> int:
         fs = fsync_ms.get(key) or [0.0]
         print(f"| {key}{runs_note} | {statistics.median(walls[key]):.1f} | "
               f"{statistics.median(cpus[key]):.1f} | {statistics.median(fs):.1f} |")
+    counts = [sum(1 for _, _, what in steps if what.startswith("fsync ")) for steps in runs]
+    totals = [sum(float(what.split()[1]) for _, _, what in steps if what.startswith("fsync "))
+              for steps in runs]
+    print()
+    print(f"fsyncs before ready: {statistics.median(counts):g} taking "
+          f"{statistics.median(totals):.1f} ms in all (medians)")
     return 0
 
 

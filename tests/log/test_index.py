@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bisect
+import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -134,3 +136,35 @@ def test_full_means_segment_index_bytes(tmp_path: Path) -> None:
     assert not time_index.is_full
     time_index.maybe_append(2, BASE + 1)
     assert time_index.is_full
+
+
+def test_fsync_skips_an_index_unchanged_since_its_last_fsync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fsync syncs the file after every change (creation, entries, truncation) and the
+    first time in a process, and skips it when nothing changed since the last fsync."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    with scratch_dir() as d:
+        index = OffsetIndex(d / "0.index", BASE, 10 * 8)
+        index.create_empty()
+        index.fsync()
+        assert len(synced) == 1  # the creation
+        index.fsync()
+        index.write_pending()  # nothing pending: the file is unchanged
+        index.fsync()
+        assert len(synced) == 1
+        index.append(BASE + 5, 100)
+        index.fsync()
+        assert len(synced) == 1  # in memory only: not in the file yet
+        index.write_pending()
+        index.fsync()
+        assert len(synced) == 2
+        index.truncate_to(BASE)
+        index.fsync()
+        index.fsync()
+        assert len(synced) == 3
+        reopened = OffsetIndex(d / "0.index", BASE, 10 * 8)
+        reopened.fsync()
+        assert len(synced) == 4  # a new object's first fsync always happens
