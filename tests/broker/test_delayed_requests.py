@@ -245,3 +245,40 @@ async def test_delete_records_waits_for_the_followers_log_start(
                                                       log_start_offset=2))
     assert (answer.error_code, answer.low_watermark, took) == (ErrorCode.none, 2, 1)
     script.close()
+
+
+async def _produce_idempotent(script: Script, base_sequence: int, acks: int = -1) -> Any:
+    """One Produce v9 of an idempotent batch of 3 records (producer 7, epoch 0)."""
+    records = build_batch([Record(None, b"v%d" % i, timestamp=1) for i in range(3)],
+                          producer_id=7, producer_epoch=0, base_sequence=base_sequence)
+    request = SimpleNamespace(
+        acks=acks, transactional_id=None, timeout=timedelta(seconds=5),
+        topic_data=[SimpleNamespace(name="t", partition_data=[
+            SimpleNamespace(index=0, records=records)])])
+    answer = await produce.handle(broker_of(script), CTX, RequestHeader(0, 9, 1, None), request)
+    if isinstance(answer, Deferred):
+        answer = await answer.wait()
+    return answer.responses[0].partition_responses[0]
+
+
+async def test_a_batch_after_one_refused_for_the_isr_gets_the_same_refusal(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """Pipelined batches of a producer, the first refused because the ISR is below
+    min.insync.replicas: a later one that arrives once the ISR is back is refused
+    the same way (NOT_ENOUGH_REPLICAS, retriable) rather than failing the sequence
+    check, which librdkafka answers with an epoch bump and duplicates. A gap with
+    no refusal behind it is still OUT_OF_ORDER_SEQUENCE_NUMBER, as in Kafka."""
+    script = Script(tmp_path)
+    script.step(*topic(), ConfigRecord(resource_type=TOPIC_RESOURCE, resource_name="t",
+                                       name="min.insync.replicas", value="2"))
+    assert (await _produce_idempotent(script, 0, acks=1)).error_code == ErrorCode.none
+    script.step(PartitionChangeRecord(partition_id=0, topic_id=OLD, isr=[NODE]))
+    assert (await _produce_idempotent(script, 3)).error_code == ErrorCode.not_enough_replicas
+    script.step(PartitionChangeRecord(partition_id=0, topic_id=OLD, isr=[NODE, FOLLOWER]))
+    assert (await _produce_idempotent(script, 6)).error_code == ErrorCode.not_enough_replicas
+    assert leader(script).log_end_offset == 3
+    assert (await _produce_idempotent(script, 3, acks=1)).error_code == ErrorCode.none
+    assert (await _produce_idempotent(script, 6, acks=1)).error_code == ErrorCode.none
+    assert (await _produce_idempotent(script, 12, acks=1)).error_code == \
+        ErrorCode.out_of_order_sequence_number
+    script.close()

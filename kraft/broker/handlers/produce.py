@@ -179,13 +179,23 @@ def _append(
         return _Outcome(ErrorCode.transactional_id_authorization_failed,
                         "transactional records in a produce request without a transactional id")
     min_isr = partition.min_insync_replicas
+    header = headers[0]
     if acks == -1 and len(partition.isr) < min_isr:
+        partition.note_refused(header)
         return _Outcome(
             ErrorCode.not_enough_replicas,
             f"the ISR {list(partition.isr)} is below min.insync.replicas {min_isr}",
         )
     result = partition.append_as_leader(view, verification=guard)
     info = result.info
+    if (int(info.error_code) == ErrorCode.out_of_order_sequence_number
+            and partition.follows_refused(header)):
+        # The gap is our own refusal of an earlier batch: answer as we answered it.
+        return _Outcome(ErrorCode.not_enough_replicas,
+                        f"sequence {header.base_sequence} follows a batch this leader refused "
+                        f"because the ISR was below min.insync.replicas {min_isr}")
+    if int(info.error_code) == ErrorCode.none:
+        partition.appended_for(header.producer_id)
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
     outcome.record_errors = info.record_errors
     if outcome.error not in _UNKNOWN_APPEND_INFO:
