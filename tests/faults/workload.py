@@ -229,6 +229,15 @@ class ConfluentClient:
             self._producer.produce(topic, value, partition=partition, on_delivery=report)
         except BufferError as e:  # local queue full: never enqueued
             raise DefiniteFailure(f"_QUEUE_FULL: {e}") from None
+        except confluent_kafka.KafkaException as e:
+            # The producer went fatal since the worker last looked: librdkafka
+            # refuses every produce() from then on (never enqueued). Serve the
+            # error callback, which names the fatal error, for the history.
+            if e.args[0].code() != confluent_kafka.KafkaError._FATAL:
+                raise
+            self._producer.poll(0)
+            self._fatal = self._fatal or f"{e.args[0].name()}: {e.args[0].str()}"
+            raise DefiniteFailure(f"_FATAL: {e}") from None
 
     def poll(self) -> None:
         self._producer.poll(0)
