@@ -59,7 +59,6 @@ log = logging.getLogger("kraft.broker")
 
 Address = tuple[str, int]
 RETRY_BACKOFF_S = 0.05
-CLOSE_MARGIN_S = 0.1  # see _attempt
 
 
 class ControllerUnavailable(Exception):
@@ -205,20 +204,13 @@ class ControllerChannel:
         timed out first. Raises ConnectionFailed."""
         outcome: list[Any] = []
         failure: list[ConnectionFailed] = []
-        deadline = trio.current_time() + self.attempt_timeout_s
-        # The request's own timeout (what is left after connecting) must expire
-        # before this scope's: it closes the connection, as Kafka's NetworkClient
-        # does on a request timeout. Left open, a request sent into a network
-        # partition holds every later one (heartbeats included) behind it in the
-        # socket until TCP retransmits after the heal, tens of seconds later.
-        with trio.move_on_at(deadline + CLOSE_MARGIN_S):
+        with trio.move_on_after(self.attempt_timeout_s):
             async with trio.open_nursery() as nursery:
 
                 async def ask() -> None:
                     try:
-                        conn = await client.connection(address)
-                        outcome.append(await conn.request(
-                            request, timeout=max(deadline - trio.current_time(), 1e-3)))
+                        outcome.append(await client.request(
+                            address, request, timeout=self.attempt_timeout_s))
                     except ConnectionFailed as e:
                         failure.append(e)
                     nursery.cancel_scope.cancel()

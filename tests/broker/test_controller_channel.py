@@ -59,21 +59,6 @@ class ScriptedClient:
         self.sent.append(Sent(address, client_id))
         return await self.steps.pop(0)()
 
-    async def connection(self, address: tuple[str, int]) -> ScriptedConnection:
-        return ScriptedConnection(self, address)
-
-
-class ScriptedConnection:
-    """KafkaClient.connection's answer: its requests play the client's steps."""
-
-    def __init__(self, client: ScriptedClient, address: tuple[str, int]) -> None:
-        self.client = client
-        self.address = address
-
-    async def request(self, request: Any, timeout: float, *,
-                      client_id: str | None = None) -> Any:
-        return await self.client.request(self.address, request, timeout, client_id=client_id)
-
 
 class Leadership:
     def __init__(self, leader: LeaderAndEpoch) -> None:
