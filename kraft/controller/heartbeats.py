@@ -52,11 +52,13 @@ connection callbacks, which run on the same trio thread).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kraft.metadata.image import MetadataImage
 
 __all__ = ["BrokerHeartbeatManager", "BrokerHeartbeatState"]
+
+RETIRED_KEPT = 4  # replaced heartbeat connections remembered per broker
 
 
 @dataclass(slots=True)
@@ -69,6 +71,11 @@ class BrokerHeartbeatState:
     registration_offset: int = -1
     connection: object | None = None  # the connection its last heartbeat arrived on
     disconnected_ms: int = -1  # when that connection closed; -1 while open or unknown
+    # Connections a later one replaced (the last few): a heartbeat the broker sent
+    # on one before it gave it up can arrive after a network partition heals,
+    # TCP-retransmitted, followed by that connection's close. It still counts as
+    # contact, but never makes that connection the broker's again.
+    retired: list[object] = field(default_factory=list)
 
 
 class BrokerHeartbeatManager:
@@ -135,8 +142,10 @@ class BrokerHeartbeatManager:
         state = self._brokers.get(broker_id)
         if state is None:
             state = self._brokers[broker_id] = BrokerHeartbeatState(now_ms)
-        if state.connection is connection:
+        if state.connection is connection or any(c is connection for c in state.retired):
             return False
+        if state.connection is not None:
+            state.retired = [*state.retired[-(RETIRED_KEPT - 1):], state.connection]
         state.connection = connection
         state.disconnected_ms = -1
         return True

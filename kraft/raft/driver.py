@@ -507,24 +507,34 @@ class RaftNode:
         message = out.message
         assert isinstance(message, m.Request)
         spec = rpc.for_request(message)
+        timeout = self.config.request_timeout_ms / 1000
+        deadline = trio.current_time() + timeout
         try:
             if address is None:
                 raise ConnectionFailed(f"no address for node {out.destination}")
             assert self._client is not None
             request = spec.request_to_kio(message)
-            timeout = self.config.request_timeout_ms / 1000
             # Connecting and negotiating count against the request timeout too,
             # so requests to a paused peer do not pile up behind its connect.
             with trio.fail_after(timeout):
-                response = await self._client.request(address, request, timeout=timeout)
+                conn = await self._client.connection(address)
+            # The rest of the timeout is the request's own: when it expires the
+            # connection is closed (as Kafka's NetworkClient disconnects on a
+            # request timeout). Left open, a request sent into a network
+            # partition holds every later one behind it in the socket until TCP
+            # retransmits after the heal (backed off to tens of seconds).
+            response = await conn.request(request, max(deadline - trio.current_time(), 1e-3))
             event: InboxEvent = m.Inbound(out.destination, out.correlation_id,
                                           spec.response_from_kio(response))
         except (ConnectionFailed, UnsupportedVersion, InvalidRequest, rpc.PeerError,
                 trio.TooSlowError) as e:
             log.debug("node %d: %s to node %d failed: %s", self.config.node_id,
                       spec.name, out.destination, e)
+            # A failure at the deadline is a timeout whatever it says (a request
+            # still waiting for its turn to be written gives up as "not sent").
             event = RequestFailed(out.destination, out.correlation_id,
-                                  connection_lost=is_connection_loss(e))
+                                  connection_lost=is_connection_loss(e)
+                                  and trio.current_time() < deadline)
         # Cancelled (not BrokenResourceError) if the driver stops meanwhile: this
         # task is in the driver's nursery, which is cancelled before the inbox closes.
         await self._inbox_send.send(event)

@@ -196,3 +196,23 @@ def test_negative_grace_keeps_the_session_timeout() -> None:
     hb.disconnected(1, conn, 10)
     assert hb.expired(image, TIMEOUT) == []
     assert hb.expired(image, TIMEOUT + 1) == [1]
+
+
+def test_late_heartbeat_on_a_replaced_connection_does_not_take_it_back() -> None:
+    """A heartbeat that arrives on a connection the broker already replaced (sent
+    before a network partition, retransmitted after the heal), followed by that
+    connection's close, neither makes the old connection the broker's again nor
+    starts the grace: only the session timeout counts."""
+    image = cluster_image(broker(1))
+    hb = BrokerHeartbeatManager(TIMEOUT, GRACE)
+    hb.reset(image, 0)
+    old, new = object(), object()
+    assert hb.connected(1, old, 0)
+    assert hb.connected(1, new, 300)
+    hb.touch(1, 300, 3)
+    assert not hb.connected(1, old, 400)  # the stale heartbeat
+    hb.touch(1, 400, 3)
+    hb.disconnected(1, old, 410)
+    assert not hb.connection_lost(1)
+    assert hb.expired(image, 400 + TIMEOUT) == []
+    assert hb.expired(image, 400 + TIMEOUT + 1) == [1]

@@ -6,7 +6,9 @@ checker run in the root namespace, as clients on another host. Faults are
 iptables rules inside a node's namespace. Every schedule ends with the
 faults healed, every partition back to full ISR and the producers
 acknowledged again; then the queue checker reads everything back: nothing
-acknowledged lost, duplicated, reordered or overwritten.
+acknowledged lost, duplicated, reordered or overwritten; and every replica's
+log holds the same batches (base and last offset, CRC, attributes, producer
+id and epoch) as its leader's.
 
 Needs root, iproute2 and iptables. When namespaces cannot be made the tests
 skip, except under CI=true, where they fail: CI runs them as root, so a
@@ -31,7 +33,9 @@ from tests.faults.schedules import (
     run_schedule,
     topic_state,
     wait_for,
+    workload_config,
 )
+from tests.faults.txn_schedules import replica_differences
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +92,36 @@ def isolate_partition_leader(f: Faults) -> None:
     partition, victim = f.plain_leader()
     f.history.note(f"isolate node {victim} from its peers ({f.roles(victim)})")
     f.cluster.net.cut(victim, [n for n in f.cluster.ids if n != victim])
+    _wait_leader_outside(f, partition, victim)
+    f.hold()
+    f.history.note(f"heal node {victim}")
+    f.cluster.net.heal(victim)
+
+
+def isolate_partition_leader_and_clients(f: Faults) -> None:
+    """Cut the leader of a partition (not the active controller) off from both
+    other nodes and from the clients: it looks dead to everyone, but closes no
+    connection; once another replica leads the partition, hold, then heal."""
+    assert isinstance(f.cluster, NetnsCluster)
+    partition, victim = f.plain_leader()
+    f.history.note(f"isolate node {victim} from peers and clients ({f.roles(victim)})")
+    f.cluster.net.cut(victim, [n for n in f.cluster.ids if n != victim], clients=True)
+    _wait_leader_outside(f, partition, victim)
+    f.hold()
+    f.history.note(f"heal node {victim}")
+    f.cluster.net.heal(victim)
+
+
+def drop_inbound_on_leader(f: Faults) -> None:
+    """Drop every packet from its peers arriving at the leader of a partition
+    (not the active controller); its own packets still reach them, and the
+    clients still reach it both ways. Its heartbeats and fetches arrive at
+    the others but their answers never come back, and its followers' fetches
+    never arrive; once another replica leads the partition, hold, then heal."""
+    assert isinstance(f.cluster, NetnsCluster)
+    partition, victim = f.plain_leader()
+    f.history.note(f"drop inbound packets from peers on node {victim} ({f.roles(victim)})")
+    f.cluster.net.drop_inbound(victim, [n for n in f.cluster.ids if n != victim])
     _wait_leader_outside(f, partition, victim)
     f.hold()
     f.history.note(f"heal node {victim}")
@@ -171,8 +205,8 @@ def kill_while_isolated(f: Faults) -> None:
 
 
 NETNS_SCHEDULES = [Schedule(fn.__name__, fn) for fn in (
-    isolate_partition_leader, isolate_active_controller, bridge_partition,
-    pause_leader_past_session,
+    isolate_partition_leader, isolate_partition_leader_and_clients, drop_inbound_on_leader,
+    isolate_active_controller, bridge_partition, pause_leader_past_session,
 )]
 
 # Not run: kill_while_isolated reproduces issue 13's duplicate in about one run
@@ -186,8 +220,10 @@ KNOWN_ANOMALIES = [Schedule(kill_while_isolated.__name__, kill_while_isolated)]
 @pytest.mark.parametrize("schedule", NETNS_SCHEDULES, ids=[s.name for s in NETNS_SCHEDULES])
 def test_netns_schedule(cluster: NetnsCluster, tmp_path: Path, schedule: Schedule) -> None:
     """Under this network fault between hosts no acknowledged write is lost,
-    duplicated, reordered or overwritten, and every partition ends with full ISR."""
-    result = run_schedule(cluster, schedule, tmp_path)
+    duplicated, reordered or overwritten, and every partition ends with full ISR
+    and its replicas' logs identical batch by batch."""
+    config = workload_config(cluster, f"queue-{schedule.name.replace('_', '-')}")
+    result = run_schedule(cluster, schedule, tmp_path, config)
     report = result.report
     assert report.valid, f"{schedule.name}: {report.summary()}\nhistory: {result.history_path}"
     assert report.counts.ok > 0
@@ -195,6 +231,8 @@ def test_netns_schedule(cluster: NetnsCluster, tmp_path: Path, schedule: Schedul
                 if not s.full_isr or len(s.replicas) != 3 or s.leader < 0}
     assert result.partitions and not not_full, \
         f"{schedule.name}: partitions not back to full ISR: {not_full or 'no answer'}"
+    differences = replica_differences(cluster, config.topic, result.partitions)
+    assert differences == [], "\n".join(differences)
 
 
 def test_netns_cleanup_removes_every_namespace() -> None:

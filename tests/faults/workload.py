@@ -103,6 +103,8 @@ class WorkloadConfig:
     # librdkafka's security settings (security.protocol, sasl.*, ssl.ca.location);
     # kafka-python gets the same through kafka_python_security.
     security: dict[str, str] = field(default_factory=dict)
+    # More librdkafka producer settings (scripts/bench_failover.py: socket.timeout.ms).
+    rdkafka: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS:
@@ -210,6 +212,7 @@ class ConfluentClient:
             "reconnect.backoff.max.ms": 500,
             "error_cb": self._on_error,
             **config.security,
+            **config.rdkafka,
             **_rdkafka_debug(),
             **(extra or {}),
         })
