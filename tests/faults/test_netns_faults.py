@@ -207,14 +207,8 @@ def kill_while_isolated(f: Faults) -> None:
 NETNS_SCHEDULES = [Schedule(fn.__name__, fn) for fn in (
     isolate_partition_leader, isolate_partition_leader_and_clients, drop_inbound_on_leader,
     isolate_active_controller, bridge_partition, pause_leader_past_session,
+    kill_while_isolated,
 )]
-
-# Not run: kill_while_isolated reproduces issue 13's duplicate in about one run
-# of three: a librdkafka producer re-sends with a bumped producer epoch and
-# sequence 0 what it had written with epoch 0 on the isolated leader (replicated
-# just before the cut), and both copies are stored. Run it by hand:
-#   Schedule("kill_while_isolated", kill_while_isolated) with run_schedule.
-KNOWN_ANOMALIES = [Schedule(kill_while_isolated.__name__, kill_while_isolated)]
 
 
 @pytest.mark.parametrize("schedule", NETNS_SCHEDULES, ids=[s.name for s in NETNS_SCHEDULES])
