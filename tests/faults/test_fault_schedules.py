@@ -2,8 +2,7 @@
 
 Each test starts a fresh LocalCluster (three nodes with both roles, free
 ports, `FAST_FAILOVER` overrides), once with PLAINTEXT and once with SASL_SSL
-on every listener (issue 16: a secured cluster passes the same schedules;
-PLAINTEXT_ONLY says which do not run on SASL_SSL yet, and why),
+on every listener (issue 16: a secured cluster passes the same schedules),
 runs the idempotent acks=all workload on a topic with replication factor 3
 and min.insync.replicas 2, injects one schedule of faults from
 tests/faults/schedules.py (kill -9 of the leader, of the controller, of the
@@ -44,18 +43,7 @@ SECURITY = {
 }
 
 
-# Schedules that run on the PLAINTEXT cluster only, and why.
-PLAINTEXT_ONLY = {
-    # kill -9 of all three nodes: over SASL_SSL 1 run in 6 ended with duplicates
-    # (librdkafka's idempotent producer bumped its epoch and re-sent batches already
-    # in every replica's log from sequence 0, which the broker stores as new, as
-    # Kafka's does). That is the librdkafka epoch-bump anomaly of issue 13, not a
-    # SASL_SSL one; the TLS restart only widens its window. Back here once it is
-    # understood.
-    "kill_all",
-}
-CASES = [(security, schedule) for security in SECURITY for schedule in SCHEDULES
-         if security == "plaintext" or schedule.name not in PLAINTEXT_ONLY]
+CASES = [(security, schedule) for security in SECURITY for schedule in SCHEDULES]
 
 
 @pytest.fixture
