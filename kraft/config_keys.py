@@ -197,7 +197,7 @@ _CORE: Final = [
          "process died: the kernel closed it) and that has not heartbeated on a new one "
          "within this grace is fenced without waiting for broker.session.timeout.ms; "
          "-1 turns this off."),
-    _key("kraft.broker.session.self.fence.enable", Type.BOOLEAN, False,
+    _key("kraft.broker.session.self.fence.enable", Type.BOOLEAN, True,
          "kraft: a broker whose heartbeats have gone unanswered for broker.session.timeout.ms "
          "(counted from the send of the last answered one) presumes the controller fenced it "
          "and answers produce requests to the partitions it leads NOT_LEADER_OR_FOLLOWER, "
