@@ -116,9 +116,10 @@ class Partition:
         self.purgatory = purgatory
         self._min_insync_replicas = min_insync_replicas
         self.closed = False  # set by retire(): the replica left this broker
-        # producer id -> (epoch, base sequence) of its batch this leader last
-        # refused before appending (NOT_ENOUGH_REPLICAS): see `follows_refused`
-        self._refused: dict[int, tuple[int, int]] = {}
+        # producer id -> (epoch, base sequence, error) of its batch this broker last
+        # refused without appending (NOT_ENOUGH_REPLICAS, NOT_LEADER_OR_FOLLOWER):
+        # see `follows_refused`
+        self._refused: dict[int, tuple[int, int, ErrorCode]] = {}
 
     @classmethod
     def open(
@@ -223,7 +224,6 @@ class Partition:
         self._update(registration)
         if new_epoch:
             self.pending_isr = None
-            self._refused.clear()
             self.remote = {
                 r: ReplicaState(last_caught_up_ms=now_ms if r in registration.isr else 0)
                 for r in registration.replicas if r != self.node_id
@@ -237,37 +237,44 @@ class Partition:
             self._state_changed()  # produce waiters re-check the ISR and leadership
         return new_epoch
 
-    # -- a producer's batches after one this leader refused ---------------------
+    # -- a producer's batches after one this broker refused ----------------------
 
     _MAX_REFUSED = 10_000
 
-    def note_refused(self, header: BatchHeader) -> None:
-        """This leader refused `header`'s batch before appending it (NOT_ENOUGH_REPLICAS)."""
+    def note_refused(self, header: BatchHeader, error: ErrorCode) -> None:
+        """This broker refused `header`'s batch without appending it, with `error`
+        (NOT_ENOUGH_REPLICAS as leader, NOT_LEADER_OR_FOLLOWER while not leading)."""
         if header.producer_id < 0:
             return
         if len(self._refused) >= self._MAX_REFUSED and header.producer_id not in self._refused:
             del self._refused[next(iter(self._refused))]
-        self._refused[header.producer_id] = (header.producer_epoch, header.base_sequence)
+        self._refused[header.producer_id] = (header.producer_epoch, header.base_sequence, error)
 
-    def follows_refused(self, header: BatchHeader) -> bool:
-        """Whether `header`'s batch, whose sequence does not follow what is in the
-        log, comes after a batch of the same producer epoch this leader refused.
+    def follows_refused(self, header: BatchHeader) -> ErrorCode | None:
+        """The refusal to answer `header`'s batch with, when its sequence does not
+        follow what is in the log because this broker refused an earlier batch of
+        the same producer epoch; None when the gap has no refusal behind it.
 
-        Why: an idempotent producer pipelines up to 5 batches. When the ISR is
-        below min.insync.replicas the first few are refused, and if the ISR
-        grows back before a later one arrives, that one fails the sequence
-        check (OUT_OF_ORDER_SEQUENCE_NUMBER, Kafka's answer). The gap is this
-        leader's own refusal, not a lost write, but librdkafka treats
-        OUT_OF_ORDER on a batch that is not its oldest in flight as a reason to
-        bump the producer epoch, and then re-sends from sequence 0 every batch
-        it still holds, including ones an earlier leader had already written:
-        duplicates (confluentinc/librdkafka#4953; the Java producer retries
-        instead). Answering such a batch with the refusal its predecessor got
-        is as true, and every client retries it in order.
+        Why: an idempotent producer pipelines up to 5 batches. When the first few
+        are refused (the ISR below min.insync.replicas; or this broker had not yet
+        replayed the record that makes it leader) and the cause is gone before a
+        later one arrives, that one fails the sequence check
+        (OUT_OF_ORDER_SEQUENCE_NUMBER, Kafka's answer). The gap is this broker's
+        own refusal, not a lost write, but librdkafka treats OUT_OF_ORDER on a
+        batch that is not its oldest in flight as a reason to bump the producer
+        epoch, and then re-sends from sequence 0 every batch it still holds,
+        including ones an earlier leader had already written: duplicates
+        (confluentinc/librdkafka#4953; the Java producer retries instead).
+        Answering such a batch with the refusal its predecessor got is as true
+        (it is not appended; the producer must send the earlier one first), and
+        every client retries it in order. The memory outlives a leadership
+        change on purpose: that change is one of the causes.
         """
         refused = self._refused.get(header.producer_id)
-        return (refused is not None and refused[0] == header.producer_epoch
-                and refused[1] < header.base_sequence)
+        if (refused is not None and refused[0] == header.producer_epoch
+                and refused[1] < header.base_sequence):
+            return refused[2]
+        return None
 
     def appended_for(self, producer_id: int) -> None:
         """A batch of `producer_id` was appended: its sequence moved on."""

@@ -282,3 +282,26 @@ async def test_a_batch_after_one_refused_for_the_isr_gets_the_same_refusal(
     assert (await _produce_idempotent(script, 12, acks=1)).error_code == \
         ErrorCode.out_of_order_sequence_number
     script.close()
+
+
+async def test_a_batch_after_one_refused_as_follower_gets_the_same_refusal(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    """Pipelined batches of a producer reach a broker just before it replays the
+    record that makes it leader: the first is refused with NOT_LEADER_OR_FOLLOWER,
+    and a later one that arrives once it leads is refused the same way rather than
+    failing the sequence check (librdkafka's epoch bump); once the first is sent
+    again both append in order."""
+    script = Script(tmp_path)
+    script.step(*topic())
+    assert (await _produce_idempotent(script, 0, acks=1)).error_code == ErrorCode.none
+    script.step(PartitionChangeRecord(partition_id=0, topic_id=OLD, leader=FOLLOWER))
+    assert (await _produce_idempotent(script, 3, acks=1)).error_code == \
+        ErrorCode.not_leader_or_follower
+    script.step(PartitionChangeRecord(partition_id=0, topic_id=OLD, leader=NODE))
+    assert (await _produce_idempotent(script, 6, acks=1)).error_code == \
+        ErrorCode.not_leader_or_follower
+    assert leader(script).log_end_offset == 3
+    assert (await _produce_idempotent(script, 3, acks=1)).error_code == ErrorCode.none
+    assert (await _produce_idempotent(script, 6, acks=1)).error_code == ErrorCode.none
+    assert leader(script).log_end_offset == 9
+    script.close()

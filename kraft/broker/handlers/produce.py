@@ -157,9 +157,13 @@ def _append(
         return _Outcome(ErrorCode.invalid_topic_exception,
                         f"Cannot append to internal topic {topic.name}")
     partition = broker.replica_manager.get_by_id(topic.topic_id, index)
-    if partition is None or not partition.is_leader:
+    if partition is None:
+        return _Outcome(ErrorCode.not_leader_or_follower)
+    if not partition.is_leader:
+        _note_refused(partition, records, ErrorCode.not_leader_or_follower)
         return _Outcome(ErrorCode.not_leader_or_follower)
     if broker.session is not None and broker.session.presumed_fenced():
+        _note_refused(partition, records, ErrorCode.not_leader_or_follower)
         return _Outcome(ErrorCode.not_leader_or_follower,
                         "this broker's heartbeats went unanswered for its session timeout: "
                         "the controller may have moved leadership")
@@ -181,19 +185,20 @@ def _append(
     min_isr = partition.min_insync_replicas
     header = headers[0]
     if acks == -1 and len(partition.isr) < min_isr:
-        partition.note_refused(header)
+        partition.note_refused(header, ErrorCode.not_enough_replicas)
         return _Outcome(
             ErrorCode.not_enough_replicas,
             f"the ISR {list(partition.isr)} is below min.insync.replicas {min_isr}",
         )
     result = partition.append_as_leader(view, verification=guard)
     info = result.info
-    if (int(info.error_code) == ErrorCode.out_of_order_sequence_number
-            and partition.follows_refused(header)):
-        # The gap is our own refusal of an earlier batch: answer as we answered it.
-        return _Outcome(ErrorCode.not_enough_replicas,
-                        f"sequence {header.base_sequence} follows a batch this leader refused "
-                        f"because the ISR was below min.insync.replicas {min_isr}")
+    if int(info.error_code) == ErrorCode.out_of_order_sequence_number:
+        refusal = partition.follows_refused(header)
+        if refusal is not None:
+            # The gap is our own refusal of an earlier batch: answer as we answered it.
+            return _Outcome(refusal, f"sequence {header.base_sequence} of producer "
+                            f"{header.producer_id} follows a batch this broker refused "
+                            f"({refusal.name}); send that one first")
     if int(info.error_code) == ErrorCode.none:
         partition.appended_for(header.producer_id)
     outcome = _Outcome(ErrorCode(int(info.error_code)), info.error_message)
@@ -205,6 +210,14 @@ def _append(
         outcome.partition = partition
         outcome.wait_offset = info.last_offset
     return outcome
+
+
+def _note_refused(partition: Partition, records: bytes | None, error: ErrorCode) -> None:
+    """Remember that the idempotent batch in `records` was refused with `error`
+    (`Partition.follows_refused`)."""
+    header = _first_header(records)
+    if header is not None:
+        partition.note_refused(header, error)
 
 
 def _first_header(records: bytes | None) -> BatchHeader | None:
