@@ -55,7 +55,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import queue
@@ -86,6 +85,7 @@ from kraft.net.codec import RequestHeader
 from kraft.net.messages import build, nested, response_class
 from kraft.net.registry import ApiRegistry
 from kraft.net.server import KafkaServer, RequestContext
+from kraft.tools.local_cluster import free_loopback_ports
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -318,16 +318,6 @@ class NotAvailable(Exception):
     """The target could not be started; the message says why."""
 
 
-def free_ports(n: int) -> list[int]:
-    """`n` distinct free ports: each socket is held until all are bound (a port
-    taken and released at once may be handed out again by the next call)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-
-
 @dataclass
 class Target:
     """A child process that prints `ready ... bootstrap.servers=H:P` on stdout."""
@@ -399,7 +389,7 @@ def sink_target(work: Path) -> Target:
 def kraft_target(work: Path, data_dir: Path, tree: Path | None = None) -> Target:
     """`kraft dev` of this checkout, or of `tree` (its own .venv, run from its root)."""
     python = sys.executable if tree is None else str(tree / ".venv" / "bin" / "python")
-    port, controller_port = free_ports(2)
+    port, controller_port = free_loopback_ports(2)
     argv = [python, "-m", "kraft.cli", "dev", "--host", "127.0.0.1",
             "--port", str(port), "--controller-port", str(controller_port),
             "--data-dir", str(data_dir)]

@@ -64,7 +64,7 @@ from kio.schema.leave_group.v3 import request as leave_v3  # noqa: E402
 from kio.schema.sync_group.v3 import request as sync_v3  # noqa: E402
 
 from kraft.net.client import Connection  # noqa: E402
-from tests.ports import free_port  # noqa: E402
+from kraft.tools.local_cluster import free_loopback_ports  # noqa: E402
 
 READY = re.compile(r"ready: bootstrap\.servers=(\S+)")
 TIMEOUT_S = 30.0
@@ -80,8 +80,9 @@ class Dev:
     def __init__(self, work: Path) -> None:
         self.data = work / "data"
         self.out = work / "dev.log"
-        cmd = [sys.executable, "-m", "kraft.cli", "dev", "--port", str(free_port()),
-               "--controller-port", str(free_port()), "--data-dir", str(self.data)]
+        port, controller_port = free_loopback_ports(2)
+        cmd = [sys.executable, "-m", "kraft.cli", "dev", "--port", str(port),
+               "--controller-port", str(controller_port), "--data-dir", str(self.data)]
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT_S

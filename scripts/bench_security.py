@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from kraft.config import KafkaConfig  # noqa: E402
 from kraft.net.client import Connection  # noqa: E402
 from kraft.security.listener import client_security  # noqa: E402
-from tests.ports import free_port  # noqa: E402
+from kraft.tools.local_cluster import free_loopback_ports  # noqa: E402
 from tests.security.certs import make_pki  # noqa: E402
 
 KRAFT = [sys.executable, "-m", "kraft.cli"]
@@ -38,7 +38,8 @@ SCRAM = "org.apache.kafka.common.security.scram.ScramLoginModule"
 
 def start(work: Path) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
     pki = make_pki(work / "pki")
-    ports = {n: free_port() for n in ("PLAINTEXT", "SSL", "SASL_SSL", "CONTROLLER")}
+    names = ("PLAINTEXT", "SSL", "SASL_SSL", "CONTROLLER")
+    ports = dict(zip(names, free_loopback_ports(len(names)), strict=True))
     props = {
         "node.id": "1", "process.roles": "broker,controller",
         "controller.quorum.voters": f"1@127.0.0.1:{ports['CONTROLLER']}",

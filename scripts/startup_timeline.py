@@ -29,19 +29,19 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from kraft.tools.local_cluster import free_loopback_ports
 
 CHILD = r'''
 import time
@@ -79,16 +79,6 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
-def free_ports(n: int) -> list[int]:
-    """`n` distinct free ports: each socket is held until all are bound (a port
-    taken and released at once may be handed out again by the next call)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -100,7 +90,7 @@ def one_start(work: Path, extra: list[str]) -> list[tuple[float, float, str]]:
     data, out = work / "data", work / "marks.json"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir()
-    port, controller_port = free_ports(2)
+    port, controller_port = free_loopback_ports(2)
     argv = [sys.executable, "-c", CHILD, "dev", *extra, "--port", str(port),
             "--controller-port", str(controller_port), "--data-dir", str(data)]
     spawned = time.perf_counter()  # CLOCK_MONOTONIC: the same clock as the child's

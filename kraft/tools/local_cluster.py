@@ -149,6 +149,22 @@ class NodeStatus:
         return self.leader_id == self.node_id
 
 
+
+def free_loopback_ports(n: int) -> list[int]:
+    """`n` distinct ports free on 127.0.0.1 now, never one of the fixed ports
+    9092-9100 people run their own clusters on. Each socket is held until all
+    are bound: a port taken and released at once may be handed out again."""
+    with contextlib.ExitStack() as stack:
+        found: list[int] = []
+        while len(found) < n:
+            s = stack.enter_context(socket.socket())
+            s.bind((HOST, 0))
+            port: int = s.getsockname()[1]
+            if port not in RESERVED_PORTS:
+                found.append(port)
+    return found
+
+
 class LocalCluster:
     """`nodes` nodes with both roles under `root`; see the module docstring."""
 
@@ -255,14 +271,7 @@ class LocalCluster:
     def free_ports(nodes: int = 3) -> dict[int, tuple[int, int]]:
         """(client, controller) ports for node ids 1..nodes, free on 127.0.0.1 now
         and never one of the fixed ports 9092-9100."""
-        with contextlib.ExitStack() as stack:
-            found: list[int] = []
-            while len(found) < 2 * nodes:
-                s = stack.enter_context(socket.socket())
-                s.bind((HOST, 0))
-                port = s.getsockname()[1]
-                if port not in RESERVED_PORTS:
-                    found.append(port)
+        found = free_loopback_ports(2 * nodes)
         return {n: (found[2 * i], found[2 * i + 1]) for i, n in enumerate(range(1, nodes + 1))}
 
     # --- where things are ----------------------------------------------------------------

@@ -361,16 +361,23 @@ def test_candidate_times_out_into_backoff() -> None:
 # --- replication ----------------------------------------------------------------
 
 
-def test_follower_flushes_before_its_next_fetch() -> None:
-    """A voter reports (fetches at) only offsets it has flushed."""
+def _written_not_flushed(every_follower: bool) -> tuple[Harness, int, list[int]]:
+    """A cluster whose leader wrote a record at offset 1 that one follower (or
+    each) holds but has not flushed: (harness, leader, those followers)."""
     h = Harness()
     leader = h.elect()
-    follower = next(i for i in (1, 2, 3) if i != leader)
-    h.run_until(lambda: h[follower].high_watermark >= 1)
-    h.nodes[follower].auto_flush = False
+    followers = [i for i in (1, 2, 3) if i != leader][: 2 if every_follower else 1]
+    h.run_until(lambda: all(h[i].high_watermark >= 1 for i in followers))
+    for f in followers:
+        h.nodes[f].auto_flush = False
     h[leader].propose([b"a"], h.now)
-    h.tick(25)
-    h.run_until(lambda: h.nodes[follower].log.end_offset == 2)
+    h.run_until(lambda: all(h.nodes[f].log.end_offset == 2 for f in followers))
+    return h, leader, followers
+
+
+def test_follower_flushes_before_its_next_fetch() -> None:
+    """A voter reports (fetches at) only offsets it has flushed."""
+    h, _, (follower,) = _written_not_flushed(every_follower=False)
     h.deliver()
     assert not [p for p in h.pending if p.source == follower]
     h.flush(follower)
@@ -383,15 +390,8 @@ def test_slow_flushes_on_every_follower_keep_the_leader() -> None:
     start an election nor let the leader resign by check-quorum: while their
     own flush holds the next fetch back they repeat the last one, at an
     offset that was durable, and the leader's answers show it alive."""
-    h = Harness()
-    leader = h.elect()
+    h, leader, followers = _written_not_flushed(every_follower=True)
     epoch = h[leader].epoch
-    followers = [i for i in (1, 2, 3) if i != leader]
-    h.run_until(lambda: all(h[i].high_watermark >= 1 for i in followers))
-    for f in followers:
-        h.nodes[f].auto_flush = False
-    h[leader].propose([b"a"], h.now)
-    h.run_until(lambda: all(h.nodes[f].log.end_offset == 2 for f in followers))
     reported: list[int] = []
     for _ in range(100):  # 10 s of stalled fsyncs: 5 fetch timeouts
         reported += [p.out.message.fetch_offset for p in h.pending
@@ -411,13 +411,7 @@ def test_slow_flush_still_detects_a_dead_leader() -> None:
     """The keepalive of a follower waiting for its own flush resets its fetch
     timeout only when the leader answers: a leader that went silent is still
     detected within the fetch timeout."""
-    h = Harness()
-    leader = h.elect()
-    follower = next(i for i in (1, 2, 3) if i != leader)
-    h.run_until(lambda: h[follower].high_watermark >= 1)
-    h.nodes[follower].auto_flush = False
-    h[leader].propose([b"a"], h.now)
-    h.run_until(lambda: h.nodes[follower].log.end_offset == 2)
+    h, leader, (follower,) = _written_not_flushed(every_follower=False)
     silent_since = h.now
     while isinstance(h[follower].role, Follower):
         h.deliver(lambda p: leader in (p.source, p.out.destination), drop=True)
