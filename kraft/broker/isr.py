@@ -94,8 +94,9 @@ class IsrManager:
             silent = partition.silent_replicas(now_ms, silence_ms)
             lagging = [r for r in out if r not in silent]
             if silent:
-                log.info("node %d: %s: no fetch from followers %s for over %d ms", self.node_id,
-                         partition.name, silent, silence_ms)
+                # "out of sync for over" in both lines: scripts/bench_stability.py counts them
+                log.info("node %d: %s: followers %s out of sync for over %d ms: no fetch at all",
+                         self.node_id, partition.name, silent, silence_ms)
             if lagging:
                 log.info("node %d: %s: followers %s out of sync for over %d ms", self.node_id,
                          partition.name, lagging, self.lag_time_max_ms)

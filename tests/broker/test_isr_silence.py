@@ -6,6 +6,7 @@ manager's check cadence on the autojump clock."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,17 @@ async def test_the_replica_manager_checks_at_the_silence_cadence(
     assert [round(at - start, 3) for _, at in script.isr.checks] == [0.9, 1.8, 7.0, 7.9]
     assert script.isr.silence == [True, True, False, True]
     script.close()
+
+
+def test_a_silence_shrink_is_logged_as_an_isr_shrink(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A follower dropped for silence is logged with the words
+    scripts/bench_stability.py counts as an ISR shrink."""
+    leader = leader_of_three(tmp_path)
+    leader.update_follower_fetch_state(3, 5, now_ms=10_000)
+    with caplog.at_level("INFO", logger="kraft.broker"):
+        isr_manager().maybe_shrink(leader, 10_500)
+    assert leader.pending_isr == (1, 3)
+    assert any(re.search(r"followers \[2\] out of sync for over 9000 ms", r.getMessage())
+               for r in caplog.records)
+    leader.close()
