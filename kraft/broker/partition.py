@@ -469,13 +469,22 @@ class Partition:
         return state.log_end_offset >= max(self.high_watermark, epoch_start)
 
     def out_of_sync_replicas(self, now_ms: int, lag_ms: int, silence_ms: int = -1) -> list[int]:
-        """ISR followers not caught up for more than `lag_ms` (Kafka's
-        getOutOfSyncReplicas), and, unless `silence_ms` is -1, those from which no
-        fetch at all has arrived for more than `silence_ms`
-        (kraft.replica.fetch.silence.max.ms: docs/design.md, failing over, 6)."""
+        """ISR followers not caught up for more than `lag_ms` and not at this
+        leader's log end offset (Kafka's getOutOfSyncReplicas / isCaughtUp), and,
+        unless `silence_ms` is -1, those from which no fetch at all has arrived for
+        more than `silence_ms`, wherever they are (kraft.replica.fetch.silence.max.ms:
+        docs/design.md, failing over, 6)."""
         silent = self.silent_replicas(now_ms, silence_ms)
-        return [r for r in self.isr if r != self.node_id and (
-            r in silent or now_ms - self.remote.get(r, ReplicaState()).last_caught_up_ms > lag_ms)]
+        leader_leo = self.log.log_end_offset
+        out = []
+        for r in self.isr:
+            if r == self.node_id:
+                continue
+            state = self.remote.get(r, ReplicaState())
+            if r in silent or (state.log_end_offset != leader_leo
+                               and now_ms - state.last_caught_up_ms > lag_ms):
+                out.append(r)
+        return out
 
     def silent_replicas(self, now_ms: int, silence_ms: int) -> list[int]:
         """ISR followers from which no fetch has arrived for more than `silence_ms`

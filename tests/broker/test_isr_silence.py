@@ -66,14 +66,28 @@ def test_a_follower_that_fetches_but_lags_stays_until_the_lag_limit(tmp_path: Pa
 
 
 def test_disabled_gives_kafkas_rule_alone(tmp_path: Path) -> None:
-    """With the silence limit at -1, a follower silent for 29 s stays in sync
-    and leaves only after replica.lag.time.max.ms, as in Kafka."""
+    """With the silence limit at -1, a follower silent for 29 s stays in sync;
+    once the leader has written past it, it leaves after replica.lag.time.max.ms;
+    one at the leader's end never leaves (Kafka's isCaughtUp)."""
     leader = leader_of_three(tmp_path)
     leader.update_follower_fetch_state(2, 5, now_ms=1_000)
     leader.update_follower_fetch_state(3, 5, now_ms=1_000)
     assert leader.silent_replicas(30_000, -1) == []
     assert leader.out_of_sync_replicas(30_000, LAG_MS, -1) == []
+    assert leader.out_of_sync_replicas(100_000, LAG_MS, -1) == []   # both at the end
+    produce(leader, 1)
+    assert leader.out_of_sync_replicas(30_000, LAG_MS, -1) == []
     assert sorted(leader.out_of_sync_replicas(31_001, LAG_MS, -1)) == [2, 3]
+    leader.close()
+
+
+def test_silence_counts_at_the_leaders_end_too(tmp_path: Path) -> None:
+    """A follower at the leader's end that stops fetching (an idle partition)
+    leaves by the silence rule, so the next acks=all write does not wait for it."""
+    leader = leader_of_three(tmp_path)
+    leader.update_follower_fetch_state(2, 5, now_ms=1_000)
+    leader.update_follower_fetch_state(3, 5, now_ms=10_000)
+    assert leader.out_of_sync_replicas(10_001, LAG_MS, SILENCE_MS) == [2]
     leader.close()
 
 
