@@ -322,6 +322,7 @@ class KafkaConfig:
         "kraft.broker.session.disconnect.grace.ms")
     kraft_replica_fetch_response_timeout_ms: _Key[int] = _Key(
         "kraft.replica.fetch.response.timeout.ms")
+    kraft_replica_fetch_silence_max_ms: _Key[int] = _Key("kraft.replica.fetch.silence.max.ms")
     kraft_balancer_enable: _Key[bool] = _Key("kraft.balancer.enable")
     kraft_balancer_interval_ms: _Key[int] = _Key("kraft.balancer.interval.ms")
     kraft_balancer_max_moves: _Key[int] = _Key("kraft.balancer.max.moves")

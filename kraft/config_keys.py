@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from kraft.config_keys_kafka import TUNING, UNBUILT
 from kraft.log.config import TOPIC_CONFIGS
-from kraft.log.configdef import LONG_MAX, ConfigKey, Type, at_least, one_of
+from kraft.log.configdef import LONG_MAX, ConfigKey, Type, at_least, invalid, one_of
 
 
 class ConfigError(Exception):
@@ -70,6 +70,12 @@ def _synonym(topic: str, name: str | None = None, *, default: Any = ...,
     return ConfigKey(broker_name, t.type, t.default if default is ... else default,
                      f"Default of topic config {topic}: {t.doc}", t.validator,
                      dynamic=dynamic, unused=t.unused)
+
+
+def _off_or_at_least_1(name: str, value: Any) -> None:
+    """-1 (off) or a positive duration."""
+    if value != -1 and value < 1:
+        raise invalid(name, value, "Value must be -1 (off) or at least 1")
 
 
 _SECURITY_PROTOCOL_MAP = ("CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,"
@@ -187,6 +193,11 @@ _CORE: Final = [
          "replica.fetch.wait.max.ms before it closes that connection and fetches again on a "
          "new one (Kafka waits replica.socket.timeout.ms, 30 s): bounds how long a fetch "
          "sent into a network partition holds the follower after the heal.", at_least(1)),
+    _key("kraft.replica.fetch.silence.max.ms", Type.INT, 9000,
+         "kraft: a follower from which the leader has received no fetch at all for this long "
+         "leaves the ISR (through AlterPartition, as after replica.lag.time.max.ms, which "
+         "still applies to a follower that fetches but lags); the default is "
+         "broker.session.timeout.ms's. -1 turns this off.", _off_or_at_least_1),
     # broker lifecycle (KRaftConfigs)
     _key("broker.heartbeat.interval.ms", Type.INT, 2000,
          "Interval of broker heartbeats to the controller."),

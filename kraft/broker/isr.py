@@ -14,8 +14,11 @@ is proposed for that partition.
   registered, unfenced, not shutting down, and fetches with the broker epoch
   the metadata has for it (a restarted broker with an empty disk cannot be
   mistaken for the old one: KAFKA-14139).
-- Shrink: every replica.lag.time.max.ms / 2, followers not caught up for
-  replica.lag.time.max.ms leave (never the leader, so the ISR never empties).
+- Shrink: followers not caught up for replica.lag.time.max.ms leave, and so
+  do followers from which no fetch at all arrived for
+  kraft.replica.fetch.silence.max.ms (docs/design.md, failing over, 6); never
+  the leader, so the ISR never empties. The replica manager runs the check
+  (`ReplicaManager.run`, its cadence).
 
 Proposals are batched: one AlterPartition request carries every partition
 proposed since the last one. A refused proposal (stale partition epoch, lost
@@ -53,12 +56,15 @@ class IsrManager:
         broker_epoch: Callable[[], int],
         image: Callable[[], MetadataImage],
         lag_time_max_ms: int,
+        fetch_silence_max_ms: int = -1,
     ) -> None:
+        """`fetch_silence_max_ms`: kraft.replica.fetch.silence.max.ms (-1: off)."""
         self.node_id = node_id
         self.channel = channel
         self.broker_epoch = broker_epoch
         self.image = image
         self.lag_time_max_ms = lag_time_max_ms
+        self.fetch_silence_max_ms = fetch_silence_max_ms
         self._queue_send, self._queue = trio.open_memory_channel[Partition](math.inf)
 
     # --- decisions ---------------------------------------------------------------------
@@ -76,15 +82,25 @@ class IsrManager:
             return
         self._propose(partition, (*partition.isr, replica_id))
 
-    def maybe_shrink(self, partition: Partition, now_ms: int) -> None:
-        """Propose removing followers that have not been caught up for too long."""
+    def maybe_shrink(self, partition: Partition, now_ms: int, *, silence: bool = True) -> None:
+        """Propose removing followers that have not been caught up for too long, or
+        (unless `silence` is False: the caller's clock jumped, see
+        `ReplicaManager.run`) not heard from for too long."""
         if partition.pending_isr is not None or not partition.is_leader:
             return
-        lagging = partition.out_of_sync_replicas(now_ms, self.lag_time_max_ms)
-        if lagging:
-            log.info("node %d: %s: followers %s out of sync for over %d ms", self.node_id,
-                     partition.name, lagging, self.lag_time_max_ms)
-            self._propose(partition, tuple(r for r in partition.isr if r not in lagging))
+        silence_ms = self.fetch_silence_max_ms if silence else -1
+        out = partition.out_of_sync_replicas(now_ms, self.lag_time_max_ms, silence_ms)
+        if out:
+            silent = partition.silent_replicas(now_ms, silence_ms)
+            lagging = [r for r in out if r not in silent]
+            if silent:
+                # "out of sync for over" in both lines: scripts/bench_stability.py counts them
+                log.info("node %d: %s: followers %s out of sync for over %d ms: no fetch at all",
+                         self.node_id, partition.name, silent, silence_ms)
+            if lagging:
+                log.info("node %d: %s: followers %s out of sync for over %d ms", self.node_id,
+                         partition.name, lagging, self.lag_time_max_ms)
+            self._propose(partition, tuple(r for r in partition.isr if r not in out))
 
     def _propose(self, partition: Partition, new_isr: tuple[int, ...]) -> None:
         log.info("node %d: proposing ISR %s for %s (was %s)", self.node_id, list(new_isr),

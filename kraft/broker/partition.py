@@ -224,8 +224,12 @@ class Partition:
         self._update(registration)
         if new_epoch:
             self.pending_isr = None
+            # last_fetch_ms too, so the silence rule (out_of_sync_replicas) gives
+            # every ISR member its full limit from now; the caught-up rule is
+            # unchanged by it (last_caught_up_ms is already now for them).
             self.remote = {
-                r: ReplicaState(last_caught_up_ms=now_ms if r in registration.isr else 0)
+                r: ReplicaState(last_caught_up_ms=now_ms, last_fetch_ms=now_ms)
+                if r in registration.isr else ReplicaState()
                 for r in registration.replicas if r != self.node_id
             }
             if registration.leader_epoch != self.log.latest_epoch:
@@ -471,13 +475,31 @@ class Partition:
         epoch_start = latest.start_offset if latest and latest.epoch == self.leader_epoch else 0
         return state.log_end_offset >= max(self.high_watermark, epoch_start)
 
-    def out_of_sync_replicas(self, now_ms: int, lag_ms: int) -> list[int]:
-        """ISR followers not caught up for more than `lag_ms` (Kafka's getOutOfSyncReplicas)."""
-        return [
-            r for r in self.isr
-            if r != self.node_id and now_ms - self.remote.get(r, ReplicaState()).last_caught_up_ms
-            > lag_ms
-        ]
+    def out_of_sync_replicas(self, now_ms: int, lag_ms: int, silence_ms: int = -1) -> list[int]:
+        """ISR followers not caught up for more than `lag_ms` and not at this
+        leader's log end offset (Kafka's getOutOfSyncReplicas / isCaughtUp), and,
+        unless `silence_ms` is -1, those from which no fetch at all has arrived for
+        more than `silence_ms`, wherever they are (kraft.replica.fetch.silence.max.ms:
+        docs/design.md, failing over, 6)."""
+        silent = self.silent_replicas(now_ms, silence_ms)
+        leader_leo = self.log.log_end_offset
+        out = []
+        for r in self.isr:
+            if r == self.node_id:
+                continue
+            state = self.remote.get(r, ReplicaState())
+            if r in silent or (state.log_end_offset != leader_leo
+                               and now_ms - state.last_caught_up_ms > lag_ms):
+                out.append(r)
+        return out
+
+    def silent_replicas(self, now_ms: int, silence_ms: int) -> list[int]:
+        """ISR followers from which no fetch has arrived for more than `silence_ms`
+        (none if it is -1). A new leader counts its ISR as heard at `make_leader`."""
+        if silence_ms < 0:
+            return []
+        return [r for r in self.isr if r != self.node_id
+                and now_ms - self.remote.get(r, ReplicaState()).last_fetch_ms > silence_ms]
 
     @property
     def low_watermark(self) -> int:

@@ -25,8 +25,10 @@ are the log manager's, kraft/broker/log_manager.py):
 - Waiting requests (acks=all produce, fetch long poll, DeleteRecords, group
   coordinator writes) wait in `purgatory` (kraft/broker/purgatory.py); every
   partition completes them as its state changes.
-- Background work (`run`): ISR shrink checks every replica.lag.time.max.ms /
-  2 (Kafka's isr-expiration task; kraft/broker/isr.py).
+- Background work (`run`): ISR shrink checks (Kafka's isr-expiration task;
+  kraft/broker/isr.py), every replica.lag.time.max.ms / 2 as Kafka's, or a
+  tenth of kraft.replica.fetch.silence.max.ms when that is on and shorter
+  (`isr_check_interval_ms`).
 
 Single owner: the broker's trio loop.
 """
@@ -221,20 +223,40 @@ class ReplicaManager:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        """Check for ISR members to drop (Kafka's isr-expiration) until cancelled."""
-        every = self.config.replica_lag_time_max_ms / 2000
+        """Check for ISR members to drop (Kafka's isr-expiration) until cancelled.
+
+        A check that wakes up more than one interval late found this event loop
+        stalled: followers' fetches may be waiting unread in its sockets, so the
+        silence it would measure is its own. That check applies the lag rule
+        only; the next one, an interval later, has read them."""
+        every = isr_check_interval_ms(self.config.replica_lag_time_max_ms,
+                                      self.config.kraft_replica_fetch_silence_max_ms) / 1000
         task_status.started()
         while True:
-            await trio.sleep(every)
-            self.shrink_isrs()
+            due = trio.current_time() + every
+            await trio.sleep_until(due)
+            self.shrink_isrs(silence=trio.current_time() - due <= every)
 
-    def shrink_isrs(self) -> None:
-        """Propose dropping the followers that have fallen out of sync, everywhere
-        this broker leads."""
+    def shrink_isrs(self, *, silence: bool = True) -> None:
+        """Propose dropping the followers that have fallen out of sync (or silent,
+        unless `silence` is False), everywhere this broker leads."""
         if self.isr is None:
             return
         for partition in list(self.partitions.values()):
-            self.isr.maybe_shrink(partition, _now_ms())
+            self.isr.maybe_shrink(partition, _now_ms(), silence=silence)
+
+
+def isr_check_interval_ms(lag_time_max_ms: int, fetch_silence_max_ms: int) -> float:
+    """How often the leader looks for followers to drop. Kafka: every
+    replica.lag.time.max.ms / 2, so a follower leaves 1 to 1.5 lag times after
+    it stopped. At that cadence the check alone would add up to 15 s to a
+    9 s silence limit, so with the silence rule on it runs every tenth of
+    that limit (a follower leaves 1 to 1.1 limits after its last fetch; the lag
+    rule, checked as often, then fires closer to its own limit, never before)."""
+    every = lag_time_max_ms / 2
+    if fetch_silence_max_ms > 0:
+        every = min(every, fetch_silence_max_ms / 10)
+    return every
 
 
 def _now_ms() -> int:

@@ -114,7 +114,8 @@ class BrokerServer:
         broker_epoch = lambda: self.lifecycle.broker_epoch  # noqa: E731
         current_image = lambda: self.metadata.image  # noqa: E731
         self.isr = IsrManager(self.node_id, channel, broker_epoch, current_image,
-                              config.replica_lag_time_max_ms)
+                              config.replica_lag_time_max_ms,
+                              config.kraft_replica_fetch_silence_max_ms)
         self.leader_quota = ReplicationQuota(self.node_id, "leader", current_image,
                                              trio.current_time)
         self.fetchers = ReplicaFetcherManager(

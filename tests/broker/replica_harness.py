@@ -39,18 +39,21 @@ class FakeFetchers:
 class FakeIsr:
     def __init__(self) -> None:
         self.checks: list[tuple[str, float]] = []
+        self.silence: list[bool] = []  # whether each check applied the silence rule
 
-    def maybe_shrink(self, partition: Partition, now_ms: int) -> None:
+    def maybe_shrink(self, partition: Partition, now_ms: int, *, silence: bool = True) -> None:
         self.checks.append((partition.name, trio.current_time()))
+        self.silence.append(silence)
 
 
 class Script:
     """A replica manager fed images built from records, as the metadata loader
     publishes them (a delta per step, or a snapshot)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, **config: str) -> None:
+        """`config`: server.properties keys beyond log.dirs and node.id."""
         self.root = root
-        self.config = KafkaConfig({"log.dirs": str(root), "node.id": str(NODE)})
+        self.config = KafkaConfig({"log.dirs": str(root), "node.id": str(NODE), **config})
         self.fetchers = FakeFetchers()
         self.isr = FakeIsr()
         self.log_manager = LogManager(self.config)

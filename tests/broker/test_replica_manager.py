@@ -237,9 +237,10 @@ async def test_a_snapshot_applies_config_changes(tmp_path: Path) -> None:
 
 async def test_isr_shrink_checks_run_every_half_lag_time(
         tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
-    """`run` checks every led partition for followers to drop every
-    replica.lag.time.max.ms / 2 (Kafka's isr-expiration), and nothing else."""
-    script = Script(tmp_path)
+    """With kraft.replica.fetch.silence.max.ms off, `run` checks every led
+    partition for followers to drop every replica.lag.time.max.ms / 2 (Kafka's
+    isr-expiration), and nothing else (the silence cadence: test_isr_silence.py)."""
+    script = Script(tmp_path, **{"kraft.replica.fetch.silence.max.ms": "-1"})
     script.step(*topic())
     async with trio.open_nursery() as nursery:
         start = trio.current_time()

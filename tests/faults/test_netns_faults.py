@@ -156,8 +156,10 @@ def isolate_active_controller(f: Faults) -> None:
 def bridge_partition(f: Faults) -> None:
     """Cut the link between the leader A of a partition and a follower B, the
     third node (the active controller) still reaching both: nobody is fenced,
-    B leaves the ISR once it lags replica.lag.time.max.ms and writes go on with
-    A and the controller; then heal: B catches up and rejoins the ISR."""
+    B leaves the ISR once A has heard no fetch from it for
+    kraft.replica.fetch.silence.max.ms (docs/design.md, failing over, 6) and
+    writes go on with A and the controller; then heal: B catches up and rejoins
+    the ISR."""
     assert isinstance(f.cluster, NetnsCluster)
     partition, a = f.plain_leader()
     controller = f.controller()
