@@ -179,6 +179,9 @@ _CORE: Final = [
          "A follower that has not caught up for this long leaves the ISR."),
     _key("replica.fetch.max.bytes", Type.INT, _MB, "Bytes a follower fetches per partition.",
          at_least(0)),
+    _key("fetch.max.bytes", Type.INT, 55 * _MB, "Most bytes of a fetch response (the "
+         "request's max_bytes is capped to it; the first batch is returned whole).",
+         at_least(1024)),
     _key("replica.fetch.wait.max.ms", Type.INT, 500, "Long-poll wait of a follower's fetch."),
     _key("replica.fetch.min.bytes", Type.INT, 1, "Bytes a follower's fetch waits for."),
     _key("replica.fetch.backoff.ms", Type.INT, 1000,
@@ -277,6 +280,8 @@ _CORE: Final = [
          "Shortest session timeout a classic group member may ask for."),
     _key("group.max.session.timeout.ms", Type.INT, 1800000,
          "Longest session timeout a classic group member may ask for."),
+    _key("group.max.size", Type.INT, INT_MAX, "Most members of a classic group; a JoinGroup "
+         "beyond it is GROUP_MAX_SIZE_REACHED.", at_least(1)),
     # idempotent producers (TransactionLogConfig)
     _key("producer.id.expiration.ms", Type.INT, 86400000,
          "Time after which an idle producer id's state is dropped.", at_least(1), dynamic=True),
