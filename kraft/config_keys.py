@@ -40,7 +40,8 @@ class ConfigError(Exception):
     a person can act on. (Defined here, beside the keys, so that kraft.raft.config
     need not import kraft.config, which loads it; kraft.config re-exports it.)"""
 
-__all__ = ["CLUSTER_LEVEL_LISTENER_CONFIGS", "INT_MAX", "KEYS", "PASSWORD_CONFIGS", "PASSWORD_KEYS"]
+__all__ = ["CLUSTER_LEVEL_LISTENER_CONFIGS", "INT_MAX", "KEYS", "LIST_TYPED_CSV",
+           "PASSWORD_CONFIGS", "PASSWORD_KEYS"]
 
 INT_MAX: Final = (1 << 31) - 1
 _MB = 1024 * 1024
@@ -539,6 +540,11 @@ PASSWORD_KEYS: Final = {k.name: k for k in [
               "(listener.name.<listener>.<mechanism>.sasl.jaas.config)."),
 ]}
 PASSWORD_CONFIGS: Final = frozenset(PASSWORD_KEYS)
+
+# The comma-separated STRING keys (`csv`) that Kafka types LIST, as DescribeConfigs
+# shows them (listener.security.protocol.map is a STRING in Kafka too).
+LIST_TYPED_CSV: Final = frozenset(
+    {"controller.listener.names", "listeners", "advertised.listeners", "log.dirs", "log.dir"})
 
 assert len(KEYS) == len(_CORE) + len(_GROUP_BOUNDS) + len(_UNUSED_TOPIC_SYNONYMS) + len(
     _TUNING) + len(_SECURITY) + len(TUNING) + len(UNBUILT), "a key is declared twice"

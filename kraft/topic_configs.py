@@ -79,7 +79,12 @@ from types import MappingProxyType
 from typing import Final
 
 from kraft.config import KEYS, KafkaConfig, is_password_config, listener_base, listener_key_name
-from kraft.config_keys import CLUSTER_LEVEL_LISTENER_CONFIGS, LISTENER_CONFIGS, PASSWORD_KEYS
+from kraft.config_keys import (
+    CLUSTER_LEVEL_LISTENER_CONFIGS,
+    LIST_TYPED_CSV,
+    LISTENER_CONFIGS,
+    PASSWORD_KEYS,
+)
 from kraft.log.config import TOPIC_CONFIGS, LogConfig, compaction_lag_conflict
 from kraft.log.configdef import ConfigException, ConfigKey, Type, invalid, parse
 from kraft.metadata.image import ConfigResource, MetadataImage
@@ -449,7 +454,7 @@ def describe_broker_configs(
             name=name, value=None if sensitive else value, source=source,
             read_only=key is None or base is not None or not key.dynamic,
             is_sensitive=sensitive, is_default=source == DEFAULT_CONFIG,
-            type=0 if key is None else key.type,  # 0: Kafka's ConfigType UNKNOWN
+            type=_described_type(key),
             documentation=None if key is None else key.doc,
             synonyms=tuple(_synonym_chain(group, broker_config, dynamic_broker,
                                           dynamic_default, sensitive, start=name)),
@@ -471,6 +476,14 @@ def _listener_base_name(name: str) -> str | None:
     if base is None:
         return None
     return next((m for m in _MECHANISM_KEYS if base.endswith(m)), base)
+
+
+def _described_type(key: ConfigKey | None) -> int:
+    """Kafka's ConfigType id of `key`: 0 (UNKNOWN) for a key Kafka does not know, LIST
+    for a comma-separated STRING key Kafka types LIST."""
+    if key is None:
+        return 0
+    return Type.LIST if key.name in LIST_TYPED_CSV else key.type
 
 
 def _broker_key(name: str) -> ConfigKey | None:

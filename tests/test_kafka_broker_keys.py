@@ -21,7 +21,7 @@ import pytest
 from kraft import config as config_module
 from kraft.broker.internal_topics import offsets_topic_configs
 from kraft.config import ConfigError, KafkaConfig
-from kraft.config_keys import KEYS, PASSWORD_KEYS
+from kraft.config_keys import KEYS, LIST_TYPED_CSV, PASSWORD_KEYS
 from kraft.topic_configs import (
     DEFAULT_CONFIG,
     DYNAMIC_BROKER_CONFIG,
@@ -69,7 +69,8 @@ def test_every_kafka_broker_key_is_declared() -> None:
 
 def test_declared_keys_carry_kafkas_type_default_and_flag() -> None:
     """Each declared Kafka key has Kafka's type (a LIST may be a comma-separated
-    STRING), Kafka's default as DescribeConfigs shows it, and Kafka's dynamic flag."""
+    STRING, then described as a LIST), Kafka's default as DescribeConfigs shows it, and
+    Kafka's dynamic flag."""
     wrong = []
     for k in kafka_keys():
         key = KEYS.get(k.name) or PASSWORD_KEYS.get(k.name)
@@ -77,6 +78,8 @@ def test_declared_keys_carry_kafkas_type_default_and_flag() -> None:
             continue
         if key.type.name != k.type and not (k.type == "LIST" and key.csv):
             wrong.append(f"{k.name}: type {key.type.name}, Kafka's {k.type}")
+        if key.csv and (k.type == "LIST") != (k.name in LIST_TYPED_CSV):
+            wrong.append(f"{k.name}: described as {k.type} by Kafka (LIST_TYPED_CSV)")
         if k.default != "<set>" and key.default_text != k.default:
             wrong.append(f"{k.name}: default {key.default_text!r}, Kafka's {k.default!r}")
         if key.dynamic != k.dynamic:
@@ -222,3 +225,12 @@ def test_advertised_listeners_is_read_only() -> None:
     configs dynamically")."""
     assert validate_broker_config("advertised.listeners", "PLAINTEXT://h:1") == (
         "Cannot update these configs dynamically: [advertised.listeners]")
+
+
+def test_comma_separated_keys_are_described_with_kafkas_type() -> None:
+    """listeners and advertised.listeners (read as lists) are described as LIST, as
+    Kafka describes them; listener.security.protocol.map stays a STRING."""
+    config = KafkaConfig({"listeners": "PLAINTEXT://:9092"})
+    entries = {e.name: e for e in describe_broker_configs(config, {}, {})}
+    assert (entries["listeners"].type, entries["advertised.listeners"].type) == (7, 7)
+    assert entries["listener.security.protocol.map"].type == 2
