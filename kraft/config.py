@@ -279,6 +279,7 @@ class KafkaConfig:
         "leader.imbalance.check.interval.seconds")
     replica_lag_time_max_ms: _Key[int] = _Key("replica.lag.time.max.ms")
     replica_fetch_max_bytes: _Key[int] = _Key("replica.fetch.max.bytes")
+    fetch_max_bytes: _Key[int] = _Key("fetch.max.bytes")
     replica_fetch_wait_max_ms: _Key[int] = _Key("replica.fetch.wait.max.ms")
     replica_fetch_min_bytes: _Key[int] = _Key("replica.fetch.min.bytes")
     replica_fetch_backoff_ms: _Key[int] = _Key("replica.fetch.backoff.ms")
@@ -299,6 +300,7 @@ class KafkaConfig:
     group_initial_rebalance_delay_ms: _Key[int] = _Key("group.initial.rebalance.delay.ms")
     group_min_session_timeout_ms: _Key[int] = _Key("group.min.session.timeout.ms")
     group_max_session_timeout_ms: _Key[int] = _Key("group.max.session.timeout.ms")
+    group_max_size: _Key[int] = _Key("group.max.size")
     producer_id_expiration_ms: _Key[int] = _Key("producer.id.expiration.ms")
     producer_id_expiration_check_interval_ms: _Key[int] = _Key(
         "producer.id.expiration.check.interval.ms")

@@ -20,9 +20,10 @@ the rest; setting them is logged at DEBUG. The rest of the keys of Kafka
 4.4's broker, for what kraft does not need or does not build, are declared
 in kraft.config_keys_kafka and merged into KEYS (a value that would turn on
 a feature kraft does not build is refused there). The password keys
-kraft.security reads (PASSWORD_CONFIGS, and JAAS configs) are not declared,
-so DescribeConfigs never shows them; kraft.security reads them from the raw
-properties.
+kraft.security reads (PASSWORD_KEYS, JAAS configs under a listener and
+mechanism prefix) are declared apart, not in KEYS: kraft.security reads
+them from the raw properties, and DescribeConfigs lists them as Kafka does,
+sensitive and without a value.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class ConfigError(Exception):
     a person can act on. (Defined here, beside the keys, so that kraft.raft.config
     need not import kraft.config, which loads it; kraft.config re-exports it.)"""
 
-__all__ = ["CLUSTER_LEVEL_LISTENER_CONFIGS", "INT_MAX", "KEYS", "PASSWORD_CONFIGS"]
+__all__ = ["CLUSTER_LEVEL_LISTENER_CONFIGS", "INT_MAX", "KEYS", "LIST_TYPED_CSV",
+           "PASSWORD_CONFIGS", "PASSWORD_KEYS"]
 
 INT_MAX: Final = (1 << 31) - 1
 _MB = 1024 * 1024
@@ -100,9 +102,9 @@ _CORE: Final = [
     # listeners (SocketServerConfigs)
     _key("listeners", Type.STRING, "PLAINTEXT://:9092", "NAME://host:port of each listener.",
          dynamic=True, per_broker=True, csv=True),
+    # Read-only in Kafka 4.4 (a KRaft broker cannot re-register other endpoints).
     _key("advertised.listeners", Type.STRING, None,
-         "Addresses given to clients, when they differ from listeners.",
-         dynamic=True, per_broker=True, csv=True),
+         "Addresses given to clients, when they differ from listeners.", csv=True),
     _key("listener.security.protocol.map", Type.STRING, _SECURITY_PROTOCOL_MAP,
          "Security protocol of each listener name.", dynamic=True, per_broker=True, csv=True),
     _key("inter.broker.listener.name", Type.STRING, None,
@@ -184,6 +186,9 @@ _CORE: Final = [
          "A follower that has not caught up for this long leaves the ISR."),
     _key("replica.fetch.max.bytes", Type.INT, _MB, "Bytes a follower fetches per partition.",
          at_least(0)),
+    _key("fetch.max.bytes", Type.INT, 55 * _MB, "Most bytes of a fetch response (the "
+         "request's max_bytes is capped to it; the first batch is returned whole).",
+         at_least(1024)),
     _key("replica.fetch.wait.max.ms", Type.INT, 500, "Long-poll wait of a follower's fetch."),
     _key("replica.fetch.min.bytes", Type.INT, 1, "Bytes a follower's fetch waits for."),
     _key("replica.fetch.backoff.ms", Type.INT, 1000,
@@ -287,6 +292,8 @@ _CORE: Final = [
          "Shortest session timeout a classic group member may ask for."),
     _key("group.max.session.timeout.ms", Type.INT, 1800000,
          "Longest session timeout a classic group member may ask for."),
+    _key("group.max.size", Type.INT, INT_MAX, "Most members of a classic group; a JoinGroup "
+         "beyond it is GROUP_MAX_SIZE_REACHED.", at_least(1)),
     # idempotent producers (TransactionLogConfig)
     _key("producer.id.expiration.ms", Type.INT, 86400000,
          "Time after which an idle producer id's state is dropped.", at_least(1), dynamic=True),
@@ -427,8 +434,12 @@ _TUNING: Final = [
 
 
 def _listener(name: str, type_: Type, default: Any, doc: str, validator: Any = None, *,
-              listener_only: bool = False, unused: str | None = None) -> ConfigKey:
-    return ConfigKey(name, type_, default, doc, validator, dynamic=True, per_broker=True,
+              listener_only: bool = False, unused: str | None = None,
+              dynamic: bool = True) -> ConfigKey:
+    """A security key a listener may override (`listener.name.<listener>.<key>`, which
+    may also be set dynamically per broker, as Kafka's); `dynamic` False: the bare key
+    cannot be changed at runtime (Kafka 4.4 describes it read-only)."""
+    return ConfigKey(name, type_, default, doc, validator, dynamic=dynamic, per_broker=True,
                      listener_only=listener_only, unused=unused)
 
 
@@ -467,13 +478,17 @@ _SECURITY: Final = [
     _listener("sasl.mechanism.inter.broker.protocol", Type.STRING, "GSSAPI",
               "SASL mechanism between brokers."),
     _listener("ssl.principal.mapping.rules", Type.STRING, "DEFAULT",
-              "Rules mapping a client certificate's subject to a principal name."),
+              "Rules mapping a client certificate's subject to a principal name.",
+              dynamic=False),
     _listener("sasl.server.max.receive.size", Type.INT, 524288,
-              "Largest frame accepted before a connection has authenticated.", at_least(1)),
+              "Largest frame accepted before a connection has authenticated.", at_least(1),
+              dynamic=False),
     _listener("connections.max.reauth.ms", Type.LONG, 0,
-              "Session lifetime of SASL connections before re-authentication (KIP-368)."),
+              "Session lifetime of SASL connections before re-authentication (KIP-368).",
+              dynamic=False),
     _listener("connection.failed.authentication.delay.ms", Type.INT, 100,
-              "Delay before a failed authentication's connection is closed.", at_least(0)),
+              "Delay before a failed authentication's connection is closed.", at_least(0),
+              dynamic=False),
     _listener("sasl.enabled.mechanisms", Type.LIST, ["GSSAPI"], "SASL mechanisms served."),
     _listener("sasl.kerberos.service.name", Type.STRING, None, "Kerberos principal name.",
               unused=_NO_KERBEROS),
@@ -515,11 +530,32 @@ CLUSTER_LEVEL_LISTENER_CONFIGS: Final = frozenset(
 # reads them per listener); any other key under that prefix has no effect.
 LISTENER_CONFIGS: Final = frozenset(k.name for k in _SECURITY) | CLUSTER_LEVEL_LISTENER_CONFIGS
 
-# Kafka's dynamic password keys, which kraft does not declare (see the module docstring).
-PASSWORD_CONFIGS: Final = frozenset({
-    "ssl.keystore.password", "ssl.key.password", "ssl.truststore.password", "ssl.keystore.key",
-    "ssl.keystore.certificate.chain", "ssl.truststore.certificates", "sasl.jaas.config",
-})
+
+def _password(name: str, doc: str) -> ConfigKey:
+    return ConfigKey(name, Type.PASSWORD, None, doc, dynamic=True, per_broker=True)
+
+
+# Kafka's dynamic password keys. Not in KEYS (see the module docstring): kraft.security
+# reads them from the raw properties; DescribeConfigs lists them as Kafka does, sensitive
+# and without a value (kraft.topic_configs.describe_broker_configs).
+PASSWORD_KEYS: Final = {k.name: k for k in [
+    _password("ssl.keystore.password", "Password of the key store."),
+    _password("ssl.key.password", "Password of the private key in the key store."),
+    _password("ssl.truststore.password", "Password of the trust store."),
+    _password("ssl.keystore.key", "Private key in PEM format (ssl.keystore.type=PEM)."),
+    _password("ssl.keystore.certificate.chain", "Certificate chain in PEM format "
+              "(ssl.keystore.type=PEM)."),
+    _password("ssl.truststore.certificates", "Trusted certificates in PEM format "
+              "(ssl.truststore.type=PEM)."),
+    _password("sasl.jaas.config", "JAAS login context of a listener's SASL mechanism "
+              "(listener.name.<listener>.<mechanism>.sasl.jaas.config)."),
+]}
+PASSWORD_CONFIGS: Final = frozenset(PASSWORD_KEYS)
+
+# The comma-separated STRING keys (`csv`) that Kafka types LIST, as DescribeConfigs
+# shows them (listener.security.protocol.map is a STRING in Kafka too).
+LIST_TYPED_CSV: Final = frozenset(
+    {"controller.listener.names", "listeners", "advertised.listeners", "log.dirs", "log.dir"})
 
 assert len(KEYS) == len(_CORE) + len(_GROUP_BOUNDS) + len(_UNUSED_TOPIC_SYNONYMS) + len(
     _TUNING) + len(_SECURITY) + len(TUNING) + len(UNBUILT), "a key is declared twice"

@@ -154,10 +154,6 @@ TUNING: Final[list[ConfigKey]] = [
          "report a failed log dir shuts down."),
     ]),
     *[key for name, type_, default, doc, reason in [
-        ("fetch.max.bytes", INT, 55 * _MB, "Most bytes the broker returns for a consumer's "
-         "fetch.", "kraft bounds a fetch response by the request's max_bytes only"),
-        ("group.max.size", INT, _INT_MAX, "Most members of a classic group.",
-         "kraft does not cap the size of classic groups"),
         ("controlled.shutdown.enable", BOOLEAN, True, "Shut down in a controlled way.",
          "kraft always shuts down in a controlled way"),
         ("early.start.listeners", LIST, None, "Listeners started before the authorizer is "

@@ -79,7 +79,12 @@ from types import MappingProxyType
 from typing import Final
 
 from kraft.config import KEYS, KafkaConfig, is_password_config, listener_base, listener_key_name
-from kraft.config_keys import CLUSTER_LEVEL_LISTENER_CONFIGS
+from kraft.config_keys import (
+    CLUSTER_LEVEL_LISTENER_CONFIGS,
+    LIST_TYPED_CSV,
+    LISTENER_CONFIGS,
+    PASSWORD_KEYS,
+)
 from kraft.log.config import TOPIC_CONFIGS, LogConfig, compaction_lag_conflict
 from kraft.log.configdef import ConfigException, ConfigKey, Type, invalid, parse
 from kraft.metadata.image import ConfigResource, MetadataImage
@@ -247,7 +252,7 @@ def _synonym_chain(
         chain += [(n, None if sensitive else values[n].strip(), source)
                   for n in names if n in values]
     for n in names:
-        key = KEYS.get(n) or listener_base(n)
+        key = KEYS.get(n)  # a listener's override has no default of its own
         if key is not None and key.default_text is not None and n not in _NO_KAFKA_DEFAULT:
             chain.append((n, None if sensitive else key.default_text, DEFAULT_CONFIG))
     # Kafka keeps the chain from the first entry of the key itself, so a key
@@ -372,7 +377,9 @@ def validate_broker_config(name: str, value: str | None, *, per_broker: bool = T
     if key is None and is_password_config(name):
         return ("kraft serves PLAINTEXT listeners only and does not store password configs: "
                 f"[{name}]")
-    if key is None or not key.dynamic:
+    # A listener's override of its security keys may be set at runtime even where the
+    # bare key may not (Kafka checks only bare names against its static keys).
+    if key is None or not (key.dynamic or (base is not None and key.name in LISTENER_CONFIGS)):
         return f"Cannot update these configs dynamically: [{name}]"
     if key.listener_only and base is None:
         return ("These security configs can be dynamically updated only per-listener using "
@@ -411,19 +418,22 @@ def describe_broker_configs(
     dynamic_default: Mapping[str, str],
     dynamic_broker: Mapping[str, str],
 ) -> list[ConfigEntry]:
-    """Every key of KEYS, and every per-listener key set dynamically, with its value
-    and source, sorted by name.
+    """Every key of KEYS and PASSWORD_KEYS, and every other key set in
+    server.properties or dynamically (a listener's override, a key kraft does not
+    know), with its value and source, sorted by name: Kafka's ConfigHelper lists
+    its config's originals beside its keys.
 
     Precedence as Kafka's: this broker's dynamic config, the cluster-wide
     dynamic default, server.properties, Kafka's default. Keys that cannot be
-    changed at runtime are read-only; password-like keys are sensitive and
-    described without a value.
+    changed at runtime are read-only, and so is every `listener.name.<l>.<key>`
+    (Kafka's AllDynamicConfigs holds bare names only). Password keys, and keys
+    of unknown type, are sensitive and described without a value.
     """
-    prefixed = {n for n in (*dynamic_broker, *dynamic_default) if listener_base(n) is not None}
+    names = {*KEYS, *PASSWORD_KEYS, *broker_config.raw, *dynamic_broker, *dynamic_default}
     entries = []
-    for name in sorted({*KEYS, *prefixed}):
-        key = KEYS.get(name) or listener_base(name)
-        assert key is not None
+    for name in sorted(names):
+        base = _listener_base_name(name)
+        key = _broker_key(name if base is None else base)
         value: str | None
         if name in dynamic_broker:
             value, source = dynamic_broker[name], DYNAMIC_BROKER_CONFIG
@@ -432,16 +442,49 @@ def describe_broker_configs(
         elif name in broker_config.raw:
             value, source = broker_config.raw[name].strip(), STATIC_BROKER_CONFIG
         else:
+            assert key is not None
             value, source = key.default_text, DEFAULT_CONFIG
-        if (base := listener_key_name(name)) is not None:
+        if base is not None:
             group: tuple[str, ...] = (name, base)  # the listener's key, then the key
         else:
             group = _BROKER_KEY_GROUPS.get(name, (name,))
+        # Kafka treats a key whose type it cannot tell as sensitive.
+        sensitive = key is None or key.sensitive
         entries.append(ConfigEntry(
-            name=name, value=None if key.sensitive else value, source=source,
-            read_only=not key.dynamic, is_sensitive=key.sensitive,
-            is_default=source == DEFAULT_CONFIG, type=key.type, documentation=key.doc,
+            name=name, value=None if sensitive else value, source=source,
+            read_only=key is None or base is not None or not key.dynamic,
+            is_sensitive=sensitive, is_default=source == DEFAULT_CONFIG,
+            type=_described_type(key),
+            documentation=None if key is None else key.doc,
             synonyms=tuple(_synonym_chain(group, broker_config, dynamic_broker,
-                                          dynamic_default, key.sensitive, start=name)),
+                                          dynamic_default, sensitive, start=name)),
         ))
     return entries
+
+
+# Kafka's DynamicBrokerConfig.ListenerMechanismConfigs: set per listener and SASL
+# mechanism (listener.name.<l>.<mechanism>.<key>).
+_MECHANISM_KEYS: Final = ("sasl.jaas.config", "sasl.login.callback.handler.class",
+                          "sasl.login.class", "sasl.server.callback.handler.class",
+                          "connections.max.reauth.ms")
+
+
+def _listener_base_name(name: str) -> str | None:
+    """The key a `listener.name.<l>.[<mechanism>.]<key>` name overrides (Kafka's
+    brokerConfigSynonyms), or None when `name` has no listener prefix."""
+    base = listener_key_name(name)
+    if base is None:
+        return None
+    return next((m for m in _MECHANISM_KEYS if base.endswith(m)), base)
+
+
+def _described_type(key: ConfigKey | None) -> int:
+    """Kafka's ConfigType id of `key`: 0 (UNKNOWN) for a key Kafka does not know, LIST
+    for a comma-separated STRING key Kafka types LIST."""
+    if key is None:
+        return 0
+    return Type.LIST if key.name in LIST_TYPED_CSV else key.type
+
+
+def _broker_key(name: str) -> ConfigKey | None:
+    return KEYS.get(name) or PASSWORD_KEYS.get(name)

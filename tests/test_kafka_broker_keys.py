@@ -21,18 +21,17 @@ import pytest
 from kraft import config as config_module
 from kraft.broker.internal_topics import offsets_topic_configs
 from kraft.config import ConfigError, KafkaConfig
-from kraft.config_keys import KEYS, PASSWORD_CONFIGS
-from kraft.topic_configs import validate_broker_config
+from kraft.config_keys import KEYS, LIST_TYPED_CSV, PASSWORD_KEYS
+from kraft.topic_configs import (
+    DEFAULT_CONFIG,
+    DYNAMIC_BROKER_CONFIG,
+    STATIC_BROKER_CONFIG,
+    describe_broker_configs,
+    validate_broker_config,
+)
 
 LIST_FILE = Path(__file__).with_name("kafka44_broker_keys.tsv")
 
-# Declared keys whose flag differs from Kafka 4.4's answer, and why (not to grow).
-DYNAMIC_DIFFERS = {
-    # kraft lets these be set per listener at runtime (kraft.security.listener reads
-    # them per listener); Kafka 4.4 describes them read-only.
-    "advertised.listeners", "connection.failed.authentication.delay.ms",
-    "connections.max.reauth.ms", "sasl.server.max.receive.size", "ssl.principal.mapping.rules",
-}
 
 
 class KafkaKey(NamedTuple):
@@ -64,23 +63,26 @@ def test_every_kafka_broker_key_is_declared() -> None:
     """Every key of Kafka 4.4's broker is declared by kraft, or is a password key
     kraft.security reads from the raw properties."""
     missing = [k.name for k in kafka_keys() if k.name not in KEYS and k.name not in
-               PASSWORD_CONFIGS]
+               PASSWORD_KEYS]
     assert not missing, f"Kafka 4.4 broker keys kraft does not declare: {missing}"
 
 
 def test_declared_keys_carry_kafkas_type_default_and_flag() -> None:
     """Each declared Kafka key has Kafka's type (a LIST may be a comma-separated
-    STRING), Kafka's default as DescribeConfigs shows it, and Kafka's dynamic flag."""
+    STRING, then described as a LIST), Kafka's default as DescribeConfigs shows it, and
+    Kafka's dynamic flag."""
     wrong = []
     for k in kafka_keys():
-        key = KEYS.get(k.name)
+        key = KEYS.get(k.name) or PASSWORD_KEYS.get(k.name)
         if key is None:
             continue
         if key.type.name != k.type and not (k.type == "LIST" and key.csv):
             wrong.append(f"{k.name}: type {key.type.name}, Kafka's {k.type}")
+        if key.csv and (k.type == "LIST") != (k.name in LIST_TYPED_CSV):
+            wrong.append(f"{k.name}: described as {k.type} by Kafka (LIST_TYPED_CSV)")
         if k.default != "<set>" and key.default_text != k.default:
             wrong.append(f"{k.name}: default {key.default_text!r}, Kafka's {k.default!r}")
-        if key.dynamic != k.dynamic and k.name not in DYNAMIC_DIFFERS:
+        if key.dynamic != k.dynamic:
             wrong.append(f"{k.name}: dynamic {key.dynamic}, Kafka's {k.dynamic}")
     assert not wrong, "\n".join(wrong)
 
@@ -152,3 +154,83 @@ def test_offsets_topic_segment_bytes_is_honoured() -> None:
     configs = offsets_topic_configs(KafkaConfig({"offsets.topic.segment.bytes": "1048576"}))
     assert configs == {"cleanup.policy": "compact", "compression.type": "producer",
                        "segment.bytes": "1048576"}
+
+
+def test_password_keys_are_described_as_kafka_does() -> None:
+    """The 7 password keys kraft.security reads are listed, set or not, as Kafka 4.4
+    lists them: sensitive, value null, type PASSWORD, dynamic, the source of the value
+    (none shown in any synonym); a listener's override too, read-only, the JAAS config
+    under a mechanism prefix a synonym of sasl.jaas.config (measured on Kafka 4.4)."""
+    config = KafkaConfig({"ssl.truststore.password": "s3cr3t-1",
+                          "listener.name.sasl.ssl.keystore.password": "s3cr3t-2",
+                          "listener.name.sasl.plain.sasl.jaas.config": "s3cr3t-3 required;"})
+    entries = {e.name: e for e in describe_broker_configs(config, {}, {})}
+    for name in PASSWORD_KEYS:
+        e = entries[name]
+        assert (e.value, e.is_sensitive, e.read_only, e.type) == (None, True, False, 9), name
+    assert (entries["ssl.key.password"].source, entries["ssl.key.password"].synonyms) == (
+        DEFAULT_CONFIG, ())
+    assert entries["ssl.truststore.password"].source == STATIC_BROKER_CONFIG
+    assert entries["ssl.truststore.password"].synonyms == (
+        ("ssl.truststore.password", None, STATIC_BROKER_CONFIG),)
+    for name in ("listener.name.sasl.ssl.keystore.password",
+                 "listener.name.sasl.plain.sasl.jaas.config"):
+        e = entries[name]
+        assert (e.value, e.source, e.is_sensitive, e.read_only, e.type) == (
+            None, STATIC_BROKER_CONFIG, True, True, 9), name
+        assert e.synonyms == ((name, None, STATIC_BROKER_CONFIG),)
+    assert not [e for e in entries.values() if "s3cr3t" in repr(e)]
+
+
+def test_listener_overrides_and_unknown_keys_are_described_as_kafka_does() -> None:
+    """A listener's override set in server.properties or dynamically is listed read-only
+    with the chain of its own values then the key's (no default of its own); a key
+    Kafka does not know is listed read-only and sensitive, of type UNKNOWN."""
+    config = KafkaConfig({"listener.name.plaintext.max.connections": "1000",
+                          "foo.unknown.key": "v"})
+    entries = {e.name: e for e in describe_broker_configs(
+        config, {}, {"listener.name.plaintext.max.connections": "500",
+                     "listener.name.plaintext.connections.max.reauth.ms": "1000"})}
+    e = entries["listener.name.plaintext.max.connections"]
+    assert (e.value, e.source, e.read_only, e.is_sensitive, e.type) == (
+        "500", DYNAMIC_BROKER_CONFIG, True, False, 3)
+    assert e.synonyms == (("listener.name.plaintext.max.connections", "500", 2),
+                          ("listener.name.plaintext.max.connections", "1000", 4),
+                          ("max.connections", "2147483647", 5))
+    e = entries["listener.name.plaintext.connections.max.reauth.ms"]
+    assert e.synonyms == (("listener.name.plaintext.connections.max.reauth.ms", "1000", 2),
+                          ("connections.max.reauth.ms", "0", 5))
+    e = entries["foo.unknown.key"]
+    assert (e.value, e.source, e.read_only, e.is_sensitive, e.type, e.synonyms) == (
+        None, STATIC_BROKER_CONFIG, True, True, 0, (("foo.unknown.key", None, 4),))
+
+
+@pytest.mark.parametrize("key", ["connection.failed.authentication.delay.ms",
+                                 "connections.max.reauth.ms", "sasl.server.max.receive.size",
+                                 "ssl.principal.mapping.rules"])
+def test_security_keys_read_only_in_kafka_change_only_per_listener(key: str) -> None:
+    """Four security keys Kafka 4.4 describes read-only are refused bare in a dynamic
+    update, in Kafka's words, and accepted under a listener prefix (as Kafka 4.4 does)."""
+    value = KEYS[key].default_text
+    assert value is not None
+    assert validate_broker_config(key, value) == (
+        f"Cannot update these configs dynamically: [{key}]")
+    assert validate_broker_config(f"listener.name.plaintext.{key}", value) is None
+    assert validate_broker_config(f"listener.name.plaintext.{key}", value,
+                                  per_broker=False) is not None
+
+
+def test_advertised_listeners_is_read_only() -> None:
+    """advertised.listeners cannot be changed at runtime (Kafka 4.4: "Cannot update these
+    configs dynamically")."""
+    assert validate_broker_config("advertised.listeners", "PLAINTEXT://h:1") == (
+        "Cannot update these configs dynamically: [advertised.listeners]")
+
+
+def test_comma_separated_keys_are_described_with_kafkas_type() -> None:
+    """listeners and advertised.listeners (read as lists) are described as LIST, as
+    Kafka describes them; listener.security.protocol.map stays a STRING."""
+    config = KafkaConfig({"listeners": "PLAINTEXT://:9092"})
+    entries = {e.name: e for e in describe_broker_configs(config, {}, {})}
+    assert (entries["listeners"].type, entries["advertised.listeners"].type) == (7, 7)
+    assert entries["listener.security.protocol.map"].type == 2

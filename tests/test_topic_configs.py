@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kraft.config import KEYS, KafkaConfig
+from kraft.config_keys import PASSWORD_KEYS
 from kraft.log.config import LogConfig
 from kraft.topic_configs import (
     BROKER_DYNAMIC_CONFIGS,
@@ -280,7 +281,7 @@ def test_describe_broker_configs() -> None:
     entries = {e.name: e for e in describe_broker_configs(
         broker, dynamic_default={"log.segment.bytes": "2000", "min.insync.replicas": "2"},
         dynamic_broker={"min.insync.replicas": "3"})}
-    assert set(entries) == set(KEYS)
+    assert set(entries) == set(KEYS) | set(PASSWORD_KEYS)
     assert (entries["num.partitions"].value, entries["num.partitions"].source) == (
         "3", STATIC_BROKER_CONFIG)
     assert (entries["log.segment.bytes"].value, entries["log.segment.bytes"].source) == (
@@ -292,12 +293,13 @@ def test_describe_broker_configs() -> None:
     assert entries["log.retention.ms"].value is None
     assert entries["num.partitions"].read_only
     assert not entries["min.insync.replicas"].read_only
-    # Kafka's password keys of features kraft does not build are described as Kafka
-    # describes them: sensitive, without a value.
+    # Kafka's password keys (those kraft.security reads, and those of features kraft
+    # does not build) are described as Kafka describes them: sensitive, without a value.
     sensitive = {n: e.value for n, e in entries.items() if e.is_sensitive}
     assert sensitive == dict.fromkeys({"delegation.token.secret.key",
                                        "sasl.oauthbearer.assertion.private.key.passphrase",
-                                       "sasl.oauthbearer.client.credentials.client.secret"})
+                                       "sasl.oauthbearer.client.credentials.client.secret",
+                                       *PASSWORD_KEYS})
 
 
 def test_docstring_says_exactly_which_topic_configs_act() -> None:
@@ -330,7 +332,8 @@ def test_docstring_says_exactly_which_topic_configs_act() -> None:
 
 # Kafka 4.0's DynamicBrokerConfig.AllDynamicConfigs without password keys (kraft stores
 # no secrets), the SSL keys allowed only under a listener prefix, tiered storage
-# (remote.*) and the synonyms of topic configs Kafka 4.0 removed.
+# (remote.*), the synonyms of topic configs Kafka 4.0 removed, and advertised.listeners
+# (read-only in Kafka 4.4).
 _KAFKA_DYNAMIC_TEXT = """
 log.segment.bytes log.roll.ms log.roll.jitter.ms log.index.size.max.bytes
 log.flush.interval.messages log.flush.interval.ms log.retention.bytes log.retention.ms
@@ -343,7 +346,7 @@ log.message.timestamp.before.max.ms log.message.timestamp.after.max.ms
 log.cleaner.threads log.cleaner.dedupe.buffer.size log.cleaner.io.buffer.load.factor
 log.cleaner.io.buffer.size log.cleaner.io.max.bytes.per.second log.cleaner.backoff.ms
 num.io.threads num.replica.fetchers num.recovery.threads.per.data.dir background.threads
-metric.reporters advertised.listeners listeners listener.security.protocol.map
+metric.reporters listeners listener.security.protocol.map
 principal.builder.class ssl.protocol ssl.provider ssl.cipher.suites ssl.enabled.protocols
 ssl.keymanager.algorithm ssl.trustmanager.algorithm ssl.endpoint.identification.algorithm
 ssl.secure.random.implementation ssl.client.auth ssl.engine.factory.class
@@ -370,7 +373,6 @@ def test_kafkas_dynamic_broker_configs_are_dynamic() -> None:
                                          "ssl.secure.random.implementation": "SHA1PRNG",
                                          "ssl.engine.factory.class": "a.B",
                                          "metric.reporters": "a.B",
-                                         "advertised.listeners": "PLAINTEXT://h:1",
                                          "ssl.cipher.suites": "TLS_AES_128_GCM_SHA256",
                                          "log.retention.ms": "1", "log.roll.ms": "1",
                                          "log.flush.interval.ms": "1",
@@ -437,6 +439,7 @@ def test_describe_broker_configs_lists_listener_configs_set() -> None:
                         "sasl.kerberos.min.time.before.relogin": "120000"})}
     prefixed = entries["listener.name.external.ssl.keystore.location"]
     assert (prefixed.value, prefixed.source, prefixed.type) == ("/k.jks", DYNAMIC_BROKER_CONFIG, 2)
+    assert prefixed.read_only  # as Kafka describes every listener override
     relogin = entries["sasl.kerberos.min.time.before.relogin"]
     assert (relogin.value, relogin.source, relogin.read_only) == (
         "120000", DYNAMIC_BROKER_CONFIG, False)

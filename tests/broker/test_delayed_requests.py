@@ -30,7 +30,7 @@ FOLLOWER = 2
 def broker_of(script: Script, session: Any = None) -> Any:
     """What the handlers read from BrokerServer."""
     return SimpleNamespace(image=script.image, replica_manager=script.manager, isr=None,
-                           session=session, access=Access(None))
+                           session=session, access=Access(None), config=script.config)
 
 
 def leader(script: Script) -> Partition:

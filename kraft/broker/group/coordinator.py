@@ -138,6 +138,7 @@ class CoordinatorConfig:
     commit_timeout_s: float
     retention_check_interval_s: float
     offset_metadata_max_bytes: int
+    group_max_size: int = (1 << 31) - 1
 
     @classmethod
     def from_config(cls, config: KafkaConfig) -> CoordinatorConfig:
@@ -149,6 +150,7 @@ class CoordinatorConfig:
             commit_timeout_s=config.offsets_commit_timeout_ms / 1000,
             retention_check_interval_s=config.offsets_retention_check_interval_ms / 1000,
             offset_metadata_max_bytes=config.offset_metadata_max_bytes,
+            group_max_size=config.group_max_size,
         )
 
 
@@ -176,7 +178,8 @@ class GroupCoordinator:
         self.image = image
         self.clock = clock
         self.group_config = GroupConfig(
-            initial_rebalance_delay_ms=config.initial_rebalance_delay_ms)
+            initial_rebalance_delay_ms=config.initial_rebalance_delay_ms,
+            max_size=config.group_max_size)
         self.min_session_timeout_ms = config.min_session_timeout_ms
         self.max_session_timeout_ms = config.max_session_timeout_ms
         self.retention_ms = config.retention_ms
@@ -273,7 +276,14 @@ class GroupCoordinator:
                          if value is not None else self.new_group(group_id, now, simple=True))
                 group.offsets = loaded.offsets.get(group_id, {})
                 shard.groups[group_id] = group
-                self.schedule(shard, group)
+                out = Outbox()
+                if group.rebalance_if_over_capacity(now, out):
+                    # group.max.size was lowered since the group was stored (Kafka's
+                    # onLoaded): its members rejoin, and those beyond it are refused.
+                    log.info("node %d: loaded group %s (size %d) is over capacity %d; "
+                             "rebalancing", self.node_id, group_id, len(group.members),
+                             self.group_config.max_size)
+                self.deliver(shard, group, out)
             shard.pending_txn_offsets = loaded.pending_offsets()
             shard.loading = False
             log.log(logging.INFO if loaded.records else logging.DEBUG,

@@ -69,10 +69,40 @@ class ClassicGroup(GroupMetadata):
 
     def join(self, now: int, out: Outbox, waiter: Any, req: JoinRequest) -> None:
         """Handle a JoinGroup; the answer (now or later) is `(waiter, JoinResult)`."""
+        if not self._accepts_joining_member(req.member_id):
+            # Kafka's classicGroupJoinToClassicGroup: the member is dropped and refused.
+            if req.member_id in self.members or req.member_id in self.pending_members:
+                self._remove(out, req.member_id)
+                self._maybe_complete_join(now, out)  # the others may all be waiting
+            return self._reply(out, waiter, JoinResult(ErrorCode.group_max_size_reached,
+                                                       UNKNOWN_MEMBER_ID))
         if req.member_id == UNKNOWN_MEMBER_ID:
             self._join_new_member(now, out, waiter, req)
         else:
             self._join_existing_member(now, out, waiter, req)
+
+    def _accepts_joining_member(self, member_id: str) -> bool:
+        """Kafka's acceptJoiningMember (group.max.size): an Empty or Dead group takes
+        anyone; while preparing a rebalance, a member already waiting in JoinGroup, or
+        anyone while fewer than the maximum wait (so the last to rejoin an oversized
+        group are the ones left out); otherwise a member, or anyone while the group
+        has fewer members than the maximum."""
+        if self.state in (_E, _DEAD):
+            return True
+        member = self.members.get(member_id)
+        if self.state == _PR:
+            waiting = sum(1 for m in self.members.values() if m.join_waiter is not None)
+            return ((member is not None and member.join_waiter is not None)
+                    or waiting < self.config.max_size)
+        return member is not None or len(self.members) < self.config.max_size
+
+    def rebalance_if_over_capacity(self, now: int, out: Outbox) -> bool:
+        """A freshly loaded group with more members than group.max.size (lowered since)
+        starts a rebalance, as Kafka's coordinator does on load; True if it did."""
+        if len(self.members) <= self.config.max_size or self.state != _ST:
+            return False
+        self._prepare_rebalance(now, out)
+        return True
 
     def _join_new_member(self, now: int, out: Outbox, waiter: Any, req: JoinRequest) -> None:
         if self.state == _DEAD:

@@ -43,6 +43,7 @@ class GroupConfig:
 
     initial_rebalance_delay_ms: int = 3000
     new_member_join_timeout_ms: int = NEW_MEMBER_JOIN_TIMEOUT_MS
+    max_size: int = (1 << 31) - 1  # group.max.size
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ transactions (producer id, first offset) overlapping the records returned,
 from the segments' aborted-transaction indexes (log.txnindex), so the
 consumer drops their records; every answer carries the last stable offset.
 Sizes: each partition gets at most its partition_max_bytes and the response
-at most max_bytes, except that the first partition with data always gets its
-first whole batch (Kafka's minOneMessage), so one large batch cannot stall a
-consumer.
+at most max_bytes capped to the broker's fetch.max.bytes (and min_bytes to
+that cap, Kafka's KafkaApis.handleFetchRequest, for followers too), except
+that the first partition with data always gets its first whole batch
+(Kafka's minOneMessage), so one large batch cannot stall a consumer.
 
 Long poll: while fewer than min_bytes are available and max_wait has not
 passed, the request waits as a delayed operation in the broker's purgatory
@@ -107,25 +108,29 @@ async def handle(
             None, incremental=False)
     requested = context.partitions()
     replica = _replica(request, version)
+    max_bytes = min(request.max_bytes, broker.config.fetch_max_bytes)
+    min_bytes = min(request.min_bytes, max_bytes)
     # Followers need CLUSTER_ACTION (else every partition is TOPIC_AUTHORIZATION_FAILED),
     # consumers READ on each topic, as Kafka's handleFetchRequest.
     readable = (broker.access.checker(ctx, AclOperation.READ) if replica[0] < 0
                 else _all if broker.access.cluster(ctx, AclOperation.CLUSTER_ACTION) else _none)
     deadline = trio.current_time() + max(request.max_wait.total_seconds(), 0)
-    reads = _read_all(broker, broker.image, requested, request, by_id, replica, readable)
-    if not _complete(reads, request.min_bytes) and trio.current_time() < deadline:
+    reads = _read_all(broker, broker.image, requested, request, max_bytes, by_id, replica,
+                      readable)
+    if not _complete(reads, min_bytes) and trio.current_time() < deadline:
         watched = [r.partition.key for _, parts in reads for _, r in parts if r.partition]
 
         def try_complete() -> bool:
-            probe = _read_all(broker, broker.image, requested, request, by_id, replica,
-                              readable, probe=True)
-            return _complete(probe, request.min_bytes)
+            probe = _read_all(broker, broker.image, requested, request, max_bytes, by_id,
+                              replica, readable, probe=True)
+            return _complete(probe, min_bytes)
 
         if watched:
             await broker.replica_manager.purgatory.wait(watched, try_complete, deadline)
         else:
             await trio.sleep_until(deadline)
-        reads = _read_all(broker, broker.image, requested, request, by_id, replica, readable)
+        reads = _read_all(broker, broker.image, requested, request, max_bytes, by_id, replica,
+                          readable)
     return _response(cls, request, context.answer(reads), context.session_id,
                      LeaderHints(broker.image, ctx.listener) if version >= 16 else None,
                      replica[0] >= 0)
@@ -159,12 +164,13 @@ def _replica(request: Any, version: int) -> tuple[int, int]:
 
 def _read_all(
     broker: BrokerContext, image: MetadataImage, requested: list[tuple[Any, list[Any]]],
-    request: Any, by_id: bool, replica: tuple[int, int], readable: Callable[[str], bool],
-    *, probe: bool = False,
+    request: Any, max_bytes: int, by_id: bool, replica: tuple[int, int],
+    readable: Callable[[str], bool], *, probe: bool = False,
 ) -> list[tuple[Any, list[tuple[int, _Read]]]]:
-    """Read every requested partition; a `probe` only sizes what a read would
-    return: it reads no records and records no follower's position."""
-    remaining = request.max_bytes
+    """Read every requested partition, `max_bytes` in all (beyond the first batch); a
+    `probe` only sizes what a read would return: it reads no records and records no
+    follower's position."""
+    remaining = max_bytes
     out = []
     for key, fetch_partitions in requested:
         topic = image.topics.by_id.get(key) if by_id else image.topics.by_name.get(key)
@@ -180,7 +186,8 @@ def _read_all(
                 parts.append((fp.partition, _Read(code)))
                 continue
             partition = broker.replica_manager.get_by_id(topic.topic_id, fp.partition)
-            read = _read_partition(broker, partition, fp, request, remaining, replica, probe)
+            read = _read_partition(broker, partition, fp, request, remaining,
+                                   remaining == max_bytes, replica, probe)
             remaining -= read.size
             parts.append((fp.partition, read))
         out.append((key, parts))
@@ -193,9 +200,12 @@ def _read_partition(
     fp: Any,
     request: Any,
     remaining: int,
+    first: bool,
     replica: tuple[int, int],
     probe: bool,
 ) -> _Read:
+    """One partition's read, at most `remaining` bytes (and its partition_max_bytes),
+    but its first whole batch when it is the `first` to return data."""
     replica_id, replica_epoch = replica
     if partition is None or not partition.is_leader:
         return _Read(ErrorCode.not_leader_or_follower)
@@ -224,7 +234,6 @@ def _read_partition(
             read.diverging = (epoch, end_offset)
             return read
     max_bytes = min(fp.partition_max_bytes, max(remaining, 0))
-    first = remaining == request.max_bytes
     quota = broker.leader_quota if replica_id >= 0 else None
     throttled = quota is not None and quota.is_throttled(partition.topic, partition.partition)
     try:
