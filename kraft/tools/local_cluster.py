@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import random
 import re
 import signal
 import socket
@@ -152,17 +153,45 @@ class NodeStatus:
 
 def free_loopback_ports(n: int) -> list[int]:
     """`n` distinct ports free on 127.0.0.1 now, never one of the fixed ports
-    9092-9100 people run their own clusters on. Each socket is held until all
-    are bound: a port taken and released at once may be handed out again."""
+    9092-9100 people run their own clusters on.
+
+    Picked at random below the kernel's ephemeral range
+    (net.ipv4.ip_local_port_range), not with bind(0), which hands out ports
+    from that range: every outgoing connection takes a port from there, and a
+    client connecting between this call and the server's bind could hold the
+    port by then. Each socket is held until all are bound, so one call never
+    hands out a port twice.
+    """
+    low = _ephemeral_low()
+    pool = [p for p in range(_FREE_PORT_FLOOR, low) if p not in RESERVED_PORTS]
+    rng = random.SystemRandom()
     with contextlib.ExitStack() as stack:
         found: list[int] = []
         while len(found) < n:
             s = stack.enter_context(socket.socket())
-            s.bind((HOST, 0))
-            port: int = s.getsockname()[1]
-            if port not in RESERVED_PORTS:
+            if len(pool) > 1000:
+                port = rng.choice(pool)
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    continue  # taken: another listener, or a connection in TIME_WAIT
+            else:  # an unusual ephemeral range leaves no room below it
+                s.bind((HOST, 0))
+                port = s.getsockname()[1]
+            if port not in RESERVED_PORTS and port not in found:
                 found.append(port)
     return found
+
+
+_FREE_PORT_FLOOR = 10_000  # below: well-known and registered services people run
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class LocalCluster:

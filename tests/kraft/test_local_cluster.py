@@ -31,7 +31,7 @@ from kraft.config import KafkaConfig
 from kraft.net.client import KafkaClient
 from kraft.raft import bootstrap_checkpoint
 from kraft.tools import local_cluster_cli, local_cluster_membership
-from kraft.tools.local_cluster import ClusterError, LocalCluster
+from kraft.tools.local_cluster import ClusterError, LocalCluster, free_loopback_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,6 +85,17 @@ def test_free_ports_are_distinct_and_never_the_fixed_ones(nodes: int) -> None:
     flat = [p for pair in ports.values() for p in pair]
     assert len(set(flat)) == 2 * nodes
     assert not set(flat) & set(range(9092, 9101))
+
+
+def test_free_ports_are_below_the_ephemeral_range() -> None:
+    """Free ports come from below the kernel's ephemeral range, where no client
+    connection can take one between the pick and the server's bind."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = free_loopback_ports(50)
+    assert len(set(ports)) == 50
+    assert all(p < low for p in ports)
+    with socket.socket() as s:  # each is bindable once handed out
+        s.bind(("127.0.0.1", ports[0]))
 
 
 def test_format_gives_every_node_one_cluster_id(tmp_path: Path) -> None:
