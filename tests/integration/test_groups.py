@@ -161,7 +161,7 @@ class Member(threading.Thread):
             # It happens against Apache Kafka 4.4 too (docs/compat.md, "Client behaviour
             # that is the same against Kafka"). Knowing the topic's partitions before the
             # first poll() makes the first join assign all of them.
-            consumer.partitions_for_topic(self.topic)
+            self._await_partitions(consumer)
             while not self._stopping.is_set():
                 records = consumer.poll(timeout_ms=200)
                 self.assignment = frozenset(tp.partition for tp in consumer.assignment())
@@ -175,6 +175,16 @@ class Member(threading.Thread):
                     self.commit_errors.append(repr(e))
         finally:
             consumer.close()
+
+    def _await_partitions(self, consumer: kafka.KafkaConsumer) -> None:
+        """Until `consumer`'s metadata lists the topic's partitions (or stop())."""
+        while not self._stopping.is_set():
+            try:
+                if consumer.partitions_for_topic(self.topic):
+                    return
+            except kafka.errors.KafkaError:
+                pass  # a failed metadata request: ask again, as poll() would
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """Stop consuming and close the consumer (it leaves the group)."""
