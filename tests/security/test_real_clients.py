@@ -166,6 +166,17 @@ def test_kafka_python_produces_and_consumes(node: Node, case: str) -> None:
     producer.close()
     consumer = kafka.KafkaConsumer(topic, **settings, auto_offset_reset="earliest",
                                    group_id=f"g-{topic}", consumer_timeout_ms=20000)
+    # kafka-python joins before it has the topic's metadata and may assign nothing,
+    # then stick on the rejoin (docs/compat.md, "Client behaviour that is the same
+    # against Kafka"): know the partitions before the first poll.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if consumer.partitions_for_topic(topic):
+                break
+        except kafka.errors.KafkaError:
+            pass  # a failed metadata request: ask again, as poll() would
+        time.sleep(0.1)
     got = []
     for message in consumer:  # stops after consumer_timeout_ms without a message
         got.append(message.value)
