@@ -114,6 +114,16 @@ class KafkaCluster:
         self._formatted = False
         self.cluster_id = meta_properties.random_uuid()
 
+    @property
+    def client_listener(self) -> str:
+        """The name of the nodes' client listener (the quickstart's)."""
+        return "PLAINTEXT"
+
+    def tool_security(self, listener: str) -> None:
+        """How the fault harness's own clients reach `listener`: PLAINTEXT, as every
+        listener of the quickstart (kraft's LocalCluster may run SASL_SSL)."""
+        return None
+
     def client_address(self, node_id: int) -> tuple[str, int]:
         return HOST, self.ports[self._known(node_id)][0]
 
