@@ -44,6 +44,10 @@ its connection itself (a request timed out) sends its next heartbeat on a
 new connection at once, well within the grace; a slow or paused broker, or
 one behind a network partition, closes nothing and keeps the full session
 timeout: only the kernel's word shortens it. A negative grace turns this off.
+The kernel's word also reaches a new active controller that never had the
+dead broker's connection: when the previous quorum leader's raft connection
+was refused or reset (its process died), a broker with its node id (a
+combined node) starts out disconnected (`reset`, `dead_process`).
 
 All times are the controller's monotonic clock in milliseconds. Not
 thread-safe; the active controller's single command task owns it (and the
@@ -94,14 +98,23 @@ class BrokerHeartbeatManager:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def reset(self, image: MetadataImage, now_ms: int) -> None:
+    def reset(self, image: MetadataImage, now_ms: int, *, dead_process: int | None = None
+              ) -> None:
         """Forget everything; every broker registered in `image` counts as contacted at `now_ms`.
 
-        Called when this controller becomes active.
+        Called when this controller becomes active. `dead_process`: the node id
+        of the previous quorum leader when this node saw its raft connection
+        refused or reset by the kernel (RaftCore.lost_leader): a combined node's
+        broker is that same process, so it counts as disconnected now and is
+        expired after the disconnect grace unless it heartbeats first, instead
+        of after a whole session timeout. A broker with another id, or a live
+        one (it heartbeats within the grace), is not affected.
         """
         self._brokers = {
             broker_id: BrokerHeartbeatState(now_ms) for broker_id in image.cluster.brokers
         }
+        if dead_process is not None and dead_process in self._brokers:
+            self._brokers[dead_process].disconnected_ms = now_ms
 
     def touch(
         self, broker_id: int, now_ms: int, metadata_offset: int, *, fenced: bool = False

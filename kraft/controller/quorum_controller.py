@@ -253,7 +253,15 @@ class QuorumController:
         self._claiming_epoch = None
         self.image = self.committed_image
         now = _now_ms()
-        self.heartbeats.reset(self.image, now)
+        lost = self.raft.lost_leader
+        dead = lost[0] if lost is not None and lost[1] < epoch and lost[0] != self.node_id \
+            else None
+        self.heartbeats.reset(self.image, now, dead_process=dead)
+        if dead is not None and dead in self.image.cluster.brokers \
+                and self.heartbeats.disconnect_grace_ms >= 0:
+            log.info("node %d: the previous quorum leader %d closed its connection (its "
+                     "process died): its broker is fenced unless it heartbeats within %d ms",
+                     self.node_id, dead, self.heartbeats.disconnect_grace_ms)
         self._last_write_ms = now
         self._next_balance_ms = now + self.config.leader_imbalance_check_interval_seconds * 1000
         self._next_replica_balance_ms = now + self.config.kraft_balancer_interval_ms

@@ -144,6 +144,10 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
         self._accumulator: ProposalAccumulator | None = None
         self._purgatory = FetchPurgatory()
         self._shutting_down = False
+        # (leader id, epoch) of the leader whose connection this voter, following
+        # it, last saw refused or reset, until a fetch from it succeeds or another
+        # leader is followed (`lost_leader`).
+        self._lost_leader: tuple[int, int] | None = None
         self._entered_role()
         if self.quorum.is_only_voter and isinstance(self.quorum.role, Resigned):
             self._transition(Unattached(self.quorum.epoch + 1))
@@ -307,10 +311,20 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
             or self._shutting_down
         ):
             return
+        self._lost_leader = (destination, role.epoch)
         spread = max(1, self.config.election_timeout_ms // 4)
         deadline = self._now + self.rng.randrange(spread)
         self._fetch_deadline = min(self._fetch_deadline or deadline, deadline)
         self._has_fetched = False
+
+    @property
+    def lost_leader(self) -> tuple[int, int] | None:
+        """(leader id, epoch) of the last leader this voter followed and then saw
+        its connection refused or reset by the peer's kernel (its process died or
+        restarted), unless a fetch from it succeeded since or another leader was
+        followed; None otherwise. A new active controller reads it to fence that
+        node's broker within the disconnect grace (kraft.controller.heartbeats)."""
+        return self._lost_leader
 
     def resign(self, now_ms: int) -> None:
         """Graceful shutdown. A leader becomes Resigned and asks the other voters,
@@ -400,6 +414,7 @@ class RaftCore(ElectionsMixin, ReplicationMixin, MembershipMixin):
             self._election = EpochElection(self.voters, self.local_id)
         elif isinstance(role, Follower):
             self._fetch_deadline = now + self.config.fetch_timeout_ms
+            self._lost_leader = None
             self._follower_entered()
         elif isinstance(role, Resigned):
             self._end_quorum_unacked = {v for v in self.voters if v != self.local_id}

@@ -220,6 +220,11 @@ class RaftNode:
         """The kraft.version in force (KIP-853; 0 before the member starts)."""
         return 0 if self._core is None else self._core.kraft_version
 
+    @property
+    def lost_leader(self) -> tuple[int, int] | None:
+        """RaftCore.lost_leader: the leader whose process this voter saw die."""
+        return None if self._core is None else self._core.lost_leader
+
     async def wait_leader_change(self) -> LeaderAndEpoch:
         await self._leader_changed.wait()
         return self._leader

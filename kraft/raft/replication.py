@@ -71,6 +71,7 @@ class ReplicationMixin:
     _fetch_deadline: int | None
     _progress: LeaderProgress | None
     _purgatory: FetchPurgatory
+    _lost_leader: tuple[int, int] | None
     voter_history: VoterSetHistory
 
     if TYPE_CHECKING:
@@ -419,6 +420,7 @@ class ReplicationMixin:
 
     def _fetched_from_leader(self) -> None:
         self._has_fetched = True
+        self._lost_leader = None
         self._fetch_deadline = self._now + self.config.fetch_timeout_ms
 
     def _handle_fetch_response(

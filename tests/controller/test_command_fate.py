@@ -49,6 +49,7 @@ class ScriptedRaft:
         self.interleave = 0  # proposals preceded by a raft record of its own
         self.voter_addresses = {NODE: ("127.0.0.1", 9093)}
         self.kraft_version = 0
+        self.lost_leader: tuple[int, int] | None = None  # RaftNode.lost_leader
 
     def next_write_offset(self, epoch: int) -> int:
         if epoch != self.leading:

@@ -185,6 +185,23 @@ def test_heartbeat_on_a_new_connection_cancels_the_grace() -> None:
     assert hb.expired(image, 300 + TIMEOUT + 1) == [1]
 
 
+def test_the_dead_previous_quorum_leaders_broker_expires_after_the_grace() -> None:
+    """A new active controller whose raft saw the previous leader's process die
+    (its connection reset) expires that combined node's broker a grace after
+    activation unless it heartbeats first; other brokers keep the session timeout."""
+    image = cluster_image(broker(1), broker(2), broker(3))
+    hb = BrokerHeartbeatManager(TIMEOUT, GRACE)
+    hb.reset(image, 1000, dead_process=2)
+    assert hb.connection_lost(2) and not hb.connection_lost(3)
+    assert hb.expired(image, 1000 + GRACE) == []
+    assert hb.expired(image, 1000 + GRACE + 1) == [2]
+    hb.reset(image, 1000, dead_process=2)
+    assert hb.connected(2, object(), 1200)  # it was alive after all
+    hb.touch(2, 1200, 3)
+    assert hb.expired(image, 1000 + TIMEOUT) == []
+    assert hb.expired(image, 1000 + TIMEOUT + 1) == [1, 3]
+
+
 def test_negative_grace_keeps_the_session_timeout() -> None:
     """With the grace off (-1) a closed connection changes nothing: only the
     session timeout fences."""

@@ -856,6 +856,8 @@ def test_leader_crash_seen_as_connection_loss_elects_before_the_fetch_timeout() 
     assert h.now - crashed_at < h[followers[0]].config.fetch_timeout_ms
     new = h.leader()
     assert h[new].epoch == epoch + 1  # one election, no split vote
+    # The new leader saw the old one's process die (its controller fences that broker).
+    assert h[new].lost_leader == (leader, epoch)
 
 
 def test_connection_loss_to_a_live_leader_does_not_disturb_it() -> None:
@@ -872,6 +874,7 @@ def test_connection_loss_to_a_live_leader_does_not_disturb_it() -> None:
     assert h.leader() == leader
     assert all(h[i].epoch == epoch for i in (1, 2, 3))
     assert h[followers[0]].leader_and_epoch.leader_id == leader
+    assert h[followers[0]].lost_leader is None  # it fetched from the live leader again
 
 
 @pytest.mark.parametrize("lost, enabled", [(False, True), (True, False)])
