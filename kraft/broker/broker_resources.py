@@ -72,7 +72,7 @@ def describe_loggers() -> list[ConfigEntry]:
     """The BROKER_LOGGER entries: every logger with its effective level."""
     return [ConfigEntry(name=name, value=_level_name(logger.getEffectiveLevel()),
                         source=DYNAMIC_BROKER_LOGGER_CONFIG, read_only=False,
-                        is_sensitive=False, is_default=False, type=0, documentation=None,
+                        is_sensitive=False, is_default=False, type=0, documentation="",
                         synonyms=())
             for name, logger in sorted(_loggers().items())]
 
