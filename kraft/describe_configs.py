@@ -85,6 +85,9 @@ def describe_configs(config: KafkaConfig, image: MetadataImage, access: Access,
         wanted = resource.configuration_keys
         if wanted is not None:
             entries = [e for e in entries if e.name in wanted]
+        # Kafka leaves a logger entry's documentation at the field's default, "",
+        # whether or not documentation was asked for.
+        logger = resource.resource_type == broker_resources.BROKER_LOGGER
         configs = tuple(
             build(
                 entry_cls, name=e.name, value=e.value, read_only=e.read_only,
@@ -94,7 +97,8 @@ def describe_configs(config: KafkaConfig, image: MetadataImage, access: Access,
                     if e.synonyms is not None
                     else (synonym_cls(name=e.name, value=e.value, source=e.source),)
                 ) if include_synonyms else (),
-                config_type=e.type, documentation=e.documentation if include_doc else None,
+                config_type=e.type,
+                documentation=e.documentation if include_doc or logger else None,
             )
             for e in entries
         )
