@@ -18,7 +18,7 @@ missing capability there is a broken CI, not a reason to pass.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,32 +84,36 @@ def _wait_leader_outside(f: Faults, partition: int, victim: int) -> int:
     return leader
 
 
+def _fault_partition_leader(f: Faults, what: str,
+                            fault: Callable[[NetnsCluster, int, list[int]], None]) -> None:
+    """Apply `fault` (cluster, victim, its peers) to the leader of a partition that
+    is not the active controller, noted as `what`; once another replica leads the
+    partition, hold, then heal."""
+    assert isinstance(f.cluster, NetnsCluster)
+    cluster = f.cluster
+    partition, victim = f.plain_leader()
+    f.history.note(f"{what} on node {victim} ({f.roles(victim)})")
+    fault(cluster, victim, [n for n in cluster.ids if n != victim])
+    _wait_leader_outside(f, partition, victim)
+    f.hold()
+    f.history.note(f"heal node {victim}")
+    cluster.net.heal(victim)
+
+
 def isolate_partition_leader(f: Faults) -> None:
     """Cut the leader of a partition (not the active controller) off from both
     other nodes, clients still reaching it; once another replica leads the
     partition, hold, then heal: the old leader rejoins and catches up."""
-    assert isinstance(f.cluster, NetnsCluster)
-    partition, victim = f.plain_leader()
-    f.history.note(f"isolate node {victim} from its peers ({f.roles(victim)})")
-    f.cluster.net.cut(victim, [n for n in f.cluster.ids if n != victim])
-    _wait_leader_outside(f, partition, victim)
-    f.hold()
-    f.history.note(f"heal node {victim}")
-    f.cluster.net.heal(victim)
+    _fault_partition_leader(f, "isolation from its peers",
+                            lambda c, victim, peers: c.net.cut(victim, peers))
 
 
 def isolate_partition_leader_and_clients(f: Faults) -> None:
     """Cut the leader of a partition (not the active controller) off from both
     other nodes and from the clients: it looks dead to everyone, but closes no
     connection; once another replica leads the partition, hold, then heal."""
-    assert isinstance(f.cluster, NetnsCluster)
-    partition, victim = f.plain_leader()
-    f.history.note(f"isolate node {victim} from peers and clients ({f.roles(victim)})")
-    f.cluster.net.cut(victim, [n for n in f.cluster.ids if n != victim], clients=True)
-    _wait_leader_outside(f, partition, victim)
-    f.hold()
-    f.history.note(f"heal node {victim}")
-    f.cluster.net.heal(victim)
+    _fault_partition_leader(f, "isolation from peers and clients",
+                            lambda c, victim, peers: c.net.cut(victim, peers, clients=True))
 
 
 def drop_inbound_on_leader(f: Faults) -> None:
@@ -118,14 +122,8 @@ def drop_inbound_on_leader(f: Faults) -> None:
     clients still reach it both ways. Its heartbeats and fetches arrive at
     the others but their answers never come back, and its followers' fetches
     never arrive; once another replica leads the partition, hold, then heal."""
-    assert isinstance(f.cluster, NetnsCluster)
-    partition, victim = f.plain_leader()
-    f.history.note(f"drop inbound packets from peers on node {victim} ({f.roles(victim)})")
-    f.cluster.net.drop_inbound(victim, [n for n in f.cluster.ids if n != victim])
-    _wait_leader_outside(f, partition, victim)
-    f.hold()
-    f.history.note(f"heal node {victim}")
-    f.cluster.net.heal(victim)
+    _fault_partition_leader(f, "inbound packets from peers dropped",
+                            lambda c, victim, peers: c.net.drop_inbound(victim, peers))
 
 
 def isolate_active_controller(f: Faults) -> None:
