@@ -193,16 +193,18 @@ _CORE: Final = [
     _key("replica.fetch.min.bytes", Type.INT, 1, "Bytes a follower's fetch waits for."),
     _key("replica.fetch.backoff.ms", Type.INT, 1000,
          "Sleep of a follower after a failed fetch.", at_least(0)),
-    _key("kraft.replica.fetch.response.timeout.ms", Type.INT, 5000,
+    _key("kraft.replica.fetch.response.timeout.ms", Type.INT, 3000,
          "kraft: how long a follower waits for a fetch response beyond "
          "replica.fetch.wait.max.ms before it closes that connection and fetches again on a "
          "new one (Kafka waits replica.socket.timeout.ms, 30 s): bounds how long a fetch "
          "sent into a network partition holds the follower after the heal.", at_least(1)),
-    _key("kraft.replica.fetch.silence.max.ms", Type.INT, 9000,
+    _key("kraft.replica.fetch.silence.max.ms", Type.INT, 7000,
          "kraft: a follower from which the leader has received no fetch at all for this long "
          "leaves the ISR (through AlterPartition, as after replica.lag.time.max.ms, which "
          "still applies to a follower that fetches but lags); the default is "
-         "broker.session.timeout.ms's. -1 turns this off.", _off_or_at_least_1),
+         "broker.session.timeout.ms minus broker.heartbeat.interval.ms at their defaults, "
+         "the soonest the controller can fence a broker silent for as long. -1 turns this "
+         "off.", _off_or_at_least_1),
     # broker lifecycle (KRaftConfigs)
     _key("broker.heartbeat.interval.ms", Type.INT, 2000,
          "Interval of broker heartbeats to the controller."),

@@ -106,6 +106,8 @@ KINDS = KILL_KINDS + ISOLATION_KINDS
 # A produce request sent into a cut holds that partition's later sends
 # (idempotence keeps their order) until it times out, whatever the brokers do:
 # with the default, a leader cut from the clients costs them 60 s.
+# --probe-socket-timeout-ms sets it (below the session timeout, the brokers'
+# failover decides isolate_leader_clients instead of the client).
 PROBE_SOCKET_TIMEOUT_MS = 10000
 
 
@@ -233,7 +235,7 @@ def run_rounds(args: argparse.Namespace, root: Path, cluster: LocalCluster, kind
                             partitions=PARTITIONS, replication_factor=3,
                             min_insync_replicas=2, producers=1, rate=args.rate,
                             client="confluent", message_timeout_s=60.0,
-                            rdkafka={"socket.timeout.ms": str(PROBE_SOCKET_TIMEOUT_MS)})
+                            rdkafka={"socket.timeout.ms": str(args.probe_socket_timeout_ms)})
     create_topic(config)
     with History(root / f"failover-{kinds[0]}.jsonl") as history:
         faults = Faults(cluster, config.topic, history)
@@ -344,7 +346,7 @@ def render(args: argparse.Namespace, overrides: dict[str, str],
         f"- topic: {PARTITIONS} partitions, replication factor 3, min.insync.replicas=2",
         f"- probe: confluent-kafka {confluent_kafka.version()} (librdkafka "
         f"{confluent_kafka.libversion()[0]}), enable.idempotence=true acks=all linger.ms=2 "
-        f"request.timeout.ms=10000 socket.timeout.ms={PROBE_SOCKET_TIMEOUT_MS} "
+        f"request.timeout.ms=10000 socket.timeout.ms={args.probe_socket_timeout_ms} "
         f"message.timeout.ms=60000 retry.backoff.ms=50 retry.backoff.max.ms=500 "
         f"reconnect.backoff.max.ms=500; "
         f"{args.rate:g} sends/s over the partitions in turn "
@@ -377,6 +379,9 @@ def main() -> int:
     parser.add_argument("--kinds", default=",".join(KINDS),
                         help=f"comma-separated: {', '.join(KINDS)}")
     parser.add_argument("--rate", type=float, default=300.0, help="probe sends per second")
+    parser.add_argument("--probe-socket-timeout-ms", type=int, default=PROBE_SOCKET_TIMEOUT_MS,
+                        help="the probe's librdkafka socket.timeout.ms: how long it waits for "
+                             "one request's answer (librdkafka's default: 60000)")
     parser.add_argument("--fast", action="store_true",
                         help="the fault tests' FAST_FAILOVER broker settings instead of defaults")
     parser.add_argument("--set", type=_setting, action="append", default=[],

@@ -89,7 +89,7 @@ class ReplicaFetcherManager:
         partition_max_bytes: int = 1048576,
         response_max_bytes: int = 10485760,
         backoff_ms: int = 1000,
-        response_timeout_ms: int = 5000,
+        response_timeout_ms: int = 3000,
         security: ClientSecurity | None = None,
         quota: ReplicationQuota | None = None,
     ) -> None:

@@ -250,7 +250,7 @@ def isr_check_interval_ms(lag_time_max_ms: int, fetch_silence_max_ms: int) -> fl
     """How often the leader looks for followers to drop. Kafka: every
     replica.lag.time.max.ms / 2, so a follower leaves 1 to 1.5 lag times after
     it stopped. At that cadence the check alone would add up to 15 s to a
-    9 s silence limit, so with the silence rule on it runs every tenth of
+    7 s silence limit, so with the silence rule on it runs every tenth of
     that limit (a follower leaves 1 to 1.1 limits after its last fetch; the lag
     rule, checked as often, then fires closer to its own limit, never before)."""
     every = lag_time_max_ms / 2

@@ -22,7 +22,7 @@ from tests.broker.replica_harness import Script, topic
 from tests.broker.test_partition_replication import open_partition, produce, registration
 
 LAG_MS = 30_000     # replica.lag.time.max.ms, Kafka's default
-SILENCE_MS = 9_000  # kraft.replica.fetch.silence.max.ms, its default
+SILENCE_MS = 9_000  # a kraft.replica.fetch.silence.max.ms (its default is 7000)
 SILENCE_KEY = "kraft.replica.fetch.silence.max.ms"
 
 
@@ -125,11 +125,13 @@ def test_check_cadence() -> None:
 
 
 def test_the_key_default_off_and_bounds(tmp_path: Path) -> None:
-    """The key defaults to 9000 ms (broker.session.timeout.ms's default), takes -1
-    for off, and refuses 0 or other negatives with one line naming the key."""
+    """The key defaults to 7000 ms (broker.session.timeout.ms minus
+    broker.heartbeat.interval.ms, at their defaults), takes -1 for off, and
+    refuses 0 or other negatives with one line naming the key."""
     base = {"log.dirs": str(tmp_path), "node.id": "1"}
-    assert KafkaConfig(base).kraft_replica_fetch_silence_max_ms == 9000
-    assert KafkaConfig(base)["broker.session.timeout.ms"] == 9000
+    config = KafkaConfig(base)
+    assert config.kraft_replica_fetch_silence_max_ms == 7000 == (
+        config["broker.session.timeout.ms"] - config["broker.heartbeat.interval.ms"])
     assert KafkaConfig({**base, SILENCE_KEY: "-1"}).kraft_replica_fetch_silence_max_ms == -1
     for bad in ("0", "-2"):
         with pytest.raises(ConfigError, match=SILENCE_KEY) as e:
@@ -139,7 +141,7 @@ def test_the_key_default_off_and_bounds(tmp_path: Path) -> None:
 
 async def test_the_replica_manager_checks_at_the_silence_cadence(
         tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
-    """With the default silence limit the replica manager checks every 0.9 s,
+    """With the default silence limit the replica manager checks every 0.7 s,
     and a check that wakes more than an interval late (the loop was stalled)
     leaves the silence rule out of that one check only."""
     script = Script(tmp_path)
@@ -147,11 +149,11 @@ async def test_the_replica_manager_checks_at_the_silence_cadence(
     async with trio.open_nursery() as nursery:
         start = trio.current_time()
         await nursery.start(script.manager.run)
-        await trio.sleep(2)                  # checks at 0.9 and 1.8
-        autojump_clock.jump(5)               # a 5 s stall: the 2.7 check wakes at 7
-        await trio.sleep(1)                  # and the next one 0.9 s later
+        await trio.sleep(1.5)                # checks at 0.7 and 1.4
+        autojump_clock.jump(5.5)             # a 5.5 s stall: the 2.1 check wakes at 7
+        await trio.sleep(0.8)                # and the next one 0.7 s later
         nursery.cancel_scope.cancel()
-    assert [round(at - start, 3) for _, at in script.isr.checks] == [0.9, 1.8, 7.0, 7.9]
+    assert [round(at - start, 3) for _, at in script.isr.checks] == [0.7, 1.4, 7.0, 7.7]
     assert script.isr.silence == [True, True, False, True]
     script.close()
 
