@@ -114,7 +114,7 @@ def render_status(cluster: LocalCluster, rows: list[NodeStatus]) -> str:
              f"{'controller':<15}  {'log end':>8}  {'lag':>5}"]
     for r in rows:
         state = "paused" if r.paused else "up" if r.up else "down"
-        role = ("leader" if r.is_leader else "voter" if r.log_end_offset is not None
+        role = ("leader" if r.is_leader else "voter" if r.voter
                 else "observer" if r.node_id in cluster.controllers and r.up else
                 "broker" if r.node_id not in cluster.controllers else "-")
         client = (":".join(map(str, cluster.client_address(r.node_id)))
