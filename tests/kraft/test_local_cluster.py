@@ -31,7 +31,12 @@ from kraft.config import KafkaConfig
 from kraft.net.client import KafkaClient
 from kraft.raft import bootstrap_checkpoint
 from kraft.tools import local_cluster_cli, local_cluster_membership
-from kraft.tools.local_cluster import ClusterError, LocalCluster, free_loopback_ports
+from kraft.tools.local_cluster import (
+    ClusterError,
+    LocalCluster,
+    NodeStatus,
+    free_loopback_ports,
+)
 from tests.integration.helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -392,6 +397,20 @@ def test_status_never_names_a_dead_or_paused_leader(cluster: LocalCluster) -> No
     assert dead.voter and dead.log_end_offset is None and dead.lag is None
     assert "voter" in next(line for line in text.splitlines()
                            if line.strip().startswith(f"{leader} "))
+
+
+def test_status_without_a_quorum_leader_claims_no_role(tmp_path: Path) -> None:
+    """With no leader's DescribeQuorum answer (the quorum lost), a live controller's
+    role is unknown ('-'), not 'observer'; no raw -1 anywhere."""
+    cluster = LocalCluster(tmp_path, ports=LocalCluster.free_ports())
+    rows = [NodeStatus(node_id=n, pid=100 if n == 1 else None, up=n == 1, paused=False,
+                       leader_id=None, leader_epoch=7, high_watermark=None,
+                       log_end_offset=None, lag=None) for n in cluster.ids]
+    text = local_cluster_cli.render_status(cluster, rows)
+    assert "quorum: no live leader (epoch 7)" in text
+    roles = {int(line.split()[0]): line.split()[3] for line in text.splitlines()[5:]}
+    assert roles == {1: "-", 2: "-", 3: "-"}
+    assert not re.search(r"(?<![\w/-])-1\b", text), text
 
 
 def test_a_sasl_ssl_cluster_keeps_its_security(tmp_path: Path) -> None:
