@@ -183,15 +183,22 @@ def format_directories(
     return [Path(d) for d in todo]
 
 
+FORMAT_ADVICE = "kraft format --config FILE --cluster-id $(kraft random-uuid)"
+"""How to format a node of a static quorum (controller.quorum.voters) or a broker."""
+DYNAMIC_FORMAT_ADVICE = ("kraft storage format -t $(kraft storage random-uuid) -c FILE "
+                         "--standalone (or --initial-controllers ..., --no-initial-controllers)")
+"""How to format a controller of a dynamic quorum (controller.quorum.bootstrap.servers):
+`kraft format` refuses it, as kafka-storage does without one of these flags."""
+
+
 def check(
-    directory: str | Path, meta: MetaProperties | None, cluster_id: str | None, node_id: int
+    directory: str | Path, meta: MetaProperties | None, cluster_id: str | None, node_id: int,
+    *, advice: str = FORMAT_ADVICE,
 ) -> None:
-    """Raise MetaPropertiesError unless `meta` belongs to this cluster and node."""
+    """Raise MetaPropertiesError unless `meta` belongs to this cluster and node;
+    `advice` is the format command named for an unformatted directory."""
     if meta is None:
-        raise MetaPropertiesError(
-            f"{directory} is not formatted: run `kraft format --config FILE "
-            f"--cluster-id $(kraft random-uuid)` first"
-        )
+        raise MetaPropertiesError(f"{directory} is not formatted: run `{advice}` first")
     if cluster_id is not None and meta.cluster_id != cluster_id:
         raise MetaPropertiesError(
             f"{directory} belongs to cluster {meta.cluster_id}, not {cluster_id}"

@@ -129,9 +129,13 @@ class Node:
         when the process exits."""
         cluster_id: str | None = None
         self._locks: list[int] = []
+        dynamic = "controller" in self.roles and not self.config.quorum_voters
+        advice = meta_properties.DYNAMIC_FORMAT_ADVICE if dynamic else meta_properties.FORMAT_ADVICE
+        if self.config.source:
+            advice = advice.replace("FILE", self.config.source)
         for directory in dict.fromkeys([*self.config.log_dirs, self.config.metadata_log_dir]):
             meta = meta_properties.read(directory)
-            meta_properties.check(directory, meta, cluster_id, self.node_id)
+            meta_properties.check(directory, meta, cluster_id, self.node_id, advice=advice)
             assert meta is not None
             cluster_id = meta.cluster_id
             self._locks.append(_lock(Path(directory)))

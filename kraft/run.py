@@ -225,6 +225,11 @@ def dev_main(argv: list[str]) -> int:
         _setup_logging(args.log_level)
         overrides = _overrides(args.override)
         secure = _sasl_ssl_user(args.sasl_ssl)
+        if args.controller_port == 0:
+            # The quorum's voter list names the controller's address, so the node
+            # would wait forever for a voter at port 0 (never ready).
+            raise UsageError("--controller-port 0 cannot be used: the quorum's voter list "
+                             "names this port; give a free port (--port 0 works)")
     except (UsageError, ConfigError) as e:
         print(f"kraft dev: {e}", file=sys.stderr)
         return 2

@@ -330,7 +330,9 @@ class PartitionCleaner:
         self._last_clean = max(task.end_offset, task.first_dirty_offset)
         self._delete_horizon = task.max_delete_horizon
         result = self._result(task)
-        logger.info("%s: cleaned %s", task.directory, result)
+        # The result in words is the broker's line at INFO (kraft.broker.log_manager);
+        # the record itself is for debugging.
+        logger.debug("%s: cleaned %s", task.directory, result)
         return result
 
     def _still_replaceable(self, task: CleanTask, old: list[LogSegment]) -> bool:

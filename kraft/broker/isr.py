@@ -66,6 +66,9 @@ class IsrManager:
         self.lag_time_max_ms = lag_time_max_ms
         self.fetch_silence_max_ms = fetch_silence_max_ms
         self._queue_send, self._queue = trio.open_memory_channel[Partition](math.inf)
+        # Why AlterPartition goes unanswered, while it does (INFO when it starts or
+        # changes, repeats at DEBUG, once more when answered again).
+        self._unanswered: str | None = None
 
     # --- decisions ---------------------------------------------------------------------
 
@@ -156,12 +159,18 @@ class IsrManager:
         except ControllerUnavailable as e:
             # It may or may not have been executed: keep the proposals (the high
             # watermark keeps counting a member being added) and send them again.
-            log.info("node %d: AlterPartition unanswered (%s); retrying", self.node_id, e)
+            reason = str(e)
+            log.log(logging.DEBUG if reason == self._unanswered else logging.INFO,
+                    "node %d: AlterPartition unanswered (%s); retrying", self.node_id, reason)
+            self._unanswered = reason
             await trio.sleep(RETRY_BACKOFF_S)
             for p in partitions:
                 if p.pending_isr is proposed[p] and p.is_leader:
                     self._queue_send.send_nowait(p)
             return
+        if self._unanswered is not None:
+            log.info("node %d: AlterPartition answered again", self.node_id)
+            self._unanswered = None
         errors: dict[tuple[object, int], ErrorCode] = {}
         if response.error_code != ErrorCode.none:
             errors = {(p.topic_id, p.partition): response.error_code for p in partitions}

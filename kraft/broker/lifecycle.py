@@ -103,6 +103,9 @@ class BrokerLifecycleManager:
         self._want_shutdown = False
         self._shutdown_acknowledged = trio.Event()
         self._wake = trio.Event()
+        # Why heartbeats go unanswered, while they do: logged at INFO when it starts or
+        # changes, repeats at DEBUG, and once more when a heartbeat is answered again.
+        self._unanswered: str | None = None
 
     @property
     def session_valid_until(self) -> float | None:
@@ -198,8 +201,14 @@ class BrokerLifecycleManager:
             try:
                 response = await self.channel.send(request, REQUEST_TIMEOUT_S, heartbeat=True)
             except ControllerUnavailable as e:
-                log.info("node %d: heartbeat failed: %s", self.node_id, e)
+                reason = str(e)
+                log.log(logging.DEBUG if reason == self._unanswered else logging.INFO,
+                        "node %d: heartbeat failed: %s", self.node_id, reason)
+                self._unanswered = reason
                 continue
+            if self._unanswered is not None:
+                log.info("node %d: heartbeat answered again", self.node_id)
+                self._unanswered = None
             if (response.error_code == ErrorCode.none and not response.is_fenced
                     and self.session_timeout_s is not None):
                 self._session_valid_until = sent_at + self.session_timeout_s

@@ -55,6 +55,7 @@ from typing import Any, Final
 from kio.schema.errors import ErrorCode
 
 from kraft import kafka_uuid
+from kraft.broker.internal_topics import INTERNAL_TOPICS
 from kraft.controller.result import ControllerContext, ControllerResult
 from kraft.metadata.image import ConfigResource, MetadataImage
 from kraft.metadata.records import (
@@ -448,7 +449,13 @@ def delete_topics(
 
     Answers in request order, one result per distinct name or id. With
     delete.topic.enable=false every topic fails: INVALID_REQUEST before v3,
-    TOPIC_DELETION_DISABLED from v3 (as Kafka).
+    TOPIC_DELETION_DISABLED from v3 (as Kafka). An internal topic
+    (`__consumer_offsets`, `__transaction_state`), by name or by id, is refused
+    with INVALID_TOPIC_EXCEPTION and kept, the rest of the request goes ahead:
+    deleting it would silently drop every committed offset or transaction.
+    Kafka's controller has no such check (only kafka-topics.sh refuses); the
+    error and message are those of Kafka's refusal to delete records of an
+    internal topic (issue 12).
     """
     response_cls = response_type(ApiKey.DELETE_TOPICS, version)
     result_cls = nested(response_cls, "DeletableTopicResult")
@@ -458,6 +465,10 @@ def delete_topics(
     else:
         entries = [(name, None) for name in request.topic_names]
     slots = _deletion_slots(image, entries)
+    for slot in slots:
+        if slot.error[0] == ErrorCode.none and slot.name in INTERNAL_TOPICS:
+            slot.error = (ErrorCode.invalid_topic_exception,
+                          f"Cannot delete internal topic {slot.name}")
     if not ctx.config.delete_topic_enable:
         code = ErrorCode.invalid_request if version < 3 else ErrorCode.topic_deletion_disabled
         for slot in slots:

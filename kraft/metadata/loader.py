@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from kraft.config_keys import PASSWORD_CONFIGS
+from kraft.group_configs import GROUP_RESOURCE
 from kraft.log.results import wall_clock_ms
 from kraft.metadata.delta import MetadataDelta
 from kraft.metadata.image import EMPTY, MetadataImage, Provenance
@@ -218,6 +219,7 @@ def _log_changes(node_id: int, delta: MetadataDelta, image: MetadataImage) -> No
             if resource.type == TOPIC_RESOURCE and resource.name not in image.topics.by_name:
                 continue  # the topic's deletion, logged above
             what = (f"topic {resource.name}" if resource.type == TOPIC_RESOURCE
+                    else f"group {resource.name}" if resource.type == GROUP_RESOURCE
                     else f"broker {resource.name}" if resource.name else "the cluster")
             log.info("node %d: configs of %s changed: %s", node_id, what, ", ".join(
                 f"{name}={_shown(name, value)}" for name, value in sorted(changes.items())))

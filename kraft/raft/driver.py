@@ -67,7 +67,7 @@ from kraft.raft.core import RaftCore
 from kraft.raft.disk_log import DiskLog
 from kraft.raft.log import ReplicatedLog
 from kraft.raft.ready import Ready
-from kraft.raft.state import Leader, Resigned, Role
+from kraft.raft.state import Leader, Prospective, Resigned, Role
 from kraft.raft.types import Entry, LeaderAndEpoch, NotLeaderError, OffsetAndEpoch
 
 log = logging.getLogger("kraft.raft")
@@ -198,6 +198,9 @@ class RaftNode:
         self._nursery: trio.Nursery | None = None
         self._client: KafkaClient | None = None
         self._leader = LeaderAndEpoch(None, 0)
+        # (leader, epoch) whose silence was logged at INFO: once per leader and epoch,
+        # however many pre-vote rounds follow (_log_unheard_leader).
+        self._unheard: tuple[int, int] | None = None
         self._leader_changed = trio.Event()
         self._high_watermark = 0
         self._hw_changed = trio.Event()
@@ -456,6 +459,7 @@ class RaftNode:
         if ready.role is not None:
             self.role = ready.role
             _log_role(self.config.node_id, ready.role)
+            self._log_unheard_leader(ready.role)
             if (
                 isinstance(ready.role, Resigned)
                 and leader_change is None
@@ -472,6 +476,17 @@ class RaftNode:
             self.listener.leader_changed(leader_change)
             self._leader_changed.set()
             self._leader_changed = trio.Event()
+
+    def _log_unheard_leader(self, role: Role) -> None:
+        """A follower that stops hearing from its leader says so once at INFO; the
+        pre-vote rounds that follow, every election timeout while the quorum is
+        lost, are at DEBUG (_log_role)."""
+        unheard = _unheard_leader(role, self._unheard)
+        if unheard is not None:
+            self._unheard = unheard
+            log.info("node %d: no word from the metadata quorum leader (node %d, epoch %d) "
+                     "within the fetch timeout; asking the voters whether to elect another",
+                     self.config.node_id, *unheard)
 
     def _start_flush(self, core: RaftCore) -> None:
         if not isinstance(self.log, Flushable):
@@ -614,6 +629,16 @@ def _to_wall_clock(d: m.DescribeQuorumResponse, shift_ms: int) -> m.DescribeQuor
         current_voters=tuple(shift(r) for r in d.current_voters),
         observers=tuple(shift(r) for r in d.observers),
     )
+
+
+def _unheard_leader(role: Role, logged: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The (leader, epoch) a node stopped hearing from, when `role` is the first
+    pre-vote (KIP-996) against that leader in that epoch; None otherwise."""
+    if isinstance(role, Prospective) and role.leader_id is not None:
+        unheard = (role.leader_id, role.epoch)
+        if unheard != logged:
+            return unheard
+    return None
 
 
 def _log_role(node_id: int, role: Role) -> None:

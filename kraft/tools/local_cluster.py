@@ -144,6 +144,7 @@ class NodeStatus:
     high_watermark: int | None
     log_end_offset: int | None  # this node's metadata log end offset, as the leader knows it
     lag: int | None  # high watermark - log end offset
+    voter: bool = False  # a voter in the leader's answer (its log end may still be unknown)
 
     @property
     def is_leader(self) -> bool:
@@ -720,6 +721,9 @@ class LocalCluster:
                           self.tool_security("CONTROLLER"))
         full = answer if answer is not None and answer.error_code == ErrorCode.none else None
         voters = {r.replica_id: r.log_end_offset for r in full.current_voters} if full else {}
+        # A voter the leader has not heard from this epoch (down since the election,
+        # say) has log end -1 in DescribeQuorum: unknown, not a position.
+        known = {n: offset for n, offset in voters.items() if offset >= 0}
         hwm = full.high_watermark if full else None
         leader = answer.leader_id if answer is not None and answer.leader_id in live else None
         return [NodeStatus(
@@ -728,8 +732,9 @@ class LocalCluster:
             leader_epoch=answer.leader_epoch if answer is not None and answer.leader_epoch >= 0
             else None,
             high_watermark=hwm,
-            log_end_offset=voters.get(n),
-            lag=None if hwm is None or n not in voters else max(0, hwm - voters[n]),
+            log_end_offset=known.get(n),
+            lag=None if hwm is None or n not in known else max(0, hwm - known[n]),
+            voter=n in voters,
         ) for n, pid, paused in rows]
 
 

@@ -114,9 +114,11 @@ def render_status(cluster: LocalCluster, rows: list[NodeStatus]) -> str:
              f"{'controller':<15}  {'log end':>8}  {'lag':>5}"]
     for r in rows:
         state = "paused" if r.paused else "up" if r.up else "down"
-        role = ("leader" if r.is_leader else "voter" if r.log_end_offset is not None
-                else "observer" if r.node_id in cluster.controllers and r.up else
-                "broker" if r.node_id not in cluster.controllers else "-")
+        # Voters and observers as the quorum leader's answer lists them; without a
+        # leader's answer (high watermark unknown) a controller's role is unknown.
+        role = ("leader" if r.is_leader else "voter" if r.voter
+                else "broker" if r.node_id not in cluster.controllers
+                else "observer" if r.up and r.high_watermark is not None else "-")
         client = (":".join(map(str, cluster.client_address(r.node_id)))
                   if r.node_id in cluster.brokers else "-")
         controller = (":".join(map(str, cluster.controller_address(r.node_id)))

@@ -3,9 +3,11 @@ and the bound on a replica fetch over a dead connection (kraft.broker.fetcher)."
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 from kio.schema.broker_heartbeat.v2.response import BrokerHeartbeatResponse
@@ -118,3 +120,30 @@ def test_replica_fetch_waits_max_wait_plus_the_response_timeout_at_most() -> Non
     assert manager(max_wait_ms=500, response_timeout_ms=5000).request_timeout_s == 5.5
     assert manager(max_wait_ms=500, response_timeout_ms=60000).request_timeout_s == \
         REQUEST_TIMEOUT_S
+
+
+async def test_unanswered_heartbeats_are_logged_when_it_starts_and_ends(
+        autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A controller unreachable for many heartbeats gives one INFO line when it starts
+    and one when a heartbeat is answered again; the repeats are at DEBUG (issue 12:
+    a node that lost its quorum logs state changes, not the same line every 5 s)."""
+    controller = ScriptedController()
+    lifecycle = BrokerLifecycleManager(1, "c", controller, [], lambda: 0,  # type: ignore[arg-type]
+                                       heartbeat_interval_ms=2000)
+    lifecycle.ready_to_unfence.set()
+    with caplog.at_level(logging.DEBUG, logger="kraft.broker"):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lifecycle.run)
+            await lifecycle.unfenced.wait()
+            controller.up = False
+            await trio.sleep(60)
+            controller.up = True
+            lifecycle.wake()
+            await trio.sleep(30)
+            nursery.cancel_scope.cancel()
+    heartbeat = [(r.levelno, r.getMessage()) for r in caplog.records
+                 if "heartbeat" in r.getMessage()]
+    info = [m for level, m in heartbeat if level == logging.INFO]
+    assert info == ["node 1: heartbeat failed: controller unreachable",
+                    "node 1: heartbeat answered again"]
+    assert sum(1 for level, _ in heartbeat if level == logging.DEBUG) >= 3

@@ -448,6 +448,29 @@ def test_delete_by_name(version: int) -> None:
     assert codes == {"a": ErrorCode.none, "missing": ErrorCode.unknown_topic_or_partition}
 
 
+@pytest.mark.parametrize("version", range(1, 7))
+def test_delete_internal_topics_refused(version: int) -> None:
+    """__consumer_offsets and __transaction_state, by name (and by id from v6), are refused
+    with INVALID_TOPIC_EXCEPTION and kept; the other topics of the request are deleted."""
+    image = with_topic(with_topic(two_topics(), "__consumer_offsets", 3, 1),
+                       "__transaction_state", 2, 1)
+    a_id = image.topics.by_name["a"].topic_id
+    txn_id = image.topics.by_name["__transaction_state"].topic_id
+    entries: list[str | uuid.UUID] = ["__consumer_offsets", "a"]
+    entries.append(txn_id if version >= 6 else "__transaction_state")
+    result = delete_topics(image, delete_request(version, *entries), version, context())
+    assert result.records == (RemoveTopicRecord(topic_id=a_id),)
+    after = apply_records(image, result.records)
+    assert {"__consumer_offsets", "__transaction_state"} <= set(after.topics.by_name)
+    decoded = roundtrip(result.response)
+    errors = {r.name: (r.error_code, getattr(r, "error_message", None))  # v5+
+              for r in decoded.responses}
+    for name in ("__consumer_offsets", "__transaction_state"):
+        message = f"Cannot delete internal topic {name}" if version >= 5 else None
+        assert errors[name] == (ErrorCode.invalid_topic_exception, message)
+    assert errors["a"][0] == ErrorCode.none
+
+
 def test_delete_v6_by_id_and_errors() -> None:
     """v6: by id; unknown id, both name and id, neither, duplicates and a name that maps to
     an id also given are errors with Kafka's messages; only valid topics are removed."""

@@ -204,6 +204,29 @@ def test_delete_topics(admin: Admin, dev_node: DevNode) -> None:
     assert missing.value.code == ErrorCode.unknown_topic_or_partition
 
 
+def test_delete_of_an_internal_topic_is_refused(admin: Admin, dev_node: DevNode) -> None:
+    """Deleting __consumer_offsets is INVALID_TOPIC_EXCEPTION: the topic stays and a
+    group's committed offset with it."""
+    admin.create_topic("paid", 1, {})
+    _produce(dev_node.bootstrap, "paid", 1, 3)
+    group = {"bootstrap.servers": dev_node.bootstrap, "group.id": "keeps-offsets",
+             "enable.auto.commit": False}
+    committer = confluent_kafka.Consumer(group)
+    committer.commit(offsets=[confluent_kafka.TopicPartition("paid", 0, 2)],
+                     asynchronous=False)
+    committer.close()
+    with pytest.raises(AdminError) as refused:
+        admin.delete_topics(["__consumer_offsets"])
+    assert refused.value.code == ErrorCode.invalid_topic_exception
+    assert "__consumer_offsets" in admin.describe_topics(["__consumer_offsets"])
+    reader = confluent_kafka.Consumer(group)
+    try:
+        [committed] = reader.committed([confluent_kafka.TopicPartition("paid", 0)], timeout=30)
+    finally:
+        reader.close()
+    assert committed.offset == 2
+
+
 def test_acl_apis_answer_security_disabled(dev_node: DevNode) -> None:
     """Without an authorizer, as Kafka without one: DescribeAcls and CreateAcls answer
     SECURITY_DISABLED. kafka-python raises it for DescribeAcls; librdkafka drops

@@ -77,6 +77,16 @@ def test_unknown_log_level_is_one_line(command: str, tmp_path: Path) -> None:
                                        "levels are TRACE, DEBUG, INFO, WARN, ERROR")
 
 
+def test_dev_controller_port_zero_is_one_line(tmp_path: Path) -> None:
+    """`kraft dev --controller-port 0` is refused at once (the voter list names the port,
+    so the node could never become ready), exit status 2."""
+    result = kraft("dev", "--port", "0", "--controller-port", "0",
+                   "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith("kraft dev: --controller-port 0 cannot be used")
+    assert not (tmp_path / "data").exists()
+
+
 @pytest.mark.parametrize(("name", "level"), [("trace", 5), ("Debug", logging.DEBUG),
                                              ("info", logging.INFO), ("WARN", logging.WARNING),
                                              ("warning", logging.WARNING),

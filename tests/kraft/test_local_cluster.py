@@ -31,7 +31,13 @@ from kraft.config import KafkaConfig
 from kraft.net.client import KafkaClient
 from kraft.raft import bootstrap_checkpoint
 from kraft.tools import local_cluster_cli, local_cluster_membership
-from kraft.tools.local_cluster import ClusterError, LocalCluster, free_loopback_ports
+from kraft.tools.local_cluster import (
+    ClusterError,
+    LocalCluster,
+    NodeStatus,
+    free_loopback_ports,
+)
+from tests.integration.helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -362,8 +368,10 @@ def test_ports_are_read_from_each_nodes_own_config(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_status_never_names_a_dead_or_paused_leader(cluster: LocalCluster) -> None:
-    """With the quorum leader killed (and before a new one is elected), or paused,
-    status shows no leader and no raw -1, never the dead or paused node."""
+    """With the quorum leader killed (before and after a new one is elected), or
+    paused, status shows no leader and no raw -1, never the dead or paused node; the
+    new leader, which has not heard from the dead voter, shows its log end as
+    unknown."""
     cluster.start()
     leader = cluster.status()[0].leader_id
     assert leader is not None
@@ -380,6 +388,29 @@ def test_status_never_names_a_dead_or_paused_leader(cluster: LocalCluster) -> No
     role_of_dead = next(line for line in text.splitlines()
                         if line.strip().startswith(f"{leader} "))
     assert "leader" not in role_of_dead and " down " in role_of_dead
+    wait_until(lambda: cluster.status()[0].leader_id not in (None, leader),
+               "a new quorum leader")
+    rows = cluster.status()
+    text = local_cluster_cli.render_status(cluster, rows)
+    assert not re.search(r"(?<![\w/-])-1\b", text), text
+    dead = next(r for r in rows if r.node_id == leader)
+    assert dead.voter and dead.log_end_offset is None and dead.lag is None
+    assert "voter" in next(line for line in text.splitlines()
+                           if line.strip().startswith(f"{leader} "))
+
+
+def test_status_without_a_quorum_leader_claims_no_role(tmp_path: Path) -> None:
+    """With no leader's DescribeQuorum answer (the quorum lost), a live controller's
+    role is unknown ('-'), not 'observer'; no raw -1 anywhere."""
+    cluster = LocalCluster(tmp_path, ports=LocalCluster.free_ports())
+    rows = [NodeStatus(node_id=n, pid=100 if n == 1 else None, up=n == 1, paused=False,
+                       leader_id=None, leader_epoch=7, high_watermark=None,
+                       log_end_offset=None, lag=None) for n in cluster.ids]
+    text = local_cluster_cli.render_status(cluster, rows)
+    assert "quorum: no live leader (epoch 7)" in text
+    roles = {int(line.split()[0]): line.split()[3] for line in text.splitlines()[5:]}
+    assert roles == {1: "-", 2: "-", 3: "-"}
+    assert not re.search(r"(?<![\w/-])-1\b", text), text
 
 
 def test_a_sasl_ssl_cluster_keeps_its_security(tmp_path: Path) -> None:

@@ -43,6 +43,23 @@ def test_start_refuses_an_unformatted_directory(tmp_path: Path) -> None:
     assert "not formatted" in result.stderr and "kraft format" in result.stderr
 
 
+def test_unformatted_dynamic_quorum_controller_gets_storage_format_advice(
+        tmp_path: Path) -> None:
+    """A controller of a dynamic quorum (controller.quorum.bootstrap.servers, Kafka 4's
+    quickstart) is told the kafka-storage command that formats it, with its own file:
+    `kraft format` would refuse it for want of --standalone or --initial-controllers."""
+    config = _properties(tmp_path)
+    text = config.read_text()
+    voters = next(line for line in text.splitlines() if line.startswith("controller.quorum"))
+    config.write_text(text.replace(voters, voters.replace(
+        "controller.quorum.voters=1@", "controller.quorum.bootstrap.servers=")))
+    result = _run("start", str(config))
+    assert result.returncode == 1
+    assert (f"is not formatted: run `kraft storage format -t $(kraft storage random-uuid) "
+            f"-c {config} --standalone") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_start_refuses_another_node_id(tmp_path: Path) -> None:
     """A directory formatted for another node id is refused with both ids named."""
     config = _properties(tmp_path)

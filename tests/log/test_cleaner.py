@@ -4,6 +4,7 @@ of the swap at every step, and the scheduling rules (dirty ratio, lags)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -154,6 +155,17 @@ def test_compaction_keeps_latest_per_key(tmp_path: Path) -> None:
     reopened = PartitionLog.open(tmp_path, log.config, recovery_point=log.recovery_point)
     assert visible(reopened) == model(entries, end)
     check_indexes(reopened)
+
+
+def test_a_clean_logs_nothing_at_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The cleaner's result record is logged at DEBUG only: the line a user reads is the
+    broker's, in words (issue 12: compaction logged in words, not a dataclass repr)."""
+    log = PartitionLog.open(tmp_path, compact(segment_bytes=700, index_interval_bytes=150))
+    updates(log, 60, keys=4)
+    with caplog.at_level(logging.DEBUG, logger="kraft.log.cleaner"):
+        assert PartitionCleaner(log).clean(log.log_end_offset) is not None
+    assert [r.levelno for r in caplog.records if r.name == "kraft.log.cleaner"] == [logging.DEBUG]
+    log.close()
 
 
 def test_upper_bound_is_respected(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from kraft.metadata.delta import MetadataReplayError
 from kraft.metadata.loader import MetadataLoader, MetadataUpdate
 from kraft.metadata.records import (
+    ConfigRecord,
     PartitionRecord,
     RegisterBrokerRecord,
     TopicRecord,
@@ -61,6 +63,29 @@ def test_committed_entries_become_an_image_published_in_order(tmp_path: Path) ->
     assert second.delta is not None and TOPIC_ID in second.delta.topics_delta.changed_topics
     assert loader.offset == 3
     assert loader.image.topics.by_name["t"].partitions[0].leader == 1
+    raft_log.close()
+
+
+def test_config_changes_are_logged_naming_the_resource(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """One INFO line per changed resource, naming its kind: topic, broker, the
+    cluster, or group (GROUP resources, type 32)."""
+    raft_log = DiskLog(tmp_path)
+    loader = MetadataLoader(raft_log, lambda: 8, node_id=1)
+    changes = [(2, "t", "retention.ms", "5"), (4, "1", "sasl.kerberos.min.time.before.relogin",
+                                                "60001"),
+               (4, "", "log.retention.ms", "9"), (32, "g1", "consumer.session.timeout.ms", "50000")]
+    with caplog.at_level(logging.INFO, logger="kraft.metadata"):
+        loader.committed(entries() + tuple(
+            Entry(4 + i, 1, encode(ConfigRecord(resource_type=kind, resource_name=name,
+                                                name=key, value=value)))
+            for i, (kind, name, key, value) in enumerate(changes)))
+    lines = [r.getMessage() for r in caplog.records if "configs of" in r.getMessage()]
+    assert lines == ["node 1: configs of topic t changed: retention.ms=5",
+                     "node 1: configs of broker 1 changed: "
+                     "sasl.kerberos.min.time.before.relogin=60001",
+                     "node 1: configs of the cluster changed: log.retention.ms=9",
+                     "node 1: configs of group g1 changed: consumer.session.timeout.ms=50000"]
     raft_log.close()
 
 

@@ -14,9 +14,9 @@ from kraft.net.server import KafkaServer
 from kraft.raft import quorum_state_file
 from kraft.raft.config import QuorumConfig
 from kraft.raft.disk_log import DiskLog
-from kraft.raft.driver import INBOX_SIZE, RaftNode
+from kraft.raft.driver import INBOX_SIZE, RaftNode, _unheard_leader
 from kraft.raft.memory_log import MemoryLog
-from kraft.raft.state import Leader
+from kraft.raft.state import Candidate, Follower, Leader, Prospective
 from kraft.raft.types import NotLeaderError
 
 
@@ -231,3 +231,17 @@ def test_is_connection_loss_tells_a_closed_connection_from_a_timeout() -> None:
     assert not is_connection_loss(connect_timeout)
     assert not is_connection_loss(RequestTimedOut("no answer in 2 s"))
     assert not is_connection_loss(trio.TooSlowError())
+
+
+def test_a_lost_leader_is_announced_once_per_leader_and_epoch() -> None:
+    """The first pre-vote against a known leader names it (logged at INFO once); the
+    rounds that follow while the quorum stays lost name nothing (issue 12: no flip
+    every election timeout at INFO); a new leader or epoch is announced again."""
+    assert _unheard_leader(Follower(5, 3), None) is None
+    first = _unheard_leader(Prospective(5, None, 3, 1), None)
+    assert first == (3, 5)
+    assert _unheard_leader(Follower(5, 3), first) is None
+    assert _unheard_leader(Prospective(5, None, 3, 1), first) is None
+    assert _unheard_leader(Prospective(5, None, None, 1), first) is None
+    assert _unheard_leader(Candidate(6, 1, 1), first) is None
+    assert _unheard_leader(Prospective(7, None, 2, 1), first) == (2, 7)
