@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from kraft import meta_properties
+from kraft import meta_properties, shutdown_log
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
 from kraft.broker.server import BrokerServer
 from kraft.config import ConfigError, KafkaConfig, Listener, check_config, client_listeners
@@ -410,12 +410,18 @@ class Node:
 
     async def _shutdown(self, raft: RaftNode) -> None:
         log.info("node %d: shutting down", self.node_id)
-        if self.broker is not None:
-            with trio.move_on_after(CONTROLLED_SHUTDOWN_TIMEOUT_S + 1):
-                await self.broker.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_S,
-                                           stop_serving=self._stop_client_listeners)
-        await raft.shutdown()
-        log.info("node %d: stopped", self.node_id)
+        started = trio.current_time()
+        shutdown_log.begin(self.node_id)  # its steps at DEBUG (kraft/shutdown_log.py)
+        try:
+            if self.broker is not None:
+                with trio.move_on_after(CONTROLLED_SHUTDOWN_TIMEOUT_S + 1):
+                    await self.broker.shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_S,
+                                               stop_serving=self._stop_client_listeners)
+            await raft.shutdown()
+        finally:
+            shutdown_log.end(self.node_id)
+        log.info("node %d: stopped (shut down in %.2f s)", self.node_id,
+                 trio.current_time() - started)
 
     def _stop_client_listeners(self) -> None:
         for server in self._client_servers:

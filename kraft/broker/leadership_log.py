@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from kraft import shutdown_log
+
 MAX_TOPICS_NAMED = 10
 
 
@@ -53,5 +55,6 @@ class LeadershipChanges:
         for role, partitions in (("leader", self.leader), ("follower", self.follower)):
             if partitions:
                 count = len(partitions)
-                logger.info("node %d: now %s of %d partition%s: %s", node_id, role, count,
-                            "" if count == 1 else "s", describe_partitions(partitions))
+                logger.log(shutdown_log.level(node_id), "node %d: now %s of %d partition%s: %s",
+                           node_id, role, count, "" if count == 1 else "s",
+                           describe_partitions(partitions))

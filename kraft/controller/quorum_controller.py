@@ -57,6 +57,7 @@ from typing import Any, TypeVar, assert_never
 
 import trio
 
+from kraft import shutdown_log
 from kraft.config import KafkaConfig
 from kraft.controller import cluster
 from kraft.controller.elect_leaders import (
@@ -269,8 +270,9 @@ class QuorumController:
         self.activated.set()
 
     def _deactivate(self, leader: LeaderAndEpoch) -> None:
-        log.info("node %d: no longer the active controller (leader %s in epoch %d)",
-                 self.node_id, leader.leader_id, leader.epoch)
+        log.log(shutdown_log.level(self.node_id),
+                "node %d: no longer the active controller (leader %s in epoch %d)",
+                self.node_id, leader.leader_id, leader.epoch)
         self.active_epoch = None
         self.image = self.committed_image
         self.activated = trio.Event()

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from kraft import shutdown_log
 from kraft.config_keys import PASSWORD_CONFIGS
 from kraft.group_configs import GROUP_RESOURCE
 from kraft.log.results import wall_clock_ms
@@ -233,7 +234,14 @@ def _log_changes(node_id: int, delta: MetadataDelta, image: MetadataImage) -> No
                 log.info("node %d: broker %d registered (epoch %d)", node_id, broker_id,
                          registration.broker_epoch)
             elif old.fenced != registration.fenced:
-                log.info("node %d: broker %d %s", node_id, broker_id,
-                         "fenced" if registration.fenced else "unfenced")
+                log.log(_own_shutdown_level(node_id, broker_id), "node %d: broker %d %s",
+                        node_id, broker_id, "fenced" if registration.fenced else "unfenced")
             elif registration.in_controlled_shutdown and not old.in_controlled_shutdown:
-                log.info("node %d: broker %d in controlled shutdown", node_id, broker_id)
+                log.log(_own_shutdown_level(node_id, broker_id),
+                        "node %d: broker %d in controlled shutdown", node_id, broker_id)
+
+
+def _own_shutdown_level(node_id: int, broker_id: int) -> int:
+    """DEBUG for this node's own broker while this node shuts down (the shutdown
+    is logged once, kraft/shutdown_log.py), else INFO."""
+    return shutdown_log.level(node_id) if broker_id == node_id else logging.INFO

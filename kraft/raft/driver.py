@@ -55,6 +55,7 @@ from typing import Any, Protocol, assert_never, runtime_checkable
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft import shutdown_log
 from kraft.net.client import ConnectionFailed, KafkaClient, RequestTimedOut, UnsupportedVersion
 from kraft.net.codec import InvalidRequest, RequestHeader
 from kraft.net.registry import ApiRegistry
@@ -649,8 +650,9 @@ def _log_role(node_id: int, role: Role) -> None:
         log.info("node %d: elected leader of the metadata quorum in epoch %d", node_id,
                  role.epoch)
     elif isinstance(role, Resigned):
-        log.info("node %d: resigned as leader of the metadata quorum in epoch %d", node_id,
-                 role.epoch)
+        log.log(shutdown_log.level(node_id),
+                "node %d: resigned as leader of the metadata quorum in epoch %d", node_id,
+                role.epoch)
     else:
         log.debug("node %d: %s", node_id, role)
 
@@ -662,7 +664,8 @@ def _log_leader_change(node_id: int, old: LeaderAndEpoch, new: LeaderAndEpoch) -
         log.info("node %d: the metadata quorum leader is node %d in epoch %d", node_id,
                  new.leader_id, new.epoch)
     elif old.leader_id is not None:
-        log.info("node %d: the metadata quorum has no leader (was node %d in epoch %d)",
-                 node_id, old.leader_id, old.epoch)
+        log.log(shutdown_log.level(node_id),
+                "node %d: the metadata quorum has no leader (was node %d in epoch %d)",
+                node_id, old.leader_id, old.epoch)
     else:
         log.debug("node %d: no metadata quorum leader in epoch %d", node_id, new.epoch)

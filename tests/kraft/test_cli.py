@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from kraft import meta_properties
 from kraft.run import LOG_LEVELS, UsageError, _setup_logging
@@ -124,6 +125,44 @@ class Running:
 def dev_args(tmp_path: Path) -> Iterator[list[str]]:
     yield ["--port", str(free_port()), "--controller-port", str(free_port()),
            "--data-dir", str(tmp_path / "data")]
+
+
+@pytest.mark.slow
+def test_a_single_node_shutdown_is_two_lines_at_info(tmp_path: Path, dev_args: list[str]) -> None:
+    """A node that led a topic's partitions and a group's offsets partition logs
+    its shutdown as "shutting down" and "stopped" at INFO; what the shutdown
+    causes (follower of every partition, groups unloaded, fenced, quorum and
+    controller resigned) is at DEBUG."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    node = Running(tmp_path, *dev_args)
+    try:
+        node.wait_ready()
+        bootstrap = f"127.0.0.1:{dev_args[1]}"
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("t", num_partitions=6, replication_factor=1)])["t"].result(30)
+        producer = Producer({"bootstrap.servers": bootstrap})
+        producer.produce("t", b"v", partition=0)
+        assert producer.flush(30) == 0
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g",
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer.assign([TopicPartition("t", 0)])
+        deadline = time.monotonic() + 30
+        while (message := consumer.poll(0.5)) is None or message.error():
+            assert time.monotonic() < deadline
+        consumer.commit(message, asynchronous=False)
+        consumer.close()
+        assert "now leader of 50 partitions: __consumer_offsets" in node.err.read_text()
+        node.proc.send_signal(signal.SIGTERM)
+        assert node.proc.wait(30) == 0
+    finally:
+        node.close()
+    lines = node.err.read_text().splitlines()
+    after = lines[next(i for i, line in enumerate(lines) if "shutting down" in line):]
+    assert len(after) == 2, after
+    assert after[0].endswith("INFO kraft.node: node 1: shutting down")
+    assert "INFO kraft.node: node 1: stopped (shut down in " in after[1]
 
 
 @pytest.mark.slow

@@ -54,6 +54,7 @@ from typing import Any, Protocol
 import trio
 from kio.schema.errors import ErrorCode
 
+from kraft import shutdown_log
 from kraft.broker.group.group import ClassicGroup
 from kraft.broker.group.loader import load_partition
 from kraft.broker.group.records import (
@@ -306,8 +307,8 @@ class GroupCoordinator:
             self.deliver(shard, group, out)
         shard.close()
         if shard.groups:
-            log.info("node %d: unloaded %d groups of %s-%d", self.node_id,
-                     len(shard.groups), GROUP_METADATA_TOPIC, idx)
+            log.log(shutdown_log.level(self.node_id), "node %d: unloaded %d groups of %s-%d",
+                    self.node_id, len(shard.groups), GROUP_METADATA_TOPIC, idx)
         shard.groups.clear()
 
     def new_group(self, group_id: str, now: int, *, simple: bool = False) -> ClassicGroup:
