@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import trio
 from kio.schema.errors import ErrorCode
@@ -39,6 +39,7 @@ from kio.schema.types import BrokerId
 from kio.static.primitive import i8, i32, i64
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
+from kraft.broker.leadership_log import describe_partitions
 from kraft.broker.partition import Partition
 from kraft.metadata.image import MetadataImage
 
@@ -65,7 +66,9 @@ class IsrManager:
         self.image = image
         self.lag_time_max_ms = lag_time_max_ms
         self.fetch_silence_max_ms = fetch_silence_max_ms
-        self._queue_send, self._queue = trio.open_memory_channel[Partition](math.inf)
+        # (partition, first): first is False for a proposal sent again.
+        self._queue_send, self._queue = trio.open_memory_channel[tuple[Partition, bool]](
+            math.inf)
         # Why AlterPartition goes unanswered, while it does (INFO when it starts or
         # changes, repeats at DEBUG, once more when answered again).
         self._unanswered: str | None = None
@@ -85,31 +88,51 @@ class IsrManager:
             return
         self._propose(partition, (*partition.isr, replica_id))
 
-    def maybe_shrink(self, partition: Partition, now_ms: int, *, silence: bool = True) -> None:
+    def shrink(self, partitions: Iterable[Partition], now_ms: int, *,
+               silence: bool = True) -> None:
+        """`maybe_shrink` each of `partitions`, and log what it found once: one
+        INFO line per reason and set of followers, naming the partitions (when a
+        node stops fetching it is out of sync in every partition it follows)."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        for partition in partitions:
+            for reason in self.maybe_shrink(partition, now_ms, silence=silence):
+                found.setdefault(reason, []).append((partition.topic, partition.partition))
+        for reason, shrunk in found.items():
+            count = len(shrunk)
+            log.info("node %d: %s, in %d partition%s: %s; proposing ISRs without them",
+                     self.node_id, reason, count, "" if count == 1 else "s",
+                     describe_partitions(shrunk))
+
+    def maybe_shrink(self, partition: Partition, now_ms: int, *, silence: bool = True
+                     ) -> list[str]:
         """Propose removing followers that have not been caught up for too long, or
         (unless `silence` is False: the caller's clock jumped, see
-        `ReplicaManager.run`) not heard from for too long."""
+        `ReplicaManager.run`) not heard from for too long. Returns why, one text
+        per reason ("followers [2] out of sync for over 7000 ms: no fetch at
+        all"), logged at DEBUG here and summed up by `shrink`."""
         if partition.pending_isr is not None or not partition.is_leader:
-            return
+            return []
         silence_ms = self.fetch_silence_max_ms if silence else -1
         out = partition.out_of_sync_replicas(now_ms, self.lag_time_max_ms, silence_ms)
-        if out:
-            silent = partition.silent_replicas(now_ms, silence_ms)
-            lagging = [r for r in out if r not in silent]
-            if silent:
-                # "out of sync for over" in both lines: scripts/bench_stability.py counts them
-                log.info("node %d: %s: followers %s out of sync for over %d ms: no fetch at all",
-                         self.node_id, partition.name, silent, silence_ms)
-            if lagging:
-                log.info("node %d: %s: followers %s out of sync for over %d ms", self.node_id,
-                         partition.name, lagging, self.lag_time_max_ms)
-            self._propose(partition, tuple(r for r in partition.isr if r not in out))
+        if not out:
+            return []
+        silent = partition.silent_replicas(now_ms, silence_ms)
+        lagging = [r for r in out if r not in silent]
+        # "out of sync for over" in every reason: scripts/bench_stability.py counts them
+        reasons = ([f"followers {silent} out of sync for over {silence_ms} ms: no fetch at all"]
+                   if silent else [])
+        if lagging:
+            reasons.append(f"followers {lagging} out of sync for over {self.lag_time_max_ms} ms")
+        for reason in reasons:
+            log.debug("node %d: %s: %s", self.node_id, partition.name, reason)
+        self._propose(partition, tuple(r for r in partition.isr if r not in out))
+        return reasons
 
     def _propose(self, partition: Partition, new_isr: tuple[int, ...]) -> None:
-        log.info("node %d: proposing ISR %s for %s (was %s)", self.node_id, list(new_isr),
-                 partition.name, list(partition.isr))
+        log.debug("node %d: proposing ISR %s for %s (was %s)", self.node_id, list(new_isr),
+                  partition.name, list(partition.isr))
         partition.pending_isr = new_isr
-        self._queue_send.send_nowait(partition)
+        self._queue_send.send_nowait((partition, True))
 
     # --- sending -------------------------------------------------------------------------
 
@@ -122,7 +145,26 @@ class IsrManager:
                     batch.append(self._queue.receive_nowait())
                 except trio.WouldBlock:
                     break
-            await self._send([p for p in dict.fromkeys(batch) if p.pending_isr is not None])
+            self._log_expansions([p for p, first in batch if first])
+            await self._send([p for p in dict.fromkeys(p for p, _ in batch)
+                              if p.pending_isr is not None])
+
+    def _log_expansions(self, proposed: list[Partition]) -> None:
+        """One INFO line per set of followers proposed back into the ISR of the
+        partitions in one batch (a restarted node catches up on all of them at
+        about the same time); the per-partition proposals are at DEBUG."""
+        joined: dict[tuple[int, ...], list[tuple[str, int]]] = {}
+        for p in dict.fromkeys(proposed):
+            if p.pending_isr is None:
+                continue
+            added = tuple(r for r in p.pending_isr if r not in p.isr)
+            if added:
+                joined.setdefault(added, []).append((p.topic, p.partition))
+        for added, partitions in joined.items():
+            count = len(partitions)
+            log.info("node %d: followers %s caught up; proposing them back into the ISR of %d "
+                     "partition%s: %s", self.node_id, list(added), count,
+                     "" if count == 1 else "s", describe_partitions(partitions))
 
     async def _send(self, partitions: list[Partition]) -> None:
         if not partitions:
@@ -166,7 +208,7 @@ class IsrManager:
             await trio.sleep(RETRY_BACKOFF_S)
             for p in partitions:
                 if p.pending_isr is proposed[p] and p.is_leader:
-                    self._queue_send.send_nowait(p)
+                    self._queue_send.send_nowait((p, False))
             return
         if self._unanswered is not None:
             log.info("node %d: AlterPartition answered again", self.node_id)
@@ -178,13 +220,17 @@ class IsrManager:
             for result in topic.partitions:
                 if result.error_code != ErrorCode.none:
                     errors[(topic.topic_id, result.partition_index)] = result.error_code
+        refused: dict[str, list[tuple[str, int]]] = {}
         for p in partitions:
             error = errors.get((p.topic_id, p.partition))
             if error is not None:
-                log.info("node %d: AlterPartition for %s refused: %s", self.node_id, p.name,
-                         error.name)
+                refused.setdefault(error.name, []).append((p.topic, p.partition))
                 if p.pending_isr is proposed[p]:  # not a newer proposal made meanwhile
                     p.pending_isr = None
+        for name, names in refused.items():
+            log.info("node %d: AlterPartition refused with %s for %d partition%s: %s",
+                     self.node_id, name, len(names), "" if len(names) == 1 else "s",
+                     describe_partitions(names))
             # On success the change arrives through the metadata log, which
             # clears pending_isr (Partition.make_leader).
 

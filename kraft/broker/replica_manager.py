@@ -242,8 +242,7 @@ class ReplicaManager:
         unless `silence` is False), everywhere this broker leads."""
         if self.isr is None:
             return
-        for partition in list(self.partitions.values()):
-            self.isr.maybe_shrink(partition, _now_ms(), silence=silence)
+        self.isr.shrink(list(self.partitions.values()), _now_ms(), silence=silence)
 
 
 def isr_check_interval_ms(lag_time_max_ms: int, fetch_silence_max_ms: int) -> float:

@@ -4,6 +4,7 @@ metadata loader publishes them, with fake replica fetchers and ISR manager."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import trio
@@ -41,9 +42,11 @@ class FakeIsr:
         self.checks: list[tuple[str, float]] = []
         self.silence: list[bool] = []  # whether each check applied the silence rule
 
-    def maybe_shrink(self, partition: Partition, now_ms: int, *, silence: bool = True) -> None:
-        self.checks.append((partition.name, trio.current_time()))
-        self.silence.append(silence)
+    def shrink(self, partitions: Iterable[Partition], now_ms: int, *,
+               silence: bool = True) -> None:
+        for partition in partitions:
+            self.checks.append((partition.name, trio.current_time()))
+            self.silence.append(silence)
 
 
 class Script:

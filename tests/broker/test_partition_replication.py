@@ -22,8 +22,8 @@ from tests.log.helpers import scratch_dir
 TOPIC_ID = uuid.UUID(int=9)
 
 
-def open_partition(directory: Path, node_id: int) -> Partition:
-    return Partition.open(directory, "t", 0, TOPIC_ID, LogConfig(), node_id)
+def open_partition(directory: Path, node_id: int, index: int = 0) -> Partition:
+    return Partition.open(directory, "t", index, TOPIC_ID, LogConfig(), node_id)
 
 
 def registration(leader: int, epoch: int, isr: tuple[int, ...], partition_epoch: int = 0,
