@@ -485,8 +485,10 @@ class RaftNode:
         unheard = _unheard_leader(role, self._unheard)
         if unheard is not None:
             self._unheard = unheard
-            log.info("node %d: no word from the metadata quorum leader (node %d, epoch %d) "
-                     "within the fetch timeout; asking the voters whether to elect another",
+            # Either the fetch timeout passed or the leader's connection was refused
+            # or reset (docs/design.md, failing over, 1): the words fit both.
+            log.info("node %d: lost touch with the metadata quorum leader (node %d, epoch %d); "
+                     "asking the voters whether to elect another",
                      self.config.node_id, *unheard)
 
     def _start_flush(self, core: RaftCore) -> None:
