@@ -134,7 +134,16 @@ final class AdminChecks {
                               AlterConfigOp.OpType.APPEND),
             new AlterConfigOp(new ConfigEntry("retention.ms", null), AlterConfigOp.OpType.DELETE))))
             .all().get();
+        // Another broker may answer the describe before it has replayed the change
+        // (no read-your-writes across brokers, in Kafka either): ask until the SET
+        // shows, for at most 30 s; the facts are the last answer.
         Config after = describe(admin, resource);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!"1048576".equals(after.get("segment.bytes").value())
+               && System.nanoTime() < deadline) {
+            Thread.sleep(Common.POLL.toMillis());
+            after = describe(admin, resource);
+        }
         facts.put("segment_bytes_after", entry(after, "segment.bytes"));
         facts.put("cleanup_policy_after", entry(after, "cleanup.policy"));
         facts.put("retention_ms_after", entry(after, "retention.ms"));
