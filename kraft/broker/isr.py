@@ -39,7 +39,7 @@ from kio.schema.types import BrokerId
 from kio.static.primitive import i8, i32, i64
 
 from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
-from kraft.broker.leadership_log import describe_partitions
+from kraft.broker.leadership_log import count_and_describe
 from kraft.broker.partition import Partition
 from kraft.metadata.image import MetadataImage
 
@@ -98,10 +98,8 @@ class IsrManager:
             for reason in self.maybe_shrink(partition, now_ms, silence=silence):
                 found.setdefault(reason, []).append((partition.topic, partition.partition))
         for reason, shrunk in found.items():
-            count = len(shrunk)
-            log.info("node %d: %s, in %d partition%s: %s; proposing ISRs without them",
-                     self.node_id, reason, count, "" if count == 1 else "s",
-                     describe_partitions(shrunk))
+            log.info("node %d: %s, in %s; proposing ISRs without them", self.node_id, reason,
+                     count_and_describe(shrunk))
 
     def maybe_shrink(self, partition: Partition, now_ms: int, *, silence: bool = True
                      ) -> list[str]:
@@ -161,10 +159,8 @@ class IsrManager:
             if added:
                 joined.setdefault(added, []).append((p.topic, p.partition))
         for added, partitions in joined.items():
-            count = len(partitions)
-            log.info("node %d: followers %s caught up; proposing them back into the ISR of %d "
-                     "partition%s: %s", self.node_id, list(added), count,
-                     "" if count == 1 else "s", describe_partitions(partitions))
+            log.info("node %d: followers %s caught up; proposing them back into the ISR of %s",
+                     self.node_id, list(added), count_and_describe(partitions))
 
     async def _send(self, partitions: list[Partition]) -> None:
         if not partitions:
@@ -227,12 +223,11 @@ class IsrManager:
                 refused.setdefault(error.name, []).append((p.topic, p.partition))
                 if p.pending_isr is proposed[p]:  # not a newer proposal made meanwhile
                     p.pending_isr = None
+        # On success the change arrives through the metadata log, which clears
+        # pending_isr (Partition.make_leader).
         for name, names in refused.items():
-            log.info("node %d: AlterPartition refused with %s for %d partition%s: %s",
-                     self.node_id, name, len(names), "" if len(names) == 1 else "s",
-                     describe_partitions(names))
-            # On success the change arrives through the metadata log, which
-            # clears pending_isr (Partition.make_leader).
+            log.info("node %d: AlterPartition refused with %s for %s", self.node_id, name,
+                     count_and_describe(names))
 
     def _epoch_of(self, image: MetadataImage, broker_id: int) -> int:
         if broker_id == self.node_id:

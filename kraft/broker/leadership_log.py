@@ -13,6 +13,12 @@ from kraft import shutdown_log
 MAX_TOPICS_NAMED = 10
 
 
+def count_and_describe(partitions: list[tuple[str, int]]) -> str:
+    """`3 partitions: t-[0-2]` (`1 partition: t-0`): how many, then which."""
+    count = len(partitions)
+    return f"{count} partition{'' if count == 1 else 's'}: {describe_partitions(partitions)}"
+
+
 def describe_partitions(partitions: Iterable[tuple[str, int]]) -> str:
     """`t-[0-2], u-[0, 5], v-3`: partitions grouped by topic, runs of consecutive
     indexes as ranges; past MAX_TOPICS_NAMED topics, how many more."""
@@ -54,7 +60,5 @@ class LeadershipChanges:
     def log(self, logger: logging.Logger, node_id: int) -> None:
         for role, partitions in (("leader", self.leader), ("follower", self.follower)):
             if partitions:
-                count = len(partitions)
-                logger.log(shutdown_log.level(node_id), "node %d: now %s of %d partition%s: %s",
-                           node_id, role, count, "" if count == 1 else "s",
-                           describe_partitions(partitions))
+                logger.log(shutdown_log.level(node_id), "node %d: now %s of %s",
+                           node_id, role, count_and_describe(partitions))
