@@ -66,6 +66,31 @@ class ControllerUnavailable(Exception):
     request may have run on a controller that can no longer tell)."""
 
 
+class UnansweredLog:
+    """Why requests of one kind to the controller go unanswered, while they do:
+    logged at INFO when it starts or the reason changes, repeats at DEBUG, and
+    once more at INFO when one is answered again (a node whose controller is
+    unreachable would otherwise log every retry)."""
+
+    def __init__(self, node_id: int, failed: str, answered: str) -> None:
+        """`failed`: the text after "node N: ", with one %s for the reason;
+        `answered`: the text for the first answer after a failure."""
+        self.node_id = node_id
+        self._failed = failed
+        self._answered = answered
+        self._reason: str | None = None
+
+    def failed(self, reason: str) -> None:
+        log.log(logging.DEBUG if reason == self._reason else logging.INFO,
+                "node %d: " + self._failed, self.node_id, reason)
+        self._reason = reason
+
+    def answered(self) -> None:
+        if self._reason is not None:
+            log.info("node %d: %s", self.node_id, self._answered)
+            self._reason = None
+
+
 class ControllerChannel:
     def __init__(
         self,

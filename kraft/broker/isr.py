@@ -38,7 +38,11 @@ from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i8, i32, i64
 
-from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
+from kraft.broker.controller_channel import (
+    ControllerChannel,
+    ControllerUnavailable,
+    UnansweredLog,
+)
 from kraft.broker.leadership_log import count_and_describe
 from kraft.broker.partition import Partition
 from kraft.metadata.image import MetadataImage
@@ -69,9 +73,8 @@ class IsrManager:
         # (partition, first): first is False for a proposal sent again.
         self._queue_send, self._queue = trio.open_memory_channel[tuple[Partition, bool]](
             math.inf)
-        # Why AlterPartition goes unanswered, while it does (INFO when it starts or
-        # changes, repeats at DEBUG, once more when answered again).
-        self._unanswered: str | None = None
+        self._unanswered = UnansweredLog(node_id, "AlterPartition unanswered (%s); retrying",
+                                         "AlterPartition answered again")
 
     # --- decisions ---------------------------------------------------------------------
 
@@ -197,18 +200,13 @@ class IsrManager:
         except ControllerUnavailable as e:
             # It may or may not have been executed: keep the proposals (the high
             # watermark keeps counting a member being added) and send them again.
-            reason = str(e)
-            log.log(logging.DEBUG if reason == self._unanswered else logging.INFO,
-                    "node %d: AlterPartition unanswered (%s); retrying", self.node_id, reason)
-            self._unanswered = reason
+            self._unanswered.failed(str(e))
             await trio.sleep(RETRY_BACKOFF_S)
             for p in partitions:
                 if p.pending_isr is proposed[p] and p.is_leader:
                     self._queue_send.send_nowait((p, False))
             return
-        if self._unanswered is not None:
-            log.info("node %d: AlterPartition answered again", self.node_id)
-            self._unanswered = None
+        self._unanswered.answered()
         errors: dict[tuple[object, int], ErrorCode] = {}
         if response.error_code != ErrorCode.none:
             errors = {(p.topic_id, p.partition): response.error_code for p in partitions}

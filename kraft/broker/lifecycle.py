@@ -43,7 +43,11 @@ from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i16, i64, u16
 
-from kraft.broker.controller_channel import ControllerChannel, ControllerUnavailable
+from kraft.broker.controller_channel import (
+    ControllerChannel,
+    ControllerUnavailable,
+    UnansweredLog,
+)
 from kraft.controller.quorum_controller import METADATA_VERSION_LEVEL
 from kraft.log.checkpoint import atomic_write
 from kraft.metadata.records import METADATA_VERSION, TRANSACTION_VERSION, TRANSACTION_VERSION_LEVEL
@@ -103,9 +107,8 @@ class BrokerLifecycleManager:
         self._want_shutdown = False
         self._shutdown_acknowledged = trio.Event()
         self._wake = trio.Event()
-        # Why heartbeats go unanswered, while they do: logged at INFO when it starts or
-        # changes, repeats at DEBUG, and once more when a heartbeat is answered again.
-        self._unanswered: str | None = None
+        self._unanswered = UnansweredLog(node_id, "heartbeat failed: %s",
+                                         "heartbeat answered again")
 
     @property
     def session_valid_until(self) -> float | None:
@@ -201,14 +204,9 @@ class BrokerLifecycleManager:
             try:
                 response = await self.channel.send(request, REQUEST_TIMEOUT_S, heartbeat=True)
             except ControllerUnavailable as e:
-                reason = str(e)
-                log.log(logging.DEBUG if reason == self._unanswered else logging.INFO,
-                        "node %d: heartbeat failed: %s", self.node_id, reason)
-                self._unanswered = reason
+                self._unanswered.failed(str(e))
                 continue
-            if self._unanswered is not None:
-                log.info("node %d: heartbeat answered again", self.node_id)
-                self._unanswered = None
+            self._unanswered.answered()
             if (response.error_code == ErrorCode.none and not response.is_fenced
                     and self.session_timeout_s is not None):
                 self._session_valid_until = sent_at + self.session_timeout_s
