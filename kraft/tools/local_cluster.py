@@ -446,7 +446,7 @@ class LocalCluster:
             # its cmdline is still ours.
             if proc.poll() is None:
                 return proc.pid
-            del self._procs[node_id]  # reaped: its pid may now be anyone's
+            self._forget(node_id, proc)  # reaped: its pid may now be anyone's
         try:
             pid = int(self._pid_path(node_id).read_text())
         except (OSError, ValueError):
@@ -625,7 +625,7 @@ class LocalCluster:
                 status = proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 return None
-            del self._procs[node_id]
+            self._forget(node_id, proc)
         else:
             if not _wait_exit(pid, timeout):
                 return None
@@ -634,6 +634,13 @@ class LocalCluster:
             if self._pid_path(node_id).read_text().strip() == str(pid):
                 self._pid_path(node_id).unlink()
         return status
+
+    def _forget(self, node_id: int, proc: subprocess.Popen[bytes]) -> None:
+        """Drop `proc`, which has exited, from the started processes, unless another
+        thread already has (a schedule's kill -9 racing a stop of the same node) or
+        has started the node again since."""
+        if self._procs.get(node_id) is proc:
+            self._procs.pop(node_id, None)
 
     def _stopped_cleanly(self, node_id: int) -> bool:
         return f"node {node_id}: stopped" in self._current_log(node_id)
