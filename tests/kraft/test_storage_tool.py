@@ -258,10 +258,17 @@ def test_old_format_command_keeps_static_quorums_and_points_to_storage(tmp_path:
     assert not (tmp_path / "logs1").exists()
 
 
+def _stderr_of(out: Path) -> Path:
+    """Where the node whose stdout is `out` logs (read when it fails to start)."""
+    return out.with_name("stderr.log")
+
+
 def wait_ready(proc: subprocess.Popen[bytes], out: Path) -> str:
     deadline = time.monotonic() + 60
     while "ready" not in out.read_text():
-        assert proc.poll() is None, out.read_text()
+        errors = _stderr_of(out)
+        assert proc.poll() is None, out.read_text() + (
+            errors.read_text()[-3000:] if errors.exists() else "")
         assert time.monotonic() < deadline
         time.sleep(0.05)
     return out.read_text()
@@ -350,9 +357,9 @@ def test_a_broker_finds_the_voters_from_the_bootstrap_servers(tmp_path: Path) ->
     try:
         for config in (broker, controller):  # the broker first: it waits for the controller
             out = config.parent / "stdout.log"
-            with open(out, "wb") as stdout:
+            with open(out, "wb") as stdout, open(_stderr_of(out), "wb") as stderr:
                 procs.append((subprocess.Popen([*KRAFT, "start", str(config)], stdout=stdout,
-                                               stderr=subprocess.DEVNULL), out))
+                                               stderr=stderr), out))
         for proc, out in procs:
             wait_ready(proc, out)
         producer = confluent_kafka.Producer({"bootstrap.servers": f"localhost:{client}",
@@ -394,9 +401,9 @@ def test_three_controllers_from_initial_controllers(tmp_path: Path) -> None:
             meta = meta_properties.read(d / "logs1")
             assert meta is not None and meta.directory_id == ids[n]
             out = d / "stdout.log"
-            with open(out, "wb") as stdout:
+            with open(out, "wb") as stdout, open(_stderr_of(out), "wb") as stderr:
                 procs.append((subprocess.Popen([*KRAFT, "start", str(config)], stdout=stdout,
-                                               stderr=subprocess.DEVNULL), out))
+                                               stderr=stderr), out))
         for proc, out in procs:
             wait_ready(proc, out)
         result = kraft("metadata-quorum", "--bootstrap-controller", bootstrap, "describe",
